@@ -1,0 +1,75 @@
+//! `swarm status`: one manager's view of the Raft cluster, as a table (default) or JSON.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use swarm_runtime::http::HttpClient;
+use swarm_runtime::manager::{ManagerStatus, PATH_STATUS};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The manager to ask.
+    #[arg(short = 'H', long = "host", env = "SWARM_HOST", default_value = "127.0.0.1:2377")]
+    host: String,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+pub fn run(args: StatusArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let bytes = runtime
+        .block_on(async { HttpClient::new(args.host.clone()).get(PATH_STATUS, Duration::from_secs(5)).await })
+        .map_err(|e| format!("Cannot connect to the swarm manager at {}: {e}", args.host))?;
+    let status: ManagerStatus =
+        serde_json::from_slice(&bytes).map_err(|e| format!("malformed status from {}: {e}", args.host))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&status).expect("JSON")),
+        Format::Table => print!("{}", render_table(&status)),
+    }
+    Ok(())
+}
+
+/// Renders the membership in `docker node ls`-like columns (reachability comes with the node commands).
+pub fn render_table(status: &ManagerStatus) -> String {
+    let mut rows = vec![["ID".to_string(), "ADDRESS".to_string(), "RAFT ROLE".to_string()]];
+    for (id, addr) in status.voters.iter().chain(status.learners.iter()) {
+        let this = if *id == status.node_id { " *" } else { "" };
+        let role = if status.leader == Some(*id) {
+            "Leader"
+        } else if status.learners.contains_key(id) {
+            "Learner"
+        } else {
+            "Voter"
+        };
+        rows.push([format!("{id:016x}{this}"), addr.clone(), role.to_string()]);
+    }
+    let widths: Vec<usize> = (0..3).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let mut out = format!(
+        "Raft: node {:016x} is {} in term {}; last log index {}, applied {}, snapshot {}\n",
+        status.node_id,
+        status.state,
+        status.term,
+        opt(status.last_log_index),
+        opt(status.last_applied_index),
+        opt(status.snapshot_index)
+    );
+    for row in rows {
+        let line = format!("{:<w0$}   {:<w1$}   {}", row[0], row[1], row[2], w0 = widths[0], w1 = widths[1]);
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn opt(value: Option<u64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_else(|| "-".to_string())
+}

@@ -1,0 +1,23 @@
+//! `swarm-core`: the pure heart of the orchestrator. This crate owns the cluster's data model and its replicated
+//! state machine (`Store::apply`), and keeps one invariant above all: it is deterministic. Nothing here does I/O,
+//! reads a clock, draws randomness or iterates a hash-ordered map; time (`Proposal::now`) and ids come in with each
+//! command, so every manager applying the same Raft log reaches byte-identical snapshots.
+
+pub mod command;
+pub mod limits;
+pub mod model;
+pub mod snapshot;
+pub mod store;
+
+pub use command::{Command, Proposal};
+pub use limits::{
+    Limit, BATCH_COMMANDS_MAX, ID_LEN_MAX, LABELS_MAX, LABEL_KEY_LEN_MAX, LABEL_VALUE_LEN_MAX, LIST_LEN_MAX,
+    NAME_LEN_MAX, REPLICAS_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
+};
+pub use model::{
+    Cluster, ClusterSettings, EngineDescription, ManagerStatus, Network, NetworkSpec, Node, NodeAvailability,
+    NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Platform, Reachability, Resources, Service,
+    ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, Version,
+};
+pub use snapshot::{DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION};
+pub use store::{Outcome, Rejection, Store};

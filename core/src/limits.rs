@@ -1,0 +1,255 @@
+//! Named limits on everything a command can carry, and the input checks that enforce them. It owns the rule that
+//! no command can make the store hold an object beyond these bounds (so entries, snapshots and per-apply work stay
+//! bounded); a violation is a typed `Rejection`, never a panic. Every limit here has a test at its bound.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    ClusterSettings, ManagerStatus, NetworkSpec, NodeDescription, NodeSpec, NodeStatus, ObjectKind, ServiceMode,
+    ServiceSpec, TaskSpec, TaskStatus,
+};
+use crate::store::Rejection;
+
+/// Longest object id, in bytes. Docker's are 25 characters.
+pub const ID_LEN_MAX: usize = 64;
+/// Longest service or network name, in bytes (a DNS label).
+pub const NAME_LEN_MAX: usize = 63;
+/// Most labels (or driver options) on one object.
+pub const LABELS_MAX: usize = 64;
+/// Longest label key, in bytes.
+pub const LABEL_KEY_LEN_MAX: usize = 256;
+/// Longest label value, in bytes.
+pub const LABEL_VALUE_LEN_MAX: usize = 4096;
+/// Longest free-text field (image reference, status message, error, address, hostname, one env entry...), bytes.
+pub const TEXT_LEN_MAX: usize = 4096;
+/// Most entries in a list field (command, args, env).
+pub const LIST_LEN_MAX: usize = 1024;
+/// Most replicas of a replicated service, and most completions/concurrency of a replicated job.
+pub const REPLICAS_MAX: u64 = 10_000;
+/// Most tasks in one `CreateTasks` or ids in one `RemoveTasks`.
+pub const TASKS_PER_BATCH_MAX: usize = 10_000;
+/// Most commands in one `Command::Batch`.
+pub const BATCH_COMMANDS_MAX: usize = 10_000;
+
+/// Which limit a command exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Limit {
+    IdLength,
+    NameLength,
+    Labels,
+    LabelKeyLength,
+    LabelValueLength,
+    TextLength,
+    ListLength,
+    Replicas,
+    TasksPerBatch,
+    BatchCommands,
+}
+
+impl Limit {
+    /// The limit's maximum.
+    pub const fn max(self) -> u64 {
+        match self {
+            Limit::IdLength => ID_LEN_MAX as u64,
+            Limit::NameLength => NAME_LEN_MAX as u64,
+            Limit::Labels => LABELS_MAX as u64,
+            Limit::LabelKeyLength => LABEL_KEY_LEN_MAX as u64,
+            Limit::LabelValueLength => LABEL_VALUE_LEN_MAX as u64,
+            Limit::TextLength => TEXT_LEN_MAX as u64,
+            Limit::ListLength => LIST_LEN_MAX as u64,
+            Limit::Replicas => REPLICAS_MAX,
+            Limit::TasksPerBatch => TASKS_PER_BATCH_MAX as u64,
+            Limit::BatchCommands => BATCH_COMMANDS_MAX as u64,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Limit::IdLength => "id length",
+            Limit::NameLength => "name length",
+            Limit::Labels => "number of labels",
+            Limit::LabelKeyLength => "label key length",
+            Limit::LabelValueLength => "label value length",
+            Limit::TextLength => "text length",
+            Limit::ListLength => "list length",
+            Limit::Replicas => "number of replicas",
+            Limit::TasksPerBatch => "number of tasks in one command",
+            Limit::BatchCommands => "number of commands in one batch",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Rejects a length above `limit.max()`.
+pub(crate) fn check_len(limit: Limit, len: usize) -> Result<(), Rejection> {
+    check_limit(limit, u64::try_from(len).unwrap_or(u64::MAX))
+}
+
+/// Rejects `actual > limit.max()`.
+pub(crate) fn check_limit(limit: Limit, actual: u64) -> Result<(), Rejection> {
+    if actual > limit.max() {
+        return Err(Rejection::LimitExceeded { limit, max: limit.max(), actual });
+    }
+    Ok(())
+}
+
+/// Ids: 1 to `ID_LEN_MAX` bytes of `[a-zA-Z0-9_.-]`.
+pub(crate) fn check_id(kind: ObjectKind, id: &str) -> Result<(), Rejection> {
+    check_len(Limit::IdLength, id.len())?;
+    let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if !ok {
+        return Err(Rejection::InvalidId { kind, id: id.to_string() });
+    }
+    Ok(())
+}
+
+/// Service names, as SwarmKit checks them: `^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`, at most `NAME_LEN_MAX` bytes.
+pub(crate) fn check_service_name(name: &str) -> Result<(), Rejection> {
+    check_len(Limit::NameLength, name.len())?;
+    let bytes = name.as_bytes();
+    let ok = match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(Rejection::InvalidName {
+            kind: ObjectKind::Service,
+            name: name.to_string(),
+            reason: "name must be valid as a DNS name component".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Network names, as Docker checks them: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most `NAME_LEN_MAX` bytes.
+pub(crate) fn check_network_name(name: &str) -> Result<(), Rejection> {
+    check_len(Limit::NameLength, name.len())?;
+    let bytes = name.as_bytes();
+    let ok = bytes.first().is_some_and(|b| b.is_ascii_alphanumeric())
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if !ok {
+        return Err(Rejection::InvalidName {
+            kind: ObjectKind::Network,
+            name: name.to_string(),
+            reason: "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed".to_string(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_text(text: &str) -> Result<(), Rejection> {
+    check_len(Limit::TextLength, text.len())
+}
+
+fn check_list(list: &[String]) -> Result<(), Rejection> {
+    check_len(Limit::ListLength, list.len())?;
+    list.iter().try_for_each(|entry| check_text(entry))
+}
+
+pub(crate) fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), Rejection> {
+    check_len(Limit::Labels, labels.len())?;
+    for (key, value) in labels {
+        if key.is_empty() {
+            return Err(Rejection::InvalidSpec { reason: "label key must not be empty".to_string() });
+        }
+        check_len(Limit::LabelKeyLength, key.len())?;
+        check_len(Limit::LabelValueLength, value.len())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn check_settings(settings: &ClusterSettings) -> Result<(), Rejection> {
+    if settings.dispatcher_heartbeat_period_ms == 0 {
+        return Err(Rejection::InvalidSettings { reason: "dispatcher heartbeat period must be positive".to_string() });
+    }
+    if settings.snapshot_interval_entries == 0 {
+        return Err(Rejection::InvalidSettings { reason: "snapshot interval must be positive".to_string() });
+    }
+    Ok(())
+}
+
+pub(crate) fn check_node_spec(spec: &NodeSpec) -> Result<(), Rejection> {
+    if let Some(name) = &spec.name {
+        check_len(Limit::NameLength, name.len())?;
+    }
+    check_labels(&spec.labels)
+}
+
+pub(crate) fn check_node_status(status: &NodeStatus) -> Result<(), Rejection> {
+    check_text(&status.message)?;
+    check_text(&status.addr)
+}
+
+pub(crate) fn check_node_description(description: &NodeDescription) -> Result<(), Rejection> {
+    check_text(&description.hostname)?;
+    check_text(&description.platform.os)?;
+    check_text(&description.platform.architecture)?;
+    check_text(&description.engine.engine_version)?;
+    check_labels(&description.engine.labels)
+}
+
+pub(crate) fn check_manager_status(status: &Option<ManagerStatus>) -> Result<(), Rejection> {
+    match status {
+        Some(status) => check_text(&status.addr),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn check_task_spec(spec: &TaskSpec) -> Result<(), Rejection> {
+    if spec.image.is_empty() {
+        return Err(Rejection::InvalidSpec { reason: "ContainerSpec: image reference must be provided".to_string() });
+    }
+    check_text(&spec.image)?;
+    check_list(&spec.command)?;
+    check_list(&spec.args)?;
+    check_list(&spec.env)?;
+    check_labels(&spec.labels)
+}
+
+pub(crate) fn check_task_status(status: &TaskStatus) -> Result<(), Rejection> {
+    check_text(&status.message)?;
+    if let Some(err) = &status.err {
+        check_text(err)?;
+    }
+    if let Some(container_id) = &status.container_id {
+        check_text(container_id)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn check_service_spec(spec: &ServiceSpec) -> Result<(), Rejection> {
+    check_service_name(&spec.name)?;
+    check_labels(&spec.labels)?;
+    check_task_spec(&spec.task_template)?;
+    match spec.mode {
+        ServiceMode::Replicated { replicas } => check_limit(Limit::Replicas, replicas)?,
+        ServiceMode::ReplicatedJob { max_concurrent, total_completions } => {
+            check_limit(Limit::Replicas, max_concurrent)?;
+            check_limit(Limit::Replicas, total_completions)?;
+        }
+        ServiceMode::Global | ServiceMode::GlobalJob => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn check_network_spec(spec: &NetworkSpec) -> Result<(), Rejection> {
+    check_network_name(&spec.name)?;
+    if spec.driver.is_empty() {
+        return Err(Rejection::InvalidSpec { reason: "network driver must not be empty".to_string() });
+    }
+    check_len(Limit::NameLength, spec.driver.len())?;
+    check_labels(&spec.labels)?;
+    check_labels(&spec.options)
+}

@@ -1,0 +1,114 @@
+//! Byte encodings of the store (snapshots) and of proposals (Raft entry payloads). Both are one format-version
+//! byte followed by the postcard encoding of the value. It owns two guarantees: encoding is deterministic (ordered
+//! maps only, derived indexes left out), so equal stores encode to identical bytes; and decoding never panics on
+//! any input: empty, truncated, unknown-version, malformed, trailing-byte or internally inconsistent input is a
+//! typed `DecodeError`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::Proposal;
+use crate::model::{Cluster, Network, Node, Service, Task};
+use crate::store::Store;
+
+/// The first byte of every snapshot this code writes.
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+/// The first byte of every encoded proposal this code writes.
+pub const PROPOSAL_FORMAT_VERSION: u8 = 1;
+
+/// Why bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum DecodeError {
+    #[error("empty input: expected a format version byte")]
+    Empty,
+    #[error("unknown format version {found} (this build reads version {supported})")]
+    UnknownFormatVersion { found: u8, supported: u8 },
+    #[error("malformed body at byte offset {offset}: {reason}")]
+    Malformed { offset: u64, reason: String },
+    #[error("{count} trailing bytes after the body at byte offset {offset}")]
+    TrailingBytes { offset: u64, count: u64 },
+    #[error("inconsistent snapshot: {reason}")]
+    Inconsistent { reason: String },
+}
+
+/// Snapshot decoding errors.
+pub type SnapshotError = DecodeError;
+
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    cluster: &'a Option<Cluster>,
+    nodes: &'a BTreeMap<String, Node>,
+    services: &'a BTreeMap<String, Service>,
+    tasks: &'a BTreeMap<String, Task>,
+    networks: &'a BTreeMap<String, Network>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotOwned {
+    cluster: Option<Cluster>,
+    nodes: BTreeMap<String, Node>,
+    services: BTreeMap<String, Service>,
+    tasks: BTreeMap<String, Task>,
+    networks: BTreeMap<String, Network>,
+}
+
+fn encode<T: Serialize>(format_version: u8, value: &T) -> Vec<u8> {
+    let mut bytes = vec![format_version];
+    // Serializing plain data structs into a Vec cannot fail.
+    bytes.extend(postcard::to_stdvec(value).expect("postcard encoding into a Vec is infallible"));
+    bytes
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(format_version: u8, bytes: &[u8]) -> Result<T, DecodeError> {
+    let (&found, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
+    if found != format_version {
+        return Err(DecodeError::UnknownFormatVersion { found, supported: format_version });
+    }
+    let mut deserializer = postcard::Deserializer::from_bytes(body);
+    let result = T::deserialize(&mut deserializer);
+    let remaining = deserializer.finalize().map(|rest| rest.len()).unwrap_or(0);
+    let offset = (1 + body.len() - remaining) as u64;
+    match result {
+        Err(error) => Err(DecodeError::Malformed { offset, reason: error.to_string() }),
+        Ok(_) if remaining > 0 => Err(DecodeError::TrailingBytes { offset, count: remaining as u64 }),
+        Ok(value) => Ok(value),
+    }
+}
+
+impl Store {
+    /// `SNAPSHOT_FORMAT_VERSION` followed by the postcard encoding of every object. Deterministic.
+    pub fn encode_snapshot(&self) -> Vec<u8> {
+        let snapshot = SnapshotRef {
+            cluster: &self.cluster,
+            nodes: &self.nodes,
+            services: &self.services,
+            tasks: &self.tasks,
+            networks: &self.networks,
+        };
+        encode(SNAPSHOT_FORMAT_VERSION, &snapshot)
+    }
+
+    /// The inverse of `encode_snapshot`. Rebuilds the derived indexes and rejects a store that breaks an
+    /// invariant (`DecodeError::Inconsistent`) instead of panicking later.
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<Store, SnapshotError> {
+        let parts: SnapshotOwned = decode(SNAPSHOT_FORMAT_VERSION, bytes)?;
+        let store = Store::from_parts(parts.cluster, parts.nodes, parts.services, parts.tasks, parts.networks);
+        match store.invariant_violation() {
+            Some(reason) => Err(DecodeError::Inconsistent { reason }),
+            None => Ok(store),
+        }
+    }
+}
+
+impl Proposal {
+    /// `PROPOSAL_FORMAT_VERSION` followed by the postcard encoding of the proposal. Deterministic.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(PROPOSAL_FORMAT_VERSION, self)
+    }
+
+    /// The inverse of `encode`.
+    pub fn decode(bytes: &[u8]) -> Result<Proposal, DecodeError> {
+        decode(PROPOSAL_FORMAT_VERSION, bytes)
+    }
+}

@@ -1,0 +1,208 @@
+//! Every named limit, tested at its bound: a command of exactly the maximum size is applied, one past it is
+//! rejected with `Rejection::LimitExceeded` naming the limit, and the store is left unchanged.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use swarm_core::*;
+
+struct LimitCase {
+    what: &'static str,
+    limit: Limit,
+    max: usize,
+    setup: fn() -> Vec<Command>,
+    build: fn(usize) -> Command,
+}
+
+fn spec_with(mutate: impl FnOnce(&mut ServiceSpec)) -> Command {
+    let mut spec = ServiceSpec::replicated("api", "bb:1", 1);
+    mutate(&mut spec);
+    Command::CreateService { service_id: "s2".into(), spec }
+}
+
+fn labels(count: usize, key_len: usize, value_len: usize) -> BTreeMap<String, String> {
+    (0..count).map(|i| (format!("{i:0>key_len$}"), "v".repeat(value_len))).collect()
+}
+
+fn task_ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("x{i}")).collect()
+}
+
+fn with_many_tasks() -> Vec<Command> {
+    let mut setup = base();
+    setup.push(Command::CreateTasks { tasks: task_ids(TASKS_PER_BATCH_MAX).iter().map(|id| task(id, "s1")).collect() });
+    setup
+}
+
+fn cases() -> Vec<LimitCase> {
+    vec![
+        LimitCase {
+            what: "service id",
+            limit: Limit::IdLength,
+            max: ID_LEN_MAX,
+            setup: base,
+            build: |n| create_service(&"a".repeat(n), "api"),
+        },
+        LimitCase {
+            what: "task id",
+            limit: Limit::IdLength,
+            max: ID_LEN_MAX,
+            setup: base,
+            build: |n| create_tasks(&[&"a".repeat(n)], "s1"),
+        },
+        LimitCase {
+            what: "service name",
+            limit: Limit::NameLength,
+            max: NAME_LEN_MAX,
+            setup: base,
+            build: |n| create_service("s2", &"a".repeat(n)),
+        },
+        LimitCase {
+            what: "network name",
+            limit: Limit::NameLength,
+            max: NAME_LEN_MAX,
+            setup: base,
+            build: |n| create_network("net2", &"a".repeat(n)),
+        },
+        LimitCase {
+            what: "node name",
+            limit: Limit::NameLength,
+            max: NAME_LEN_MAX,
+            setup: base,
+            build: |n| Command::UpdateNode {
+                id: "n1".into(),
+                version: Version(1),
+                spec: NodeSpec { name: Some("a".repeat(n)), ..NodeSpec::default() },
+            },
+        },
+        LimitCase {
+            what: "service labels",
+            limit: Limit::Labels,
+            max: LABELS_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.labels = labels(n, 3, 1)),
+        },
+        LimitCase {
+            what: "network options",
+            limit: Limit::Labels,
+            max: LABELS_MAX,
+            setup: base,
+            build: |n| Command::CreateNetwork {
+                network_id: "net2".into(),
+                spec: NetworkSpec { options: labels(n, 3, 1), ..NetworkSpec::overlay("back") },
+            },
+        },
+        LimitCase {
+            what: "label key",
+            limit: Limit::LabelKeyLength,
+            max: LABEL_KEY_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.labels = labels(1, n, 1)),
+        },
+        LimitCase {
+            what: "label value",
+            limit: Limit::LabelValueLength,
+            max: LABEL_VALUE_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.labels = labels(1, 3, n)),
+        },
+        LimitCase {
+            what: "image",
+            limit: Limit::TextLength,
+            max: TEXT_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.image = "i".repeat(n)),
+        },
+        LimitCase {
+            what: "task status message",
+            limit: Limit::TextLength,
+            max: TEXT_LEN_MAX,
+            setup: base,
+            build: |n| Command::UpdateTaskStatus {
+                id: "t1".into(),
+                status: TaskStatus { message: "m".repeat(n), ..status(TaskState::Pending) },
+            },
+        },
+        LimitCase {
+            what: "env entries",
+            limit: Limit::ListLength,
+            max: LIST_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.env = vec!["A=1".into(); n]),
+        },
+        LimitCase {
+            what: "args",
+            limit: Limit::ListLength,
+            max: LIST_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.args = vec!["x".into(); n]),
+        },
+        LimitCase {
+            what: "replicas",
+            limit: Limit::Replicas,
+            max: REPLICAS_MAX as usize,
+            setup: base,
+            build: |n| spec_with(|s| s.mode = ServiceMode::Replicated { replicas: n as u64 }),
+        },
+        LimitCase {
+            what: "job completions",
+            limit: Limit::Replicas,
+            max: REPLICAS_MAX as usize,
+            setup: base,
+            build: |n| {
+                spec_with(|s| s.mode = ServiceMode::ReplicatedJob { max_concurrent: 1, total_completions: n as u64 })
+            },
+        },
+        LimitCase {
+            what: "created tasks",
+            limit: Limit::TasksPerBatch,
+            max: TASKS_PER_BATCH_MAX,
+            setup: base,
+            build: |n| Command::CreateTasks { tasks: task_ids(n).iter().map(|id| task(id, "s1")).collect() },
+        },
+        LimitCase {
+            what: "removed tasks",
+            limit: Limit::TasksPerBatch,
+            max: TASKS_PER_BATCH_MAX,
+            setup: with_many_tasks,
+            build: |n| Command::RemoveTasks { ids: task_ids(n) },
+        },
+        LimitCase {
+            what: "batch commands",
+            limit: Limit::BatchCommands,
+            max: BATCH_COMMANDS_MAX,
+            setup: base,
+            build: |n| {
+                Command::Batch(vec![
+                    Command::SetTaskDesiredState { id: "t1".into(), desired_state: TaskState::Running };
+                    n
+                ])
+            },
+        },
+    ]
+}
+
+#[test]
+fn each_limit_admits_its_maximum_and_rejects_one_more() {
+    for case in cases() {
+        assert_eq!(case.limit.max(), case.max as u64, "{}: Limit::max disagrees with the constant", case.what);
+        let setup = (case.setup)();
+
+        let mut store = store_with(&setup);
+        let result = store.apply(&at(T0 + 1_000, (case.build)(case.max)));
+        assert!(result.is_ok(), "{}: at the maximum {} got {result:?}", case.what, case.max);
+
+        let mut store = store_with(&setup);
+        let before = store.encode_snapshot();
+        let rejection = store.apply(&at(T0 + 1_000, (case.build)(case.max + 1))).expect_err(case.what);
+        assert_eq!(
+            rejection.root(),
+            &Rejection::LimitExceeded { limit: case.limit, max: case.max as u64, actual: case.max as u64 + 1 },
+            "{}",
+            case.what
+        );
+        assert_eq!(store.encode_snapshot(), before, "{}: rejected but the store changed", case.what);
+    }
+}

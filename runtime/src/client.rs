@@ -1,0 +1,65 @@
+//! A client of the cluster API used by the CLI, benchmarks and the simulator's workload: sends a proposal to one
+//! of the known managers and moves on to the next when that one is unreachable or has no leader. Invariant: an
+//! `Ok` means the proposal committed and was applied on the leader; an `Err` leaves it unknown whether it will.
+
+use std::time::Duration;
+
+use crate::http::HttpClient;
+use crate::manager::{Committed, ProposeError, ProposeRequest, PATH_PROPOSE};
+use crate::raft::types::Request;
+
+pub struct ClusterClient {
+    managers: Vec<HttpClient>,
+    next: usize,
+    timeout: Duration,
+}
+
+impl ClusterClient {
+    /// `addrs`: `host:port` of one or more managers. `timeout`: per attempt.
+    pub fn new(addrs: &[String], timeout: Duration) -> Self {
+        assert!(!addrs.is_empty(), "a cluster client needs at least one manager address");
+        Self { managers: addrs.iter().map(HttpClient::new).collect(), next: 0, timeout }
+    }
+
+    /// Starts with the manager at `index` (modulo the count) on the next call.
+    pub fn prefer(&mut self, index: usize) {
+        self.next = index % self.managers.len();
+    }
+
+    /// Tries each manager at most once, starting where the last success was.
+    pub async fn propose(&mut self, proposal: Request) -> Result<Committed, ProposeError> {
+        let body = postcard::to_stdvec(&ProposeRequest { proposal, forwarded: false })
+            .map_err(|e| ProposeError::Malformed(e.to_string()))?;
+        let mut last_error = ProposeError::NoLeader;
+        for attempt in 0..self.managers.len() {
+            let index = (self.next + attempt) % self.managers.len();
+            let manager = &mut self.managers[index];
+            match manager.post(PATH_PROPOSE, body.clone(), self.timeout).await {
+                Ok(bytes) => match postcard::from_bytes::<Result<Committed, ProposeError>>(&bytes) {
+                    Ok(Ok(committed)) => {
+                        self.next = index;
+                        return Ok(committed);
+                    }
+                    Ok(Err(error @ ProposeError::Timeout(_))) => return Err(error),
+                    Ok(Err(error)) => last_error = error,
+                    Err(e) => {
+                        last_error = ProposeError::Forward {
+                            addr: manager.addr().to_string(),
+                            reason: format!("malformed reply: {e}"),
+                        }
+                    }
+                },
+                Err(error) => {
+                    let addr = manager.addr().to_string();
+                    let timed_out = matches!(error, crate::http::CallError::Timeout { .. });
+                    last_error = ProposeError::Forward { addr, reason: error.to_string() };
+                    if timed_out {
+                        // The proposal may be in flight; retrying elsewhere could commit it twice.
+                        return Err(last_error);
+                    }
+                }
+            }
+        }
+        Err(last_error)
+    }
+}

@@ -1,0 +1,259 @@
+//! Minimal HTTP/1.1 plumbing over our `tokio` TCP (madsim's in the simulator): a keep-alive client with
+//! deadlines and a body-size limit, and a server loop that hands each request to a handler. Invariant: no byte
+//! sequence from a peer can panic this code; every failure becomes a `CallError` or an error response, and a
+//! connection that failed or timed out mid-request is dropped, never reused.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+/// The largest request or response body accepted, in bytes. Raft snapshot chunks and append batches stay far
+/// below it (`snapshot_max_chunk_size` is 3 MiB by default).
+pub const BODY_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: String, source: std::io::Error },
+    #[error("request to {addr} timed out after {timeout_ms} ms")]
+    Timeout { addr: String, timeout_ms: u64 },
+    #[error("HTTP error talking to {addr}: {source}")]
+    Http { addr: String, source: hyper::Error },
+    #[error("response from {addr} is larger than {BODY_BYTES_MAX} bytes or broken: {reason}")]
+    Body { addr: String, reason: String },
+    #[error("{addr} answered {status}: {message}")]
+    Status { addr: String, status: u16, message: String },
+}
+
+impl CallError {
+    /// True when the peer could not be reached at all (nothing was sent).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, CallError::Connect { .. })
+    }
+}
+
+/// One keep-alive connection to one peer address, re-established on demand.
+pub struct HttpClient {
+    addr: String,
+    connection: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl HttpClient {
+    pub fn new(addr: impl Into<String>) -> Self {
+        Self { addr: addr.into(), connection: None }
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// POSTs `body` to `path` and returns the response body of a 2xx answer. Any other status becomes
+    /// `CallError::Status` carrying the body as text.
+    pub async fn post(&mut self, path: &str, body: Vec<u8>, timeout: Duration) -> Result<Bytes, CallError> {
+        self.request(Method::POST, path, body, timeout).await
+    }
+
+    /// GETs `path`; like `post` otherwise.
+    pub async fn get(&mut self, path: &str, timeout: Duration) -> Result<Bytes, CallError> {
+        self.request(Method::GET, path, Vec::new(), timeout).await
+    }
+
+    async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Bytes, CallError> {
+        let addr = self.addr.clone();
+        let result = tokio::time::timeout(timeout, self.request_inner(method, path, body)).await;
+        match result {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(error)) => {
+                if !matches!(error, CallError::Status { .. }) {
+                    self.connection = None;
+                }
+                Err(error)
+            }
+            Err(_) => {
+                self.connection = None;
+                Err(CallError::Timeout { addr, timeout_ms: timeout.as_millis() as u64 })
+            }
+        }
+    }
+
+    async fn request_inner(&mut self, method: Method, path: &str, body: Vec<u8>) -> Result<Bytes, CallError> {
+        let addr = self.addr.clone();
+        if self.connection.as_ref().is_none_or(|c| c.is_closed()) {
+            self.connection = Some(connect(&addr).await?);
+        }
+        let sender = self.connection.as_mut().expect("connection was just established");
+        sender.ready().await.map_err(|source| CallError::Http { addr: addr.clone(), source })?;
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, addr.as_str())
+            .body(Full::new(Bytes::from(body)))
+            .expect("a request with a static path is valid");
+        let response =
+            sender.send_request(request).await.map_err(|source| CallError::Http { addr: addr.clone(), source })?;
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), BODY_BYTES_MAX)
+            .collect()
+            .await
+            .map_err(|e| CallError::Body { addr: addr.clone(), reason: e.to_string() })?
+            .to_bytes();
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(CallError::Status {
+                addr,
+                status: status.as_u16(),
+                message: String::from_utf8_lossy(&bytes).into_owned(),
+            })
+        }
+    }
+}
+
+/// A TCP stream whose `flush` is a no-op when nothing was written since the last flush. madsim's simulated TCP
+/// sends one message per flush, even an empty one, and hyper flushes on every wake-up: two connected peers would
+/// otherwise bounce empty messages forever, growing every queue. Real TCP flushes are no-ops, so this changes
+/// nothing in production.
+pub struct QuietFlush<S> {
+    inner: S,
+    unflushed: bool,
+}
+
+impl<S> QuietFlush<S> {
+    pub fn new(inner: S) -> Self {
+        Self { inner, unflushed: false }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for QuietFlush<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for QuietFlush<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.unflushed = true;
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        if !self.unflushed {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(poll, std::task::Poll::Ready(Ok(()))) {
+            self.unflushed = false;
+        }
+        poll
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+async fn connect(addr: &str) -> Result<SendRequest<Full<Bytes>>, CallError> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|source| CallError::Connect { addr: addr.to_string(), source })?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(QuietFlush::new(stream)))
+        .await
+        .map_err(|source| CallError::Http { addr: addr.to_string(), source })?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// What a handler answers: a status and a body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn ok(body: Vec<u8>) -> Self {
+        Self { status: StatusCode::OK, content_type: "application/octet-stream", body }
+    }
+    pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Self {
+        let body = serde_json::to_vec(value).expect("serialising a JSON reply cannot fail");
+        Self { status, content_type: "application/json", body }
+    }
+    pub fn error(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, content_type: "text/plain; charset=utf-8", body: message.into().into_bytes() }
+    }
+}
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
+/// Routes one request: (method, path, body) → reply.
+pub type Handler = Arc<dyn Fn(Method, String, Bytes) -> HandlerFuture + Send + Sync>;
+
+/// Accepts connections forever, serving each on its own task.
+pub async fn serve(listener: tokio::net::TcpListener, handler: Handler) {
+    loop {
+        let (stream, _peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let handler = handler.clone();
+                async move { Ok::<_, std::convert::Infallible>(route(handler, request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .header_read_timeout(None)
+                .serve_connection(TokioIo::new(QuietFlush::new(stream)), service)
+                .await;
+        });
+    }
+}
+
+async fn route(handler: Handler, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let reply = match Limited::new(request.into_body(), BODY_BYTES_MAX).collect().await {
+        Ok(collected) => handler(method, path, collected.to_bytes()).await,
+        Err(error) => Reply::error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body rejected: {error}")),
+    };
+    Response::builder()
+        .status(reply.status)
+        .header(hyper::header::CONTENT_TYPE, reply.content_type)
+        .body(Full::new(Bytes::from(reply.body)))
+        .expect("a response built from a status and bytes is valid")
+}

@@ -1,0 +1,8 @@
+//! The node: openraft glue, durable storage on a `Disk`, Raft RPC over hyper, and the manager API.
+pub mod client;
+pub mod disk;
+pub mod http;
+pub mod manager;
+pub mod raft;
+pub mod snapshot_file;
+pub mod wal;

@@ -1,0 +1,424 @@
+//! A manager node: opens durable storage (refusing to start on corruption), runs openraft, serves Raft RPCs and
+//! the cluster API over HTTP, and turns client proposals into committed log entries — forwarding them to the
+//! leader when this manager is a follower (one hop at most). Invariant: a proposal is acknowledged only after
+//! its entry is committed and applied on the leader; every API failure is a typed `ProposeError`/`AdminError`
+//! that names the problem, and no request body can panic the node.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+
+use crate::disk::Disk;
+use crate::http::{self, CallError, Handler, HttpClient, Reply};
+use crate::raft::log_store::{LogOpenError, LogRecovery, LogStore};
+use crate::raft::network::{HttpNetwork, PATH_APPEND, PATH_SNAPSHOT, PATH_VOTE};
+use crate::raft::state_machine::{RaftObserver, StateMachine, StateOpenError};
+use crate::raft::types::{NodeId, Raft, Request, Response};
+
+pub const PATH_PROPOSE: &str = "/cluster/propose";
+pub const PATH_ADD_MANAGER: &str = "/cluster/managers/add";
+pub const PATH_REMOVE_MANAGER: &str = "/cluster/managers/remove";
+pub const PATH_STATUS: &str = "/cluster/status";
+pub const PATH_STORE: &str = "/cluster/store";
+
+/// Docker's words when no leader can be found.
+pub const NO_LEADER_MESSAGE: &str =
+    "The swarm does not have a leader. It's possible that too few managers are online. \
+Make sure more than half of the managers are online.";
+
+/// Raft timing and log-compaction settings. Defaults: heartbeat 100 ms and elections after 400–800 ms of
+/// silence, so a lost leader is replaced within about a second; SwarmKit's compaction defaults (a snapshot every
+/// 10,000 entries, 500 entries kept for slow followers).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RaftSettings {
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    pub snapshot_interval_entries: u64,
+    pub log_entries_for_slow_followers: u64,
+    pub snapshot_chunk_bytes: u64,
+    pub propose_timeout_ms: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_ms: 100,
+            election_timeout_min_ms: 400,
+            election_timeout_max_ms: 800,
+            snapshot_interval_entries: 10_000,
+            log_entries_for_slow_followers: 500,
+            snapshot_chunk_bytes: 3 * 1024 * 1024,
+            propose_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    pub node_id: NodeId,
+    /// Where to listen for cluster traffic (Raft and the cluster API).
+    pub listen_addr: SocketAddr,
+    /// How other managers reach this one (`host:port`).
+    pub advertise_addr: String,
+    pub raft: RaftSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Log(#[from] LogOpenError),
+    #[error(transparent)]
+    State(#[from] StateOpenError),
+    #[error("invalid raft settings: {0}")]
+    Settings(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("raft failed to start: {0}")]
+    Raft(String),
+}
+
+/// A proposal as sent to any manager.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProposeRequest {
+    pub proposal: Request,
+    /// Set by a follower forwarding to the leader; a forwarded proposal is never forwarded again.
+    pub forwarded: bool,
+}
+
+/// A committed proposal: where it landed and what the core answered.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Committed {
+    pub log_index: u64,
+    pub response: Response,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error, PartialEq, Eq)]
+pub enum ProposeError {
+    #[error("{NO_LEADER_MESSAGE}")]
+    NoLeader,
+    #[error("the proposal did not commit within {0} ms; it may still commit later")]
+    Timeout(u64),
+    #[error("cannot forward the proposal to the leader at {addr}: {reason}")]
+    Forward { addr: String, reason: String },
+    #[error("malformed proposal: {0}")]
+    Malformed(String),
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddManagerRequest {
+    pub node_id: NodeId,
+    pub addr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoveManagerRequest {
+    pub node_id: NodeId,
+}
+
+/// What `status` reports about this manager's view of the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManagerStatus {
+    pub node_id: NodeId,
+    pub addr: String,
+    pub state: String,
+    pub term: u64,
+    pub leader: Option<NodeId>,
+    pub last_log_index: Option<u64>,
+    pub last_applied_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    pub voters: BTreeMap<NodeId, String>,
+    pub learners: BTreeMap<NodeId, String>,
+}
+
+pub struct Manager {
+    config: ManagerConfig,
+    raft: Raft,
+    state: StateMachine,
+    recovery: LogRecovery,
+    peers: Mutex<BTreeMap<String, Vec<HttpClient>>>,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Manager {
+    /// Opens storage on `disk`, starts Raft and serves on `config.listen_addr`.
+    pub async fn start(
+        config: ManagerConfig,
+        disk: Arc<dyn Disk>,
+        observer: Option<Arc<dyn RaftObserver>>,
+    ) -> Result<Arc<Manager>, StartError> {
+        let (log, recovery) = LogStore::open(disk.clone())?;
+        if let Some(repair) = &recovery.repaired_tail {
+            tracing::warn!(node = config.node_id, %repair, "repaired a torn raft log tail");
+        }
+        let state = StateMachine::open(config.node_id, disk, observer)?;
+        let s = &config.raft;
+        let raft_config = Config {
+            cluster_name: "swarm".to_string(),
+            heartbeat_interval: s.heartbeat_interval_ms,
+            election_timeout_min: s.election_timeout_min_ms,
+            election_timeout_max: s.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_interval_entries),
+            max_in_snapshot_log_to_keep: s.log_entries_for_slow_followers,
+            snapshot_max_chunk_size: s.snapshot_chunk_bytes,
+            install_snapshot_timeout: 2_000,
+            ..Default::default()
+        };
+        let raft_config = Arc::new(raft_config.validate().map_err(|e| StartError::Settings(e.to_string()))?);
+        let listener = tokio::net::TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| StartError::Listen { addr: config.listen_addr, source })?;
+        let raft = Raft::new(config.node_id, raft_config, HttpNetwork, log, state.clone())
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        let manager = Arc::new(Manager {
+            config,
+            raft,
+            state,
+            recovery,
+            peers: Mutex::new(BTreeMap::new()),
+            server: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&manager);
+        let handler: Handler = Arc::new(move |method, path, body| {
+            let weak = weak.clone();
+            Box::pin(async move {
+                match weak.upgrade() {
+                    Some(manager) => manager.handle(method, &path, body).await,
+                    None => Reply::error(StatusCode::SERVICE_UNAVAILABLE, "manager is shutting down"),
+                }
+            })
+        });
+        let server = tokio::spawn(http::serve(listener, handler));
+        *manager.server.lock().expect("server mutex") = Some(server);
+        Ok(manager)
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.config.node_id
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub fn recovery(&self) -> &LogRecovery {
+        &self.recovery
+    }
+
+    /// Reads the applied store of this manager (may lag the leader).
+    pub fn read<R>(&self, f: impl FnOnce(&swarm_core::Store) -> R) -> R {
+        self.state.read(f)
+    }
+
+    /// Makes this manager the only voter of a new cluster. Idempotent: an initialised node answers Ok.
+    pub async fn bootstrap(&self) -> Result<(), String> {
+        if self.raft.is_initialized().await.map_err(|e| e.to_string())? {
+            return Ok(());
+        }
+        let members = BTreeMap::from([(self.config.node_id, BasicNode { addr: self.config.advertise_addr.clone() })]);
+        match self.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    pub fn status(&self) -> ManagerStatus {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let voter_ids: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let mut voters = BTreeMap::new();
+        let mut learners = BTreeMap::new();
+        for (id, node) in membership.nodes() {
+            if voter_ids.contains(id) {
+                voters.insert(*id, node.addr.clone());
+            } else {
+                learners.insert(*id, node.addr.clone());
+            }
+        }
+        ManagerStatus {
+            node_id: self.config.node_id,
+            addr: self.config.advertise_addr.clone(),
+            state: format!("{:?}", metrics.state),
+            term: metrics.current_term,
+            leader: metrics.current_leader,
+            last_log_index: metrics.last_log_index,
+            last_applied_index: metrics.last_applied.map(|l| l.index),
+            snapshot_index: metrics.snapshot.map(|l| l.index),
+            voters,
+            learners,
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    /// Commits `proposal` through the leader (forwarding if needed) and returns the core's answer.
+    pub async fn propose(&self, proposal: Request) -> Result<Committed, ProposeError> {
+        self.propose_inner(ProposeRequest { proposal, forwarded: false }).await
+    }
+
+    async fn propose_inner(&self, request: ProposeRequest) -> Result<Committed, ProposeError> {
+        let timeout_ms = self.config.raft.propose_timeout_ms;
+        let write =
+            tokio::time::timeout(Duration::from_millis(timeout_ms), self.raft.client_write(request.proposal.clone()));
+        match write.await {
+            Err(_) => Err(ProposeError::Timeout(timeout_ms)),
+            Ok(Ok(written)) => Ok(Committed { log_index: written.log_id.index, response: written.data }),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
+                match (forward.leader_node, request.forwarded) {
+                    (Some(leader), false) => {
+                        let body = postcard::to_stdvec(&ProposeRequest { proposal: request.proposal, forwarded: true })
+                            .map_err(|e| ProposeError::Malformed(e.to_string()))?;
+                        let reply = self.call_peer(&leader.addr, PATH_PROPOSE, body, timeout_ms + 1_000).await;
+                        match reply {
+                            Ok(bytes) => {
+                                postcard::from_bytes::<Result<Committed, ProposeError>>(&bytes).map_err(|e| {
+                                    ProposeError::Forward {
+                                        addr: leader.addr.clone(),
+                                        reason: format!("malformed reply: {e}"),
+                                    }
+                                })?
+                            }
+                            Err(error) => Err(ProposeError::Forward { addr: leader.addr, reason: error.to_string() }),
+                        }
+                    }
+                    _ => Err(ProposeError::NoLeader),
+                }
+            }
+            Ok(Err(error)) => Err(ProposeError::Raft(error.to_string())),
+        }
+    }
+
+    /// Adds a manager: as a learner until it caught up, then as a voter. Runs on the leader (forwarded if not).
+    pub async fn add_manager(&self, node_id: NodeId, addr: String) -> Result<(), String> {
+        if !self.is_leader() {
+            let body = serde_json::to_vec(&AddManagerRequest { node_id, addr }).expect("JSON encoding");
+            return self.admin_on_leader(PATH_ADD_MANAGER, body).await;
+        }
+        self.raft
+            .add_learner(node_id, BasicNode { addr }, true)
+            .await
+            .map_err(|e| format!("adding manager {node_id} as learner: {e}"))?;
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])), false)
+            .await
+            .map_err(|e| format!("promoting manager {node_id} to voter: {e}"))?;
+        Ok(())
+    }
+
+    /// Removes a manager from the voters and the membership. Runs on the leader (forwarded if not).
+    pub async fn remove_manager(&self, node_id: NodeId) -> Result<(), String> {
+        if !self.is_leader() {
+            let body = serde_json::to_vec(&RemoveManagerRequest { node_id }).expect("JSON encoding");
+            return self.admin_on_leader(PATH_REMOVE_MANAGER, body).await;
+        }
+        self.raft
+            .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([node_id])), false)
+            .await
+            .map_err(|e| format!("removing manager {node_id}: {e}"))?;
+        Ok(())
+    }
+
+    async fn admin_on_leader(&self, path: &str, body: Vec<u8>) -> Result<(), String> {
+        let leader_addr = {
+            let metrics = self.raft.metrics().borrow().clone();
+            metrics
+                .current_leader
+                .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()))
+        };
+        let Some(addr) = leader_addr else { return Err(NO_LEADER_MESSAGE.to_string()) };
+        self.call_peer(&addr, path, body, 30_000).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    async fn call_peer(&self, addr: &str, path: &str, body: Vec<u8>, timeout_ms: u64) -> Result<Bytes, CallError> {
+        let pooled = self.peers.lock().expect("peer pool mutex").get_mut(addr).and_then(|v| v.pop());
+        let mut client = pooled.unwrap_or_else(|| HttpClient::new(addr));
+        let result = client.post(path, body, Duration::from_millis(timeout_ms)).await;
+        if result.is_ok() {
+            self.peers.lock().expect("peer pool mutex").entry(addr.to_string()).or_default().push(client);
+        }
+        result
+    }
+
+    /// Stops Raft and the server. The disk is left as it is.
+    pub async fn shutdown(&self) {
+        if let Some(server) = self.server.lock().expect("server mutex").take() {
+            server.abort();
+        }
+        let _ = self.raft.shutdown().await;
+    }
+
+    async fn handle(&self, method: Method, path: &str, body: Bytes) -> Reply {
+        match (method, path) {
+            (Method::POST, PATH_APPEND) => match postcard::from_bytes(&body) {
+                Ok(request) => postcard_reply(&self.raft.append_entries(request).await),
+                Err(e) => malformed(path, e),
+            },
+            (Method::POST, PATH_VOTE) => match postcard::from_bytes(&body) {
+                Ok(request) => postcard_reply(&self.raft.vote(request).await),
+                Err(e) => malformed(path, e),
+            },
+            (Method::POST, PATH_SNAPSHOT) => match postcard::from_bytes(&body) {
+                Ok(request) => postcard_reply(&self.raft.install_snapshot(request).await),
+                Err(e) => malformed(path, e),
+            },
+            (Method::POST, PATH_PROPOSE) => {
+                let result = match postcard::from_bytes::<ProposeRequest>(&body) {
+                    Ok(request) => self.propose_inner(request).await,
+                    Err(e) => return malformed(path, e),
+                };
+                postcard_reply(&result)
+            }
+            (Method::POST, PATH_ADD_MANAGER) => match serde_json::from_slice::<AddManagerRequest>(&body) {
+                Ok(request) => admin_reply(self.add_manager(request.node_id, request.addr).await),
+                Err(e) => malformed(path, e),
+            },
+            (Method::POST, PATH_REMOVE_MANAGER) => match serde_json::from_slice::<RemoveManagerRequest>(&body) {
+                Ok(request) => admin_reply(self.remove_manager(request.node_id).await),
+                Err(e) => malformed(path, e),
+            },
+            (Method::GET, PATH_STATUS) => Reply::json(StatusCode::OK, &self.status()),
+            (Method::GET, PATH_STORE) => self.state.read(|store| {
+                let view = serde_json::json!({
+                    "cluster": store.cluster(),
+                    "nodes": store.nodes().collect::<Vec<_>>(),
+                    "services": store.services().collect::<Vec<_>>(),
+                    "tasks": store.tasks().collect::<Vec<_>>(),
+                    "networks": store.networks().collect::<Vec<_>>(),
+                });
+                Reply::json(StatusCode::OK, &view)
+            }),
+            (_, path) => Reply::error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
+        }
+    }
+}
+
+fn postcard_reply<T: Serialize>(value: &T) -> Reply {
+    match postcard::to_stdvec(value) {
+        Ok(bytes) => Reply::ok(bytes),
+        Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode reply: {e}")),
+    }
+}
+
+fn malformed(path: &str, error: impl std::fmt::Display) -> Reply {
+    Reply::error(StatusCode::BAD_REQUEST, format!("malformed request body for {path}: {error}"))
+}
+
+fn admin_reply(result: Result<(), String>) -> Reply {
+    match result {
+        Ok(()) => Reply::json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+        Err(message) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, message),
+    }
+}

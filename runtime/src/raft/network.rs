@@ -1,0 +1,99 @@
+//! Raft RPCs to peer managers over HTTP/1.1 with postcard bodies (`RaftNetworkFactory` / `RaftNetwork`).
+//! Paths: `/raft/append`, `/raft/vote`, `/raft/snapshot` (openraft chunks large snapshots into several
+//! install-snapshot calls of `snapshot_max_chunk_size`). Invariant: every failure maps to an openraft
+//! `RPCError` — unreachable peers make openraft back off, timeouts and broken bodies are network errors, a
+//! remote Raft error is passed through — and nothing a peer sends can panic the caller.
+
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use openraft::BasicNode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::types::{NodeId, TypeConfig};
+use crate::http::{CallError, HttpClient};
+
+pub const PATH_APPEND: &str = "/raft/append";
+pub const PATH_VOTE: &str = "/raft/vote";
+pub const PATH_SNAPSHOT: &str = "/raft/snapshot";
+
+/// Creates one `PeerConnection` per target manager.
+#[derive(Clone, Default)]
+pub struct HttpNetwork;
+
+impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
+    type Network = PeerConnection;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
+        PeerConnection { target, client: HttpClient::new(node.addr.clone()) }
+    }
+}
+
+pub struct PeerConnection {
+    target: NodeId,
+    client: HttpClient,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("malformed reply from manager {target}: {reason}")]
+struct MalformedReply {
+    target: NodeId,
+    reason: String,
+}
+
+impl PeerConnection {
+    async fn call<Req, Resp, E>(
+        &mut self,
+        path: &str,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let body = postcard::to_stdvec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let reply = self.client.post(path, body, timeout).await.map_err(|error| match error {
+            CallError::Connect { .. } => RPCError::Unreachable(Unreachable::new(&error)),
+            other => RPCError::Network(NetworkError::new(&other)),
+        })?;
+        let decoded: Result<Resp, E> = postcard::from_bytes(&reply).map_err(|e| {
+            RPCError::Network(NetworkError::new(&MalformedReply { target: self.target, reason: e.to_string() }))
+        })?;
+        decoded.map_err(|remote| RPCError::RemoteError(RemoteError::new(self.target, remote)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerConnection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call(PATH_APPEND, &rpc, option.hard_ttl()).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>>
+    {
+        self.call(PATH_SNAPSHOT, &rpc, option.hard_ttl()).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call(PATH_VOTE, &rpc, option.hard_ttl()).await
+    }
+}

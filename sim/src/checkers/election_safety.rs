@@ -1,0 +1,12 @@
+//! Election safety (Raft paper §5.2, Figure 3): at most one leader can be elected in a given term.
+//! Source of observations: every manager's openraft metrics, watched for each change while it runs.
+use crate::recorder::Record;
+
+pub fn check(record: &Record) -> Vec<String> {
+    record
+        .leaders
+        .iter()
+        .filter(|(_, leaders)| leaders.len() > 1)
+        .map(|(term, leaders)| format!("election safety (Raft §5.2): term {term} had leaders {leaders:?}"))
+        .collect()
+}

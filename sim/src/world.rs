@@ -1,0 +1,182 @@
+//! A simulated cluster: N manager nodes on madsim's network (10.0.0.i:2377), each running the real
+//! `swarm_runtime::Manager` on its own `MemDisk`, plus helper nodes for clients and control. The world owns the
+//! disks across crashes: a crash kills the node's tasks, then drops the disk's unsynced bytes (optionally keeping
+//! a torn prefix), and a restart runs the same start-up code a real daemon runs on its data directory.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use madsim::runtime::{Handle, NodeHandle};
+use openraft::ServerState;
+use swarm_runtime::disk::MemDisk;
+use swarm_runtime::manager::{Manager, ManagerConfig, RaftSettings};
+use swarm_runtime::raft::state_machine::RaftObserver;
+
+use crate::recorder::Recorder;
+
+pub const RAFT_PORT: u16 = 2377;
+
+pub fn manager_ip(id: u64) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8))
+}
+
+pub fn manager_addr(id: u64) -> String {
+    format!("{}:{RAFT_PORT}", manager_ip(id))
+}
+
+type Registry = Arc<Mutex<BTreeMap<u64, Arc<Manager>>>>;
+
+pub struct ManagerSlot {
+    pub id: u64,
+    pub node: NodeHandle,
+    pub disk: MemDisk,
+    pub up: bool,
+}
+
+pub struct World {
+    pub handle: Handle,
+    pub managers: BTreeMap<u64, ManagerSlot>,
+    pub registry: Registry,
+    pub recorder: Recorder,
+    pub control: NodeHandle,
+}
+
+impl World {
+    /// Builds `count` manager nodes (ids 1..=count). Manager 1 bootstraps the cluster; the others start empty
+    /// and must be added with `add_manager`.
+    pub fn new(count: u64, settings: RaftSettings, recorder: Recorder) -> World {
+        let handle = Handle::current();
+        let registry: Registry = Arc::default();
+        let mut managers = BTreeMap::new();
+        for id in 1..=count {
+            let disk = MemDisk::new();
+            let node =
+                Self::build_manager(&handle, id, disk.clone(), settings.clone(), registry.clone(), recorder.clone());
+            managers.insert(id, ManagerSlot { id, node, disk, up: true });
+        }
+        let control = handle.create_node().name("control").ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1))).build();
+        World { handle, managers, registry, recorder, control }
+    }
+
+    fn build_manager(
+        handle: &Handle,
+        id: u64,
+        disk: MemDisk,
+        settings: RaftSettings,
+        registry: Registry,
+        recorder: Recorder,
+    ) -> NodeHandle {
+        handle
+            .create_node()
+            .name(format!("manager-{id}"))
+            .ip(manager_ip(id))
+            .init(move || {
+                let disk = disk.clone();
+                let settings = settings.clone();
+                let registry = registry.clone();
+                let recorder = recorder.clone();
+                async move {
+                    let config = ManagerConfig {
+                        node_id: id,
+                        listen_addr: SocketAddr::new(manager_ip(id), RAFT_PORT),
+                        advertise_addr: manager_addr(id),
+                        raft: settings,
+                    };
+                    let observer: Arc<dyn RaftObserver> = Arc::new(recorder.clone());
+                    let manager = match Manager::start(config, Arc::new(disk), Some(observer)).await {
+                        Ok(manager) => manager,
+                        Err(error) => {
+                            recorder.violation(format!("manager {id} refused to start after a crash: {error}"));
+                            return;
+                        }
+                    };
+                    registry.lock().expect("registry").insert(id, manager.clone());
+                    let mut metrics = manager.raft().metrics();
+                    tokio::spawn(async move {
+                        loop {
+                            let (state, term) = {
+                                let m = metrics.borrow_and_update();
+                                (m.state, m.current_term)
+                            };
+                            if state == ServerState::Leader {
+                                recorder.leader(term, id);
+                            }
+                            if metrics.changed().await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    if id == 1 {
+                        if let Err(error) = manager.bootstrap().await {
+                            tracing::warn!(%error, "bootstrap failed");
+                        }
+                    }
+                    std::future::pending::<()>().await;
+                }
+            })
+            .build()
+    }
+
+    pub fn manager(&self, id: u64) -> Option<Arc<Manager>> {
+        self.registry.lock().expect("registry").get(&id).cloned()
+    }
+
+    /// The manager every running manager agrees is leader, if any.
+    pub fn leader(&self) -> Option<u64> {
+        let registry = self.registry.lock().expect("registry");
+        registry.values().find(|m| m.is_leader()).map(|m| m.id())
+    }
+
+    /// Adds manager `id` through whichever manager currently leads, retrying until `deadline` passes.
+    pub async fn add_manager(&self, id: u64, deadline: Duration) -> Result<(), String> {
+        let start = tokio::time::Instant::now();
+        let mut last_error = String::from("no attempt");
+        while start.elapsed() < deadline {
+            if let Some(leader) = self.leader().and_then(|l| self.manager(l)) {
+                let addr = manager_addr(id);
+                let attempt =
+                    self.control
+                        .spawn(async move {
+                            tokio::time::timeout(Duration::from_secs(10), leader.add_manager(id, addr)).await
+                        })
+                        .await;
+                match attempt {
+                    Ok(Ok(Ok(()))) => return Ok(()),
+                    Ok(Ok(Err(e))) => last_error = e,
+                    Ok(Err(_)) => last_error = "timed out".into(),
+                    Err(e) => last_error = e.to_string(),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(format!("could not add manager {id}: {last_error}"))
+    }
+
+    /// Kills manager `id`'s node: its tasks vanish mid-flight, and its disk keeps only what was synced, plus a
+    /// torn prefix of the unsynced tail of `torn_bytes(unsynced_len)` bytes per file.
+    pub fn crash(&mut self, id: u64, mut torn_bytes: impl FnMut(usize) -> usize) {
+        let slot = self.managers.get_mut(&id).expect("known manager");
+        if !slot.up {
+            return;
+        }
+        self.handle.kill(slot.node.id());
+        self.registry.lock().expect("registry").remove(&id);
+        slot.disk.crash(&mut torn_bytes);
+        slot.up = false;
+    }
+
+    pub fn restart(&mut self, id: u64) {
+        let slot = self.managers.get_mut(&id).expect("known manager");
+        if slot.up {
+            return;
+        }
+        self.handle.restart(slot.node.id());
+        slot.up = true;
+    }
+
+    pub fn node_id(&self, id: u64) -> madsim::task::NodeId {
+        self.managers[&id].node.id()
+    }
+}

@@ -1,0 +1,10 @@
+//! The Raft fault campaign: each seed is one scenario (see `sim::raft_scenario`). Runs only under
+//! `--cfg madsim` (`cargo sim`); honours MADSIM_TEST_SEED / MADSIM_TEST_NUM / MADSIM_TEST_JOBS and
+//! MADSIM_TEST_CHECK_DETERMINISM.
+#![cfg(madsim)]
+
+#[madsim::test]
+async fn raft_cluster_survives_faults() {
+    let seed = madsim::runtime::Handle::current().seed();
+    sim::raft_scenario::run(seed).await;
+}

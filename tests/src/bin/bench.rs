@@ -1,0 +1,103 @@
+//! Benchmarks on real processes: three `swarm daemon` managers on 127.0.0.x with real fsync'd disks, driven by
+//! 1, 16 and 64 concurrent proposers through the cluster API. Prints `RESULT <name>=<value> <unit>` lines.
+//! Usage: `bench [FILTER]` runs the figures whose names contain FILTER.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use swarm_runtime::client::ClusterClient;
+use swarm_tests::{create_network, scratch_dir, wait_for, Daemon, Role};
+
+const RUN: Duration = Duration::from_secs(5);
+
+fn main() {
+    let filter = std::env::args().nth(1).unwrap_or_default();
+    let wanted = |name: &str| name.contains(&filter);
+    if [
+        "raft_loopback_commits_per_sec_1",
+        "raft_loopback_commits_per_sec_16",
+        "raft_loopback_commits_per_sec_64",
+        "raft_loopback_p99_ms_64",
+    ]
+    .iter()
+    .any(|n| wanted(n))
+    {
+        raft_loopback(&wanted);
+    }
+}
+
+fn raft_loopback(wanted: &dyn Fn(&str) -> bool) {
+    let dir = scratch_dir("bench-loopback");
+    let addrs: Vec<String> = (1..=3).map(|i| format!("127.0.90.{i}:2390")).collect();
+    let quiet = ["--log-level", "warn"];
+    let mut daemons = vec![Daemon::start_with(&addrs[0], &dir.join("m1"), Role::Init, &quiet)];
+    wait_for("manager 1 to lead", Duration::from_secs(30), || daemons[0].status().filter(|s| s.state == "Leader"));
+    for i in 1..3 {
+        daemons.push(Daemon::start_with(&addrs[i], &dir.join(format!("m{}", i + 1)), Role::Join(&addrs[0]), &quiet));
+    }
+    wait_for("three voters", Duration::from_secs(30), || daemons[0].status().filter(|s| s.voters.len() == 3));
+    let leader_addr = {
+        let status = daemons[0].status().expect("status");
+        status.voters[&status.leader.expect("leader")].clone()
+    };
+    eprintln!("bench: 3 managers up, leader at {leader_addr}; {}s per run", RUN.as_secs());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    for proposers in [1usize, 16, 64] {
+        let name = format!("raft_loopback_commits_per_sec_{proposers}");
+        let p99_name = format!("raft_loopback_p99_ms_{proposers}");
+        if !wanted(&name) && !wanted(&p99_name) {
+            continue;
+        }
+        let (commits, mut latencies) = runtime.block_on(drive(&leader_addr, proposers));
+        latencies.sort();
+        let rate = commits as f64 / RUN.as_secs_f64();
+        let p50 = percentile_ms(&latencies, 0.50);
+        let p99 = percentile_ms(&latencies, 0.99);
+        println!("RESULT {name}={rate:.0} commits/s");
+        eprintln!("bench: {proposers} proposers: {commits} commits, p50 {p50:.2} ms, p99 {p99:.2} ms");
+        if proposers == 64 {
+            println!("RESULT {p99_name}={p99:.2} ms");
+        }
+    }
+    drop(daemons);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+async fn drive(leader: &str, proposers: usize) -> (u64, Vec<Duration>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for p in 0..proposers {
+        let stop = stop.clone();
+        let addrs = vec![leader.to_string()];
+        tasks.push(tokio::spawn(async move {
+            let mut client = ClusterClient::new(&addrs, Duration::from_secs(10));
+            let mut latencies = Vec::new();
+            let mut seq = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                seq += 1;
+                let id = format!("bench-{proposers}-{p}-{seq}");
+                let started = Instant::now();
+                if client.propose(create_network(&id)).await.is_ok() {
+                    latencies.push(started.elapsed());
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(RUN).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("proposer task"));
+    }
+    (all.len() as u64, all)
+}

@@ -1,0 +1,213 @@
+//! End-to-end harness: real `swarm daemon` processes on 127.0.0.x addresses with their own data directories.
+//! Tests and benchmarks start, kill (`SIGKILL`, like `kill -9`) and restart them, and talk to them through the
+//! same cluster API the CLI uses. Waiting is polling with a deadline, never a fixed sleep.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use swarm_runtime::client::ClusterClient;
+use swarm_runtime::http::HttpClient;
+use swarm_runtime::manager::{ManagerStatus, PATH_STATUS, PATH_STORE};
+
+/// The `swarm` binary next to this test executable (`target/<profile>/swarm`), or `$SWARM_BIN`.
+pub fn swarm_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("SWARM_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("swarm");
+    assert!(bin.exists(), "{} not found: build it first (cargo build -p swarm) or set SWARM_BIN", bin.display());
+    bin
+}
+
+/// A fresh, empty directory under the system temp dir, unique to this process and `name`.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("swarm-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+pub struct Daemon {
+    pub addr: String,
+    pub data_dir: PathBuf,
+    pub log_path: PathBuf,
+    child: Option<Child>,
+}
+
+pub enum Role<'a> {
+    Init,
+    Join(&'a str),
+    Restart,
+}
+
+impl Daemon {
+    /// Starts `swarm daemon` listening on `addr` with `data_dir`.
+    pub fn start(addr: &str, data_dir: &Path, role: Role<'_>) -> Daemon {
+        let mut daemon = Daemon {
+            addr: addr.to_string(),
+            data_dir: data_dir.to_path_buf(),
+            log_path: data_dir.with_extension("log"),
+            child: None,
+        };
+        daemon.spawn(role, &[]);
+        daemon
+    }
+
+    pub fn start_with(addr: &str, data_dir: &Path, role: Role<'_>, extra: &[&str]) -> Daemon {
+        let mut daemon = Daemon {
+            addr: addr.to_string(),
+            data_dir: data_dir.to_path_buf(),
+            log_path: data_dir.with_extension("log"),
+            child: None,
+        };
+        daemon.spawn(role, extra);
+        daemon
+    }
+
+    fn spawn(&mut self, role: Role<'_>, extra: &[&str]) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path).expect("daemon log");
+        let mut command = Command::new(swarm_bin());
+        command
+            .arg("daemon")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen-addr")
+            .arg(&self.addr)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log);
+        match role {
+            Role::Init => {
+                command.arg("--init");
+            }
+            Role::Join(addr) => {
+                command.arg("--join").arg(addr);
+            }
+            Role::Restart => {}
+        }
+        self.child = Some(command.spawn().expect("spawn swarm daemon"));
+    }
+
+    /// SIGKILL, like `kill -9`: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn(Role::Restart, &[]);
+    }
+
+    /// Waits for the process to exit by itself and returns its exit status.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Some(status);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn status(&self) -> Option<ManagerStatus> {
+        let bytes =
+            block_on(async { HttpClient::new(self.addr.clone()).get(PATH_STATUS, Duration::from_secs(2)).await })
+                .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Names of the networks in this manager's applied store.
+    pub fn network_names(&self) -> Option<Vec<String>> {
+        let bytes =
+            block_on(async { HttpClient::new(self.addr.clone()).get(PATH_STORE, Duration::from_secs(2)).await })
+                .ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let mut names: Vec<String> = value["networks"]
+            .as_array()?
+            .iter()
+            .filter_map(|n| n["spec"]["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        Some(names)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
+}
+
+/// Polls `probe` until it returns `Some` or `deadline` passes; panics with `what` and the last observation.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A proposal creating network `name` (id = name).
+pub fn create_network(name: &str) -> swarm_core::Proposal {
+    swarm_core::Proposal::new(
+        swarm_core::Timestamp(1),
+        swarm_core::Command::CreateNetwork {
+            network_id: name.to_string(),
+            spec: swarm_core::NetworkSpec { name: name.to_string(), ..Default::default() },
+        },
+    )
+}
+
+/// Proposes network creations `prefix-0..count` through any of `addrs`; panics if one is not acknowledged.
+pub fn create_networks(addrs: &[String], prefix: &str, count: usize) {
+    block_on(async {
+        let mut client = ClusterClient::new(addrs, Duration::from_secs(5));
+        for i in 0..count {
+            let name = format!("{prefix}-{i}");
+            let mut attempts = 0;
+            loop {
+                match client.propose(create_network(&name)).await {
+                    Ok(committed) => {
+                        // After a failed attempt the first try may have committed; then this one is the duplicate.
+                        assert!(
+                            committed.response.is_ok() || attempts > 0,
+                            "creating {name}: {:?}",
+                            committed.response
+                        );
+                        break;
+                    }
+                    Err(error) => {
+                        attempts += 1;
+                        assert!(attempts < 100, "creating {name}: {error}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }
+    });
+}
