@@ -33,7 +33,8 @@ pub const NO_LEADER_MESSAGE: &str =
     "The swarm does not have a leader. It's possible that too few managers are online. \
 Make sure more than half of the managers are online.";
 
-/// Raft timing and log-compaction settings. Defaults: heartbeat 100 ms and elections after 400–800 ms of
+/// Raft timing and log-compaction settings. openraft runs with `single-term-leader`: classic Raft, at most one
+/// leader per term (its default allows several per term, ordered by node id). Defaults: heartbeat 100 ms and elections after 400–800 ms of
 /// silence, so a lost leader is replaced within about a second; SwarmKit's compaction defaults (a snapshot every
 /// 10,000 entries, 500 entries kept for slow followers).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

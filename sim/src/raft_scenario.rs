@@ -341,11 +341,10 @@ fn inject_fault(
         // Asymmetric: one direction of one link.
         50..=59 => {
             let a = ids[rng.gen_range(0..ids.len())];
-            let b = ids[rng.gen_range(0..ids.len())];
-            if a != b {
-                net.clog_link(world.node_id(a), world.node_id(b));
-                faults.clogged_links.insert((a, b));
-            }
+            let others: Vec<u64> = ids.iter().copied().filter(|b| *b != a).collect();
+            let b = others[rng.gen_range(0..others.len())];
+            net.clog_link(world.node_id(a), world.node_id(b));
+            faults.clogged_links.insert((a, b));
             format!("{now}ms clog link {a} -> {b}")
         }
         // Isolate the leader completely.

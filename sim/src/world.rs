@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::runtime::{Handle, NodeHandle};
-use openraft::ServerState;
 use swarm_runtime::disk::MemDisk;
 use swarm_runtime::manager::{Manager, ManagerConfig, RaftSettings};
 use swarm_runtime::raft::state_machine::RaftObserver;
@@ -96,12 +95,11 @@ impl World {
                     let mut metrics = manager.raft().metrics();
                     tokio::spawn(async move {
                         loop {
-                            let (state, term) = {
-                                let m = metrics.borrow_and_update();
-                                (m.state, m.current_term)
-                            };
-                            if state == ServerState::Leader {
-                                recorder.leader(term, id);
+                            // A committed vote names the leader this manager accepted for that term (its own
+                            // id when it leads). Raft allows one leader per term, so all such views must agree.
+                            let vote = metrics.borrow_and_update().vote;
+                            if let (true, Some(leader)) = (vote.is_committed(), vote.leader_id().voted_for()) {
+                                recorder.leader(vote.leader_id().get_term(), leader);
                             }
                             if metrics.changed().await.is_err() {
                                 break;

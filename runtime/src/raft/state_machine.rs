@@ -105,7 +105,7 @@ fn persist(inner: &Inner, meta: &SnapshotMeta, data: &[u8]) -> Result<(), Storag
 
 fn snapshot_id(last: Option<LogId>) -> String {
     match last {
-        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.leader_id.node_id, l.index),
+        Some(l) => format!("{}-{}", l.leader_id.term, l.index),
         None => "empty".to_string(),
     }
 }

@@ -1,5 +1,6 @@
 //! Election safety (Raft paper §5.2, Figure 3): at most one leader can be elected in a given term.
-//! Source of observations: every manager's openraft metrics, watched for each change while it runs.
+//! Source of observations: every committed vote any manager held (its view of who leads that term), watched
+//! on each manager's openraft metrics for every change while it runs.
 use crate::recorder::Record;
 
 pub fn check(record: &Record) -> Vec<String> {
