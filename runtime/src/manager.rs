@@ -44,6 +44,8 @@ pub struct RaftSettings {
     pub election_timeout_max_ms: u64,
     pub snapshot_interval_entries: u64,
     pub log_entries_for_slow_followers: u64,
+    /// Purge the log only once this many entries are purgeable (openraft's default, 256).
+    pub purge_batch_entries: u64,
     pub snapshot_chunk_bytes: u64,
     pub propose_timeout_ms: u64,
 }
@@ -56,6 +58,7 @@ impl Default for RaftSettings {
             election_timeout_max_ms: 800,
             snapshot_interval_entries: 10_000,
             log_entries_for_slow_followers: 500,
+            purge_batch_entries: 256,
             snapshot_chunk_bytes: 3 * 1024 * 1024,
             propose_timeout_ms: 5_000,
         }
@@ -170,6 +173,7 @@ impl Manager {
             election_timeout_max: s.election_timeout_max_ms,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_interval_entries),
             max_in_snapshot_log_to_keep: s.log_entries_for_slow_followers,
+            purge_batch_size: s.purge_batch_entries.max(1),
             snapshot_max_chunk_size: s.snapshot_chunk_bytes,
             install_snapshot_timeout: 2_000,
             ..Default::default()

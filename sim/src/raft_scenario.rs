@@ -29,6 +29,9 @@ pub const LIVENESS_BOUND: Duration = Duration::from_secs(30);
 pub struct Scenario {
     pub seed: u64,
     pub managers: u64,
+    /// Manager `managers` joins only after healing, when the log it needs may be purged: it must catch up from a
+    /// snapshot streamed in chunks.
+    pub late_joiner: bool,
     pub clients: u64,
     pub safety_phase: Duration,
     pub fault_gap_ms: (u64, u64),
@@ -39,9 +42,10 @@ impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed={} managers={} clients={} safety_phase={}s fault_gap={}..{}ms snapshot_every={} keep={} chunk={}B",
+            "seed={} managers={} late_joiner={} clients={} safety_phase={}s fault_gap={}..{}ms snapshot_every={} keep={} chunk={}B",
             self.seed,
             self.managers,
+            self.late_joiner,
             self.clients,
             self.safety_phase.as_secs(),
             self.fault_gap_ms.0,
@@ -61,6 +65,7 @@ impl Scenario {
         let raft = RaftSettings {
             snapshot_interval_entries: rng.gen_range(20..200),
             log_entries_for_slow_followers: rng.gen_range(0..50),
+            purge_batch_entries: rng.gen_range(1..32),
             snapshot_chunk_bytes: rng.gen_range(256..4096),
             ..RaftSettings::default()
         };
@@ -68,6 +73,7 @@ impl Scenario {
         Scenario {
             seed,
             managers,
+            late_joiner: rng.gen_bool(0.5),
             clients: rng.gen_range(1..=4),
             safety_phase: Duration::from_secs(rng.gen_range(8..=20)),
             fault_gap_ms: (gap_min, gap_min + rng.gen_range(200..2_000)),
@@ -115,12 +121,13 @@ pub async fn run(seed: u64) {
     let net = NetSim::current();
 
     // Form the cluster before faults start: manager 1 bootstraps, the others join as learners then voters.
-    for id in 2..=scenario.managers {
+    let founders = if scenario.late_joiner { scenario.managers - 1 } else { scenario.managers };
+    for id in 2..=founders {
         if let Err(error) = world.add_manager(id, Duration::from_secs(30)).await {
             fail(&scenario, &recorder, vec![format!("cluster formation: {error}")]);
         }
     }
-    recorder.trace(format!("{}ms cluster formed with {} managers", elapsed_ms(start), scenario.managers));
+    recorder.trace(format!("{}ms cluster formed with {founders} managers", elapsed_ms(start)));
     let init_addrs: Vec<String> = (1..=scenario.managers).map(manager_addr).collect();
     let init = world.control.spawn(async move {
         let mut cluster = ClusterClient::new(&init_addrs, Duration::from_secs(5));
@@ -191,6 +198,12 @@ pub async fn run(seed: u64) {
         let _ = task.await;
     }
     let mut violations = Vec::new();
+    if scenario.late_joiner {
+        if let Err(error) = world.add_manager(scenario.managers, LIVENESS_BOUND).await {
+            violations.push(format!("liveness: late manager could not join after healing: {error}"));
+        }
+        recorder.trace(format!("{}ms manager {} joined late", elapsed_ms(start), scenario.managers));
+    }
     match converge(&world, &scenario, &addrs).await {
         Ok(()) => {}
         Err(error) => violations.push(error),
@@ -231,10 +244,12 @@ pub async fn run(seed: u64) {
     if !violations.is_empty() {
         fail(&scenario, &recorder, violations);
     }
-    let (attempted, acknowledged, snapshots, faults) =
-        recorder.with(|r| (r.proposals_attempted, r.acknowledged.len(), r.snapshots_built, r.trace.len()));
+    let (attempted, acknowledged, built, installed, faults) = recorder.with(|r| {
+        (r.proposals_attempted, r.acknowledged.len(), r.snapshots_built, r.snapshots_installed, r.trace.len())
+    });
     println!(
-        "ok: {attempted} proposals, {acknowledged} acknowledged, {snapshots} snapshots built, {faults} trace events, {}ms simulated",
+        "ok: {attempted} proposals, {acknowledged} acknowledged, {built} snapshots built, {installed} installed from \
+         a leader, {faults} trace events, {}ms simulated",
         elapsed_ms(start)
     );
 }
@@ -375,15 +390,16 @@ fn inject_fault(
 }
 
 fn fail(scenario: &Scenario, recorder: &Recorder, violations: Vec<String>) -> ! {
-    let (trace, acknowledged, attempted, snapshots) =
-        recorder.with(|r| (r.trace.clone(), r.acknowledged.len(), r.proposals_attempted, r.snapshots_built));
+    let (trace, acknowledged, attempted, snapshots) = recorder.with(|r| {
+        (r.trace.clone(), r.acknowledged.len(), r.proposals_attempted, r.snapshots_built + r.snapshots_installed)
+    });
     let mut report = String::new();
     report.push_str(&format!("simulation failed: {scenario}\n"));
     for v in &violations {
         report.push_str(&format!("  VIOLATION {v}\n"));
     }
     report.push_str(&format!(
-        "  proposals: {attempted} attempted, {acknowledged} acknowledged; snapshots built: {snapshots}\n"
+        "  proposals: {attempted} attempted, {acknowledged} acknowledged; snapshots built or installed: {snapshots}\n"
     ));
     report.push_str("  trace:\n");
     for line in trace.iter().rev().take(60).rev() {

@@ -28,6 +28,7 @@ pub struct Record {
     /// index → digest of a locally built snapshot's data → managers that built exactly that.
     pub snapshots: BTreeMap<u64, BTreeMap<u64, BTreeSet<u64>>>,
     pub snapshots_built: u64,
+    pub snapshots_installed: u64,
     /// Network ids whose creation a client saw acknowledged.
     pub acknowledged: BTreeSet<String>,
     pub proposals_attempted: u64,
@@ -82,5 +83,9 @@ impl RaftObserver for Recorder {
             r.snapshots_built += 1;
             r.snapshots.entry(index).or_default().entry(d).or_default().insert(node);
         });
+    }
+
+    fn snapshot_installed(&self, _node: u64, _index: u64) {
+        self.with(|r| r.snapshots_installed += 1);
     }
 }

@@ -115,3 +115,26 @@ fn log_corrupted_in_the_middle_refuses_to_start_with_a_clear_message() {
     assert!(log.contains(&file_name), "the error should name {file_name}: {log}");
     assert!(log.contains("refusing to start"), "log: {log}");
 }
+
+#[test]
+fn a_removed_manager_leaves_the_voters_and_the_rest_keep_committing() {
+    let (daemons, addrs) = three_managers(36, "remove-manager");
+    let status = daemons[0].status().expect("status");
+    let leader = status.leader.expect("leader");
+    // Never the manager we observe from (daemons[0]) nor the leader.
+    let victim = *status.voters.keys().find(|id| **id != leader && **id != status.node_id).expect("a follower");
+    let body = serde_json::to_vec(&serde_json::json!({ "node_id": victim })).expect("json");
+    // Sent to a follower on purpose: membership changes are forwarded to the leader.
+    let follower_addr = status.voters.iter().find(|(id, _)| **id != leader).map(|(_, a)| a.clone()).expect("addr");
+    swarm_tests::block_on(async {
+        swarm_runtime::http::HttpClient::new(follower_addr)
+            .post("/cluster/managers/remove", body, Duration::from_secs(30))
+            .await
+            .expect("remove manager")
+    });
+    wait_for("two voters", FORM, || {
+        daemons[0].status().filter(|s| s.voters.len() == 2 && !s.voters.contains_key(&victim))
+    });
+    let remaining: Vec<String> = addrs.iter().filter(|a| **a != status.voters[&victim]).cloned().collect();
+    create_networks(&remaining, "after-remove", 5);
+}

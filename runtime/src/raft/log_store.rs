@@ -53,9 +53,14 @@ pub struct LogRecovery {
 
 impl LogStore {
     pub fn open(disk: Arc<dyn Disk>) -> Result<(Self, LogRecovery), LogOpenError> {
-        let (wal, recovered) = Wal::open(disk.clone())?;
+        let (mut wal, recovered) = Wal::open(disk.clone())?;
         let vote: Option<Vote> = load_meta(&disk, VOTE_FILE)?;
         let last_purged: Option<LogId> = load_meta(&disk, PURGED_FILE)?;
+        if let Some(purged) = last_purged {
+            // Finish a purge that a crash interrupted between writing the marker and removing segments; otherwise
+            // the WAL would still end below the purged index and the next append would leave a hole.
+            wal.purge_upto(purged.index).map_err(|e| LogOpenError::Wal(wal::WalError::Io(e)))?;
+        }
         let purged_index = last_purged.map(|l| l.index);
         let mut entries = BTreeMap::new();
         for (index, bytes) in recovered.entries {

@@ -21,6 +21,8 @@ pub trait RaftObserver: Send + Sync + 'static {
     fn applied(&self, node: NodeId, index: u64, entry: &[u8]);
     /// A snapshot was built locally (not installed from a leader).
     fn snapshot_built(&self, node: NodeId, index: u64, data: &[u8]);
+    /// A snapshot streamed from the leader was installed.
+    fn snapshot_installed(&self, node: NodeId, index: u64);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +192,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         inner.last_applied = meta.last_log_id;
         inner.membership = meta.last_membership.clone();
         inner.snapshot = Some(StoredSnapshot { meta: meta.clone(), data });
+        if let Some(observer) = &inner.observer {
+            observer.snapshot_installed(inner.node, meta.last_log_id.map(|l| l.index).unwrap_or(0));
+        }
         Ok(())
     }
 

@@ -1,0 +1,71 @@
+//! Peers and clients sending garbage: every Raft and cluster endpoint of a real daemon answers a malformed,
+//! truncated or oversized body with an HTTP error naming the endpoint, and the manager keeps working afterwards.
+
+use std::time::Duration;
+
+use swarm_runtime::http::{CallError, HttpClient, BODY_BYTES_MAX};
+use swarm_tests::{block_on, create_networks, scratch_dir, wait_for, Daemon, Role};
+
+#[test]
+fn garbage_bodies_get_errors_and_the_manager_survives() {
+    let dir = scratch_dir("bad-input");
+    let addr = "127.0.35.1:2335";
+    let daemon = Daemon::start(addr, &dir.join("m1"), Role::Init);
+    wait_for("a leader", Duration::from_secs(30), || daemon.status().filter(|s| s.state == "Leader"));
+    create_networks(&[addr.to_string()], "before", 3);
+
+    let endpoints = [
+        "/raft/append",
+        "/raft/vote",
+        "/raft/snapshot",
+        "/cluster/propose",
+        "/cluster/managers/add",
+        "/cluster/managers/remove",
+    ];
+    // (description, body): random bytes, a truncated valid-looking prefix, empty, JSON where postcard is expected.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let random: Vec<u8> = (0..300)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("random bytes", random),
+        ("empty", Vec::new()),
+        ("truncated", vec![0x01]),
+        ("json", br#"{"node_id": "not a number"}"#.to_vec()),
+    ];
+    block_on(async {
+        let mut client = HttpClient::new(addr);
+        for path in endpoints {
+            for (what, body) in &bodies {
+                match client.post(path, body.clone(), Duration::from_secs(5)).await {
+                    Err(CallError::Status { status, message, .. }) => {
+                        assert_eq!(status, 400, "{path} with {what}: {message}");
+                        assert!(
+                            message.contains(path),
+                            "{path} with {what}: the error should name the endpoint: {message}"
+                        );
+                    }
+                    other => panic!("{path} with {what}: expected HTTP 400, got {other:?}"),
+                }
+            }
+        }
+        // One byte over the limit is refused before it is decoded.
+        let oversized = vec![0u8; BODY_BYTES_MAX + 1];
+        match client.post("/raft/append", oversized, Duration::from_secs(30)).await {
+            Err(CallError::Status { status, .. }) => assert_eq!(status, 413),
+            other => panic!("oversized body: expected HTTP 413, got {other:?}"),
+        }
+        match HttpClient::new(addr).get("/no/such/endpoint", Duration::from_secs(5)).await {
+            Err(CallError::Status { status, .. }) => assert_eq!(status, 404),
+            other => panic!("unknown endpoint: expected 404, got {other:?}"),
+        }
+    });
+    // Still a working leader that commits.
+    create_networks(&[addr.to_string()], "after", 3);
+    assert_eq!(daemon.network_names().expect("store").len(), 6);
+}
