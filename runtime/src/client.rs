@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::http::HttpClient;
 use crate::manager::{Committed, ProposeError, ProposeRequest, PATH_PROPOSE};
-use crate::raft::types::Request;
+use crate::raft::types::Proposal;
 
 pub struct ClusterClient {
     managers: Vec<HttpClient>,
@@ -27,7 +27,7 @@ impl ClusterClient {
     }
 
     /// Tries each manager at most once, starting where the last success was.
-    pub async fn propose(&mut self, proposal: Request) -> Result<Committed, ProposeError> {
+    pub async fn propose(&mut self, proposal: Proposal) -> Result<Committed, ProposeError> {
         let body = postcard::to_stdvec(&ProposeRequest { proposal, forwarded: false })
             .map_err(|e| ProposeError::Malformed(e.to_string()))?;
         let mut last_error = ProposeError::NoLeader;

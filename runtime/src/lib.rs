@@ -1,4 +1,5 @@
 //! The node: openraft glue, durable storage on a `Disk`, Raft RPC over hyper, and the manager API.
+pub mod batcher;
 pub mod client;
 pub mod disk;
 pub mod http;

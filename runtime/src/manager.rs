@@ -11,16 +11,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::RaftError;
 use openraft::{BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 
+use crate::batcher::{Batcher, WriteError};
 use crate::disk::Disk;
 use crate::http::{self, CallError, Handler, HttpClient, Reply};
 use crate::raft::log_store::{LogOpenError, LogRecovery, LogStore};
 use crate::raft::network::{HttpNetwork, PATH_APPEND, PATH_SNAPSHOT, PATH_VOTE};
 use crate::raft::state_machine::{RaftObserver, StateMachine, StateOpenError};
-use crate::raft::types::{NodeId, Raft, Request, Response};
+use crate::raft::types::{Answer, NodeId, Proposal, Raft};
 
 pub const PATH_PROPOSE: &str = "/cluster/propose";
 pub const PATH_ADD_MANAGER: &str = "/cluster/managers/add";
@@ -92,7 +93,7 @@ pub enum StartError {
 /// A proposal as sent to any manager.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProposeRequest {
-    pub proposal: Request,
+    pub proposal: Proposal,
     /// Set by a follower forwarding to the leader; a forwarded proposal is never forwarded again.
     pub forwarded: bool,
 }
@@ -101,7 +102,7 @@ pub struct ProposeRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Committed {
     pub log_index: u64,
-    pub response: Response,
+    pub response: Answer,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error, PartialEq, Eq)]
@@ -149,8 +150,9 @@ pub struct Manager {
     raft: Raft,
     state: StateMachine,
     recovery: LogRecovery,
+    batcher: Batcher,
     peers: Mutex<BTreeMap<String, Vec<HttpClient>>>,
-    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Manager {
@@ -185,13 +187,16 @@ impl Manager {
         let raft = Raft::new(config.node_id, raft_config, HttpNetwork, log, state.clone())
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
+        let commit_timeout = Duration::from_millis(config.raft.propose_timeout_ms);
+        let (batcher, batcher_task) = Batcher::start(raft.clone(), commit_timeout);
         let manager = Arc::new(Manager {
             config,
             raft,
             state,
             recovery,
+            batcher,
             peers: Mutex::new(BTreeMap::new()),
-            server: Mutex::new(None),
+            tasks: Mutex::new(vec![batcher_task]),
         });
         let weak = Arc::downgrade(&manager);
         let handler: Handler = Arc::new(move |method, path, body| {
@@ -204,7 +209,7 @@ impl Manager {
             })
         });
         let server = tokio::spawn(http::serve(listener, handler));
-        *manager.server.lock().expect("server mutex") = Some(server);
+        manager.tasks.lock().expect("tasks mutex").push(server);
         Ok(manager)
     }
 
@@ -270,39 +275,33 @@ impl Manager {
     }
 
     /// Commits `proposal` through the leader (forwarding if needed) and returns the core's answer.
-    pub async fn propose(&self, proposal: Request) -> Result<Committed, ProposeError> {
+    pub async fn propose(&self, proposal: Proposal) -> Result<Committed, ProposeError> {
         self.propose_inner(ProposeRequest { proposal, forwarded: false }).await
     }
 
     async fn propose_inner(&self, request: ProposeRequest) -> Result<Committed, ProposeError> {
         let timeout_ms = self.config.raft.propose_timeout_ms;
         let write =
-            tokio::time::timeout(Duration::from_millis(timeout_ms), self.raft.client_write(request.proposal.clone()));
+            tokio::time::timeout(Duration::from_millis(timeout_ms), self.batcher.write(request.proposal.clone()));
         match write.await {
             Err(_) => Err(ProposeError::Timeout(timeout_ms)),
-            Ok(Ok(written)) => Ok(Committed { log_index: written.log_id.index, response: written.data }),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
-                match (forward.leader_node, request.forwarded) {
-                    (Some(leader), false) => {
-                        let body = postcard::to_stdvec(&ProposeRequest { proposal: request.proposal, forwarded: true })
-                            .map_err(|e| ProposeError::Malformed(e.to_string()))?;
-                        let reply = self.call_peer(&leader.addr, PATH_PROPOSE, body, timeout_ms + 1_000).await;
-                        match reply {
-                            Ok(bytes) => {
-                                postcard::from_bytes::<Result<Committed, ProposeError>>(&bytes).map_err(|e| {
-                                    ProposeError::Forward {
-                                        addr: leader.addr.clone(),
-                                        reason: format!("malformed reply: {e}"),
-                                    }
-                                })?
-                            }
-                            Err(error) => Err(ProposeError::Forward { addr: leader.addr, reason: error.to_string() }),
-                        }
+            Ok(Ok((log_index, response))) => Ok(Committed { log_index, response }),
+            Ok(Err(WriteError::ForwardToLeader { leader_node, .. })) => match (leader_node, request.forwarded) {
+                (Some(leader), false) => {
+                    let body = postcard::to_stdvec(&ProposeRequest { proposal: request.proposal, forwarded: true })
+                        .map_err(|e| ProposeError::Malformed(e.to_string()))?;
+                    let reply = self.call_peer(&leader.addr, PATH_PROPOSE, body, timeout_ms + 1_000).await;
+                    match reply {
+                        Ok(bytes) => postcard::from_bytes::<Result<Committed, ProposeError>>(&bytes).map_err(|e| {
+                            ProposeError::Forward { addr: leader.addr.clone(), reason: format!("malformed reply: {e}") }
+                        })?,
+                        Err(error) => Err(ProposeError::Forward { addr: leader.addr, reason: error.to_string() }),
                     }
-                    _ => Err(ProposeError::NoLeader),
                 }
-            }
-            Ok(Err(error)) => Err(ProposeError::Raft(error.to_string())),
+                _ => Err(ProposeError::NoLeader),
+            },
+            Ok(Err(WriteError::Raft(message))) => Err(ProposeError::Raft(message)),
+            Ok(Err(WriteError::Timeout)) => Err(ProposeError::Timeout(timeout_ms)),
         }
     }
 
@@ -359,8 +358,8 @@ impl Manager {
 
     /// Stops Raft and the server. The disk is left as it is.
     pub async fn shutdown(&self) {
-        if let Some(server) = self.server.lock().expect("server mutex").take() {
-            server.abort();
+        for task in self.tasks.lock().expect("tasks mutex").drain(..) {
+            task.abort();
         }
         let _ = self.raft.shutdown().await;
     }

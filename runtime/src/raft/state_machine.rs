@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{AnyError, EntryPayload, RaftLogId, RaftSnapshotBuilder, StorageIOError};
-use swarm_core::{Outcome, Store};
+use swarm_core::Store;
 
-use super::types::{Entry, LogId, NodeId, Response, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use super::types::{Answers, Entry, LogId, NodeId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use crate::disk::Disk;
 use crate::snapshot_file;
 
@@ -138,7 +138,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((inner.last_applied, inner.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Answers>, StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -154,11 +154,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
             inner.last_applied = Some(log_id);
             let response = match entry.payload {
-                EntryPayload::Blank => Ok(Outcome::Unchanged),
-                EntryPayload::Normal(proposal) => inner.store.apply(&proposal),
+                EntryPayload::Blank => Vec::new(),
+                EntryPayload::Normal(batch) => batch.0.iter().map(|proposal| inner.store.apply(proposal)).collect(),
                 EntryPayload::Membership(membership) => {
                     inner.membership = StoredMembership::new(Some(log_id), membership);
-                    Ok(Outcome::Unchanged)
+                    Vec::new()
                 }
             };
             responses.push(response);

@@ -9,15 +9,23 @@ use super::rt::SwarmRuntime;
 
 pub type NodeId = u64;
 
-/// One replicated write: the core proposal (command plus the leader-supplied time).
-pub type Request = swarm_core::Proposal;
-/// What `apply` answered for one entry. Blank and membership entries answer `Outcome::Unchanged`.
-pub type Response = Result<swarm_core::Outcome, swarm_core::Rejection>;
+/// One client write: the core proposal (command plus the proposer's time).
+pub type Proposal = swarm_core::Proposal;
+/// What `Store::apply` answered for one proposal.
+pub type Answer = Result<swarm_core::Outcome, swarm_core::Rejection>;
+
+/// One Raft entry's payload: independent proposals the leader coalesced (each applied on its own; one's rejection
+/// does not affect the others — unlike `Command::Batch`, which is atomic).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProposalBatch(pub Vec<Proposal>);
+
+/// The answers for an entry, one per proposal in order (empty for blank and membership entries).
+pub type Answers = Vec<Answer>;
 
 openraft::declare_raft_types!(
     pub TypeConfig:
-        D = Request,
-        R = Response,
+        D = ProposalBatch,
+        R = Answers,
         NodeId = NodeId,
         Node = BasicNode,
         Entry = openraft::Entry<TypeConfig>,

@@ -74,6 +74,7 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
 
 async fn drive(leader: &str, proposers: usize) -> (u64, Vec<Duration>) {
     let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + RUN;
     let mut tasks = Vec::new();
     for p in 0..proposers {
         let stop = stop.clone();
@@ -86,7 +87,8 @@ async fn drive(leader: &str, proposers: usize) -> (u64, Vec<Duration>) {
                 seq += 1;
                 let id = format!("bench-{proposers}-{p}-{seq}");
                 let started = Instant::now();
-                if client.propose(create_network(&id)).await.is_ok() {
+                // Only commits that completed within the measured window count.
+                if client.propose(create_network(&id)).await.is_ok() && Instant::now() <= deadline {
                     latencies.push(started.elapsed());
                 }
             }
