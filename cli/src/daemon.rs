@@ -32,7 +32,7 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "HOST:PORT")]
     join: Option<String>,
     /// Log level filter (error, warn, info, debug, trace, or a tracing filter expression).
-    #[arg(long, default_value = "info", env = "SWARM_LOG")]
+    #[arg(long, default_value = "info,openraft=warn", env = "SWARM_LOG")]
     log_level: String,
     /// Entries between snapshots.
     #[arg(long, default_value_t = RaftSettings::default().snapshot_interval_entries)]
@@ -48,6 +48,7 @@ pub fn run(args: DaemonArgs) -> Result<(), String> {
             tracing_subscriber::EnvFilter::try_new(&args.log_level).map_err(|e| format!("--log-level: {e}"))?,
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -107,7 +108,12 @@ async fn run_async(args: DaemonArgs) -> Result<(), String> {
             tracing::info!("not part of a cluster yet: waiting to be added (start with --init or --join)");
         }
     }
-    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.map_err(|e| e.to_string())?,
+        _ = terminate.recv() => {}
+    }
     tracing::info!("shutting down");
     manager.shutdown().await;
     Ok(())
