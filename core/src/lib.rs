@@ -7,6 +7,7 @@ pub mod command;
 pub mod limits;
 pub mod model;
 pub mod snapshot;
+pub mod spec;
 pub mod store;
 
 pub use command::{Command, Proposal};
@@ -20,4 +21,10 @@ pub use model::{
     ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, Version,
 };
 pub use snapshot::{DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION};
+pub use spec::{
+    Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, EndpointSpec, FailureAction,
+    FailureRatio, HealthConfig, Mount, MountProblem, MountType, NetworkAttachmentConfig, Placement,
+    PlacementPreference, PortConfig, PortProtocol, PreferenceProblem, PublishMode, ResolutionMode,
+    ResourceRequirements, RestartCondition, RestartPolicy, SpecError, UpdateConfig, UpdateOrder,
+};
 pub use store::{Outcome, Rejection, Store};

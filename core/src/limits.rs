@@ -11,6 +11,7 @@ use crate::model::{
     ClusterSettings, ManagerStatus, NetworkSpec, NodeDescription, NodeSpec, NodeStatus, ObjectKind, ServiceMode,
     ServiceSpec, TaskSpec, TaskStatus,
 };
+use crate::spec::PlacementPreference;
 use crate::store::Rejection;
 
 /// Longest object id, in bytes. Docker's are 25 characters.
@@ -25,7 +26,7 @@ pub const LABEL_KEY_LEN_MAX: usize = 256;
 pub const LABEL_VALUE_LEN_MAX: usize = 4096;
 /// Longest free-text field (image reference, status message, error, address, hostname, one env entry...), bytes.
 pub const TEXT_LEN_MAX: usize = 4096;
-/// Most entries in a list field (command, args, env).
+/// Most entries in a list field (command, args, env, mounts, constraints, ports, networks, ...).
 pub const LIST_LEN_MAX: usize = 1024;
 /// Most replicas of a replicated service, and most completions/concurrency of a replicated job.
 pub const REPLICAS_MAX: u64 = 10_000;
@@ -207,15 +208,42 @@ pub(crate) fn check_manager_status(status: &Option<ManagerStatus>) -> Result<(),
     }
 }
 
+/// Bounds every list and string of a task template. (Validity is `TaskSpec::validate`'s job.)
 pub(crate) fn check_task_spec(spec: &TaskSpec) -> Result<(), Rejection> {
-    if spec.image.is_empty() {
-        return Err(Rejection::InvalidSpec { reason: "ContainerSpec: image reference must be provided".to_string() });
+    let container = &spec.container_spec;
+    check_text(&container.image)?;
+    check_list(&container.command)?;
+    check_list(&container.args)?;
+    check_list(&container.env)?;
+    check_labels(&container.labels)?;
+    check_text(&container.hostname)?;
+    check_text(&container.dir)?;
+    check_text(&container.user)?;
+    check_len(Limit::ListLength, container.mounts.len())?;
+    for mount in &container.mounts {
+        check_text(&mount.source)?;
+        check_text(&mount.target)?;
     }
-    check_text(&spec.image)?;
-    check_list(&spec.command)?;
-    check_list(&spec.args)?;
-    check_list(&spec.env)?;
-    check_labels(&spec.labels)
+    if let Some(healthcheck) = &container.healthcheck {
+        check_list(&healthcheck.test)?;
+    }
+    let placement = &spec.placement;
+    check_list(&placement.constraints)?;
+    check_len(Limit::ListLength, placement.preferences.len())?;
+    for PlacementPreference::Spread { spread_descriptor } in &placement.preferences {
+        check_text(spread_descriptor)?;
+    }
+    check_len(Limit::ListLength, placement.platforms.len())?;
+    for platform in &placement.platforms {
+        check_text(&platform.os)?;
+        check_text(&platform.architecture)?;
+    }
+    check_len(Limit::ListLength, spec.networks.len())?;
+    for network in &spec.networks {
+        check_text(&network.target)?;
+        check_list(&network.aliases)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn check_task_status(status: &TaskStatus) -> Result<(), Rejection> {
@@ -229,6 +257,8 @@ pub(crate) fn check_task_status(status: &TaskStatus) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Bounds a service spec: name, labels, task template, replicas and ports. (Validity is
+/// `ServiceSpec::validate`'s job.)
 pub(crate) fn check_service_spec(spec: &ServiceSpec) -> Result<(), Rejection> {
     check_service_name(&spec.name)?;
     check_labels(&spec.labels)?;
@@ -240,6 +270,10 @@ pub(crate) fn check_service_spec(spec: &ServiceSpec) -> Result<(), Rejection> {
             check_limit(Limit::Replicas, total_completions)?;
         }
         ServiceMode::Global | ServiceMode::GlobalJob => {}
+    }
+    check_len(Limit::ListLength, spec.endpoint_spec.ports.len())?;
+    for port in &spec.endpoint_spec.ports {
+        check_text(&port.name)?;
     }
     Ok(())
 }

@@ -11,6 +11,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::spec::{ServiceMode, ServiceSpec, TaskSpec};
+
 /// Milliseconds since the UNIX epoch. Always supplied by the caller (the leader's clock at proposal time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 pub struct Timestamp(pub u64);
@@ -257,64 +259,6 @@ pub struct Service {
     pub spec: ServiceSpec,
     /// The spec before the last `UpdateService` (Docker's `PreviousSpec`, used by `--rollback`).
     pub previous_spec: Option<ServiceSpec>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceSpec {
-    /// Unique among services; must be valid as a DNS name component.
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub task_template: TaskSpec,
-    pub mode: ServiceMode,
-}
-
-impl ServiceSpec {
-    /// A replicated service running `image`, the shape of `docker service create --replicas N --name NAME IMAGE`.
-    pub fn replicated(name: impl Into<String>, image: impl Into<String>, replicas: u64) -> ServiceSpec {
-        ServiceSpec {
-            name: name.into(),
-            labels: BTreeMap::new(),
-            task_template: TaskSpec::image(image),
-            mode: ServiceMode::Replicated { replicas },
-        }
-    }
-}
-
-/// What a task runs (Docker's `TaskTemplate.ContainerSpec`, flattened for now).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct TaskSpec {
-    pub image: String,
-    pub command: Vec<String>,
-    pub args: Vec<String>,
-    /// `KEY=value` entries.
-    pub env: Vec<String>,
-    pub labels: BTreeMap<String, String>,
-}
-
-impl TaskSpec {
-    pub fn image(image: impl Into<String>) -> TaskSpec {
-        TaskSpec { image: image.into(), ..TaskSpec::default() }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ServiceMode {
-    Replicated { replicas: u64 },
-    Global,
-    ReplicatedJob { max_concurrent: u64, total_completions: u64 },
-    GlobalJob,
-}
-
-impl ServiceMode {
-    /// Docker's MODE column: "replicated", "global", "replicated job", "global job".
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ServiceMode::Replicated { .. } => "replicated",
-            ServiceMode::Global => "global",
-            ServiceMode::ReplicatedJob { .. } => "replicated job",
-            ServiceMode::GlobalJob => "global job",
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ use crate::command::Proposal;
 use crate::model::{Cluster, Network, Node, Service, Task};
 use crate::store::Store;
 
-/// The first byte of every snapshot this code writes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
-/// The first byte of every encoded proposal this code writes.
-pub const PROPOSAL_FORMAT_VERSION: u8 = 1;
+/// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec.rs`).
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+/// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec.rs`).
+pub const PROPOSAL_FORMAT_VERSION: u8 = 2;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]

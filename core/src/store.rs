@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{Command, Proposal};
 use crate::limits::{self, Limit};
 use crate::model::{Cluster, Network, Node, ObjectKind, Service, Task, TaskState, TaskStatus, Timestamp, Version};
+use crate::spec::{PortProtocol, PublishMode, ServiceSpec, SpecError};
 
 /// What an applied command changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,16 @@ pub enum Rejection {
     InvalidName { kind: ObjectKind, name: String, reason: String },
     #[error("invalid spec: {reason}")]
     InvalidSpec { reason: String },
+    /// A service spec (or a task's copy of the task template) that `ServiceSpec::validate` rejects.
+    #[error(transparent)]
+    InvalidServiceSpec(SpecError),
+    #[error("service mode change is not allowed")]
+    ServiceModeChangeNotAllowed { id: String },
+    #[error(
+        "port '{port}' is already in use by service '{service_name}' ({service_id}) as {}",
+        if *published_as == PublishMode::Ingress { "an ingress port" } else { "a host-published port" }
+    )]
+    PortInUse { port: u32, protocol: PortProtocol, service_name: String, service_id: String, published_as: PublishMode },
     #[error("invalid cluster settings: {reason}")]
     InvalidSettings { reason: String },
     #[error("renaming services is not supported")]
@@ -117,12 +128,12 @@ pub struct Store {
     task_ids_by_node: BTreeMap<String, BTreeSet<String>>,
 }
 
-/// The previous value of one object, to restore on rollback.
+/// The previous value of one object, to restore on rollback. Services and tasks are boxed: their specs are large.
 enum Undo {
     Cluster(Option<Cluster>),
     Node(String, Option<Node>),
-    Service(String, Option<Service>),
-    Task(String, Option<Task>),
+    Service(String, Option<Box<Service>>),
+    Task(String, Option<Box<Task>>),
     Network(String, Option<Network>),
 }
 
@@ -459,10 +470,10 @@ impl Txn<'_> {
                     self.store.set_node(&id, old);
                 }
                 Undo::Service(id, old) => {
-                    self.store.set_service(&id, old);
+                    self.store.set_service(&id, old.map(|service| *service));
                 }
                 Undo::Task(id, old) => {
-                    self.store.set_task(&id, old);
+                    self.store.set_task(&id, old.map(|task| *task));
                 }
                 Undo::Network(id, old) => {
                     self.store.set_network(&id, old);
@@ -492,23 +503,23 @@ impl Txn<'_> {
     fn put_service(&mut self, service: Service) {
         let id = service.id.clone();
         let old = self.store.set_service(&id, Some(service));
-        self.undo.push(Undo::Service(id, old));
+        self.undo.push(Undo::Service(id, old.map(Box::new)));
     }
 
     fn delete_service(&mut self, id: &str) {
         let old = self.store.set_service(id, None);
-        self.undo.push(Undo::Service(id.to_string(), old));
+        self.undo.push(Undo::Service(id.to_string(), old.map(Box::new)));
     }
 
     fn put_task(&mut self, task: Task) {
         let id = task.id.clone();
         let old = self.store.set_task(&id, Some(task));
-        self.undo.push(Undo::Task(id, old));
+        self.undo.push(Undo::Task(id, old.map(Box::new)));
     }
 
     fn delete_task(&mut self, id: &str) {
         let old = self.store.set_task(id, None);
-        self.undo.push(Undo::Task(id.to_string(), old));
+        self.undo.push(Undo::Task(id.to_string(), old.map(Box::new)));
     }
 
     fn put_network(&mut self, network: Network) {
@@ -558,6 +569,42 @@ impl Txn<'_> {
         let outcome = Outcome::Updated { kind: ObjectKind::Task, id: task.id.clone(), version: task.version };
         self.put_task(task);
         outcome
+    }
+
+    /// SwarmKit's `checkPortConflicts` against every other service's spec: a published port/protocol used for
+    /// ingress by one service cannot be published (either mode) by another, and a host-published one cannot be
+    /// used for ingress. Several services may publish the same port in host mode (the scheduler keeps them apart).
+    fn check_port_conflicts(&self, spec: &ServiceSpec, own_id: &str) -> Result<(), Rejection> {
+        let mut ingress = BTreeSet::new();
+        let mut host = BTreeSet::new();
+        for port in spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
+            match port.publish_mode {
+                PublishMode::Ingress => ingress.insert((port.published_port, port.protocol)),
+                PublishMode::Host => host.insert((port.published_port, port.protocol)),
+            };
+        }
+        if ingress.is_empty() && host.is_empty() {
+            return Ok(());
+        }
+        for service in self.store.services.values().filter(|s| s.id != own_id) {
+            for port in service.spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
+                let key = (port.published_port, port.protocol);
+                let conflict = match port.publish_mode {
+                    PublishMode::Host => ingress.contains(&key),
+                    PublishMode::Ingress => ingress.contains(&key) || host.contains(&key),
+                };
+                if conflict {
+                    return Err(Rejection::PortInUse {
+                        port: port.published_port,
+                        protocol: port.protocol,
+                        service_name: service.spec.name.clone(),
+                        service_id: service.id.clone(),
+                        published_as: port.publish_mode,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn command(&mut self, command: &Command) -> Result<Outcome, Rejection> {
@@ -666,6 +713,7 @@ impl Txn<'_> {
                     return Err(Rejection::IdConflict { kind: ObjectKind::Service, id: service_id.clone() });
                 }
                 limits::check_service_spec(spec)?;
+                spec.validate().map_err(Rejection::InvalidServiceSpec)?;
                 if let Some(existing_id) = self.store.service_ids_by_name.get(&spec.name) {
                     return Err(Rejection::NameConflict {
                         kind: ObjectKind::Service,
@@ -673,6 +721,7 @@ impl Txn<'_> {
                         existing_id: existing_id.clone(),
                     });
                 }
+                self.check_port_conflicts(spec, service_id)?;
                 self.put_service(Service {
                     id: service_id.clone(),
                     version: Version::INITIAL,
@@ -688,8 +737,15 @@ impl Txn<'_> {
                 let mut service = self.service(id)?;
                 check_version(ObjectKind::Service, id, service.version, *version)?;
                 limits::check_service_spec(spec)?;
+                spec.validate().map_err(Rejection::InvalidServiceSpec)?;
+                if std::mem::discriminant(&spec.mode) != std::mem::discriminant(&service.spec.mode) {
+                    return Err(Rejection::ServiceModeChangeNotAllowed { id: id.clone() });
+                }
                 if spec.name != service.spec.name {
                     return Err(Rejection::ServiceRenameNotSupported { id: id.clone() });
+                }
+                if spec.endpoint_spec != service.spec.endpoint_spec {
+                    self.check_port_conflicts(spec, id)?;
                 }
                 service.previous_spec = Some(std::mem::replace(&mut service.spec, spec.clone()));
                 service.version = service.version.next();
@@ -737,6 +793,7 @@ impl Txn<'_> {
                         }
                     }
                     limits::check_task_spec(&task.spec)?;
+                    task.spec.validate().map_err(Rejection::InvalidServiceSpec)?;
                     limits::check_task_status(&task.status)?;
                     let task = Task { version: Version::INITIAL, created_at: now, updated_at: now, ..task.clone() };
                     outcomes.push(Outcome::Created {

@@ -265,7 +265,7 @@ fn cases() -> Vec<Case> {
             name: "missing image",
             setup: base(),
             command: Command::CreateService { service_id: "s2".into(), spec: ServiceSpec::replicated("api", "", 1) },
-            expect: Reject(Rejection::InvalidSpec { reason: "ContainerSpec: image reference must be provided".into() }),
+            expect: Reject(Rejection::InvalidServiceSpec(SpecError::ImageRequired)),
         },
         Case {
             name: "update service",
@@ -596,8 +596,8 @@ fn versions_and_timestamps_follow_changes() {
     assert_eq!(service.version, Version(3));
     assert_eq!(service.created_at, created_at);
     assert_eq!(service.updated_at, Timestamp(T0 + 600));
-    assert_eq!(service.spec.task_template.image, "bb:3");
-    assert_eq!(service.previous_spec.as_ref().unwrap().task_template.image, "bb:2");
+    assert_eq!(service.spec.task_template.container_spec.image, "bb:3");
+    assert_eq!(service.previous_spec.as_ref().unwrap().task_template.container_spec.image, "bb:2");
     assert_eq!(store.service_by_name("web").unwrap().id, "s1");
     assert!(store.service_by_name("api").is_none());
 

@@ -106,14 +106,14 @@ fn cases() -> Vec<LimitCase> {
             limit: Limit::LabelValueLength,
             max: LABEL_VALUE_LEN_MAX,
             setup: base,
-            build: |n| spec_with(|s| s.task_template.labels = labels(1, 3, n)),
+            build: |n| spec_with(|s| s.task_template.container_spec.labels = labels(1, 3, n)),
         },
         LimitCase {
             what: "image",
             limit: Limit::TextLength,
             max: TEXT_LEN_MAX,
             setup: base,
-            build: |n| spec_with(|s| s.task_template.image = "i".repeat(n)),
+            build: |n| spec_with(|s| s.task_template.container_spec.image = "i".repeat(n)),
         },
         LimitCase {
             what: "task status message",
@@ -130,14 +130,14 @@ fn cases() -> Vec<LimitCase> {
             limit: Limit::ListLength,
             max: LIST_LEN_MAX,
             setup: base,
-            build: |n| spec_with(|s| s.task_template.env = vec!["A=1".into(); n]),
+            build: |n| spec_with(|s| s.task_template.container_spec.env = vec!["A=1".into(); n]),
         },
         LimitCase {
             what: "args",
             limit: Limit::ListLength,
             max: LIST_LEN_MAX,
             setup: base,
-            build: |n| spec_with(|s| s.task_template.args = vec!["x".into(); n]),
+            build: |n| spec_with(|s| s.task_template.container_spec.args = vec!["x".into(); n]),
         },
         LimitCase {
             what: "replicas",
@@ -151,9 +151,7 @@ fn cases() -> Vec<LimitCase> {
             limit: Limit::Replicas,
             max: REPLICAS_MAX as usize,
             setup: base,
-            build: |n| {
-                spec_with(|s| s.mode = ServiceMode::ReplicatedJob { max_concurrent: 1, total_completions: n as u64 })
-            },
+            build: |n| spec_with(|s| *s = ServiceSpec::replicated_job("api", "bb:1", 1, n as u64)),
         },
         LimitCase {
             what: "created tasks",
