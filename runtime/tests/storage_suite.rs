@@ -1,0 +1,26 @@
+//! openraft's own storage compliance suite (`openraft::testing::Suite`) run against our WAL-backed log store and
+//! snapshot-persisting state machine on an in-memory disk: the contract openraft relies on, checked by openraft.
+
+use std::sync::Arc;
+
+use openraft::testing::{StoreBuilder, Suite};
+use swarm_runtime::disk::MemDisk;
+use swarm_runtime::raft::log_store::LogStore;
+use swarm_runtime::raft::state_machine::StateMachine;
+use swarm_runtime::raft::types::{StorageError, TypeConfig};
+
+struct MemDiskStores;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, ()> for MemDiskStores {
+    async fn build(&self) -> Result<((), LogStore, StateMachine), StorageError> {
+        let disk = Arc::new(MemDisk::new());
+        let (log, _recovery) = LogStore::open(disk.clone()).expect("an empty disk opens");
+        let state = StateMachine::open(1, disk, None).expect("an empty disk opens");
+        Ok(((), log, state))
+    }
+}
+
+#[test]
+fn openraft_storage_suite_passes_on_mem_disk() {
+    Suite::test_all(MemDiskStores).expect("storage suite");
+}
