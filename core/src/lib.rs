@@ -3,11 +3,16 @@
 //! reads a clock, draws randomness or iterates a hash-ordered map; time (`Proposal::now`) and ids come in with each
 //! command, so every manager applying the same Raft log reaches byte-identical snapshots.
 
+pub mod allocator;
 pub mod command;
 pub mod limits;
 pub mod model;
+pub mod orchestrator;
+pub mod pipeline;
+pub mod scheduler;
 pub mod snapshot;
 pub mod spec;
+pub mod stages;
 pub mod store;
 
 pub use command::{Command, Proposal};
@@ -20,6 +25,8 @@ pub use model::{
     NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Platform, Reachability, Resources, Service,
     ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, Version,
 };
+pub use orchestrator::{IdSource, SequentialIds};
+pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};
 pub use snapshot::{DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION};
 pub use spec::{
     Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, EndpointSpec, FailureAction,

@@ -1,0 +1,206 @@
+//! The orchestrators: SwarmKit's replicated, global and job orchestrators, restart supervisor and task reaper, as
+//! pure functions from committed state to the commands the leader should propose. They own the task model's
+//! life cycle: which slots exist, when a task is replaced, when it is told to stop, when its history is deleted.
+//! The invariants: nothing here reads a clock or draws an id on its own (`now` and an `IdSource` come in);
+//! every function is deterministic (ordered maps only); every returned command is a `Command::Batch` within the
+//! store's limits that applies to the store it was computed from; and `reconcile` is idempotent: run again on
+//! the store after its own commands are applied (at the same `now`), it returns nothing.
+//!
+//! Desired states, as SwarmKit sets them: new service tasks want `Running`, new job tasks want `Complete`; a task
+//! replaced by the restart supervisor, given up on by its restart policy, or on a node a global service leaves,
+//! wants `Shutdown`; the tasks of a slot removed by scale-down want `Remove`, and the reaper deletes them once they
+//! have stopped (or at once if they were never assigned). New tasks start in observed state `New` with message
+//! "created"; the allocator and scheduler take them on from there (global tasks are created already bound to
+//! their node). A task is "dirty" when its spec differs from its service's task template (`is_dirty`): the rolling
+//! updater, a later step, replaces dirty tasks slot by slot; nothing here looks at dirtiness, so it fits in beside.
+
+mod global;
+mod jobs;
+mod reaper;
+mod replicated;
+mod restart;
+mod slot;
+
+use std::collections::BTreeSet;
+
+use crate::command::Command;
+use crate::limits::{BATCH_COMMANDS_MAX, TASKS_PER_BATCH_MAX};
+use crate::model::{Service, Task, TaskState, TaskStatus, Timestamp};
+use crate::stages::run_stages;
+use crate::store::Store;
+
+pub use global::global_orchestrator;
+pub use jobs::job_orchestrator;
+pub use reaper::task_reaper;
+pub use replicated::replicated_orchestrator;
+pub use restart::{next_wakeup, restart_supervisor};
+
+/// Where new task ids come from. The runtime passes a seeded random source (Docker-style 25-character base36
+/// ids); tests pass `SequentialIds`. An id that already names a task is skipped.
+pub trait IdSource {
+    fn next_id(&mut self) -> String;
+}
+
+/// A deterministic `IdSource`: `prefix1`, `prefix2`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequentialIds {
+    prefix: String,
+    issued: u64,
+}
+
+impl SequentialIds {
+    pub fn new(prefix: impl Into<String>) -> SequentialIds {
+        SequentialIds { prefix: prefix.into(), issued: 0 }
+    }
+}
+
+impl IdSource for SequentialIds {
+    fn next_id(&mut self) -> String {
+        self.issued += 1;
+        format!("{}{}", self.prefix, self.issued)
+    }
+}
+
+/// Runs every orchestrator in order over the committed `store`: replicated, global, jobs, restart supervisor,
+/// task reaper. Each one sees the state left by the previous ones (their commands are applied to a scratch copy,
+/// made only when some stage has work), so their decisions never conflict and the whole is idempotent. Returns
+/// the batches to propose, in order, each with this `now`.
+pub fn reconcile(store: &Store, now: Timestamp, ids: &mut dyn IdSource) -> Vec<Command> {
+    if !store.is_initialized() {
+        return Vec::new();
+    }
+    let ids = std::cell::RefCell::new(ids);
+    run_stages(
+        store,
+        now,
+        &mut [
+            &mut |s: &Store| replicated_orchestrator(s, now, &mut **ids.borrow_mut()),
+            &mut |s: &Store| global_orchestrator(s, now, &mut **ids.borrow_mut()),
+            &mut |s: &Store| job_orchestrator(s, now, &mut **ids.borrow_mut()),
+            &mut |s: &Store| restart_supervisor(s, now, &mut **ids.borrow_mut()),
+            &mut |s: &Store| task_reaper(s),
+        ],
+    )
+}
+
+/// Whether `task` runs an outdated spec: its spec differs from its service's current task template. The rolling
+/// updater (a later step) replaces dirty tasks; a replacement made by the restart supervisor always gets the
+/// current template.
+pub fn is_dirty(service: &Service, task: &Task) -> bool {
+    task.spec != service.spec.task_template
+}
+
+/// One orchestrator run's output being built: fresh ids, new tasks, and the packing of atomic units of work into
+/// batches.
+pub(crate) struct Plan<'a> {
+    store: &'a Store,
+    now: Timestamp,
+    ids: &'a mut dyn IdSource,
+    issued: BTreeSet<String>,
+    batches: Batches,
+}
+
+impl<'a> Plan<'a> {
+    pub(crate) fn new(store: &'a Store, now: Timestamp, ids: &'a mut dyn IdSource) -> Plan<'a> {
+        Plan { store, now, ids, issued: BTreeSet::new(), batches: Batches::default() }
+    }
+
+    /// A new task for `service`: in `slot` (replicated modes) or bound to `node_id` (global modes), observed `New`,
+    /// desired `Running` (`Complete` for jobs), with the service's current task template.
+    pub(crate) fn new_task(&mut self, service: &Service, slot: Option<u64>, node_id: Option<&str>) -> Task {
+        let id = self.fresh_id();
+        let mut task = Task::new(id, service.id.clone(), slot, service.spec.task_template.clone());
+        task.node_id = node_id.map(str::to_string);
+        task.desired_state = if service.spec.mode.is_job() { TaskState::Complete } else { TaskState::Running };
+        task.status = TaskStatus {
+            state: TaskState::New,
+            timestamp: self.now,
+            message: "created".to_string(),
+            err: None,
+            container_id: None,
+        };
+        task
+    }
+
+    fn fresh_id(&mut self) -> String {
+        const ATTEMPTS_MAX: u32 = 1000;
+        for _ in 0..ATTEMPTS_MAX {
+            let id = self.ids.next_id();
+            if self.store.task(&id).is_none() && self.issued.insert(id.clone()) {
+                return id;
+            }
+        }
+        panic!("IdSource returned {ATTEMPTS_MAX} ids in a row that are already in use");
+    }
+
+    pub(crate) fn create(&mut self, task: Task) {
+        self.batches.add(Vec::new(), vec![task], Vec::new());
+    }
+
+    /// Tells `task` to move to `desired` (never backward: a task already past it is left alone).
+    pub(crate) fn set_desired(&mut self, task: &Task, desired: TaskState) {
+        if task.desired_state < desired {
+            self.batches.add(vec![(task.id.clone(), desired)], Vec::new(), Vec::new());
+        }
+    }
+
+    /// Stops `old` and creates `new` in the same batch, so no leader change can leave both or neither wanted.
+    pub(crate) fn replace(&mut self, old: &Task, new: Task) {
+        self.batches.add(vec![(old.id.clone(), TaskState::Shutdown)], vec![new], Vec::new());
+    }
+
+    pub(crate) fn finish(self) -> Vec<Command> {
+        self.batches.finish()
+    }
+}
+
+/// Packs atomic units (desired-state changes, new tasks, removals) into `Command::Batch`es of at most
+/// `BATCH_COMMANDS_MAX` commands, each `CreateTasks`/`RemoveTasks` holding at most `TASKS_PER_BATCH_MAX` tasks.
+/// A unit never straddles two batches. Each batch is `[SetTaskDesiredState.., CreateTasks, RemoveTasks]`: within
+/// one orchestrator's output no task is both changed and removed, so the order inside a batch does not matter.
+#[derive(Default)]
+struct Batches {
+    done: Vec<Command>,
+    desired: Vec<(String, TaskState)>,
+    creates: Vec<Task>,
+    removes: Vec<String>,
+}
+
+impl Batches {
+    fn add(&mut self, desired: Vec<(String, TaskState)>, creates: Vec<Task>, removes: Vec<String>) {
+        if !self.fits(desired.len(), creates.len(), removes.len()) {
+            self.flush();
+        }
+        self.desired.extend(desired);
+        self.creates.extend(creates);
+        self.removes.extend(removes);
+    }
+
+    fn fits(&self, desired: usize, creates: usize, removes: usize) -> bool {
+        let creates = self.creates.len() + creates;
+        let removes = self.removes.len() + removes;
+        let commands = self.desired.len() + desired + usize::from(creates > 0) + usize::from(removes > 0);
+        commands <= BATCH_COMMANDS_MAX && creates <= TASKS_PER_BATCH_MAX && removes <= TASKS_PER_BATCH_MAX
+    }
+
+    fn flush(&mut self) {
+        let mut commands: Vec<Command> = std::mem::take(&mut self.desired)
+            .into_iter()
+            .map(|(id, desired_state)| Command::SetTaskDesiredState { id, desired_state })
+            .collect();
+        if !self.creates.is_empty() {
+            commands.push(Command::CreateTasks { tasks: std::mem::take(&mut self.creates) });
+        }
+        if !self.removes.is_empty() {
+            commands.push(Command::RemoveTasks { ids: std::mem::take(&mut self.removes) });
+        }
+        if !commands.is_empty() {
+            self.done.push(Command::Batch(commands));
+        }
+    }
+
+    fn finish(mut self) -> Vec<Command> {
+        self.flush();
+        self.done
+    }
+}

@@ -1,0 +1,114 @@
+//! The restart supervisor: replaces wanted tasks that ended, as their restart policy allows, and moves replicated
+//! tasks off nodes that are down or drained. Its invariant: a replacement is created in the same batch as the old
+//! task is told to `Shutdown`, in the same slot (or on the same node for global modes), with the service's current
+//! template; so a slot never gains two wanted tasks, however leaders change.
+//!
+//! The restart delay is waited out before anything is written: the ended task keeps its desired state (and so
+//! holds its slot) until `now >= ended_at + delay`, then it is told to stop and its replacement is created, wanting
+//! `Running` at once. (SwarmKit instead creates the replacement at once wanting `Ready` and promotes it after the
+//! delay from an in-memory timer; waiting keeps the decision a function of the store and `now`, and asks nothing
+//! of the scheduler or agent.) `next_wakeup` tells the leader when the earliest wait ends. No delay applies on a
+//! drained node, as in SwarmKit.
+
+use crate::command::Command;
+use crate::model::{NodeAvailability, Service, Task, TaskState, Timestamp};
+use crate::store::Store;
+
+use super::slot::{
+    self, accepts_global_task, ended_at, is_active, is_global, millis, node_is_invalid, Constraints, Verdict,
+};
+use super::{IdSource, Plan};
+
+/// What the supervisor does with one task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Keep,
+    /// Stop it without a replacement.
+    Shutdown,
+    /// Stop it and create a replacement in its slot.
+    Replace,
+    /// Replace it once the restart delay has passed, at this time.
+    WaitUntil(Timestamp),
+}
+
+fn decide(
+    store: &Store,
+    service: &Service,
+    constraints: &Constraints,
+    task: &Task,
+    group: &[&Task],
+    now: Timestamp,
+) -> Decision {
+    if !is_active(task) {
+        return Decision::Keep;
+    }
+    let mode = service.spec.mode;
+    let node = task.node_id.as_deref().and_then(|id| store.node(id));
+    if !task.status.state.is_terminal() {
+        // Still starting or running. Replicated tasks leave invalid nodes; global tasks are the global
+        // orchestrators' business.
+        if !is_global(mode) && task.node_id.is_some() && node_is_invalid(node) {
+            return Decision::Replace;
+        }
+        return Decision::Keep;
+    }
+    match slot::verdict(task, group, mode.is_job()) {
+        Verdict::Finished => Decision::Keep,
+        Verdict::GiveUp => Decision::Shutdown,
+        Verdict::Restart => {
+            if is_global(mode) && !node.is_some_and(|node| accepts_global_task(node, constraints)) {
+                // SwarmKit: a global task is not restarted on a paused or unsuitable node.
+                return Decision::Shutdown;
+            }
+            let drained = node.is_some_and(|node| node.spec.availability == NodeAvailability::Drain);
+            let delay_ms = if drained { 0 } else { millis(task.spec.restart_policy.delay_ns) };
+            let due = Timestamp(ended_at(task).as_millis().saturating_add(delay_ms));
+            if now < due {
+                Decision::WaitUntil(due)
+            } else {
+                Decision::Replace
+            }
+        }
+    }
+}
+
+/// Calls `f` with the decision for every task of every service, in service, slot and age order.
+fn for_each_decision(store: &Store, now: Timestamp, mut f: impl FnMut(&Service, &Task, Decision)) {
+    for service in store.services() {
+        let constraints = Constraints::of(&service.spec.task_template);
+        for group in slot::groups(store, &service.id, service.spec.mode) {
+            for task in &group {
+                f(service, task, decide(store, service, &constraints, task, &group, now));
+            }
+        }
+    }
+}
+
+/// Replaces ended tasks whose restart policy allows it (once their delay has passed), stops those it forbids,
+/// and moves replicated tasks (services and jobs) off down or drained nodes (always, at once, whatever the policy:
+/// the task did not fail, its node went away).
+pub fn restart_supervisor(store: &Store, now: Timestamp, ids: &mut dyn IdSource) -> Vec<Command> {
+    let mut plan = Plan::new(store, now, ids);
+    for_each_decision(store, now, |service, task, decision| match decision {
+        Decision::Keep | Decision::WaitUntil(_) => {}
+        Decision::Shutdown => plan.set_desired(task, TaskState::Shutdown),
+        Decision::Replace => {
+            let node_id = if is_global(service.spec.mode) { task.node_id.as_deref() } else { None };
+            let replacement = plan.new_task(service, task.slot, node_id);
+            plan.replace(task, replacement);
+        }
+    });
+    plan.finish()
+}
+
+/// The earliest time after `now` at which a restart delay ends, if any restart is waiting: the leader should run
+/// `reconcile` again then.
+pub fn next_wakeup(store: &Store, now: Timestamp) -> Option<Timestamp> {
+    let mut earliest: Option<Timestamp> = None;
+    for_each_decision(store, now, |_, _, decision| {
+        if let Decision::WaitUntil(due) = decision {
+            earliest = Some(earliest.map_or(due, |earliest| earliest.min(due)));
+        }
+    });
+    earliest
+}
