@@ -72,8 +72,9 @@ pub enum Command {
     /// `network rm`.
     RemoveNetwork { id: String },
 
-    /// Several commands applied in order, all or nothing. Batches do not nest.
-    Batch(Vec<Command>),
+    /// Several commands applied in order, all or nothing. Batches do not nest; decoding refuses a nested batch, so
+    /// no input can make the decoder recurse more than one level (a stack overflow aborts, it does not unwind).
+    Batch(#[serde(deserialize_with = "deserialize_flat_batch")] Vec<Command>),
 }
 
 impl Command {
@@ -101,4 +102,31 @@ impl Command {
             Command::Batch(_) => "Batch",
         }
     }
+}
+
+std::thread_local! {
+    /// How many `Batch` payloads the current thread is decoding, one inside the other.
+    static BATCH_DECODE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Leaves one level of batch decoding when dropped, even when decoding fails.
+struct BatchDepthGuard;
+
+impl Drop for BatchDepthGuard {
+    fn drop(&mut self) {
+        BATCH_DECODE_DEPTH.with(|depth| depth.set(depth.get() - 1));
+    }
+}
+
+fn deserialize_flat_batch<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Command>, D::Error> {
+    let outer = BATCH_DECODE_DEPTH.with(|depth| {
+        let current = depth.get();
+        depth.set(current + 1);
+        current
+    });
+    let _guard = BatchDepthGuard;
+    if outer > 0 {
+        return Err(serde::de::Error::custom("a batch may not contain another batch"));
+    }
+    Vec::<Command>::deserialize(deserializer)
 }

@@ -136,3 +136,27 @@ fn error_messages() {
         "2 trailing bytes after the body at byte offset 10"
     );
 }
+
+/// A proposal nesting batches a million levels deep (what a hostile client or peer could send) is refused by the
+/// decoder instead of overflowing the stack.
+#[test]
+fn deeply_nested_batches_are_refused_without_recursing() {
+    let empty_batch = Proposal::new(Timestamp(1), Command::Batch(vec![])).encode();
+    let plain = Proposal::new(Timestamp(1), Command::RemoveNetwork { id: String::new() }).encode();
+    // The encodings share the prefix (format byte, timestamp); the batch variant tag and its length follow.
+    let prefix_len = empty_batch.iter().zip(&plain).take_while(|(a, b)| a == b).count();
+    let batch_tag = &empty_batch[prefix_len..empty_batch.len() - 1];
+    let mut bytes = empty_batch[..prefix_len].to_vec();
+    for _ in 0..1_000_000 {
+        bytes.extend_from_slice(batch_tag);
+        bytes.push(1); // one element, which is again a batch
+    }
+    bytes.extend_from_slice(batch_tag);
+    bytes.push(0);
+    let error = Proposal::decode(&bytes).expect_err("nested batches must not decode");
+    // postcard reports custom errors generically; what matters is a typed error instead of a crash.
+    assert!(error.to_string().contains("malformed"), "{error}");
+    // One level still decodes.
+    let one_level = Proposal::new(Timestamp(1), Command::Batch(vec![Command::RemoveNetwork { id: "x".into() }]));
+    assert_eq!(Proposal::decode(&one_level.encode()).expect("flat batch"), one_level);
+}

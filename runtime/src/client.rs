@@ -26,7 +26,10 @@ impl ClusterClient {
         self.next = index % self.managers.len();
     }
 
-    /// Tries each manager at most once, starting where the last success was.
+    /// Tries the managers in turn, starting where the last success was, but moves on only when the proposal
+    /// certainly was not taken: the manager could not be reached, or it answered that there is no leader.
+    /// Anything else (a timeout, a broken connection, a failed forward) may have committed it, so it is returned
+    /// rather than retried elsewhere — a retry could apply it twice.
     pub async fn propose(&mut self, proposal: Proposal) -> Result<Committed, ProposeError> {
         let body = postcard::to_stdvec(&ProposeRequest { proposal, forwarded: false })
             .map_err(|e| ProposeError::Malformed(e.to_string()))?;
@@ -40,23 +43,20 @@ impl ClusterClient {
                         self.next = index;
                         return Ok(committed);
                     }
-                    Ok(Err(error @ ProposeError::Timeout(_))) => return Err(error),
-                    Ok(Err(error)) => last_error = error,
+                    Ok(Err(ProposeError::NoLeader)) => last_error = ProposeError::NoLeader,
+                    Ok(Err(error)) => return Err(error),
                     Err(e) => {
-                        last_error = ProposeError::Forward {
+                        return Err(ProposeError::Forward {
                             addr: manager.addr().to_string(),
                             reason: format!("malformed reply: {e}"),
-                        }
+                        })
                     }
                 },
+                Err(error) if error.is_unreachable() => {
+                    last_error = ProposeError::Forward { addr: manager.addr().to_string(), reason: error.to_string() };
+                }
                 Err(error) => {
-                    let addr = manager.addr().to_string();
-                    let timed_out = matches!(error, crate::http::CallError::Timeout { .. });
-                    last_error = ProposeError::Forward { addr, reason: error.to_string() };
-                    if timed_out {
-                        // The proposal may be in flight; retrying elsewhere could commit it twice.
-                        return Err(last_error);
-                    }
+                    return Err(ProposeError::Forward { addr: manager.addr().to_string(), reason: error.to_string() })
                 }
             }
         }

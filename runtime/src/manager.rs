@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use openraft::error::RaftError;
-use openraft::{BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
+use openraft::raft::AppendEntriesRequest;
+use openraft::{BasicNode, ChangeMembers, Config, RaftLogId, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::batcher::{Batcher, WriteError};
@@ -21,13 +22,19 @@ use crate::http::{self, CallError, Handler, HttpClient, Reply};
 use crate::raft::log_store::{LogOpenError, LogRecovery, LogStore};
 use crate::raft::network::{HttpNetwork, PATH_APPEND, PATH_SNAPSHOT, PATH_VOTE};
 use crate::raft::state_machine::{RaftObserver, StateMachine, StateOpenError};
-use crate::raft::types::{Answer, NodeId, Proposal, Raft};
+use crate::raft::types::{Answer, NodeId, Proposal, Raft, TypeConfig};
 
 pub const PATH_PROPOSE: &str = "/cluster/propose";
 pub const PATH_ADD_MANAGER: &str = "/cluster/managers/add";
 pub const PATH_REMOVE_MANAGER: &str = "/cluster/managers/remove";
 pub const PATH_STATUS: &str = "/cluster/status";
 pub const PATH_STORE: &str = "/cluster/store";
+
+/// The largest encoded proposal accepted from a client. A batch entry holds at most `batcher::BATCH_BYTES_MAX`
+/// bytes of proposals beyond its first, so an entry stays well under the WAL's record limit.
+pub const PROPOSAL_BYTES_MAX: usize = 1024 * 1024;
+/// Entries per append-entries RPC (openraft's `max_payload_entries`).
+pub const REPLICATION_ENTRIES_MAX: u64 = 16;
 
 /// Docker's words when no leader can be found.
 pub const NO_LEADER_MESSAGE: &str =
@@ -82,6 +89,8 @@ pub enum StartError {
     Log(#[from] LogOpenError),
     #[error(transparent)]
     State(#[from] StateOpenError),
+    #[error("inconsistent raft storage: {0}")]
+    Inconsistent(String),
     #[error("invalid raft settings: {0}")]
     Settings(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -167,6 +176,16 @@ impl Manager {
             tracing::warn!(node = config.node_id, %repair, "repaired a torn raft log tail");
         }
         let state = StateMachine::open(config.node_id, disk, observer)?;
+        let snapshot_index = *state.durable_snapshot_index().borrow();
+        if let Some(purged) = log.last_purged_index() {
+            if snapshot_index.is_none_or(|snapshot| snapshot < purged) {
+                return Err(StartError::Inconsistent(format!(
+                    "the raft log is purged up to index {purged} but the newest snapshot covers only {}; refusing to start",
+                    snapshot_index.map(|i| i.to_string()).unwrap_or_else(|| "nothing".into())
+                )));
+            }
+        }
+        log.purge_after_snapshot(state.durable_snapshot_index());
         let s = &config.raft;
         let raft_config = Config {
             cluster_name: "swarm".to_string(),
@@ -177,6 +196,7 @@ impl Manager {
             max_in_snapshot_log_to_keep: s.log_entries_for_slow_followers,
             purge_batch_size: s.purge_batch_entries.max(1),
             snapshot_max_chunk_size: s.snapshot_chunk_bytes,
+            max_payload_entries: REPLICATION_ENTRIES_MAX,
             install_snapshot_timeout: 2_000,
             ..Default::default()
         };
@@ -281,6 +301,12 @@ impl Manager {
 
     async fn propose_inner(&self, request: ProposeRequest) -> Result<Committed, ProposeError> {
         let timeout_ms = self.config.raft.propose_timeout_ms;
+        let bytes = postcard::experimental::serialized_size(&request.proposal).unwrap_or(usize::MAX);
+        if bytes > PROPOSAL_BYTES_MAX {
+            return Err(ProposeError::Malformed(format!(
+                "proposal is {bytes} bytes; the limit is {PROPOSAL_BYTES_MAX} bytes"
+            )));
+        }
         let write =
             tokio::time::timeout(Duration::from_millis(timeout_ms), self.batcher.write(request.proposal.clone()));
         match write.await {
@@ -366,8 +392,11 @@ impl Manager {
 
     async fn handle(&self, method: Method, path: &str, body: Bytes) -> Reply {
         match (method, path) {
-            (Method::POST, PATH_APPEND) => match postcard::from_bytes(&body) {
-                Ok(request) => postcard_reply(&self.raft.append_entries(request).await),
+            (Method::POST, PATH_APPEND) => match postcard::from_bytes::<AppendEntriesRequest<TypeConfig>>(&body) {
+                Ok(request) => match entries_follow_on(&request) {
+                    Ok(()) => postcard_reply(&self.raft.append_entries(request).await),
+                    Err(problem) => malformed(path, problem),
+                },
                 Err(e) => malformed(path, e),
             },
             (Method::POST, PATH_VOTE) => match postcard::from_bytes(&body) {
@@ -407,6 +436,20 @@ impl Manager {
             (_, path) => Reply::error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
         }
     }
+}
+
+/// openraft trusts the leader to send consecutive entries right after `prev_log_id`; a peer sending garbage must
+/// not be able to put a hole in the log (the WAL asserts against holes).
+fn entries_follow_on(request: &AppendEntriesRequest<TypeConfig>) -> Result<(), String> {
+    let mut expected = request.prev_log_id.map(|l| l.index + 1).unwrap_or(0);
+    for entry in &request.entries {
+        let index = entry.get_log_id().index;
+        if index != expected {
+            return Err(format!("entry index {index} where {expected} was expected"));
+        }
+        expected += 1;
+    }
+    Ok(())
 }
 
 fn postcard_reply<T: Serialize>(value: &T) -> Reply {

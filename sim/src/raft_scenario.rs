@@ -281,7 +281,11 @@ async fn converge(world: &World, scenario: &Scenario, addrs: &[String]) -> Resul
         }
     });
     if !probe.await.unwrap_or(false) {
-        return Err(format!("liveness: no proposal committed within {}s after healing", LIVENESS_BOUND.as_secs()));
+        return Err(format!(
+            "liveness: no proposal committed within {}s after healing: {}",
+            LIVENESS_BOUND.as_secs(),
+            describe_managers(world, scenario)
+        ));
     }
     loop {
         let statuses: Vec<_> = (1..=scenario.managers).filter_map(|id| world.manager(id)).map(|m| m.status()).collect();
@@ -292,20 +296,36 @@ async fn converge(world: &World, scenario: &Scenario, addrs: &[String]) -> Resul
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            let summary: Vec<_> = statuses
-                .iter()
-                .map(|s| {
-                    format!("manager {} {} term {} applied {:?}", s.node_id, s.state, s.term, s.last_applied_index)
-                })
-                .collect();
             return Err(format!(
                 "liveness: managers did not converge within {}s after healing: {}",
                 LIVENESS_BOUND.as_secs(),
-                summary.join("; ")
+                describe_managers(world, scenario)
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Each manager's Raft view, for liveness failure reports.
+fn describe_managers(world: &World, scenario: &Scenario) -> String {
+    let lines: Vec<String> = (1..=scenario.managers)
+        .map(|id| match world.manager(id) {
+            Some(m) => {
+                let s = m.status();
+                format!(
+                    "manager {id} {} term {} leader {:?} log {:?} applied {:?} voters {:?}",
+                    s.state,
+                    s.term,
+                    s.leader,
+                    s.last_log_index,
+                    s.last_applied_index,
+                    s.voters.keys().collect::<Vec<_>>()
+                )
+            }
+            None => format!("manager {id} not running"),
+        })
+        .collect();
+    lines.join("; ")
 }
 
 fn inject_fault(

@@ -17,6 +17,8 @@ use crate::disk::Disk;
 use crate::wal::{self, Wal};
 
 const VOTE_FILE: &str = "raft-vote.meta";
+/// How long a purge waits for the snapshot that covers it before failing.
+const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 const PURGED_FILE: &str = "raft-purged.meta";
 
 /// Why the stored log could not be opened; the node refuses to start.
@@ -36,6 +38,8 @@ struct LogInner {
     entries: BTreeMap<u64, Entry>,
     vote: Option<Vote>,
     last_purged: Option<LogId>,
+    /// When set, a purge waits until a snapshot covering it is durable (see `purge`).
+    durable_snapshot: Option<tokio::sync::watch::Receiver<Option<u64>>>,
 }
 
 /// Cheap to clone: clones share the same log (the reader handed to openraft is a clone).
@@ -79,8 +83,20 @@ impl LogStore {
         }
         let recovery =
             LogRecovery { entries: entries.len(), repaired_tail: recovered.repaired_tail.map(|t| format!("{t:?}")) };
-        let inner = LogInner { disk, wal, entries, vote, last_purged };
+        let inner = LogInner { disk, wal, entries, vote, last_purged, durable_snapshot: None };
         Ok((Self { inner: Arc::new(Mutex::new(inner)) }, recovery))
+    }
+
+    /// Makes purges wait for the state machine's durable snapshot to cover them. openraft queues a follower's
+    /// snapshot install to the state-machine worker and the log purge to itself at the same time; without this,
+    /// a crash between the two could leave the log purged past the newest snapshot on disk.
+    pub fn purge_after_snapshot(&self, durable_snapshot: tokio::sync::watch::Receiver<Option<u64>>) {
+        self.lock().durable_snapshot = Some(durable_snapshot);
+    }
+
+    /// The last purged index, if any (start-up consistency checks).
+    pub fn last_purged_index(&self) -> Option<u64> {
+        self.lock().last_purged.map(|l| l.index)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
@@ -172,6 +188,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let watch = self.lock().durable_snapshot.clone();
+        if let Some(mut durable) = watch {
+            let covered = durable.wait_for(|index| index.is_some_and(|i| i >= log_id.index));
+            match tokio::time::timeout(PURGE_WAIT, covered).await {
+                Ok(Ok(_)) => {}
+                _ => {
+                    let message = format!("no durable snapshot covers index {} to purge up to", log_id.index);
+                    return Err(StorageIOError::write_logs(AnyError::error(message)).into());
+                }
+            }
+        }
         let mut inner = self.lock();
         save_meta(&inner.disk, PURGED_FILE, &log_id).map_err(|e| StorageIOError::write_logs(AnyError::new(&e)))?;
         inner.last_purged = Some(log_id);

@@ -46,6 +46,8 @@ struct Inner {
     membership: StoredMembership,
     snapshot: Option<StoredSnapshot>,
     observer: Option<Arc<dyn RaftObserver>>,
+    /// The index of the newest snapshot that is durable on disk (log purges wait for it).
+    durable_snapshot: tokio::sync::watch::Sender<Option<u64>>,
 }
 
 #[derive(Clone)]
@@ -67,6 +69,7 @@ impl StateMachine {
             membership: StoredMembership::default(),
             snapshot: None,
             observer,
+            durable_snapshot: tokio::sync::watch::channel(None).0,
         };
         if let Some(stored) = snapshot_file::load_latest_snapshot(disk.as_ref())? {
             let index = stored.index;
@@ -77,6 +80,7 @@ impl StateMachine {
             inner.store = store;
             inner.last_applied = meta.last_log_id;
             inner.membership = meta.last_membership.clone();
+            inner.durable_snapshot.send_replace(Some(index));
             inner.snapshot = Some(StoredSnapshot { meta, data: stored.data });
         }
         Ok(Self { inner: Arc::new(Mutex::new(inner)) })
@@ -94,6 +98,11 @@ impl StateMachine {
     pub fn last_applied(&self) -> Option<LogId> {
         self.lock().last_applied
     }
+
+    /// Follows the index of the newest snapshot that is durable on disk.
+    pub fn durable_snapshot_index(&self) -> tokio::sync::watch::Receiver<Option<u64>> {
+        self.lock().durable_snapshot.subscribe()
+    }
 }
 
 fn persist(inner: &Inner, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
@@ -102,6 +111,7 @@ fn persist(inner: &Inner, meta: &SnapshotMeta, data: &[u8]) -> Result<(), Storag
         .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
     snapshot_file::save_snapshot(inner.disk.as_ref(), index, &meta_bytes, data)
         .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
+    inner.durable_snapshot.send_replace(Some(index));
     Ok(())
 }
 
