@@ -69,3 +69,35 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
     create_networks(&[addr.to_string()], "after", 3);
     assert_eq!(daemon.network_names().expect("store").len(), 6);
 }
+
+/// Bad flags and a damaged data directory stop the daemon at once with a message naming the problem.
+#[test]
+fn bad_flags_and_damaged_data_dir_fail_with_clear_errors() {
+    let dir = scratch_dir("bad-flags");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(swarm_tests::swarm_bin()).args(args).output().expect("run swarm");
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let data = dir.join("m1");
+    let data_dir = data.to_str().expect("utf-8 path");
+    // (arguments, words the error must contain)
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["daemon", "--data-dir", data_dir, "--listen-addr", "not-an-address"], "--listen-addr"),
+        (vec!["daemon", "--data-dir", data_dir, "--init", "--join", "127.0.0.1:1"], "cannot be used with"),
+        (
+            vec!["daemon", "--data-dir", data_dir, "--listen-addr", "127.0.36.1:2336", "--log-level", "=="],
+            "--log-level",
+        ),
+        (vec!["status", "-H", "127.0.36.9:1"], "Cannot connect to the swarm manager at 127.0.36.9:1"),
+    ];
+    for (args, expected) in cases {
+        let (ok, stderr) = run(&args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in:\n{stderr}");
+    }
+    std::fs::create_dir_all(&data).expect("data dir");
+    std::fs::write(data.join("node-id"), "not a number\n").expect("node-id");
+    let (ok, stderr) = run(&["daemon", "--data-dir", data_dir, "--listen-addr", "127.0.36.1:2336"]);
+    assert!(!ok);
+    assert!(stderr.contains("node-id") && stderr.contains("not a node id"), "{stderr}");
+}
