@@ -134,6 +134,20 @@ impl Daemon {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// True once this manager leads and has applied the cluster object (`swarm daemon --init` proposes it right
+    /// after bootstrapping; proposals before it are rejected with "cluster is not initialized").
+    pub fn leads_initialized_cluster(&self) -> bool {
+        let leads = self.status().is_some_and(|s| s.state == "Leader");
+        leads && self.store_json().is_some_and(|store| !store["cluster"].is_null())
+    }
+
+    fn store_json(&self) -> Option<serde_json::Value> {
+        let bytes =
+            block_on(async { HttpClient::new(self.addr.clone()).get(PATH_STORE, Duration::from_secs(2)).await })
+                .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
     /// Names of the networks in this manager's applied store.
     pub fn network_names(&self) -> Option<Vec<String>> {
         let bytes =

@@ -11,7 +11,7 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
     let dir = scratch_dir("bad-input");
     let addr = "127.0.35.1:2335";
     let daemon = Daemon::start(addr, &dir.join("m1"), Role::Init);
-    wait_for("a leader", Duration::from_secs(30), || daemon.status().filter(|s| s.state == "Leader"));
+    wait_for("an initialised cluster", Duration::from_secs(30), || daemon.leads_initialized_cluster().then_some(()));
     create_networks(&[addr.to_string()], "before", 3);
 
     let endpoints = [

@@ -12,11 +12,11 @@ fn three_managers(net: u8, name: &str) -> (Vec<Daemon>, Vec<String>) {
     let dir = scratch_dir(name);
     let addrs: Vec<String> = (1..=3).map(|i| format!("127.0.{net}.{i}:23{net:02}")).collect();
     let mut daemons = vec![Daemon::start(&addrs[0], &dir.join("m1"), Role::Init)];
-    wait_for("manager 1 to lead", FORM, || daemons[0].status().filter(|s| s.state == "Leader"));
+    wait_for("manager 1 to lead an initialised cluster", FORM, || daemons[0].leads_initialized_cluster().then_some(()));
     for i in 1..3 {
         daemons.push(Daemon::start(&addrs[i], &dir.join(format!("m{}", i + 1)), Role::Join(&addrs[0])));
     }
-    wait_for("three voters", FORM, || daemons[0].status().filter(|s| s.voters.len() == 3));
+    wait_for("three voters", FORM, || daemons[0].status().filter(|s| s.voters.len() == 3 && s.learners.is_empty()));
     (daemons, addrs)
 }
 
@@ -98,7 +98,7 @@ fn log_corrupted_in_the_middle_refuses_to_start_with_a_clear_message() {
     let dir = scratch_dir("corrupt-middle");
     let addr = "127.0.34.1:2334";
     let mut daemon = Daemon::start(addr, &dir.join("m1"), Role::Init);
-    wait_for("a leader", FORM, || daemon.status().filter(|s| s.state == "Leader"));
+    wait_for("an initialised cluster", FORM, || daemon.leads_initialized_cluster().then_some(()));
     create_networks(&[addr.to_string()], "net", 10);
     daemon.kill9();
     let segment = last_segment(&daemon.data_dir);
@@ -126,11 +126,22 @@ fn a_removed_manager_leaves_the_voters_and_the_rest_keep_committing() {
     let body = serde_json::to_vec(&serde_json::json!({ "node_id": victim })).expect("json");
     // Sent to a follower on purpose: membership changes are forwarded to the leader.
     let follower_addr = status.voters.iter().find(|(id, _)| **id != leader).map(|(_, a)| a.clone()).expect("addr");
-    swarm_tests::block_on(async {
-        swarm_runtime::http::HttpClient::new(follower_addr)
-            .post("/cluster/managers/remove", body, Duration::from_secs(30))
-            .await
-            .expect("remove manager")
+    // Retried with a deadline: removal is idempotent, and a leader change in the middle fails one attempt.
+    let mut attempts = Vec::new();
+    wait_for("the removal to be accepted", FORM, || {
+        let result = swarm_tests::block_on(async {
+            swarm_runtime::http::HttpClient::new(follower_addr.clone())
+                .post("/cluster/managers/remove", body.clone(), Duration::from_secs(10))
+                .await
+        });
+        match result {
+            Ok(_) => Some(()),
+            Err(error) => {
+                attempts.push(error.to_string());
+                assert!(attempts.len() < 5, "removal keeps failing: {attempts:?}");
+                None
+            }
+        }
     });
     wait_for("two voters", FORM, || {
         daemons[0].status().filter(|s| s.voters.len() == 2 && !s.voters.contains_key(&victim))

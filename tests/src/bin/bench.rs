@@ -32,7 +32,9 @@ fn raft_loopback(wanted: &dyn Fn(&str) -> bool) {
     let addrs: Vec<String> = (1..=3).map(|i| format!("127.0.90.{i}:2390")).collect();
     let quiet = ["--log-level", "warn"];
     let mut daemons = vec![Daemon::start_with(&addrs[0], &dir.join("m1"), Role::Init, &quiet)];
-    wait_for("manager 1 to lead", Duration::from_secs(30), || daemons[0].status().filter(|s| s.state == "Leader"));
+    wait_for("manager 1 to lead an initialised cluster", Duration::from_secs(30), || {
+        daemons[0].leads_initialized_cluster().then_some(())
+    });
     for i in 1..3 {
         daemons.push(Daemon::start_with(&addrs[i], &dir.join(format!("m{}", i + 1)), Role::Join(&addrs[0]), &quiet));
     }
