@@ -6,6 +6,7 @@
 pub mod allocator;
 pub mod command;
 pub mod limits;
+pub mod liveness;
 pub mod model;
 pub mod orchestrator;
 pub mod pipeline;

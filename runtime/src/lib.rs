@@ -1,8 +1,12 @@
 //! The node: openraft glue, durable storage on a `Disk`, Raft RPC over hyper, and the manager API.
+pub mod agent;
 pub mod batcher;
 pub mod client;
 pub mod disk;
+pub mod dispatcher;
+pub mod executor;
 pub mod http;
+pub mod leader;
 pub mod manager;
 pub mod raft;
 pub mod snapshot_file;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batcher::{Batcher, WriteError};
 use crate::disk::Disk;
+use crate::dispatcher::{self, Dispatcher, DispatcherError};
 use crate::http::{self, CallError, Handler, HttpClient, Reply};
 use crate::raft::log_store::{LogOpenError, LogRecovery, LogStore};
 use crate::raft::network::{HttpNetwork, PATH_APPEND, PATH_SNAPSHOT, PATH_VOTE};
@@ -29,6 +30,8 @@ pub const PATH_ADD_MANAGER: &str = "/cluster/managers/add";
 pub const PATH_REMOVE_MANAGER: &str = "/cluster/managers/remove";
 pub const PATH_STATUS: &str = "/cluster/status";
 pub const PATH_STORE: &str = "/cluster/store";
+/// Prefix of a dispatcher call a follower forwarded: served by the leader, never forwarded again.
+pub const PATH_DISPATCHER_ON_LEADER: &str = "/leader";
 
 /// The largest encoded proposal accepted from a client. A batch entry holds at most `batcher::BATCH_BYTES_MAX`
 /// bytes of proposals beyond its first, so an entry stays well under the WAL's record limit.
@@ -157,7 +160,8 @@ pub struct ManagerStatus {
 pub struct Manager {
     config: ManagerConfig,
     raft: Raft,
-    state: StateMachine,
+    pub(crate) state: StateMachine,
+    pub(crate) dispatcher: Dispatcher,
     recovery: LogRecovery,
     batcher: Batcher,
     peers: Mutex<BTreeMap<String, Vec<HttpClient>>>,
@@ -215,15 +219,24 @@ impl Manager {
             state,
             recovery,
             batcher,
+            dispatcher: Dispatcher::default(),
             peers: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(vec![batcher_task]),
         });
+        let leader_loop = tokio::spawn(crate::leader::run(Arc::downgrade(&manager)));
+        manager.tasks.lock().expect("tasks mutex").push(leader_loop);
         let weak = Arc::downgrade(&manager);
         let handler: Handler = Arc::new(move |method, path, body| {
             let weak = weak.clone();
             Box::pin(async move {
                 match weak.upgrade() {
-                    Some(manager) => manager.handle(method, &path, body).await,
+                    Some(manager) => match path.strip_prefix(PATH_DISPATCHER_ON_LEADER) {
+                        Some(call) if method == Method::POST => manager.dispatcher_call(call, body, true).await,
+                        _ if method == Method::POST && path.starts_with("/dispatcher/") => {
+                            manager.dispatcher_call(&path, body, false).await
+                        }
+                        _ => manager.handle(method, &path, body).await,
+                    },
                     None => Reply::error(StatusCode::SERVICE_UNAVAILABLE, "manager is shutting down"),
                 }
             })
@@ -288,6 +301,51 @@ impl Manager {
             voters,
             learners,
         }
+    }
+
+    /// The current term, if this manager leads it and has applied an entry of it (so its store holds everything
+    /// committed before its term).
+    pub(crate) fn leading_term_with_own_entry_applied(&self) -> Option<u64> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.state != ServerState::Leader {
+            return None;
+        }
+        let applied_term = self.state.last_applied().map(|log_id| log_id.leader_id.term);
+        (applied_term == Some(metrics.current_term)).then_some(metrics.current_term)
+    }
+
+    /// A dispatcher call from an agent: served here while this manager leads, otherwise forwarded once to the
+    /// leader (under `PATH_DISPATCHER_ON_LEADER`, which is never forwarded again).
+    async fn dispatcher_call(self: Arc<Self>, path: &str, body: Bytes, forwarded: bool) -> Reply {
+        if self.leading_term_with_own_entry_applied().is_some() && self.dispatcher.term().is_some() {
+            return crate::leader::handle_dispatcher_call(&self, path, &body).await;
+        }
+        let no_leader = || {
+            let reply: Result<(), DispatcherError> = Err(DispatcherError::NoLeader);
+            postcard_reply(&reply)
+        };
+        if forwarded {
+            return no_leader();
+        }
+        let Some(addr) = self.leader_addr() else { return no_leader() };
+        if addr == self.config.advertise_addr {
+            return no_leader();
+        }
+        let timeout_ms = dispatcher::assignments_call_timeout().as_millis() as u64;
+        match self.call_peer(&addr, &format!("{PATH_DISPATCHER_ON_LEADER}{path}"), body.to_vec(), timeout_ms).await {
+            Ok(bytes) => Reply::ok(bytes.to_vec()),
+            Err(CallError::Status { status, message, .. }) => {
+                Reply::error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
+            }
+            Err(_) => no_leader(),
+        }
+    }
+
+    fn leader_addr(&self) -> Option<String> {
+        let metrics = self.raft.metrics().borrow().clone();
+        metrics
+            .current_leader
+            .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()))
     }
 
     pub fn is_leader(&self) -> bool {
@@ -362,13 +420,7 @@ impl Manager {
     }
 
     async fn admin_on_leader(&self, path: &str, body: Vec<u8>) -> Result<(), String> {
-        let leader_addr = {
-            let metrics = self.raft.metrics().borrow().clone();
-            metrics
-                .current_leader
-                .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()))
-        };
-        let Some(addr) = leader_addr else { return Err(NO_LEADER_MESSAGE.to_string()) };
+        let Some(addr) = self.leader_addr() else { return Err(NO_LEADER_MESSAGE.to_string()) };
         self.call_peer(&addr, path, body, 30_000).await.map(|_| ()).map_err(|e| e.to_string())
     }
 

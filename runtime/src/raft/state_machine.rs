@@ -48,6 +48,8 @@ struct Inner {
     observer: Option<Arc<dyn RaftObserver>>,
     /// The index of the newest snapshot that is durable on disk (log purges wait for it).
     durable_snapshot: tokio::sync::watch::Sender<Option<u64>>,
+    /// `last_applied`, for those who wait for the store to change (the leader loop, the dispatcher).
+    applied: tokio::sync::watch::Sender<Option<LogId>>,
 }
 
 #[derive(Clone)]
@@ -70,6 +72,7 @@ impl StateMachine {
             snapshot: None,
             observer,
             durable_snapshot: tokio::sync::watch::channel(None).0,
+            applied: tokio::sync::watch::channel(None).0,
         };
         if let Some(stored) = snapshot_file::load_latest_snapshot(disk.as_ref())? {
             let index = stored.index;
@@ -81,6 +84,7 @@ impl StateMachine {
             inner.last_applied = meta.last_log_id;
             inner.membership = meta.last_membership.clone();
             inner.durable_snapshot.send_replace(Some(index));
+            inner.applied.send_replace(meta.last_log_id);
             inner.snapshot = Some(StoredSnapshot { meta, data: stored.data });
         }
         Ok(Self { inner: Arc::new(Mutex::new(inner)) })
@@ -97,6 +101,11 @@ impl StateMachine {
 
     pub fn last_applied(&self) -> Option<LogId> {
         self.lock().last_applied
+    }
+
+    /// Follows `last_applied`: changes after every applied batch of entries and every installed snapshot.
+    pub fn applied_watch(&self) -> tokio::sync::watch::Receiver<Option<LogId>> {
+        self.lock().applied.subscribe()
     }
 
     /// Follows the index of the newest snapshot that is durable on disk.
@@ -173,6 +182,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             };
             responses.push(response);
         }
+        let last_applied = inner.last_applied;
+        inner.applied.send_replace(last_applied);
         Ok(responses)
     }
 
@@ -202,6 +213,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         inner.last_applied = meta.last_log_id;
         inner.membership = meta.last_membership.clone();
         inner.snapshot = Some(StoredSnapshot { meta: meta.clone(), data });
+        inner.applied.send_replace(meta.last_log_id);
         if let Some(observer) = &inner.observer {
             observer.snapshot_installed(inner.node, meta.last_log_id.map(|l| l.index).unwrap_or(0));
         }

@@ -1,0 +1,534 @@
+//! The agent: runs on every node, holds a session with the leader's dispatcher (through any manager), and
+//! drives one `Executor` per assigned task through ACCEPTED → PREPARING → READY → STARTING → RUNNING →
+//! COMPLETE | FAILED | REJECTED | SHUTDOWN, reporting each step in batches.
+//!
+//! Invariants: one driver per task id, and the executor's `prepare` is idempotent per task, so a task never gets
+//! two containers — not across reconnects, leader changes or agent restarts. After a restart the agent first
+//! lists the containers it already has and hands each to its task's driver (adopt) or, if the task is no longer
+//! assigned, stops and removes it. A driver never reports a state behind one it (or the store) already has, so
+//! observed state only moves forward. The agent never stops containers because it lost its managers (like
+//! SwarmKit's agent): the leader replaces tasks of a node it marks down, and tells the node to stop them once
+//! it is back.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use swarm_core::{NodeDescription, NodeRole, Task, TaskState, TaskStatus};
+use tokio::sync::{mpsc, watch};
+
+use crate::dispatcher::{
+    assignments_call_timeout, Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef,
+    SessionReply, SessionRequest, StatusReply, StatusReport, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION,
+    PATH_STATUS, STATUS_UPDATES_MAX,
+};
+use crate::executor::{ContainerState, ExecError, Executor, FoundContainer};
+use crate::http::HttpClient;
+use crate::leader::wall_clock_now;
+
+/// Timeout of a session, heartbeat or status call.
+const CALL_TIMEOUT_MS: u64 = 2_000;
+/// Pause before trying again after a failed call.
+const RETRY_MS: u64 = 200;
+/// Status reports wait this long for more updates to share one call.
+const REPORT_COALESCE_MS: u64 = 10;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The node's id in the store (Docker-style, kept in the node's data directory).
+    pub node_id: String,
+    /// `host:port` of managers to talk to; any of them will do (followers forward to the leader).
+    pub managers: Vec<String>,
+    pub description: NodeDescription,
+    /// The node's own address, shown as its status address.
+    pub addr: String,
+    /// The role the node registers with the first time.
+    pub role: NodeRole,
+}
+
+/// A running agent; dropping it does not stop it, `shutdown` does.
+pub struct Agent {
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>>,
+}
+
+struct DriverHandle {
+    updates: watch::Sender<Option<Task>>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Session {
+    id: String,
+    heartbeat_period_ms: u64,
+}
+
+/// Shared by the agent's loops.
+struct Shared<E> {
+    config: AgentConfig,
+    executor: Arc<E>,
+    session: watch::Sender<Option<Session>>,
+    reports: mpsc::UnboundedSender<(String, TaskStatus)>,
+    drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>>,
+}
+
+impl Agent {
+    /// Starts the agent's loops on the current runtime.
+    pub fn start<E: Executor>(config: AgentConfig, executor: Arc<E>) -> Agent {
+        assert!(!config.managers.is_empty(), "an agent needs at least one manager address");
+        let (reports, report_queue) = mpsc::unbounded_channel();
+        let drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>> = Arc::default();
+        let shared =
+            Arc::new(Shared { config, executor, session: watch::channel(None).0, reports, drivers: drivers.clone() });
+        let tasks = vec![
+            tokio::spawn(session_loop(shared.clone())),
+            tokio::spawn(assignment_loop(shared.clone())),
+            tokio::spawn(report_loop(shared, report_queue)),
+        ];
+        Agent { tasks: Mutex::new(tasks), drivers }
+    }
+
+    /// The ids of the tasks this agent is driving.
+    pub fn task_ids(&self) -> Vec<String> {
+        self.drivers.lock().expect("drivers mutex").keys().cloned().collect()
+    }
+
+    /// Stops the agent's loops and drivers; containers are left as they are (like stopping the daemon).
+    pub fn shutdown(&self) {
+        for task in self.tasks.lock().expect("tasks mutex").drain(..) {
+            task.abort();
+        }
+        for (_, driver) in std::mem::take(&mut *self.drivers.lock().expect("drivers mutex")) {
+            driver.join.abort();
+        }
+    }
+}
+
+/// A client for dispatcher calls that moves to the next manager when one cannot be reached.
+struct ManagerLink {
+    clients: Vec<HttpClient>,
+    next: usize,
+}
+
+enum CallFailure {
+    /// The manager could not be reached or answered garbage; try again (on the next manager).
+    Transport(String),
+    Dispatcher(DispatcherError),
+}
+
+impl ManagerLink {
+    fn new(managers: &[String]) -> ManagerLink {
+        ManagerLink { clients: managers.iter().map(HttpClient::new).collect(), next: 0 }
+    }
+
+    async fn call<Request: Serialize, Response: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Response, CallFailure> {
+        let body = postcard::to_stdvec(request).map_err(|e| CallFailure::Transport(e.to_string()))?;
+        let index = self.next % self.clients.len();
+        let client = &mut self.clients[index];
+        let outcome = match client.post(path, body, timeout).await {
+            Ok(bytes) => match postcard::from_bytes::<Result<Response, DispatcherError>>(&bytes) {
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(error)) => CallFailure::Dispatcher(error),
+                Err(e) => CallFailure::Transport(format!("malformed reply from {}: {e}", client.addr())),
+            },
+            Err(error) => CallFailure::Transport(error.to_string()),
+        };
+        // Any failure but a dispatcher's own verdict on our session: another manager may do better.
+        if !matches!(outcome, CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) {
+            self.next = (index + 1) % self.clients.len();
+        }
+        Err(outcome)
+    }
+}
+
+async fn session_loop<E: Executor>(shared: Arc<Shared<E>>) {
+    let mut link = ManagerLink::new(&shared.config.managers);
+    let request = SessionRequest {
+        node_id: shared.config.node_id.clone(),
+        description: shared.config.description.clone(),
+        addr: shared.config.addr.clone(),
+        role: shared.config.role,
+    };
+    let timeout = Duration::from_millis(CALL_TIMEOUT_MS);
+    loop {
+        let current = shared.session.borrow().clone();
+        match current {
+            None => match link.call::<_, SessionReply>(PATH_SESSION, &request, timeout).await {
+                Ok(reply) => {
+                    tracing::debug!(node = %shared.config.node_id, "session opened");
+                    shared.session.send_replace(Some(Session {
+                        id: reply.session_id,
+                        heartbeat_period_ms: reply.heartbeat_period_ms.max(1),
+                    }));
+                }
+                Err(failure) => {
+                    match failure {
+                        CallFailure::Transport(reason) => tracing::debug!(%reason, "cannot open a session"),
+                        CallFailure::Dispatcher(error) => tracing::debug!(%error, "cannot open a session"),
+                    }
+                    tokio::time::sleep(Duration::from_millis(RETRY_MS)).await
+                }
+            },
+            Some(session) => {
+                tokio::time::sleep(Duration::from_millis(session.heartbeat_period_ms)).await;
+                let heartbeat = SessionRef { node_id: request.node_id.clone(), session_id: session.id.clone() };
+                // A heartbeat must arrive within the period; a slower one is as good as lost.
+                let timeout = Duration::from_millis(session.heartbeat_period_ms.clamp(100, CALL_TIMEOUT_MS));
+                match link.call::<_, HeartbeatReply>(PATH_HEARTBEAT, &heartbeat, timeout).await {
+                    Ok(reply) => {
+                        if reply.heartbeat_period_ms != session.heartbeat_period_ms {
+                            shared.session.send_replace(Some(Session {
+                                heartbeat_period_ms: reply.heartbeat_period_ms.max(1),
+                                ..session
+                            }));
+                        }
+                    }
+                    Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => {
+                        end_session(&shared, &session.id);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Ends `session_id` if it is still the current session (so the session loop opens a new one).
+fn end_session<E>(shared: &Shared<E>, session_id: &str) {
+    shared.session.send_if_modified(|current| {
+        if current.as_ref().is_some_and(|s| s.id == session_id) {
+            *current = None;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+async fn current_session<E>(shared: &Shared<E>) -> Session {
+    let mut watch = shared.session.subscribe();
+    loop {
+        if let Some(session) = watch.borrow_and_update().clone() {
+            return session;
+        }
+        if watch.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
+    let mut link = ManagerLink::new(&shared.config.managers);
+    // Containers found at start-up, waiting for the first assignment set to say whose they are.
+    let mut found = loop {
+        match shared.executor.list().await {
+            Ok(found) => break Some(found),
+            Err(error) => {
+                tracing::warn!(%error, "cannot list containers; retrying");
+                tokio::time::sleep(Duration::from_millis(RETRY_MS)).await;
+            }
+        }
+    };
+    let mut known: Option<u64> = None;
+    loop {
+        let session = current_session(&shared).await;
+        let request = AssignmentsRequest {
+            session: SessionRef { node_id: shared.config.node_id.clone(), session_id: session.id.clone() },
+            known,
+        };
+        match link.call::<_, Assignments>(PATH_ASSIGNMENTS, &request, assignments_call_timeout()).await {
+            Ok(assignments) => {
+                if known != Some(assignments.fingerprint) || found.is_some() {
+                    known = Some(assignments.fingerprint);
+                    apply_assignments(&shared, assignments.tasks, found.take());
+                }
+            }
+            Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session.id),
+            Err(_) => tokio::time::sleep(Duration::from_millis(RETRY_MS)).await,
+        }
+    }
+}
+
+/// Brings the drivers in line with the assignment set: new tasks get a driver (adopting a found container),
+/// known ones get the new task data, tasks no longer assigned are told to go. Found containers of tasks that are
+/// not assigned are stopped and removed.
+fn apply_assignments<E: Executor>(shared: &Arc<Shared<E>>, tasks: Vec<Task>, found: Option<Vec<FoundContainer>>) {
+    let mut found: BTreeMap<String, FoundContainer> =
+        found.unwrap_or_default().into_iter().map(|c| (c.task_id.clone(), c)).collect();
+    let mut drivers = shared.drivers.lock().expect("drivers mutex");
+    let assigned: std::collections::BTreeSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    drivers.retain(|id, driver| {
+        if assigned.contains(id.as_str()) {
+            return true;
+        }
+        driver.updates.send_replace(None);
+        // The driver removes the container and ends; forget it once it has.
+        !driver.join.is_finished()
+    });
+    for task in tasks {
+        match drivers.get(&task.id) {
+            Some(driver) => {
+                driver.updates.send_replace(Some(task));
+            }
+            None => {
+                let adopted = found.remove(&task.id);
+                let (updates, receiver) = watch::channel(Some(task.clone()));
+                let join = tokio::spawn(drive(
+                    task.clone(),
+                    receiver,
+                    shared.executor.clone(),
+                    shared.reports.clone(),
+                    adopted,
+                ));
+                drivers.insert(task.id, DriverHandle { updates, join });
+            }
+        }
+    }
+    for (task_id, container) in found {
+        let executor = shared.executor.clone();
+        tracing::info!(task = %task_id, container = %container.container_id, "removing a container of a task no longer assigned");
+        tokio::spawn(async move {
+            let _ = executor.stop(&container.container_id, Duration::from_secs(10)).await;
+            let _ = executor.remove(&container.container_id).await;
+        });
+    }
+}
+
+async fn report_loop<E: Executor>(shared: Arc<Shared<E>>, mut queue: mpsc::UnboundedReceiver<(String, TaskStatus)>) {
+    let mut link = ManagerLink::new(&shared.config.managers);
+    let mut pending: BTreeMap<String, TaskStatus> = BTreeMap::new();
+    let timeout = Duration::from_millis(CALL_TIMEOUT_MS);
+    loop {
+        if pending.is_empty() {
+            match queue.recv().await {
+                Some((id, status)) => merge(&mut pending, id, status),
+                None => return,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(REPORT_COALESCE_MS)).await;
+        while let Ok((id, status)) = queue.try_recv() {
+            merge(&mut pending, id, status);
+        }
+        let session = current_session(&shared).await;
+        let updates: Vec<(String, TaskStatus)> =
+            pending.iter().take(STATUS_UPDATES_MAX).map(|(id, status)| (id.clone(), status.clone())).collect();
+        let report = StatusReport {
+            session: SessionRef { node_id: shared.config.node_id.clone(), session_id: session.id.clone() },
+            updates,
+        };
+        match link.call::<_, StatusReply>(PATH_STATUS, &report, timeout).await {
+            Ok(_) => {
+                for (id, sent) in &report.updates {
+                    if pending.get(id) == Some(sent) {
+                        pending.remove(id);
+                    }
+                }
+            }
+            Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session.id),
+            Err(_) => tokio::time::sleep(Duration::from_millis(RETRY_MS)).await,
+        }
+    }
+}
+
+/// Keeps the furthest state per task.
+fn merge(pending: &mut BTreeMap<String, TaskStatus>, id: String, status: TaskStatus) {
+    match pending.get(&id) {
+        Some(existing) if existing.state > status.state => {}
+        _ => {
+            pending.insert(id, status);
+        }
+    }
+}
+
+/// Whether the task is still wanted (SwarmKit: desired state at most COMPLETE).
+fn wanted(task: &Task) -> bool {
+    task.desired_state <= TaskState::Complete
+}
+
+/// Reports one task's states, never going backward.
+struct Reporter {
+    task_id: String,
+    reported: TaskState,
+    container_id: Option<String>,
+    reports: mpsc::UnboundedSender<(String, TaskStatus)>,
+}
+
+impl Reporter {
+    fn report(&mut self, state: TaskState, message: &str, err: Option<String>) {
+        if state <= self.reported && !(state == self.reported && err.is_some()) {
+            return;
+        }
+        self.reported = state;
+        let status = TaskStatus {
+            state,
+            timestamp: wall_clock_now(),
+            message: message.to_string(),
+            err,
+            container_id: self.container_id.clone(),
+        };
+        let _ = self.reports.send((self.task_id.clone(), status));
+    }
+}
+
+/// How the task's run ended, as far as the driver is concerned.
+enum RunEnd {
+    /// The task reached a terminal state (reported).
+    Ended,
+    /// The task left the assignment set while running.
+    Unassigned,
+}
+
+/// Drives one task until it leaves the assignment set, then removes its container.
+async fn drive<E: Executor>(
+    task: Task,
+    mut updates: watch::Receiver<Option<Task>>,
+    executor: Arc<E>,
+    reports: mpsc::UnboundedSender<(String, TaskStatus)>,
+    adopted: Option<FoundContainer>,
+) {
+    let container_id = adopted.as_ref().map(|c| c.container_id.clone()).or_else(|| task.status.container_id.clone());
+    let mut reporter = Reporter { task_id: task.id.clone(), reported: task.status.state, container_id, reports };
+    let grace = Duration::from_nanos(task.spec.container_spec.stop_grace_period_ns);
+    let end = if task.status.state.is_terminal() {
+        RunEnd::Ended
+    } else {
+        run(&task, &mut updates, executor.as_ref(), &mut reporter, adopted.map(|c| c.state), grace).await
+    };
+    if let RunEnd::Ended = end {
+        // Wait until the task leaves the assignment set.
+        loop {
+            if updates.borrow_and_update().is_none() {
+                break;
+            }
+            if updates.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+    if let Some(container_id) = reporter.container_id.clone() {
+        let _ = executor.stop(&container_id, grace).await;
+        if let Err(error) = executor.remove(&container_id).await {
+            tracing::warn!(task = %task.id, %error, "cannot remove the container of a finished task");
+        }
+    }
+}
+
+/// The latest task data; `None` once unassigned.
+fn latest(updates: &mut watch::Receiver<Option<Task>>) -> Option<Task> {
+    updates.borrow_and_update().clone()
+}
+
+async fn run<E: Executor>(
+    task: &Task,
+    updates: &mut watch::Receiver<Option<Task>>,
+    executor: &E,
+    reporter: &mut Reporter,
+    adopted: Option<ContainerState>,
+    grace: Duration,
+) -> RunEnd {
+    let still_wanted = |updates: &mut watch::Receiver<Option<Task>>| latest(updates).map(|t| wanted(&t));
+    match still_wanted(updates) {
+        None => return RunEnd::Unassigned,
+        Some(false) => {
+            if let Some(container_id) = reporter.container_id.clone() {
+                let _ = executor.stop(&container_id, grace).await;
+            }
+            reporter.report(TaskState::Shutdown, "shutdown", None);
+            return RunEnd::Ended;
+        }
+        Some(true) => {}
+    }
+    match adopted {
+        Some(ContainerState::Running) => reporter.report(TaskState::Running, "started", None),
+        Some(ContainerState::Exited(code)) => {
+            report_exit(reporter, code, None);
+            return RunEnd::Ended;
+        }
+        Some(ContainerState::Created) | None => {
+            reporter.report(TaskState::Accepted, "accepted", None);
+            reporter.report(TaskState::Preparing, "preparing", None);
+            let container_id = match executor.prepare(task).await {
+                Ok(id) => id,
+                Err(error) => {
+                    report_error(reporter, &error);
+                    return RunEnd::Ended;
+                }
+            };
+            reporter.container_id = Some(container_id.clone());
+            match still_wanted(updates) {
+                None => return RunEnd::Unassigned,
+                Some(false) => {
+                    reporter.report(TaskState::Shutdown, "shutdown", None);
+                    return RunEnd::Ended;
+                }
+                Some(true) => {}
+            }
+            reporter.report(TaskState::Ready, "prepared", None);
+            reporter.report(TaskState::Starting, "starting", None);
+            if let Err(error) = executor.start(&container_id).await {
+                report_error(reporter, &error);
+                return RunEnd::Ended;
+            }
+            reporter.report(TaskState::Running, "started", None);
+        }
+    }
+    let Some(container_id) = reporter.container_id.clone() else {
+        reporter.report(TaskState::Failed, "failed", Some("task: no container".to_string()));
+        return RunEnd::Ended;
+    };
+    let exit = executor.wait(&container_id);
+    tokio::pin!(exit);
+    loop {
+        tokio::select! {
+            exited = &mut exit => {
+                match exited {
+                    Ok(exit) => report_exit(reporter, exit.code, exit.reason),
+                    Err(error) => report_error(reporter, &error),
+                }
+                return RunEnd::Ended;
+            }
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    // The agent is shutting down; leave the container running.
+                    std::future::pending::<()>().await;
+                }
+                match still_wanted(updates) {
+                    Some(true) => continue,
+                    Some(false) => {
+                        let _ = executor.stop(&container_id, grace).await;
+                        reporter.report(TaskState::Shutdown, "shutdown", None);
+                        return RunEnd::Ended;
+                    }
+                    None => return RunEnd::Unassigned,
+                }
+            }
+        }
+    }
+}
+
+fn report_exit(reporter: &mut Reporter, code: i64, reason: Option<String>) {
+    if code == 0 {
+        reporter.report(TaskState::Complete, "finished", None);
+    } else {
+        let err = match reason {
+            Some(reason) => format!("task: non-zero exit ({code}): {reason}"),
+            None => format!("task: non-zero exit ({code})"),
+        };
+        reporter.report(TaskState::Failed, "failed", Some(err));
+    }
+}
+
+fn report_error(reporter: &mut Reporter, error: &ExecError) {
+    match error {
+        ExecError::Rejected(message) => reporter.report(TaskState::Rejected, "rejected", Some(message.clone())),
+        ExecError::Failed(message) => reporter.report(TaskState::Failed, "failed", Some(message.clone())),
+        ExecError::NoSuchContainer(_) => reporter.report(TaskState::Failed, "failed", Some(error.to_string())),
+    }
+}
