@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     ClusterSettings, ManagerStatus, NetworkSpec, Node, NodeDescription, NodeSpec, NodeStatus, ServiceSpec, Task,
-    TaskState, TaskStatus, Timestamp, Version,
+    TaskState, TaskStatus, Timestamp, UpdateStatus, Version,
 };
 
 /// One Raft entry's payload: the proposer's time and the command. Encode with `Proposal::encode`.
@@ -50,8 +50,19 @@ pub enum Command {
     /// `service create`: the proposer generates `service_id`.
     CreateService { service_id: String, spec: ServiceSpec },
     /// `service update`: replaces the spec if the service is still at `version`; the old spec becomes
-    /// `previous_spec`. Renaming is rejected, as in Docker.
+    /// `previous_spec` (the one before it moves to `spec_history`, bounded by `SERVICE_SPEC_HISTORY_MAX`) and
+    /// `update_status` is reset, so a paused update resumes. Renaming is rejected, as in Docker.
     UpdateService { id: String, version: Version, spec: ServiceSpec },
+    /// `service rollback` / `service update --rollback`, and the rolling updater's automatic rollback: if the
+    /// service is still at `version`, `spec := previous_spec`, `previous_spec :=` the newest of `spec_history`
+    /// (the spec rolled back from is dropped), and `update_status` becomes `rollback_started` ("manually requested
+    /// rollback"), so the updater rolls the tasks back with the `rollback_config`. Rejected when there is no
+    /// previous spec. Jobs get the spec back but no rolling update (their `update_status` is cleared).
+    RollbackService { id: String, version: Version },
+    /// The rolling updater's progress report (no version check: the updater is the only writer besides
+    /// `UpdateService`/`RollbackService`, which reset it). `completed_at` must be set exactly in the completed
+    /// states.
+    SetServiceUpdateStatus { id: String, status: UpdateStatus },
     /// `service rm`: removes the service and every task of it (agents stop tasks that are no longer assigned).
     RemoveService { id: String },
 
@@ -91,6 +102,8 @@ impl Command {
             Command::RemoveNode { .. } => "RemoveNode",
             Command::CreateService { .. } => "CreateService",
             Command::UpdateService { .. } => "UpdateService",
+            Command::RollbackService { .. } => "RollbackService",
+            Command::SetServiceUpdateStatus { .. } => "SetServiceUpdateStatus",
             Command::RemoveService { .. } => "RemoveService",
             Command::CreateTasks { .. } => "CreateTasks",
             Command::UpdateTaskStatus { .. } => "UpdateTaskStatus",

@@ -10,6 +10,7 @@ pub mod liveness;
 pub mod model;
 pub mod orchestrator;
 pub mod pipeline;
+pub mod replicas;
 pub mod scheduler;
 pub mod snapshot;
 pub mod spec;
@@ -19,12 +20,12 @@ pub mod store;
 pub use command::{Command, Proposal};
 pub use limits::{
     Limit, BATCH_COMMANDS_MAX, ID_LEN_MAX, LABELS_MAX, LABEL_KEY_LEN_MAX, LABEL_VALUE_LEN_MAX, LIST_LEN_MAX,
-    NAME_LEN_MAX, REPLICAS_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
+    NAME_LEN_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
 };
 pub use model::{
     Cluster, ClusterSettings, EngineDescription, ManagerStatus, Network, NetworkSpec, Node, NodeAvailability,
     NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Platform, Reachability, Resources, Service,
-    ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, Version,
+    ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus, Version,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};
@@ -35,4 +36,4 @@ pub use spec::{
     PlacementPreference, PortConfig, PortProtocol, PreferenceProblem, PublishMode, ResolutionMode,
     ResourceRequirements, RestartCondition, RestartPolicy, SpecError, UpdateConfig, UpdateOrder,
 };
-pub use store::{Outcome, Rejection, Store};
+pub use store::{Outcome, Rejection, Store, MANUAL_ROLLBACK_MESSAGE};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     ClusterSettings, ManagerStatus, NetworkSpec, NodeDescription, NodeSpec, NodeStatus, ObjectKind, ServiceMode,
-    ServiceSpec, TaskSpec, TaskStatus,
+    ServiceSpec, TaskSpec, TaskStatus, UpdateStatus,
 };
 use crate::spec::PlacementPreference;
 use crate::store::Rejection;
@@ -34,6 +34,9 @@ pub const REPLICAS_MAX: u64 = 10_000;
 pub const TASKS_PER_BATCH_MAX: usize = 10_000;
 /// Most commands in one `Command::Batch`.
 pub const BATCH_COMMANDS_MAX: usize = 10_000;
+/// Most older specs a service keeps beyond its `previous_spec` (`Service::spec_history`), so `rollback` can go back
+/// `SERVICE_SPEC_HISTORY_MAX + 1` times. `UpdateService` drops the oldest beyond this bound.
+pub const SERVICE_SPEC_HISTORY_MAX: usize = 5;
 
 /// Which limit a command exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -253,6 +256,22 @@ pub(crate) fn check_task_status(status: &TaskStatus) -> Result<(), Rejection> {
     }
     if let Some(container_id) = &status.container_id {
         check_text(container_id)?;
+    }
+    Ok(())
+}
+
+/// Bounds an update status's message and checks its times: `completed_at` is set exactly in the completed states
+/// and is not before `started_at`.
+pub(crate) fn check_update_status(status: &UpdateStatus) -> Result<(), Rejection> {
+    check_text(&status.message)?;
+    let invalid = |reason: &str| Err(Rejection::InvalidUpdateStatus { reason: reason.to_string() });
+    if status.completed_at.is_some() != status.state.is_completed() {
+        return invalid("completed_at must be set exactly when the state is completed or rollback_completed");
+    }
+    if let (Some(started_at), Some(completed_at)) = (status.started_at, status.completed_at) {
+        if completed_at < started_at {
+            return invalid("completed_at is before started_at");
+        }
     }
     Ok(())
 }

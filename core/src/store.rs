@@ -4,7 +4,8 @@
 //! Each proposal is atomic: every mutation is journaled and a rejected command (or any command of a rejected batch)
 //! is rolled back, leaving the store exactly as it was. `check_invariants` asserts what no sequence of commands may
 //! break (ids match keys, versions >= 1, created_at <= updated_at, unique names, tasks reference live services and
-//! nodes, derived indexes match); debug builds run it after every apply.
+//! nodes, spec history within its bound, update statuses well formed, `running_since` only on tasks that got to
+//! `Running`, derived indexes match); debug builds run it after every apply.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,8 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, Proposal};
 use crate::limits::{self, Limit};
-use crate::model::{Cluster, Network, Node, ObjectKind, Service, Task, TaskState, TaskStatus, Timestamp, Version};
+use crate::model::{
+    Cluster, Network, Node, ObjectKind, Service, Task, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus,
+    Version,
+};
 use crate::spec::{PortProtocol, PublishMode, ServiceSpec, SpecError};
+
+/// The message of a rollback started by `RollbackService` (SwarmKit's wording).
+pub const MANUAL_ROLLBACK_MESSAGE: &str = "manually requested rollback";
 
 /// What an applied command changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +87,11 @@ pub enum Rejection {
     InvalidSettings { reason: String },
     #[error("renaming services is not supported")]
     ServiceRenameNotSupported { id: String },
+    /// SwarmKit's wording for a rollback with nothing to go back to.
+    #[error("service {id} does not have a previous spec")]
+    NoPreviousSpec { id: String },
+    #[error("invalid update status: {reason}")]
+    InvalidUpdateStatus { reason: String },
     #[error("task {id}: observed state cannot move backward from {current} to {proposed}")]
     TaskStateBackward { id: String, current: TaskState, proposed: TaskState },
     #[error("task {task_id} references a missing service: no such service: {service_id}")]
@@ -297,6 +309,15 @@ impl Store {
             if let Some(other) = service_names.insert(s.spec.name.clone(), s.id.clone()) {
                 return Some(format!("services {other} and {} share the name {}", s.id, s.spec.name));
             }
+            if s.spec_history.len() > limits::SERVICE_SPEC_HISTORY_MAX {
+                return Some(format!("service {} keeps {} old specs", s.id, s.spec_history.len()));
+            }
+            if !s.spec_history.is_empty() && s.previous_spec.is_none() {
+                return Some(format!("service {} has a spec history but no previous spec", s.id));
+            }
+            if let Some(Err(rejection)) = s.update_status.as_ref().map(limits::check_update_status) {
+                return Some(format!("service {}: {rejection}", s.id));
+            }
         }
         let mut network_names = BTreeMap::new();
         for (key, n) in &self.networks {
@@ -315,6 +336,9 @@ impl Store {
             }
             if !self.services.contains_key(&t.service_id) {
                 return Some(format!("task {} references missing service {}", t.id, t.service_id));
+            }
+            if t.running_since.is_some() && t.status.state < TaskState::Running {
+                return Some(format!("task {} has a running_since but is only {}", t.id, t.status.state));
             }
             by_service.entry(t.service_id.clone()).or_default().insert(t.id.clone());
             if let Some(node_id) = &t.node_id {
@@ -361,6 +385,59 @@ impl Store {
             store.set_task(&id, Some(task));
         }
         store
+    }
+
+    // -----------------------------------------------------------------------------------------------------------
+    // Checks shared by `apply` and the decision stages
+
+    /// SwarmKit's `checkPortConflicts` against every other service's spec: a published port/protocol used for
+    /// ingress by one service cannot be published (either mode) by another, and a host-published one cannot be
+    /// used for ingress. Several services may publish the same port in host mode (the scheduler keeps them apart).
+    pub(crate) fn check_port_conflicts(&self, spec: &ServiceSpec, own_id: &str) -> Result<(), Rejection> {
+        let mut ingress = BTreeSet::new();
+        let mut host = BTreeSet::new();
+        for port in spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
+            match port.publish_mode {
+                PublishMode::Ingress => ingress.insert((port.published_port, port.protocol)),
+                PublishMode::Host => host.insert((port.published_port, port.protocol)),
+            };
+        }
+        if ingress.is_empty() && host.is_empty() {
+            return Ok(());
+        }
+        for service in self.services.values().filter(|s| s.id != own_id) {
+            for port in service.spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
+                let key = (port.published_port, port.protocol);
+                let conflict = match port.publish_mode {
+                    PublishMode::Host => ingress.contains(&key),
+                    PublishMode::Ingress => ingress.contains(&key) || host.contains(&key),
+                };
+                if conflict {
+                    return Err(Rejection::PortInUse {
+                        port: port.published_port,
+                        protocol: port.protocol,
+                        service_name: service.spec.name.clone(),
+                        service_id: service.id.clone(),
+                        published_as: port.publish_mode,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `RollbackService { id, version }` would apply, without applying it: the service exists and is at
+    /// `version`, has a previous spec, and that spec's published ports are free. The rolling updater checks this
+    /// before proposing an automatic rollback.
+    pub(crate) fn check_rollback(&self, id: &str, version: Version) -> Result<(), Rejection> {
+        let service = self.services.get(id).ok_or_else(|| Rejection::NoSuchService { id: id.to_string() })?;
+        check_version(ObjectKind::Service, id, service.version, version)?;
+        let previous =
+            service.previous_spec.as_ref().ok_or_else(|| Rejection::NoPreviousSpec { id: id.to_string() })?;
+        if previous.endpoint_spec != service.spec.endpoint_spec {
+            self.check_port_conflicts(previous, id)?;
+        }
+        Ok(())
     }
 
     // -----------------------------------------------------------------------------------------------------------
@@ -563,48 +640,21 @@ impl Txn<'_> {
         outcome
     }
 
+    /// Stores `service` as an update of the stored service: bumps version and `updated_at`.
+    fn update_service(&mut self, mut service: Service) -> Outcome {
+        service.version = service.version.next();
+        service.updated_at = later(self.now, service.updated_at);
+        let outcome = Outcome::Updated { kind: ObjectKind::Service, id: service.id.clone(), version: service.version };
+        self.put_service(service);
+        outcome
+    }
+
     fn update_task(&mut self, mut task: Task) -> Outcome {
         task.version = task.version.next();
         task.updated_at = later(self.now, task.updated_at);
         let outcome = Outcome::Updated { kind: ObjectKind::Task, id: task.id.clone(), version: task.version };
         self.put_task(task);
         outcome
-    }
-
-    /// SwarmKit's `checkPortConflicts` against every other service's spec: a published port/protocol used for
-    /// ingress by one service cannot be published (either mode) by another, and a host-published one cannot be
-    /// used for ingress. Several services may publish the same port in host mode (the scheduler keeps them apart).
-    fn check_port_conflicts(&self, spec: &ServiceSpec, own_id: &str) -> Result<(), Rejection> {
-        let mut ingress = BTreeSet::new();
-        let mut host = BTreeSet::new();
-        for port in spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
-            match port.publish_mode {
-                PublishMode::Ingress => ingress.insert((port.published_port, port.protocol)),
-                PublishMode::Host => host.insert((port.published_port, port.protocol)),
-            };
-        }
-        if ingress.is_empty() && host.is_empty() {
-            return Ok(());
-        }
-        for service in self.store.services.values().filter(|s| s.id != own_id) {
-            for port in service.spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
-                let key = (port.published_port, port.protocol);
-                let conflict = match port.publish_mode {
-                    PublishMode::Host => ingress.contains(&key),
-                    PublishMode::Ingress => ingress.contains(&key) || host.contains(&key),
-                };
-                if conflict {
-                    return Err(Rejection::PortInUse {
-                        port: port.published_port,
-                        protocol: port.protocol,
-                        service_name: service.spec.name.clone(),
-                        service_id: service.id.clone(),
-                        published_as: port.publish_mode,
-                    });
-                }
-            }
-        }
-        Ok(())
     }
 
     fn command(&mut self, command: &Command) -> Result<Outcome, Rejection> {
@@ -721,7 +771,7 @@ impl Txn<'_> {
                         existing_id: existing_id.clone(),
                     });
                 }
-                self.check_port_conflicts(spec, service_id)?;
+                self.store.check_port_conflicts(spec, service_id)?;
                 self.put_service(Service {
                     id: service_id.clone(),
                     version: Version::INITIAL,
@@ -729,6 +779,8 @@ impl Txn<'_> {
                     updated_at: now,
                     spec: spec.clone(),
                     previous_spec: None,
+                    spec_history: Vec::new(),
+                    update_status: None,
                 });
                 Ok(Outcome::Created { kind: ObjectKind::Service, id: service_id.clone(), version: Version::INITIAL })
             }
@@ -745,14 +797,44 @@ impl Txn<'_> {
                     return Err(Rejection::ServiceRenameNotSupported { id: id.clone() });
                 }
                 if spec.endpoint_spec != service.spec.endpoint_spec {
-                    self.check_port_conflicts(spec, id)?;
+                    self.store.check_port_conflicts(spec, id)?;
                 }
-                service.previous_spec = Some(std::mem::replace(&mut service.spec, spec.clone()));
-                service.version = service.version.next();
-                service.updated_at = later(now, service.updated_at);
-                let outcome = Outcome::Updated { kind: ObjectKind::Service, id: id.clone(), version: service.version };
-                self.put_service(service);
-                Ok(outcome)
+                let replaced = std::mem::replace(&mut service.spec, spec.clone());
+                if let Some(older) = service.previous_spec.replace(replaced) {
+                    service.spec_history.push(older);
+                    if service.spec_history.len() > limits::SERVICE_SPEC_HISTORY_MAX {
+                        service.spec_history.remove(0);
+                    }
+                }
+                // Docker resets the update status on every update: a paused update resumes with the new spec.
+                service.update_status = None;
+                Ok(self.update_service(service))
+            }
+
+            Command::RollbackService { id, version } => {
+                self.cluster()?;
+                self.store.check_rollback(id, *version)?;
+                let mut service = self.service(id)?;
+                let previous = service.previous_spec.take().expect("check_rollback saw a previous spec");
+                service.spec = previous;
+                service.previous_spec = service.spec_history.pop();
+                service.update_status = (!service.spec.mode.is_job()).then(|| UpdateStatus {
+                    state: UpdateState::RollbackStarted,
+                    started_at: Some(now),
+                    completed_at: None,
+                    message: MANUAL_ROLLBACK_MESSAGE.to_string(),
+                });
+                Ok(self.update_service(service))
+            }
+
+            Command::SetServiceUpdateStatus { id, status } => {
+                let mut service = self.service(id)?;
+                limits::check_update_status(status)?;
+                if service.update_status.as_ref() == Some(status) {
+                    return Ok(Outcome::Unchanged);
+                }
+                service.update_status = Some(status.clone());
+                Ok(self.update_service(service))
             }
 
             Command::RemoveService { id } => {
@@ -795,7 +877,14 @@ impl Txn<'_> {
                     limits::check_task_spec(&task.spec)?;
                     task.spec.validate().map_err(Rejection::InvalidServiceSpec)?;
                     limits::check_task_status(&task.status)?;
-                    let task = Task { version: Version::INITIAL, created_at: now, updated_at: now, ..task.clone() };
+                    let running_since = (task.status.state == TaskState::Running).then_some(task.status.timestamp);
+                    let task = Task {
+                        version: Version::INITIAL,
+                        created_at: now,
+                        updated_at: now,
+                        running_since,
+                        ..task.clone()
+                    };
                     outcomes.push(Outcome::Created {
                         kind: ObjectKind::Task,
                         id: task.id.clone(),
@@ -818,6 +907,9 @@ impl Txn<'_> {
                 }
                 if task.status == *status {
                     return Ok(Outcome::Unchanged);
+                }
+                if status.state == TaskState::Running && task.running_since.is_none() {
+                    task.running_since = Some(status.timestamp);
                 }
                 task.status = status.clone();
                 Ok(self.update_task(task))

@@ -562,6 +562,11 @@ fn rejection_messages_read_like_docker() {
             Rejection::NameConflict { kind: ObjectKind::Service, name: "web".into(), existing_id: "abc".into() },
             "service name \"web\" is already in use by service abc",
         ),
+        (Rejection::NoPreviousSpec { id: "x".into() }, "service x does not have a previous spec"),
+        (
+            Rejection::InvalidUpdateStatus { reason: "completed_at is before started_at".into() },
+            "invalid update status: completed_at is before started_at",
+        ),
         (Rejection::NotInitialized, "cluster is not initialized"),
         (Rejection::AlreadyInitialized, "cluster is already initialized"),
         (
@@ -598,6 +603,10 @@ fn versions_and_timestamps_follow_changes() {
     assert_eq!(service.updated_at, Timestamp(T0 + 600));
     assert_eq!(service.spec.task_template.container_spec.image, "bb:3");
     assert_eq!(service.previous_spec.as_ref().unwrap().task_template.container_spec.image, "bb:2");
+    let history: Vec<&str> =
+        service.spec_history.iter().map(|spec| spec.task_template.container_spec.image.as_str()).collect();
+    assert_eq!(history, ["bb:1"], "the spec before the previous one is kept for a second rollback");
+    assert_eq!(service.update_status, None);
     assert_eq!(store.service_by_name("web").unwrap().id, "s1");
     assert!(store.service_by_name("api").is_none());
 
@@ -623,4 +632,38 @@ fn every_forward_state_pair_is_accepted_and_every_backward_pair_rejected() {
             assert_eq!(result.is_ok(), j >= i, "{from} -> {to}: {result:?}");
         }
     }
+}
+
+#[test]
+fn running_since_records_the_first_running_report() {
+    let report = |state: TaskState, ms: u64| Command::UpdateTaskStatus {
+        id: "t1".into(),
+        status: TaskStatus {
+            state,
+            timestamp: Timestamp(ms),
+            message: state.as_str().into(),
+            err: None,
+            container_id: None,
+        },
+    };
+    let mut store = store_with(&base());
+    let steps = [
+        (report(TaskState::Starting, T0 + 10), None),
+        (report(TaskState::Running, T0 + 20), Some(T0 + 20)),
+        (report(TaskState::Running, T0 + 30), Some(T0 + 20)),
+        (report(TaskState::Failed, T0 + 40), Some(T0 + 20)),
+    ];
+    for (command, want) in steps {
+        store.apply(&at(T0 + 100, command)).unwrap();
+        assert_eq!(store.task("t1").unwrap().running_since, want.map(Timestamp));
+    }
+    // A task created running (as a test or import might) starts its clock at its status time; one created in any
+    // other state has none, whatever the proposer put in the field.
+    let mut running = task("t9", "s1");
+    running.status = TaskStatus { state: TaskState::Running, timestamp: Timestamp(T0 + 5), ..TaskStatus::default() };
+    let mut pending = task("t8", "s1");
+    pending.running_since = Some(Timestamp(T0));
+    store.apply(&at(T0 + 200, Command::CreateTasks { tasks: vec![running, pending] })).unwrap();
+    assert_eq!(store.task("t9").unwrap().running_since, Some(Timestamp(T0 + 5)));
+    assert_eq!(store.task("t8").unwrap().running_since, None);
 }

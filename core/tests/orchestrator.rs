@@ -158,7 +158,10 @@ fn check_within_limits(command: &Command) {
         match command {
             Command::CreateTasks { tasks } => assert!(tasks.len() <= TASKS_PER_BATCH_MAX),
             Command::RemoveTasks { ids } => assert!(ids.len() <= TASKS_PER_BATCH_MAX),
-            Command::SetTaskDesiredState { .. } => {}
+            // The rolling updater's status reports and automatic rollbacks.
+            Command::SetTaskDesiredState { .. }
+            | Command::SetServiceUpdateStatus { .. }
+            | Command::RollbackService { .. } => {}
             other => panic!("orchestrators do not propose {}", other.name()),
         }
     }

@@ -52,7 +52,7 @@ fn empty_input() {
 #[test]
 fn unknown_format_version() {
     let mut bytes = store_with(&base()).encode_snapshot();
-    for version in [0u8, 1, SNAPSHOT_FORMAT_VERSION + 1, 255] {
+    for version in [0u8, 1, SNAPSHOT_FORMAT_VERSION - 1, SNAPSHOT_FORMAT_VERSION + 1, 255] {
         bytes[0] = version;
         assert_eq!(
             Store::decode_snapshot(&bytes),

@@ -1,21 +1,24 @@
 //! The restart supervisor: replaces wanted tasks that ended, as their restart policy allows, and moves replicated
 //! tasks off nodes that are down or drained. Its invariant: a replacement is created in the same batch as the old
 //! task is told to `Shutdown`, in the same slot (or on the same node for global modes), with the service's current
-//! template; so a slot never gains two wanted tasks, however leaders change.
+//! template; so a slot never gains a second wanted task, however leaders change. (A start-first rolling update
+//! holds two wanted tasks in a slot for a while, the outdated one and its replacement: the outdated one is
+//! superseded, never replaced, only told to stop if it ends or its node goes; see `slot::is_superseded`.)
 //!
 //! The restart delay is waited out before anything is written: the ended task keeps its desired state (and so
 //! holds its slot) until `now >= ended_at + delay`, then it is told to stop and its replacement is created, wanting
 //! `Running` at once. (SwarmKit instead creates the replacement at once wanting `Ready` and promotes it after the
 //! delay from an in-memory timer; waiting keeps the decision a function of the store and `now`, and asks nothing
-//! of the scheduler or agent.) `next_wakeup` tells the leader when the earliest wait ends. No delay applies on a
-//! drained node, as in SwarmKit.
+//! of the scheduler or agent.) `next_restart_wakeup` tells the leader when the earliest wait ends. No delay applies
+//! on a drained node, as in SwarmKit.
 
 use crate::command::Command;
 use crate::model::{NodeAvailability, Service, Task, TaskState, Timestamp};
 use crate::store::Store;
 
 use super::slot::{
-    self, accepts_global_task, ended_at, is_active, is_global, millis, node_is_invalid, Constraints, Verdict,
+    self, accepts_global_task, ended_at, is_active, is_global, is_superseded, millis, node_is_invalid, Constraints,
+    Verdict,
 };
 use super::{IdSource, Plan};
 
@@ -44,17 +47,19 @@ fn decide(
     }
     let mode = service.spec.mode;
     let node = task.node_id.as_deref().and_then(|id| store.node(id));
+    let superseded = is_superseded(task, group, &service.spec.task_template);
     if !task.status.state.is_terminal() {
         // Still starting or running. Replicated tasks leave invalid nodes; global tasks are the global
         // orchestrators' business.
         if !is_global(mode) && task.node_id.is_some() && node_is_invalid(node) {
-            return Decision::Replace;
+            return if superseded { Decision::Shutdown } else { Decision::Replace };
         }
         return Decision::Keep;
     }
     match slot::verdict(task, group, mode.is_job()) {
         Verdict::Finished => Decision::Keep,
         Verdict::GiveUp => Decision::Shutdown,
+        Verdict::Restart if superseded => Decision::Shutdown,
         Verdict::Restart => {
             if is_global(mode) && !node.is_some_and(|node| accepts_global_task(node, constraints)) {
                 // SwarmKit: a global task is not restarted on a paused or unsuitable node.
@@ -102,8 +107,8 @@ pub fn restart_supervisor(store: &Store, now: Timestamp, ids: &mut dyn IdSource)
 }
 
 /// The earliest time after `now` at which a restart delay ends, if any restart is waiting: the leader should run
-/// `reconcile` again then.
-pub fn next_wakeup(store: &Store, now: Timestamp) -> Option<Timestamp> {
+/// `reconcile` again then (`orchestrator::next_wakeup` combines this with the rolling updater's waits).
+pub fn next_restart_wakeup(store: &Store, now: Timestamp) -> Option<Timestamp> {
     let mut earliest: Option<Timestamp> = None;
     for_each_decision(store, now, |_, _, decision| {
         if let Decision::WaitUntil(due) = decision {

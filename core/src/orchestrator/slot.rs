@@ -19,6 +19,14 @@ pub(crate) fn is_active(task: &Task) -> bool {
     task.desired_state <= TaskState::Complete
 }
 
+/// A rolling update is swapping the slot start-first: `task` runs an outdated spec (not `template`) and another
+/// wanted task of its slot (`group`) runs `template`. Such a task is never replaced: the other task holds the
+/// slot, so when it ends or must leave its node it is only told to stop.
+pub(crate) fn is_superseded(task: &Task, group: &[&Task], template: &TaskSpec) -> bool {
+    task.spec != *template
+        && group.iter().any(|other| other.id != task.id && is_active(other) && other.spec == *template)
+}
+
 /// The task ended by itself (exit 0, non-zero exit, or could not start), as opposed to being stopped, orphaned or
 /// removed. Only such endings are judged by the restart condition; any other ending of a wanted task is replaced.
 pub(crate) fn ended_on_its_own(state: TaskState) -> bool {

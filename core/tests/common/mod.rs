@@ -103,7 +103,7 @@ fn random_command(rng: &mut XorShift, allow_batch: bool) -> Command {
     let service_id = format!("s{}", rng.below(5));
     let task_id = format!("t{}", rng.below(20));
     let state = TaskState::ALL[rng.below(TaskState::ALL.len() as u64) as usize];
-    match rng.below(if allow_batch { 13 } else { 12 }) {
+    match rng.below(if allow_batch { 15 } else { 14 }) {
         0 => create_node(&node_id),
         1 => Command::SetNodeStatus {
             id: node_id,
@@ -145,6 +145,21 @@ fn random_command(rng: &mut XorShift, allow_batch: bool) -> Command {
                 create_network(&format!("net{}", rng.below(3)), &format!("nw{}", rng.below(3)))
             } else {
                 Command::RemoveNetwork { id: format!("net{}", rng.below(3)) }
+            }
+        }
+        12 => Command::RollbackService { id: service_id, version: Version(1 + rng.below(3)) },
+        13 => {
+            let state = UpdateState::ALL[rng.below(UpdateState::ALL.len() as u64) as usize];
+            // Sometimes inconsistent (completed_at in a state without one), so some are rejected.
+            let completed = state.is_completed() != (rng.below(8) == 0);
+            Command::SetServiceUpdateStatus {
+                id: service_id,
+                status: UpdateStatus {
+                    state,
+                    started_at: Some(Timestamp(T0 + rng.below(100))),
+                    completed_at: completed.then(|| Timestamp(T0 + 100 + rng.below(100))),
+                    message: format!("m{}", rng.below(3)),
+                },
             }
         }
         _ => Command::Batch((0..rng.below(5)).map(|_| random_command(rng, false)).collect()),
