@@ -916,3 +916,202 @@ fn ids_already_in_use_are_skipped() {
     let added = created(&world.reconcile());
     assert_eq!(added.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["task3"]);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Start gate: a task created while another of its slot may still run on a live node waits at desired Ready
+
+/// How the old task stops holding its slot back.
+#[derive(Debug, Clone, Copy)]
+enum Release {
+    /// Its agent reports it stopped.
+    Stopped,
+    /// Its node goes down.
+    NodeDown,
+}
+
+struct Gate {
+    name: &'static str,
+    global: bool,
+    /// Makes the orchestrators replace the task running on n1 (slot 1, or n1 for a global service); returns what
+    /// the reconcile that creates the replacement proposed.
+    act: fn(&mut World) -> Vec<Command>,
+    /// The replacement's desired state when created.
+    created_as: TaskState,
+    release: Release,
+}
+
+fn update_image(world: &mut World, order: UpdateOrder) -> Vec<Command> {
+    world.update_service("s1", |spec| {
+        spec.task_template.container_spec.image = "bb:2".into();
+        spec.update_config = Some(UpdateConfig { parallelism: 1, order, ..UpdateConfig::default() });
+    });
+    world.reconcile()
+}
+
+fn scale(world: &mut World, replicas: u64) {
+    world.update_service("s1", |spec| spec.mode = ServiceMode::Replicated { replicas });
+}
+
+fn gate_cases() -> Vec<Gate> {
+    use TaskState::{Ready, Running};
+    vec![
+        Gate {
+            name: "scale down then up while the removed task still runs",
+            global: false,
+            act: |world| {
+                scale(world, 0);
+                world.reconcile();
+                scale(world, 1);
+                world.reconcile()
+            },
+            created_as: Ready,
+            release: Release::Stopped,
+        },
+        Gate {
+            name: "scale down then up, released by its node going down",
+            global: false,
+            act: |world| {
+                scale(world, 0);
+                world.reconcile();
+                scale(world, 1);
+                world.reconcile()
+            },
+            created_as: Ready,
+            release: Release::NodeDown,
+        },
+        Gate {
+            name: "scale down then up after the removed task's node went down",
+            global: false,
+            act: |world| {
+                scale(world, 0);
+                world.reconcile();
+                world.set_node_state("n1", NodeState::Down);
+                scale(world, 1);
+                world.reconcile()
+            },
+            created_as: Running,
+            release: Release::Stopped,
+        },
+        Gate {
+            name: "stop-first update",
+            global: false,
+            act: |world| update_image(world, UpdateOrder::StopFirst),
+            created_as: Ready,
+            release: Release::Stopped,
+        },
+        Gate {
+            name: "start-first update overlaps on purpose",
+            global: false,
+            act: |world| update_image(world, UpdateOrder::StartFirst),
+            created_as: Running,
+            release: Release::Stopped,
+        },
+        Gate {
+            name: "global stop-first update",
+            global: true,
+            act: |world| update_image(world, UpdateOrder::StopFirst),
+            created_as: Ready,
+            release: Release::Stopped,
+        },
+        Gate {
+            name: "moved off a drained node that still runs it",
+            global: false,
+            act: |world| {
+                world.set_availability("n1", NodeAvailability::Drain);
+                world.reconcile()
+            },
+            created_as: Ready,
+            release: Release::Stopped,
+        },
+        Gate {
+            name: "moved off a down node",
+            global: false,
+            act: |world| {
+                world.set_node_state("n1", NodeState::Down);
+                world.reconcile()
+            },
+            created_as: Running,
+            release: Release::Stopped,
+        },
+        Gate {
+            name: "restart of a task that failed",
+            global: false,
+            act: |world| {
+                let old = world.tasks("s1")[0].id.clone();
+                world.report(&old, TaskState::Failed);
+                world.reconcile()
+            },
+            created_as: Running,
+            release: Release::Stopped,
+        },
+    ]
+}
+
+#[test]
+fn a_replacement_waits_at_ready_until_older_tasks_of_its_slot_stop_on_live_nodes() {
+    for case in gate_cases() {
+        let name = case.name;
+        let mut world = World::new();
+        world.add_node("n1", NodeState::Ready);
+        world.add_node("n2", NodeState::Ready);
+        let mut spec = if case.global {
+            let mut spec = ServiceSpec::global("agent", "bb:1");
+            spec.task_template.placement.constraints = vec!["node.hostname==host-n1".into()];
+            spec
+        } else {
+            replicated("web", 1, RestartCondition::Any)
+        };
+        spec.task_template.restart_policy.delay_ns = 0;
+        world.create_service("s1", spec);
+        world.reconcile();
+        let old = world.tasks("s1")[0].id.clone();
+        world.start(&old, "n1");
+
+        let commands = (case.act)(&mut world);
+        let new = created(&commands);
+        assert_eq!(new.len(), 1, "{name}: {commands:?}");
+        let new = new[0].id.clone();
+        assert_eq!(world.task(&new).desired_state, case.created_as, "{name}");
+        assert_eq!(world.task(&new).slot, world.task(&old).slot, "{name}");
+        if case.created_as != TaskState::Ready {
+            continue;
+        }
+        // Held while the old task may run: the scheduler places it and its agent prepares it, nothing more.
+        if world.task(&new).node_id.is_none() {
+            world.run(Command::AssignTask { id: new.clone(), node_id: "n2".into() });
+        }
+        world.report(&new, TaskState::Ready);
+        world.advance(60 * SECOND_MS);
+        assert!(world.reconcile().is_empty(), "{name}: promoted while the old task may still run");
+        assert_eq!(world.task(&new).desired_state, TaskState::Ready, "{name}");
+
+        match case.release {
+            Release::Stopped => world.report(&old, TaskState::Shutdown),
+            Release::NodeDown => world.set_node_state("n1", NodeState::Down),
+        }
+        world.reconcile();
+        assert_eq!(world.task(&new).desired_state, TaskState::Running, "{name}");
+        let wanted = if case.global { world.wanted_on("s1", "n1") } else { world.wanted("s1") };
+        assert_eq!(wanted.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [new.as_str()], "{name}");
+    }
+}
+
+#[test]
+fn a_held_job_task_is_promoted_to_complete() {
+    let mut world = World::new();
+    world.add_node("n1", NodeState::Ready);
+    world.add_node("n2", NodeState::Ready);
+    let mut spec = ServiceSpec::replicated_job("batch", "bb:1", 1, 1);
+    spec.task_template.restart_policy.delay_ns = 0;
+    world.create_service("s1", spec);
+    world.reconcile();
+    let old = world.wanted_in_slot("s1", 1).unwrap().id;
+    world.start(&old, "n1");
+    world.set_availability("n1", NodeAvailability::Drain);
+    world.reconcile();
+    let new = world.wanted_in_slot("s1", 1).unwrap();
+    assert_eq!(new.desired_state, TaskState::Ready);
+    world.report(&old, TaskState::Shutdown);
+    world.reconcile();
+    assert_eq!(world.task(&new.id).desired_state, TaskState::Complete);
+}

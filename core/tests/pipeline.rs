@@ -96,3 +96,25 @@ fn a_task_that_fits_nowhere_stays_pending_with_the_reason() {
     );
     assert_eq!(run(&mut store, T0 + 200, &mut ids), 0);
 }
+
+#[test]
+fn a_task_held_at_ready_is_still_scheduled_so_its_agent_can_prepare_it() {
+    let service = Command::CreateService { service_id: "web".into(), spec: ServiceSpec::replicated("web", "bb:1", 1) };
+    let mut store = cluster(&["n1", "n2"], vec![service]);
+    let mut ids = SequentialIds::new("task");
+    run(&mut store, T0 + 100, &mut ids);
+    let old = store.tasks_of_service("web").next().expect("a task").clone();
+    store.apply(&Proposal::new(Timestamp(T0 + 150), set_status(&old.id, TaskState::Running))).expect("running");
+    // Scale down, then up while the removed task still runs: the slot's new task waits at Ready, assigned.
+    for (replicas, now) in [(0, T0 + 200), (1, T0 + 300)] {
+        let service = store.service("web").expect("web").clone();
+        let mut spec = service.spec.clone();
+        spec.mode = ServiceMode::Replicated { replicas };
+        let update = Command::UpdateService { id: "web".into(), version: service.version, spec };
+        store.apply(&Proposal::new(Timestamp(now), update)).expect("scale");
+        run(&mut store, now, &mut ids);
+    }
+    let new = store.tasks_of_service("web").find(|task| task.id != old.id).expect("a new task");
+    assert_eq!((new.desired_state, new.status.state), (TaskState::Ready, TaskState::Assigned), "{new:?}");
+    assert_eq!(run(&mut store, T0 + 400, &mut ids), 0);
+}

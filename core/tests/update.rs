@@ -15,6 +15,9 @@ use swarm_core::*;
 const TICK_MS: u64 = 1000;
 const SECOND_NS: u64 = 1_000_000_000;
 const STEPS_MAX: usize = 500;
+/// How long a stop-first slot takes to run its new task: one tick for the old task to report stopped (the new
+/// one, created wanting `Ready`, is then promoted to `Running`), one for the new task to report running.
+const STOP_FIRST_START_MS: u64 = 2 * TICK_MS;
 
 struct Sim {
     store: Store,
@@ -110,7 +113,8 @@ impl Sim {
         self.run(Command::UpdateTaskStatus { id: task_id.into(), status });
     }
 
-    /// Every agent reports: assigned wanted tasks start (or fail, for a bad image); tasks told to stop stop.
+    /// Every agent reports: assigned wanted tasks start (or fail, for a bad image), except that a task desired
+    /// `Ready` is only prepared (it waits for the orchestrator to promote it); tasks told to stop stop.
     fn agents(&mut self) {
         let tasks: Vec<Task> = self.store.tasks().cloned().collect();
         for task in tasks {
@@ -119,6 +123,10 @@ impl Sim {
             }
             if task.desired_state > TaskState::Running {
                 self.report(&task.id, TaskState::Shutdown, None);
+            } else if task.desired_state == TaskState::Ready {
+                if task.status.state < TaskState::Ready {
+                    self.report(&task.id, TaskState::Ready, None);
+                }
             } else if task.status.state < TaskState::Running {
                 let image = &task.spec.container_spec.image;
                 if self.bad_images.contains(image) {
@@ -195,14 +203,23 @@ impl Sim {
         batches.into_iter().collect()
     }
 
-    /// At most one wanted task per slot (node for global services): what stop-first promises.
+    /// At most one wanted task per slot (node for global services), and at most one task per slot observed
+    /// between `Starting` and `Running`: what stop-first promises.
     fn assert_one_wanted_per_slot(&self, service_id: &str) {
+        let place =
+            |task: &Task| task.slot.map_or_else(|| task.node_id.clone().unwrap_or_default(), |slot| slot.to_string());
         let mut per_slot: BTreeMap<String, usize> = BTreeMap::new();
+        let mut running: BTreeMap<String, usize> = BTreeMap::new();
         for task in self.wanted(service_id) {
-            let place = task.slot.map_or_else(|| task.node_id.clone().unwrap_or_default(), |slot| slot.to_string());
-            *per_slot.entry(place).or_default() += 1;
+            *per_slot.entry(place(task)).or_default() += 1;
+        }
+        for task in self.tasks(service_id) {
+            if (TaskState::Starting..=TaskState::Running).contains(&task.status.state) {
+                *running.entry(place(task)).or_default() += 1;
+            }
         }
         assert!(per_slot.values().all(|&count| count == 1), "slots with several wanted tasks: {per_slot:?}");
+        assert!(running.values().all(|&count| count == 1), "slots with several running tasks: {running:?}");
     }
 }
 
@@ -294,15 +311,16 @@ fn stop_first_replaces_slots_in_batches_of_parallelism_gated_by_running_plus_del
         let slots: Vec<Vec<&str>> =
             batches.iter().map(|(_, slots)| slots.iter().map(String::as_str).collect()).collect();
         assert_eq!(slots, case.batches, "{label}");
-        // Each batch starts one tick (the agent starting the previous batch) plus the delay after the previous one.
+        // Each batch starts when the previous one runs (its old tasks stopped, then its new ones started) plus the
+        // delay.
         assert_eq!(batches[0].0, update_started, "{label}: the first batch starts at once");
         for pair in batches.windows(2) {
-            assert_eq!(pair[1].0 - pair[0].0, TICK_MS + case.delay_s * 1000, "{label}: {batches:?}");
+            assert_eq!(pair[1].0 - pair[0].0, STOP_FIRST_START_MS + case.delay_s * 1000, "{label}: {batches:?}");
         }
         // Completed `monitor` after the last batch freed its places.
         let status = sim.status("s1").unwrap();
         let last_batch = batches.last().unwrap().0;
-        let freed = last_batch + TICK_MS + case.delay_s * 1000;
+        let freed = last_batch + STOP_FIRST_START_MS + case.delay_s * 1000;
         assert_eq!(status.completed_at, Some(Timestamp(freed + case.monitor_s * 1000)), "{label}");
         assert_eq!(status.started_at, Some(Timestamp(update_started)), "{label}");
         assert_eq!(status.message, "update completed", "{label}");
@@ -325,6 +343,8 @@ fn the_status_is_updating_until_the_last_monitor_window_ends() {
         (status.state, status.message.as_str(), status.started_at, status.completed_at),
         (UpdateState::Updating, "update in progress", Some(Timestamp(started)), None)
     );
+    sim.step(); // the old tasks stop; the new ones, held at Ready until then, are told to run
+    assert!(sim.wanted("s1").iter().all(|task| task.desired_state == TaskState::Running));
     sim.step(); // the new tasks start running
     assert_eq!(sim.wanted_images("s1"), ["bb:2", "bb:2"]);
     let running_at = sim.now - TICK_MS;
@@ -476,6 +496,7 @@ fn only_failures_within_the_monitor_window_count() {
             spec.update_config = Some(update_config(1, 10, 2, UpdateOrder::StopFirst));
         });
         sim.step(); // slot 1 is replaced
+        sim.step(); // its old task stops and the new one is told to run
         sim.step(); // its new task runs
         let new = sim.wanted("s1").into_iter().find(|task| task.slot == Some(1)).unwrap().clone();
         assert_eq!(new.spec.container_spec.image, "bb:2");
@@ -691,6 +712,7 @@ fn a_failed_old_task_restarted_with_the_new_spec_is_not_counted_as_a_failure() {
         spec.update_config = Some(update_config(1, 30, 5, UpdateOrder::StopFirst));
     });
     sim.step(); // slot 1 replaced
+    sim.step(); // its old task stops and the new one is told to run
     sim.step(); // its task runs; the 30s delay holds slot 2 and 3
     let old = sim.wanted("s1").into_iter().find(|task| task.slot == Some(3)).unwrap().clone();
     assert_eq!(old.spec.container_spec.image, "bb:1");

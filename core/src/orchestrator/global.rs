@@ -33,7 +33,7 @@ pub fn global_orchestrator(store: &Store, now: Timestamp, ids: &mut dyn IdSource
             } else if node.spec.availability == NodeAvailability::Active
                 && slot_state(group, false) == SlotState::Vacant
             {
-                let task = plan.new_task(service, None, Some(&node.id));
+                let task = plan.new_task(service, None, Some(&node.id), group);
                 plan.create(task);
             }
         }

@@ -41,7 +41,8 @@ pub fn job_orchestrator(store: &Store, now: Timestamp, ids: &mut dyn IdSource) -
 fn replicated_job(plan: &mut Plan<'_>, store: &Store, service: &Service, max_concurrent: u64, total: u64) {
     let mut running = 0u64;
     let mut used = BTreeSet::new();
-    for (&number, group) in &tasks_by_slot(store, &service.id) {
+    let slots = tasks_by_slot(store, &service.id);
+    for (&number, group) in &slots {
         let unfinished_count = group.iter().filter(|task| unfinished(task)).count();
         running += u64::try_from(unfinished_count).unwrap_or(u64::MAX);
         if completed(group) || unfinished_count > 0 || slot_state(group, true) == SlotState::GivenUp {
@@ -52,7 +53,8 @@ fn replicated_job(plan: &mut Plan<'_>, store: &Store, service: &Service, max_con
     let starts = max_concurrent.saturating_sub(running).min(total.saturating_sub(used_count));
     let free = (1..=total).filter(|number| !used.contains(number));
     for number in free.take(usize::try_from(starts).unwrap_or(usize::MAX)) {
-        let task = plan.new_task(service, Some(number), None);
+        let group = slots.get(&number).map_or(&[][..], Vec::as_slice);
+        let task = plan.new_task(service, Some(number), None, group);
         plan.create(task);
     }
 }
@@ -71,7 +73,7 @@ fn global_job(plan: &mut Plan<'_>, store: &Store, service: &Service) {
         let candidate = node.spec.availability == NodeAvailability::Active && node.status.state == NodeState::Ready;
         let covered = completed(group) || slot_state(group, true) != SlotState::Vacant;
         if candidate && !covered {
-            let task = plan.new_task(service, None, Some(&node.id));
+            let task = plan.new_task(service, None, Some(&node.id), group);
             plan.create(task);
         }
     }

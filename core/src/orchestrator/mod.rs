@@ -7,23 +7,25 @@
 //! store's limits that applies to the store it was computed from; and `reconcile` is idempotent: run again on
 //! the store after its own commands are applied (at the same `now`), it returns nothing.
 //!
-//! Desired states, as SwarmKit sets them: new service tasks want `Running`, new job tasks want `Complete`; a task
-//! replaced by the restart supervisor, given up on by its restart policy, or on a node a global service leaves,
-//! wants `Shutdown`; the tasks of a slot removed by scale-down want `Remove`, and the reaper deletes them once they
-//! have stopped (or at once if they were never assigned). New tasks start in observed state `New` with message
-//! "created"; the allocator and scheduler take them on from there (global tasks are created already bound to
-//! their node). A task is "dirty" when its spec differs from its service's task template (`is_dirty`): the rolling
-//! updater (`update`) replaces dirty tasks slot by slot; the other orchestrators create tasks with the current
-//! template only and leave dirty tasks to it.
+//! Desired states, as SwarmKit sets them: new service tasks want `Running`, new job tasks want `Complete`, except that
+//! a task created in a slot (on a node, for global modes) where another task may still run on a live node wants `Ready`
+//! until that one has stopped (`start_gate`; start-first updates excepted); a task replaced by the restart supervisor,
+//! given up on by its restart policy, or on a node a global service leaves, wants `Shutdown`; the tasks of a slot
+//! removed by scale-down want `Remove`, and the reaper deletes them once they have stopped (or at once if they were
+//! never assigned). New tasks start in observed state `New` with message "created"; the allocator and scheduler take
+//! them on from there (global tasks are created already bound to their node). A task is "dirty" when its spec differs
+//! from its service's task template (`is_dirty`): the rolling updater (`update`) replaces dirty tasks slot by slot; the
+//! other orchestrators create tasks with the current template only and leave dirty tasks to it.
 //!
-//! Stage order in `reconcile`, and why it is idempotent: the slot creators (replicated, global, jobs) run first, so
-//! the updater never spends its parallelism on a slot that scale-down just removed and never sees a new slot as
-//! out of date; the updater runs before the restart supervisor, so it sees a failed new task before its
-//! replacement exists and replaces failed dirty tasks with the new spec itself; the reaper runs last. One pass is
-//! not always a fixpoint, because the updater can change a spec (an automatic rollback) that the earlier stages
-//! then act on (the previous spec may have other replicas or constraints). So `reconcile` repeats the passes until
-//! one proposes nothing (`stages::run_stages_until_settled`, at most `RECONCILE_PASSES_MAX`; a rollback settles in
-//! three: roll back, act on the old spec, nothing left), which makes its output a fixpoint by construction.
+//! Stage order in `reconcile`, and why it is idempotent: the slot creators (replicated, global, jobs) run first, so the
+//! updater never spends its parallelism on a slot that scale-down just removed and never sees a new slot as out of
+//! date; the updater runs before the restart supervisor, so it sees a failed new task before its replacement exists and
+//! replaces failed dirty tasks with the new spec itself; the start gate runs after every stage that creates tasks, so
+//! it sees each new `Ready` task with the tasks it waits for; the reaper runs last. One pass is not always a fixpoint,
+//! because the updater can change a spec (an automatic rollback) that the earlier stages then act on (the previous spec
+//! may have other replicas or constraints). So `reconcile` repeats the passes until one proposes nothing
+//! (`stages::run_stages_until_settled`, at most `RECONCILE_PASSES_MAX`; a rollback settles in three: roll back, act on
+//! the old spec, nothing left), which makes its output a fixpoint by construction.
 
 mod global;
 mod jobs;
@@ -31,6 +33,7 @@ mod reaper;
 mod replicated;
 mod restart;
 mod slot;
+mod start_gate;
 mod update;
 
 use std::collections::BTreeSet;
@@ -46,6 +49,7 @@ pub use jobs::job_orchestrator;
 pub use reaper::task_reaper;
 pub use replicated::replicated_orchestrator;
 pub use restart::{next_restart_wakeup, restart_supervisor};
+pub use start_gate::start_gate;
 pub use update::{
     next_update_wakeup, rolling_updater, ROLLBACK_COMPLETED_MESSAGE, UPDATE_COMPLETED_MESSAGE,
     UPDATE_IN_PROGRESS_MESSAGE,
@@ -81,10 +85,10 @@ impl IdSource for SequentialIds {
 }
 
 /// Runs every orchestrator in order over the committed `store`: replicated, global, jobs, rolling updater, restart
-/// supervisor, task reaper, in passes until a pass proposes nothing (see the module notes). Each one sees the state
-/// left by the previous ones (their commands are applied to a scratch copy, made only when some stage has work), so
-/// their decisions never conflict and the whole is idempotent. Returns the batches to propose, in order, each with
-/// this `now`.
+/// supervisor, start gate, task reaper, in passes until a pass proposes nothing (see the module notes). Each one sees
+/// the state left by the previous ones (their commands are applied to a scratch copy, made only when some stage has
+/// work), so their decisions never conflict and the whole is idempotent. Returns the batches to propose, in order, each
+/// with this `now`.
 pub fn reconcile(store: &Store, now: Timestamp, ids: &mut dyn IdSource) -> Vec<Command> {
     if !store.is_initialized() {
         return Vec::new();
@@ -100,6 +104,7 @@ pub fn reconcile(store: &Store, now: Timestamp, ids: &mut dyn IdSource) -> Vec<C
             &mut |s: &Store| job_orchestrator(s, now, &mut **ids.borrow_mut()),
             &mut |s: &Store| rolling_updater(s, now, &mut **ids.borrow_mut()),
             &mut |s: &Store| restart_supervisor(s, now, &mut **ids.borrow_mut()),
+            &mut |s: &Store| start_gate(s),
             &mut |s: &Store| task_reaper(s),
         ],
     )
@@ -115,6 +120,15 @@ pub fn next_wakeup(store: &Store, now: Timestamp) -> Option<Timestamp> {
 /// updater replaces dirty tasks; a replacement made by the restart supervisor always gets the current template.
 pub fn is_dirty(service: &Service, task: &Task) -> bool {
     task.spec != service.spec.task_template
+}
+
+/// The desired state of a task of `service` that may run: `Running`, or `Complete` for jobs.
+pub(crate) fn run_state(service: &Service) -> TaskState {
+    if service.spec.mode.is_job() {
+        TaskState::Complete
+    } else {
+        TaskState::Running
+    }
 }
 
 /// One orchestrator run's output being built: fresh ids, new tasks, and the packing of atomic units of work into
@@ -133,12 +147,20 @@ impl<'a> Plan<'a> {
     }
 
     /// A new task for `service`: in `slot` (replicated modes) or bound to `node_id` (global modes), observed `New`,
-    /// desired `Running` (`Complete` for jobs), with the service's current task template.
-    pub(crate) fn new_task(&mut self, service: &Service, slot: Option<u64>, node_id: Option<&str>) -> Task {
+    /// with the service's current task template. `group` is the slot's (or node's) existing tasks: while one of
+    /// them may still run on a live node (`slot::must_wait`) the new task wants `Ready`, and `start_gate` promotes
+    /// it later; otherwise it wants `run_state` (`Running`, or `Complete` for jobs) at once.
+    pub(crate) fn new_task(
+        &mut self,
+        service: &Service,
+        slot: Option<u64>,
+        node_id: Option<&str>,
+        group: &[&Task],
+    ) -> Task {
         let id = self.fresh_id();
         let mut task = Task::new(id, service.id.clone(), slot, service.spec.task_template.clone());
         task.node_id = node_id.map(str::to_string);
-        task.desired_state = if service.spec.mode.is_job() { TaskState::Complete } else { TaskState::Running };
+        task.desired_state = if slot::must_wait(self.store, group) { TaskState::Ready } else { run_state(service) };
         task.status = TaskStatus {
             state: TaskState::New,
             timestamp: self.now,

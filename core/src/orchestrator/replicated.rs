@@ -4,7 +4,8 @@
 //! lowest free slot numbers; surplus slots are removed as SwarmKit's scale-down picks them: from the nodes running
 //! the most tasks of the service, preferring slots with no running task, and unassigned slots first. A removed
 //! slot's tasks are told `Remove` (not `Shutdown`): the agent stops them and the task reaper then deletes the
-//! whole slot, so it disappears from `service ps` as in Docker.
+//! whole slot, so it disappears from `service ps` as in Docker. A removed slot is free again at once: a scale-up
+//! that reuses it before its tasks have stopped creates the new task wanting `Ready` (see `start_gate`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,8 +42,9 @@ pub fn replicated_orchestrator(store: &Store, now: Timestamp, ids: &mut dyn IdSo
     let mut plan = Plan::new(store, now, ids);
     for service in store.services() {
         let ServiceMode::Replicated { replicas } = service.spec.mode else { continue };
+        let slots = tasks_by_slot(store, &service.id);
         let mut held = Vec::new();
-        for (&number, group) in &tasks_by_slot(store, &service.id) {
+        for (&number, group) in &slots {
             let tasks = match slot_state(group, false) {
                 SlotState::Active => group.iter().copied().filter(|task| is_active(task)).collect(),
                 SlotState::GivenUp => group.last().copied().into_iter().collect(),
@@ -55,7 +57,9 @@ pub fn replicated_orchestrator(store: &Store, now: Timestamp, ids: &mut dyn IdSo
             let taken: BTreeSet<u64> = held.iter().map(|slot| slot.number).collect();
             let free = (1..).filter(|number| !taken.contains(number));
             for number in free.take(usize::try_from(replicas - held_count).unwrap_or(usize::MAX)) {
-                let task = plan.new_task(service, Some(number), None);
+                // A slot removed by scale-down may be reused before its tasks have stopped.
+                let group = slots.get(&number).map_or(&[][..], Vec::as_slice);
+                let task = plan.new_task(service, Some(number), None, group);
                 plan.create(task);
             }
         } else if held_count > replicas {

@@ -1,16 +1,18 @@
-//! The restart supervisor: replaces wanted tasks that ended, as their restart policy allows, and moves replicated
-//! tasks off nodes that are down or drained. Its invariant: a replacement is created in the same batch as the old
-//! task is told to `Shutdown`, in the same slot (or on the same node for global modes), with the service's current
-//! template; so a slot never gains a second wanted task, however leaders change. (A start-first rolling update
-//! holds two wanted tasks in a slot for a while, the outdated one and its replacement: the outdated one is
-//! superseded, never replaced, only told to stop if it ends or its node goes; see `slot::is_superseded`.)
+//! The restart supervisor: replaces wanted tasks that ended, as their restart policy allows, and moves replicated tasks
+//! off nodes that are down or drained. Its invariant: a replacement is created in the same batch as the old task is
+//! told to `Shutdown`, in the same slot (or on the same node for global modes), with the service's current template; so
+//! a slot never gains a second wanted task, however leaders change (the replacement may want `Ready`, see below). (A
+//! start-first rolling update holds two wanted tasks in a slot for a while, the outdated one and its replacement: the
+//! outdated one is superseded, never replaced, only told to stop if it ends or its node goes; see
+//! `slot::is_superseded`.)
 //!
-//! The restart delay is waited out before anything is written: the ended task keeps its desired state (and so
-//! holds its slot) until `now >= ended_at + delay`, then it is told to stop and its replacement is created, wanting
-//! `Running` at once. (SwarmKit instead creates the replacement at once wanting `Ready` and promotes it after the
-//! delay from an in-memory timer; waiting keeps the decision a function of the store and `now`, and asks nothing
-//! of the scheduler or agent.) `next_restart_wakeup` tells the leader when the earliest wait ends. No delay applies
-//! on a drained node, as in SwarmKit.
+//! The restart delay is waited out before anything is written: the ended task keeps its desired state (and so holds its
+//! slot) until `now >= ended_at + delay`, then it is told to stop and its replacement is created, wanting `Running` at
+//! once, or `Ready` while a task of the slot may still run on a live node (a task moved off a drained node, say), until
+//! `start_gate` sees it stopped. (SwarmKit also creates the replacement at once wanting `Ready` and promotes it after
+//! the delay from an in-memory timer; waiting out the delay first keeps the decision a function of the store and
+//! `now`.) `next_restart_wakeup` tells the leader when the earliest wait ends. No delay applies on a drained node, as
+//! in SwarmKit.
 
 use crate::command::Command;
 use crate::model::{NodeAvailability, Service, Task, TaskState, Timestamp};
@@ -78,12 +80,12 @@ fn decide(
 }
 
 /// Calls `f` with the decision for every task of every service, in service, slot and age order.
-fn for_each_decision(store: &Store, now: Timestamp, mut f: impl FnMut(&Service, &Task, Decision)) {
+fn for_each_decision(store: &Store, now: Timestamp, mut f: impl FnMut(&Service, &Task, &[&Task], Decision)) {
     for service in store.services() {
         let constraints = Constraints::of(&service.spec.task_template);
         for group in slot::groups(store, &service.id, service.spec.mode) {
             for task in &group {
-                f(service, task, decide(store, service, &constraints, task, &group, now));
+                f(service, task, &group, decide(store, service, &constraints, task, &group, now));
             }
         }
     }
@@ -94,12 +96,13 @@ fn for_each_decision(store: &Store, now: Timestamp, mut f: impl FnMut(&Service, 
 /// the task did not fail, its node went away).
 pub fn restart_supervisor(store: &Store, now: Timestamp, ids: &mut dyn IdSource) -> Vec<Command> {
     let mut plan = Plan::new(store, now, ids);
-    for_each_decision(store, now, |service, task, decision| match decision {
+    for_each_decision(store, now, |service, task, group, decision| match decision {
         Decision::Keep | Decision::WaitUntil(_) => {}
         Decision::Shutdown => plan.set_desired(task, TaskState::Shutdown),
         Decision::Replace => {
             let node_id = if is_global(service.spec.mode) { task.node_id.as_deref() } else { None };
-            let replacement = plan.new_task(service, task.slot, node_id);
+            // Wants `Ready` while the replaced task (or an older one) may still run on a live node.
+            let replacement = plan.new_task(service, task.slot, node_id, group);
             plan.replace(task, replacement);
         }
     });
@@ -110,7 +113,7 @@ pub fn restart_supervisor(store: &Store, now: Timestamp, ids: &mut dyn IdSource)
 /// `reconcile` again then (`orchestrator::next_wakeup` combines this with the rolling updater's waits).
 pub fn next_restart_wakeup(store: &Store, now: Timestamp) -> Option<Timestamp> {
     let mut earliest: Option<Timestamp> = None;
-    for_each_decision(store, now, |_, _, decision| {
+    for_each_decision(store, now, |_, _, _, decision| {
         if let Decision::WaitUntil(due) = decision {
             earliest = Some(earliest.map_or(due, |earliest| earliest.min(due)));
         }

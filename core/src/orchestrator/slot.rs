@@ -14,7 +14,8 @@ use crate::store::Store;
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
 /// The task is still wanted: its desired state is at most `Running` (services) or `Complete` (jobs), i.e. nobody
-/// has told it to stop. SwarmKit's "runnable" test (`DesiredState <= TaskStateCompleted`).
+/// has told it to stop. SwarmKit's "runnable" test (`DesiredState <= TaskStateCompleted`). A task held at desired
+/// `Ready` by the start gate is wanted too: it holds its slot, is scheduled and prepared.
 pub(crate) fn is_active(task: &Task) -> bool {
     task.desired_state <= TaskState::Complete
 }
@@ -36,6 +37,25 @@ pub(crate) fn ended_on_its_own(state: TaskState) -> bool {
 /// The task may still be running on a node: it was handed to an agent and has not reported an end.
 pub(crate) fn may_be_running(task: &Task) -> bool {
     task.status.state >= TaskState::Assigned && !task.status.state.is_terminal()
+}
+
+/// The task may still be running on a node that is neither down nor removed: it was handed to an agent, has not
+/// reported an end, and its node still exists and is not `Down`. A task started in its slot (or on its node, for
+/// global modes) meanwhile must wait at `Ready` (see `start_gate`); a task on a down or removed node no longer
+/// holds anything back (its agent will find it unwanted when it comes back, as in SwarmKit).
+pub(crate) fn may_run_on_live_node(store: &Store, task: &Task) -> bool {
+    may_be_running(task)
+        && task
+            .node_id
+            .as_deref()
+            .and_then(|id| store.node(id))
+            .is_some_and(|node| node.status.state != NodeState::Down)
+}
+
+/// Whether a new task in the slot `group` (its other tasks, in any order) must be created wanting `Ready`: some
+/// task of the group may still run on a live node.
+pub(crate) fn must_wait(store: &Store, group: &[&Task]) -> bool {
+    group.iter().any(|task| may_run_on_live_node(store, task))
 }
 
 /// When the task ended, as its reporter observed it: the start of its restart delay and the end of its restart

@@ -19,11 +19,13 @@
 //!   `monitor` does not gate the next slot (as in SwarmKit): it is the failure window and the final wait; the update
 //!   completes `monitor` after the last slot freed and no wanted task is out of date.
 //! - `stop-first`: the outdated task is told `Shutdown` and its replacement created in the same batch (as the restart
-//!   supervisor does; the replacement wants `Running` at once, where SwarmKit holds it at `Ready` until the old task
-//!   has stopped). `start-first`: the replacement is created while the outdated task keeps running, and the outdated
-//!   task is told `Shutdown` once a current-spec task of the slot is `Running`. Meanwhile the slot holds two wanted
-//!   tasks; the replicated orchestrator counts the slot once, and the restart supervisor never replaces the outdated
-//!   one (`slot::is_superseded`). So a service has at most `replicas + parallelism` wanted tasks while nothing fails.
+//!   supervisor does); the replacement wants `Ready` while the outdated task may still run on a live node, and
+//!   `start_gate` tells it to run once that task has stopped (SwarmKit's semantics), so the slot stays in flight until
+//!   then. `start-first` (the one exception: the overlap is the point): the replacement is created while the outdated
+//!   task keeps running, and the outdated task is told `Shutdown` once a current-spec task of the slot is `Running`.
+//!   Meanwhile the slot holds two wanted tasks; the replicated orchestrator counts the slot once, and the restart
+//!   supervisor never replaces the outdated one (`slot::is_superseded`). So a service has at most `replicas +
+//!   parallelism` wanted tasks while nothing fails.
 //! - Failure: one of the update's tasks that ends on its own (`Complete`, `Failed`, `Rejected`) before it reached
 //!   `Running` or within `monitor` of doing so marks its slot failed; a restart of it in the same slot does not count
 //!   twice. When failed slots / slots in the update > `max_failure_ratio` (SwarmKit's ratio; its denominator is the
@@ -47,7 +49,7 @@ use crate::spec::{FailureAction, UpdateConfig, UpdateOrder};
 use crate::store::Store;
 
 use super::slot::{self, accepts_global_task, ended_at, ended_on_its_own, is_active, is_global, millis, Constraints};
-use super::{is_dirty, IdSource, Plan};
+use super::{is_dirty, run_state, IdSource, Plan};
 
 /// The message of a rolling update under way (SwarmKit's wording).
 pub const UPDATE_IN_PROGRESS_MESSAGE: &str = "update in progress";
@@ -349,7 +351,11 @@ fn start(plan: &mut Plan<'_>, service: &Service, slot: &SlotView<'_>, order: Upd
             stops.remove(kept);
         }
     }
-    let replacement = plan.new_task(service, slot.number, slot.node_id);
+    let mut replacement = plan.new_task(service, slot.number, slot.node_id, &slot.tasks);
+    if order == UpdateOrder::StartFirst {
+        // Start-first overlaps on purpose: the replacement runs while the kept task still serves.
+        replacement.desired_state = run_state(service);
+    }
     plan.replace_all(&stops, replacement);
 }
 
