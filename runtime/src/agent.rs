@@ -70,6 +70,8 @@ struct Shared<E> {
     config: AgentConfig,
     executor: Arc<E>,
     session: watch::Sender<Option<Session>>,
+    /// The leader named by the last session reply; new links try it first.
+    leader_addr: watch::Sender<Option<String>>,
     reports: mpsc::UnboundedSender<(String, TaskStatus)>,
     drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>>,
 }
@@ -80,8 +82,14 @@ impl Agent {
         assert!(!config.managers.is_empty(), "an agent needs at least one manager address");
         let (reports, report_queue) = mpsc::unbounded_channel();
         let drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>> = Arc::default();
-        let shared =
-            Arc::new(Shared { config, executor, session: watch::channel(None).0, reports, drivers: drivers.clone() });
+        let shared = Arc::new(Shared {
+            config,
+            executor,
+            session: watch::channel(None).0,
+            leader_addr: watch::channel(None).0,
+            reports,
+            drivers: drivers.clone(),
+        });
         let tasks = vec![
             tokio::spawn(session_loop(shared.clone())),
             tokio::spawn(assignment_loop(shared.clone())),
@@ -106,6 +114,17 @@ impl Agent {
     }
 }
 
+impl<E> Shared<E> {
+    /// A new link to the managers, starting with the known leader.
+    fn link(&self) -> ManagerLink {
+        let mut link = ManagerLink::new(&self.config.managers);
+        if let Some(leader) = self.leader_addr.borrow().as_deref() {
+            link.prefer(leader);
+        }
+        link
+    }
+}
+
 /// A client for dispatcher calls that moves to the next manager when one cannot be reached.
 struct ManagerLink {
     clients: Vec<HttpClient>,
@@ -121,6 +140,17 @@ enum CallFailure {
 impl ManagerLink {
     fn new(managers: &[String]) -> ManagerLink {
         ManagerLink { clients: managers.iter().map(HttpClient::new).collect(), next: 0 }
+    }
+
+    /// Starts with the manager at `addr` (added to the list if it is not in it).
+    fn prefer(&mut self, addr: &str) {
+        match self.clients.iter().position(|c| c.addr() == addr) {
+            Some(index) => self.next = index,
+            None => {
+                self.clients.push(HttpClient::new(addr));
+                self.next = self.clients.len() - 1;
+            }
+        }
     }
 
     async fn call<Request: Serialize, Response: DeserializeOwned>(
@@ -149,7 +179,7 @@ impl ManagerLink {
 }
 
 async fn session_loop<E: Executor>(shared: Arc<Shared<E>>) {
-    let mut link = ManagerLink::new(&shared.config.managers);
+    let mut link = shared.link();
     let request = SessionRequest {
         node_id: shared.config.node_id.clone(),
         description: shared.config.description.clone(),
@@ -162,7 +192,8 @@ async fn session_loop<E: Executor>(shared: Arc<Shared<E>>) {
         match current {
             None => match link.call::<_, SessionReply>(PATH_SESSION, &request, timeout).await {
                 Ok(reply) => {
-                    tracing::debug!(node = %shared.config.node_id, "session opened");
+                    tracing::debug!(node = %shared.config.node_id, leader = %reply.leader_addr, "session opened");
+                    shared.leader_addr.send_replace(Some(reply.leader_addr));
                     shared.session.send_replace(Some(Session {
                         id: reply.session_id,
                         heartbeat_period_ms: reply.heartbeat_period_ms.max(1),
@@ -176,27 +207,54 @@ async fn session_loop<E: Executor>(shared: Arc<Shared<E>>) {
                     tokio::time::sleep(Duration::from_millis(RETRY_MS)).await
                 }
             },
-            Some(session) => {
-                tokio::time::sleep(Duration::from_millis(session.heartbeat_period_ms)).await;
-                let heartbeat = SessionRef { node_id: request.node_id.clone(), session_id: session.id.clone() };
-                // A heartbeat must arrive within the period; a slower one is as good as lost.
-                let timeout = Duration::from_millis(session.heartbeat_period_ms.clamp(100, CALL_TIMEOUT_MS));
-                match link.call::<_, HeartbeatReply>(PATH_HEARTBEAT, &heartbeat, timeout).await {
-                    Ok(reply) => {
-                        if reply.heartbeat_period_ms != session.heartbeat_period_ms {
-                            shared.session.send_replace(Some(Session {
-                                heartbeat_period_ms: reply.heartbeat_period_ms.max(1),
-                                ..session
-                            }));
-                        }
-                    }
-                    Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => {
-                        end_session(&shared, &session.id);
-                    }
-                    Err(_) => {}
-                }
-            }
+            Some(session) => heartbeat_session(&shared, session).await,
         }
+    }
+}
+
+/// Heartbeats every period until the session ends. Each heartbeat is its own call, sent on schedule whatever
+/// happened to the previous one: what the leader judges is when heartbeats arrive, so a slow answer (a latency
+/// spike, a forwarding hop) must not delay the next heartbeat.
+async fn heartbeat_session<E: Executor>(shared: &Arc<Shared<E>>, session: Session) {
+    let period = Duration::from_millis(session.heartbeat_period_ms);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watch = shared.session.subscribe();
+    let idle_links: Arc<Mutex<Vec<ManagerLink>>> = Arc::default();
+    loop {
+        tokio::select! {
+            // Deterministic branch order: tokio's default picks a random branch first, outside madsim's RNG.
+            biased;
+            _ = ticks.tick() => {}
+            _ = watch.changed() => {}
+        }
+        if watch.borrow_and_update().as_ref().map(|s| &s.id) != Some(&session.id) {
+            return;
+        }
+        let link = idle_links.lock().expect("links mutex").pop();
+        let mut link = link.unwrap_or_else(|| shared.link());
+        let shared = shared.clone();
+        let idle_links = idle_links.clone();
+        let session_id = session.id.clone();
+        let heartbeat = SessionRef { node_id: shared.config.node_id.clone(), session_id: session_id.clone() };
+        // Answers later than the grace are useless: the node is down by then.
+        let timeout = period * u32::try_from(swarm_core::liveness::GRACE_PERIODS).unwrap_or(3);
+        tokio::spawn(async move {
+            match link.call::<_, HeartbeatReply>(PATH_HEARTBEAT, &heartbeat, timeout).await {
+                Ok(reply) => {
+                    shared.session.send_if_modified(|current| match current {
+                        Some(s) if s.id == session_id && s.heartbeat_period_ms != reply.heartbeat_period_ms => {
+                            s.heartbeat_period_ms = reply.heartbeat_period_ms.max(1);
+                            true
+                        }
+                        _ => false,
+                    });
+                }
+                Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session_id),
+                Err(_) => {}
+            }
+            idle_links.lock().expect("links mutex").push(link);
+        });
     }
 }
 
@@ -237,8 +295,14 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
         }
     };
     let mut known: Option<u64> = None;
+    let mut link_session = String::new();
     loop {
         let session = current_session(&shared).await;
+        if session.id != link_session {
+            // A new session may be with a new leader: talk to it directly.
+            link = shared.link();
+            link_session = session.id.clone();
+        }
         let request = AssignmentsRequest {
             session: SessionRef { node_id: shared.config.node_id.clone(), session_id: session.id.clone() },
             known,
@@ -304,6 +368,7 @@ fn apply_assignments<E: Executor>(shared: &Arc<Shared<E>>, tasks: Vec<Task>, fou
 async fn report_loop<E: Executor>(shared: Arc<Shared<E>>, mut queue: mpsc::UnboundedReceiver<(String, TaskStatus)>) {
     let mut link = ManagerLink::new(&shared.config.managers);
     let mut pending: BTreeMap<String, TaskStatus> = BTreeMap::new();
+    let mut link_session = String::new();
     let timeout = Duration::from_millis(CALL_TIMEOUT_MS);
     loop {
         if pending.is_empty() {
@@ -317,6 +382,10 @@ async fn report_loop<E: Executor>(shared: Arc<Shared<E>>, mut queue: mpsc::Unbou
             merge(&mut pending, id, status);
         }
         let session = current_session(&shared).await;
+        if session.id != link_session {
+            link = shared.link();
+            link_session = session.id.clone();
+        }
         let updates: Vec<(String, TaskStatus)> =
             pending.iter().take(STATUS_UPDATES_MAX).map(|(id, status)| (id.clone(), status.clone())).collect();
         let report = StatusReport {
@@ -451,6 +520,13 @@ async fn run<E: Executor>(
             report_exit(reporter, code, None);
             return RunEnd::Ended;
         }
+        None if task.status.state >= TaskState::Accepted => {
+            // An agent accepted this task before (this one before a restart, or the host before a crash) and no
+            // container is left: it may have run already, and a task runs at most once, so it fails here and the
+            // orchestrator replaces it.
+            reporter.report(TaskState::Failed, "failed", Some("task: its container is gone".to_string()));
+            return RunEnd::Ended;
+        }
         Some(ContainerState::Created) | None => {
             reporter.report(TaskState::Accepted, "accepted", None);
             reporter.report(TaskState::Preparing, "preparing", None);
@@ -471,6 +547,22 @@ async fn run<E: Executor>(
                 Some(true) => {}
             }
             reporter.report(TaskState::Ready, "prepared", None);
+            // A task desired READY waits here, prepared, until the older task of its slot has stopped.
+            loop {
+                match latest(updates) {
+                    None => return RunEnd::Unassigned,
+                    Some(task) if !wanted(&task) => {
+                        reporter.report(TaskState::Shutdown, "shutdown", None);
+                        return RunEnd::Ended;
+                    }
+                    Some(task) if task.desired_state >= TaskState::Running => break,
+                    Some(_) => {
+                        if updates.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+            }
             reporter.report(TaskState::Starting, "starting", None);
             if let Err(error) = executor.start(&container_id).await {
                 report_error(reporter, &error);
@@ -487,6 +579,8 @@ async fn run<E: Executor>(
     tokio::pin!(exit);
     loop {
         tokio::select! {
+            // Deterministic branch order: tokio's default picks a random branch first, outside madsim's RNG.
+            biased;
             exited = &mut exit => {
                 match exited {
                     Ok(exit) => report_exit(reporter, exit.code, exit.reason),

@@ -46,6 +46,8 @@ pub struct SessionRequest {
 pub struct SessionReply {
     pub session_id: String,
     pub heartbeat_period_ms: u64,
+    /// The leader's address: the agent talks to it directly from now on (saving a forwarding hop).
+    pub leader_addr: String,
 }
 
 /// Heartbeat, assignment poll and status report all name the node and its session.
@@ -177,6 +179,16 @@ impl Dispatcher {
         match term.sessions.get(&session.node_id) {
             Some(id) if *id == session.session_id => Ok(()),
             _ => Err(DispatcherError::UnknownSession(session.node_id.clone())),
+        }
+    }
+
+    /// Ends `session` if it is current (the node must open a new one).
+    pub fn close_session(&self, session: &SessionRef) {
+        let mut guard = self.lock();
+        if let Some(term) = guard.as_mut() {
+            if term.sessions.get(&session.node_id) == Some(&session.session_id) {
+                term.sessions.remove(&session.node_id);
+            }
         }
     }
 

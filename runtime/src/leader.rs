@@ -15,11 +15,12 @@ use hyper::StatusCode;
 use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use swarm_core::{Command, IdSource, Proposal, Timestamp, BATCH_COMMANDS_MAX};
+use swarm_core::{Command, IdSource, NodeState, Proposal, Timestamp, BATCH_COMMANDS_MAX};
 
 use crate::dispatcher::{
-    self, Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionReply, SessionRequest, StatusReply,
-    StatusReport, ASSIGNMENTS_POLL_MS, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION, PATH_STATUS, STATUS_UPDATES_MAX,
+    self, Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef, SessionReply, SessionRequest,
+    StatusReply, StatusReport, ASSIGNMENTS_POLL_MS, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION, PATH_STATUS,
+    STATUS_UPDATES_MAX,
 };
 use crate::http::Reply;
 use crate::manager::{Manager, ProposeError};
@@ -99,7 +100,7 @@ async fn lead_once(manager: &Manager, now: Timestamp) -> Duration {
     if !commands.is_empty() {
         let count = commands.len();
         let proposals: Vec<_> =
-            commands.drain(..).map(|command| manager.propose(Proposal::new(now, command))).collect();
+            commands.drain(..).map(|command| manager.propose_as_leader(Proposal::new(now, command))).collect();
         let results = futures::future::join_all(proposals).await;
         let failures: Vec<String> = results
             .into_iter()
@@ -127,8 +128,17 @@ pub(crate) async fn handle_dispatcher_call(manager: &Arc<Manager>, path: &str, b
     match path {
         PATH_SESSION => answer(path, body, |request| open_session(manager, request)).await,
         PATH_HEARTBEAT => {
-            answer(path, body, |session| async move {
-                let period = manager.state.read(dispatcher::heartbeat_period_ms);
+            answer(path, body, |session: SessionRef| async move {
+                let (period, ready) = manager.state.read(|store| {
+                    let ready = store.node(&session.node_id).is_some_and(|n| n.status.state == NodeState::Ready);
+                    (dispatcher::heartbeat_period_ms(store), ready)
+                });
+                if !ready {
+                    // Marked down meanwhile (say, by an entry of an earlier leader that committed late): the
+                    // agent must open a new session, which marks the node ready again.
+                    manager.dispatcher.close_session(&session);
+                    return Err(DispatcherError::UnknownSession(session.node_id));
+                }
                 manager.dispatcher.heartbeat(&session, wall_clock_now(), period)?;
                 Ok(HeartbeatReply { heartbeat_period_ms: period })
             })
@@ -172,7 +182,7 @@ async fn open_session(manager: &Manager, request: SessionRequest) -> Result<Sess
     let session_id = random_id();
     manager.dispatcher.open_session(&request.node_id, session_id.clone(), now, period)?;
     tracing::debug!(node = %request.node_id, "agent session opened");
-    Ok(SessionReply { session_id, heartbeat_period_ms: period })
+    Ok(SessionReply { session_id, heartbeat_period_ms: period, leader_addr: manager.advertise_addr().to_string() })
 }
 
 async fn poll_assignments(manager: &Manager, request: AssignmentsRequest) -> Result<Assignments, DispatcherError> {
@@ -185,9 +195,8 @@ async fn poll_assignments(manager: &Manager, request: AssignmentsRequest) -> Res
         if request.known != Some(current.fingerprint) || tokio::time::Instant::now() >= deadline {
             return Ok(current);
         }
-        if tokio::time::timeout_at(deadline, applied.changed()).await.is_err() {
-            continue;
-        }
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let _ = tokio::time::timeout(remaining, applied.changed()).await;
     }
 }
 
@@ -222,7 +231,7 @@ async fn report_status(manager: &Manager, report: StatusReport) -> Result<Status
 
 /// Proposes `command`; a rejection or a failed write becomes `DispatcherError::Write`.
 async fn propose_all(manager: &Manager, now: Timestamp, command: Command) -> Result<(), DispatcherError> {
-    match manager.propose(Proposal::new(now, command)).await {
+    match manager.propose_as_leader(Proposal::new(now, command)).await {
         Ok(committed) => {
             committed.response.map(|_| ()).map_err(|rejection| DispatcherError::Write(rejection.to_string()))
         }

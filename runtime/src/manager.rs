@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use openraft::error::RaftError;
-use openraft::raft::AppendEntriesRequest;
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
 use openraft::{BasicNode, ChangeMembers, Config, RaftLogId, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 
@@ -45,9 +45,11 @@ pub const NO_LEADER_MESSAGE: &str =
 Make sure more than half of the managers are online.";
 
 /// Raft timing and log-compaction settings. openraft runs with `single-term-leader`: classic Raft, at most one
-/// leader per term (its default allows several per term, ordered by node id). Defaults: heartbeat 100 ms and elections after 400–800 ms of
-/// silence, so a lost leader is replaced within about a second; SwarmKit's compaction defaults (a snapshot every
-/// 10,000 entries, 500 entries kept for slow followers).
+/// leader per term (its default allows several per term, ordered by node id). Defaults: heartbeat 50 ms and an
+/// election after 500–800 ms of leader silence (drawn per term; `election_timer`), longer than the gap between
+/// heartbeats under the simulator's worst latency spikes (400 ms) yet short enough that a lost leader is replaced
+/// within about a second (`leader_loss_recover_p99_s` in `cargo sim-bench`); SwarmKit's compaction defaults (a
+/// snapshot every 10,000 entries, 500 entries kept for slow followers).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RaftSettings {
     pub heartbeat_interval_ms: u64,
@@ -64,8 +66,8 @@ pub struct RaftSettings {
 impl Default for RaftSettings {
     fn default() -> Self {
         Self {
-            heartbeat_interval_ms: 100,
-            election_timeout_min_ms: 400,
+            heartbeat_interval_ms: 50,
+            election_timeout_min_ms: 500,
             election_timeout_max_ms: 800,
             snapshot_interval_entries: 10_000,
             log_entries_for_slow_followers: 500,
@@ -166,6 +168,17 @@ pub struct Manager {
     batcher: Batcher,
     peers: Mutex<BTreeMap<String, Vec<HttpClient>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// When this manager last heard from a leader it accepts, or granted a vote (see `election_timer`).
+    last_leader_contact: Mutex<(tokio::time::Instant, Contact)>,
+}
+
+/// What reset the election timer last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contact {
+    /// An accepted leader's append or snapshot, or a granted vote (or start-up).
+    Leader,
+    /// This node started an election.
+    OwnElection,
 }
 
 impl Manager {
@@ -194,14 +207,19 @@ impl Manager {
         let raft_config = Config {
             cluster_name: "swarm".to_string(),
             heartbeat_interval: s.heartbeat_interval_ms,
-            election_timeout_min: s.election_timeout_min_ms,
-            election_timeout_max: s.election_timeout_max_ms,
+            // openraft's own election timer is off (`enable_elect`); its timeouts only set the leader lease
+            // (= its election_timeout_max), during which a follower refuses to vote for another candidate. It must
+            // end before our shortest election timeout, or the first candidate after a leader's death is refused.
+            election_timeout_min: s.election_timeout_min_ms / 2,
+            election_timeout_max: s.election_timeout_min_ms,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(s.snapshot_interval_entries),
             max_in_snapshot_log_to_keep: s.log_entries_for_slow_followers,
             purge_batch_size: s.purge_batch_entries.max(1),
             snapshot_max_chunk_size: s.snapshot_chunk_bytes,
             max_payload_entries: REPLICATION_ENTRIES_MAX,
             install_snapshot_timeout: 2_000,
+            // Elections are triggered by `election_timer`, which re-randomises the timeout every time.
+            enable_elect: false,
             ..Default::default()
         };
         let raft_config = Arc::new(raft_config.validate().map_err(|e| StartError::Settings(e.to_string()))?);
@@ -222,7 +240,12 @@ impl Manager {
             dispatcher: Dispatcher::default(),
             peers: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(vec![batcher_task]),
+            last_leader_contact: Mutex::new((tokio::time::Instant::now(), Contact::Leader)),
         });
+        let (min_ms, max_ms) =
+            (manager.config.raft.election_timeout_min_ms, manager.config.raft.election_timeout_max_ms);
+        let timer = tokio::spawn(election_timer(Arc::downgrade(&manager), min_ms, max_ms));
+        manager.tasks.lock().expect("tasks mutex").push(timer);
         let leader_loop = tokio::spawn(crate::leader::run(Arc::downgrade(&manager)));
         manager.tasks.lock().expect("tasks mutex").push(leader_loop);
         let weak = Arc::downgrade(&manager);
@@ -248,6 +271,15 @@ impl Manager {
 
     pub fn id(&self) -> NodeId {
         self.config.node_id
+    }
+
+    fn heard_from_leader(&self) {
+        *self.last_leader_contact.lock().expect("contact mutex") = (tokio::time::Instant::now(), Contact::Leader);
+    }
+
+    /// How other nodes reach this manager.
+    pub fn advertise_addr(&self) -> &str {
+        &self.config.advertise_addr
     }
 
     pub fn raft(&self) -> &Raft {
@@ -357,6 +389,13 @@ impl Manager {
         self.propose_inner(ProposeRequest { proposal, forwarded: false }).await
     }
 
+    /// Commits `proposal` only if this manager is the leader — never forwarded. For the leader's own decisions
+    /// (manager loop, dispatcher): a deposed leader's decisions must die with its leadership, since the new leader
+    /// decides afresh from a store that may not show them yet; forwarding them would apply both.
+    pub(crate) async fn propose_as_leader(&self, proposal: Proposal) -> Result<Committed, ProposeError> {
+        self.propose_inner(ProposeRequest { proposal, forwarded: true }).await
+    }
+
     async fn propose_inner(&self, request: ProposeRequest) -> Result<Committed, ProposeError> {
         let timeout_ms = self.config.raft.propose_timeout_ms;
         let bytes = postcard::experimental::serialized_size(&request.proposal).unwrap_or(usize::MAX);
@@ -446,17 +485,35 @@ impl Manager {
         match (method, path) {
             (Method::POST, PATH_APPEND) => match postcard::from_bytes::<AppendEntriesRequest<TypeConfig>>(&body) {
                 Ok(request) => match entries_follow_on(&request) {
-                    Ok(()) => postcard_reply(&self.raft.append_entries(request).await),
+                    Ok(()) => {
+                        let response = self.raft.append_entries(request).await;
+                        if accepted_leader(&response) {
+                            self.heard_from_leader();
+                        }
+                        postcard_reply(&response)
+                    }
                     Err(problem) => malformed(path, problem),
                 },
                 Err(e) => malformed(path, e),
             },
             (Method::POST, PATH_VOTE) => match postcard::from_bytes(&body) {
-                Ok(request) => postcard_reply(&self.raft.vote(request).await),
+                Ok(request) => {
+                    let response = self.raft.vote(request).await;
+                    if matches!(&response, Ok(r) if r.vote_granted) {
+                        self.heard_from_leader();
+                    }
+                    postcard_reply(&response)
+                }
                 Err(e) => malformed(path, e),
             },
             (Method::POST, PATH_SNAPSHOT) => match postcard::from_bytes(&body) {
-                Ok(request) => postcard_reply(&self.raft.install_snapshot(request).await),
+                Ok(request) => {
+                    let response = self.raft.install_snapshot(request).await;
+                    if response.is_ok() {
+                        self.heard_from_leader();
+                    }
+                    postcard_reply(&response)
+                }
                 Err(e) => malformed(path, e),
             },
             (Method::POST, PATH_PROPOSE) => {
@@ -488,6 +545,71 @@ impl Manager {
             (_, path) => Reply::error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
         }
     }
+}
+
+/// The election timer, ours rather than openraft's. Raft (§5.2) draws a fresh random election timeout for every
+/// election; openraft 0.9 draws one per process and checks it on a tick of 1.5 heartbeats, so two followers
+/// whose timeouts fall into the same tick start every election together and split the vote forever — the
+/// simulator found exactly that (3 managers, the leader killed, the other two in lockstep for 80,000 terms).
+/// openraft's own elections are switched off (`enable_elect: false`) and this task triggers them: a follower or
+/// candidate that has not heard from a leader (nor granted a vote) for a timeout drawn anew each time, at
+/// millisecond resolution, starts an election. A single voter starts one at once.
+async fn election_timer(manager: std::sync::Weak<Manager>, min_ms: u64, max_ms: u64) {
+    use rand::Rng;
+    // A follower waits min_ms..=max_ms of leader silence, drawn once per term: a fixed timeout per leader makes a
+    // spurious election need one long silence, not just an unlucky draw on some heartbeat. After an election of
+    // its own that did not settle things (a split vote, or a peer with a higher term but a shorter log), a node
+    // retries after half that range — the same range every such node uses, so the one that can win gets its fair
+    // turns. Draws are continuous, so two nodes rarely fire within one network delay of each other.
+    let draw = |kind: Contact| {
+        let mut rng = <crate::raft::rt::SwarmRuntime as openraft::AsyncRuntime>::thread_rng();
+        let ms = match kind {
+            Contact::OwnElection => rng.gen_range(min_ms / 2..=max_ms / 2),
+            Contact::Leader => rng.gen_range(min_ms..=max_ms),
+        };
+        Duration::from_millis(ms)
+    };
+    let mut timeout = Duration::ZERO;
+    // What the timeout was drawn for: the term a leader contact came in, or the instant of our own election.
+    let mut drawn_for: Option<(Contact, u64, Option<tokio::time::Instant>)> = None;
+    loop {
+        let Some(manager) = manager.upgrade() else { return };
+        let (last_contact, kind) = *manager.last_leader_contact.lock().expect("contact mutex");
+        let term = manager.raft.metrics().borrow().current_term;
+        let key = match kind {
+            Contact::Leader => (kind, term, None),
+            Contact::OwnElection => (kind, 0, Some(last_contact)),
+        };
+        if drawn_for != Some(key) {
+            drawn_for = Some(key);
+            timeout = draw(kind);
+        }
+        let (state, voters) = {
+            let metrics = manager.raft.metrics().borrow().clone();
+            (metrics.state, metrics.membership_config.membership().voter_ids().collect::<BTreeSet<_>>())
+        };
+        let is_voter = voters.contains(&manager.config.node_id);
+        let single_voter = is_voter && voters.len() == 1;
+        let now = tokio::time::Instant::now();
+        let due = last_contact + timeout;
+        if state != ServerState::Leader && is_voter && (single_voter || now >= due) {
+            let _ = manager.raft.trigger().elect().await;
+            *manager.last_leader_contact.lock().expect("contact mutex") =
+                (tokio::time::Instant::now(), Contact::OwnElection);
+            drop(manager);
+            // A single voter wins at once; give its election a moment before checking again.
+            tokio::time::sleep(Duration::from_millis(min_ms.min(50))).await;
+            continue;
+        }
+        drop(manager);
+        let wake = if state == ServerState::Leader || !is_voter { now + timeout } else { due.max(now) };
+        tokio::time::sleep_until(wake).await;
+    }
+}
+
+/// Whether an append-entries answer shows the sender is a leader this node accepts (not a stale one).
+fn accepted_leader(response: &Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>) -> bool {
+    matches!(response, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_)))
 }
 
 /// openraft trusts the leader to send consecutive entries right after `prev_log_id`; a peer sending garbage must

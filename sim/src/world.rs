@@ -9,10 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::runtime::{Handle, NodeHandle};
+use swarm_core::{NodeDescription, NodeRole};
+use swarm_runtime::agent::{Agent, AgentConfig};
 use swarm_runtime::disk::MemDisk;
 use swarm_runtime::manager::{Manager, ManagerConfig, RaftSettings};
 use swarm_runtime::raft::state_machine::RaftObserver;
 
+use crate::executor::{SimBehaviour, SimEngine};
 use crate::recorder::Recorder;
 
 pub const RAFT_PORT: u16 = 2377;
@@ -25,7 +28,27 @@ pub fn manager_addr(id: u64) -> String {
     format!("{}:{RAFT_PORT}", manager_ip(id))
 }
 
+/// Worker `index` (1-based) lives at 10.0.(3 + (index-1)/250).((index-1)%250 + 1): room for thousands.
+pub fn worker_ip(index: u64) -> IpAddr {
+    let zero_based = index - 1;
+    IpAddr::V4(Ipv4Addr::new(10, 0, 3 + (zero_based / 250) as u8, (zero_based % 250) as u8 + 1))
+}
+
+/// The store node id of worker `index`.
+pub fn worker_node_id(index: u64) -> String {
+    format!("worker{index:04}")
+}
+
 type Registry = Arc<Mutex<BTreeMap<u64, Arc<Manager>>>>;
+
+/// A worker host: an agent daemon (the madsim node) over a container engine that outlives the daemon.
+pub struct WorkerSlot {
+    pub index: u64,
+    pub node_id: String,
+    pub node: NodeHandle,
+    pub engine: SimEngine,
+    pub up: bool,
+}
 
 pub struct ManagerSlot {
     pub id: u64,
@@ -40,6 +63,8 @@ pub struct World {
     pub registry: Registry,
     pub recorder: Recorder,
     pub control: NodeHandle,
+    pub workers: BTreeMap<u64, WorkerSlot>,
+    manager_count: u64,
 }
 
 impl World {
@@ -56,7 +81,7 @@ impl World {
             managers.insert(id, ManagerSlot { id, node, disk, up: true });
         }
         let control = handle.create_node().name("control").ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1))).build();
-        World { handle, managers, registry, recorder, control }
+        World { handle, managers, registry, recorder, control, workers: BTreeMap::new(), manager_count: count }
     }
 
     fn build_manager(
@@ -172,6 +197,71 @@ impl World {
         }
         self.handle.restart(slot.node.id());
         slot.up = true;
+    }
+
+    /// Starts worker `index`: an agent talking to every manager, driving a simulated engine with `behaviour`.
+    /// `description` is what the node reports (hostname, labels, resources); the node id is `worker_node_id`.
+    pub fn add_worker(&mut self, index: u64, behaviour: SimBehaviour, description: NodeDescription) {
+        assert!(!self.workers.contains_key(&index), "worker {index} exists");
+        let node_id = worker_node_id(index);
+        let engine = SimEngine::new();
+        let managers: Vec<String> = (1..=self.manager_count).map(manager_addr).collect();
+        let config = AgentConfig {
+            node_id: node_id.clone(),
+            managers,
+            description,
+            addr: worker_ip(index).to_string(),
+            role: NodeRole::Worker,
+        };
+        let executor_engine = engine.clone();
+        let executor_node_id = node_id.clone();
+        let node = self
+            .handle
+            .create_node()
+            .name(format!("worker-{index}"))
+            .ip(worker_ip(index))
+            .init(move || {
+                let executor = Arc::new(executor_engine.executor(executor_node_id.clone(), behaviour.clone()));
+                let config = config.clone();
+                async move {
+                    let _agent = Agent::start(config, executor);
+                    std::future::pending::<()>().await;
+                }
+            })
+            .build();
+        self.workers.insert(index, WorkerSlot { index, node_id, node, engine, up: true });
+    }
+
+    /// The host of worker `index` dies: its daemon and every container are gone.
+    pub fn crash_worker(&mut self, index: u64) {
+        let slot = self.workers.get_mut(&index).expect("known worker");
+        if !slot.up {
+            return;
+        }
+        self.handle.kill(slot.node.id());
+        slot.engine.machine_crash();
+        slot.up = false;
+    }
+
+    /// Brings a crashed worker host back (empty engine, agent starts afresh).
+    pub fn restart_worker(&mut self, index: u64) {
+        let slot = self.workers.get_mut(&index).expect("known worker");
+        if slot.up {
+            return;
+        }
+        self.handle.restart(slot.node.id());
+        slot.up = true;
+    }
+
+    /// Restarts only the agent daemon of worker `index`: its containers keep running and must be adopted.
+    pub fn restart_worker_daemon(&mut self, index: u64) {
+        let slot = self.workers.get_mut(&index).expect("known worker");
+        self.handle.restart(slot.node.id());
+        slot.up = true;
+    }
+
+    pub fn worker_node(&self, index: u64) -> madsim::task::NodeId {
+        self.workers[&index].node.id()
     }
 
     pub fn node_id(&self, id: u64) -> madsim::task::NodeId {

@@ -84,9 +84,35 @@ fn for_each_decision(store: &Store, now: Timestamp, mut f: impl FnMut(&Service, 
     for service in store.services() {
         let constraints = Constraints::of(&service.spec.task_template);
         for group in slot::groups(store, &service.id, service.spec.mode) {
-            for task in &group {
-                f(service, task, &group, decide(store, service, &constraints, task, &group, now));
+            let mut decisions: Vec<Decision> =
+                group.iter().map(|task| decide(store, service, &constraints, task, &group, now)).collect();
+            one_replacement_per_slot(&group, &mut decisions);
+            for (task, decision) in group.iter().zip(decisions) {
+                f(service, task, &group, decision);
             }
+        }
+    }
+}
+
+/// A slot gets at most one replacement per run, and none while another of its wanted tasks stays: the other
+/// decisions to replace become `Shutdown`. (A slot can hold two wanted tasks — a start-first swap overtaken by a
+/// newer update — and both may need replacing at once, say when their node goes down; replacing each would leave
+/// the slot with two new tasks.) The newest task's replacement is the one kept.
+fn one_replacement_per_slot(group: &[&Task], decisions: &mut [Decision]) {
+    let held_by_another = |skip: usize, decisions: &[Decision]| {
+        group.iter().zip(decisions).enumerate().any(|(index, (task, decision))| {
+            index != skip && is_active(task) && matches!(decision, Decision::Keep | Decision::WaitUntil(_))
+        })
+    };
+    let mut replaced = false;
+    for index in (0..group.len()).rev() {
+        if decisions[index] != Decision::Replace {
+            continue;
+        }
+        if replaced || held_by_another(index, decisions) {
+            decisions[index] = Decision::Shutdown;
+        } else {
+            replaced = true;
         }
     }
 }

@@ -78,6 +78,14 @@ struct SlotView<'s> {
     /// Whether the updater may replace the slot's tasks: always for replicated services; for global ones, when the
     /// node accepts the current template.
     eligible: bool,
+    /// A task of the slot that was told to stop may still run on a live node: the slot keeps its place in the
+    /// update window until it has stopped, so a start-first update never has more than `parallelism` slots with
+    /// two running tasks.
+    stopping: bool,
+}
+
+fn stopping(store: &Store, tasks: &[&Task]) -> bool {
+    tasks.iter().any(|task| !is_active(task) && slot::may_run_on_live_node(store, task))
 }
 
 fn slots_of<'s>(store: &'s Store, service: &Service) -> Vec<SlotView<'s>> {
@@ -87,13 +95,17 @@ fn slots_of<'s>(store: &'s Store, service: &Service) -> Vec<SlotView<'s>> {
             .into_iter()
             .map(|(node_id, tasks)| {
                 let eligible = store.node(node_id).is_some_and(|node| accepts_global_task(node, &constraints));
-                SlotView { tasks, number: None, node_id: Some(node_id), eligible }
+                let stopping = stopping(store, &tasks);
+                SlotView { tasks, number: None, node_id: Some(node_id), eligible, stopping }
             })
             .collect()
     } else {
         slot::tasks_by_slot(store, &service.id)
             .into_iter()
-            .map(|(number, tasks)| SlotView { tasks, number: Some(number), node_id: None, eligible: true })
+            .map(|(number, tasks)| {
+                let stopping = stopping(store, &tasks);
+                SlotView { tasks, number: Some(number), node_id: None, eligible: true, stopping }
+            })
             .collect()
     }
 }
@@ -175,7 +187,8 @@ fn progress<'a, 's>(
         }
         if !wanted.is_empty() && !update_tasks.is_empty() {
             let reached = update_tasks.iter().filter_map(|task| reached_running_at(task)).min();
-            progress.released_at.push(reached.map(|at| after(at, delay_ms)));
+            let released = if slot.stopping { None } else { reached.map(|at| after(at, delay_ms)) };
+            progress.released_at.push(released);
         }
         let failure = update_tasks
             .iter()

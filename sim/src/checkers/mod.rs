@@ -3,5 +3,13 @@
 //! broke and where to look.
 pub mod committed_never_lost;
 pub mod election_safety;
+pub mod eventually_as_desired;
+pub mod no_needless_pending;
+pub mod observed_state_monotonic;
+pub mod one_container_per_slot;
+pub mod running_only_on_live_nodes;
 pub mod snapshot_agreement;
 pub mod state_machine_safety;
+pub mod tasks_have_services;
+#[cfg(test)]
+mod test_support;

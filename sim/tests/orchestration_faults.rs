@@ -1,0 +1,11 @@
+//! The orchestration fault campaign: each seed is one scenario (see `sim::orchestration_scenario`): managers,
+//! worker agents over simulated engines, a family's workload and faults, then convergence. Runs only under
+//! `--cfg madsim` (`cargo sim`); honours MADSIM_TEST_SEED / MADSIM_TEST_NUM / MADSIM_TEST_JOBS and
+//! MADSIM_TEST_CHECK_DETERMINISM.
+#![cfg(madsim)]
+
+#[madsim::test]
+async fn orchestration_survives_faults() {
+    let seed = madsim::runtime::Handle::current().seed();
+    sim::orchestration_scenario::run(seed).await;
+}
