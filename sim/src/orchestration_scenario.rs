@@ -19,10 +19,8 @@ use std::time::Duration;
 use madsim::net::NetSim;
 use madsim::rand::{thread_rng, Rng};
 use swarm_core::{
-    ClusterSettings, Command, NodeAvailability, NodeDescription, NodeSpec, NodeState, Proposal, ServiceMode,
-    ServiceSpec, Store, UpdateOrder,
+    ClusterSettings, Command, NodeAvailability, NodeSpec, NodeState, ServiceMode, ServiceSpec, Store, UpdateOrder,
 };
-use swarm_runtime::client::ClusterClient;
 use swarm_runtime::leader::wall_clock_now;
 use swarm_runtime::manager::RaftSettings;
 
@@ -32,7 +30,7 @@ use crate::checkers::{
 };
 use crate::executor::{SimBehaviour, EXIT_AFTER_ENV};
 use crate::recorder::Recorder;
-use crate::world::{manager_addr, worker_node_id, World};
+use crate::world::{worker_description, worker_node_id, World};
 
 /// After healing, every service must be as desired within this much simulated time.
 pub const CONVERGENCE_BOUND: Duration = Duration::from_secs(90);
@@ -136,35 +134,10 @@ pub fn repro_command(seed: u64) -> String {
     format!("MADSIM_TEST_SEED={seed} MADSIM_TEST_NUM=1 cargo sim --test orchestration_faults")
 }
 
-/// The leader's store, read directly (an oracle: the workload still writes only through the network).
-fn leader_store(world: &World) -> Option<Store> {
-    world.leader().and_then(|id| world.manager(id)).map(|m| m.read(Store::clone))
-}
-
-/// Proposes `command` from the control node through any manager; retries until `deadline`.
-async fn propose(world: &World, command: Command, deadline: Duration) -> Result<(), String> {
-    let addrs: Vec<String> = world.managers.keys().map(|id| manager_addr(*id)).collect();
-    let task = world.control.spawn(async move {
-        let mut client = ClusterClient::new(&addrs, Duration::from_secs(3));
-        let start = tokio::time::Instant::now();
-        let mut last = String::new();
-        while start.elapsed() < deadline {
-            match client.propose(Proposal::new(wall_clock_now(), command.clone())).await {
-                Ok(committed) => return committed.response.map(|_| ()).map_err(|r| r.to_string()),
-                Err(error) => last = error.to_string(),
-            }
-            client.prefer(thread_rng().gen_range(0..addrs.len()));
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Err(format!("no commit within {deadline:?}: {last}"))
-    });
-    task.await.unwrap_or_else(|e| Err(e.to_string()))
-}
-
 /// Updates service `name` with `change`, re-reading its version until the update commits.
 async fn update_service(world: &World, name: &str, change: impl Fn(&mut ServiceSpec)) -> Result<(), String> {
     for _ in 0..20 {
-        let Some(store) = leader_store(world) else {
+        let Some(store) = world.leader_store() else {
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;
         };
@@ -172,7 +145,7 @@ async fn update_service(world: &World, name: &str, change: impl Fn(&mut ServiceS
         let mut spec = service.spec.clone();
         change(&mut spec);
         let command = Command::UpdateService { id: service.id.clone(), version: service.version, spec };
-        match propose(world, command, Duration::from_secs(10)).await {
+        match world.propose(command, Duration::from_secs(10)).await {
             Ok(()) => return Ok(()),
             Err(error) if error.contains("out of sequence") => continue,
             Err(error) => return Err(error),
@@ -183,7 +156,7 @@ async fn update_service(world: &World, name: &str, change: impl Fn(&mut ServiceS
 
 async fn update_node(world: &World, node_id: &str, change: impl Fn(&mut NodeSpec)) -> Result<(), String> {
     for _ in 0..20 {
-        let Some(store) = leader_store(world) else {
+        let Some(store) = world.leader_store() else {
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;
         };
@@ -194,7 +167,7 @@ async fn update_node(world: &World, node_id: &str, change: impl Fn(&mut NodeSpec
         let mut spec = node.spec.clone();
         change(&mut spec);
         let command = Command::UpdateNode { id: node_id.to_string(), version: node.version, spec };
-        match propose(world, command, Duration::from_secs(10)).await {
+        match world.propose(command, Duration::from_secs(10)).await {
             Ok(()) => return Ok(()),
             Err(error) if error.contains("out of sequence") => continue,
             Err(error) => return Err(error),
@@ -274,11 +247,11 @@ pub async fn run(seed: u64) {
         }
     }
     let init = Command::InitCluster { cluster_id: "sim-cluster".into(), settings: ClusterSettings::default() };
-    if let Err(error) = propose(&world, init, Duration::from_secs(30)).await {
+    if let Err(error) = world.propose(init, Duration::from_secs(30)).await {
         fail(&scenario, &recorder, vec![format!("cluster formation: InitCluster failed: {error}")]);
     }
     for index in 1..=scenario.workers {
-        world.add_worker(index, scenario.behaviours[index as usize - 1].clone(), description(index));
+        world.add_worker(index, scenario.behaviours[index as usize - 1].clone(), worker_description(index));
     }
     trace(format!("cluster formed: {} managers, {} workers", scenario.managers, scenario.workers));
 
@@ -346,7 +319,7 @@ pub async fn run(seed: u64) {
         world.add_worker(
             next_late_worker,
             scenario.behaviours[next_late_worker as usize - 1].clone(),
-            description(next_late_worker),
+            worker_description(next_late_worker),
         );
         trace(format!("worker {next_late_worker} joined"));
         next_late_worker += 1;
@@ -403,7 +376,8 @@ pub async fn run(seed: u64) {
     if !faults.ever_cut_off_workers {
         // Swarm cannot keep one running container per slot while a worker is cut off (it keeps its containers
         // while the managers replace them elsewhere), so this is judged only when no worker was.
-        let overlap: BTreeMap<String, u64> = leader_store(&world)
+        let overlap: BTreeMap<String, u64> = world
+            .leader_store()
             .map(|store| store.services().map(|s| (s.id.clone(), allowed_overlap(&s.spec))).collect())
             .unwrap_or_default();
         violations.extend(one_container_per_slot::one_running_per_slot(&records, |service| {
@@ -416,18 +390,9 @@ pub async fn run(seed: u64) {
     println!("ok: {} trace events, {}ms simulated", recorder.with(|r| r.trace.len()), start.elapsed().as_millis());
 }
 
-fn description(index: u64) -> NodeDescription {
-    let mut description = NodeDescription { hostname: format!("worker-{index}"), ..NodeDescription::default() };
-    description.platform.os = "linux".into();
-    description.platform.architecture = "x86_64".into();
-    description.resources.nano_cpus = 4_000_000_000;
-    description.resources.memory_bytes = 8 << 30;
-    description
-}
-
 async fn create(world: &World, spec: ServiceSpec) -> Result<(), String> {
     let command = Command::CreateService { service_id: format!("svc-{}", spec.name), spec };
-    propose(world, command, Duration::from_secs(30)).await
+    world.propose(command, Duration::from_secs(30)).await
 }
 
 /// One workload move of the scenario's family, described for the trace.
@@ -469,7 +434,7 @@ async fn workload_move(
         Family::GlobalWithJoiners => {
             if *next_late_worker <= scenario.workers + scenario.late_workers {
                 let index = *next_late_worker;
-                world.add_worker(index, scenario.behaviours[index as usize - 1].clone(), description(index));
+                world.add_worker(index, scenario.behaviours[index as usize - 1].clone(), worker_description(index));
                 *next_late_worker += 1;
                 Ok(format!("worker {index} joined"))
             } else {
@@ -606,7 +571,7 @@ async fn converge(world: &World) -> Result<(), Vec<String>> {
     let worker_ids: Vec<String> = world.workers.values().map(|w| w.node_id.clone()).collect();
     loop {
         let mut problems = Vec::new();
-        match leader_store(world) {
+        match world.leader_store() {
             None => problems.push("no leader".to_string()),
             Some(store) => {
                 for id in &worker_ids {
@@ -626,7 +591,7 @@ async fn converge(world: &World) -> Result<(), Vec<String>> {
         if tokio::time::Instant::now() >= deadline {
             let mut report = vec![format!("liveness: not as desired {}s after healing:", CONVERGENCE_BOUND.as_secs())];
             report.extend(problems.into_iter().take(20));
-            if let Some(store) = leader_store(world) {
+            if let Some(store) = world.leader_store() {
                 for task in store.tasks().filter(|t| t.desired_state <= swarm_core::TaskState::Complete).take(40) {
                     report.push(format!(
                         "  task {} service {} slot {:?} node {:?} desired {} observed {} ({}) created {} dirty {}",

@@ -8,10 +8,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, NodeHandle};
-use swarm_core::{NodeDescription, NodeRole};
+use swarm_core::{Command, NodeDescription, NodeRole, Proposal, Store};
 use swarm_runtime::agent::{Agent, AgentConfig};
+use swarm_runtime::client::ClusterClient;
 use swarm_runtime::disk::MemDisk;
+use swarm_runtime::leader::wall_clock_now;
 use swarm_runtime::manager::{Manager, ManagerConfig, RaftSettings};
 use swarm_runtime::raft::state_machine::RaftObserver;
 
@@ -40,6 +43,16 @@ pub fn worker_node_id(index: u64) -> String {
 }
 
 type Registry = Arc<Mutex<BTreeMap<u64, Arc<Manager>>>>;
+
+/// What worker `index` reports about itself: a linux/x86_64 host with 4 CPUs and 8 GiB.
+pub fn worker_description(index: u64) -> NodeDescription {
+    let mut description = NodeDescription { hostname: format!("worker-{index}"), ..NodeDescription::default() };
+    description.platform.os = "linux".into();
+    description.platform.architecture = "x86_64".into();
+    description.resources.nano_cpus = 4_000_000_000;
+    description.resources.memory_bytes = 8 << 30;
+    description
+}
 
 /// A worker host: an agent daemon (the madsim node) over a container engine that outlives the daemon.
 pub struct WorkerSlot {
@@ -144,6 +157,32 @@ impl World {
 
     pub fn manager(&self, id: u64) -> Option<Arc<Manager>> {
         self.registry.lock().expect("registry").get(&id).cloned()
+    }
+
+    /// The leader's store, read directly (an oracle for checks and workloads; writes still go over the network).
+    pub fn leader_store(&self) -> Option<Store> {
+        self.leader().and_then(|id| self.manager(id)).map(|m| m.read(Store::clone))
+    }
+
+    /// Proposes `command` from the control node through any manager, retrying until it commits or `deadline`
+    /// passes; the core's rejection, if any, is the error.
+    pub async fn propose(&self, command: Command, deadline: Duration) -> Result<(), String> {
+        let addrs: Vec<String> = self.managers.keys().map(|id| manager_addr(*id)).collect();
+        let task = self.control.spawn(async move {
+            let mut client = ClusterClient::new(&addrs, Duration::from_secs(3));
+            let start = tokio::time::Instant::now();
+            let mut last = String::new();
+            while start.elapsed() < deadline {
+                match client.propose(Proposal::new(wall_clock_now(), command.clone())).await {
+                    Ok(committed) => return committed.response.map(|_| ()).map_err(|r| r.to_string()),
+                    Err(error) => last = error.to_string(),
+                }
+                client.prefer(thread_rng().gen_range(0..addrs.len()));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(format!("no commit within {deadline:?}: {last}"))
+        });
+        task.await.unwrap_or_else(|e| Err(e.to_string()))
     }
 
     /// The manager every running manager agrees is leader, if any.

@@ -108,9 +108,9 @@ mod sim_bench {
         use madsim::runtime::Runtime;
         use sim::executor::SimBehaviour;
         use sim::recorder::Recorder;
-        use sim::world::{manager_addr, World};
+        use sim::world::{manager_addr, worker_description, World};
         use swarm_core::replicas::running_replicas;
-        use swarm_core::{ClusterSettings, Command, NodeDescription, Proposal, ServiceSpec, Store};
+        use swarm_core::{ClusterSettings, Command, Proposal, ServiceSpec};
         use swarm_runtime::client::ClusterClient;
         use swarm_runtime::leader::wall_clock_now;
         use swarm_runtime::manager::RaftSettings;
@@ -162,14 +162,6 @@ mod sim_bench {
             );
         }
 
-        fn description(index: u64) -> NodeDescription {
-            let mut description = NodeDescription { hostname: format!("worker-{index}"), ..NodeDescription::default() };
-            description.platform.os = "linux".into();
-            description.resources.nano_cpus = 4_000_000_000;
-            description.resources.memory_bytes = 8 << 30;
-            description
-        }
-
         /// 3 managers and `workers` calm workers, the cluster initialised with default settings.
         async fn cluster(workers: u64) -> World {
             let mut world = World::new(3, RaftSettings::default(), Recorder::default());
@@ -179,31 +171,13 @@ mod sim_bench {
             propose(&world, Command::InitCluster { cluster_id: "bench".into(), settings: ClusterSettings::default() })
                 .await;
             for index in 1..=workers {
-                world.add_worker(index, SimBehaviour::calm(), description(index));
+                world.add_worker(index, SimBehaviour::calm(), worker_description(index));
             }
             world
         }
 
         async fn propose(world: &World, command: Command) {
-            let addrs: Vec<String> = (1..=3).map(manager_addr).collect();
-            world
-                .control
-                .spawn(async move {
-                    let mut client = ClusterClient::new(&addrs, Duration::from_secs(5));
-                    loop {
-                        if let Ok(committed) = client.propose(Proposal::new(wall_clock_now(), command.clone())).await {
-                            committed.response.expect("benchmark command applies");
-                            return;
-                        }
-                        madsim::time::sleep(Duration::from_millis(50)).await;
-                    }
-                })
-                .await
-                .expect("control node runs");
-        }
-
-        fn leader_store(world: &World) -> Option<Store> {
-            world.leader().and_then(|id| world.manager(id)).map(|m| m.read(Store::clone))
+            world.propose(command, Duration::from_secs(600)).await.expect("benchmark command applies");
         }
 
         fn running(world: &World, service: &str) -> u64 {
@@ -224,7 +198,8 @@ mod sim_bench {
 
         async fn wait_workers_ready(world: &World, workers: u64) {
             loop {
-                let ready = leader_store(world)
+                let ready = world
+                    .leader_store()
                     .map_or(0, |s| s.nodes().filter(|n| n.status.state == swarm_core::NodeState::Ready).count() as u64);
                 if ready >= workers {
                     return;
@@ -250,7 +225,8 @@ mod sim_bench {
             propose(&world, Command::CreateService { service_id: "svc-web".into(), spec }).await;
             wait_running(&world, "web", 20, Duration::from_millis(50)).await;
             madsim::time::sleep(Duration::from_secs(2)).await;
-            let victim = leader_store(&world)
+            let victim = world
+                .leader_store()
                 .and_then(|s| s.tasks().find_map(|t| t.node_id.clone()))
                 .expect("a task on some worker");
             let index: u64 = victim.trim_start_matches("worker").parse().expect("worker node id");
@@ -260,7 +236,8 @@ mod sim_bench {
             // as it is marked down, and they cannot run anywhere else before then).
             madsim::time::sleep(Duration::from_millis(10)).await;
             loop {
-                let down = leader_store(&world)
+                let down = world
+                    .leader_store()
                     .and_then(|s| s.node(&victim).map(|n| n.status.state == swarm_core::NodeState::Down))
                     .unwrap_or(false);
                 if down && running(&world, "web") >= 20 {
