@@ -135,7 +135,14 @@ fn service_spec(index: usize) -> (ServiceSpec, &'static str) {
 
 fn build_store(rng: &mut Rng) -> (Store, usize) {
     let mut store = Store::new();
-    apply(&mut store, Command::InitCluster { cluster_id: "bench".into(), settings: ClusterSettings::default() });
+    apply(
+        &mut store,
+        Command::InitCluster {
+            cluster_id: "bench".into(),
+            settings: ClusterSettings::default(),
+            join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+        },
+    );
     let (nodes, statuses): (Vec<Node>, Vec<NodeStatus>) = (0..NODES).map(|index| node(rng, index)).unzip();
     let node_ids: Vec<String> = nodes.iter().map(|node| node.id.clone()).collect();
     apply(&mut store, Command::Batch(nodes.into_iter().map(|node| Command::CreateNode { node }).collect()));

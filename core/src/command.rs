@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    ClusterSettings, ManagerStatus, NetworkSpec, Node, NodeDescription, NodeSpec, NodeStatus, ServiceSpec, Task,
-    TaskState, TaskStatus, Timestamp, UpdateStatus, Version,
+    ClusterSettings, JoinTokens, ManagerStatus, NetworkSpec, Node, NodeDescription, NodeRole, NodeSpec, NodeStatus,
+    ServiceSpec, Task, TaskState, TaskStatus, Timestamp, UpdateStatus, Version,
 };
 
 /// One Raft entry's payload: the proposer's time and the command. Encode with `Proposal::encode`.
@@ -30,7 +30,9 @@ impl Proposal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// `swarm init`: creates the cluster object. Every other command is rejected until this one is applied.
-    InitCluster { cluster_id: String, settings: ClusterSettings },
+    InitCluster { cluster_id: String, settings: ClusterSettings, join_tokens: JoinTokens },
+    /// `swarm join-token --rotate ROLE`: replaces that role's token only.
+    RotateJoinToken { role: NodeRole, token: String },
     /// `swarm update`: replaces the settings if the cluster is still at `version`.
     UpdateClusterSettings { version: Version, settings: ClusterSettings },
 
@@ -93,6 +95,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::InitCluster { .. } => "InitCluster",
+            Command::RotateJoinToken { .. } => "RotateJoinToken",
             Command::UpdateClusterSettings { .. } => "UpdateClusterSettings",
             Command::CreateNode { .. } => "CreateNode",
             Command::UpdateNode { .. } => "UpdateNode",

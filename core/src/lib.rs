@@ -23,9 +23,10 @@ pub use limits::{
     NAME_LEN_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
 };
 pub use model::{
-    Cluster, ClusterSettings, EngineDescription, ManagerStatus, Network, NetworkSpec, Node, NodeAvailability,
-    NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Platform, Reachability, Resources, Service,
-    ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus, Version,
+    Cluster, ClusterSettings, EngineDescription, JoinTokens, ManagerStatus, Network, NetworkSpec, Node,
+    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Platform, Reachability,
+    Resources, Service, ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, UpdateState,
+    UpdateStatus, Version,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};

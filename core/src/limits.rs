@@ -184,6 +184,14 @@ pub(crate) fn check_settings(settings: &ClusterSettings) -> Result<(), Rejection
     Ok(())
 }
 
+/// A join token is non-empty text of bounded length (its shape is the proposer's business).
+pub(crate) fn check_join_token(token: &str) -> Result<(), Rejection> {
+    if token.is_empty() {
+        return Err(Rejection::InvalidSettings { reason: "join token must not be empty".to_string() });
+    }
+    check_len(Limit::TextLength, token.len())
+}
+
 pub(crate) fn check_node_spec(spec: &NodeSpec) -> Result<(), Rejection> {
     if let Some(name) = &spec.name {
         check_len(Limit::NameLength, name.len())?;

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::spec::{ServiceMode, ServiceSpec, TaskSpec};
+pub use crate::spec::{EndpointSpec, ServiceMode, ServiceSpec, TaskSpec};
 
 /// Milliseconds since the UNIX epoch. Always supplied by the caller (the leader's clock at proposal time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
@@ -98,6 +98,51 @@ pub struct Cluster {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub settings: ClusterSettings,
+    /// The tokens `swarm join` presents; never shown by reads (`join-token` asks for them on purpose).
+    pub join_tokens: JoinTokens,
+}
+
+/// Docker's join tokens, `SWMTKN-1-<cluster digest>-<secret>`: one for workers, one for managers. The digest part
+/// is shared by both and identifies the cluster; the secret part is what `join-token --rotate` replaces. Generated
+/// by the proposer (randomness stays out of `core`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JoinTokens {
+    pub worker: String,
+    pub manager: String,
+}
+
+impl JoinTokens {
+    /// Docker's shape: `SWMTKN-1-<cluster digest>-<worker secret>` and `…-<manager secret>`.
+    pub fn from_parts(cluster_digest: &str, worker_secret: &str, manager_secret: &str) -> JoinTokens {
+        JoinTokens {
+            worker: join_token(cluster_digest, worker_secret),
+            manager: join_token(cluster_digest, manager_secret),
+        }
+    }
+
+    /// The token that admits `role`.
+    pub fn for_role(&self, role: NodeRole) -> &str {
+        match role {
+            NodeRole::Worker => &self.worker,
+            NodeRole::Manager => &self.manager,
+        }
+    }
+
+    /// The role `token` admits, if it is one of the two.
+    pub fn role_of(&self, token: &str) -> Option<NodeRole> {
+        if !token.is_empty() && token == self.manager {
+            Some(NodeRole::Manager)
+        } else if !token.is_empty() && token == self.worker {
+            Some(NodeRole::Worker)
+        } else {
+            None
+        }
+    }
+}
+
+/// `SWMTKN-1-<cluster digest>-<secret>`.
+pub fn join_token(cluster_digest: &str, secret: &str) -> String {
+    format!("SWMTKN-1-{cluster_digest}-{secret}")
 }
 
 /// Cluster-wide settings (a subset of Docker's `SwarmSpec`: orchestration, dispatcher and raft sections).
@@ -366,6 +411,11 @@ pub struct Task {
     /// The observed state as reported by the agent (or set by the allocator/scheduler before assignment).
     pub status: TaskStatus,
     pub spec: TaskSpec,
+    /// The service's name when the task was created (containers are named `<service>.<slot>.<task id>`).
+    pub service_name: String,
+    /// The service's endpoint when the task was created: host-mode published ports are bound by the task's
+    /// container, so a change of them makes the task out of date (as in SwarmKit's `IsTaskDirty`).
+    pub endpoint: EndpointSpec,
     /// When the task was first reported `Running` (that report's status timestamp); `None` until then. Set by
     /// `apply` only (ignored in `CreateTasks` unless the task is created running). The rolling updater measures its
     /// delay and monitor windows from here, also after the task has ended.
@@ -386,6 +436,8 @@ impl Task {
             desired_state: TaskState::Running,
             status: TaskStatus::default(),
             spec,
+            service_name: String::new(),
+            endpoint: EndpointSpec::default(),
             running_since: None,
         }
     }

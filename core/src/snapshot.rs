@@ -14,10 +14,10 @@ use crate::store::Store;
 
 /// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec.rs`). Version 3:
 /// `Service::spec_history` and `Service::update_status`, `Task::running_since`.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 4;
 /// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec.rs`).
 /// Version 3: `Task::running_since` (in `CreateTasks`), `RollbackService` and `SetServiceUpdateStatus`.
-pub const PROPOSAL_FORMAT_VERSION: u8 = 3;
+pub const PROPOSAL_FORMAT_VERSION: u8 = 4;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]

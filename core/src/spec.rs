@@ -499,6 +499,10 @@ pub struct TaskSpec {
     pub placement: Placement,
     #[serde(default)]
     pub networks: Vec<NetworkAttachmentConfig>,
+    /// Docker's `ForceUpdate`: bumped by `service update --force`, so the tasks are out of date and get replaced
+    /// even though nothing else changed.
+    #[serde(default)]
+    pub force_update: u64,
 }
 
 impl TaskSpec {

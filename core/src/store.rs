@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::command::{Command, Proposal};
 use crate::limits::{self, Limit};
 use crate::model::{
-    Cluster, Network, Node, ObjectKind, Service, Task, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus,
-    Version,
+    Cluster, Network, Node, NodeRole, ObjectKind, Service, Task, TaskState, TaskStatus, Timestamp, UpdateState,
+    UpdateStatus, Version,
 };
 use crate::spec::{PortProtocol, PublishMode, ServiceSpec, SpecError};
 
@@ -660,20 +660,38 @@ impl Txn<'_> {
     fn command(&mut self, command: &Command) -> Result<Outcome, Rejection> {
         let now = self.now;
         match command {
-            Command::InitCluster { cluster_id, settings } => {
+            Command::InitCluster { cluster_id, settings, join_tokens } => {
                 if self.store.cluster.is_some() {
                     return Err(Rejection::AlreadyInitialized);
                 }
                 limits::check_id(ObjectKind::Cluster, cluster_id)?;
                 limits::check_settings(settings)?;
+                limits::check_join_token(&join_tokens.worker)?;
+                limits::check_join_token(&join_tokens.manager)?;
                 self.put_cluster(Cluster {
                     id: cluster_id.clone(),
                     version: Version::INITIAL,
                     created_at: now,
                     updated_at: now,
                     settings: settings.clone(),
+                    join_tokens: join_tokens.clone(),
                 });
                 Ok(Outcome::Created { kind: ObjectKind::Cluster, id: cluster_id.clone(), version: Version::INITIAL })
+            }
+
+            Command::RotateJoinToken { role, token } => {
+                let mut cluster = self.cluster()?.clone();
+                limits::check_join_token(token)?;
+                match role {
+                    NodeRole::Worker => cluster.join_tokens.worker = token.clone(),
+                    NodeRole::Manager => cluster.join_tokens.manager = token.clone(),
+                }
+                cluster.version = cluster.version.next();
+                cluster.updated_at = later(now, cluster.updated_at);
+                let outcome =
+                    Outcome::Updated { kind: ObjectKind::Cluster, id: cluster.id.clone(), version: cluster.version };
+                self.put_cluster(cluster);
+                Ok(outcome)
             }
 
             Command::UpdateClusterSettings { version, settings } => {
@@ -1024,7 +1042,11 @@ impl Txn<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ClusterSettings, ServiceSpec, TaskSpec};
+    use crate::model::{ClusterSettings, JoinTokens, ServiceSpec, TaskSpec};
+
+    fn test_tokens() -> JoinTokens {
+        JoinTokens { worker: "SWMTKN-1-d-w".into(), manager: "SWMTKN-1-d-m".into() }
+    }
 
     fn at(ms: u64, command: Command) -> Proposal {
         Proposal::new(Timestamp(ms), command)
@@ -1033,7 +1055,16 @@ mod tests {
     #[test]
     fn rollback_restores_indexes() {
         let mut store = Store::new();
-        store.apply(&at(1, Command::InitCluster { cluster_id: "c".into(), settings: Default::default() })).unwrap();
+        store
+            .apply(&at(
+                1,
+                Command::InitCluster {
+                    cluster_id: "c".into(),
+                    settings: Default::default(),
+                    join_tokens: test_tokens(),
+                },
+            ))
+            .unwrap();
         store
             .apply(&at(
                 2,
@@ -1060,7 +1091,16 @@ mod tests {
     #[test]
     fn updated_at_never_goes_backward_when_the_clock_does() {
         let mut store = Store::new();
-        store.apply(&at(100, Command::InitCluster { cluster_id: "c".into(), settings: Default::default() })).unwrap();
+        store
+            .apply(&at(
+                100,
+                Command::InitCluster {
+                    cluster_id: "c".into(),
+                    settings: Default::default(),
+                    join_tokens: test_tokens(),
+                },
+            ))
+            .unwrap();
         store
             .apply(&at(
                 50,
@@ -1081,7 +1121,16 @@ mod tests {
     #[should_panic(expected = "references missing service")]
     fn check_invariants_panics_on_orphan_task() {
         let mut store = Store::new();
-        store.apply(&at(1, Command::InitCluster { cluster_id: "c".into(), settings: Default::default() })).unwrap();
+        store
+            .apply(&at(
+                1,
+                Command::InitCluster {
+                    cluster_id: "c".into(),
+                    settings: Default::default(),
+                    join_tokens: test_tokens(),
+                },
+            ))
+            .unwrap();
         store.set_task("t", Some(Task::new("t", "ghost", None, TaskSpec::image("x"))));
         store.check_invariants();
     }

@@ -23,7 +23,11 @@ struct World {
 impl World {
     fn new() -> World {
         let mut world = World { store: Store::new(), now: T0, ids: SequentialIds::new("task") };
-        world.run(Command::InitCluster { cluster_id: "c1".into(), settings: ClusterSettings::default() });
+        world.run(Command::InitCluster {
+            cluster_id: "c1".into(),
+            settings: ClusterSettings::default(),
+            join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+        });
         world
     }
 

@@ -31,7 +31,11 @@ impl Sim {
     fn new(nodes: &[&str]) -> Sim {
         let mut sim =
             Sim { store: Store::new(), now: T0, ids: SequentialIds::new("task"), bad_images: BTreeSet::new() };
-        sim.run(Command::InitCluster { cluster_id: "c1".into(), settings: ClusterSettings::default() });
+        sim.run(Command::InitCluster {
+            cluster_id: "c1".into(),
+            settings: ClusterSettings::default(),
+            join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+        });
         for id in nodes {
             sim.run(common::create_node(id));
             sim.run(Command::SetNodeStatus {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use swarm_core::{NodeDescription, NodeRole, Task, TaskState, TaskStatus};
+use swarm_core::{ManagerStatus, NodeAvailability, NodeDescription, NodeRole, Task, TaskState, TaskStatus};
 use tokio::sync::{mpsc, watch};
 
 use crate::dispatcher::{
@@ -46,6 +46,10 @@ pub struct AgentConfig {
     pub addr: String,
     /// The role the node registers with the first time.
     pub role: NodeRole,
+    /// The availability the node registers with the first time.
+    pub availability: NodeAvailability,
+    /// A manager's own agent: its Raft membership, recorded as the node's manager status.
+    pub manager: Option<ManagerStatus>,
 }
 
 /// A running agent; dropping it does not stop it, `shutdown` does.
@@ -185,6 +189,8 @@ async fn session_loop<E: Executor>(shared: Arc<Shared<E>>) {
         description: shared.config.description.clone(),
         addr: shared.config.addr.clone(),
         role: shared.config.role,
+        availability: shared.config.availability,
+        manager: shared.config.manager.clone(),
     };
     let timeout = Duration::from_millis(CALL_TIMEOUT_MS);
     loop {

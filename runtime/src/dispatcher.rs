@@ -17,8 +17,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use swarm_core::liveness::Liveness;
 use swarm_core::{
-    Command, Node, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, Store, Task, TaskStatus, Timestamp,
-    ID_LEN_MAX,
+    Command, ManagerStatus, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, Store,
+    Task, TaskStatus, Timestamp, ID_LEN_MAX,
 };
 
 pub const PATH_SESSION: &str = "/dispatcher/session";
@@ -40,6 +40,10 @@ pub struct SessionRequest {
     pub addr: String,
     /// The role a node gets when it registers for the first time.
     pub role: NodeRole,
+    /// The availability a node gets when it registers for the first time (`swarm join --availability`).
+    pub availability: NodeAvailability,
+    /// Set on a manager's own agent: its Raft id and address, recorded as the node's manager status.
+    pub manager: Option<ManagerStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -236,11 +240,28 @@ pub fn registration(store: &Store, request: &SessionRequest) -> Result<Vec<Comma
     let mut commands = Vec::new();
     match store.node(&request.node_id) {
         None => {
-            let spec = NodeSpec { role: request.role, ..NodeSpec::default() };
+            let spec = NodeSpec { role: request.role, availability: request.availability, ..NodeSpec::default() };
             commands.push(Command::CreateNode { node: Node::new(&request.node_id, spec, request.description.clone()) });
             commands.push(Command::SetNodeStatus { id: request.node_id.clone(), status: ready });
+            if let Some(manager) = &request.manager {
+                commands.push(Command::SetManagerStatus {
+                    id: request.node_id.clone(),
+                    manager_status: Some(manager.clone()),
+                });
+            }
         }
         Some(node) => {
+            let same_member = |stored: &ManagerStatus, wanted: &ManagerStatus| {
+                stored.raft_id == wanted.raft_id && stored.addr == wanted.addr
+            };
+            if let Some(manager) = &request.manager {
+                if !node.manager_status.as_ref().is_some_and(|stored| same_member(stored, manager)) {
+                    commands.push(Command::SetManagerStatus {
+                        id: request.node_id.clone(),
+                        manager_status: Some(manager.clone()),
+                    });
+                }
+            }
             if node.description != request.description {
                 commands.push(Command::SetNodeDescription {
                     id: request.node_id.clone(),

@@ -180,7 +180,23 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for QuietFlush<S> {
     }
 }
 
+/// The scheme prefix of a unix-socket address (`unix:///run/swarm.sock`), as Docker's `-H` takes it.
+pub const UNIX_SCHEME: &str = "unix://";
+
 async fn connect(addr: &str) -> Result<SendRequest<Full<Bytes>>, CallError> {
+    #[cfg(not(madsim))]
+    if let Some(path) = addr.strip_prefix(UNIX_SCHEME) {
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(|source| CallError::Connect { addr: addr.to_string(), source })?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|source| CallError::Http { addr: addr.to_string(), source })?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        return Ok(sender);
+    }
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|source| CallError::Connect { addr: addr.to_string(), source })?;
@@ -230,18 +246,38 @@ pub async fn serve(listener: tokio::net::TcpListener, handler: Handler) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let handler = handler.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(handler, request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .header_read_timeout(None)
-                .serve_connection(TokioIo::new(QuietFlush::new(stream)), service)
-                .await;
-        });
+        tokio::spawn(serve_connection(QuietFlush::new(stream), handler.clone()));
     }
+}
+
+/// Accepts connections on a unix socket forever (the daemon's control API), serving each on its own task.
+#[cfg(not(madsim))]
+pub async fn serve_unix(listener: tokio::net::UnixListener, handler: Handler) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                tokio::spawn(serve_connection(stream, handler.clone()));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection<S>(stream: S, handler: Handler)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let handler = handler.clone();
+        async move { Ok::<_, std::convert::Infallible>(route(handler, request).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .header_read_timeout(None)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 async fn route(handler: Handler, request: Request<Incoming>) -> Response<Full<Bytes>> {

@@ -2,8 +2,13 @@
 pub mod agent;
 pub mod batcher;
 pub mod client;
+pub mod control;
+#[cfg(not(madsim))]
+pub mod daemon;
 pub mod disk;
 pub mod dispatcher;
+#[cfg(not(madsim))]
+pub mod docker;
 pub mod executor;
 pub mod http;
 pub mod leader;

@@ -26,10 +26,15 @@ use crate::raft::state_machine::{RaftObserver, StateMachine, StateOpenError};
 use crate::raft::types::{Answer, NodeId, Proposal, Raft, TypeConfig};
 
 pub const PATH_PROPOSE: &str = "/cluster/propose";
-pub const PATH_ADD_MANAGER: &str = "/cluster/managers/add";
 pub const PATH_REMOVE_MANAGER: &str = "/cluster/managers/remove";
 pub const PATH_STATUS: &str = "/cluster/status";
 pub const PATH_STORE: &str = "/cluster/store";
+/// A node presenting a join token (JSON `ClusterJoinRequest`); served by the leader.
+pub const PATH_JOIN: &str = "/cluster/join";
+/// The leader's `ClusterView` (JSON), for followers serving a control-API read.
+pub const PATH_VIEW: &str = "/cluster/view";
+/// Prefix of the node-local API (container logs), served by `ManagerConfig::node_api`.
+pub const PATH_NODE_PREFIX: &str = "/node/";
 /// Prefix of a dispatcher call a follower forwarded: served by the leader, never forwarded again.
 pub const PATH_DISPATCHER_ON_LEADER: &str = "/leader";
 
@@ -78,7 +83,7 @@ impl Default for RaftSettings {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ManagerConfig {
     pub node_id: NodeId,
     /// Where to listen for cluster traffic (Raft and the cluster API).
@@ -86,7 +91,29 @@ pub struct ManagerConfig {
     /// How other managers reach this one (`host:port`).
     pub advertise_addr: String,
     pub raft: RaftSettings,
+    /// Serves paths under `PATH_NODE_PREFIX` (this node's containers), if the node has an engine.
+    pub node_api: Option<Handler>,
 }
+
+/// A node asking to join (`swarm join`): its token, and for a manager its Raft id and address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterJoinRequest {
+    pub token: String,
+    /// Set once the joining node's Raft server runs: with a manager token, it is then added to the voters.
+    pub raft_id: Option<NodeId>,
+    pub addr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterJoinReply {
+    pub role: swarm_core::NodeRole,
+    pub cluster_id: String,
+    /// Every manager's address (workers talk to any of them).
+    pub managers: Vec<String>,
+}
+
+/// Docker's words for a token that admits nobody.
+pub const INVALID_JOIN_TOKEN: &str = "A valid join token is necessary to join this cluster";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -131,12 +158,6 @@ pub enum ProposeError {
     Malformed(String),
     #[error("raft: {0}")]
     Raft(String),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AddManagerRequest {
-    pub node_id: NodeId,
-    pub addr: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -428,11 +449,11 @@ impl Manager {
         }
     }
 
-    /// Adds a manager: as a learner until it caught up, then as a voter. Runs on the leader (forwarded if not).
+    /// Adds a manager: as a learner until it caught up, then as a voter. Only the leader does this (`join` forwards
+    /// the request there after checking the token).
     pub async fn add_manager(&self, node_id: NodeId, addr: String) -> Result<(), String> {
         if !self.is_leader() {
-            let body = serde_json::to_vec(&AddManagerRequest { node_id, addr }).expect("JSON encoding");
-            return self.admin_on_leader(PATH_ADD_MANAGER, body).await;
+            return Err(format!("{NO_LEADER_MESSAGE} (this manager stopped leading while adding manager {node_id})"));
         }
         self.raft
             .add_learner(node_id, BasicNode { addr }, true)
@@ -461,6 +482,70 @@ impl Manager {
     async fn admin_on_leader(&self, path: &str, body: Vec<u8>) -> Result<(), String> {
         let Some(addr) = self.leader_addr() else { return Err(NO_LEADER_MESSAGE.to_string()) };
         self.call_peer(&addr, path, body, 30_000).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Checks a join token on the leader (forwarding there), and adds a manager that presents a manager token
+    /// with its Raft id.
+    async fn join(&self, request: ClusterJoinRequest, body: Bytes) -> Reply {
+        if !self.is_leader() {
+            let Some(addr) = self.leader_addr().filter(|a| *a != self.config.advertise_addr) else {
+                return Reply::error(StatusCode::SERVICE_UNAVAILABLE, NO_LEADER_MESSAGE);
+            };
+            return match self.call_peer(&addr, PATH_JOIN, body.to_vec(), 60_000).await {
+                Ok(bytes) => Reply { status: StatusCode::OK, content_type: "application/json", body: bytes.to_vec() },
+                Err(CallError::Status { status, message, .. }) => {
+                    Reply::error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
+                }
+                Err(error) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+            };
+        }
+        let admitted = self.state.read(|store| {
+            store.cluster().and_then(|c| c.join_tokens.role_of(&request.token).map(|role| (role, c.id.clone())))
+        });
+        let Some((role, cluster_id)) = admitted else {
+            return Reply::error(StatusCode::FORBIDDEN, INVALID_JOIN_TOKEN);
+        };
+        if let (swarm_core::NodeRole::Manager, Some(raft_id)) = (role, request.raft_id) {
+            if let Err(message) = self.add_manager(raft_id, request.addr.clone()).await {
+                return Reply::error(StatusCode::SERVICE_UNAVAILABLE, message);
+            }
+        }
+        let managers = self.status().voters.into_values().collect();
+        Reply::json(StatusCode::OK, &ClusterJoinReply { role, cluster_id, managers })
+    }
+
+    /// The cluster as the leader sees it (asking the leader when this manager is a follower), with every manager
+    /// node's `leader` flag and reachability filled in: a manager is reachable while its node is up (each manager
+    /// runs an agent whose heartbeats keep its node ready).
+    pub async fn leader_view(&self) -> Result<crate::control::view::ClusterView, String> {
+        if !self.is_leader() {
+            let Some(addr) = self.leader_addr().filter(|a| *a != self.config.advertise_addr) else {
+                return Err(NO_LEADER_MESSAGE.to_string());
+            };
+            let pooled = self.peers.lock().expect("peer pool mutex").get_mut(&addr).and_then(|v| v.pop());
+            let mut client = pooled.unwrap_or_else(|| HttpClient::new(&addr));
+            let bytes = client.get(PATH_VIEW, Duration::from_secs(10)).await.map_err(|e| match e {
+                CallError::Status { message, .. } => message,
+                other => format!("{NO_LEADER_MESSAGE} ({other})"),
+            })?;
+            self.peers.lock().expect("peer pool mutex").entry(addr).or_default().push(client);
+            return serde_json::from_slice(&bytes).map_err(|e| format!("malformed view from the leader: {e}"));
+        }
+        let leader = self.raft.metrics().borrow().current_leader;
+        let now = crate::leader::wall_clock_now();
+        let mut view = self.state.read(|store| crate::control::view::ClusterView::from_store(store, "", now));
+        for node in &mut view.nodes {
+            let up = node.status.state == swarm_core::NodeState::Ready;
+            if let Some(status) = &mut node.manager_status {
+                status.leader = Some(status.raft_id) == leader;
+                status.reachability = if up || status.leader {
+                    swarm_core::Reachability::Reachable
+                } else {
+                    swarm_core::Reachability::Unreachable
+                };
+            }
+        }
+        Ok(view)
     }
 
     async fn call_peer(&self, addr: &str, path: &str, body: Vec<u8>, timeout_ms: u64) -> Result<Bytes, CallError> {
@@ -523,9 +608,17 @@ impl Manager {
                 };
                 postcard_reply(&result)
             }
-            (Method::POST, PATH_ADD_MANAGER) => match serde_json::from_slice::<AddManagerRequest>(&body) {
-                Ok(request) => admin_reply(self.add_manager(request.node_id, request.addr).await),
+            (Method::POST, PATH_JOIN) => match serde_json::from_slice::<ClusterJoinRequest>(&body) {
+                Ok(request) => self.join(request, body).await,
                 Err(e) => malformed(path, e),
+            },
+            (Method::GET, PATH_VIEW) => match self.leader_view().await {
+                Ok(view) => Reply::json(StatusCode::OK, &view),
+                Err(message) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, message),
+            },
+            (method, path) if path.starts_with(PATH_NODE_PREFIX) => match &self.config.node_api {
+                Some(handler) => handler(method, path.to_string(), body).await,
+                None => Reply::error(StatusCode::NOT_FOUND, "this node runs no container engine"),
             },
             (Method::POST, PATH_REMOVE_MANAGER) => match serde_json::from_slice::<RemoveManagerRequest>(&body) {
                 Ok(request) => admin_reply(self.remove_manager(request.node_id).await),

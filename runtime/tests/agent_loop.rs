@@ -101,11 +101,16 @@ async fn start_manager(ip: &str) -> Arc<Manager> {
         listen_addr: addr,
         advertise_addr: addr.to_string(),
         raft: RaftSettings::default(),
+        node_api: None,
     };
     let manager = Manager::start(config, Arc::new(MemDisk::new()), None).await.expect("manager starts");
     manager.bootstrap().await.expect("bootstrap");
     let settings = ClusterSettings { dispatcher_heartbeat_period_ms: 200, ..ClusterSettings::default() };
-    let init = Command::InitCluster { cluster_id: "cluster1".into(), settings };
+    let init = Command::InitCluster {
+        cluster_id: "cluster1".into(),
+        settings,
+        join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+    };
     wait_for("the cluster to initialise", Duration::from_secs(10), || async {
         manager.propose(Proposal::new(wall_clock_now(), init.clone())).await.is_ok()
     })
@@ -120,6 +125,8 @@ fn agent(node_id: &str, manager_addr: &str, executor: Arc<MemoryExecutor>) -> Ag
         description: NodeDescription { hostname: node_id.to_string(), ..NodeDescription::default() },
         addr: "127.0.0.1".into(),
         role: NodeRole::Worker,
+        availability: swarm_core::NodeAvailability::Active,
+        manager: None,
     };
     Agent::start(config, executor)
 }

@@ -246,7 +246,11 @@ pub async fn run(seed: u64) {
             fail(&scenario, &recorder, vec![format!("cluster formation: {error}")]);
         }
     }
-    let init = Command::InitCluster { cluster_id: "sim-cluster".into(), settings: ClusterSettings::default() };
+    let init = Command::InitCluster {
+        cluster_id: "sim-cluster".into(),
+        settings: ClusterSettings::default(),
+        join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+    };
     if let Err(error) = world.propose(init, Duration::from_secs(30)).await {
         fail(&scenario, &recorder, vec![format!("cluster formation: InitCluster failed: {error}")]);
     }

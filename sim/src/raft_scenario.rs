@@ -133,7 +133,11 @@ pub async fn run(seed: u64) {
         let mut cluster = ClusterClient::new(&init_addrs, Duration::from_secs(5));
         let init = Proposal::new(
             Timestamp(1),
-            Command::InitCluster { cluster_id: "sim-cluster".into(), settings: ClusterSettings::default() },
+            Command::InitCluster {
+                cluster_id: "sim-cluster".into(),
+                settings: ClusterSettings::default(),
+                join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+            },
         );
         cluster.propose(init).await
     });

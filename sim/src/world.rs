@@ -120,6 +120,7 @@ impl World {
                         listen_addr: SocketAddr::new(manager_ip(id), RAFT_PORT),
                         advertise_addr: manager_addr(id),
                         raft: settings,
+                        node_api: None,
                     };
                     let observer: Arc<dyn RaftObserver> = Arc::new(recorder.clone());
                     let manager = match Manager::start(config, Arc::new(disk), Some(observer)).await {
@@ -251,6 +252,8 @@ impl World {
             description,
             addr: worker_ip(index).to_string(),
             role: NodeRole::Worker,
+            availability: swarm_core::NodeAvailability::Active,
+            manager: None,
         };
         let executor_engine = engine.clone();
         let executor_node_id = node_id.clone();

@@ -37,26 +37,24 @@ pub struct Daemon {
     pub addr: String,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
+    /// The control API socket (`-H unix://…`), beside the data directory.
+    pub socket: PathBuf,
     child: Option<Child>,
 }
 
 pub enum Role<'a> {
+    /// `swarm daemon --init`.
     Init,
-    Join(&'a str),
+    /// Start, then `swarm join --token TOKEN ADDR` through the control API.
+    Join { addr: &'a str, token: &'a str },
+    /// Start on an existing data directory.
     Restart,
 }
 
 impl Daemon {
     /// Starts `swarm daemon` listening on `addr` with `data_dir`.
     pub fn start(addr: &str, data_dir: &Path, role: Role<'_>) -> Daemon {
-        let mut daemon = Daemon {
-            addr: addr.to_string(),
-            data_dir: data_dir.to_path_buf(),
-            log_path: data_dir.with_extension("log"),
-            child: None,
-        };
-        daemon.spawn(role, &[]);
-        daemon
+        Daemon::start_with(addr, data_dir, role, &[])
     }
 
     pub fn start_with(addr: &str, data_dir: &Path, role: Role<'_>, extra: &[&str]) -> Daemon {
@@ -64,13 +62,46 @@ impl Daemon {
             addr: addr.to_string(),
             data_dir: data_dir.to_path_buf(),
             log_path: data_dir.with_extension("log"),
+            socket: data_dir.with_extension("sock"),
             child: None,
         };
-        daemon.spawn(role, extra);
+        daemon.spawn(&role, extra);
+        if let Role::Join { addr: manager, token } = role {
+            wait_for("the control socket", Duration::from_secs(20), || daemon.socket.exists().then_some(()));
+            let output = daemon.cli(&["join", "--token", token, manager]);
+            assert!(output.status.success(), "swarm join failed: {}\n{}", output.stderr_text(), daemon.log());
+        }
         daemon
     }
 
-    fn spawn(&mut self, role: Role<'_>, extra: &[&str]) {
+    /// Runs `swarm ARGS -H <this daemon's socket>` and returns its output.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        let output = Command::new(swarm_bin())
+            .args(args)
+            .env("SWARM_HOST", format!("unix://{}", self.socket.display()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the swarm CLI");
+        CliOutput { status: output.status, stdout: output.stdout, stderr: output.stderr }
+    }
+
+    /// Runs `swarm ARGS` and returns its stdout; panics (with stderr and the daemon log tail) if it fails.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args);
+        assert!(output.status.success(), "swarm {args:?} failed: {}", output.stderr_text());
+        output.stdout_text()
+    }
+
+    /// `swarm join-token -q ROLE` on this (manager) daemon.
+    pub fn join_token(&self, role: &str) -> String {
+        wait_for("the control socket", Duration::from_secs(20), || self.socket.exists().then_some(()));
+        wait_for(&format!("a {role} join token"), Duration::from_secs(30), || {
+            let output = self.cli(&["join-token", "-q", role]);
+            output.status.success().then(|| output.stdout_text().trim().to_string())
+        })
+    }
+
+    fn spawn(&mut self, role: &Role<'_>, extra: &[&str]) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path).expect("daemon log");
         let mut command = Command::new(swarm_bin());
         command
@@ -79,6 +110,10 @@ impl Daemon {
             .arg(&self.data_dir)
             .arg("--listen-addr")
             .arg(&self.addr)
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .arg("--hostname")
+            .arg(self.data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
@@ -87,10 +122,7 @@ impl Daemon {
             Role::Init => {
                 command.arg("--init");
             }
-            Role::Join(addr) => {
-                command.arg("--join").arg(addr);
-            }
-            Role::Restart => {}
+            Role::Join { .. } | Role::Restart => {}
         }
         self.child = Some(command.spawn().expect("spawn swarm daemon"));
     }
@@ -105,7 +137,7 @@ impl Daemon {
 
     pub fn restart(&mut self) {
         self.kill9();
-        self.spawn(Role::Restart, &[]);
+        self.spawn(&Role::Restart, &[]);
     }
 
     /// Waits for the process to exit by itself and returns its exit status.
@@ -164,10 +196,71 @@ impl Daemon {
     }
 }
 
+/// What a CLI run printed.
+pub struct CliOutput {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl CliOutput {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill9();
+        remove_containers_of_node(&self.data_dir);
     }
+}
+
+/// The store node id a daemon recorded in `<data-dir>/node.json`, once it is in a swarm.
+pub fn node_id_of(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join("node.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["node_id"].as_str().map(str::to_string)
+}
+
+/// Removes (forcefully) every Docker container labelled with the node id recorded in `data_dir`.
+pub fn remove_containers_of_node(data_dir: &Path) {
+    let Some(node_id) = node_id_of(data_dir) else { return };
+    let ids = docker(&["ps", "-aq", "--filter", &format!("label=swarm.node.id={node_id}")]);
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids);
+        docker(&args);
+    }
+}
+
+/// Names of the running Docker containers carrying `label` (`key=value`).
+pub fn docker_containers(label: &str) -> Vec<String> {
+    docker(&["ps", "--filter", &format!("label={label}"), "--format", "{{.Names}}"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs `docker ARGS` and returns its stdout; panics if docker cannot be run or fails.
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().expect("run docker");
+    assert!(output.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Builds the test images (`swarm-hello:1`, `swarm-hello:2`) with `scripts/images`, once per process.
+pub fn ensure_test_images() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf();
+        let status = Command::new(root.join("scripts/images")).current_dir(&root).status().expect("run scripts/images");
+        assert!(status.success(), "scripts/images failed");
+    });
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

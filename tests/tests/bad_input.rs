@@ -19,7 +19,7 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         "/raft/vote",
         "/raft/snapshot",
         "/cluster/propose",
-        "/cluster/managers/add",
+        "/cluster/join",
         "/cluster/managers/remove",
         "/dispatcher/session",
         "/dispatcher/heartbeat",
@@ -72,6 +72,34 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
             other => panic!("unknown endpoint: expected 404, got {other:?}"),
         }
     });
+    // The control API (unix socket) answers garbage the same way.
+    let control_endpoints = [
+        "/v1/swarm/init",
+        "/v1/swarm/join",
+        "/v1/swarm/join-token",
+        "/v1/swarm/leave",
+        "/v1/services/create",
+        "/v1/services/update",
+        "/v1/services/rollback",
+        "/v1/services/remove",
+        "/v1/services/logs",
+        "/v1/nodes/update",
+        "/v1/nodes/remove",
+    ];
+    block_on(async {
+        let mut client = HttpClient::new(format!("unix://{}", daemon.socket.display()));
+        for path in control_endpoints {
+            for (what, body) in &bodies {
+                match client.post(path, body.clone(), Duration::from_secs(5)).await {
+                    Err(CallError::Status { status, message, .. }) => {
+                        assert_eq!(status, 400, "{path} with {what}: {message}");
+                        assert!(message.contains(path), "{path} with {what}: the error should name it: {message}");
+                    }
+                    other => panic!("{path} with {what}: expected HTTP 400, got {other:?}"),
+                }
+            }
+        }
+    });
     // Still a working leader that commits.
     create_networks(&[addr.to_string()], "after", 3);
     assert_eq!(daemon.network_names().expect("store").len(), 6);
@@ -90,7 +118,7 @@ fn bad_flags_and_damaged_data_dir_fail_with_clear_errors() {
     // (arguments, words the error must contain)
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["daemon", "--data-dir", data_dir, "--listen-addr", "not-an-address"], "--listen-addr"),
-        (vec!["daemon", "--data-dir", data_dir, "--init", "--join", "127.0.0.1:1"], "cannot be used with"),
+        (vec!["daemon", "--data-dir", data_dir, "-H", "tcp://127.0.0.1:1"], "unix socket"),
         (
             vec!["daemon", "--data-dir", data_dir, "--listen-addr", "127.0.36.1:2336", "--log-level", "=="],
             "--log-level",
@@ -103,8 +131,20 @@ fn bad_flags_and_damaged_data_dir_fail_with_clear_errors() {
         assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in:\n{stderr}");
     }
     std::fs::create_dir_all(&data).expect("data dir");
+    let sock = dir.join("m1.sock");
+    let host = format!("unix://{}", sock.display());
+    let start = ["daemon", "--data-dir", data_dir, "--listen-addr", "127.0.36.1:2336", "-H", host.as_str()];
+    std::fs::write(data.join("node.json"), "{ not json").expect("node.json");
+    let (ok, stderr) = run(&start);
+    assert!(!ok);
+    assert!(stderr.contains("node.json") && stderr.contains("not a node record"), "{stderr}");
+    let record = serde_json::json!({
+        "node_id": "n1", "role": "manager", "cluster_id": "c1", "listen_addr": "127.0.36.1:2336",
+        "advertise_addr": "127.0.36.1:2336", "managers": [], "availability": "active"
+    });
+    std::fs::write(data.join("node.json"), record.to_string()).expect("node.json");
     std::fs::write(data.join("node-id"), "not a number\n").expect("node-id");
-    let (ok, stderr) = run(&["daemon", "--data-dir", data_dir, "--listen-addr", "127.0.36.1:2336"]);
+    let (ok, stderr) = run(&start);
     assert!(!ok);
     assert!(stderr.contains("node-id") && stderr.contains("not a node id"), "{stderr}");
 }

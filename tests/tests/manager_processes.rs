@@ -13,8 +13,10 @@ fn three_managers(net: u8, name: &str) -> (Vec<Daemon>, Vec<String>) {
     let addrs: Vec<String> = (1..=3).map(|i| format!("127.0.{net}.{i}:23{net:02}")).collect();
     let mut daemons = vec![Daemon::start(&addrs[0], &dir.join("m1"), Role::Init)];
     wait_for("manager 1 to lead an initialised cluster", FORM, || daemons[0].leads_initialized_cluster().then_some(()));
+    let token = daemons[0].join_token("manager");
     for i in 1..3 {
-        daemons.push(Daemon::start(&addrs[i], &dir.join(format!("m{}", i + 1)), Role::Join(&addrs[0])));
+        let role = Role::Join { addr: &addrs[0], token: &token };
+        daemons.push(Daemon::start(&addrs[i], &dir.join(format!("m{}", i + 1)), role));
     }
     wait_for("three voters", FORM, || daemons[0].status().filter(|s| s.voters.len() == 3 && s.learners.is_empty()));
     (daemons, addrs)

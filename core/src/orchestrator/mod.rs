@@ -116,10 +116,11 @@ pub fn next_wakeup(store: &Store, now: Timestamp) -> Option<Timestamp> {
     [next_restart_wakeup(store, now), next_update_wakeup(store, now)].into_iter().flatten().min()
 }
 
-/// Whether `task` runs an outdated spec: its spec differs from its service's current task template. The rolling
+/// Whether `task` runs an outdated spec: its spec differs from its service's current task template, or the ports
+/// its container publishes differ from the service's (host-mode ports are bound by the task). The rolling
 /// updater replaces dirty tasks; a replacement made by the restart supervisor always gets the current template.
 pub fn is_dirty(service: &Service, task: &Task) -> bool {
-    task.spec != service.spec.task_template
+    task.spec != service.spec.task_template || task.endpoint.ports != service.spec.endpoint_spec.ports
 }
 
 /// The desired state of a task of `service` that may run: `Running`, or `Complete` for jobs.
@@ -159,6 +160,8 @@ impl<'a> Plan<'a> {
     ) -> Task {
         let id = self.fresh_id();
         let mut task = Task::new(id, service.id.clone(), slot, service.spec.task_template.clone());
+        task.service_name = service.spec.name.clone();
+        task.endpoint = service.spec.endpoint_spec.clone();
         task.node_id = node_id.map(str::to_string);
         task.desired_state = if slot::must_wait(self.store, group) { TaskState::Ready } else { run_state(service) };
         task.status = TaskStatus {

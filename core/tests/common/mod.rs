@@ -10,7 +10,11 @@ pub fn at(ms: u64, command: Command) -> Proposal {
 }
 
 pub fn init() -> Command {
-    Command::InitCluster { cluster_id: "c1".into(), settings: ClusterSettings::default() }
+    Command::InitCluster {
+        cluster_id: "c1".into(),
+        settings: ClusterSettings::default(),
+        join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+    }
 }
 
 pub fn node(id: &str) -> Node {

@@ -168,8 +168,15 @@ mod sim_bench {
             for id in 2..=3 {
                 world.add_manager(id, Duration::from_secs(30)).await.expect("cluster forms");
             }
-            propose(&world, Command::InitCluster { cluster_id: "bench".into(), settings: ClusterSettings::default() })
-                .await;
+            propose(
+                &world,
+                Command::InitCluster {
+                    cluster_id: "bench".into(),
+                    settings: ClusterSettings::default(),
+                    join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+                },
+            )
+            .await;
             for index in 1..=workers {
                 world.add_worker(index, SimBehaviour::calm(), worker_description(index));
             }

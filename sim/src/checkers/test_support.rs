@@ -13,7 +13,11 @@ pub struct StoreBuilder {
 impl StoreBuilder {
     pub fn new() -> StoreBuilder {
         let mut builder = StoreBuilder { store: Store::new(), now: 1_000 };
-        builder.apply(Command::InitCluster { cluster_id: "cluster".into(), settings: ClusterSettings::default() });
+        builder.apply(Command::InitCluster {
+            cluster_id: "cluster".into(),
+            settings: ClusterSettings::default(),
+            join_tokens: swarm_core::JoinTokens::from_parts("digest", "worker", "manager"),
+        });
         builder
     }
 

@@ -35,8 +35,10 @@ fn raft_loopback(wanted: &dyn Fn(&str) -> bool) {
     wait_for("manager 1 to lead an initialised cluster", Duration::from_secs(30), || {
         daemons[0].leads_initialized_cluster().then_some(())
     });
+    let token = daemons[0].join_token("manager");
     for i in 1..3 {
-        daemons.push(Daemon::start_with(&addrs[i], &dir.join(format!("m{}", i + 1)), Role::Join(&addrs[0]), &quiet));
+        let role = Role::Join { addr: &addrs[0], token: &token };
+        daemons.push(Daemon::start_with(&addrs[i], &dir.join(format!("m{}", i + 1)), role, &quiet));
     }
     wait_for("three voters", Duration::from_secs(30), || daemons[0].status().filter(|s| s.voters.len() == 3));
     let leader_addr = {

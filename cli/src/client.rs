@@ -1,0 +1,92 @@
+//! The CLI's side of the control API: which daemon to talk to (`-H`/`SWARM_HOST`, like `DOCKER_HOST`), and calls
+//! that turn every failure into the message the user sees — `Error response from daemon: …` for the daemon's
+//! refusals, Docker's "Cannot connect" sentence when nothing answers. Invariant: no call waits forever; each has a
+//! deadline long enough for the slowest legitimate operation it makes.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use swarm_runtime::control::api::{DEFAULT_HOST, PATH_VIEW};
+use swarm_runtime::control::view::ClusterView;
+use swarm_runtime::http::{CallError, HttpClient, UNIX_SCHEME};
+
+/// `-H` as every client command takes it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HostArg {
+    /// Daemon socket to connect to (unix:///path, or a path).
+    #[arg(short = 'H', long = "host", env = "SWARM_HOST", default_value = DEFAULT_HOST, global = true)]
+    pub host: String,
+}
+
+/// A connection to one daemon's control API.
+pub struct Control {
+    host: String,
+    client: HttpClient,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// The timeout of ordinary calls; joins and inits may take longer (a new manager catches up first).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Control {
+    pub fn new(host: &str) -> Result<Control, String> {
+        let address = if host.starts_with(UNIX_SCHEME) {
+            host.to_string()
+        } else if host.starts_with('/') {
+            format!("{UNIX_SCHEME}{host}")
+        } else {
+            return Err(format!("invalid -H {host:?}: the control API is a unix socket (unix:///path)"));
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        Ok(Control { host: address.clone(), client: HttpClient::new(address), runtime })
+    }
+
+    pub fn get<T: DeserializeOwned>(&mut self, path: &str) -> Result<T, String> {
+        let bytes = self.runtime.block_on(self.client.get(path, CALL_TIMEOUT)).map_err(|e| self.explain(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("malformed answer from the daemon for {path}: {e}"))
+    }
+
+    pub fn post<B: Serialize, T: DeserializeOwned>(&mut self, path: &str, body: &B) -> Result<T, String> {
+        self.post_with_timeout(path, body, CALL_TIMEOUT)
+    }
+
+    /// For init, join and leave, which wait for Raft membership changes.
+    pub fn post_slow<B: Serialize, T: DeserializeOwned>(&mut self, path: &str, body: &B) -> Result<T, String> {
+        self.post_with_timeout(path, body, MEMBERSHIP_TIMEOUT)
+    }
+
+    fn post_with_timeout<B: Serialize, T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<T, String> {
+        let body = serde_json::to_vec(body).expect("JSON encoding of a request");
+        let bytes = self.runtime.block_on(self.client.post(path, body, timeout)).map_err(|e| self.explain(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("malformed answer from the daemon for {path}: {e}"))
+    }
+
+    pub fn view(&mut self) -> Result<ClusterView, String> {
+        self.get(PATH_VIEW)
+    }
+
+    /// Sleeps without holding the connection's runtime busy (used between progress polls).
+    pub fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+
+    fn explain(&self, error: CallError) -> String {
+        match error {
+            CallError::Status { message, .. } => format!("Error response from daemon: {message}"),
+            CallError::Connect { .. } => {
+                format!("Cannot connect to the swarm daemon at {}. Is the swarm daemon running?", self.host)
+            }
+            other => format!("Error talking to the swarm daemon at {}: {other}", self.host),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! `swarm node ls|inspect|update|ps|rm|promote|demote`: read the leader's view, resolve the names the user gave
+//! (id, hostname, unique id prefix, or `self`), and either render or send one change based on the version read —
+//! a concurrent change makes it fail "out of sequence" rather than overwrite, as Docker does.
+
+use clap::{Args, Subcommand};
+use swarm_core::{Node, NodeRole, Task};
+use swarm_runtime::control::api::{NodeRemoveRequest, NodeUpdateRequest, PATH_NODE_REMOVE, PATH_NODE_UPDATE};
+use swarm_runtime::control::view::ClusterView;
+
+use crate::client::Control;
+use crate::render;
+use crate::render::ids::{resolve, Kind};
+use crate::swarm_cmd::Availability;
+
+#[derive(Subcommand, Debug)]
+pub enum NodeCommand {
+    /// List nodes in the swarm.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more nodes.
+    Inspect(InspectArgs),
+    /// Update a node.
+    Update(UpdateArgs),
+    /// List tasks running on one or more nodes, defaults to current node.
+    Ps(PsArgs),
+    /// Remove one or more nodes from the swarm.
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Promote one or more nodes to manager in the swarm.
+    Promote(NodesArgs),
+    /// Demote one or more nodes from manager in the swarm.
+    Demote(NodesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Only display IDs.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Format output: "table" or "json".
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Print the information in a human friendly format.
+    #[arg(long)]
+    pretty: bool,
+    #[arg(required = true)]
+    nodes: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Availability of the node ("active"|"pause"|"drain").
+    #[arg(long, value_enum)]
+    availability: Option<Availability>,
+    /// Add or update a node label (key=value).
+    #[arg(long = "label-add")]
+    label_add: Vec<String>,
+    /// Remove a node label if exists.
+    #[arg(long = "label-rm")]
+    label_rm: Vec<String>,
+    node: String,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Do not truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Only display task IDs.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Filter output based on conditions provided.
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    nodes: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force remove a node from the swarm.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    nodes: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NodesArgs {
+    #[arg(required = true)]
+    nodes: Vec<String>,
+}
+
+/// Finds a node by id, hostname, unique id prefix, or `self`.
+pub fn find_node<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Node, String> {
+    let reference = if reference == "self" { view.this_node_id.as_str() } else { reference };
+    resolve(&view.nodes, reference, |n: &Node| n.id.as_str(), |n| n.description.hostname.as_str(), Kind::Node)
+}
+
+pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
+    match command {
+        NodeCommand::Ls(args) => {
+            let view = control.view()?;
+            if args.format == "json" {
+                print!("{}", render::json::lines(&render::node_ls::rows(&view))?);
+            } else {
+                print!("{}", render::node_ls::render(&view, &render::node_ls::NodeLsOptions { quiet: args.quiet }));
+            }
+            Ok(())
+        }
+        NodeCommand::Inspect(args) => {
+            let view = control.view()?;
+            let nodes = args.nodes.iter().map(|r| find_node(&view, r)).collect::<Result<Vec<_>, _>>()?;
+            if args.pretty {
+                print!("{}", render::node_inspect_pretty::render(&nodes));
+            } else {
+                print!("{}", render::json::inspect(&nodes)?);
+            }
+            Ok(())
+        }
+        NodeCommand::Update(args) => {
+            let view = control.view()?;
+            let node = find_node(&view, &args.node)?;
+            let mut spec = node.spec.clone();
+            if let Some(availability) = args.availability {
+                spec.availability = availability.into();
+            }
+            for label in &args.label_add {
+                let (key, value) = label.split_once('=').unwrap_or((label.as_str(), ""));
+                if key.is_empty() {
+                    return Err(format!("invalid argument \"{label}\" for \"--label-add\" flag: empty label key"));
+                }
+                spec.labels.insert(key.to_string(), value.to_string());
+            }
+            for key in &args.label_rm {
+                if spec.labels.remove(key).is_none() {
+                    return Err(format!("key {key} doesn't exist in node's labels"));
+                }
+            }
+            let request = NodeUpdateRequest { id: node.id.clone(), version: node.version, spec };
+            let _: serde_json::Value = control.post(PATH_NODE_UPDATE, &request)?;
+            println!("{}", args.node);
+            Ok(())
+        }
+        NodeCommand::Ps(args) => {
+            let view = control.view()?;
+            let references = if args.nodes.is_empty() { vec!["self".to_string()] } else { args.nodes };
+            let nodes = references.iter().map(|r| find_node(&view, r)).collect::<Result<Vec<_>, _>>()?;
+            let filters = render::service_ps::parse_filters(&args.filter)?;
+            let tasks: Vec<&Task> = view
+                .tasks
+                .iter()
+                .filter(|t| nodes.iter().any(|n| t.node_id.as_deref() == Some(n.id.as_str())))
+                .filter(|t| filters.desired_states.is_empty() || filters.desired_states.contains(&t.desired_state))
+                .collect();
+            print!("{}", render::service_ps::render_tasks(&view, &tasks, args.no_trunc, args.quiet));
+            Ok(())
+        }
+        NodeCommand::Rm(args) => {
+            let view = control.view()?;
+            let mut failures = Vec::new();
+            for reference in &args.nodes {
+                let result = find_node(&view, reference).and_then(|node| {
+                    control.post::<_, serde_json::Value>(
+                        PATH_NODE_REMOVE,
+                        &NodeRemoveRequest { id: node.id.clone(), force: args.force },
+                    )
+                });
+                match result {
+                    Ok(_) => println!("{reference}"),
+                    Err(message) => failures.push(message),
+                }
+            }
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(failures.join("\n"))
+            }
+        }
+        NodeCommand::Promote(args) | NodeCommand::Demote(args) => {
+            let view = control.view()?;
+            let node = find_node(&view, &args.nodes[0])?;
+            let role = if node.spec.role == NodeRole::Manager { "manager" } else { "worker" };
+            Err(format!(
+                "changing a node's role is not supported yet: node {} stays a {role}; join a new manager with \
+                 `swarm join-token manager` instead, and take a manager out with `swarm leave` on it",
+                node.id
+            ))
+        }
+    }
+}

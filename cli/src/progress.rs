@@ -1,0 +1,170 @@
+//! Live progress of `service create/update/rollback/scale` without `-d`, as Docker prints it: `overall progress:
+//! N out of M tasks`, one line per slot (or node, for global services) with its newest task's state, then
+//! `verify: Waiting N seconds to verify that tasks are stable...` and `verify: Service NAME converged`. The pure
+//! part (`Progress::of`) reads one `ClusterView`; `watch` polls the daemon and prints each changed line once
+//! (frames are not redrawn in place, so the output reads the same in a terminal, a pipe or a log). Invariant:
+//! convergence means every wanted slot runs a task of the current spec and the service's update (if any) has
+//! completed; a paused update, a rollback, or a task the engine rejected ends the wait with an error.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use swarm_core::{NodeAvailability, NodeState, Service, ServiceMode, Task, TaskState};
+use swarm_runtime::control::view::ClusterView;
+
+use crate::client::Control;
+
+/// Where a service stands, from one view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// `(label, state)` per slot (`1/3`) or node id, in order.
+    pub lines: Vec<(String, String)>,
+    pub running: usize,
+    pub wanted: usize,
+    /// Why the service cannot converge (a paused update, a rejected task), if it cannot.
+    pub failure: Option<String>,
+    /// Every wanted slot runs the current spec, and no update is in progress.
+    pub converged: bool,
+}
+
+impl Progress {
+    /// `rollback_requested`: the user asked for a rollback, so rollback states are the expected way to converge.
+    pub fn of(view: &ClusterView, service: &Service, rollback_requested: bool) -> Progress {
+        let tasks: Vec<&Task> = view.tasks.iter().filter(|t| t.service_id == service.id).collect();
+        let current =
+            |t: &&Task| t.spec == service.spec.task_template && t.endpoint.ports == service.spec.endpoint_spec.ports;
+        let mut groups: BTreeMap<String, Vec<&Task>> = BTreeMap::new();
+        let wanted = match service.spec.mode {
+            ServiceMode::Replicated { replicas } | ServiceMode::ReplicatedJob { total_completions: replicas, .. } => {
+                for slot in 1..=replicas {
+                    groups.insert(format!("{slot:>20}"), Vec::new());
+                }
+                for task in &tasks {
+                    if let Some(slot) = task.slot.filter(|s| *s >= 1 && *s <= replicas) {
+                        groups.entry(format!("{slot:>20}")).or_default().push(task);
+                    }
+                }
+                replicas as usize
+            }
+            ServiceMode::Global | ServiceMode::GlobalJob => {
+                for node in &view.nodes {
+                    let eligible = node.status.state == NodeState::Ready
+                        && node.spec.availability != NodeAvailability::Drain
+                        && service.spec.task_template.placement.node_matches(node);
+                    if eligible {
+                        groups.insert(node.id.clone(), Vec::new());
+                    }
+                }
+                for task in &tasks {
+                    if let Some(node_id) = &task.node_id {
+                        if let Some(group) = groups.get_mut(node_id) {
+                            group.push(task);
+                        }
+                    }
+                }
+                groups.len()
+            }
+        };
+        let job = service.spec.mode.is_job();
+        let done_state = if job { TaskState::Complete } else { TaskState::Running };
+        let mut lines = Vec::new();
+        let mut running = 0;
+        let mut failure = None;
+        for (key, mut group) in groups {
+            group.sort_by_key(|t| (t.created_at, t.id.clone()));
+            let newest = group.iter().rev().find(|t| current(t)).or(group.last());
+            let label = match service.spec.mode {
+                ServiceMode::Replicated { .. } | ServiceMode::ReplicatedJob { .. } => {
+                    format!("{}/{}", key.trim(), wanted)
+                }
+                _ => key.clone(),
+            };
+            let state = match newest {
+                Some(task) => {
+                    if task.status.state == TaskState::Rejected && current(task) {
+                        failure.get_or_insert_with(|| {
+                            task.status.err.clone().unwrap_or_else(|| "task rejected".to_string())
+                        });
+                    }
+                    if current(task) && task.status.state == done_state && task.desired_state <= TaskState::Complete {
+                        running += 1;
+                    }
+                    match &task.status.err {
+                        Some(err) if task.status.state > TaskState::Running => err.clone(),
+                        _ => task.status.state.as_str().to_string(),
+                    }
+                }
+                None => String::new(),
+            };
+            lines.push((label, state));
+        }
+        let update = service.update_status.as_ref();
+        if let Some(status) = update {
+            // A paused update or rollback waits for the user; a rollback nobody asked for means the update failed.
+            let unasked_rollback = status.state.is_rollback() && !rollback_requested;
+            if status.state.is_paused() || unasked_rollback {
+                failure = Some(status.message.clone());
+            }
+        }
+        let update_done = update.is_none_or(|s| s.state.is_completed() || !s.state.is_in_progress());
+        Progress { converged: running == wanted && update_done, lines, running, wanted, failure }
+    }
+}
+
+/// Polls until `service_id` converges (then waits out the update monitor period, as Docker's `verify` does) or
+/// cannot; prints each new line once. `Err` carries the reason the service did not converge.
+pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requested: bool) -> Result<(), String> {
+    let say = |line: &str| {
+        if !quiet {
+            println!("{line}");
+        }
+    };
+    let mut printed: BTreeMap<String, String> = BTreeMap::new();
+    let mut last_overall = None;
+    let mut converged_since: Option<Instant> = None;
+    let mut last_verify = None;
+    loop {
+        let view = control.view()?;
+        let Some(service) = view.services.iter().find(|s| s.id == service_id) else {
+            return Err(format!("service {service_id} was removed while waiting for it to converge"));
+        };
+        let progress = Progress::of(&view, service, rollback_requested);
+        let overall = if service.spec.mode.is_job() {
+            format!("job progress: {} out of {} complete", progress.running, progress.wanted)
+        } else {
+            format!("overall progress: {} out of {} tasks", progress.running, progress.wanted)
+        };
+        if last_overall.as_ref() != Some(&overall) {
+            say(&format!("{overall} "));
+            last_overall = Some(overall);
+        }
+        for (label, state) in &progress.lines {
+            if printed.get(label) != Some(state) {
+                say(&format!("{label}: {state:<10}"));
+                printed.insert(label.clone(), state.clone());
+            }
+        }
+        if let Some(reason) = progress.failure {
+            return Err(format!("service {} could not converge: {reason}", service.spec.name));
+        }
+        if progress.converged {
+            let monitor =
+                Duration::from_nanos(service.spec.effective_update_config().monitor_ns).min(Duration::from_secs(5));
+            let since = *converged_since.get_or_insert_with(Instant::now);
+            let left = monitor.saturating_sub(since.elapsed());
+            if left.is_zero() {
+                say(&format!("verify: Service {} converged ", service.spec.name));
+                return Ok(());
+            }
+            let verify =
+                format!("verify: Waiting {} seconds to verify that tasks are stable... ", left.as_secs().max(1));
+            if last_verify.as_ref() != Some(&verify) {
+                say(&verify);
+                last_verify = Some(verify);
+            }
+        } else {
+            converged_since = None;
+        }
+        control.sleep(Duration::from_millis(500));
+    }
+}

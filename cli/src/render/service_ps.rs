@@ -1,0 +1,294 @@
+//! `service ps` (and the task tables of `stack ps` / `node ps`): `ID NAME IMAGE NODE DESIRED STATE CURRENT STATE
+//! ERROR PORTS`. Services are named as Docker's CLI resolves them (exact id, exact name, unique id prefix); names
+//! that match nothing are reported after the table ("no such service: x"), as Docker does, and only if no name
+//! matched is it an error alone. A task is named `service.slot`, or `service.<node id>` for global services; tasks
+//! are sorted by that name in natural order and, within one name, newest first, and every task after the first of
+//! its name is a history row shown as ` \_ service.slot`. NODE is the node's name (spec name, else hostname),
+//! blank while unassigned. The states are capitalised, CURRENT STATE says how long ago (`Running 6 seconds ago`),
+//! ERROR is quoted and, unless `--no-trunc`, cut to 30 characters (`"no suitable node (insufficien…"`). PORTS shows
+//! the host-mode ports a running task has bound. `-q` prints full task ids only. Filters (`-f`) are parsed by
+//! `parse_filters` with Docker's messages: `id=` and `name=` match prefixes (of the task id, and of the task's
+//! container name `service.slot.taskid`), `node=` names one node (id, name or id prefix, or `self`),
+//! `desired-state=` any task state (`running`, `shutdown`, `accepted`, ...). Values of one key are alternatives;
+//! different keys must all match.
+
+use serde::Serialize;
+use swarm_core::spec::PublishMode;
+use swarm_core::{Node, Service, Task, TaskState};
+use swarm_runtime::control::view::ClusterView;
+
+use super::ids::{display_id, not_found, resolve, Kind};
+use super::table::Table;
+use super::text::{display_image, ellipsis, natural_cmp, pretty_print};
+use super::time::current_state;
+
+/// The longest ERROR shown without `--no-trunc`, quotes excluded.
+pub const ERROR_WIDTH: usize = 30;
+
+/// The `-f` filters of `service ps`, parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilters {
+    /// `id=`: task id prefixes.
+    pub ids: Vec<String>,
+    /// `name=`: prefixes of the task's container name (`service.slot.taskid`).
+    pub names: Vec<String>,
+    /// `node=`: node ids, names or id prefixes, or `self`.
+    pub nodes: Vec<String>,
+    /// `desired-state=`.
+    pub desired_states: Vec<TaskState>,
+}
+
+/// Parses `-f key=value` arguments. Keys are case-insensitive and both sides are trimmed. Errors are Docker's: the
+/// CLI's `invalid argument "x" for "-f, --filter" flag: bad format of filter (expected name=value)`, and the
+/// daemon's `Invalid filter 'key'` and `Invalid desired-state filter: 'x'` (prefixed, as Docker prints them, with
+/// "Error response from daemon: "). Docker's daemon also knows `label`, `service` and `runtime`; they are
+/// rejected here as unknown.
+pub fn parse_filters<S: AsRef<str>>(args: &[S]) -> Result<TaskFilters, String> {
+    let mut filters = TaskFilters::default();
+    for arg in args {
+        let arg = arg.as_ref();
+        if arg.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(format!(
+                "invalid argument \"{arg}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+            ));
+        };
+        let (key, value) = (key.trim().to_lowercase(), value.trim().to_string());
+        match key.as_str() {
+            "id" => filters.ids.push(value),
+            "name" => filters.names.push(value),
+            "node" => filters.nodes.push(value),
+            "desired-state" => {
+                if value.is_empty() {
+                    continue;
+                }
+                let state = TaskState::ALL.into_iter().find(|state| state.as_str().eq_ignore_ascii_case(&value));
+                match state {
+                    Some(state) => filters.desired_states.push(state),
+                    None => return Err(format!("Error response from daemon: Invalid desired-state filter: '{value}'")),
+                }
+            }
+            _ => return Err(format!("Error response from daemon: Invalid filter '{key}'")),
+        }
+    }
+    Ok(filters)
+}
+
+/// `service ps` flags that change the output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PsOptions {
+    /// `--no-trunc`: full ids and errors, images as written.
+    pub no_trunc: bool,
+    /// `-q`: full task ids only.
+    pub quiet: bool,
+    pub filters: TaskFilters,
+}
+
+/// What `service ps` prints: the table (stdout), and then, if some names matched no service, the error Docker
+/// prints after it (stderr, exit status 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsOutput {
+    pub stdout: String,
+    pub error: Option<String>,
+}
+
+/// One row, with the field names of `docker service ps --format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskRow {
+    pub current_state: String,
+    pub desired_state: String,
+    pub error: String,
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub image: String,
+    pub name: String,
+    pub node: String,
+    pub ports: String,
+}
+
+/// `service ps SERVICE...`: the tasks of the named services that pass the filters. `Err` is printed alone: no name
+/// matched a service (every "no such service" line), a prefix matched several services, a `node=` filter names no
+/// node or several, or no service was named at all.
+pub fn render<S: AsRef<str>>(view: &ClusterView, services: &[S], options: &PsOptions) -> Result<PsOutput, String> {
+    if services.is_empty() {
+        return Err("\"swarm service ps\" requires at least 1 argument.".to_string());
+    }
+    let mut wanted: Vec<&Service> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    for reference in services {
+        let reference = reference.as_ref();
+        match resolve(&view.services, reference, |s: &Service| s.id.as_str(), |s| s.spec.name.as_str(), Kind::Service) {
+            Ok(service) => {
+                if !wanted.iter().any(|known| known.id == service.id) {
+                    wanted.push(service);
+                }
+            }
+            Err(message) if message == not_found(Kind::Service, reference) => missing.push(message),
+            Err(message) => return Err(message),
+        }
+    }
+    if wanted.is_empty() {
+        return Err(missing.join("\n"));
+    }
+    let node_ids = resolve_node_filters(view, &options.filters.nodes)?;
+    let filters = &options.filters;
+    let tasks: Vec<&Task> = view
+        .tasks
+        .iter()
+        .filter(|task| wanted.iter().any(|service| service.id == task.service_id))
+        .filter(|task| filters.ids.is_empty() || filters.ids.iter().any(|prefix| task.id.starts_with(prefix.as_str())))
+        .filter(|task| {
+            filters.names.is_empty() || {
+                let container = container_name(view, task);
+                filters.names.iter().any(|prefix| container.starts_with(prefix.as_str()))
+            }
+        })
+        .filter(|task| {
+            node_ids.is_empty() || task.node_id.as_deref().is_some_and(|node| node_ids.iter().any(|id| id == node))
+        })
+        .filter(|task| filters.desired_states.is_empty() || filters.desired_states.contains(&task.desired_state))
+        .collect();
+    let stdout = render_tasks(view, &tasks, options.no_trunc, options.quiet);
+    let error = if missing.is_empty() { None } else { Some(missing.join("\n")) };
+    Ok(PsOutput { stdout, error })
+}
+
+/// The node ids `node=` filters name (`self` is the answering node), with the daemon's errors.
+fn resolve_node_filters(view: &ClusterView, references: &[String]) -> Result<Vec<String>, String> {
+    references
+        .iter()
+        .map(|reference| {
+            if reference == "self" {
+                return Ok(view.this_node_id.clone());
+            }
+            match resolve(&view.nodes, reference, |n: &Node| n.id.as_str(), node_name, Kind::Node) {
+                Ok(node) => Ok(node.id.clone()),
+                Err(message) if message == not_found(Kind::Node, reference) => {
+                    Err(format!("Error response from daemon: node {reference} not found"))
+                }
+                Err(message) => Err(format!("Error response from daemon: {message}")),
+            }
+        })
+        .collect()
+}
+
+/// The name Docker shows for a node: its spec name if set, else its hostname.
+pub fn node_name(node: &Node) -> &str {
+    match node.spec.name.as_deref() {
+        Some(name) if !name.is_empty() => name,
+        _ => &node.description.hostname,
+    }
+}
+
+/// The name of the service `task` belongs to: the service's current name, else the name it had when the task was
+/// created, else its id.
+fn service_name<'a>(view: &'a ClusterView, task: &'a Task) -> &'a str {
+    match view.services.iter().find(|service| service.id == task.service_id) {
+        Some(service) => &service.spec.name,
+        None if !task.service_name.is_empty() => &task.service_name,
+        None => &task.service_id,
+    }
+}
+
+/// The task's NAME: `service.slot`, or `service.<node id>` for a task without a slot (global services).
+pub fn task_name(view: &ClusterView, task: &Task) -> String {
+    let service = service_name(view, task);
+    match task.slot {
+        Some(slot) if slot != 0 => format!("{service}.{slot}"),
+        _ => format!("{service}.{}", task.node_id.as_deref().unwrap_or("")),
+    }
+}
+
+/// SwarmKit's task (container) name, `service.slot.taskid` or `service.nodeid.taskid`, with the service name the
+/// task was created under; the `name=` filter matches prefixes of it.
+pub fn container_name(view: &ClusterView, task: &Task) -> String {
+    let service = if task.service_name.is_empty() { service_name(view, task) } else { &task.service_name };
+    match task.slot {
+        Some(slot) if slot != 0 => format!("{service}.{slot}.{}", task.id),
+        _ => format!("{service}.{}.{}", task.node_id.as_deref().unwrap_or(""), task.id),
+    }
+}
+
+/// `tasks` in Docker's order with their names: by name (natural order), newest first within a name. The sort is
+/// stable, so tasks created at the same instant keep their given order.
+pub fn sorted_tasks<'a>(view: &ClusterView, tasks: &[&'a Task]) -> Vec<(String, &'a Task)> {
+    let mut named: Vec<(String, &'a Task)> = tasks.iter().map(|task| (task_name(view, task), *task)).collect();
+    named.sort_by(|(name_a, a), (name_b, b)| natural_cmp(name_a, name_b).then_with(|| b.created_at.cmp(&a.created_at)));
+    named
+}
+
+/// The rows for `tasks`, sorted, history rows indented.
+pub fn rows(view: &ClusterView, tasks: &[&Task], no_trunc: bool) -> Vec<TaskRow> {
+    let mut previous = String::new();
+    sorted_tasks(view, tasks)
+        .into_iter()
+        .map(|(name, task)| {
+            let shown_name = if name == previous { format!(" \\_ {name}") } else { name.clone() };
+            previous = name;
+            TaskRow {
+                current_state: current_state(task.status.state, view.now, task.status.timestamp),
+                desired_state: pretty_print(task.desired_state.as_str()),
+                error: error_column(task.status.err.as_deref().unwrap_or(""), no_trunc),
+                id: display_id(&task.id, no_trunc).to_string(),
+                image: image_column(&task.spec.container_spec.image, no_trunc),
+                name: shown_name,
+                node: node_column(view, task.node_id.as_deref()),
+                ports: ports_column(task),
+            }
+        })
+        .collect()
+}
+
+/// The text of a task table: `quiet` prints the full ids of the sorted tasks, one per line.
+pub fn render_tasks(view: &ClusterView, tasks: &[&Task], no_trunc: bool, quiet: bool) -> String {
+    if quiet {
+        return sorted_tasks(view, tasks).into_iter().map(|(_, task)| format!("{}\n", task.id)).collect();
+    }
+    let mut table = Table::new(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]);
+    for row in rows(view, tasks, no_trunc) {
+        table.row([row.id, row.name, row.image, row.node, row.desired_state, row.current_state, row.error, row.ports]);
+    }
+    table.render()
+}
+
+/// ERROR: quoted, cut to `ERROR_WIDTH` characters unless `no_trunc`; blank without an error.
+pub fn error_column(err: &str, no_trunc: bool) -> String {
+    if err.is_empty() {
+        return String::new();
+    }
+    let err = if no_trunc { err.to_string() } else { ellipsis(err, ERROR_WIDTH) };
+    format!("\"{err}\"")
+}
+
+/// IMAGE: without its digest, unless `no_trunc`.
+fn image_column(image: &str, no_trunc: bool) -> String {
+    if no_trunc {
+        image.to_string()
+    } else {
+        display_image(image)
+    }
+}
+
+/// NODE: the node's name; the id if the node is gone; blank if unassigned.
+fn node_column(view: &ClusterView, node_id: Option<&str>) -> String {
+    let Some(id) = node_id.filter(|id| !id.is_empty()) else { return String::new() };
+    view.nodes.iter().find(|node| node.id == id).map_or(id, node_name).to_string()
+}
+
+/// PORTS: the host-mode ports a running task has bound (`*:8080->80/tcp`, comma-separated). A host-mode port
+/// without a fixed published port is left out: the port the node picked is not in the view.
+fn ports_column(task: &Task) -> String {
+    if task.status.state != TaskState::Running {
+        return String::new();
+    }
+    task.endpoint
+        .ports
+        .iter()
+        .filter(|port| port.publish_mode == PublishMode::Host && port.published_port != 0)
+        .map(|port| format!("*:{}->{}/{}", port.published_port, port.target_port, port.protocol))
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,166 @@
+//! `swarm init`, `swarm join`, `swarm join-token`, `swarm leave`: the membership commands, printing what Docker
+//! prints (`Swarm initialized: current node (…) is now a manager.` and the join command to run elsewhere).
+
+use clap::{Args, ValueEnum};
+use swarm_core::{NodeAvailability, NodeRole};
+use swarm_runtime::control::api::{
+    InitReply, InitRequest, JoinReply, JoinRequest, JoinTokenReply, JoinTokenRequest, LeaveRequest, PATH_INIT,
+    PATH_JOIN, PATH_JOIN_TOKEN, PATH_LEAVE,
+};
+
+use crate::client::Control;
+use crate::service_flags::parse_duration_ns;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Availability {
+    Active,
+    Pause,
+    Drain,
+}
+
+impl From<Availability> for NodeAvailability {
+    fn from(value: Availability) -> Self {
+        match value {
+            Availability::Active => NodeAvailability::Active,
+            Availability::Pause => NodeAvailability::Pause,
+            Availability::Drain => NodeAvailability::Drain,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Advertised address (format: <ip|interface>[:port]).
+    #[arg(long)]
+    advertise_addr: Option<String>,
+    /// Listen address (format: <ip|interface>[:port]).
+    #[arg(long)]
+    listen_addr: Option<String>,
+    /// Availability of the node ("active"|"pause"|"drain").
+    #[arg(long, value_enum)]
+    availability: Option<Availability>,
+    /// Task history retention limit.
+    #[arg(long)]
+    task_history_limit: Option<u64>,
+    /// Dispatcher heartbeat period (ns|us|ms|s|m|h).
+    #[arg(long)]
+    dispatcher_heartbeat: Option<String>,
+}
+
+pub fn init(control: &mut Control, args: InitArgs) -> Result<(), String> {
+    let dispatcher_heartbeat_ms = match &args.dispatcher_heartbeat {
+        Some(text) => Some(parse_duration_ns(text, "--dispatcher-heartbeat")? / 1_000_000),
+        None => None,
+    };
+    let request = InitRequest {
+        advertise_addr: args.advertise_addr,
+        listen_addr: args.listen_addr,
+        availability: args.availability.map(Into::into),
+        task_history_limit: args.task_history_limit,
+        dispatcher_heartbeat_ms,
+    };
+    let reply: InitReply = control.post_slow(PATH_INIT, &request)?;
+    print!("{}", render_init(&reply));
+    Ok(())
+}
+
+/// What `swarm init` prints (Docker's text with our command name).
+pub fn render_init(reply: &InitReply) -> String {
+    format!(
+        "Swarm initialized: current node ({}) is now a manager.\n\n{}\nTo add a manager to this swarm, run 'swarm \
+         join-token manager' and follow the instructions.\n\n",
+        reply.node_id,
+        join_instructions(NodeRole::Worker, &reply.worker_token, &reply.join_addr)
+    )
+}
+
+fn join_instructions(role: NodeRole, token: &str, addr: &str) -> String {
+    let who = match role {
+        NodeRole::Worker => "worker",
+        NodeRole::Manager => "manager",
+    };
+    format!("To add a {who} to this swarm, run the following command:\n\n    swarm join --token {token} {addr}\n")
+}
+
+#[derive(Args, Debug)]
+pub struct JoinArgs {
+    /// Token for entry into the swarm.
+    #[arg(long)]
+    token: String,
+    /// Advertised address (format: <ip|interface>[:port]).
+    #[arg(long)]
+    advertise_addr: Option<String>,
+    /// Listen address (format: <ip|interface>[:port]).
+    #[arg(long)]
+    listen_addr: Option<String>,
+    /// Availability of the node ("active"|"pause"|"drain").
+    #[arg(long, value_enum)]
+    availability: Option<Availability>,
+    /// HOST:PORT of a manager.
+    remote: String,
+}
+
+pub fn join(control: &mut Control, args: JoinArgs) -> Result<(), String> {
+    let remote_addr = if args.remote.contains(':') { args.remote } else { format!("{}:2377", args.remote) };
+    let request = JoinRequest {
+        token: args.token,
+        remote_addr,
+        advertise_addr: args.advertise_addr,
+        listen_addr: args.listen_addr,
+        availability: args.availability.map(Into::into),
+    };
+    let reply: JoinReply = control.post_slow(PATH_JOIN, &request)?;
+    match reply.role {
+        NodeRole::Worker => println!("This node joined a swarm as a worker."),
+        NodeRole::Manager => println!("This node joined a swarm as a manager."),
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TokenRole {
+    Worker,
+    Manager,
+}
+
+#[derive(Args, Debug)]
+pub struct JoinTokenArgs {
+    /// Only display the token.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Rotate the join token.
+    #[arg(long)]
+    rotate: bool,
+    #[arg(value_enum)]
+    role: TokenRole,
+}
+
+pub fn join_token(control: &mut Control, args: JoinTokenArgs) -> Result<(), String> {
+    let role = match args.role {
+        TokenRole::Worker => NodeRole::Worker,
+        TokenRole::Manager => NodeRole::Manager,
+    };
+    let reply: JoinTokenReply = control.post(PATH_JOIN_TOKEN, &JoinTokenRequest { role, rotate: args.rotate })?;
+    if args.quiet {
+        println!("{}", reply.token);
+        return Ok(());
+    }
+    if args.rotate {
+        println!("Successfully rotated {} join token.\n", if role == NodeRole::Worker { "worker" } else { "manager" });
+    }
+    println!("{}", join_instructions(role, &reply.token, &reply.join_addr));
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct LeaveArgs {
+    /// Force this node to leave the swarm, ignoring warnings.
+    #[arg(short, long)]
+    force: bool,
+}
+
+pub fn leave(control: &mut Control, args: LeaveArgs) -> Result<(), String> {
+    let _: serde_json::Value = control.post_slow(PATH_LEAVE, &LeaveRequest { force: args.force })?;
+    println!("Node left the swarm.");
+    Ok(())
+}

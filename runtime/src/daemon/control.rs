@@ -1,0 +1,200 @@
+//! The control API server: HTTP/1.1 with JSON bodies on the daemon's unix socket (mode 0660, like Docker's), routed
+//! to the `Daemon`. Reads answer from the leader's view; writes become proposals through the local manager
+//! (forwarded to the leader). Invariant: every request gets an answer — a malformed body is a 400 naming the
+//! endpoint, a missing leader is a prompt 503 in Docker's words — and nothing a client sends can panic the daemon.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use swarm_core::{Command, NodeRole, NodeState, Outcome};
+
+use super::node_api::{self, NodeLogsRequest};
+use super::{propose, Daemon, Refusal};
+use crate::control::api::*;
+use crate::control::view::ClusterView;
+use crate::http::{Handler, Reply};
+use crate::leader::random_id;
+
+pub async fn serve(daemon: Arc<Daemon>) -> Result<tokio::task::JoinHandle<()>, String> {
+    let path = daemon.config.control_socket.clone();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    if path.exists() {
+        if tokio::net::UnixStream::connect(&path).await.is_ok() {
+            return Err(format!("{}: another daemon is already serving this control socket", path.display()));
+        }
+        std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let listener =
+        tokio::net::UnixListener::bind(&path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::info!(socket = %path.display(), "control API listening");
+    let weak = Arc::downgrade(&daemon);
+    let handler: Handler = Arc::new(move |method, path, body| {
+        let weak = weak.clone();
+        Box::pin(async move {
+            match weak.upgrade() {
+                Some(daemon) => route(&daemon, method, &path, body).await,
+                None => Reply::error(StatusCode::SERVICE_UNAVAILABLE, "the daemon is shutting down"),
+            }
+        })
+    });
+    Ok(tokio::spawn(crate::http::serve_unix(listener, handler)))
+}
+
+async fn route(daemon: &Arc<Daemon>, method: Method, path: &str, body: Bytes) -> Reply {
+    let result = match (method, path) {
+        (Method::GET, PATH_INFO) => Ok(json(&daemon.info().await)),
+        (Method::POST, PATH_INIT) => match parse::<InitRequest>(path, &body) {
+            Ok(request) => daemon.init(request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_JOIN) => match parse::<JoinRequest>(path, &body) {
+            Ok(request) => daemon.join(request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_LEAVE) => match parse::<LeaveRequest>(path, &body) {
+            Ok(request) => daemon.leave(request).await.map(|()| json(&serde_json::json!({}))),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_JOIN_TOKEN) => match parse::<JoinTokenRequest>(path, &body) {
+            Ok(request) => daemon.join_token(request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::GET, PATH_VIEW) => view(daemon).await.map(|v| json(&v)),
+        (Method::POST, PATH_SERVICE_CREATE) => match parse::<ServiceCreateRequest>(path, &body) {
+            Ok(request) => service_create(daemon, request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SERVICE_UPDATE) => match parse::<ServiceUpdateRequest>(path, &body) {
+            Ok(r) => write(daemon, Command::UpdateService { id: r.id, version: r.version, spec: r.spec }).await,
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SERVICE_ROLLBACK) => match parse::<ServiceRollbackRequest>(path, &body) {
+            Ok(r) => write(daemon, Command::RollbackService { id: r.id, version: r.version }).await,
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SERVICE_REMOVE) => match parse::<ObjectRequest>(path, &body) {
+            Ok(r) => write(daemon, Command::RemoveService { id: r.id }).await,
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_NODE_UPDATE) => match parse::<NodeUpdateRequest>(path, &body) {
+            Ok(r) => write(daemon, Command::UpdateNode { id: r.id, version: r.version, spec: r.spec }).await,
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_NODE_REMOVE) => match parse::<NodeRemoveRequest>(path, &body) {
+            Ok(request) => node_remove(daemon, request).await,
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SERVICE_LOGS) => match parse::<LogsRequest>(path, &body) {
+            Ok(request) => service_logs(daemon, request).await.map(|lines| json(&lines)),
+            Err(refusal) => Err(refusal),
+        },
+        (_, path) => Err(Refusal::not_found(format!("no such endpoint: {path}"))),
+    };
+    match result {
+        Ok(reply) => reply,
+        Err(refusal) => Reply::error(
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            refusal.message,
+        ),
+    }
+}
+
+fn parse<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| Refusal::bad_request(format!("malformed request body for {path}: {e}")))
+}
+
+fn json(value: &impl serde::Serialize) -> Reply {
+    Reply::json(StatusCode::OK, value)
+}
+
+/// The leader's view, with this node marked as "this" node.
+async fn view(daemon: &Daemon) -> Result<ClusterView, Refusal> {
+    let (manager, node_id) = daemon.manager().await?;
+    let mut view = manager.leader_view().await.map_err(Refusal::unavailable)?;
+    view.this_node_id = node_id;
+    Ok(view)
+}
+
+async fn write(daemon: &Daemon, command: Command) -> Result<Reply, Refusal> {
+    let (manager, _) = daemon.manager().await?;
+    let outcome = propose(&manager, command).await?;
+    Ok(json(&outcome_json(&outcome)))
+}
+
+fn outcome_json(outcome: &Outcome) -> serde_json::Value {
+    serde_json::json!({ "outcome": format!("{outcome:?}") })
+}
+
+async fn service_create(daemon: &Daemon, request: ServiceCreateRequest) -> Result<ServiceCreateReply, Refusal> {
+    request.spec.validate().map_err(|e| Refusal::bad_request(e.to_string()))?;
+    let (manager, _) = daemon.manager().await?;
+    let id = random_id();
+    propose(&manager, Command::CreateService { service_id: id.clone(), spec: request.spec }).await?;
+    Ok(ServiceCreateReply { id })
+}
+
+/// `node rm [--force]`: Docker refuses a node that is not down (unless forced) and a manager that is still a
+/// Raft member; the node's tasks go with it (the orchestrators replace them elsewhere).
+async fn node_remove(daemon: &Daemon, request: NodeRemoveRequest) -> Result<Reply, Refusal> {
+    let view = view(daemon).await?;
+    let Some(node) = view.nodes.iter().find(|n| n.id == request.id) else {
+        return Err(Refusal::not_found(format!("node {} not found", request.id)));
+    };
+    if node.spec.role == NodeRole::Manager || node.manager_status.is_some() {
+        return Err(Refusal::bad_request(format!(
+            "rpc error: code = FailedPrecondition desc = node {} is a cluster manager and is a member of the raft \
+             cluster. It must be demoted to worker before removal",
+            node.id
+        )));
+    }
+    if node.status.state != NodeState::Down && !request.force {
+        return Err(Refusal::bad_request(format!(
+            "rpc error: code = FailedPrecondition desc = node {} is not down and can't be removed",
+            node.id
+        )));
+    }
+    let task_ids: Vec<String> =
+        view.tasks.iter().filter(|t| t.node_id.as_deref() == Some(node.id.as_str())).map(|t| t.id.clone()).collect();
+    let mut commands = Vec::new();
+    if !task_ids.is_empty() {
+        commands.push(Command::RemoveTasks { ids: task_ids });
+    }
+    commands.push(Command::RemoveNode { id: node.id.clone() });
+    write(daemon, Command::Batch(commands)).await
+}
+
+/// `service logs`: asks every node running a task of the service for its containers' lines, then merges them
+/// in time order.
+async fn service_logs(daemon: &Daemon, request: LogsRequest) -> Result<Vec<LogLine>, Refusal> {
+    let view = view(daemon).await?;
+    if !view.services.iter().any(|s| s.id == request.service_id) {
+        return Err(Refusal::not_found(format!("no such service: {}", request.service_id)));
+    }
+    let mut by_node: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for task in view.tasks.iter().filter(|t| t.service_id == request.service_id) {
+        if let (Some(node_id), Some(container_id)) = (&task.node_id, &task.status.container_id) {
+            by_node.entry(node_id.clone()).or_default().push((task.id.clone(), container_id.clone()));
+        }
+    }
+    let mut lines = Vec::new();
+    for (node_id, containers) in by_node {
+        let Some(addr) = view.nodes.iter().find(|n| n.id == node_id).map(|n| n.status.addr.clone()) else {
+            continue;
+        };
+        let ask = NodeLogsRequest { containers, tail: request.tail, since: request.since.clone() };
+        match node_api::fetch(&addr, &ask).await {
+            Ok(mut node_lines) => lines.append(&mut node_lines),
+            Err(error) => tracing::warn!(%node_id, %addr, %error, "cannot gather logs from node"),
+        }
+    }
+    lines.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    Ok(lines)
+}

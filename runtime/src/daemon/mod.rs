@@ -1,0 +1,605 @@
+//! `swarm daemon` as a whole: one node's membership in a swarm, and the control API the CLI talks to. A daemon is
+//! outside any swarm until `swarm init` or `swarm join` (through the control API) makes it a manager — a Raft
+//! member running the manager loop and its own agent — or a worker running just an agent; `swarm leave` takes
+//! it out again. What it is survives restarts in `<data-dir>/node.json` (written atomically, only after the
+//! change it records has taken effect), next to the Raft data. Invariants: at most one membership at a time,
+//! changed under one lock; a node touches only Docker containers labelled with its own node id; bad input to the
+//! control API is a 4xx with a message for the user, never a panic.
+
+mod control;
+mod node_api;
+mod node_file;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use swarm_core::{
+    ClusterSettings, Command, JoinTokens, ManagerStatus, NodeDescription, NodeRole, Platform, Proposal, Reachability,
+    Rejection, Resources,
+};
+
+use crate::agent::{Agent, AgentConfig};
+use crate::control::api::{
+    InfoReply, InitReply, InitRequest, JoinReply, JoinRequest, JoinTokenReply, JoinTokenRequest, LeaveRequest,
+    LocalRole, ALREADY_IN_SWARM, NOT_IN_SWARM, WORKER_CANNOT_MANAGE,
+};
+use crate::disk::FsDisk;
+use crate::docker::DockerExecutor;
+use crate::executor::Executor;
+use crate::http::{CallError, HttpClient};
+use crate::leader::{random_id, wall_clock_now};
+use crate::manager::{
+    ClusterJoinReply, ClusterJoinRequest, Manager, ManagerConfig, ProposeError, RaftSettings, PATH_JOIN,
+};
+pub use node_file::NodeFile;
+
+/// How the daemon was started.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub data_dir: PathBuf,
+    /// Where cluster traffic (Raft, dispatcher, node API) is served once the node is in a swarm.
+    pub listen_addr: SocketAddr,
+    /// How other nodes reach this one (defaults to the listen address).
+    pub advertise_addr: Option<String>,
+    /// The control API's unix socket.
+    pub control_socket: PathBuf,
+    pub raft: RaftSettings,
+    /// The hostname this node reports (defaults to the host's).
+    pub hostname: Option<String>,
+}
+
+/// Why a control request failed: an HTTP status and a message for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn bad_request(message: impl Into<String>) -> Refusal {
+        Refusal { status: 400, message: message.into() }
+    }
+    pub fn not_found(message: impl Into<String>) -> Refusal {
+        Refusal { status: 404, message: message.into() }
+    }
+    pub fn conflict(message: impl Into<String>) -> Refusal {
+        Refusal { status: 409, message: message.into() }
+    }
+    pub fn unavailable(message: impl Into<String>) -> Refusal {
+        Refusal { status: 503, message: message.into() }
+    }
+    pub fn internal(message: impl Into<String>) -> Refusal {
+        Refusal { status: 500, message: message.into() }
+    }
+
+    /// A proposal's failure: no leader is 503 (Docker's words), anything else 500.
+    pub fn from_propose(error: ProposeError) -> Refusal {
+        match error {
+            ProposeError::NoLeader => Refusal::unavailable(error.to_string()),
+            ProposeError::Forward { .. } => Refusal::unavailable(format!(
+                "{} (the leader could not be reached: {error})",
+                crate::manager::NO_LEADER_MESSAGE
+            )),
+            other => Refusal::internal(other.to_string()),
+        }
+    }
+
+    /// A rejection by the store: unknown objects are 404, conflicts 409, everything else 400.
+    pub fn from_rejection(rejection: Rejection) -> Refusal {
+        let message = rejection.to_string();
+        match rejection {
+            Rejection::NoSuchNode { .. }
+            | Rejection::NoSuchService { .. }
+            | Rejection::NoSuchTask { .. }
+            | Rejection::NoSuchNetwork { .. } => Refusal::not_found(message),
+            Rejection::NameConflict { .. } | Rejection::IdConflict { .. } | Rejection::OutOfSequence { .. } => {
+                Refusal::conflict(message)
+            }
+            _ => Refusal::bad_request(message),
+        }
+    }
+}
+
+/// What the node currently is.
+enum Membership {
+    Outside,
+    Manager { manager: Arc<Manager>, agent: Option<Agent>, file: NodeFile },
+    Worker { agent: Option<Agent>, server: tokio::task::JoinHandle<()>, file: NodeFile },
+}
+
+pub struct Daemon {
+    config: DaemonConfig,
+    membership: tokio::sync::Mutex<Membership>,
+    /// The engine, once connected (shared by the agent and the node API).
+    engine: tokio::sync::Mutex<Option<Arc<DockerExecutor>>>,
+}
+
+impl Daemon {
+    /// Opens the data directory and resumes the membership recorded there (starting Raft and the agent).
+    pub async fn start(config: DaemonConfig) -> Result<Arc<Daemon>, String> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+        let daemon = Arc::new(Daemon {
+            config,
+            membership: tokio::sync::Mutex::new(Membership::Outside),
+            engine: tokio::sync::Mutex::new(None),
+        });
+        if let Some(file) = NodeFile::load(&daemon.config.data_dir)? {
+            let membership = match file.role {
+                NodeRole::Manager => daemon.start_manager_node(file, None).await?,
+                NodeRole::Worker => daemon.start_worker_node(file).await?,
+            };
+            *daemon.membership.lock().await = membership;
+        }
+        Ok(daemon)
+    }
+
+    /// Serves the control API on the unix socket until the future ends (it never does on its own).
+    pub async fn serve_control(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>, String> {
+        control::serve(self.clone()).await
+    }
+
+    /// Stops the agent and Raft; containers keep running (a restarted daemon adopts them).
+    pub async fn shutdown(&self) {
+        let mut membership = self.membership.lock().await;
+        match &mut *membership {
+            Membership::Outside => {}
+            Membership::Manager { manager, agent, .. } => {
+                if let Some(agent) = agent.take() {
+                    agent.shutdown();
+                }
+                manager.shutdown().await;
+            }
+            Membership::Worker { agent, server, .. } => {
+                if let Some(agent) = agent.take() {
+                    agent.shutdown();
+                }
+                server.abort();
+            }
+        }
+        *membership = Membership::Outside;
+    }
+
+    pub async fn info(&self) -> InfoReply {
+        let membership = self.membership.lock().await;
+        match &*membership {
+            Membership::Outside => InfoReply {
+                role: LocalRole::None,
+                node_id: String::new(),
+                cluster_id: String::new(),
+                advertise_addr: String::new(),
+                managers: Vec::new(),
+            },
+            Membership::Manager { manager, file, .. } => InfoReply {
+                role: LocalRole::Manager,
+                node_id: file.node_id.clone(),
+                cluster_id: file.cluster_id.clone(),
+                advertise_addr: file.advertise_addr.clone(),
+                managers: manager.status().voters.into_values().collect(),
+            },
+            Membership::Worker { file, .. } => InfoReply {
+                role: LocalRole::Worker,
+                node_id: file.node_id.clone(),
+                cluster_id: file.cluster_id.clone(),
+                advertise_addr: file.advertise_addr.clone(),
+                managers: file.managers.clone(),
+            },
+        }
+    }
+
+    /// The manager this daemon runs, or Docker's refusal for a worker or a node outside any swarm.
+    pub async fn manager(&self) -> Result<(Arc<Manager>, String), Refusal> {
+        match &*self.membership.lock().await {
+            Membership::Manager { manager, file, .. } => Ok((manager.clone(), file.node_id.clone())),
+            Membership::Worker { .. } => Err(Refusal::unavailable(WORKER_CANNOT_MANAGE)),
+            Membership::Outside => Err(Refusal::unavailable(NOT_IN_SWARM)),
+        }
+    }
+
+    fn addresses(&self, listen: Option<&str>, advertise: Option<&str>) -> Result<(SocketAddr, String), Refusal> {
+        let listen_addr = match listen {
+            Some(text) => parse_listen_addr(text, self.config.listen_addr.port())
+                .map_err(|e| Refusal::bad_request(format!("invalid --listen-addr {text:?}: {e}")))?,
+            None => self.config.listen_addr,
+        };
+        let advertise_addr = match advertise.map(str::to_string).or_else(|| self.config.advertise_addr.clone()) {
+            Some(text) if text.contains(':') => text,
+            Some(host) => format!("{host}:{}", listen_addr.port()),
+            None if listen_addr.ip().is_unspecified() => {
+                return Err(Refusal::bad_request(
+                    "could not choose an IP address to advertise since this system has multiple addresses; \
+                     specify one with --advertise-addr",
+                ))
+            }
+            None => listen_addr.to_string(),
+        };
+        Ok((listen_addr, advertise_addr))
+    }
+
+    /// `swarm init`: a new cluster with this node as its only manager.
+    pub async fn init(self: &Arc<Self>, request: InitRequest) -> Result<InitReply, Refusal> {
+        let mut membership = self.membership.lock().await;
+        if !matches!(*membership, Membership::Outside) {
+            return Err(Refusal::conflict(ALREADY_IN_SWARM));
+        }
+        let (listen_addr, advertise_addr) =
+            self.addresses(request.listen_addr.as_deref(), request.advertise_addr.as_deref())?;
+        let mut settings = ClusterSettings::default();
+        if let Some(limit) = request.task_history_limit {
+            settings.task_history_retention_limit = limit;
+        }
+        if let Some(period) = request.dispatcher_heartbeat_ms {
+            if period == 0 {
+                return Err(Refusal::bad_request("invalid --dispatcher-heartbeat: must be positive"));
+            }
+            settings.dispatcher_heartbeat_period_ms = period;
+        }
+        let cluster_id = random_id();
+        let digest: String = format!("{}{}", random_id(), random_id());
+        let join_tokens = JoinTokens::from_parts(&digest, &random_id(), &random_id());
+        let file = NodeFile {
+            node_id: random_id(),
+            role: NodeRole::Manager,
+            cluster_id: cluster_id.clone(),
+            listen_addr,
+            advertise_addr: advertise_addr.clone(),
+            managers: vec![advertise_addr.clone()],
+            availability: request.availability.unwrap_or_default(),
+        };
+        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        let manager = self.open_manager(&file).await.map_err(Refusal::internal)?;
+        let result = async {
+            manager.bootstrap().await.map_err(Refusal::internal)?;
+            let command = Command::InitCluster { cluster_id, settings, join_tokens: join_tokens.clone() };
+            propose_until_leader(&manager, command, Duration::from_secs(30)).await?;
+            file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+            Ok::<_, Refusal>(())
+        }
+        .await;
+        if let Err(refusal) = result {
+            manager.shutdown().await;
+            return Err(refusal);
+        }
+        let agent = self.start_agent(&file, Some(&manager)).await;
+        let node_id = file.node_id.clone();
+        *membership = Membership::Manager { manager, agent, file };
+        tracing::info!(%node_id, addr = %advertise_addr, "swarm initialized");
+        Ok(InitReply { node_id, worker_token: join_tokens.worker, join_addr: advertise_addr })
+    }
+
+    /// `swarm join`: presents the token to a manager; becomes a manager or a worker, as the token says.
+    pub async fn join(self: &Arc<Self>, request: JoinRequest) -> Result<JoinReply, Refusal> {
+        let mut membership = self.membership.lock().await;
+        if !matches!(*membership, Membership::Outside) {
+            return Err(Refusal::conflict(ALREADY_IN_SWARM));
+        }
+        if request.token.is_empty() {
+            return Err(Refusal::bad_request("--token is required"));
+        }
+        let (listen_addr, advertise_addr) =
+            self.addresses(request.listen_addr.as_deref(), request.advertise_addr.as_deref())?;
+        let check = ClusterJoinRequest { token: request.token.clone(), raft_id: None, addr: advertise_addr.clone() };
+        let reply = call_join(&request.remote_addr, &check).await?;
+        let mut file = NodeFile {
+            node_id: random_id(),
+            role: reply.role,
+            cluster_id: reply.cluster_id.clone(),
+            listen_addr,
+            advertise_addr: advertise_addr.clone(),
+            managers: reply.managers.clone(),
+            availability: request.availability.unwrap_or_default(),
+        };
+        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        let new_membership = match reply.role {
+            NodeRole::Worker => {
+                file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+                self.start_worker_node(file.clone()).await.map_err(Refusal::internal)?
+            }
+            NodeRole::Manager => {
+                let manager = self.open_manager(&file).await.map_err(Refusal::internal)?;
+                let add = ClusterJoinRequest {
+                    token: request.token.clone(),
+                    raft_id: Some(manager.id()),
+                    addr: advertise_addr.clone(),
+                };
+                if let Err(refusal) = call_join(&request.remote_addr, &add).await {
+                    manager.shutdown().await;
+                    return Err(refusal);
+                }
+                file.managers = manager.status().voters.into_values().collect();
+                file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+                let agent = self.start_agent(&file, Some(&manager)).await;
+                Membership::Manager { manager, agent, file: file.clone() }
+            }
+        };
+        *membership = new_membership;
+        tracing::info!(node_id = %file.node_id, role = ?reply.role, via = %request.remote_addr, "joined the swarm");
+        Ok(JoinReply { role: reply.role, node_id: file.node_id })
+    }
+
+    /// `swarm leave [--force]`.
+    pub async fn leave(&self, request: LeaveRequest) -> Result<(), Refusal> {
+        let mut membership = self.membership.lock().await;
+        match &mut *membership {
+            Membership::Outside => return Err(Refusal::unavailable("This node is not part of a swarm")),
+            Membership::Worker { agent, server, .. } => {
+                if let Some(agent) = agent.take() {
+                    agent.shutdown();
+                }
+                server.abort();
+            }
+            Membership::Manager { manager, agent, .. } => {
+                let status = manager.status();
+                let voters = status.voters.len();
+                let reachable = self.reachable_managers(manager).await;
+                let remaining_reachable = reachable.saturating_sub(1);
+                let quorum_after = (voters - 1) / 2 + 1;
+                if !request.force {
+                    if voters <= 1 {
+                        return Err(Refusal::bad_request(
+                            "You are attempting to leave the swarm on a node that is participating as a manager. \
+                             Removing the last manager erases all current state of the swarm. Use `--force` to \
+                             ignore this message.",
+                        ));
+                    }
+                    if remaining_reachable < quorum_after {
+                        return Err(Refusal::bad_request(format!(
+                            "You are attempting to leave the swarm on a node that is participating as a manager. \
+                             Removing this node leaves {} managers out of a total of {} without a Raft quorum. \
+                             The only way to restore a swarm that has lost consensus is to reinitialize it. \
+                             Use `--force` to suppress this message.",
+                            remaining_reachable,
+                            voters - 1
+                        )));
+                    }
+                }
+                if voters > 1 {
+                    let removal = manager.remove_manager(manager.id());
+                    match tokio::time::timeout(Duration::from_secs(10), removal).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(message)) if !request.force => return Err(Refusal::unavailable(message)),
+                        Err(_) if !request.force => {
+                            return Err(Refusal::unavailable("timed out removing this manager from the swarm"))
+                        }
+                        _ => tracing::warn!("leaving without removing this manager from the Raft membership"),
+                    }
+                }
+                if let Some(agent) = agent.take() {
+                    agent.shutdown();
+                }
+                manager.shutdown().await;
+            }
+        }
+        *membership = Membership::Outside;
+        self.remove_own_containers().await;
+        NodeFile::remove(&self.config.data_dir).map_err(Refusal::internal)?;
+        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        tracing::info!("left the swarm");
+        Ok(())
+    }
+
+    /// A node that left runs nothing of the swarm: every container its executor created is stopped and removed.
+    async fn remove_own_containers(&self) {
+        let Some(engine) = self.engine.lock().await.take() else { return };
+        match engine.list().await {
+            Ok(found) => {
+                for container in found {
+                    let _ = engine.stop(&container.container_id, Duration::from_secs(10)).await;
+                    if let Err(error) = engine.remove(&container.container_id).await {
+                        tracing::warn!(container = %container.container_id, %error, "cannot remove a container");
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot list this node's containers"),
+        }
+    }
+
+    /// Managers whose nodes are up (this one included), as the leader's view says; all voters if unknown.
+    async fn reachable_managers(&self, manager: &Manager) -> usize {
+        match manager.leader_view().await {
+            Ok(view) => view
+                .nodes
+                .iter()
+                .filter(|n| n.manager_status.as_ref().is_some_and(|m| m.reachability == Reachability::Reachable))
+                .count(),
+            Err(_) => 1,
+        }
+    }
+
+    /// `swarm join-token [--rotate] ROLE`.
+    pub async fn join_token(&self, request: JoinTokenRequest) -> Result<JoinTokenReply, Refusal> {
+        let (manager, _) = self.manager().await?;
+        let join_addr = manager.advertise_addr().to_string();
+        let current = manager.read(|store| store.cluster().map(|c| c.join_tokens.for_role(request.role).to_string()));
+        let Some(current) = current else { return Err(Refusal::unavailable(NOT_IN_SWARM)) };
+        if !request.rotate {
+            return Ok(JoinTokenReply { token: current, join_addr });
+        }
+        let digest = current
+            .strip_prefix("SWMTKN-1-")
+            .and_then(|rest| rest.rsplit_once('-'))
+            .map(|(digest, _)| digest.to_string())
+            .unwrap_or_else(|| format!("{}{}", random_id(), random_id()));
+        let token = swarm_core::model::join_token(&digest, &random_id());
+        propose(&manager, Command::RotateJoinToken { role: request.role, token: token.clone() }).await?;
+        Ok(JoinTokenReply { token, join_addr })
+    }
+
+    async fn open_manager(self: &Arc<Self>, file: &NodeFile) -> Result<Arc<Manager>, String> {
+        let raft_id = node_file::raft_id(&self.config.data_dir)?;
+        let raft_dir = self.config.data_dir.join("raft");
+        let disk = FsDisk::open(raft_dir.clone()).map_err(|e| format!("{}: {e}", raft_dir.display()))?;
+        let config = ManagerConfig {
+            node_id: raft_id,
+            listen_addr: file.listen_addr,
+            advertise_addr: file.advertise_addr.clone(),
+            raft: self.config.raft.clone(),
+            node_api: Some(node_api::handler(self.engine_handle())),
+        };
+        let manager = Manager::start(config, Arc::new(disk), None).await.map_err(|e| e.to_string())?;
+        tracing::info!(raft_id, listen = %file.listen_addr, advertise = %file.advertise_addr, "manager started");
+        Ok(manager)
+    }
+
+    async fn start_manager_node(
+        self: &Arc<Self>,
+        file: NodeFile,
+        manager: Option<Arc<Manager>>,
+    ) -> Result<Membership, String> {
+        let manager = match manager {
+            Some(manager) => manager,
+            None => self.open_manager(&file).await?,
+        };
+        let agent = self.start_agent(&file, Some(&manager)).await;
+        Ok(Membership::Manager { manager, agent, file })
+    }
+
+    async fn start_worker_node(self: &Arc<Self>, file: NodeFile) -> Result<Membership, String> {
+        let listener = tokio::net::TcpListener::bind(file.listen_addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", file.listen_addr))?;
+        let server = tokio::spawn(crate::http::serve(listener, node_api::handler(self.engine_handle())));
+        let agent = self.start_agent(&file, None).await;
+        Ok(Membership::Worker { agent, server, file })
+    }
+
+    /// The shared slot the node API reads the engine from.
+    fn engine_handle(self: &Arc<Self>) -> node_api::EngineHandle {
+        let weak = Arc::downgrade(self);
+        Arc::new(move || {
+            let weak = weak.clone();
+            Box::pin(async move {
+                match weak.upgrade() {
+                    Some(daemon) => daemon.engine.lock().await.clone(),
+                    None => None,
+                }
+            })
+        })
+    }
+
+    /// Starts this node's agent on the local Docker Engine; without an engine the node runs no tasks (logged).
+    async fn start_agent(&self, file: &NodeFile, manager: Option<&Arc<Manager>>) -> Option<Agent> {
+        let engine = match DockerExecutor::connect(&file.node_id).await {
+            Ok(engine) => Arc::new(engine),
+            Err(error) => {
+                tracing::error!(%error, "no container engine: this node will not run tasks");
+                return None;
+            }
+        };
+        *self.engine.lock().await = Some(engine.clone());
+        let description = self.description(&engine).await;
+        let managers = match manager {
+            Some(manager) => vec![manager.advertise_addr().to_string()],
+            None => file.managers.clone(),
+        };
+        let config = AgentConfig {
+            node_id: file.node_id.clone(),
+            managers,
+            description,
+            addr: file.advertise_addr.clone(),
+            role: file.role,
+            availability: file.availability,
+            manager: manager.map(|m| ManagerStatus {
+                raft_id: m.id(),
+                addr: m.advertise_addr().to_string(),
+                leader: false,
+                reachability: Reachability::Reachable,
+            }),
+        };
+        Some(Agent::start(config, engine))
+    }
+
+    async fn description(&self, engine: &DockerExecutor) -> NodeDescription {
+        let hostname = self.config.hostname.clone().unwrap_or_else(host_name);
+        let nano_cpus = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1) * 1_000_000_000;
+        NodeDescription {
+            hostname,
+            platform: Platform { os: std::env::consts::OS.to_string(), architecture: std::env::consts::ARCH.into() },
+            resources: Resources { nano_cpus, memory_bytes: total_memory_bytes() },
+            engine: swarm_core::EngineDescription {
+                engine_version: engine.engine_version().await,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Proposes `command` through `manager` (forwarded to the leader) and maps every failure to a refusal.
+pub async fn propose(manager: &Manager, command: Command) -> Result<swarm_core::store::Outcome, Refusal> {
+    let committed = manager.propose(Proposal::new(wall_clock_now(), command)).await.map_err(Refusal::from_propose)?;
+    committed.response.map_err(Refusal::from_rejection)
+}
+
+/// Proposes until a leader takes it (a freshly bootstrapped manager needs a moment to elect itself).
+async fn propose_until_leader(manager: &Manager, command: Command, patience: Duration) -> Result<(), Refusal> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match manager.propose(Proposal::new(wall_clock_now(), command.clone())).await {
+            Ok(committed) => return committed.response.map(|_| ()).map_err(Refusal::from_rejection),
+            Err(error) if tokio::time::Instant::now() >= deadline => return Err(Refusal::from_propose(error)),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+async fn call_join(remote: &str, request: &ClusterJoinRequest) -> Result<ClusterJoinReply, Refusal> {
+    let body = serde_json::to_vec(request).expect("JSON encoding of a join request");
+    let mut client = HttpClient::new(remote);
+    match client.post(PATH_JOIN, body, Duration::from_secs(90)).await {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Refusal::internal(format!("malformed join reply from {remote}: {e}"))),
+        Err(CallError::Status { status, message, .. }) => Err(Refusal { status, message }),
+        Err(error) => Err(Refusal::unavailable(format!("cannot reach the manager at {remote}: {error}"))),
+    }
+}
+
+/// `--listen-addr` as Docker takes it: `host:port`, `host` (port defaults), or `:port`.
+fn parse_listen_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Some(port) = text.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|e| format!("bad port: {e}"))?;
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    let ip: std::net::IpAddr = text.parse().map_err(|e| format!("not an IP address or IP:port ({e})"))?;
+    Ok(SocketAddr::new(ip, default_port))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+fn total_memory_bytes() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listen_addr;
+
+    #[test]
+    fn listen_addresses_take_dockers_forms() {
+        let cases = [
+            ("127.0.0.2:2400", Ok("127.0.0.2:2400")),
+            ("127.0.0.2", Ok("127.0.0.2:2377")),
+            (":2500", Ok("0.0.0.0:2500")),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_listen_addr(text, 2377).map(|a| a.to_string()), want.map(str::to_string), "{text}");
+        }
+        assert!(parse_listen_addr("eth0", 2377).is_err());
+        assert!(parse_listen_addr(":http", 2377).is_err());
+    }
+}
