@@ -1,6 +1,9 @@
-//! Benchmarks on real processes: three `swarm daemon` managers on 127.0.0.x with real fsync'd disks, driven by
-//! 1, 16 and 64 concurrent proposers through the cluster API. Prints `RESULT <name>=<value> <unit>` lines.
-//! Usage: `bench [FILTER]` runs the figures whose names contain FILTER.
+//! Benchmarks on real processes. Raft: three `swarm daemon` managers on 127.0.0.x with real fsync'd disks, driven
+//! by 1, 16 and 64 concurrent proposers through the cluster API. create50: `service create --replicas 50` of the
+//! local `swarm-hello:1` image on a one-node swarm until 50/50 run (wall time, through the CLI), next to the same
+//! with Docker Swarm on this machine's engine (`docker swarm init`, `docker swarm leave --force` afterwards).
+//! Prints `RESULT <name>=<value> <unit>` lines. Usage: `bench [FILTER]` runs the figures whose names contain
+//! FILTER.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,6 +28,60 @@ fn main() {
     {
         raft_loopback(&wanted);
     }
+    if ["create50_seconds", "swarm_create50_seconds", "create50_ratio_vs_swarm"].iter().any(|n| wanted(n)) {
+        create50();
+    }
+}
+
+const CREATE50_DEADLINE: Duration = Duration::from_secs(300);
+
+/// Ours, then Docker Swarm's, then the ratio.
+fn create50() {
+    swarm_tests::ensure_test_images();
+    let ours = create50_ours();
+    println!("RESULT create50_seconds={:.2} s", ours.as_secs_f64());
+    let theirs = create50_docker_swarm();
+    println!("RESULT swarm_create50_seconds={:.2} s", theirs.as_secs_f64());
+    println!("RESULT create50_ratio_vs_swarm={:.3} ratio", ours.as_secs_f64() / theirs.as_secs_f64());
+}
+
+fn create50_ours() -> Duration {
+    let dir = scratch_dir("bench-create50");
+    let addr = "127.0.91.1:2391";
+    let daemon = Daemon::start_with(addr, &dir.join("n1"), Role::Restart, &["--log-level", "warn"]);
+    wait_for("the control socket", Duration::from_secs(20), || daemon.socket.exists().then_some(()));
+    daemon.cli_ok(&["init", "--advertise-addr", addr]);
+    let start = Instant::now();
+    daemon.cli_ok(&["service", "create", "-d", "--name", "bench50", "--replicas", "50", "swarm-hello:1"]);
+    wait_for("bench50 to run 50/50", CREATE50_DEADLINE, || {
+        let text = daemon.cli(&["service", "ls"]).stdout_text();
+        text.lines().any(|l| l.contains("bench50") && l.contains(" 50/50 ")).then_some(())
+    });
+    let elapsed = start.elapsed();
+    daemon.cli_ok(&["service", "rm", "bench50"]);
+    wait_for("bench50's containers to go", CREATE50_DEADLINE, || {
+        swarm_tests::docker_containers("swarm.service.name=bench50").is_empty().then_some(())
+    });
+    elapsed
+}
+
+fn create50_docker_swarm() -> Duration {
+    let docker = |args: &[&str]| std::process::Command::new("docker").args(args).output().expect("run docker");
+    let _ = docker(&["swarm", "leave", "--force"]);
+    let init = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+    assert!(init.status.success(), "docker swarm init: {}", String::from_utf8_lossy(&init.stderr));
+    let start = Instant::now();
+    let create = docker(&["service", "create", "-d", "--name", "bench50", "--replicas", "50", "swarm-hello:1"]);
+    assert!(create.status.success(), "docker service create: {}", String::from_utf8_lossy(&create.stderr));
+    wait_for("docker's bench50 to run 50/50", CREATE50_DEADLINE, || {
+        let ls = docker(&["service", "ls", "--filter", "name=bench50", "--format", "{{.Replicas}}"]);
+        String::from_utf8_lossy(&ls.stdout).trim().starts_with("50/50").then_some(())
+    });
+    let elapsed = start.elapsed();
+    let _ = docker(&["service", "rm", "bench50"]);
+    let left = docker(&["swarm", "leave", "--force"]);
+    assert!(left.status.success(), "docker swarm leave: {}", String::from_utf8_lossy(&left.stderr));
+    elapsed
 }
 
 fn raft_loopback(wanted: &dyn Fn(&str) -> bool) {
