@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use swarm_core::{ManagerStatus, NodeAvailability, NodeDescription, NodeRole, Task, TaskState, TaskStatus};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::dispatcher::{
     assignments_call_timeout, Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef,
@@ -27,6 +27,7 @@ use crate::dispatcher::{
 use crate::executor::{ContainerState, ExecError, Executor, FoundContainer};
 use crate::http::HttpClient;
 use crate::leader::wall_clock_now;
+use crate::watch;
 
 /// Timeout of a session, heartbeat or status call.
 const CALL_TIMEOUT_MS: u64 = 2_000;

@@ -16,3 +16,4 @@ pub mod manager;
 pub mod raft;
 pub mod snapshot_file;
 pub mod wal;
+pub mod watch;

@@ -514,6 +514,21 @@ impl Manager {
         Reply::json(StatusCode::OK, &ClusterJoinReply { role, cluster_id, managers })
     }
 
+    /// While this manager believes it leads, confirms that a quorum still follows it (a heartbeat round, as a
+    /// linearizable read does) within an election timeout; a leader cut off from the others would otherwise answer
+    /// reads from a store that can no longer change and let writes wait out the proposal timeout. Followers answer
+    /// Ok: their requests go to the leader, which is checked there.
+    pub async fn confirm_leadership(&self) -> Result<(), ProposeError> {
+        if !self.is_leader() {
+            return Ok(());
+        }
+        let patience = Duration::from_millis(self.config.raft.election_timeout_max_ms);
+        match tokio::time::timeout(patience, self.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ProposeError::NoLeader),
+        }
+    }
+
     /// The cluster as the leader sees it (asking the leader when this manager is a follower), with every manager
     /// node's `leader` flag and reachability filled in: a manager is reachable while its node is up (each manager
     /// runs an agent whose heartbeats keep its node ready).
@@ -531,6 +546,7 @@ impl Manager {
             self.peers.lock().expect("peer pool mutex").entry(addr).or_default().push(client);
             return serde_json::from_slice(&bytes).map_err(|e| format!("malformed view from the leader: {e}"));
         }
+        self.confirm_leadership().await.map_err(|e| e.to_string())?;
         let leader = self.raft.metrics().borrow().current_leader;
         let now = crate::leader::wall_clock_now();
         let mut view = self.state.read(|store| crate::control::view::ClusterView::from_store(store, "", now));

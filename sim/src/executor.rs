@@ -29,7 +29,7 @@ use std::time::Duration;
 use madsim::rand::{thread_rng, Rng};
 use swarm_core::Task;
 use swarm_runtime::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
-use tokio::sync::watch;
+use swarm_runtime::watch;
 
 use crate::recorder::digest;
 

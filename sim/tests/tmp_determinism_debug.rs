@@ -35,3 +35,26 @@ async fn watch_wake_order() {
     }
     eprintln!("=== wake order: {:?}", order.lock().unwrap());
 }
+
+/// Wake order of 16 receivers of one tokio watch channel.
+#[madsim::test]
+async fn swarm_watch_wake_order() {
+    use std::sync::{Arc, Mutex};
+    let (tx, rx) = swarm_runtime::watch::channel(0u32);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut joins = Vec::new();
+    for i in 0..16 {
+        let mut rx = rx.clone();
+        let order = order.clone();
+        joins.push(tokio::spawn(async move {
+            rx.changed().await.unwrap();
+            order.lock().unwrap().push(i);
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    tx.send_replace(1);
+    for j in joins {
+        j.await.unwrap();
+    }
+    eprintln!("=== swarm watch wake order: {:?}", order.lock().unwrap());
+}

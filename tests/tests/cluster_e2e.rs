@@ -118,6 +118,16 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
         (tasks.len() == 6 && tasks.iter().all(|(_, _, node)| node != "w1")).then_some(())
     });
     eprintln!("w1 had {w1_tasks} tasks; all replaced");
+    // node rm: a node that is up is refused, a down one goes (with its task history).
+    let refused = m1.cli(&["node", "rm", "w2"]);
+    assert!(refused.stderr_text().contains("is not down and can't be removed"), "{}", refused.stderr_text());
+    wait_for("w1 down in node ls", FORM, || {
+        let text = m1.cli(&["node", "ls"]).stdout_text();
+        text.lines().any(|l| l.contains(" w1 ") && l.contains(" Down ")).then_some(())
+    });
+    m1.cli_ok(&["node", "rm", "w1"]);
+    let nodes = m1.cli_ok(&["node", "ls"]);
+    assert!(!nodes.contains(" w1 "), "{nodes}");
 
     // The leader daemon dies: the others elect a new one and still take commands.
     let mut managers = [m1, m2, m3];
@@ -176,5 +186,21 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
     wait_for("web's containers gone", CONVERGE, || {
         docker_containers("swarm.service.name=web").is_empty().then_some(())
     });
+    // Two of three managers gone: no quorum, and commands say so at once instead of hanging.
+    let survivor_index = (leader_index + 1) % 3;
+    for (index, manager) in managers.iter_mut().enumerate() {
+        if index != survivor_index {
+            manager.kill9();
+        }
+    }
+    let survivor = &managers[survivor_index];
+    let message = wait_for("the survivor to notice it has no leader", FORM, || {
+        let started = std::time::Instant::now();
+        let output = survivor.cli(&["service", "ls"]);
+        let text = output.stderr_text();
+        assert!(started.elapsed() < Duration::from_secs(15), "a command without a leader took {:?}", started.elapsed());
+        (!output.status.success() && text.contains("The swarm does not have a leader")).then_some(text)
+    });
+    assert!(message.starts_with("Error response from daemon: "), "{message}");
     drop(w2);
 }

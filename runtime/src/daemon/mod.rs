@@ -525,8 +525,10 @@ impl Daemon {
     }
 }
 
-/// Proposes `command` through `manager` (forwarded to the leader) and maps every failure to a refusal.
+/// Proposes `command` through `manager` (forwarded to the leader) and maps every failure to a refusal. A leader
+/// that lost its quorum refuses at once, in Docker's words, rather than after the proposal timeout.
 pub async fn propose(manager: &Manager, command: Command) -> Result<swarm_core::store::Outcome, Refusal> {
+    manager.confirm_leadership().await.map_err(Refusal::from_propose)?;
     let committed = manager.propose(Proposal::new(wall_clock_now(), command)).await.map_err(Refusal::from_propose)?;
     committed.response.map_err(Refusal::from_rejection)
 }

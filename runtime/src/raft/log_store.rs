@@ -39,7 +39,7 @@ struct LogInner {
     vote: Option<Vote>,
     last_purged: Option<LogId>,
     /// When set, a purge waits until a snapshot covering it is durable (see `purge`).
-    durable_snapshot: Option<tokio::sync::watch::Receiver<Option<u64>>>,
+    durable_snapshot: Option<crate::watch::Receiver<Option<u64>>>,
 }
 
 /// Cheap to clone: clones share the same log (the reader handed to openraft is a clone).
@@ -90,7 +90,7 @@ impl LogStore {
     /// Makes purges wait for the state machine's durable snapshot to cover them. openraft queues a follower's
     /// snapshot install to the state-machine worker and the log purge to itself at the same time; without this,
     /// a crash between the two could leave the log purged past the newest snapshot on disk.
-    pub fn purge_after_snapshot(&self, durable_snapshot: tokio::sync::watch::Receiver<Option<u64>>) {
+    pub fn purge_after_snapshot(&self, durable_snapshot: crate::watch::Receiver<Option<u64>>) {
         self.lock().durable_snapshot = Some(durable_snapshot);
     }
 

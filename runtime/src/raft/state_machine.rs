@@ -47,9 +47,9 @@ struct Inner {
     snapshot: Option<StoredSnapshot>,
     observer: Option<Arc<dyn RaftObserver>>,
     /// The index of the newest snapshot that is durable on disk (log purges wait for it).
-    durable_snapshot: tokio::sync::watch::Sender<Option<u64>>,
+    durable_snapshot: crate::watch::Sender<Option<u64>>,
     /// `last_applied`, for those who wait for the store to change (the leader loop, the dispatcher).
-    applied: tokio::sync::watch::Sender<Option<LogId>>,
+    applied: crate::watch::Sender<Option<LogId>>,
 }
 
 #[derive(Clone)]
@@ -71,8 +71,8 @@ impl StateMachine {
             membership: StoredMembership::default(),
             snapshot: None,
             observer,
-            durable_snapshot: tokio::sync::watch::channel(None).0,
-            applied: tokio::sync::watch::channel(None).0,
+            durable_snapshot: crate::watch::channel(None).0,
+            applied: crate::watch::channel(None).0,
         };
         if let Some(stored) = snapshot_file::load_latest_snapshot(disk.as_ref())? {
             let index = stored.index;
@@ -104,12 +104,12 @@ impl StateMachine {
     }
 
     /// Follows `last_applied`: changes after every applied batch of entries and every installed snapshot.
-    pub fn applied_watch(&self) -> tokio::sync::watch::Receiver<Option<LogId>> {
+    pub fn applied_watch(&self) -> crate::watch::Receiver<Option<LogId>> {
         self.lock().applied.subscribe()
     }
 
     /// Follows the index of the newest snapshot that is durable on disk.
-    pub fn durable_snapshot_index(&self) -> tokio::sync::watch::Receiver<Option<u64>> {
+    pub fn durable_snapshot_index(&self) -> crate::watch::Receiver<Option<u64>> {
         self.lock().durable_snapshot.subscribe()
     }
 }
