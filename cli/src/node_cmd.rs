@@ -180,15 +180,29 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
                 Err(failures.join("\n"))
             }
         }
-        NodeCommand::Promote(args) | NodeCommand::Demote(args) => {
-            let view = control.view()?;
-            let node = find_node(&view, &args.nodes[0])?;
-            let role = if node.spec.role == NodeRole::Manager { "manager" } else { "worker" };
-            Err(format!(
-                "changing a node's role is not supported yet: node {} stays a {role}; join a new manager with \
-                 `swarm join-token manager` instead, and take a manager out with `swarm leave` on it",
-                node.id
-            ))
+        NodeCommand::Promote(args) => change_roles(control, &args.nodes, NodeRole::Manager),
+        NodeCommand::Demote(args) => change_roles(control, &args.nodes, NodeRole::Worker),
+    }
+}
+
+/// `node promote` / `node demote`: Docker's messages, one node at a time.
+fn change_roles(control: &mut Control, references: &[String], role: NodeRole) -> Result<(), String> {
+    for reference in references {
+        let view = control.view()?;
+        let node = find_node(&view, reference)?;
+        if node.spec.role == role {
+            let what = if role == NodeRole::Manager { "manager" } else { "worker" };
+            println!("Node {reference} is already a {what}.");
+            continue;
+        }
+        let mut spec = node.spec.clone();
+        spec.role = role;
+        let request = NodeUpdateRequest { id: node.id.clone(), version: node.version, spec };
+        let _: serde_json::Value = control.post(PATH_NODE_UPDATE, &request)?;
+        match role {
+            NodeRole::Manager => println!("Node {reference} promoted to a manager in the swarm."),
+            NodeRole::Worker => println!("Manager {reference} demoted in the swarm."),
         }
     }
+    Ok(())
 }

@@ -254,7 +254,9 @@ pub fn registration(store: &Store, request: &SessionRequest) -> Result<Vec<Comma
             let same_member = |stored: &ManagerStatus, wanted: &ManagerStatus| {
                 stored.raft_id == wanted.raft_id && stored.addr == wanted.addr
             };
-            if let Some(manager) = &request.manager {
+            // A node demoted to worker keeps no manager status, whatever its agent still says.
+            let wants_manager = node.spec.role == NodeRole::Manager;
+            if let Some(manager) = request.manager.as_ref().filter(|_| wants_manager) {
                 if !node.manager_status.as_ref().is_some_and(|stored| same_member(stored, manager)) {
                     commands.push(Command::SetManagerStatus {
                         id: request.node_id.clone(),

@@ -31,6 +31,10 @@ pub const PATH_STATUS: &str = "/cluster/status";
 pub const PATH_STORE: &str = "/cluster/store";
 /// A node presenting a join token (JSON `ClusterJoinRequest`); served by the leader.
 pub const PATH_JOIN: &str = "/cluster/join";
+/// Where the leader tells a node what role the store wants it in (JSON `NodeRoleRequest` → `NodeRoleReply`).
+pub const PATH_NODE_ROLE: &str = "/cluster/node-role";
+/// A worker the store wants as a manager asks to be added to the voters (JSON `PromoteRequest`).
+pub const PATH_PROMOTE: &str = "/cluster/promote";
 /// The leader's `ClusterView` (JSON), for followers serving a control-API read.
 pub const PATH_VIEW: &str = "/cluster/view";
 /// Prefix of the node-local API (container logs), served by `ManagerConfig::node_api`.
@@ -110,6 +114,30 @@ pub struct ClusterJoinReply {
     pub cluster_id: String,
     /// Every manager's address (workers talk to any of them).
     pub managers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRoleRequest {
+    pub node_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeRoleReply {
+    /// The role `node update --role` / `node promote|demote` set.
+    pub wanted: swarm_core::NodeRole,
+    /// Whether the node's Raft id is among the voters.
+    pub voter: bool,
+    /// Every manager's address.
+    pub managers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteRequest {
+    pub node_id: String,
+    pub raft_id: NodeId,
+    pub addr: String,
 }
 
 /// Docker's words for a token that admits nobody.
@@ -394,7 +422,8 @@ impl Manager {
         }
     }
 
-    fn leader_addr(&self) -> Option<String> {
+    /// The leader's address, as this manager last heard.
+    pub fn leader_addr(&self) -> Option<String> {
         let metrics = self.raft.metrics().borrow().clone();
         metrics
             .current_leader
@@ -484,20 +513,58 @@ impl Manager {
         self.call_peer(&addr, path, body, 30_000).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
+    /// Sends a JSON request this manager cannot serve as a follower to the leader, and relays the answer.
+    async fn relay_to_leader(&self, path: &str, body: Bytes) -> Reply {
+        let Some(addr) = self.leader_addr().filter(|a| *a != self.config.advertise_addr) else {
+            return Reply::error(StatusCode::SERVICE_UNAVAILABLE, NO_LEADER_MESSAGE);
+        };
+        match self.call_peer(&addr, path, body.to_vec(), 60_000).await {
+            Ok(bytes) => Reply { status: StatusCode::OK, content_type: "application/json", body: bytes.to_vec() },
+            Err(CallError::Status { status, message, .. }) => {
+                Reply::error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
+            }
+            Err(error) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+        }
+    }
+
+    /// What role the store wants `node_id` in, and whether it is a voter (served by the leader).
+    async fn node_role(&self, request: NodeRoleRequest, body: Bytes) -> Reply {
+        if !self.is_leader() {
+            return self.relay_to_leader(PATH_NODE_ROLE, body).await;
+        }
+        let status = self.status();
+        let found = self.state.read(|store| {
+            store.node(&request.node_id).map(|node| (node.spec.role, node.manager_status.as_ref().map(|m| m.raft_id)))
+        });
+        let Some((wanted, raft_id)) = found else {
+            return Reply::error(StatusCode::NOT_FOUND, format!("node {} not found", request.node_id));
+        };
+        let voter = raft_id.is_some_and(|id| status.voters.contains_key(&id));
+        let managers = status.voters.into_values().collect();
+        Reply::json(StatusCode::OK, &NodeRoleReply { wanted, voter, managers })
+    }
+
+    /// Adds a node the store wants as a manager (`node promote`) to the voters (served by the leader).
+    async fn promote(&self, request: PromoteRequest, body: Bytes) -> Reply {
+        if !self.is_leader() {
+            return self.relay_to_leader(PATH_PROMOTE, body).await;
+        }
+        let wanted = self.state.read(|store| store.node(&request.node_id).map(|n| n.spec.role));
+        if wanted != Some(swarm_core::NodeRole::Manager) {
+            return Reply::error(StatusCode::FORBIDDEN, format!("node {} is not to be a manager", request.node_id));
+        }
+        if let Err(message) = self.add_manager(request.raft_id, request.addr.clone()).await {
+            return Reply::error(StatusCode::SERVICE_UNAVAILABLE, message);
+        }
+        let managers: Vec<String> = self.status().voters.into_values().collect();
+        Reply::json(StatusCode::OK, &managers)
+    }
+
     /// Checks a join token on the leader (forwarding there), and adds a manager that presents a manager token
     /// with its Raft id.
     async fn join(&self, request: ClusterJoinRequest, body: Bytes) -> Reply {
         if !self.is_leader() {
-            let Some(addr) = self.leader_addr().filter(|a| *a != self.config.advertise_addr) else {
-                return Reply::error(StatusCode::SERVICE_UNAVAILABLE, NO_LEADER_MESSAGE);
-            };
-            return match self.call_peer(&addr, PATH_JOIN, body.to_vec(), 60_000).await {
-                Ok(bytes) => Reply { status: StatusCode::OK, content_type: "application/json", body: bytes.to_vec() },
-                Err(CallError::Status { status, message, .. }) => {
-                    Reply::error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
-                }
-                Err(error) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
-            };
+            return self.relay_to_leader(PATH_JOIN, body).await;
         }
         let admitted = self.state.read(|store| {
             store.cluster().and_then(|c| c.join_tokens.role_of(&request.token).map(|role| (role, c.id.clone())))
@@ -626,6 +693,14 @@ impl Manager {
             }
             (Method::POST, PATH_JOIN) => match serde_json::from_slice::<ClusterJoinRequest>(&body) {
                 Ok(request) => self.join(request, body).await,
+                Err(e) => malformed(path, e),
+            },
+            (Method::POST, PATH_NODE_ROLE) => match serde_json::from_slice::<NodeRoleRequest>(&body) {
+                Ok(request) => self.node_role(request, body).await,
+                Err(e) => malformed(path, e),
+            },
+            (Method::POST, PATH_PROMOTE) => match serde_json::from_slice::<PromoteRequest>(&body) {
+                Ok(request) => self.promote(request, body).await,
                 Err(e) => malformed(path, e),
             },
             (Method::GET, PATH_VIEW) => match self.leader_view().await {

@@ -157,6 +157,26 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
         (tasks.len() == 4 && tasks.iter().all(|(_, _, node)| node != "w2")).then_some(())
     });
 
+    // Promote the worker w2 to a manager, then demote it again.
+    let promoted = survivor.cli_ok(&["node", "promote", "w2"]);
+    assert_eq!(promoted.trim(), "Node w2 promoted to a manager in the swarm.");
+    wait_or_explain(survivor, "w2 to be a reachable manager", || {
+        let text = survivor.cli(&["node", "ls"]).stdout_text();
+        text.lines().any(|l| l.contains(" w2 ") && l.contains("Reachable")).then_some(())
+    });
+    let demoted = survivor.cli_ok(&["node", "demote", "w2"]);
+    assert_eq!(demoted.trim(), "Manager w2 demoted in the swarm.");
+    wait_or_explain(survivor, "w2 to be a worker again", || {
+        let text = survivor.cli(&["node", "ls"]).stdout_text();
+        let line = text.lines().find(|l| l.contains(" w2 "))?.to_string();
+        (!line.contains("Reachable") && !line.contains("Unreachable") && line.contains(" Ready ")).then_some(())
+    });
+    let w2_role = wait_for("w2's daemon to run as a worker", FORM, || {
+        let text = std::fs::read_to_string(w2.data_dir.join("node.json")).ok()?;
+        text.contains("\"worker\"").then_some(text)
+    });
+    assert!(w2_role.contains("\"worker\""));
+
     // Rolling update, start-first, to the second image; then roll back.
     survivor.cli_ok(&[
         "service",

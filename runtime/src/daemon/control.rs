@@ -85,7 +85,7 @@ async fn route(daemon: &Arc<Daemon>, method: Method, path: &str, body: Bytes) ->
             Err(refusal) => Err(refusal),
         },
         (Method::POST, PATH_NODE_UPDATE) => match parse::<NodeUpdateRequest>(path, &body) {
-            Ok(r) => write(daemon, Command::UpdateNode { id: r.id, version: r.version, spec: r.spec }).await,
+            Ok(request) => node_update(daemon, request).await,
             Err(refusal) => Err(refusal),
         },
         (Method::POST, PATH_NODE_REMOVE) => match parse::<NodeRemoveRequest>(path, &body) {
@@ -139,6 +139,32 @@ async fn service_create(daemon: &Daemon, request: ServiceCreateRequest) -> Resul
     let id = random_id();
     propose(&manager, Command::CreateService { service_id: id.clone(), spec: request.spec }).await?;
     Ok(ServiceCreateReply { id })
+}
+
+/// `node update`, `node promote`, `node demote`. A demotion takes the node out of the Raft voters here (the
+/// node notices and carries on as a worker); a promotion only records the wish, and the node adds itself
+/// (`daemon::role_watcher`). Docker refuses to demote the last manager.
+async fn node_update(daemon: &Daemon, request: NodeUpdateRequest) -> Result<Reply, Refusal> {
+    let view = view(daemon).await?;
+    let Some(node) = view.nodes.iter().find(|n| n.id == request.id) else {
+        return Err(Refusal::not_found(format!("node {} not found", request.id)));
+    };
+    let demotion = node.spec.role == NodeRole::Manager && request.spec.role == NodeRole::Worker;
+    if demotion && view.nodes.iter().filter(|n| n.spec.role == NodeRole::Manager).count() <= 1 {
+        return Err(Refusal::bad_request(
+            "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm",
+        ));
+    }
+    let reply =
+        write(daemon, Command::UpdateNode { id: request.id, version: request.version, spec: request.spec }).await?;
+    if demotion {
+        if let Some(status) = &node.manager_status {
+            let (manager, _) = daemon.manager().await?;
+            manager.remove_manager(status.raft_id).await.map_err(Refusal::unavailable)?;
+            write(daemon, Command::SetManagerStatus { id: node.id.clone(), manager_status: None }).await?;
+        }
+    }
+    Ok(reply)
 }
 
 /// `node rm [--force]`: Docker refuses a node that is not down (unless forced) and a manager that is still a

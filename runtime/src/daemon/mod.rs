@@ -32,6 +32,7 @@ use crate::http::{CallError, HttpClient};
 use crate::leader::{random_id, wall_clock_now};
 use crate::manager::{
     ClusterJoinReply, ClusterJoinRequest, Manager, ManagerConfig, ProposeError, RaftSettings, PATH_JOIN,
+    PATH_NODE_ROLE, PATH_PROMOTE,
 };
 pub use node_file::NodeFile;
 
@@ -132,6 +133,7 @@ impl Daemon {
             };
             *daemon.membership.lock().await = membership;
         }
+        tokio::spawn(role_watcher(Arc::downgrade(&daemon)));
         Ok(daemon)
     }
 
@@ -523,6 +525,138 @@ impl Daemon {
             },
         }
     }
+}
+
+/// How often a node asks the leader which role the store wants it in (`node promote` / `node demote`).
+const ROLE_CHECK_PERIOD: Duration = Duration::from_secs(2);
+
+/// Follows `node promote` and `node demote` for this node: the store says which role it should have, and the node
+/// changes itself — a worker the store wants as a manager starts Raft and asks the leader to add it; a manager
+/// taken out of the voters by a demotion stops Raft and carries on as a worker. Ends with the daemon.
+async fn role_watcher(daemon: std::sync::Weak<Daemon>) {
+    loop {
+        tokio::time::sleep(ROLE_CHECK_PERIOD).await;
+        let Some(daemon) = daemon.upgrade() else { return };
+        if let Err(error) = daemon.follow_wanted_role().await {
+            tracing::warn!(%error, "cannot follow the role the swarm wants for this node");
+        }
+    }
+}
+
+impl Daemon {
+    async fn follow_wanted_role(self: &Arc<Self>) -> Result<(), String> {
+        let (node_id, role, managers, own_addr) = match &*self.membership.lock().await {
+            Membership::Outside => return Ok(()),
+            Membership::Manager { manager, file, .. } => {
+                if manager.is_leader() {
+                    return Ok(());
+                }
+                // The leader first; a demoted leader's own view may be stale, so every manager it knew after it.
+                let mut known: Vec<String> = manager.leader_addr().into_iter().collect();
+                known.extend(manager.status().voters.into_values());
+                known.extend(file.managers.iter().cloned());
+                known.dedup();
+                (file.node_id.clone(), NodeRole::Manager, known, file.advertise_addr.clone())
+            }
+            Membership::Worker { file, .. } => {
+                (file.node_id.clone(), NodeRole::Worker, file.managers.clone(), file.advertise_addr.clone())
+            }
+        };
+        let request = crate::manager::NodeRoleRequest { node_id: node_id.clone() };
+        let mut reply = None;
+        for addr in managers.iter().filter(|a| **a != own_addr) {
+            if let Ok(answer) = call_json::<_, crate::manager::NodeRoleReply>(addr, PATH_NODE_ROLE, &request).await {
+                reply = Some(answer);
+                break;
+            }
+        }
+        let Some(reply) = reply else { return Ok(()) };
+        match (role, reply.wanted) {
+            (NodeRole::Manager, NodeRole::Worker) if !reply.voter => self.become_worker(reply.managers).await,
+            (NodeRole::Worker, NodeRole::Manager) => self.become_manager().await,
+            _ => Ok(()),
+        }
+    }
+
+    /// A demoted manager: stops Raft and its agent, forgets its Raft data, and runs on as a worker.
+    async fn become_worker(self: &Arc<Self>, managers: Vec<String>) -> Result<(), String> {
+        let mut membership = self.membership.lock().await;
+        let Membership::Manager { manager, agent, file } = &mut *membership else { return Ok(()) };
+        if let Some(agent) = agent.take() {
+            agent.shutdown();
+        }
+        manager.shutdown().await;
+        let mut file = file.clone();
+        file.role = NodeRole::Worker;
+        file.managers = managers;
+        *membership = Membership::Outside;
+        node_file::clear_raft_data(&self.config.data_dir)?;
+        file.save(&self.config.data_dir)?;
+        *membership = self.start_worker_node(file).await?;
+        tracing::info!("demoted: this node is a worker now");
+        Ok(())
+    }
+
+    /// A promoted worker: starts Raft on its cluster address and asks the leader to add it to the voters.
+    async fn become_manager(self: &Arc<Self>) -> Result<(), String> {
+        let mut membership = self.membership.lock().await;
+        let Membership::Worker { agent, server, file } = &mut *membership else { return Ok(()) };
+        let mut file = file.clone();
+        if let Some(agent) = agent.take() {
+            agent.shutdown();
+        }
+        server.abort();
+        *membership = Membership::Outside;
+        // The worker's listener must be gone before Raft binds the same address.
+        let mut manager = None;
+        for _ in 0..20 {
+            node_file::clear_raft_data(&self.config.data_dir)?;
+            match self.open_manager(&file).await {
+                Ok(opened) => {
+                    manager = Some(opened);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let Some(manager) = manager else {
+            *membership = self.start_worker_node(file).await?;
+            return Err("cannot start Raft for the promotion; staying a worker".to_string());
+        };
+        let request = crate::manager::PromoteRequest {
+            node_id: file.node_id.clone(),
+            raft_id: manager.id(),
+            addr: file.advertise_addr.clone(),
+        };
+        let mut added = None;
+        for addr in &file.managers {
+            if let Ok(managers) = call_json::<_, Vec<String>>(addr, PATH_PROMOTE, &request).await {
+                added = Some(managers);
+                break;
+            }
+        }
+        let Some(managers) = added else {
+            manager.shutdown().await;
+            *membership = self.start_worker_node(file).await?;
+            return Err("the leader did not add this node to the managers; staying a worker".to_string());
+        };
+        file.role = NodeRole::Manager;
+        file.managers = managers;
+        file.save(&self.config.data_dir)?;
+        *membership = self.start_manager_node(file, Some(manager)).await?;
+        tracing::info!("promoted: this node is a manager now");
+        Ok(())
+    }
+}
+
+async fn call_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    addr: &str,
+    path: &str,
+    body: &B,
+) -> Result<T, String> {
+    let body = serde_json::to_vec(body).expect("JSON encoding of a cluster request");
+    let bytes = HttpClient::new(addr).post(path, body, Duration::from_secs(60)).await.map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("malformed answer from {addr} for {path}: {e}"))
 }
 
 /// Proposes `command` through `manager` (forwarded to the leader) and maps every failure to a refusal. A leader
