@@ -19,6 +19,17 @@ pub struct HostArg {
     pub host: String,
 }
 
+/// The flags every `ls` takes.
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// Only display IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format output: "table" or "json".
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
 /// A connection to one daemon's control API.
 pub struct Control {
     host: String,

@@ -16,7 +16,7 @@ use crate::swarm_cmd::Availability;
 pub enum NodeCommand {
     /// List nodes in the swarm.
     #[command(alias = "list")]
-    Ls(LsArgs),
+    Ls(crate::client::ListArgs),
     /// Display detailed information on one or more nodes.
     Inspect(InspectArgs),
     /// Update a node.
@@ -32,15 +32,6 @@ pub enum NodeCommand {
     Demote(NodesArgs),
 }
 
-#[derive(Args, Debug)]
-pub struct LsArgs {
-    /// Only display IDs.
-    #[arg(short, long)]
-    quiet: bool,
-    /// Format output: "table" or "json".
-    #[arg(long, default_value = "table")]
-    format: String,
-}
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {

@@ -26,7 +26,7 @@ pub enum ServiceCommand {
     Create(CreateArgs),
     /// List services.
     #[command(alias = "list")]
-    Ls(LsArgs),
+    Ls(crate::client::ListArgs),
     /// List the tasks of one or more services.
     Ps(PsArgs),
     /// Display detailed information on one or more services.
@@ -50,15 +50,6 @@ pub struct CreateArgs {
     flags: CreateFlags,
 }
 
-#[derive(Args, Debug)]
-pub struct LsArgs {
-    /// Only display IDs.
-    #[arg(short, long)]
-    quiet: bool,
-    /// Format output: "table" or "json".
-    #[arg(long, default_value = "table")]
-    format: String,
-}
 
 #[derive(Args, Debug)]
 pub struct PsArgs {

@@ -28,8 +28,9 @@ impl From<Availability> for NodeAvailability {
     }
 }
 
+/// Where the node serves cluster traffic and how it starts out: the flags `init` and `join` share.
 #[derive(Args, Debug)]
-pub struct InitArgs {
+pub struct NodeArgs {
     /// Advertised address (format: <ip|interface>[:port]).
     #[arg(long)]
     advertise_addr: Option<String>,
@@ -39,6 +40,12 @@ pub struct InitArgs {
     /// Availability of the node ("active"|"pause"|"drain").
     #[arg(long, value_enum)]
     availability: Option<Availability>,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    node: NodeArgs,
     /// Task history retention limit.
     #[arg(long)]
     task_history_limit: Option<u64>,
@@ -53,9 +60,9 @@ pub fn init(control: &mut Control, args: InitArgs) -> Result<(), String> {
         None => None,
     };
     let request = InitRequest {
-        advertise_addr: args.advertise_addr,
-        listen_addr: args.listen_addr,
-        availability: args.availability.map(Into::into),
+        advertise_addr: args.node.advertise_addr,
+        listen_addr: args.node.listen_addr,
+        availability: args.node.availability.map(Into::into),
         task_history_limit: args.task_history_limit,
         dispatcher_heartbeat_ms,
     };
@@ -87,15 +94,8 @@ pub struct JoinArgs {
     /// Token for entry into the swarm.
     #[arg(long)]
     token: String,
-    /// Advertised address (format: <ip|interface>[:port]).
-    #[arg(long)]
-    advertise_addr: Option<String>,
-    /// Listen address (format: <ip|interface>[:port]).
-    #[arg(long)]
-    listen_addr: Option<String>,
-    /// Availability of the node ("active"|"pause"|"drain").
-    #[arg(long, value_enum)]
-    availability: Option<Availability>,
+    #[command(flatten)]
+    node: NodeArgs,
     /// HOST:PORT of a manager.
     remote: String,
 }
@@ -105,9 +105,9 @@ pub fn join(control: &mut Control, args: JoinArgs) -> Result<(), String> {
     let request = JoinRequest {
         token: args.token,
         remote_addr,
-        advertise_addr: args.advertise_addr,
-        listen_addr: args.listen_addr,
-        availability: args.availability.map(Into::into),
+        advertise_addr: args.node.advertise_addr,
+        listen_addr: args.node.listen_addr,
+        availability: args.node.availability.map(Into::into),
     };
     let reply: JoinReply = control.post_slow(PATH_JOIN, &request)?;
     match reply.role {
