@@ -213,6 +213,8 @@ pub struct Manager {
     raft: Raft,
     pub(crate) state: StateMachine,
     pub(crate) dispatcher: Dispatcher,
+    /// Which followers accepted this manager as leader, and when (the leader lease).
+    peer_acks: Arc<crate::raft::network::PeerAcks>,
     recovery: LogRecovery,
     batcher: Batcher,
     peers: Mutex<BTreeMap<String, Vec<HttpClient>>>,
@@ -275,7 +277,9 @@ impl Manager {
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
             .map_err(|source| StartError::Listen { addr: config.listen_addr, source })?;
-        let raft = Raft::new(config.node_id, raft_config, HttpNetwork, log, state.clone())
+        let network = HttpNetwork::default();
+        let peer_acks = network.acks.clone();
+        let raft = Raft::new(config.node_id, raft_config, network, log, state.clone())
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
         let commit_timeout = Duration::from_millis(config.raft.propose_timeout_ms);
@@ -287,6 +291,7 @@ impl Manager {
             recovery,
             batcher,
             dispatcher: Dispatcher::default(),
+            peer_acks,
             peers: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(vec![batcher_task]),
             last_leader_contact: Mutex::new((tokio::time::Instant::now(), Contact::Leader)),
@@ -398,7 +403,11 @@ impl Manager {
     /// A dispatcher call from an agent: served here while this manager leads, otherwise forwarded once to the
     /// leader (under `PATH_DISPATCHER_ON_LEADER`, which is never forwarded again).
     async fn dispatcher_call(self: Arc<Self>, path: &str, body: Bytes, forwarded: bool) -> Reply {
-        if self.leading_term_with_own_entry_applied().is_some() && self.dispatcher.term().is_some() {
+        // A leader cut off from its quorum must not tell agents their assignments: its store may miss tasks
+        // assigned since, and an agent told a task is not its own removes the task's container. (Its other answers
+        // are harmless: what it would write cannot commit.)
+        let may_assign = path != dispatcher::PATH_ASSIGNMENTS || self.has_quorum_contact();
+        if self.leading_term_with_own_entry_applied().is_some() && self.dispatcher.term().is_some() && may_assign {
             return crate::leader::handle_dispatcher_call(&self, path, &body).await;
         }
         let no_leader = || {
@@ -581,19 +590,35 @@ impl Manager {
         Reply::json(StatusCode::OK, &ClusterJoinReply { role, cluster_id, managers })
     }
 
-    /// While this manager believes it leads, confirms that a quorum still follows it (a heartbeat round, as a
-    /// linearizable read does) within an election timeout; a leader cut off from the others would otherwise answer
-    /// reads from a store that can no longer change and let writes wait out the proposal timeout. Followers answer
-    /// Ok: their requests go to the leader, which is checked there.
+    /// Whether this manager leads with a quorum that accepted it recently: itself plus enough voters that answered
+    /// one of its append-entries calls (heartbeats come every 50 ms) sent within half the shortest election
+    /// timeout. Until then none of those followers can help elect another leader, so a leader that passes this is
+    /// the only one (a lease), and one cut off from the others stops passing it within that time — openraft 0.9
+    /// itself keeps such a leader believing it leads until it hears of a newer term.
+    pub fn has_quorum_contact(&self) -> bool {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.state != ServerState::Leader {
+            return false;
+        }
+        let voters: Vec<NodeId> = metrics.membership_config.membership().voter_ids().collect();
+        let lease = Duration::from_millis(self.config.raft.election_timeout_min_ms / 2);
+        let since = tokio::time::Instant::now().checked_sub(lease).unwrap_or_else(tokio::time::Instant::now);
+        let term = metrics.current_term;
+        let acked = voters
+            .iter()
+            .filter(|id| **id == self.config.node_id || self.peer_acks.acked_since(**id, term, since))
+            .count();
+        acked > voters.len() / 2
+    }
+
+    /// A leader without quorum contact (`has_quorum_contact`) refuses with Docker's no-leader message, so reads
+    /// never come from a deposed leader's frozen store and writes do not wait out the proposal timeout. Followers
+    /// answer Ok: their requests go to the leader, which is checked there.
     pub async fn confirm_leadership(&self) -> Result<(), ProposeError> {
-        if !self.is_leader() {
-            return Ok(());
+        if self.is_leader() && !self.has_quorum_contact() {
+            return Err(ProposeError::NoLeader);
         }
-        let patience = Duration::from_millis(self.config.raft.election_timeout_max_ms);
-        match tokio::time::timeout(patience, self.raft.ensure_linearizable()).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(ProposeError::NoLeader),
-        }
+        Ok(())
     }
 
     /// The cluster as the leader sees it (asking the leader when this manager is a follower), with every manager

@@ -99,8 +99,8 @@ pub struct ContainerRecord {
     pub exit_code: Option<i64>,
     /// When `remove` deleted it.
     pub removed_ms: Option<u64>,
-    /// It vanished in `SimEngine::machine_crash`.
-    pub lost_in_host_crash: bool,
+    /// Its host crashed while it existed (`SimEngine::machine_crash`); if it was running, that stopped it.
+    pub stopped_by_host_crash: bool,
 }
 
 impl ContainerRecord {
@@ -129,7 +129,7 @@ impl ContainerRecord {
             (Some(start), None) => format!("running since {start}ms"),
             (Some(start), Some(stop)) => format!("ran {start}..{stop}ms"),
         };
-        let lost = if self.lost_in_host_crash { ", lost in host crash" } else { "" };
+        let lost = if self.stopped_by_host_crash { ", host crashed" } else { "" };
         format!(
             "container {} (task {} on node {}, {ran}{lost})",
             &self.container_id[..self.container_id.len().min(12)],
@@ -338,11 +338,14 @@ struct Container {
     scripted: Option<ScriptedExit>,
 }
 
+/// The exit code of a container that was running when its host crashed (Docker reports 255).
+pub const HOST_CRASH_EXIT_CODE: i64 = 255;
+
 #[derive(Debug, Default)]
 struct EngineState {
     /// Containers created so far on this engine (never reset, so ids stay unique across host crashes).
     created: u64,
-    /// Live containers (created, not removed, not lost), by container id.
+    /// Containers not removed yet (created, running or exited), by container id.
     containers: BTreeMap<String, Container>,
     records: Vec<ContainerRecord>,
     host_crashes: u64,
@@ -395,7 +398,7 @@ impl EngineState {
             stopped_ms: None,
             exit_code: None,
             removed_ms: None,
-            lost_in_host_crash: false,
+            stopped_by_host_crash: false,
         });
         let container = Container {
             record: self.records.len() - 1,
@@ -457,18 +460,22 @@ impl SimEngine {
         SimExecutor::new(self.clone(), node_id, behaviour)
     }
 
-    /// Host death: every container vanishes at once (running ones stop now, in the records). Call together with
-    /// killing the host's madsim node; restarting the node afterwards is a reboot onto an empty engine.
+    /// Host death, as Docker Engine lives through it: running containers die at once (exit code 255, Docker's for
+    /// a container whose daemon went away) and every container stays on disk, so the rebooted host's agent finds
+    /// them — exited, or created and never started — and must not run their tasks again. Call together with
+    /// killing the host's madsim node; restarting the node afterwards is the reboot.
     pub fn machine_crash(&self) {
         let now = now_ms();
         let mut state = self.lock();
         state.settle(now);
-        let containers = std::mem::take(&mut state.containers);
-        for container in containers.into_values() {
-            let record = &mut state.records[container.record];
-            record.lost_in_host_crash = true;
+        let EngineState { containers, records, .. } = &mut *state;
+        for container in containers.values_mut() {
+            let record = &mut records[container.record];
+            record.stopped_by_host_crash = true;
             if matches!(container.phase, Phase::Running(_)) {
                 record.stopped_ms = Some(now);
+                record.exit_code = Some(HOST_CRASH_EXIT_CODE);
+                container.phase = Phase::Exited(HOST_CRASH_EXIT_CODE);
             }
         }
         state.host_crashes += 1;
@@ -823,7 +830,7 @@ mod pure_tests {
             stopped_ms: Some(20),
             exit_code: Some(0),
             removed_ms: None,
-            lost_in_host_crash: false,
+            stopped_by_host_crash: false,
         };
         assert_eq!(record.slot_key(), SlotKey::Node("n1".into()));
         let running: Vec<bool> = [9, 10, 19, 20].iter().map(|&ms| record.running_at(ms)).collect();
@@ -1047,7 +1054,7 @@ mod sim_tests {
     }
 
     #[madsim::test]
-    async fn machine_crash_wipes_every_container() {
+    async fn machine_crash_stops_every_container_and_keeps_them() {
         let engine = SimEngine::new();
         let executor = engine.executor("node-a", instant());
         let running = executor.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap();
@@ -1063,21 +1070,32 @@ mod sim_tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let crash_at = now_ms();
         engine.machine_crash();
-        assert_eq!(waiter.await.unwrap(), Err(ExecError::NoSuchContainer(running.clone())));
-        assert!(executor.list().await.unwrap().is_empty());
+        assert_eq!(waiter.await.unwrap().map(|exit| exit.code), Ok(HOST_CRASH_EXIT_CODE));
         assert_eq!(engine.running_count(), 0);
         assert_eq!(engine.host_crashes(), 1);
         let records = engine.records();
-        assert!(records.iter().all(|r| r.lost_in_host_crash));
+        assert!(records.iter().all(|r| r.stopped_by_host_crash));
         let by_id = |id: &str| records.iter().find(|r| r.container_id == id).unwrap().clone();
         assert_eq!(by_id(&running).stopped_ms, Some(crash_at));
+        assert_eq!(by_id(&running).exit_code, Some(HOST_CRASH_EXIT_CODE));
         assert_eq!(by_id(&created).stopped_ms, None);
-        // The container that had already exited keeps its own exit time.
+        // The container that had already exited keeps its own exit time and code.
         assert_eq!(by_id(&exited).stopped_ms, Some(by_id(&exited).started_ms.unwrap() + 10));
-        // The rebooted host starts empty; the same task gets a fresh container with a fresh id.
+        // The rebooted host still has all three, so a task's container is found again, not created anew.
+        let mut found: Vec<(String, ContainerState)> =
+            executor.list().await.unwrap().into_iter().map(|c| (c.container_id, c.state)).collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut expected = vec![
+            (running.clone(), ContainerState::Exited(HOST_CRASH_EXIT_CODE)),
+            (created.clone(), ContainerState::Created),
+            (exited.clone(), ContainerState::Exited(0)),
+        ];
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(found, expected);
         let again = executor.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap();
-        assert!(records.iter().all(|r| r.container_id != again));
+        assert_eq!(again, running);
     }
+
 
     #[madsim::test]
     async fn containers_survive_an_agent_restart() {

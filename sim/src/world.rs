@@ -285,7 +285,8 @@ impl World {
         slot.up = false;
     }
 
-    /// Brings a crashed worker host back (empty engine, agent starts afresh).
+    /// Brings a crashed worker host back: its engine still holds the containers the crash stopped (as Docker's
+    /// does after a reboot), and the agent starts afresh.
     pub fn restart_worker(&mut self, index: u64) {
         let slot = self.workers.get_mut(&index).expect("known worker");
         if slot.up {

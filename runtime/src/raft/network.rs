@@ -4,6 +4,8 @@
 //! `RPCError` — unreachable peers make openraft back off, timeouts and broken bodies are network errors, a
 //! remote Raft error is passed through — and nothing a peer sends can panic the caller.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
@@ -23,21 +25,50 @@ pub const PATH_APPEND: &str = "/raft/append";
 pub const PATH_VOTE: &str = "/raft/vote";
 pub const PATH_SNAPSHOT: &str = "/raft/snapshot";
 
-/// Creates one `PeerConnection` per target manager.
+/// Creates one `PeerConnection` per target manager; all of them record acknowledgements in one `PeerAcks`.
 #[derive(Clone, Default)]
-pub struct HttpNetwork;
+pub struct HttpNetwork {
+    pub acks: Arc<PeerAcks>,
+}
 
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
-        PeerConnection { target, client: HttpClient::new(node.addr.clone()) }
+        PeerConnection { target, client: HttpClient::new(node.addr.clone()), acks: self.acks.clone() }
     }
 }
 
 pub struct PeerConnection {
     target: NodeId,
     client: HttpClient,
+    acks: Arc<PeerAcks>,
+}
+
+/// When each peer last accepted this node as its leader: the send time of the newest append-entries call (a
+/// heartbeat, usually) it answered without a higher vote, with the term it was sent in. A follower that accepted
+/// a leader at time T neither votes for nor becomes another leader before T plus its election timeout, so a
+/// leader acknowledged by a quorum since T is still the only leader until then (a lease; see
+/// `Manager::has_quorum_contact`). openraft 0.9 keeps a leader that lost its quorum believing it leads.
+#[derive(Debug, Default)]
+pub struct PeerAcks {
+    by_peer: Mutex<BTreeMap<NodeId, (u64, tokio::time::Instant)>>,
+}
+
+impl PeerAcks {
+    fn record(&self, peer: NodeId, term: u64, sent_at: tokio::time::Instant) {
+        let mut by_peer = self.by_peer.lock().expect("peer acks mutex");
+        let newer = by_peer.get(&peer).is_none_or(|(known_term, known_at)| (term, sent_at) > (*known_term, *known_at));
+        if newer {
+            by_peer.insert(peer, (term, sent_at));
+        }
+    }
+
+    /// Whether `peer` accepted this node as leader of `term` at a call sent at or after `since`.
+    pub fn acked_since(&self, peer: NodeId, term: u64, since: tokio::time::Instant) -> bool {
+        let by_peer = self.by_peer.lock().expect("peer acks mutex");
+        by_peer.get(&peer).is_some_and(|(acked_term, at)| *acked_term == term && *at >= since)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +108,12 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(PATH_APPEND, &rpc, option.hard_ttl()).await
+        let (term, sent_at) = (rpc.vote.leader_id().term, tokio::time::Instant::now());
+        let response = self.call(PATH_APPEND, &rpc, option.hard_ttl()).await;
+        if matches!(&response, Ok(answer) if !matches!(answer, AppendEntriesResponse::HigherVote(_))) {
+            self.acks.record(self.target, term, sent_at);
+        }
+        response
     }
 
     async fn install_snapshot(

@@ -5,8 +5,8 @@
 //! starts the replacement before stopping the old task, for at most `parallelism` slots at once).
 //! Judged on the simulated engines' ground truth (`executor::ContainerRecord`s of every host), not on what the
 //! managers believe:
-//! - no task id ever had two containers (a container created but lost in a host crash before it started does not
-//!   count: the task never ran);
+//! - no task id ever had two containers, started or not (a host crash stops containers but keeps them, as Docker
+//!   Engine does, so the rebooted host's agent finds the task's container instead of creating another);
 //! - at no instant did a slot (replicated services and jobs: the slot number; global ones: the node) have more
 //!   than one running container — or two, for services allowed to overlap — and at no instant did a service have
 //!   more overlapping containers in all than it is allowed.
@@ -32,7 +32,7 @@ pub fn check(records: &[ContainerRecord], allowed_overlap: impl Fn(&str) -> u64)
 /// No task id with two containers that count (see the module doc).
 pub fn one_container_per_task(records: &[ContainerRecord]) -> Vec<String> {
     let mut by_task: BTreeMap<&str, Vec<&ContainerRecord>> = BTreeMap::new();
-    for record in records.iter().filter(|record| record.started() || !record.lost_in_host_crash) {
+    for record in records {
         by_task.entry(record.task_id.as_str()).or_default().push(record);
     }
     by_task
@@ -141,7 +141,7 @@ mod tests {
             stopped_ms: stop,
             exit_code: stop.map(|_| 0),
             removed_ms: None,
-            lost_in_host_crash: false,
+            stopped_by_host_crash: false,
         }
     }
 
@@ -214,24 +214,27 @@ mod tests {
 
     #[test]
     fn a_task_with_two_containers_is_reported() {
-        let mut lost_before_start = ran("s1", "a", 1, "n1", 0, None);
-        lost_before_start.started_ms = None;
-        lost_before_start.lost_in_host_crash = true;
-        let mut lost_running = ran("s1", "b", 2, "n1", 0, Some(40));
-        lost_running.lost_in_host_crash = true;
+        let mut created_before_crash = ran("s1", "a", 1, "n1", 0, None);
+        created_before_crash.started_ms = None;
+        created_before_crash.stopped_by_host_crash = true;
+        let mut stopped_by_crash = ran("s1", "b", 2, "n1", 0, Some(40));
+        stopped_by_crash.stopped_by_host_crash = true;
         let records = [
-            lost_before_start,
-            ran("s1", "a", 1, "n1", 50, None), // recreated after the crash: the first never ran, fine
-            lost_running,
+            created_before_crash,
+            ran("s1", "a", 1, "n1", 50, None), // created again after the crash although the first was still there
+            stopped_by_crash,
             ran("s1", "b", 2, "n1", 60, None), // re-run after the crash: the task ran twice
             ran("s1", "c", 3, "n2", 0, Some(10)),
             ran("s1", "c", 3, "n3", 20, Some(30)), // on another node: ran twice
+            ran("s1", "d", 4, "n2", 0, None),
         ];
         let violations = check(&records, stop_first);
-        assert_eq!(violations.len(), 2, "{violations:#?}");
-        assert!(violations[0].contains("task b of service s1 had 2 containers"), "{violations:#?}");
-        assert!(violations[0].contains("ran 0..40ms, lost in host crash"), "{violations:#?}");
-        assert!(violations[1].contains("task c of service s1 had 2 containers"), "{violations:#?}");
+        assert_eq!(violations.len(), 3, "{violations:#?}");
+        assert!(violations[0].contains("task a of service s1 had 2 containers"), "{violations:#?}");
+        assert!(violations[0].contains("never started, host crashed"), "{violations:#?}");
+        assert!(violations[1].contains("task b of service s1 had 2 containers"), "{violations:#?}");
+        assert!(violations[1].contains("ran 0..40ms, host crashed"), "{violations:#?}");
+        assert!(violations[2].contains("task c of service s1 had 2 containers"), "{violations:#?}");
     }
 
     #[test]
