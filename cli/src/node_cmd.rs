@@ -32,7 +32,6 @@ pub enum NodeCommand {
     Demote(NodesArgs),
 }
 
-
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// Print the information in a human friendly format.

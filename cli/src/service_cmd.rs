@@ -50,7 +50,6 @@ pub struct CreateArgs {
     flags: CreateFlags,
 }
 
-
 #[derive(Args, Debug)]
 pub struct PsArgs {
     /// Do not truncate output.

@@ -5,7 +5,8 @@
 //! runs out, and proposes the resulting commands in order. Its ordering duties: it starts deciding only once the
 //! leader has applied an entry of its own term (so everything committed before it is in the store it reads —
 //! otherwise a new leader could re-create tasks its predecessor already created), and it waits for its previous
-//! proposals to be applied before deciding again, so two decisions never overlap. Ids for new objects come from
+//! proposals to be applied before deciding again — a proposal that timed out is settled by a barrier entry
+//! first (`settle_in_flight`) — so two decisions never overlap. Ids for new objects come from
 //! the runtime's RNG (seeded in the simulator).
 
 use std::sync::{Arc, Weak};
@@ -102,6 +103,14 @@ async fn lead_once(manager: &Manager, now: Timestamp) -> Duration {
         let proposals: Vec<_> =
             commands.drain(..).map(|command| manager.propose_as_leader(Proposal::new(now, command))).collect();
         let results = futures::future::join_all(proposals).await;
+        let in_doubt =
+            results.iter().any(|result| matches!(result, Err(ProposeError::Timeout(_) | ProposeError::Raft(_))));
+        if in_doubt {
+            // A proposal that timed out may still commit. Deciding again before knowing would decide from a store
+            // without it and, say, create a second replacement for a slot. A barrier entry settles it: once an
+            // entry this leader appended after it is applied, it is applied too (or was never appended).
+            settle_in_flight(manager).await;
+        }
         let failures: Vec<String> = results
             .into_iter()
             .filter_map(|result| match result {
@@ -121,6 +130,26 @@ async fn lead_once(manager: &Manager, now: Timestamp) -> Duration {
         wait_ms = wait_ms.min(deadline.as_millis().saturating_sub(now.as_millis()).saturating_add(1));
     }
     Duration::from_millis(wait_ms)
+}
+
+/// How many barrier entries `settle_in_flight` tries before giving up the round (leadership is lost by then).
+const BARRIER_ATTEMPTS_MAX: u32 = 20;
+
+/// Proposes an empty batch until one commits, so every earlier proposal of this leader has been applied or
+/// dropped; returns early when this manager stops leading (its successor decides afresh anyway).
+async fn settle_in_flight(manager: &Manager) {
+    let Some(term) = manager.leading_term_with_own_entry_applied() else { return };
+    for _ in 0..BARRIER_ATTEMPTS_MAX {
+        if manager.leading_term_with_own_entry_applied() != Some(term) {
+            return;
+        }
+        let barrier = Proposal::new(wall_clock_now(), Command::Batch(Vec::new()));
+        match manager.propose_as_leader(barrier).await {
+            Ok(_) => return,
+            Err(ProposeError::Timeout(_) | ProposeError::Raft(_)) => continue,
+            Err(_) => return,
+        }
+    }
 }
 
 /// Serves one dispatcher call on the leader (`path` is one of the `dispatcher::PATH_*`).
@@ -180,7 +209,9 @@ async fn open_session(manager: &Manager, request: SessionRequest) -> Result<Sess
         propose_all(manager, now, Command::Batch(commands)).await?;
     }
     let session_id = random_id();
-    manager.dispatcher.open_session(&request.node_id, session_id.clone(), now, period)?;
+    // The grace counts from now, not from before the registration committed (under latency that can take
+    // longer than the grace itself, and the node would be marked down the moment its session opened).
+    manager.dispatcher.open_session(&request.node_id, session_id.clone(), wall_clock_now(), period)?;
     tracing::debug!(node = %request.node_id, "agent session opened");
     Ok(SessionReply { session_id, heartbeat_period_ms: period, leader_addr: manager.advertise_addr().to_string() })
 }

@@ -215,6 +215,9 @@ pub struct Manager {
     pub(crate) dispatcher: Dispatcher,
     /// Which followers accepted this manager as leader, and when (the leader lease).
     peer_acks: Arc<crate::raft::network::PeerAcks>,
+    /// The term this process last saw itself lead, with its last log index then (see
+    /// `leading_term_with_own_entry_applied`).
+    leadership_start: Mutex<Option<(u64, Option<u64>)>>,
     recovery: LogRecovery,
     batcher: Batcher,
     peers: Mutex<BTreeMap<String, Vec<HttpClient>>>,
@@ -292,6 +295,7 @@ impl Manager {
             batcher,
             dispatcher: Dispatcher::default(),
             peer_acks,
+            leadership_start: Mutex::new(None),
             peers: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(vec![batcher_task]),
             last_leader_contact: Mutex::new((tokio::time::Instant::now(), Contact::Leader)),
@@ -389,15 +393,33 @@ impl Manager {
         }
     }
 
-    /// The current term, if this manager leads it and has applied an entry of it (so its store holds everything
-    /// committed before its term).
+    /// The current term, if this manager leads it and its store holds everything committed before: it has applied
+    /// its whole log as it stood when this process started leading the term (a leader's log holds every committed
+    /// entry), and an entry of the term. Applying an entry of the term alone is not enough: openraft restarts a
+    /// crashed leader as leader of the same term, with entries of that term in its log but applied only as far
+    /// as its last snapshot — the simulator caught a restarted leader deciding from such a store and creating a
+    /// second task for a slot.
     pub(crate) fn leading_term_with_own_entry_applied(&self) -> Option<u64> {
         let metrics = self.raft.metrics().borrow().clone();
         if metrics.state != ServerState::Leader {
             return None;
         }
-        let applied_term = self.state.last_applied().map(|log_id| log_id.leader_id.term);
-        (applied_term == Some(metrics.current_term)).then_some(metrics.current_term)
+        let term = metrics.current_term;
+        let must_apply = {
+            let mut start = self.leadership_start.lock().expect("leadership start mutex");
+            match *start {
+                Some((started_term, index)) if started_term == term => index,
+                _ => {
+                    let index = metrics.last_log_index;
+                    *start = Some((term, index));
+                    index
+                }
+            }
+        };
+        let applied = self.state.last_applied();
+        let applied_term = applied.map(|log_id| log_id.leader_id.term);
+        let caught_up = must_apply.is_none_or(|index| applied.is_some_and(|log_id| log_id.index >= index));
+        (applied_term == Some(term) && caught_up).then_some(term)
     }
 
     /// A dispatcher call from an agent: served here while this manager leads, otherwise forwarded once to the

@@ -1096,7 +1096,6 @@ mod sim_tests {
         assert_eq!(again, running);
     }
 
-
     #[madsim::test]
     async fn containers_survive_an_agent_restart() {
         let handle = madsim::runtime::Handle::current();
