@@ -25,12 +25,19 @@ struct Sim {
     ids: SequentialIds,
     /// Tasks of these images fail as soon as an agent starts them.
     bad_images: BTreeSet<String>,
+    /// How long a task told to stop keeps running before it reports `Shutdown`.
+    stop_ms: u64,
 }
 
 impl Sim {
     fn new(nodes: &[&str]) -> Sim {
-        let mut sim =
-            Sim { store: Store::new(), now: T0, ids: SequentialIds::new("task"), bad_images: BTreeSet::new() };
+        let mut sim = Sim {
+            store: Store::new(),
+            now: T0,
+            ids: SequentialIds::new("task"),
+            bad_images: BTreeSet::new(),
+            stop_ms: 0,
+        };
         sim.run(Command::InitCluster {
             cluster_id: "c1".into(),
             settings: ClusterSettings::default(),
@@ -49,7 +56,13 @@ impl Sim {
     /// The same cluster as a new leader sees it: rebuilt from a snapshot, with no memory and other task ids.
     fn new_leader(&self) -> Sim {
         let store = Store::decode_snapshot(&self.store.encode_snapshot()).expect("own snapshot decodes");
-        Sim { store, now: self.now, ids: SequentialIds::new("leader2-task"), bad_images: self.bad_images.clone() }
+        Sim {
+            store,
+            now: self.now,
+            ids: SequentialIds::new("leader2-task"),
+            bad_images: self.bad_images.clone(),
+            stop_ms: self.stop_ms,
+        }
     }
 
     fn run(&mut self, command: Command) {
@@ -126,7 +139,9 @@ impl Sim {
                 continue;
             }
             if task.desired_state > TaskState::Running {
-                self.report(&task.id, TaskState::Shutdown, None);
+                if self.now >= task.updated_at.as_millis() + self.stop_ms {
+                    self.report(&task.id, TaskState::Shutdown, None);
+                }
             } else if task.desired_state == TaskState::Ready {
                 if task.status.state < TaskState::Ready {
                     self.report(&task.id, TaskState::Ready, None);
@@ -397,6 +412,42 @@ fn start_first_keeps_every_replica_running_and_at_most_parallelism_extra() {
         assert!(sim.all_running("s1"), "{label}");
         assert_eq!(sim.wanted_images("s1"), vec!["bb:2"; replicas as usize], "{label}");
     }
+}
+
+/// Slots holding two running tasks at once (a start-first overlap) and the most running tasks in one slot.
+fn overlap(sim: &Sim, service_id: &str) -> (usize, usize) {
+    let mut per_slot: BTreeMap<u64, usize> = BTreeMap::new();
+    for task in sim.running(service_id) {
+        *per_slot.entry(task.slot.unwrap_or_default()).or_default() += 1;
+    }
+    (per_slot.values().filter(|&&n| n > 1).count(), per_slot.values().copied().max().unwrap_or(0))
+}
+
+#[test]
+fn start_first_overlaps_at_most_parallelism_slots_even_with_slow_stops_and_a_superseding_update() {
+    let mut sim = running_web(4, |_| {});
+    // Old tasks take three ticks to stop: a slot stays overlapped until then.
+    sim.stop_ms = 3 * TICK_MS;
+    sim.update("s1", |spec| {
+        spec.task_template.container_spec.image = "bb:2".into();
+        spec.update_config = Some(update_config(1, 0, 1, UpdateOrder::StartFirst));
+    });
+    let (mut overlapped_max, mut per_slot_max) = (0, 0);
+    let mut watch = |sim: &Sim| {
+        let (overlapped, per_slot) = overlap(sim, "s1");
+        overlapped_max = overlapped_max.max(overlapped);
+        per_slot_max = per_slot_max.max(per_slot);
+    };
+    // Half-way through, a newer update supersedes the first one.
+    sim.step_until(
+        |sim| sim.running("s1").iter().filter(|t| t.spec.container_spec.image == "bb:2").count() >= 2,
+        &mut watch,
+    );
+    sim.update("s1", |spec| spec.task_template.container_spec.image = "bb:3".into());
+    sim.step_until(|sim| sim.state("s1") == Some(UpdateState::Completed) && sim.all_running("s1"), &mut watch);
+    assert_eq!(overlapped_max, 1, "more slots overlapped than the update parallelism allows");
+    assert_eq!(per_slot_max, 2, "a slot ran three tasks at once");
+    assert_eq!(sim.wanted_images("s1"), vec!["bb:3"; 4]);
 }
 
 #[test]

@@ -22,7 +22,10 @@
 //!   supervisor does); the replacement wants `Ready` while the outdated task may still run on a live node, and
 //!   `start_gate` tells it to run once that task has stopped (SwarmKit's semantics), so the slot stays in flight until
 //!   then. `start-first` (the one exception: the overlap is the point): the replacement is created while the outdated
-//!   task keeps running, and the outdated task is told `Shutdown` once a current-spec task of the slot is `Running`.
+//!   task keeps running, and the outdated task is told `Shutdown` once a current-spec task of the slot is `Running`;
+//!   the slot keeps its window place until the outdated task has actually stopped (SwarmKit frees it at once, so slow
+//!   stops let more than `parallelism` slots overlap), and a slot never starts a replacement while one of its tasks
+//!   is still stopping. When a newer update overtakes a swap, the older outdated task is stopped first.
 //!   Meanwhile the slot holds two wanted tasks; the replicated orchestrator counts the slot once, and the restart
 //!   supervisor never replaces the outdated one (`slot::is_superseded`). So a service has at most `replicas +
 //!   parallelism` wanted tasks while nothing fails.
@@ -169,9 +172,19 @@ fn progress<'a, 's>(
         let (outdated, current): (Vec<&Task>, Vec<&Task>) =
             wanted.iter().copied().partition(|task| is_dirty(service, task));
         if !outdated.is_empty() {
+            // The newest outdated task that runs, if a start-first swap of an earlier update got it going: the
+            // older outdated ones it superseded are stopped before anything else happens in the slot.
+            let newest_running_outdated = outdated
+                .iter()
+                .copied()
+                .filter(|task| task.status.state == TaskState::Running)
+                .max_by_key(|t| (t.created_at, &t.id));
             if current.iter().any(|task| task.status.state == TaskState::Running) {
                 progress.swaps.extend(outdated.iter().copied());
-            } else if current.is_empty() && slot.eligible {
+            } else if let (Some(keep), true) = (newest_running_outdated, outdated.len() > 1) {
+                progress.swaps.extend(outdated.iter().copied().filter(|task| task.id != keep.id));
+            } else if current.is_empty() && slot.eligible && !slot.stopping {
+                // A slot with a task still stopping waits: a start-first replacement now would make three.
                 progress.to_update.push(slot);
             }
             progress.outdated += usize::from(slot.eligible);
@@ -185,9 +198,14 @@ fn progress<'a, 's>(
         if !wanted.is_empty() || !update_tasks.is_empty() {
             progress.size += 1;
         }
-        if !wanted.is_empty() && !update_tasks.is_empty() {
+        // A slot whose task told to stop still runs beside a wanted one overlaps too, whichever update started the
+        // swap: it holds a place in the window until that task has stopped.
+        if !wanted.is_empty() && (!update_tasks.is_empty() || slot.stopping) {
             let reached = update_tasks.iter().filter_map(|task| reached_running_at(task)).min();
-            let released = if slot.stopping { None } else { reached.map(|at| after(at, delay_ms)) };
+            // A start-first slot whose outdated task is only now told to stop (in this very run) is not free either:
+            // it stays in the window until that task has stopped, like any `stopping` slot.
+            let swapping = !outdated.is_empty();
+            let released = if slot.stopping || swapping { None } else { reached.map(|at| after(at, delay_ms)) };
             progress.released_at.push(released);
         }
         let failure = update_tasks
