@@ -199,7 +199,15 @@ impl Daemon {
         }
     }
 
-    fn addresses(&self, listen: Option<&str>, advertise: Option<&str>) -> Result<(SocketAddr, String), Refusal> {
+    /// The listen and advertise addresses for `init` (`remote`: `None`) or `join` (the manager to join): flags first,
+    /// then the daemon's own; an unspecified listen IP is advertised as the address this host uses to reach
+    /// `remote` (as Docker infers it on join), and `init` needs it spelled out.
+    fn addresses(
+        &self,
+        listen: Option<&str>,
+        advertise: Option<&str>,
+        remote: Option<&str>,
+    ) -> Result<(SocketAddr, String), Refusal> {
         let listen_addr = match listen {
             Some(text) => parse_listen_addr(text, self.config.listen_addr.port())
                 .map_err(|e| Refusal::bad_request(format!("invalid --listen-addr {text:?}: {e}")))?,
@@ -208,12 +216,15 @@ impl Daemon {
         let advertise_addr = match advertise.map(str::to_string).or_else(|| self.config.advertise_addr.clone()) {
             Some(text) if text.contains(':') => text,
             Some(host) => format!("{host}:{}", listen_addr.port()),
-            None if listen_addr.ip().is_unspecified() => {
-                return Err(Refusal::bad_request(
-                    "could not choose an IP address to advertise since this system has multiple addresses; \
-                     specify one with --advertise-addr",
-                ))
-            }
+            None if listen_addr.ip().is_unspecified() => match remote.and_then(local_ip_towards) {
+                Some(ip) => SocketAddr::new(ip, listen_addr.port()).to_string(),
+                None => {
+                    return Err(Refusal::bad_request(
+                        "could not choose an IP address to advertise since this system has multiple addresses; \
+                         specify one with --advertise-addr",
+                    ))
+                }
+            },
             None => listen_addr.to_string(),
         };
         Ok((listen_addr, advertise_addr))
@@ -226,7 +237,7 @@ impl Daemon {
             return Err(Refusal::conflict(ALREADY_IN_SWARM));
         }
         let (listen_addr, advertise_addr) =
-            self.addresses(request.listen_addr.as_deref(), request.advertise_addr.as_deref())?;
+            self.addresses(request.listen_addr.as_deref(), request.advertise_addr.as_deref(), None)?;
         let mut settings = ClusterSettings::default();
         if let Some(limit) = request.task_history_limit {
             settings.task_history_retention_limit = limit;
@@ -279,8 +290,11 @@ impl Daemon {
         if request.token.is_empty() {
             return Err(Refusal::bad_request("--token is required"));
         }
-        let (listen_addr, advertise_addr) =
-            self.addresses(request.listen_addr.as_deref(), request.advertise_addr.as_deref())?;
+        let (listen_addr, advertise_addr) = self.addresses(
+            request.listen_addr.as_deref(),
+            request.advertise_addr.as_deref(),
+            Some(&request.remote_addr),
+        )?;
         let check = ClusterJoinRequest { token: request.token.clone(), raft_id: None, addr: advertise_addr.clone() };
         let reply = call_join(&request.remote_addr, &check).await?;
         let mut file = NodeFile {
@@ -703,6 +717,14 @@ fn parse_listen_addr(text: &str, default_port: u16) -> Result<SocketAddr, String
     Ok(SocketAddr::new(ip, default_port))
 }
 
+/// The local IP this host sends from to reach `remote` (`host:port`): a connected UDP socket sends nothing but
+/// picks the route.
+fn local_ip_towards(remote: &str) -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect(remote).ok()?;
+    socket.local_addr().ok().map(|addr| addr.ip()).filter(|ip| !ip.is_unspecified())
+}
+
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -737,5 +759,10 @@ mod tests {
         }
         assert!(parse_listen_addr("eth0", 2377).is_err());
         assert!(parse_listen_addr(":http", 2377).is_err());
+    }
+
+    #[test]
+    fn the_advertised_ip_is_the_one_that_reaches_the_manager() {
+        assert_eq!(super::local_ip_towards("127.0.0.7:2377"), Some("127.0.0.1".parse().unwrap()));
     }
 }
