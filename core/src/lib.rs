@@ -19,8 +19,8 @@ pub mod store;
 
 pub use command::{Command, Proposal};
 pub use limits::{
-    Limit, BATCH_COMMANDS_MAX, ID_LEN_MAX, LABELS_MAX, LABEL_KEY_LEN_MAX, LABEL_VALUE_LEN_MAX, LIST_LEN_MAX,
-    NAME_LEN_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
+    Limit, BATCH_BYTES_BUDGET, BATCH_COMMANDS_MAX, ID_LEN_MAX, LABELS_MAX, LABEL_KEY_LEN_MAX, LABEL_VALUE_LEN_MAX,
+    LIST_LEN_MAX, NAME_LEN_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
 };
 pub use model::{
     Cluster, ClusterSettings, EngineDescription, JoinTokens, ManagerStatus, Network, NetworkSpec, Node,

@@ -34,6 +34,10 @@ pub const REPLICAS_MAX: u64 = 10_000;
 pub const TASKS_PER_BATCH_MAX: usize = 10_000;
 /// Most commands in one `Command::Batch`.
 pub const BATCH_COMMANDS_MAX: usize = 10_000;
+/// The encoded size the orchestrators aim to keep each `Command::Batch` they produce under (half of the runtime's
+/// 1 MiB proposal limit, leaving room for the rest of the proposal). Counts alone do not bound it: a task carries its
+/// whole spec, so 10,000 tasks of even a small service already exceed 1 MiB.
+pub const BATCH_BYTES_BUDGET: usize = 512 * 1024;
 /// Most older specs a service keeps beyond its `previous_spec` (`Service::spec_history`), so `rollback` can go back
 /// `SERVICE_SPEC_HISTORY_MAX + 1` times. `UpdateService` drops the oldest beyond this bound.
 pub const SERVICE_SPEC_HISTORY_MAX: usize = 5;

@@ -204,3 +204,31 @@ fn each_limit_admits_its_maximum_and_rejects_one_more() {
         assert_eq!(store.encode_snapshot(), before, "{}: rejected but the store changed", case.what);
     }
 }
+
+/// The orchestrators split their output by encoded size as well as by count: a 10,000-replica service whose tasks
+/// carry a large spec comes out as several batches, each well within a proposal, that together create every task.
+#[test]
+fn orchestrator_batches_stay_within_the_byte_budget() {
+    let mut store = Store::new();
+    for command in [init(), create_node("n1")] {
+        store.apply(&at(T0, command)).expect("setup applies");
+    }
+    let mut spec = ServiceSpec::replicated("big", "bb:1", REPLICAS_MAX);
+    spec.task_template.container_spec.env = (0..50).map(|i| format!("VARIABLE_{i}={}", "x".repeat(40))).collect();
+    store.apply(&at(T0, Command::CreateService { service_id: "s1".into(), spec })).expect("service applies");
+    let commands = orchestrator::reconcile(&store, Timestamp(T0), &mut SequentialIds::new("t"));
+    assert!(commands.len() > 1, "10,000 tasks of a 2 KiB spec cannot fit one batch");
+    let mut created = 0;
+    for command in commands {
+        let encoded = Proposal::new(Timestamp(T0), command.clone()).encode().len();
+        assert!(encoded <= BATCH_BYTES_BUDGET + 4096, "a batch of {encoded} bytes exceeds the budget");
+        if let Command::Batch(inner) = &command {
+            created += inner
+                .iter()
+                .map(|c| if let Command::CreateTasks { tasks } = c { tasks.len() } else { 0 })
+                .sum::<usize>();
+        }
+        store.apply(&at(T0, command)).expect("each batch applies");
+    }
+    assert_eq!(created, REPLICAS_MAX as usize);
+}

@@ -39,7 +39,7 @@ mod update;
 use std::collections::BTreeSet;
 
 use crate::command::Command;
-use crate::limits::{BATCH_COMMANDS_MAX, TASKS_PER_BATCH_MAX};
+use crate::limits::{BATCH_BYTES_BUDGET, BATCH_COMMANDS_MAX, TASKS_PER_BATCH_MAX};
 use crate::model::{Service, Task, TaskState, TaskStatus, Timestamp};
 use crate::stages::run_stages_until_settled;
 use crate::store::Store;
@@ -213,7 +213,8 @@ impl<'a> Plan<'a> {
 }
 
 /// Packs atomic units (desired-state changes, new tasks, removals) into `Command::Batch`es of at most
-/// `BATCH_COMMANDS_MAX` commands, each `CreateTasks`/`RemoveTasks` holding at most `TASKS_PER_BATCH_MAX` tasks.
+/// `BATCH_COMMANDS_MAX` commands, each `CreateTasks`/`RemoveTasks` holding at most `TASKS_PER_BATCH_MAX` tasks, and
+/// of about `BATCH_BYTES_BUDGET` encoded bytes at most (a single unit larger than that goes alone).
 /// A unit never straddles two batches. Each batch is `[SetTaskDesiredState.., CreateTasks, RemoveTasks]`: within
 /// one orchestrator's output no task is both changed and removed, so the order inside a batch does not matter.
 #[derive(Default)]
@@ -222,26 +223,42 @@ struct Batches {
     desired: Vec<(String, TaskState)>,
     creates: Vec<Task>,
     removes: Vec<String>,
+    /// The encoded size of what is pending, roughly (ids and tasks; command framing is a few bytes each).
+    bytes: usize,
 }
+
+/// Framing and state bytes per desired-state change or removal, besides the id.
+const COMMAND_OVERHEAD_BYTES: usize = 8;
 
 impl Batches {
     fn add(&mut self, desired: Vec<(String, TaskState)>, creates: Vec<Task>, removes: Vec<String>) {
-        if !self.fits(desired.len(), creates.len(), removes.len()) {
+        let bytes = desired.iter().map(|(id, _)| id.len() + COMMAND_OVERHEAD_BYTES).sum::<usize>()
+            + creates
+                .iter()
+                .map(|task| postcard::experimental::serialized_size(task).unwrap_or(usize::MAX / 4))
+                .sum::<usize>()
+            + removes.iter().map(|id| id.len() + COMMAND_OVERHEAD_BYTES).sum::<usize>();
+        if !self.fits(desired.len(), creates.len(), removes.len(), bytes) {
             self.flush();
         }
         self.desired.extend(desired);
         self.creates.extend(creates);
         self.removes.extend(removes);
+        self.bytes += bytes;
     }
 
-    fn fits(&self, desired: usize, creates: usize, removes: usize) -> bool {
+    fn fits(&self, desired: usize, creates: usize, removes: usize, bytes: usize) -> bool {
         let creates = self.creates.len() + creates;
         let removes = self.removes.len() + removes;
         let commands = self.desired.len() + desired + usize::from(creates > 0) + usize::from(removes > 0);
-        commands <= BATCH_COMMANDS_MAX && creates <= TASKS_PER_BATCH_MAX && removes <= TASKS_PER_BATCH_MAX
+        commands <= BATCH_COMMANDS_MAX
+            && creates <= TASKS_PER_BATCH_MAX
+            && removes <= TASKS_PER_BATCH_MAX
+            && self.bytes.saturating_add(bytes) <= BATCH_BYTES_BUDGET
     }
 
     fn flush(&mut self) {
+        self.bytes = 0;
         let mut commands: Vec<Command> = std::mem::take(&mut self.desired)
             .into_iter()
             .map(|(id, desired_state)| Command::SetTaskDesiredState { id, desired_state })
