@@ -30,6 +30,20 @@ pub struct ListArgs {
     pub format: String,
 }
 
+/// The flags every task table (`node ps`, `service ps`) takes.
+#[derive(clap::Args, Debug)]
+pub struct TaskTableArgs {
+    /// Do not truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only display task IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Filter output based on conditions provided.
+    #[arg(short, long = "filter")]
+    pub filter: Vec<String>,
+}
+
 /// A connection to one daemon's control API.
 pub struct Control {
     host: String,

@@ -57,15 +57,8 @@ pub struct UpdateArgs {
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
-    /// Do not truncate output.
-    #[arg(long)]
-    no_trunc: bool,
-    /// Only display task IDs.
-    #[arg(short, long)]
-    quiet: bool,
-    /// Filter output based on conditions provided.
-    #[arg(short, long = "filter")]
-    filter: Vec<String>,
+    #[command(flatten)]
+    table: crate::client::TaskTableArgs,
     nodes: Vec<String>,
 }
 
@@ -139,14 +132,14 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
             let view = control.view()?;
             let references = if args.nodes.is_empty() { vec!["self".to_string()] } else { args.nodes };
             let nodes = references.iter().map(|r| find_node(&view, r)).collect::<Result<Vec<_>, _>>()?;
-            let filters = render::service_ps::parse_filters(&args.filter)?;
+            let filters = render::service_ps::parse_filters(&args.table.filter)?;
             let tasks: Vec<&Task> = view
                 .tasks
                 .iter()
                 .filter(|t| nodes.iter().any(|n| t.node_id.as_deref() == Some(n.id.as_str())))
                 .filter(|t| filters.desired_states.is_empty() || filters.desired_states.contains(&t.desired_state))
                 .collect();
-            print!("{}", render::service_ps::render_tasks(&view, &tasks, args.no_trunc, args.quiet));
+            print!("{}", render::service_ps::render_tasks(&view, &tasks, args.table.no_trunc, args.table.quiet));
             Ok(())
         }
         NodeCommand::Rm(args) => {

@@ -52,15 +52,8 @@ pub struct CreateArgs {
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
-    /// Do not truncate output.
-    #[arg(long)]
-    no_trunc: bool,
-    /// Only display task IDs.
-    #[arg(short, long)]
-    quiet: bool,
-    /// Filter output based on conditions provided.
-    #[arg(short, long = "filter")]
-    filter: Vec<String>,
+    #[command(flatten)]
+    table: crate::client::TaskTableArgs,
     /// Format output: "table" or "json".
     #[arg(long, default_value = "table")]
     format: String,
@@ -179,15 +172,16 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
         }
         ServiceCommand::Ps(args) => {
             let view = control.view()?;
-            let filters = render::service_ps::parse_filters(&args.filter)?;
-            let options = render::service_ps::PsOptions { no_trunc: args.no_trunc, quiet: args.quiet, filters };
+            let filters = render::service_ps::parse_filters(&args.table.filter)?;
+            let options =
+                render::service_ps::PsOptions { no_trunc: args.table.no_trunc, quiet: args.table.quiet, filters };
             if args.format == "json" {
                 let mut tasks = Vec::new();
                 for reference in &args.services {
                     let service = find_service(&view, reference)?;
                     tasks.extend(view.tasks.iter().filter(|t| t.service_id == service.id));
                 }
-                print!("{}", render::json::lines(&render::service_ps::rows(&view, &tasks, args.no_trunc))?);
+                print!("{}", render::json::lines(&render::service_ps::rows(&view, &tasks, args.table.no_trunc))?);
                 return Ok(());
             }
             let output = render::service_ps::render(&view, &args.services, &options)?;

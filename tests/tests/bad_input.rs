@@ -20,6 +20,7 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         "/raft/snapshot",
         "/cluster/propose",
         "/cluster/join",
+        "/cluster/promote",
         "/cluster/managers/remove",
         "/dispatcher/session",
         "/dispatcher/heartbeat",
@@ -59,6 +60,16 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
                     }
                     other => panic!("{path} with {what}: expected HTTP 400, got {other:?}"),
                 }
+            }
+        }
+        // The role query takes any node id, so only bodies that are not its JSON are malformed there.
+        for (what, body) in bodies.iter().filter(|(what, _)| *what != "json") {
+            match client.post("/cluster/node-role", body.clone(), Duration::from_secs(5)).await {
+                Err(CallError::Status { status, message, .. }) => {
+                    assert_eq!(status, 400, "/cluster/node-role with {what}: {message}");
+                    assert!(message.contains("/cluster/node-role"), "{message}");
+                }
+                other => panic!("/cluster/node-role with {what}: expected HTTP 400, got {other:?}"),
             }
         }
         // One byte over the limit is refused before it is decoded.
