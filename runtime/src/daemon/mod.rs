@@ -296,7 +296,7 @@ impl Daemon {
             Some(&request.remote_addr),
         )?;
         let check = ClusterJoinRequest { token: request.token.clone(), raft_id: None, addr: advertise_addr.clone() };
-        let reply = call_join(&request.remote_addr, &check).await?;
+        let reply: ClusterJoinReply = call_json(&request.remote_addr, PATH_JOIN, &check).await?;
         let mut file = NodeFile {
             node_id: random_id(),
             role: reply.role,
@@ -319,7 +319,7 @@ impl Daemon {
                     raft_id: Some(manager.id()),
                     addr: advertise_addr.clone(),
                 };
-                if let Err(refusal) = call_join(&request.remote_addr, &add).await {
+                if let Err(refusal) = call_json::<_, ClusterJoinReply>(&request.remote_addr, PATH_JOIN, &add).await {
                     manager.shutdown().await;
                     return Err(refusal);
                 }
@@ -663,14 +663,20 @@ impl Daemon {
     }
 }
 
+/// POSTs `body` as JSON to a manager's cluster API at `addr` and decodes the JSON answer; the manager's own refusal
+/// keeps its status and message, anything else is "unavailable" naming the address.
 async fn call_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     addr: &str,
     path: &str,
     body: &B,
-) -> Result<T, String> {
+) -> Result<T, Refusal> {
     let body = serde_json::to_vec(body).expect("JSON encoding of a cluster request");
-    let bytes = HttpClient::new(addr).post(path, body, Duration::from_secs(60)).await.map_err(|e| e.to_string())?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("malformed answer from {addr} for {path}: {e}"))
+    match HttpClient::new(addr).post(path, body, Duration::from_secs(90)).await {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Refusal::internal(format!("malformed answer from {addr} for {path}: {e}"))),
+        Err(CallError::Status { status, message, .. }) => Err(Refusal { status, message }),
+        Err(error) => Err(Refusal::unavailable(format!("cannot reach the manager at {addr}: {error}"))),
+    }
 }
 
 /// Proposes `command` through `manager` (forwarded to the leader) and maps every failure to a refusal. A leader
@@ -690,17 +696,6 @@ async fn propose_until_leader(manager: &Manager, command: Command, patience: Dur
             Err(error) if tokio::time::Instant::now() >= deadline => return Err(Refusal::from_propose(error)),
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
-    }
-}
-
-async fn call_join(remote: &str, request: &ClusterJoinRequest) -> Result<ClusterJoinReply, Refusal> {
-    let body = serde_json::to_vec(request).expect("JSON encoding of a join request");
-    let mut client = HttpClient::new(remote);
-    match client.post(PATH_JOIN, body, Duration::from_secs(90)).await {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| Refusal::internal(format!("malformed join reply from {remote}: {e}"))),
-        Err(CallError::Status { status, message, .. }) => Err(Refusal { status, message }),
-        Err(error) => Err(Refusal::unavailable(format!("cannot reach the manager at {remote}: {error}"))),
     }
 }
 
