@@ -450,6 +450,42 @@ fn start_first_overlaps_at_most_parallelism_slots_even_with_slow_stops_and_a_sup
     assert_eq!(sim.wanted_images("s1"), vec!["bb:3"; 4]);
 }
 
+/// Seed 44 of the orchestration campaign, in miniature: a newer update arrives while a swap of the older one has
+/// created its task but no report says it started yet. That slot still holds a window place: its new task may be
+/// running already (its report was only late), and the updater then stops one of its two outdated tasks.
+#[test]
+fn a_superseded_swap_whose_new_task_has_not_reported_yet_keeps_its_window_place() {
+    let mut sim = running_web(3, |_| {});
+    sim.update("s1", |spec| {
+        spec.task_template.container_spec.image = "bb:2".into();
+        spec.update_config = Some(update_config(2, 0, 1, UpdateOrder::StartFirst));
+    });
+    sim.decide(); // slots 1 and 2 get their bb:2 tasks, beside their running bb:1 ones
+    let new_task = |sim: &Sim, slot: u64, image: &str| {
+        let task = sim.tasks("s1").into_iter().find(|t| t.slot == Some(slot) && t.spec.container_spec.image == image);
+        task.unwrap_or_else(|| panic!("no {image} task in slot {slot}")).id.clone()
+    };
+    let (slot1_new, slot2_new) = (new_task(&sim, 1, "bb:2"), new_task(&sim, 2, "bb:2"));
+    sim.report(&slot1_new, TaskState::Running, None);
+    sim.decide(); // slot 1's bb:1 task is told to stop; it keeps running for now
+    sim.update("s1", |spec| spec.task_template.container_spec.image = "bb:3".into());
+    sim.decide();
+    assert!(
+        sim.tasks("s1").iter().all(|task| task.spec.container_spec.image != "bb:3"),
+        "both window places are taken (slot 1 stopping, slot 2 mid-swap): no slot may start yet"
+    );
+    // Slot 2's bb:2 container had started before it was told to stop: its report only arrives now.
+    sim.report(&slot2_new, TaskState::Running, None);
+    sim.stop_ms = 2 * TICK_MS;
+    let mut overlapped_max = 0;
+    sim.step_until(
+        |sim| sim.state("s1") == Some(UpdateState::Completed) && sim.all_running("s1"),
+        |sim| overlapped_max = overlapped_max.max(overlap(sim, "s1").0),
+    );
+    assert!(overlapped_max <= 2, "{overlapped_max} slots overlapped with parallelism 2");
+    assert_eq!(sim.wanted_images("s1"), vec!["bb:3"; 3]);
+}
+
 #[test]
 fn start_first_old_task_that_fails_mid_swap_is_stopped_not_replaced() {
     let mut sim = running_web(1, |spec| spec.task_template.restart_policy.delay_ns = 0);

@@ -25,7 +25,8 @@
 //!   task keeps running, and the outdated task is told `Shutdown` once a current-spec task of the slot is `Running`;
 //!   the slot keeps its window place until the outdated task has actually stopped (SwarmKit frees it at once, so slow
 //!   stops let more than `parallelism` slots overlap), and a slot never starts a replacement while one of its tasks
-//!   is still stopping. When a newer update overtakes a swap, the older outdated task is stopped first.
+//!   is still stopping. When a newer update overtakes a swap, the older outdated task is stopped first,
+//!   and the slot keeps its window place throughout (its newer task may have started before any report says so).
 //!   Meanwhile the slot holds two wanted tasks; the replicated orchestrator counts the slot once, and the restart
 //!   supervisor never replaces the outdated one (`slot::is_superseded`). So a service has at most `replicas +
 //!   parallelism` wanted tasks while nothing fails.
@@ -199,8 +200,9 @@ fn progress<'a, 's>(
             progress.size += 1;
         }
         // A slot whose task told to stop still runs beside a wanted one overlaps too, whichever update started the
-        // swap: it holds a place in the window until that task has stopped.
-        if !wanted.is_empty() && (!update_tasks.is_empty() || slot.stopping) {
+        // swap: it holds a place in the window until that task has stopped. So does a slot with two wanted tasks (a
+        // swap a superseded update began): its newer task may already have started, even if no report says so yet.
+        if !wanted.is_empty() && (!update_tasks.is_empty() || slot.stopping || wanted.len() > 1) {
             let reached = update_tasks.iter().filter_map(|task| reached_running_at(task)).min();
             // A start-first slot whose outdated task is only now told to stop (in this very run) is not free either:
             // it stays in the window until that task has stopped, like any `stopping` slot.
