@@ -234,8 +234,21 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
 /// Routes one request: (method, path, body) → reply.
 pub type Handler = Arc<dyn Fn(Method, String, Bytes) -> HandlerFuture + Send + Sync>;
 
-/// Accepts connections forever, serving each on its own task.
+/// Accept loops per listener. One would do for a real kernel, whose accept takes microseconds; the simulator
+/// charges every accept a timer of at least 1 ms (madsim rounds its random connection delay up to tokio's timer
+/// resolution), so one loop admits at most 1,000 connections per simulated second. A thousand agents opening
+/// their status connections at once then queue for a second, which no real manager would do. Several loops on one
+/// listener is an ordinary pattern on real sockets too, so production and simulation run the same code.
+const ACCEPT_LOOPS: usize = 16;
+
+/// Accepts connections forever, serving each on its own task. The accept loops are futures of this one task, so
+/// aborting it stops accepting.
 pub async fn serve(listener: tokio::net::TcpListener, handler: Handler) {
+    let loops = (0..ACCEPT_LOOPS).map(|_| accept_loop(&listener, handler.clone()));
+    futures::future::join_all(loops).await;
+}
+
+async fn accept_loop(listener: &tokio::net::TcpListener, handler: Handler) {
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(accepted) => accepted,
