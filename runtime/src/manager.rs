@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use openraft::error::RaftError;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest};
 use openraft::{BasicNode, ChangeMembers, Config, RaftLogId, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +57,8 @@ Make sure more than half of the managers are online.";
 /// leader per term (its default allows several per term, ordered by node id). Defaults: heartbeat 50 ms and an
 /// election after 500–800 ms of leader silence (drawn per term; `election_timer`), longer than the gap between
 /// heartbeats under the simulator's worst latency spikes (400 ms) yet short enough that a lost leader is replaced
-/// within about a second (`leader_loss_recover_p99_s` in `cargo sim-bench`); SwarmKit's compaction defaults (a
+/// within a second (`leader_loss_recover_p99_s` in `cargo sim-bench`; a split vote is retried 125 ms later, by
+/// rank, not after another random timeout); SwarmKit's compaction defaults (a
 /// snapshot every 10,000 entries, 500 entries kept for slow followers).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RaftSettings {
@@ -215,6 +216,7 @@ pub struct Manager {
     pub(crate) dispatcher: Dispatcher,
     /// Which followers accepted this manager as leader, and when (the leader lease).
     peer_acks: Arc<crate::raft::network::PeerAcks>,
+    behind_peer: Arc<crate::raft::network::BehindPeer>,
     /// The term this process last saw itself lead, with its last log index then (see
     /// `leading_term_with_own_entry_applied`).
     leadership_start: Mutex<Option<(u64, Option<u64>)>>,
@@ -282,6 +284,7 @@ impl Manager {
             .map_err(|source| StartError::Listen { addr: config.listen_addr, source })?;
         let network = HttpNetwork::default();
         let peer_acks = network.acks.clone();
+        let behind_peer = network.behind.clone();
         let raft = Raft::new(config.node_id, raft_config, network, log, state.clone())
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -295,6 +298,7 @@ impl Manager {
             batcher,
             dispatcher: Dispatcher::default(),
             peer_acks,
+            behind_peer,
             leadership_start: Mutex::new(None),
             peers: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(vec![batcher_task]),
@@ -711,9 +715,13 @@ impl Manager {
                 },
                 Err(e) => malformed(path, e),
             },
-            (Method::POST, PATH_VOTE) => match postcard::from_bytes(&body) {
+            (Method::POST, PATH_VOTE) => match postcard::from_bytes::<VoteRequest<NodeId>>(&body) {
                 Ok(request) => {
+                    let candidate_log = request.last_log_id;
                     let response = self.raft.vote(request).await;
+                    if let Ok(answer) = &response {
+                        self.behind_peer.compare(answer.last_log_id.as_ref(), candidate_log.as_ref());
+                    }
                     if matches!(&response, Ok(r) if r.vote_granted) {
                         self.heard_from_leader();
                     }
@@ -784,45 +792,58 @@ impl Manager {
 /// simulator found exactly that (3 managers, the leader killed, the other two in lockstep for 80,000 terms).
 /// openraft's own elections are switched off (`enable_elect: false`) and this task triggers them: a follower or
 /// candidate that has not heard from a leader (nor granted a vote) for a timeout drawn anew each time, at
-/// millisecond resolution, starts an election. A single voter starts one at once.
+/// millisecond resolution, starts an election; a candidate whose election settled nothing retries in a window
+/// ordered by its rank among the voters (`own_election_retry_ms`). A single voter starts one at once.
 async fn election_timer(manager: std::sync::Weak<Manager>, min_ms: u64, max_ms: u64) {
     use rand::Rng;
     // A follower waits min_ms..=max_ms of leader silence, drawn once per term: a fixed timeout per leader makes a
     // spurious election need one long silence, not just an unlucky draw on some heartbeat. After an election of
-    // its own that did not settle things (a split vote, or a peer with a higher term but a shorter log), a node
-    // retries after half that range — the same range every such node uses, so the one that can win gets its fair
-    // turns. Draws are continuous, so two nodes rarely fire within one network delay of each other.
-    let draw = |kind: Contact| {
-        let mut rng = <crate::raft::rt::SwarmRuntime as openraft::AsyncRuntime>::thread_rng();
-        let ms = match kind {
-            Contact::OwnElection => rng.gen_range(min_ms / 2..=max_ms / 2),
-            Contact::Leader => rng.gen_range(min_ms..=max_ms),
-        };
-        Duration::from_millis(ms)
-    };
+    // its own that did not settle things, a node retries as `own_election_retry_ms` says, plus twice the longest
+    // election timeout when vote traffic showed a voter whose log is ahead of its own (`BehindPeer`): ranked
+    // retries would otherwise let a low-ranked node with a short log outpace, term after term, the voter that can
+    // win (the simulator found two managers doing that for 30 s).
     let mut timeout = Duration::ZERO;
     // What the timeout was drawn for: the term a leader contact came in, or the instant of our own election.
     let mut drawn_for: Option<(Contact, u64, Option<tokio::time::Instant>)> = None;
+    // Elections of our own in a row, with no leader heard from nor vote granted in between.
+    let mut own_rounds: u32 = 0;
     loop {
         let Some(manager) = manager.upgrade() else { return };
         let (last_contact, kind) = *manager.last_leader_contact.lock().expect("contact mutex");
-        let term = manager.raft.metrics().borrow().current_term;
+        let (state, term, voters) = {
+            let metrics = manager.raft.metrics().borrow().clone();
+            let voters = metrics.membership_config.membership().voter_ids().collect::<BTreeSet<_>>();
+            (metrics.state, metrics.current_term, voters)
+        };
         let key = match kind {
             Contact::Leader => (kind, term, None),
             Contact::OwnElection => (kind, 0, Some(last_contact)),
         };
         if drawn_for != Some(key) {
             drawn_for = Some(key);
-            timeout = draw(kind);
+            let mut rng = <crate::raft::rt::SwarmRuntime as openraft::AsyncRuntime>::thread_rng();
+            let ms = match kind {
+                Contact::Leader => {
+                    own_rounds = 0;
+                    rng.gen_range(min_ms..=max_ms)
+                }
+                Contact::OwnElection => {
+                    own_rounds = own_rounds.saturating_add(1);
+                    let rank = voters.iter().position(|id| *id == manager.config.node_id).unwrap_or(voters.len());
+                    own_election_retry_ms(min_ms, rank, own_rounds, rng.gen_range(0.0..1.0))
+                }
+            };
+            timeout = Duration::from_millis(ms);
         }
-        let (state, voters) = {
-            let metrics = manager.raft.metrics().borrow().clone();
-            (metrics.state, metrics.membership_config.membership().voter_ids().collect::<BTreeSet<_>>())
-        };
         let is_voter = voters.contains(&manager.config.node_id);
         let single_voter = is_voter && voters.len() == 1;
         let now = tokio::time::Instant::now();
-        let due = last_contact + timeout;
+        let mut due = last_contact + timeout;
+        let recently = last_contact.checked_sub(Duration::from_millis(max_ms)).unwrap_or(last_contact);
+        if kind == Contact::OwnElection && manager.behind_peer.seen_since(recently) {
+            // A voter with a longer log is around: let it climb past our term and win first.
+            due += Duration::from_millis(2 * max_ms);
+        }
         if state != ServerState::Leader && is_voter && (single_voter || now >= due) {
             let _ = manager.raft.trigger().elect().await;
             *manager.last_leader_contact.lock().expect("contact mutex") =
@@ -836,6 +857,29 @@ async fn election_timer(manager: std::sync::Weak<Manager>, min_ms: u64, max_ms: 
         let wake = if state == ServerState::Leader || !is_voter { now + timeout } else { due.max(now) };
         tokio::time::sleep_until(wake).await;
     }
+}
+
+/// Milliseconds between two ranks' retry windows (each rank draws in the first half of its slot), at least one
+/// network delay between managers so the next rank hears the earlier one's vote request before its own window.
+const RETRY_SLOT_MS: u64 = 25;
+/// The retry delay doubles after the first election of its own in a row, up to this factor. It stays below the
+/// shortest election timeout: followers that keep granting each other votes time out that often, and a candidate
+/// with the best log but a stale term must retry faster than they raise the term, or it never catches up
+/// (openraft 0.9 lets a voter refuse a candidate's log without taking its term).
+const RETRY_BACKOFF_MAX: u64 = 2;
+
+/// How long a node waits, after the `round`-th election of its own in a row that settled nothing (a split vote,
+/// or refusals from peers with longer logs), before it starts another. Two candidates that split a vote retry
+/// in separate windows ordered by `rank` (the node's place among the voters): the first asks for votes before
+/// the second's window opens, so a split is not repeated, where equal random ranges split again about one time
+/// in ten. A lower rank that cannot win (its log is behind) only delays the next by a slot. The base is a quarter
+/// of the shortest election timeout, doubled from the second round on (`RETRY_BACKOFF_MAX`): under latency spikes
+/// an election round trip can outlast the short first retry. `jitter` is in [0, 1).
+fn own_election_retry_ms(election_timeout_min_ms: u64, rank: usize, round: u32, jitter: f64) -> u64 {
+    let base = election_timeout_min_ms / 4;
+    let slot = RETRY_SLOT_MS * rank as u64 + (jitter.clamp(0.0, 1.0) * (RETRY_SLOT_MS / 2) as f64) as u64;
+    let backoff = 1u64 << round.saturating_sub(1).min(RETRY_BACKOFF_MAX.trailing_zeros());
+    (base + slot) * backoff
 }
 
 /// Whether an append-entries answer shows the sender is a leader this node accepts (not a stale one).
@@ -872,5 +916,43 @@ fn admin_reply(result: Result<(), String>) -> Reply {
     match result {
         Ok(()) => Reply::json(StatusCode::OK, &serde_json::json!({ "ok": true })),
         Err(message) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_election_retry_ms;
+
+    #[test]
+    fn retry_windows_are_ordered_by_rank_and_back_off_per_round() {
+        // (rank, round, jitter) → milliseconds, with the default shortest election timeout of 500 ms.
+        let cases = [
+            (0, 1, 0.0, 125),
+            (0, 1, 0.999, 136),
+            (1, 1, 0.0, 150),
+            (1, 1, 0.999, 161),
+            (2, 1, 0.0, 175),
+            (0, 2, 0.0, 250),
+            (1, 3, 0.0, 300),
+            (0, 4, 0.0, 250),
+            (0, 40, 0.0, 250),
+        ];
+        for (rank, round, jitter, expected) in cases {
+            assert_eq!(own_election_retry_ms(500, rank, round, jitter), expected, "rank {rank} round {round}");
+        }
+    }
+
+    #[test]
+    fn a_lower_rank_always_fires_a_network_delay_before_the_next() {
+        for round in 1..6 {
+            for rank in 0..6 {
+                let latest = own_election_retry_ms(500, rank, round, 0.999_999);
+                let earliest_next = own_election_retry_ms(500, rank + 1, round, 0.0);
+                assert!(
+                    earliest_next >= latest + 12,
+                    "round {round}: rank {rank} until {latest}, next from {earliest_next}"
+                );
+            }
+        }
     }
 }

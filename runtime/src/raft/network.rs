@@ -14,7 +14,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
     VoteResponse,
 };
-use openraft::BasicNode;
+use openraft::{BasicNode, LogId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -29,13 +29,19 @@ pub const PATH_SNAPSHOT: &str = "/raft/snapshot";
 #[derive(Clone, Default)]
 pub struct HttpNetwork {
     pub acks: Arc<PeerAcks>,
+    pub behind: Arc<BehindPeer>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
-        PeerConnection { target, client: HttpClient::new(node.addr.clone()), acks: self.acks.clone() }
+        PeerConnection {
+            target,
+            client: HttpClient::new(node.addr.clone()),
+            acks: self.acks.clone(),
+            behind: self.behind.clone(),
+        }
     }
 }
 
@@ -43,6 +49,7 @@ pub struct PeerConnection {
     target: NodeId,
     client: HttpClient,
     acks: Arc<PeerAcks>,
+    behind: Arc<BehindPeer>,
 }
 
 /// When each peer last accepted this node as its leader: the send time of the newest append-entries call (a
@@ -68,6 +75,29 @@ impl PeerAcks {
     pub fn acked_since(&self, peer: NodeId, term: u64, since: tokio::time::Instant) -> bool {
         let by_peer = self.by_peer.lock().expect("peer acks mutex");
         by_peer.get(&peer).is_some_and(|(acked_term, at)| *acked_term == term && *at >= since)
+    }
+}
+
+/// When vote traffic last showed another voter's log ahead of this node's: a candidate asking this node with a
+/// longer log, or a peer refusing this node's own vote request with one. Such a node cannot win against that
+/// voter, and openraft 0.9 does not move the voter to the term of a candidate it refuses for its log, so a node
+/// that kept asking would keep burning the terms the better voter needs; `election_timer` holds it back instead.
+#[derive(Debug, Default)]
+pub struct BehindPeer {
+    seen_at: Mutex<Option<tokio::time::Instant>>,
+}
+
+impl BehindPeer {
+    /// Records the comparison of this node's last log id with a peer's, from one vote exchange.
+    pub fn compare(&self, own: Option<&LogId<NodeId>>, peer: Option<&LogId<NodeId>>) {
+        if peer > own {
+            *self.seen_at.lock().expect("behind-peer mutex") = Some(tokio::time::Instant::now());
+        }
+    }
+
+    /// Whether a peer's log was seen ahead of this node's at or after `since`.
+    pub fn seen_since(&self, since: tokio::time::Instant) -> bool {
+        self.seen_at.lock().expect("behind-peer mutex").is_some_and(|at| at >= since)
     }
 }
 
@@ -130,6 +160,10 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(PATH_VOTE, &rpc, option.hard_ttl()).await
+        let response: Result<VoteResponse<NodeId>, _> = self.call(PATH_VOTE, &rpc, option.hard_ttl()).await;
+        if let Ok(answer) = &response {
+            self.behind.compare(rpc.last_log_id.as_ref(), answer.last_log_id.as_ref());
+        }
+        response
     }
 }

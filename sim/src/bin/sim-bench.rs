@@ -5,7 +5,7 @@
 //! Orchestration figures, all in simulated time with default settings: `sim_create_10k_tasks_per_sec` (a service
 //! of 10,000 replicas on 1,000 workers until all run), `worker_loss_replace_p{50,99}_s` (a worker host dies →
 //! its tasks run elsewhere) and `leader_loss_recover_p{50,99}_s` (the leader dies → a proposal commits again),
-//! over 20 seeded trials each. Usage: `sim-bench [FILTER]`.
+//! over 20 seeded trials (worker loss) and 300 (leader loss). Usage: `sim-bench [FILTER]`.
 
 #[cfg(madsim)]
 fn main() {
@@ -116,7 +116,7 @@ mod sim_bench {
         use swarm_runtime::manager::RaftSettings;
 
         const WORKER_LOSS_TRIALS: u64 = 20;
-        const LEADER_LOSS_TRIALS: u64 = 100;
+        const LEADER_LOSS_TRIALS: u64 = 300;
 
         pub fn main(filter: &str) {
             if "sim_create_10k_tasks_per_sec".contains(filter) {
