@@ -1,8 +1,9 @@
 //! A whole swarm on this host, driven only through the `swarm` CLI like an operator would: three managers and two
 //! workers on 127.0.51.x form with `init` / `join-token` / `join`; a replicated service of the locally built
 //! `swarm-hello` image reaches N/N with its containers really running in Docker; a worker daemon killed with its
-//! containers has its tasks run elsewhere; the leader daemon killed leaves a cluster that still takes commands;
-//! drain empties a node; a start-first rolling image update and a rollback go through.
+//! containers has its tasks run elsewhere; the leader daemon killed leaves a cluster that still takes commands and
+//! refuses a `leave` that would cost its quorum; drain empties a node; a start-first rolling image update and a
+//! rollback go through.
 
 use std::time::Duration;
 
@@ -142,6 +143,17 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
         survivor.cli(&["service", "scale", "-d", "web=4"]).status.success().then_some(())
     });
     wait_converged(survivor, "web", 4);
+    // With one of three managers gone, another leaving would cost the quorum: refused without --force.
+    wait_for("the dead leader shown Unreachable", FORM, || {
+        survivor.cli(&["node", "ls"]).stdout_text().contains("Unreachable").then_some(())
+    });
+    let refused = survivor.cli(&["leave"]);
+    assert!(!refused.status.success(), "leaving without a quorum was not refused");
+    let reason = refused.stderr_text();
+    assert!(
+        reason.contains("Removing this node leaves 1 managers out of a total of 2 without a Raft quorum"),
+        "{reason}"
+    );
     // The old leader comes back on its data: it rejoins, and its agent removes the containers it no longer runs.
     managers[leader_index].restart();
     let survivor = &managers[(leader_index + 1) % 3];
