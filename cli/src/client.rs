@@ -25,7 +25,7 @@ pub struct ListArgs {
     /// Only display IDs.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Format output: "table" or "json".
+    /// Format output: "table", "json", or a Go template (`{{.Name}}`, `table {{.ID}}\t{{.Image}}`).
     #[arg(long, default_value = "table")]
     pub format: String,
 }
@@ -42,6 +42,19 @@ pub struct TaskTableArgs {
     /// Filter output based on conditions provided.
     #[arg(short, long = "filter")]
     pub filter: Vec<String>,
+    /// Format output: "table", "json", or a Go template (`{{.Name}}\t{{.CurrentState}}`).
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+/// The options of a task table from its flags; a bad filter or template is an error before any call.
+pub fn ps_options(args: &TaskTableArgs) -> Result<crate::render::service_ps::PsOptions, String> {
+    Ok(crate::render::service_ps::PsOptions {
+        no_trunc: args.no_trunc,
+        quiet: args.quiet,
+        filters: crate::render::service_ps::parse_filters(&args.filter)?,
+        format: crate::render::template::OutputFormat::parse(&args.format)?,
+    })
 }
 
 /// A connection to one daemon's control API.

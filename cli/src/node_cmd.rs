@@ -10,6 +10,7 @@ use swarm_runtime::control::view::ClusterView;
 use crate::client::Control;
 use crate::render;
 use crate::render::ids::{resolve, Kind};
+use crate::render::template::OutputFormat;
 use crate::swarm_cmd::Availability;
 
 #[derive(Subcommand, Debug)]
@@ -86,11 +87,16 @@ pub fn find_node<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Node,
 pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
     match command {
         NodeCommand::Ls(args) => {
+            let format = OutputFormat::parse(&args.format)?;
             let view = control.view()?;
-            if args.format == "json" {
-                print!("{}", render::json::lines(&render::node_ls::rows(&view))?);
-            } else {
-                print!("{}", render::node_ls::render(&view, &render::node_ls::NodeLsOptions { quiet: args.quiet }));
+            match format {
+                OutputFormat::Json if !args.quiet => print!("{}", render::json::lines(&render::node_ls::rows(&view))?),
+                OutputFormat::Template(template) if !args.quiet => {
+                    print!("{}", template.render(&render::node_ls::rows(&view))?)
+                }
+                _ => {
+                    print!("{}", render::node_ls::render(&view, &render::node_ls::NodeLsOptions { quiet: args.quiet }))
+                }
             }
             Ok(())
         }
@@ -129,17 +135,18 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
             Ok(())
         }
         NodeCommand::Ps(args) => {
+            let options = crate::client::ps_options(&args.table)?;
             let view = control.view()?;
             let references = if args.nodes.is_empty() { vec!["self".to_string()] } else { args.nodes };
             let nodes = references.iter().map(|r| find_node(&view, r)).collect::<Result<Vec<_>, _>>()?;
-            let filters = render::service_ps::parse_filters(&args.table.filter)?;
+            let filters = &options.filters;
             let tasks: Vec<&Task> = view
                 .tasks
                 .iter()
                 .filter(|t| nodes.iter().any(|n| t.node_id.as_deref() == Some(n.id.as_str())))
                 .filter(|t| filters.desired_states.is_empty() || filters.desired_states.contains(&t.desired_state))
                 .collect();
-            print!("{}", render::service_ps::render_tasks(&view, &tasks, args.table.no_trunc, args.table.quiet));
+            print!("{}", render::service_ps::render_tasks(&view, &tasks, &options)?);
             Ok(())
         }
         NodeCommand::Rm(args) => {

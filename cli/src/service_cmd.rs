@@ -18,6 +18,7 @@ use crate::client::Control;
 use crate::progress;
 use crate::render;
 use crate::render::ids::{resolve, Kind};
+use crate::render::template::OutputFormat;
 use crate::service_flags::{apply_update, spec_from_create, CreateFlags, UpdateFlags};
 
 #[derive(Subcommand, Debug)]
@@ -54,9 +55,6 @@ pub struct CreateArgs {
 pub struct PsArgs {
     #[command(flatten)]
     table: crate::client::TaskTableArgs,
-    /// Format output: "table" or "json".
-    #[arg(long, default_value = "table")]
-    format: String,
     #[arg(required = true)]
     services: Vec<String>,
 }
@@ -161,29 +159,25 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
             follow(control, &reply.id, args.flags.detach, args.flags.quiet, false)
         }
         ServiceCommand::Ls(args) => {
+            let format = OutputFormat::parse(&args.format)?;
             let view = control.view()?;
-            if args.format == "json" {
-                print!("{}", render::json::lines(&render::service_ls::rows(&view))?);
-            } else {
-                let options = render::service_ls::ServiceLsOptions { quiet: args.quiet };
-                print!("{}", render::service_ls::render(&view, &options));
+            match format {
+                OutputFormat::Json if !args.quiet => {
+                    print!("{}", render::json::lines(&render::service_ls::rows(&view))?)
+                }
+                OutputFormat::Template(template) if !args.quiet => {
+                    print!("{}", template.render(&render::service_ls::rows(&view))?)
+                }
+                _ => {
+                    let options = render::service_ls::ServiceLsOptions { quiet: args.quiet };
+                    print!("{}", render::service_ls::render(&view, &options));
+                }
             }
             Ok(())
         }
         ServiceCommand::Ps(args) => {
+            let options = crate::client::ps_options(&args.table)?;
             let view = control.view()?;
-            let filters = render::service_ps::parse_filters(&args.table.filter)?;
-            let options =
-                render::service_ps::PsOptions { no_trunc: args.table.no_trunc, quiet: args.table.quiet, filters };
-            if args.format == "json" {
-                let mut tasks = Vec::new();
-                for reference in &args.services {
-                    let service = find_service(&view, reference)?;
-                    tasks.extend(view.tasks.iter().filter(|t| t.service_id == service.id));
-                }
-                print!("{}", render::json::lines(&render::service_ps::rows(&view, &tasks, args.table.no_trunc))?);
-                return Ok(());
-            }
             let output = render::service_ps::render(&view, &args.services, &options)?;
             print!("{}", output.stdout);
             match output.error {

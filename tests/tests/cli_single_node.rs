@@ -65,6 +65,17 @@ fn one_node_swarm_through_the_cli() {
     let bad_flag = node.cli(&["service", "create", "--restart-delay", "5x", "swarm-hello:1"]);
     assert!(bad_flag.stderr_text().contains("--restart-delay"), "{}", bad_flag.stderr_text());
 
+    // Go templates, as operators script Docker's listings.
+    assert_eq!(
+        node.cli_ok(&["service", "ls", "--format", "{{.Name}} {{.Mode}}"]),
+        "bad replicated\nhello replicated\n"
+    );
+    let ps = node.cli_ok(&["service", "ps", "--format", "table {{.Name}}\\t{{.DesiredState}}", "hello"]);
+    assert!(ps.starts_with("NAME      DESIRED STATE\nhello.1   Running"), "{ps}");
+    let bad_template = node.cli(&["node", "ls", "--format", "{{.Nope}}"]);
+    assert!(!bad_template.status.success());
+    assert!(bad_template.stderr_text().contains("can't evaluate field Nope"), "{}", bad_template.stderr_text());
+
     // Rotating the worker token leaves the manager token alone.
     let worker = node.join_token("worker");
     let manager = node.join_token("manager");

@@ -15,6 +15,7 @@ pub mod service_inspect_pretty;
 pub mod service_ls;
 pub mod service_ps;
 pub mod table;
+pub mod template;
 pub mod text;
 pub mod time;
 

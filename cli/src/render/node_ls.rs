@@ -21,7 +21,7 @@ pub struct NodeLsOptions {
 }
 
 /// One row, with the field names of `docker node ls --format json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NodeRow {
     pub availability: String,

@@ -25,7 +25,7 @@ pub struct ServiceLsOptions {
 }
 
 /// One row, with the field names of `docker service ls --format json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ServiceRow {
     #[serde(rename = "ID")]

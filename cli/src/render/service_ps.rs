@@ -19,6 +19,7 @@ use swarm_runtime::control::view::ClusterView;
 
 use super::ids::{display_id, not_found, resolve, Kind};
 use super::table::Table;
+use super::template::OutputFormat;
 use super::text::{display_image, ellipsis, natural_cmp, pretty_print};
 use super::time::current_state;
 
@@ -84,6 +85,8 @@ pub struct PsOptions {
     /// `-q`: full task ids only.
     pub quiet: bool,
     pub filters: TaskFilters,
+    /// `--format`: the table, JSON lines, or a Go template (`-q` wins over it, as in Docker).
+    pub format: OutputFormat,
 }
 
 /// What `service ps` prints: the table (stdout), and then, if some names matched no service, the error Docker
@@ -95,7 +98,7 @@ pub struct PsOutput {
 }
 
 /// One row, with the field names of `docker service ps --format json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskRow {
     pub current_state: String,
@@ -151,7 +154,7 @@ pub fn render<S: AsRef<str>>(view: &ClusterView, services: &[S], options: &PsOpt
         })
         .filter(|task| filters.desired_states.is_empty() || filters.desired_states.contains(&task.desired_state))
         .collect();
-    let stdout = render_tasks(view, &tasks, options.no_trunc, options.quiet);
+    let stdout = render_tasks(view, &tasks, options)?;
     let error = if missing.is_empty() { None } else { Some(missing.join("\n")) };
     Ok(PsOutput { stdout, error })
 }
@@ -242,16 +245,34 @@ pub fn rows(view: &ClusterView, tasks: &[&Task], no_trunc: bool) -> Vec<TaskRow>
         .collect()
 }
 
-/// The text of a task table: `quiet` prints the full ids of the sorted tasks, one per line.
-pub fn render_tasks(view: &ClusterView, tasks: &[&Task], no_trunc: bool, quiet: bool) -> String {
-    if quiet {
-        return sorted_tasks(view, tasks).into_iter().map(|(_, task)| format!("{}\n", task.id)).collect();
+/// The text of a task table (`node ps`, `service ps`): `quiet` prints the full ids of the sorted tasks, one per
+/// line; otherwise the table, JSON lines or the template of `options.format`.
+pub fn render_tasks(view: &ClusterView, tasks: &[&Task], options: &PsOptions) -> Result<String, String> {
+    if options.quiet {
+        return Ok(sorted_tasks(view, tasks).into_iter().map(|(_, task)| format!("{}\n", task.id)).collect());
     }
-    let mut table = Table::new(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]);
-    for row in rows(view, tasks, no_trunc) {
-        table.row([row.id, row.name, row.image, row.node, row.desired_state, row.current_state, row.error, row.ports]);
+    let rows = rows(view, tasks, options.no_trunc);
+    match &options.format {
+        OutputFormat::Json => super::json::lines(&rows),
+        OutputFormat::Template(template) => template.render(&rows),
+        OutputFormat::Table => {
+            let mut table =
+                Table::new(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]);
+            for row in rows {
+                table.row([
+                    row.id,
+                    row.name,
+                    row.image,
+                    row.node,
+                    row.desired_state,
+                    row.current_state,
+                    row.error,
+                    row.ports,
+                ]);
+            }
+            Ok(table.render())
+        }
     }
-    table.render()
 }
 
 /// ERROR: quoted, cut to `ERROR_WIDTH` characters unless `no_trunc`; blank without an error.

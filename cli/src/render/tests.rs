@@ -19,6 +19,7 @@ use swarm_runtime::control::view::ClusterView;
 
 use super::ids::{self, Kind};
 use super::service_ps::{self, PsOptions};
+use super::template::{OutputFormat, Template};
 use super::{json, node_inspect_pretty, node_ls, service_inspect_pretty, service_ls, table, text, time as render_time};
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -488,6 +489,21 @@ fn json_golden() {
     let view = fixture();
     check_golden("json_service_ls_lines.txt", &json::lines(&service_ls::rows(&view)).expect("json"));
     check_golden("json_node_ls_inspect.txt", &json::inspect(&node_ls::rows(&view)).expect("json"));
+}
+
+#[test]
+fn template_golden() {
+    let view = fixture();
+    let template = |format: &str| Template::parse(format).expect("template");
+    let service_ls =
+        template("table {{.Name}}\\t{{.Mode}}\\t{{.Replicas}}\\t{{.Ports}}").render(&service_ls::rows(&view));
+    let node_ls = template("{{.Hostname}}: {{.Status}} {{.ManagerStatus | lower}}").render(&node_ls::rows(&view));
+    // Filters apply before the template, as they do before the table.
+    let filters = service_ps::parse_filters(&["desired-state=running"]).expect("filters");
+    let format = OutputFormat::Template(template("table {{.Name}}\\t{{.Node}}\\t{{.CurrentState}}"));
+    let service_ps = ps(&view, &["web"], &PsOptions { filters, format, ..PsOptions::default() });
+    let text = format!("{}{}{service_ps}", service_ls.expect("service ls"), node_ls.expect("node ls"));
+    check_golden("template_ls_ps.txt", &text);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
