@@ -370,7 +370,13 @@ fn create_with_env(flags: &CreateFlags, image: &str, args: &[String], env: EnvLo
     if spec.task_template.container_spec.healthcheck == Some(HealthConfig::default()) {
         spec.task_template.container_spec.healthcheck = None;
     }
-    spec.validate().map_err(|e| e.to_string())?;
+    // Without --name the daemon generates one; the rest of the spec is checked here all the same.
+    if spec.name.is_empty() {
+        let named = ServiceSpec { name: "unnamed".to_string(), ..spec.clone() };
+        named.validate().map_err(|e| e.to_string())?;
+    } else {
+        spec.validate().map_err(|e| e.to_string())?;
+    }
     Ok(spec)
 }
 
@@ -2310,7 +2316,12 @@ mod tests {
             assert_eq!(spec.endpoint_spec.mode, ResolutionMode::Dnsrr, "{publish}");
             assert_eq!(spec.endpoint_spec.ports, vec![port(80, 80, PortProtocol::Tcp, PublishMode::Host)], "{publish}");
         }
-        assert_eq!(create(&["img"]), Err("meta: name must be provided".to_string()));
+        // Without --name the spec goes unnamed (the daemon generates a name); the rest is still checked.
+        assert_eq!(create(&["img"]).map(|spec| spec.name), Ok(String::new()));
+        assert_eq!(
+            create(&["--reserve-memory", "1k", "img"]),
+            Err("invalid memory value 1024: Must be at least 4MiB".into())
+        );
         assert_eq!(
             create(&["--name", "x", "Not_An_Image!"]),
             Err(r#"ContainerSpec: "Not_An_Image!" is not a valid repository/tag"#.to_string())

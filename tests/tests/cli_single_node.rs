@@ -76,6 +76,14 @@ fn one_node_swarm_through_the_cli() {
     assert!(!bad_template.status.success());
     assert!(bad_template.stderr_text().contains("can't evaluate field Nope"), "{}", bad_template.stderr_text());
 
+    // Without --name, a service gets a generated adjective_surname name, as in Docker.
+    let id = node.cli_ok(&["service", "create", "-d", "swarm-hello:1"]);
+    let names = node.cli_ok(&["service", "ls", "--format", "{{.ID}} {{.Name}}"]);
+    let generated = names.lines().find_map(|line| line.strip_prefix(&format!("{} ", &id.trim()[..12])));
+    let generated = generated.unwrap_or_else(|| panic!("service {id} not listed:\n{names}")).to_string();
+    assert!(generated.split_once('_').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()), "{generated}");
+    node.cli_ok(&["service", "rm", &generated]);
+
     // Rotating the worker token leaves the manager token alone.
     let worker = node.join_token("worker");
     let manager = node.join_token("manager");

@@ -133,11 +133,18 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
     serde_json::json!({ "outcome": format!("{outcome:?}") })
 }
 
+/// `service create`. A spec without a name gets a generated one (`brave_noether`), as Docker Swarm gives it.
 async fn service_create(daemon: &Daemon, request: ServiceCreateRequest) -> Result<ServiceCreateReply, Refusal> {
-    request.spec.validate().map_err(|e| Refusal::bad_request(e.to_string()))?;
+    let mut spec = request.spec;
     let (manager, _) = daemon.manager().await?;
+    if spec.name.is_empty() {
+        let taken = |name: &str| manager.read(|store| store.service_by_name(name).is_some());
+        spec.name = super::names::unused_service_name(taken)
+            .ok_or_else(|| Refusal::unavailable("cannot find an unused service name; name the service with --name"))?;
+    }
+    spec.validate().map_err(|e| Refusal::bad_request(e.to_string()))?;
     let id = random_id();
-    propose(&manager, Command::CreateService { service_id: id.clone(), spec: request.spec }).await?;
+    propose(&manager, Command::CreateService { service_id: id.clone(), spec }).await?;
     Ok(ServiceCreateReply { id })
 }
 

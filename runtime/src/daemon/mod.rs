@@ -7,6 +7,7 @@
 //! control API is a 4xx with a message for the user, never a panic.
 
 mod control;
+mod names;
 mod node_api;
 mod node_file;
 
