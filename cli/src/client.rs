@@ -47,6 +47,33 @@ pub struct TaskTableArgs {
     pub format: String,
 }
 
+/// How an `ls` prints: its `--format`, checked before any call, except that `-q` wins (as in Docker) and prints
+/// the ids through the command's own renderer.
+pub fn list_format(args: &ListArgs) -> Result<crate::render::template::OutputFormat, String> {
+    let format = crate::render::template::OutputFormat::parse(&args.format)?;
+    Ok(if args.quiet { crate::render::template::OutputFormat::Table } else { format })
+}
+
+/// Acts on each of `references` in turn, as Docker's `rm` commands do: each success prints its reference, and
+/// the failures are reported together at the end (exit status 1) after every reference was tried.
+pub fn for_each_reference<T>(
+    references: &[String],
+    mut act: impl FnMut(&str) -> Result<T, String>,
+) -> Result<(), String> {
+    let mut failures = Vec::new();
+    for reference in references {
+        match act(reference) {
+            Ok(_) => println!("{reference}"),
+            Err(message) => failures.push(message),
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
+}
+
 /// The options of a task table from its flags; a bad filter or template is an error before any call.
 pub fn ps_options(args: &TaskTableArgs) -> Result<crate::render::service_ps::PsOptions, String> {
     Ok(crate::render::service_ps::PsOptions {

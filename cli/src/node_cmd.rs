@@ -10,7 +10,6 @@ use swarm_runtime::control::view::ClusterView;
 use crate::client::Control;
 use crate::render;
 use crate::render::ids::{resolve, Kind};
-use crate::render::template::OutputFormat;
 use crate::swarm_cmd::Availability;
 
 #[derive(Subcommand, Debug)]
@@ -87,17 +86,10 @@ pub fn find_node<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Node,
 pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
     match command {
         NodeCommand::Ls(args) => {
-            let format = OutputFormat::parse(&args.format)?;
+            let format = crate::client::list_format(&args)?;
             let view = control.view()?;
-            match format {
-                OutputFormat::Json if !args.quiet => print!("{}", render::json::lines(&render::node_ls::rows(&view))?),
-                OutputFormat::Template(template) if !args.quiet => {
-                    print!("{}", template.render(&render::node_ls::rows(&view))?)
-                }
-                _ => {
-                    print!("{}", render::node_ls::render(&view, &render::node_ls::NodeLsOptions { quiet: args.quiet }))
-                }
-            }
+            let options = render::node_ls::NodeLsOptions { quiet: args.quiet };
+            print!("{}", format.print(render::node_ls::rows(&view), |_| render::node_ls::render(&view, &options))?);
             Ok(())
         }
         NodeCommand::Inspect(args) => {
@@ -151,24 +143,11 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
         }
         NodeCommand::Rm(args) => {
             let view = control.view()?;
-            let mut failures = Vec::new();
-            for reference in &args.nodes {
-                let result = find_node(&view, reference).and_then(|node| {
-                    control.post::<_, serde_json::Value>(
-                        PATH_NODE_REMOVE,
-                        &NodeRemoveRequest { id: node.id.clone(), force: args.force },
-                    )
-                });
-                match result {
-                    Ok(_) => println!("{reference}"),
-                    Err(message) => failures.push(message),
-                }
-            }
-            if failures.is_empty() {
-                Ok(())
-            } else {
-                Err(failures.join("\n"))
-            }
+            crate::client::for_each_reference(&args.nodes, |reference| {
+                let node = find_node(&view, reference)?;
+                let request = NodeRemoveRequest { id: node.id.clone(), force: args.force };
+                control.post::<_, serde_json::Value>(PATH_NODE_REMOVE, &request)
+            })
         }
         NodeCommand::Promote(args) => change_roles(control, &args.nodes, NodeRole::Manager),
         NodeCommand::Demote(args) => change_roles(control, &args.nodes, NodeRole::Worker),

@@ -18,7 +18,6 @@ use crate::client::Control;
 use crate::progress;
 use crate::render;
 use crate::render::ids::{resolve, Kind};
-use crate::render::template::OutputFormat;
 use crate::service_flags::{apply_update, spec_from_create, CreateFlags, UpdateFlags};
 
 #[derive(Subcommand, Debug)]
@@ -159,20 +158,11 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
             follow(control, &reply.id, args.flags.detach, args.flags.quiet, false)
         }
         ServiceCommand::Ls(args) => {
-            let format = OutputFormat::parse(&args.format)?;
+            let format = crate::client::list_format(&args)?;
             let view = control.view()?;
-            match format {
-                OutputFormat::Json if !args.quiet => {
-                    print!("{}", render::json::lines(&render::service_ls::rows(&view))?)
-                }
-                OutputFormat::Template(template) if !args.quiet => {
-                    print!("{}", template.render(&render::service_ls::rows(&view))?)
-                }
-                _ => {
-                    let options = render::service_ls::ServiceLsOptions { quiet: args.quiet };
-                    print!("{}", render::service_ls::render(&view, &options));
-                }
-            }
+            let options = render::service_ls::ServiceLsOptions { quiet: args.quiet };
+            let rows = render::service_ls::rows(&view);
+            print!("{}", format.print(rows, |_| render::service_ls::render(&view, &options))?);
             Ok(())
         }
         ServiceCommand::Ps(args) => {
@@ -271,21 +261,10 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
         }
         ServiceCommand::Rm(args) => {
             let view = control.view()?;
-            let mut failures = Vec::new();
-            for reference in &args.services {
-                let result = find_service_for_write(&view, reference).and_then(|service| {
-                    control.post::<_, serde_json::Value>(PATH_SERVICE_REMOVE, &ObjectRequest { id: service.id.clone() })
-                });
-                match result {
-                    Ok(_) => println!("{reference}"),
-                    Err(message) => failures.push(message),
-                }
-            }
-            if failures.is_empty() {
-                Ok(())
-            } else {
-                Err(failures.join("\n"))
-            }
+            crate::client::for_each_reference(&args.services, |reference| {
+                let service = find_service_for_write(&view, reference)?;
+                control.post::<_, serde_json::Value>(PATH_SERVICE_REMOVE, &ObjectRequest { id: service.id.clone() })
+            })
         }
     }
 }

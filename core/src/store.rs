@@ -1052,19 +1052,18 @@ mod tests {
         Proposal::new(Timestamp(ms), command)
     }
 
+    /// A store whose cluster was initialised at `ms`.
+    fn initialized_at(ms: u64) -> Store {
+        let mut store = Store::new();
+        let init =
+            Command::InitCluster { cluster_id: "c".into(), settings: Default::default(), join_tokens: test_tokens() };
+        store.apply(&at(ms, init)).unwrap();
+        store
+    }
+
     #[test]
     fn rollback_restores_indexes() {
-        let mut store = Store::new();
-        store
-            .apply(&at(
-                1,
-                Command::InitCluster {
-                    cluster_id: "c".into(),
-                    settings: Default::default(),
-                    join_tokens: test_tokens(),
-                },
-            ))
-            .unwrap();
+        let mut store = initialized_at(1);
         store
             .apply(&at(
                 2,
@@ -1090,17 +1089,7 @@ mod tests {
 
     #[test]
     fn updated_at_never_goes_backward_when_the_clock_does() {
-        let mut store = Store::new();
-        store
-            .apply(&at(
-                100,
-                Command::InitCluster {
-                    cluster_id: "c".into(),
-                    settings: Default::default(),
-                    join_tokens: test_tokens(),
-                },
-            ))
-            .unwrap();
+        let mut store = initialized_at(100);
         store
             .apply(&at(
                 50,
@@ -1120,17 +1109,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "references missing service")]
     fn check_invariants_panics_on_orphan_task() {
-        let mut store = Store::new();
-        store
-            .apply(&at(
-                1,
-                Command::InitCluster {
-                    cluster_id: "c".into(),
-                    settings: Default::default(),
-                    join_tokens: test_tokens(),
-                },
-            ))
-            .unwrap();
+        let mut store = initialized_at(1);
         store.set_task("t", Some(Task::new("t", "ghost", None, TaskSpec::image("x"))));
         store.check_invariants();
     }

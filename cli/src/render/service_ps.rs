@@ -19,7 +19,6 @@ use swarm_runtime::control::view::ClusterView;
 
 use super::ids::{display_id, not_found, resolve, Kind};
 use super::table::Table;
-use super::template::OutputFormat;
 use super::text::{display_image, ellipsis, natural_cmp, pretty_print};
 use super::time::current_state;
 
@@ -86,7 +85,7 @@ pub struct PsOptions {
     pub quiet: bool,
     pub filters: TaskFilters,
     /// `--format`: the table, JSON lines, or a Go template (`-q` wins over it, as in Docker).
-    pub format: OutputFormat,
+    pub format: super::template::OutputFormat,
 }
 
 /// What `service ps` prints: the table (stdout), and then, if some names matched no service, the error Docker
@@ -251,28 +250,22 @@ pub fn render_tasks(view: &ClusterView, tasks: &[&Task], options: &PsOptions) ->
     if options.quiet {
         return Ok(sorted_tasks(view, tasks).into_iter().map(|(_, task)| format!("{}\n", task.id)).collect());
     }
-    let rows = rows(view, tasks, options.no_trunc);
-    match &options.format {
-        OutputFormat::Json => super::json::lines(&rows),
-        OutputFormat::Template(template) => template.render(&rows),
-        OutputFormat::Table => {
-            let mut table =
-                Table::new(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]);
-            for row in rows {
-                table.row([
-                    row.id,
-                    row.name,
-                    row.image,
-                    row.node,
-                    row.desired_state,
-                    row.current_state,
-                    row.error,
-                    row.ports,
-                ]);
-            }
-            Ok(table.render())
+    options.format.print(rows(view, tasks, options.no_trunc), |rows| {
+        let mut table = Table::new(["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]);
+        for row in rows {
+            table.row([
+                row.id,
+                row.name,
+                row.image,
+                row.node,
+                row.desired_state,
+                row.current_state,
+                row.error,
+                row.ports,
+            ]);
         }
-    }
+        table.render()
+    })
 }
 
 /// ERROR: quoted, cut to `ERROR_WIDTH` characters unless `no_trunc`; blank without an error.

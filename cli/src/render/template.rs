@@ -32,6 +32,19 @@ impl OutputFormat {
             _ => Template::parse(format).map(OutputFormat::Template),
         }
     }
+
+    /// Prints `rows` as JSON lines or through the template; `Table` asks `table`, the command's own renderer.
+    pub fn print<R: Serialize + Default>(
+        &self,
+        rows: Vec<R>,
+        table: impl FnOnce(Vec<R>) -> String,
+    ) -> Result<String, String> {
+        match self {
+            OutputFormat::Table => Ok(table(rows)),
+            OutputFormat::Json => super::json::lines(&rows),
+            OutputFormat::Template(template) => template.render(&rows),
+        }
+    }
 }
 
 /// A parsed Go template.
