@@ -238,12 +238,22 @@ pub fn remove_containers_of_node(data_dir: &Path) {
     }
 }
 
-/// Names of the running Docker containers carrying `label` (`key=value`).
-pub fn docker_containers(label: &str) -> Vec<String> {
-    docker(&["ps", "--filter", &format!("label={label}"), "--format", "{{.Names}}"])
-        .lines()
-        .map(str::to_string)
-        .collect()
+/// Names of the running Docker containers of the nodes whose data directories are `data_dirs` that also carry
+/// `label` (`key=value`). A test sees only its own nodes' containers: a user's cluster (`scripts/up`) may run
+/// services of the same names beside it on this engine.
+pub fn containers_of_nodes<P: AsRef<Path>>(data_dirs: &[P], label: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for node_id in data_dirs.iter().filter_map(|dir| node_id_of(dir.as_ref())) {
+        let own = format!("label=swarm.node.id={node_id}");
+        let wanted = format!("label={label}");
+        names.extend(
+            docker(&["ps", "--filter", &own, "--filter", &wanted, "--format", "{{.Names}}"])
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    names.sort();
+    names
 }
 
 /// Runs `docker ARGS` and returns its stdout; panics if docker cannot be run or fails.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use swarm_tests::{docker_containers, ensure_test_images, scratch_dir, wait_for, Daemon, Role};
+use swarm_tests::{containers_of_nodes, ensure_test_images, scratch_dir, wait_for, Daemon, Role};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -100,10 +100,10 @@ fn one_node_swarm_through_the_cli() {
         "{}",
         leave.stderr_text()
     );
-    assert!(!docker_containers("swarm.service.name=hello").is_empty());
+    assert!(!containers_of_nodes(&[&node.data_dir], "swarm.service.name=hello").is_empty());
     node.cli_ok(&["leave", "--force"]);
     wait_for("hello's containers gone", DEADLINE, || {
-        docker_containers("swarm.service.name=hello").is_empty().then_some(())
+        containers_of_nodes(&[&node.data_dir], "swarm.service.name=hello").is_empty().then_some(())
     });
     let after = node.cli(&["node", "ls"]);
     assert!(after.stderr_text().contains("This node is not a swarm manager"), "{}", after.stderr_text());

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use swarm_tests::{docker_containers, ensure_test_images, scratch_dir, wait_for, Daemon, Role};
+use swarm_tests::{containers_of_nodes, ensure_test_images, scratch_dir, wait_for, Daemon, Role};
 
 const FORM: Duration = Duration::from_secs(60);
 const CONVERGE: Duration = Duration::from_secs(90);
@@ -67,6 +67,8 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
     ensure_test_images();
     let dir = scratch_dir("five-nodes");
     let addrs: Vec<String> = (1..=5).map(|i| format!("127.0.51.{i}:2351")).collect();
+    // This swarm's own nodes: only their containers are counted (a user's cluster may run a `web` beside it).
+    let own_nodes = ["m1", "m2", "m3", "w1", "w2"].map(|name| dir.join(name));
     let m1 = Daemon::start(&addrs[0], &dir.join("m1"), Role::Restart);
     wait_for("the control socket", FORM, || m1.socket.exists().then_some(()));
     let init = m1.cli_ok(&["init", "--advertise-addr", &addrs[0]]);
@@ -107,7 +109,7 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
     let id = m1.cli_ok(&["service", "create", "-d", "--name", "web", "--replicas", "6", "swarm-hello:1"]);
     assert_eq!(id.trim().len(), 25, "service create -d prints the id: {id}");
     wait_converged(&m1, "web", 6);
-    let running = docker_containers("swarm.service.name=web");
+    let running = containers_of_nodes(&own_nodes, "swarm.service.name=web");
     assert_eq!(running.len(), 6, "six containers in Docker: {running:?}");
 
     // kill -9 a worker daemon and its containers: its tasks run elsewhere.
@@ -216,7 +218,7 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
 
     survivor.cli_ok(&["service", "rm", "web"]);
     wait_for("web's containers gone", CONVERGE, || {
-        docker_containers("swarm.service.name=web").is_empty().then_some(())
+        containers_of_nodes(&own_nodes, "swarm.service.name=web").is_empty().then_some(())
     });
     // Two of three managers gone: no quorum, and commands say so at once instead of hanging.
     let survivor_index = (leader_index + 1) % 3;
