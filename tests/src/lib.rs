@@ -40,6 +40,9 @@ pub struct Daemon {
     /// The control API socket (`-H unix://…`), beside the data directory.
     pub socket: PathBuf,
     child: Option<Child>,
+    /// Every store node id this daemon has had (a `leave` deletes `node.json`, a rejoin makes a new one): `Drop`
+    /// removes the containers of all of them, so a test leaves nothing behind in Docker.
+    node_ids: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 pub enum Role<'a> {
@@ -64,6 +67,7 @@ impl Daemon {
             log_path: data_dir.with_extension("log"),
             socket: data_dir.with_extension("sock"),
             child: None,
+            node_ids: Default::default(),
         };
         daemon.spawn(&role, extra);
         if let Role::Join { addr: manager, token } = role {
@@ -76,13 +80,21 @@ impl Daemon {
 
     /// Runs `swarm ARGS -H <this daemon's socket>` and returns its output.
     pub fn cli(&self, args: &[&str]) -> CliOutput {
+        self.remember_node_id();
         let output = Command::new(swarm_bin())
             .args(args)
             .env("SWARM_HOST", format!("unix://{}", self.socket.display()))
             .stdin(Stdio::null())
             .output()
             .expect("run the swarm CLI");
+        self.remember_node_id();
         CliOutput { status: output.status, stdout: output.stdout, stderr: output.stderr }
+    }
+
+    fn remember_node_id(&self) {
+        if let Some(id) = node_id_of(&self.data_dir) {
+            self.node_ids.borrow_mut().insert(id);
+        }
     }
 
     /// Runs `swarm ARGS` and returns its stdout; panics (with stderr and the daemon log tail) if it fails.
@@ -214,8 +226,11 @@ impl CliOutput {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        self.remember_node_id();
         self.kill9();
-        remove_containers_of_node(&self.data_dir);
+        for node_id in self.node_ids.borrow().iter() {
+            remove_containers_of_node_id(node_id);
+        }
     }
 }
 
@@ -228,7 +243,13 @@ pub fn node_id_of(data_dir: &Path) -> Option<String> {
 
 /// Removes (forcefully) every Docker container labelled with the node id recorded in `data_dir`.
 pub fn remove_containers_of_node(data_dir: &Path) {
-    let Some(node_id) = node_id_of(data_dir) else { return };
+    if let Some(node_id) = node_id_of(data_dir) {
+        remove_containers_of_node_id(&node_id);
+    }
+}
+
+/// Removes (forcefully) every Docker container labelled with `node_id`.
+pub fn remove_containers_of_node_id(node_id: &str) {
     let ids = docker(&["ps", "-aq", "--filter", &format!("label=swarm.node.id={node_id}")]);
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if !ids.is_empty() {
