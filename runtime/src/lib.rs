@@ -5,7 +5,6 @@ pub mod client;
 pub mod control;
 #[cfg(not(madsim))]
 pub mod daemon;
-pub mod disk;
 pub mod dispatcher;
 #[cfg(not(madsim))]
 pub mod docker;
@@ -14,6 +13,5 @@ pub mod http;
 pub mod leader;
 pub mod manager;
 pub mod raft;
-pub mod snapshot_file;
-pub mod wal;
+pub mod storage;
 pub mod watch;

@@ -17,13 +17,13 @@ use openraft::{BasicNode, ChangeMembers, Config, RaftLogId, ServerState, Snapsho
 use serde::{Deserialize, Serialize};
 
 use crate::batcher::{Batcher, WriteError};
-use crate::disk::Disk;
 use crate::dispatcher::{self, Dispatcher, DispatcherError};
 use crate::http::{self, CallError, Handler, HttpClient, Reply};
 use crate::raft::log_store::{LogOpenError, LogRecovery, LogStore};
 use crate::raft::network::{HttpNetwork, PATH_APPEND, PATH_SNAPSHOT, PATH_VOTE};
 use crate::raft::state_machine::{RaftObserver, StateMachine, StateOpenError};
 use crate::raft::types::{Answer, NodeId, Proposal, Raft, TypeConfig};
+use crate::storage::disk::Disk;
 
 pub const PATH_PROPOSE: &str = "/cluster/propose";
 pub const PATH_REMOVE_MANAGER: &str = "/cluster/managers/remove";

@@ -13,10 +13,10 @@ use madsim::runtime::{Handle, NodeHandle};
 use swarm_core::{Command, NodeDescription, NodeRole, Proposal, Store};
 use swarm_runtime::agent::{Agent, AgentConfig};
 use swarm_runtime::client::ClusterClient;
-use swarm_runtime::disk::MemDisk;
 use swarm_runtime::leader::wall_clock_now;
 use swarm_runtime::manager::{Manager, ManagerConfig, RaftSettings};
 use swarm_runtime::raft::state_machine::RaftObserver;
+use swarm_runtime::storage::mem_disk::MemDisk;
 
 use crate::executor::{SimBehaviour, SimEngine};
 use crate::recorder::Recorder;

@@ -26,7 +26,6 @@ use crate::control::api::{
     InfoReply, InitReply, InitRequest, JoinReply, JoinRequest, JoinTokenReply, JoinTokenRequest, LeaveRequest,
     LocalRole, ALREADY_IN_SWARM, NOT_IN_SWARM, WORKER_CANNOT_MANAGE,
 };
-use crate::disk::FsDisk;
 use crate::docker::DockerExecutor;
 use crate::executor::Executor;
 use crate::http::{CallError, HttpClient};
@@ -35,6 +34,7 @@ use crate::manager::{
     ClusterJoinReply, ClusterJoinRequest, Manager, ManagerConfig, ProposeError, RaftSettings, PATH_JOIN,
     PATH_NODE_ROLE, PATH_PROMOTE,
 };
+use crate::storage::fs_disk::FsDisk;
 pub use node_file::NodeFile;
 
 /// How the daemon was started.
@@ -113,6 +113,8 @@ enum Membership {
 
 pub struct Daemon {
     config: DaemonConfig,
+    /// The data directory: the node record and Raft id (the Raft storage has a `Disk` of its own below it).
+    data: FsDisk,
     membership: tokio::sync::Mutex<Membership>,
     /// The engine, once connected (shared by the agent and the node API).
     engine: tokio::sync::Mutex<Option<Arc<DockerExecutor>>>,
@@ -121,13 +123,14 @@ pub struct Daemon {
 impl Daemon {
     /// Opens the data directory and resumes the membership recorded there (starting Raft and the agent).
     pub async fn start(config: DaemonConfig) -> Result<Arc<Daemon>, String> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+        let data = FsDisk::open(config.data_dir.clone()).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let daemon = Arc::new(Daemon {
             config,
+            data,
             membership: tokio::sync::Mutex::new(Membership::Outside),
             engine: tokio::sync::Mutex::new(None),
         });
-        if let Some(file) = NodeFile::load(&daemon.config.data_dir)? {
+        if let Some(file) = NodeFile::load(&daemon.data)? {
             let membership = match file.role {
                 NodeRole::Manager => daemon.start_manager_node(file, None).await?,
                 NodeRole::Worker => daemon.start_worker_node(file).await?,
@@ -261,13 +264,13 @@ impl Daemon {
             managers: vec![advertise_addr.clone()],
             availability: request.availability.unwrap_or_default(),
         };
-        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         let manager = self.open_manager(&file).await.map_err(Refusal::internal)?;
         let result = async {
             manager.bootstrap().await.map_err(Refusal::internal)?;
             let command = Command::InitCluster { cluster_id, settings, join_tokens: join_tokens.clone() };
             propose_until_leader(&manager, command, Duration::from_secs(30)).await?;
-            file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+            file.save(&self.data).map_err(Refusal::internal)?;
             Ok::<_, Refusal>(())
         }
         .await;
@@ -307,10 +310,10 @@ impl Daemon {
             managers: reply.managers.clone(),
             availability: request.availability.unwrap_or_default(),
         };
-        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         let new_membership = match reply.role {
             NodeRole::Worker => {
-                file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+                file.save(&self.data).map_err(Refusal::internal)?;
                 self.start_worker_node(file.clone()).await.map_err(Refusal::internal)?
             }
             NodeRole::Manager => {
@@ -325,7 +328,7 @@ impl Daemon {
                     return Err(refusal);
                 }
                 file.managers = manager.status().voters.into_values().collect();
-                file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+                file.save(&self.data).map_err(Refusal::internal)?;
                 let agent = self.start_agent(&file, Some(&manager)).await;
                 Membership::Manager { manager, agent, file: file.clone() }
             }
@@ -390,8 +393,8 @@ impl Daemon {
         }
         *membership = Membership::Outside;
         self.remove_own_containers().await;
-        NodeFile::remove(&self.config.data_dir).map_err(Refusal::internal)?;
-        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        NodeFile::remove(&self.data).map_err(Refusal::internal)?;
+        node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         tracing::info!("left the swarm");
         Ok(())
     }
@@ -444,8 +447,8 @@ impl Daemon {
     }
 
     async fn open_manager(self: &Arc<Self>, file: &NodeFile) -> Result<Arc<Manager>, String> {
-        let raft_id = node_file::raft_id(&self.config.data_dir)?;
-        let raft_dir = self.config.data_dir.join("raft");
+        let raft_id = node_file::raft_id(&self.data)?;
+        let raft_dir = self.config.data_dir.join(node_file::RAFT_DIR);
         let disk = FsDisk::open(raft_dir.clone()).map_err(|e| format!("{}: {e}", raft_dir.display()))?;
         let config = ManagerConfig {
             node_id: raft_id,
@@ -605,8 +608,8 @@ impl Daemon {
         file.role = NodeRole::Worker;
         file.managers = managers;
         *membership = Membership::Outside;
-        node_file::clear_raft_data(&self.config.data_dir)?;
-        file.save(&self.config.data_dir)?;
+        node_file::clear_raft_data(&self.data)?;
+        file.save(&self.data)?;
         *membership = self.start_worker_node(file).await?;
         tracing::info!("demoted: this node is a worker now");
         Ok(())
@@ -625,7 +628,7 @@ impl Daemon {
         // The worker's listener must be gone before Raft binds the same address.
         let mut manager = None;
         for _ in 0..20 {
-            node_file::clear_raft_data(&self.config.data_dir)?;
+            node_file::clear_raft_data(&self.data)?;
             match self.open_manager(&file).await {
                 Ok(opened) => {
                     manager = Some(opened);
@@ -657,7 +660,7 @@ impl Daemon {
         };
         file.role = NodeRole::Manager;
         file.managers = managers;
-        file.save(&self.config.data_dir)?;
+        file.save(&self.data)?;
         *membership = self.start_manager_node(file, Some(manager)).await?;
         tracing::info!("promoted: this node is a manager now");
         Ok(())

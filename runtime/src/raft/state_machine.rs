@@ -12,8 +12,8 @@ use openraft::{AnyError, EntryPayload, RaftLogId, RaftSnapshotBuilder, StorageIO
 use swarm_core::Store;
 
 use super::types::{Answers, Entry, LogId, NodeId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
-use crate::disk::Disk;
-use crate::snapshot_file;
+use crate::storage::disk::Disk;
+use crate::storage::snapshot_file;
 
 /// Hooks for the simulator's checkers (and metrics). Called synchronously, in apply order.
 pub trait RaftObserver: Send + Sync + 'static {
@@ -28,7 +28,7 @@ pub trait RaftObserver: Send + Sync + 'static {
 #[derive(Debug, thiserror::Error)]
 pub enum StateOpenError {
     #[error(transparent)]
-    File(#[from] crate::wal::WalError),
+    File(#[from] crate::storage::files::FileError),
     #[error("corrupt snapshot file for index {index}: {reason}; refusing to start")]
     Snapshot { index: u64, reason: String },
 }
