@@ -9,7 +9,7 @@ use clap::Args;
 use swarm_runtime::control::api::{InitRequest, DEFAULT_HOST};
 use swarm_runtime::daemon::{Daemon, DaemonConfig};
 use swarm_runtime::http::UNIX_SCHEME;
-use swarm_runtime::manager::RaftSettings;
+use swarm_runtime::raft::settings::RaftSettings;
 
 #[derive(Args, Debug)]
 pub struct DaemonArgs {

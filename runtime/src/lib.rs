@@ -1,7 +1,6 @@
 //! The node: openraft glue, durable storage on a `Disk`, Raft RPC over hyper, and the manager API.
 pub mod agent;
-pub mod batcher;
-pub mod client;
+pub mod clock;
 pub mod control;
 #[cfg(not(madsim))]
 pub mod daemon;
@@ -10,8 +9,10 @@ pub mod dispatcher;
 pub mod docker;
 pub mod executor;
 pub mod http;
-pub mod leader;
+pub mod ids;
 pub mod manager;
+pub mod manager_loop;
+pub mod propose;
 pub mod raft;
 pub mod storage;
 pub mod watch;

@@ -12,9 +12,10 @@ use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, NodeHandle};
 use swarm_core::{Command, NodeDescription, NodeRole, Proposal, Store};
 use swarm_runtime::agent::{Agent, AgentConfig};
-use swarm_runtime::client::ClusterClient;
-use swarm_runtime::leader::wall_clock_now;
-use swarm_runtime::manager::{Manager, ManagerConfig, RaftSettings};
+use swarm_runtime::clock::wall_clock_now;
+use swarm_runtime::manager::client::ClusterClient;
+use swarm_runtime::manager::{Manager, ManagerConfig};
+use swarm_runtime::raft::settings::RaftSettings;
 use swarm_runtime::raft::state_machine::RaftObserver;
 use swarm_runtime::storage::mem_disk::MemDisk;
 

@@ -17,7 +17,7 @@ use super::{propose, Daemon, Refusal};
 use crate::control::api::*;
 use crate::control::view::ClusterView;
 use crate::http::{Handler, Reply};
-use crate::leader::random_id;
+use crate::ids::random_id;
 
 pub async fn serve(daemon: Arc<Daemon>) -> Result<tokio::task::JoinHandle<()>, String> {
     let path = daemon.config.control_socket.clone();

@@ -22,6 +22,7 @@ use swarm_core::{
 };
 
 use crate::agent::{Agent, AgentConfig};
+use crate::clock::wall_clock_now;
 use crate::control::api::{
     InfoReply, InitReply, InitRequest, JoinReply, JoinRequest, JoinTokenReply, JoinTokenRequest, LeaveRequest,
     LocalRole, ALREADY_IN_SWARM, NOT_IN_SWARM, WORKER_CANNOT_MANAGE,
@@ -29,11 +30,14 @@ use crate::control::api::{
 use crate::docker::DockerExecutor;
 use crate::executor::Executor;
 use crate::http::{CallError, HttpClient};
-use crate::leader::{random_id, wall_clock_now};
-use crate::manager::{
-    ClusterJoinReply, ClusterJoinRequest, Manager, ManagerConfig, ProposeError, RaftSettings, PATH_JOIN,
-    PATH_NODE_ROLE, PATH_PROMOTE,
+use crate::ids::random_id;
+use crate::manager::api::{
+    ClusterJoinReply, ClusterJoinRequest, NodeRoleReply, NodeRoleRequest, PromoteRequest, PATH_JOIN, PATH_NODE_ROLE,
+    PATH_PROMOTE,
 };
+use crate::manager::{Manager, ManagerConfig};
+use crate::propose::{ProposeError, NO_LEADER_MESSAGE};
+use crate::raft::settings::RaftSettings;
 use crate::storage::fs_disk::FsDisk;
 pub use node_file::NodeFile;
 
@@ -80,10 +84,9 @@ impl Refusal {
     pub fn from_propose(error: ProposeError) -> Refusal {
         match error {
             ProposeError::NoLeader => Refusal::unavailable(error.to_string()),
-            ProposeError::Forward { .. } => Refusal::unavailable(format!(
-                "{} (the leader could not be reached: {error})",
-                crate::manager::NO_LEADER_MESSAGE
-            )),
+            ProposeError::Forward { .. } => {
+                Refusal::unavailable(format!("{} (the leader could not be reached: {error})", NO_LEADER_MESSAGE))
+            }
             other => Refusal::internal(other.to_string()),
         }
     }
@@ -580,10 +583,10 @@ impl Daemon {
                 (file.node_id.clone(), NodeRole::Worker, file.managers.clone(), file.advertise_addr.clone())
             }
         };
-        let request = crate::manager::NodeRoleRequest { node_id: node_id.clone() };
+        let request = NodeRoleRequest { node_id: node_id.clone() };
         let mut reply = None;
         for addr in managers.iter().filter(|a| **a != own_addr) {
-            if let Ok(answer) = call_json::<_, crate::manager::NodeRoleReply>(addr, PATH_NODE_ROLE, &request).await {
+            if let Ok(answer) = call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &request).await {
                 reply = Some(answer);
                 break;
             }
@@ -641,11 +644,8 @@ impl Daemon {
             *membership = self.start_worker_node(file).await?;
             return Err("cannot start Raft for the promotion; staying a worker".to_string());
         };
-        let request = crate::manager::PromoteRequest {
-            node_id: file.node_id.clone(),
-            raft_id: manager.id(),
-            addr: file.advertise_addr.clone(),
-        };
+        let request =
+            PromoteRequest { node_id: file.node_id.clone(), raft_id: manager.id(), addr: file.advertise_addr.clone() };
         let mut added = None;
         for addr in &file.managers {
             if let Ok(managers) = call_json::<_, Vec<String>>(addr, PATH_PROMOTE, &request).await {

@@ -114,6 +114,7 @@ impl StateMachine {
     }
 }
 
+#[allow(clippy::result_large_err)] // openraft's own error type, passed on as its trait methods return it
 fn persist(inner: &Inner, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
     let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
     let meta_bytes = postcard::to_stdvec(meta)
