@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use swarm_core::spec::{HealthConfig, Mount, MountType, PortConfig, PublishMode, SECOND_NS};
 use swarm_core::{Task, TaskSpec};
-use swarm_runtime::docker::{DockerExecutor, LogStream, LABEL_NODE_ID, UNHEALTHY_CONTAINER};
-use swarm_runtime::executor::{ContainerState, ExecError, Executor, Exit};
+use swarm_runtime::worker::docker::{DockerExecutor, LogStream, LABEL_NODE_ID, UNHEALTHY_CONTAINER};
+use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit};
 
 /// Every test's deadline: a hung engine call fails the test instead of hanging the suite.
 const TEST_TIMEOUT: Duration = Duration::from_secs(45);

@@ -1,5 +1,5 @@
 //! The segment WAL through its public seam: round trips, crashes and torn tails, corruption, truncate/purge,
-//! segment roll-over, garbage input. On-disk facts the tests rely on (documented in wal.rs): a record is
+//! segment roll-over, garbage input. On-disk facts the tests rely on (documented in storage/wal.rs): a record is
 //! `[len u32][crc u32][index u64][bytes]`, so it takes `16 + bytes.len()` bytes; segments are
 //! `wal-<first index, 20 digits>.seg`.
 

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
 use swarm_core::Task;
-use swarm_runtime::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
 use swarm_runtime::watch;
+use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
 
 use crate::recorder::digest;
 

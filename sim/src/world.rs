@@ -11,16 +11,16 @@ use std::time::Duration;
 use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, NodeHandle};
 use swarm_core::{Command, NodeDescription, NodeRole, Proposal, Store};
-use swarm_runtime::agent::{Agent, AgentConfig};
 use swarm_runtime::clock::wall_clock_now;
 use swarm_runtime::manager::client::ClusterClient;
 use swarm_runtime::manager::{Manager, ManagerConfig};
 use swarm_runtime::raft::settings::RaftSettings;
 use swarm_runtime::raft::state_machine::RaftObserver;
 use swarm_runtime::storage::mem_disk::MemDisk;
+use swarm_runtime::worker::agent::{Agent, AgentConfig};
 
-use crate::executor::{SimBehaviour, SimEngine};
 use crate::recorder::Recorder;
+use crate::executor::{SimBehaviour, SimEngine};
 
 pub const RAFT_PORT: u16 = 2377;
 

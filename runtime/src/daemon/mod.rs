@@ -21,14 +21,11 @@ use swarm_core::{
     Rejection, Resources,
 };
 
-use crate::agent::{Agent, AgentConfig};
 use crate::clock::wall_clock_now;
 use crate::control::api::{
     InfoReply, InitReply, InitRequest, JoinReply, JoinRequest, JoinTokenReply, JoinTokenRequest, LeaveRequest,
     LocalRole, ALREADY_IN_SWARM, NOT_IN_SWARM, WORKER_CANNOT_MANAGE,
 };
-use crate::docker::DockerExecutor;
-use crate::executor::Executor;
 use crate::http::{CallError, HttpClient};
 use crate::ids::random_id;
 use crate::manager::api::{
@@ -39,6 +36,9 @@ use crate::manager::{Manager, ManagerConfig};
 use crate::propose::{ProposeError, NO_LEADER_MESSAGE};
 use crate::raft::settings::RaftSettings;
 use crate::storage::fs_disk::FsDisk;
+use crate::worker::agent::{Agent, AgentConfig};
+use crate::worker::docker::DockerExecutor;
+use crate::worker::executor::Executor;
 pub use node_file::NodeFile;
 
 /// How the daemon was started.

@@ -11,9 +11,9 @@ use hyper::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::control::api::LogLine;
-use crate::docker::DockerExecutor;
-use crate::executor::Executor;
 use crate::http::{Handler, Reply};
+use crate::worker::docker::DockerExecutor;
+use crate::worker::executor::Executor;
 
 pub const PATH_NODE_LOGS: &str = "/node/logs";
 
@@ -69,7 +69,7 @@ async fn logs(engine: &DockerExecutor, request: NodeLogsRequest) -> Reply {
                     lines.push(LogLine {
                         timestamp,
                         task_id: task_id.clone(),
-                        stderr: line.stream == crate::docker::LogStream::Stderr,
+                        stderr: line.stream == crate::worker::docker::LogStream::Stderr,
                         text: line.text,
                     });
                 }

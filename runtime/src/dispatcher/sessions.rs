@@ -19,7 +19,7 @@ struct Term {
     liveness: Liveness,
 }
 
-/// Dispatcher state shared by the request handlers and the leader loop. Empty while not leading.
+/// Dispatcher state shared by the request handlers and the manager loop. Empty while not leading.
 #[derive(Default)]
 pub struct Dispatcher {
     term: Mutex<Option<Term>>,

@@ -48,7 +48,7 @@ struct Inner {
     observer: Option<Arc<dyn RaftObserver>>,
     /// The index of the newest snapshot that is durable on disk (log purges wait for it).
     durable_snapshot: crate::watch::Sender<Option<u64>>,
-    /// `last_applied`, for those who wait for the store to change (the leader loop, the dispatcher).
+    /// `last_applied`, for those who wait for the store to change (the manager loop, the dispatcher).
     applied: crate::watch::Sender<Option<LogId>>,
 }
 

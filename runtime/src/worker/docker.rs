@@ -25,7 +25,7 @@ use futures::{Stream, StreamExt};
 use swarm_core::spec::{MountType, PublishMode, SECOND_NS};
 use swarm_core::Task;
 
-use crate::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
+use super::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
 
 /// The node that created a container: `list` filters on it.
 pub const LABEL_NODE_ID: &str = "swarm.node.id";
