@@ -301,7 +301,7 @@ impl Executor for DockerExecutor {
         if let Some(container_id) = self.find_task_container(&task.id).await? {
             return Ok(container_id);
         }
-        let image = normalized_image(&task.spec.container_spec.image);
+        let image = swarm_core::image::normalized_image(&task.spec.container_spec.image);
         self.ensure_image(&image).await?;
         let name = container_name(task, &self.node_id);
         let options = CreateContainerOptions { name: Some(name.clone()), ..CreateContainerOptions::default() };
@@ -538,17 +538,6 @@ pub fn expand_template(template: &str, context: &TemplateContext) -> String {
     out
 }
 
-/// `image` with Docker's implicit `:latest` when it names neither a tag nor a digest (pulling a bare name would
-/// pull every tag).
-fn normalized_image(image: &str) -> String {
-    let last_component = image.rsplit('/').next().unwrap_or(image);
-    if image.contains('@') || last_component.contains(':') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    }
-}
-
 /// `duration` in whole seconds, rounded up.
 fn whole_seconds(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
@@ -756,20 +745,6 @@ mod tests {
         assert_eq!(container_name(&unnamed, "n0de"), "svc1d.1.t4sk");
         let global = TemplateContext::for_task(&task(None), "n0de");
         assert_eq!((global.task_slot.as_str(), global.task_name.as_str()), ("n0de", "web.n0de.t4sk"));
-    }
-
-    #[test]
-    fn images_get_docker_implicit_latest() {
-        let cases = [
-            ("nginx", "nginx:latest"),
-            ("nginx:1.25", "nginx:1.25"),
-            ("localhost:5000/app", "localhost:5000/app:latest"),
-            ("localhost:5000/app:2", "localhost:5000/app:2"),
-            ("app@sha256:0123456789abcdef0123456789abcdef", "app@sha256:0123456789abcdef0123456789abcdef"),
-        ];
-        for (image, expected) in cases {
-            assert_eq!(normalized_image(image), expected);
-        }
     }
 
     #[test]
