@@ -356,6 +356,9 @@ fn inspect_engine_version() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_engine_is_named_in_the_error() {
-    let error = DockerExecutor::connect_to("unix:///nonexistent/docker.sock", "test-unreachable").await.unwrap_err();
+    let error = DockerExecutor::connect_to("unix:///nonexistent/docker.sock", "test-unreachable")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.starts_with("Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock."), "{error}");
 }

@@ -208,7 +208,7 @@ impl World {
                         .await;
                 match attempt {
                     Ok(Ok(Ok(()))) => return Ok(()),
-                    Ok(Ok(Err(e))) => last_error = e,
+                    Ok(Ok(Err(e))) => last_error = e.to_string(),
                     Ok(Err(_)) => last_error = "timed out".into(),
                     Err(e) => last_error = e.to_string(),
                 }

@@ -7,6 +7,7 @@
 //! control API is a 4xx with a message for the user, never a panic.
 
 mod control;
+pub mod errors;
 mod names;
 mod node_api;
 mod node_file;
@@ -18,9 +19,11 @@ use std::time::Duration;
 
 use swarm_core::{
     ClusterSettings, Command, JoinTokens, ManagerStatus, NodeDescription, NodeRole, Platform, Proposal, Reachability,
-    Rejection, Resources,
+    Resources,
 };
 
+use self::errors::{DaemonError, Refusal};
+use self::node_file::NodeFile;
 use crate::clock::wall_clock_now;
 use crate::control::api::{
     InfoReply, InitReply, InitRequest, JoinReply, JoinRequest, JoinTokenReply, JoinTokenRequest, LeaveRequest,
@@ -33,13 +36,11 @@ use crate::manager::api::{
     PATH_PROMOTE,
 };
 use crate::manager::{Manager, ManagerConfig};
-use crate::propose::{ProposeError, NO_LEADER_MESSAGE};
 use crate::raft::settings::RaftSettings;
 use crate::storage::fs_disk::FsDisk;
 use crate::worker::agent::{Agent, AgentConfig};
 use crate::worker::docker::DockerExecutor;
 use crate::worker::executor::Executor;
-pub use node_file::NodeFile;
 
 /// How the daemon was started.
 #[derive(Debug, Clone)]
@@ -54,57 +55,6 @@ pub struct DaemonConfig {
     pub raft: RaftSettings,
     /// The hostname this node reports (defaults to the host's).
     pub hostname: Option<String>,
-}
-
-/// Why a control request failed: an HTTP status and a message for the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: u16,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn bad_request(message: impl Into<String>) -> Refusal {
-        Refusal { status: 400, message: message.into() }
-    }
-    pub fn not_found(message: impl Into<String>) -> Refusal {
-        Refusal { status: 404, message: message.into() }
-    }
-    pub fn conflict(message: impl Into<String>) -> Refusal {
-        Refusal { status: 409, message: message.into() }
-    }
-    pub fn unavailable(message: impl Into<String>) -> Refusal {
-        Refusal { status: 503, message: message.into() }
-    }
-    pub fn internal(message: impl Into<String>) -> Refusal {
-        Refusal { status: 500, message: message.into() }
-    }
-
-    /// A proposal's failure: no leader is 503 (Docker's words), anything else 500.
-    pub fn from_propose(error: ProposeError) -> Refusal {
-        match error {
-            ProposeError::NoLeader => Refusal::unavailable(error.to_string()),
-            ProposeError::Forward { .. } => {
-                Refusal::unavailable(format!("{} (the leader could not be reached: {error})", NO_LEADER_MESSAGE))
-            }
-            other => Refusal::internal(other.to_string()),
-        }
-    }
-
-    /// A rejection by the store: unknown objects are 404, conflicts 409, everything else 400.
-    pub fn from_rejection(rejection: Rejection) -> Refusal {
-        let message = rejection.to_string();
-        match rejection {
-            Rejection::NoSuchNode { .. }
-            | Rejection::NoSuchService { .. }
-            | Rejection::NoSuchTask { .. }
-            | Rejection::NoSuchNetwork { .. } => Refusal::not_found(message),
-            Rejection::NameConflict { .. } | Rejection::IdConflict { .. } | Rejection::OutOfSequence { .. } => {
-                Refusal::conflict(message)
-            }
-            _ => Refusal::bad_request(message),
-        }
-    }
 }
 
 /// What the node currently is.
@@ -125,8 +75,8 @@ pub struct Daemon {
 
 impl Daemon {
     /// Opens the data directory and resumes the membership recorded there (starting Raft and the agent).
-    pub async fn start(config: DaemonConfig) -> Result<Arc<Daemon>, String> {
-        let data = FsDisk::open(config.data_dir.clone()).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    pub async fn start(config: DaemonConfig) -> Result<Arc<Daemon>, DaemonError> {
+        let data = FsDisk::open(config.data_dir.clone()).map_err(DaemonError::io(&config.data_dir))?;
         let daemon = Arc::new(Daemon {
             config,
             data,
@@ -145,7 +95,7 @@ impl Daemon {
     }
 
     /// Serves the control API on the unix socket until the future ends (it never does on its own).
-    pub async fn serve_control(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>, String> {
+    pub async fn serve_control(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
         control::serve(self.clone()).await
     }
 
@@ -381,7 +331,7 @@ impl Daemon {
                     let removal = manager.remove_manager(manager.id());
                     match tokio::time::timeout(Duration::from_secs(10), removal).await {
                         Ok(Ok(())) => {}
-                        Ok(Err(message)) if !request.force => return Err(Refusal::unavailable(message)),
+                        Ok(Err(error)) if !request.force => return Err(Refusal::unavailable(error)),
                         Err(_) if !request.force => {
                             return Err(Refusal::unavailable("timed out removing this manager from the swarm"))
                         }
@@ -449,10 +399,10 @@ impl Daemon {
         Ok(JoinTokenReply { token, join_addr })
     }
 
-    async fn open_manager(self: &Arc<Self>, file: &NodeFile) -> Result<Arc<Manager>, String> {
+    async fn open_manager(self: &Arc<Self>, file: &NodeFile) -> Result<Arc<Manager>, DaemonError> {
         let raft_id = node_file::raft_id(&self.data)?;
         let raft_dir = self.config.data_dir.join(node_file::RAFT_DIR);
-        let disk = FsDisk::open(raft_dir.clone()).map_err(|e| format!("{}: {e}", raft_dir.display()))?;
+        let disk = FsDisk::open(raft_dir.clone()).map_err(DaemonError::io(&raft_dir))?;
         let config = ManagerConfig {
             node_id: raft_id,
             listen_addr: file.listen_addr,
@@ -460,7 +410,7 @@ impl Daemon {
             raft: self.config.raft.clone(),
             node_api: Some(node_api::handler(self.engine_handle())),
         };
-        let manager = Manager::start(config, Arc::new(disk), None).await.map_err(|e| e.to_string())?;
+        let manager = Manager::start(config, Arc::new(disk), None).await.map_err(Box::new)?;
         tracing::info!(raft_id, listen = %file.listen_addr, advertise = %file.advertise_addr, "manager started");
         Ok(manager)
     }
@@ -469,7 +419,7 @@ impl Daemon {
         self: &Arc<Self>,
         file: NodeFile,
         manager: Option<Arc<Manager>>,
-    ) -> Result<Membership, String> {
+    ) -> Result<Membership, DaemonError> {
         let manager = match manager {
             Some(manager) => manager,
             None => self.open_manager(&file).await?,
@@ -478,10 +428,10 @@ impl Daemon {
         Ok(Membership::Manager { manager, agent, file })
     }
 
-    async fn start_worker_node(self: &Arc<Self>, file: NodeFile) -> Result<Membership, String> {
+    async fn start_worker_node(self: &Arc<Self>, file: NodeFile) -> Result<Membership, DaemonError> {
         let listener = tokio::net::TcpListener::bind(file.listen_addr)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", file.listen_addr))?;
+            .map_err(|source| DaemonError::Listen { addr: file.listen_addr, source })?;
         let server = tokio::spawn(crate::http::serve(listener, node_api::handler(self.engine_handle())));
         let agent = self.start_agent(&file, None).await;
         Ok(Membership::Worker { agent, server, file })
@@ -565,7 +515,7 @@ async fn role_watcher(daemon: std::sync::Weak<Daemon>) {
 }
 
 impl Daemon {
-    async fn follow_wanted_role(self: &Arc<Self>) -> Result<(), String> {
+    async fn follow_wanted_role(self: &Arc<Self>) -> Result<(), DaemonError> {
         let (node_id, role, managers, own_addr) = match &*self.membership.lock().await {
             Membership::Outside => return Ok(()),
             Membership::Manager { manager, file, .. } => {
@@ -600,7 +550,7 @@ impl Daemon {
     }
 
     /// A demoted manager: stops Raft and its agent, forgets its Raft data, and runs on as a worker.
-    async fn become_worker(self: &Arc<Self>, managers: Vec<String>) -> Result<(), String> {
+    async fn become_worker(self: &Arc<Self>, managers: Vec<String>) -> Result<(), DaemonError> {
         let mut membership = self.membership.lock().await;
         let Membership::Manager { manager, agent, file } = &mut *membership else { return Ok(()) };
         if let Some(agent) = agent.take() {
@@ -619,7 +569,7 @@ impl Daemon {
     }
 
     /// A promoted worker: starts Raft on its cluster address and asks the leader to add it to the voters.
-    async fn become_manager(self: &Arc<Self>) -> Result<(), String> {
+    async fn become_manager(self: &Arc<Self>) -> Result<(), DaemonError> {
         let mut membership = self.membership.lock().await;
         let Membership::Worker { agent, server, file } = &mut *membership else { return Ok(()) };
         let mut file = file.clone();
@@ -642,7 +592,7 @@ impl Daemon {
         }
         let Some(manager) = manager else {
             *membership = self.start_worker_node(file).await?;
-            return Err("cannot start Raft for the promotion; staying a worker".to_string());
+            return Err(DaemonError::PromotionWithoutRaft);
         };
         let request =
             PromoteRequest { node_id: file.node_id.clone(), raft_id: manager.id(), addr: file.advertise_addr.clone() };
@@ -656,7 +606,7 @@ impl Daemon {
         let Some(managers) = added else {
             manager.shutdown().await;
             *membership = self.start_worker_node(file).await?;
-            return Err("the leader did not add this node to the managers; staying a worker".to_string());
+            return Err(DaemonError::PromotionRefused);
         };
         file.role = NodeRole::Manager;
         file.managers = managers;
@@ -703,16 +653,25 @@ async fn propose_until_leader(manager: &Manager, command: Command, patience: Dur
     }
 }
 
+/// Why a `--listen-addr` is not one.
+#[derive(Debug, thiserror::Error)]
+enum ListenAddrError {
+    #[error("bad port: {0}")]
+    Port(std::num::ParseIntError),
+    #[error("not an IP address or IP:port ({0})")]
+    Ip(std::net::AddrParseError),
+}
+
 /// `--listen-addr` as Docker takes it: `host:port`, `host` (port defaults), or `:port`.
-fn parse_listen_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
+fn parse_listen_addr(text: &str, default_port: u16) -> Result<SocketAddr, ListenAddrError> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
     if let Some(port) = text.strip_prefix(':') {
-        let port: u16 = port.parse().map_err(|e| format!("bad port: {e}"))?;
+        let port: u16 = port.parse().map_err(ListenAddrError::Port)?;
         return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
     }
-    let ip: std::net::IpAddr = text.parse().map_err(|e| format!("not an IP address or IP:port ({e})"))?;
+    let ip: std::net::IpAddr = text.parse().map_err(ListenAddrError::Ip)?;
     Ok(SocketAddr::new(ip, default_port))
 }
 
@@ -748,13 +707,9 @@ mod tests {
 
     #[test]
     fn listen_addresses_take_dockers_forms() {
-        let cases = [
-            ("127.0.0.2:2400", Ok("127.0.0.2:2400")),
-            ("127.0.0.2", Ok("127.0.0.2:2377")),
-            (":2500", Ok("0.0.0.0:2500")),
-        ];
+        let cases = [("127.0.0.2:2400", "127.0.0.2:2400"), ("127.0.0.2", "127.0.0.2:2377"), (":2500", "0.0.0.0:2500")];
         for (text, want) in cases {
-            assert_eq!(parse_listen_addr(text, 2377).map(|a| a.to_string()), want.map(str::to_string), "{text}");
+            assert_eq!(parse_listen_addr(text, 2377).map(|a| a.to_string()).ok().as_deref(), Some(want), "{text}");
         }
         assert!(parse_listen_addr("eth0", 2377).is_err());
         assert!(parse_listen_addr(":http", 2377).is_err());

@@ -4,6 +4,7 @@
 //! damaged record stops the daemon with a message naming the file rather than being silently replaced.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use swarm_core::{NodeAvailability, NodeRole};
@@ -15,6 +16,23 @@ const FILE_NAME: &str = "node.json";
 const RAFT_ID_FILE_NAME: &str = "node-id";
 /// The directory of the Raft log and snapshots, inside the data directory.
 pub const RAFT_DIR: &str = "raft";
+
+/// Why a node file could not be read or written; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeFileError {
+    #[error("{}: not a node record ({source}); refusing to start", path.display())]
+    NotARecord { path: PathBuf, source: serde_json::Error },
+    #[error("{}: not a node id ({source})", path.display())]
+    NotAnId { path: PathBuf, source: std::num::ParseIntError },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// An I/O failure on the file `name` of `data`.
+fn io_error(data: &FsDisk, name: &str) -> impl FnOnce(std::io::Error) -> NodeFileError {
+    let path = data.dir().join(name);
+    move |source| NodeFileError::Io { path, source }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeFile {
@@ -30,36 +48,33 @@ pub struct NodeFile {
 }
 
 impl NodeFile {
-    pub fn load(data: &FsDisk) -> Result<Option<NodeFile>, String> {
-        let path = data.dir().join(FILE_NAME);
-        match data.read(FILE_NAME) {
-            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+    pub fn load(data: &FsDisk) -> Result<Option<NodeFile>, NodeFileError> {
+        match data.read(FILE_NAME).map_err(io_error(data, FILE_NAME))? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| format!("{}: not a node record ({e}); refusing to start", path.display())),
-            Ok(None) => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+                .map_err(|source| NodeFileError::NotARecord { path: data.dir().join(FILE_NAME), source }),
+            None => Ok(None),
         }
     }
 
-    pub fn save(&self, data: &FsDisk) -> Result<(), String> {
+    pub fn save(&self, data: &FsDisk) -> Result<(), NodeFileError> {
         let bytes = serde_json::to_vec_pretty(self).expect("JSON encoding of the node record");
-        data.write_atomic(FILE_NAME, &bytes).map_err(|e| format!("{}: {e}", data.dir().join(FILE_NAME).display()))
+        data.write_atomic(FILE_NAME, &bytes).map_err(io_error(data, FILE_NAME))
     }
 
-    pub fn remove(data: &FsDisk) -> Result<(), String> {
-        data.remove(FILE_NAME).map_err(|e| format!("{}: {e}", data.dir().join(FILE_NAME).display()))
+    pub fn remove(data: &FsDisk) -> Result<(), NodeFileError> {
+        data.remove(FILE_NAME).map_err(io_error(data, FILE_NAME))
     }
 }
 
 /// The Raft id kept in `<data-dir>/node-id`, chosen at random the first time.
-pub fn raft_id(data: &FsDisk) -> Result<u64, String> {
-    let path = data.dir().join(RAFT_ID_FILE_NAME);
-    match data.read(RAFT_ID_FILE_NAME) {
-        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes)
+pub fn raft_id(data: &FsDisk) -> Result<u64, NodeFileError> {
+    match data.read(RAFT_ID_FILE_NAME).map_err(io_error(data, RAFT_ID_FILE_NAME))? {
+        Some(bytes) => String::from_utf8_lossy(&bytes)
             .trim()
             .parse::<u64>()
-            .map_err(|e| format!("{}: not a node id ({e})", path.display())),
-        Ok(None) => {
+            .map_err(|source| NodeFileError::NotAnId { path: data.dir().join(RAFT_ID_FILE_NAME), source }),
+        None => {
             let id = loop {
                 let candidate: u64 = rand::random::<u64>() >> 1;
                 if candidate != 0 {
@@ -67,20 +82,18 @@ pub fn raft_id(data: &FsDisk) -> Result<u64, String> {
                 }
             };
             data.write_atomic(RAFT_ID_FILE_NAME, format!("{id}\n").as_bytes())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(io_error(data, RAFT_ID_FILE_NAME))?;
             Ok(id)
         }
-        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
 
 /// Forgets the Raft log, snapshots and Raft id (a node starting or leaving a swarm begins afresh).
-pub fn clear_raft_data(data: &FsDisk) -> Result<(), String> {
-    let raft = data.dir().join(RAFT_DIR);
-    match std::fs::remove_dir_all(&raft) {
+pub fn clear_raft_data(data: &FsDisk) -> Result<(), NodeFileError> {
+    match std::fs::remove_dir_all(data.dir().join(RAFT_DIR)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", raft.display())),
+        Err(e) => return Err(io_error(data, RAFT_DIR)(e)),
     }
-    data.remove(RAFT_ID_FILE_NAME).map_err(|e| format!("{}: {e}", data.dir().join(RAFT_ID_FILE_NAME).display()))
+    data.remove(RAFT_ID_FILE_NAME).map_err(io_error(data, RAFT_ID_FILE_NAME))
 }

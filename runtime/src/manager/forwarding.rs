@@ -10,6 +10,7 @@ use bytes::Bytes;
 use hyper::StatusCode;
 
 use super::api::{ProposeRequest, PATH_DISPATCHER_ON_LEADER, PATH_PROPOSE, PATH_VIEW};
+use super::membership::MembershipError;
 use super::Manager;
 use crate::clock::wall_clock_now;
 use crate::control::view::ClusterView;
@@ -18,6 +19,23 @@ use crate::http::{CallError, Reply};
 use crate::propose::{Committed, ProposeError, NO_LEADER_MESSAGE};
 use crate::raft::batcher::WriteError;
 use crate::raft::types::Proposal;
+
+/// Why the leader's view of the cluster could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("{NO_LEADER_MESSAGE}")]
+    NoLeader,
+    /// This manager leads but cannot confirm it (`confirm_leadership`).
+    #[error(transparent)]
+    Leadership(ProposeError),
+    /// The leader answered with an error: its message, as it is.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{NO_LEADER_MESSAGE} ({0})")]
+    Unreachable(CallError),
+    #[error("malformed view from the leader: {0}")]
+    Malformed(serde_json::Error),
+}
 
 /// The largest encoded proposal accepted from a client. A batch entry holds at most `batcher::BATCH_BYTES_MAX`
 /// bytes of proposals beyond its first, so an entry stays well under the WAL's record limit.
@@ -96,9 +114,10 @@ impl Manager {
     }
 
     /// Sends an admin request this manager cannot serve as a follower to the leader.
-    pub(super) async fn admin_on_leader(&self, path: &str, body: Vec<u8>) -> Result<(), String> {
-        let Some(addr) = self.leader_addr() else { return Err(NO_LEADER_MESSAGE.to_string()) };
-        self.peers.post(&addr, path, body, Duration::from_millis(30_000)).await.map(|_| ()).map_err(|e| e.to_string())
+    pub(super) async fn admin_on_leader(&self, path: &str, body: Vec<u8>) -> Result<(), MembershipError> {
+        let Some(addr) = self.leader_addr() else { return Err(MembershipError::NoLeader) };
+        self.peers.post(&addr, path, body, Duration::from_millis(30_000)).await?;
+        Ok(())
     }
 
     /// Sends a JSON request this manager cannot serve as a follower to the leader, and relays the answer.
@@ -118,18 +137,18 @@ impl Manager {
     /// The cluster as the leader sees it (asking the leader when this manager is a follower), with every manager
     /// node's `leader` flag and reachability filled in: a manager is reachable while its node is up (each manager
     /// runs an agent whose heartbeats keep its node ready).
-    pub async fn leader_view(&self) -> Result<ClusterView, String> {
+    pub async fn leader_view(&self) -> Result<ClusterView, ViewError> {
         if !self.is_leader() {
             let Some(addr) = self.leader_addr().filter(|a| *a != self.config.advertise_addr) else {
-                return Err(NO_LEADER_MESSAGE.to_string());
+                return Err(ViewError::NoLeader);
             };
             let bytes = self.peers.get(&addr, PATH_VIEW, Duration::from_secs(10)).await.map_err(|e| match e {
-                CallError::Status { message, .. } => message,
-                other => format!("{NO_LEADER_MESSAGE} ({other})"),
+                CallError::Status { message, .. } => ViewError::Refused(message),
+                other => ViewError::Unreachable(other),
             })?;
-            return serde_json::from_slice(&bytes).map_err(|e| format!("malformed view from the leader: {e}"));
+            return serde_json::from_slice(&bytes).map_err(ViewError::Malformed);
         }
-        self.confirm_leadership().await.map_err(|e| e.to_string())?;
+        self.confirm_leadership().await.map_err(ViewError::Leadership)?;
         let leader = self.raft.metrics().borrow().current_leader;
         let now = wall_clock_now();
         let mut view = self.state.read(|store| ClusterView::from_store(store, "", now));

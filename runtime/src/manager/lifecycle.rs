@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::error::RaftError;
+use openraft::error::{InitializeError, RaftError};
 use openraft::BasicNode;
 
 use super::api::ManagerStatus;
@@ -38,6 +38,15 @@ pub enum StartError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("raft failed to start: {0}")]
     Raft(String),
+}
+
+/// Why `bootstrap` could not make this manager the first voter.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("{0}")]
+    Stopped(openraft::error::Fatal<NodeId>),
+    #[error("{0}")]
+    Refused(Box<RaftError<NodeId, InitializeError<NodeId, BasicNode>>>),
 }
 
 impl Manager {
@@ -100,15 +109,15 @@ impl Manager {
     }
 
     /// Makes this manager the only voter of a new cluster. Idempotent: an initialised node answers Ok.
-    pub async fn bootstrap(&self) -> Result<(), String> {
-        if self.raft.is_initialized().await.map_err(|e| e.to_string())? {
+    pub async fn bootstrap(&self) -> Result<(), BootstrapError> {
+        if self.raft.is_initialized().await.map_err(BootstrapError::Stopped)? {
             return Ok(());
         }
         let members = BTreeMap::from([(self.config.node_id, BasicNode { addr: self.config.advertise_addr.clone() })]);
         match self.raft.initialize(members).await {
             Ok(()) => Ok(()),
-            Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(BootstrapError::Refused(Box::new(e))),
         }
     }
 

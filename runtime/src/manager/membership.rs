@@ -14,30 +14,52 @@ use super::api::{
     INVALID_JOIN_TOKEN, PATH_JOIN, PATH_NODE_ROLE, PATH_PROMOTE, PATH_REMOVE_MANAGER,
 };
 use super::Manager;
-use crate::http::Reply;
+use crate::http::{CallError, Reply};
 use crate::propose::NO_LEADER_MESSAGE;
 use crate::raft::types::NodeId;
+
+/// openraft's refusal of a membership change.
+type ChangeError = openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, BasicNode>>;
+
+/// Why adding or removing a manager failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    /// No leader is known to forward a removal to.
+    #[error("{NO_LEADER_MESSAGE}")]
+    NoLeader,
+    #[error("{NO_LEADER_MESSAGE} (this manager stopped leading while adding manager {node_id})")]
+    NotLeader { node_id: NodeId },
+    #[error("adding manager {node_id} as learner: {source}")]
+    AddLearner { node_id: NodeId, source: Box<ChangeError> },
+    #[error("promoting manager {node_id} to voter: {source}")]
+    AddVoter { node_id: NodeId, source: Box<ChangeError> },
+    #[error("removing manager {node_id}: {source}")]
+    RemoveVoter { node_id: NodeId, source: Box<ChangeError> },
+    /// The leader refused the forwarded request, or could not be reached.
+    #[error(transparent)]
+    OnLeader(#[from] CallError),
+}
 
 impl Manager {
     /// Adds a manager: as a learner until it caught up, then as a voter. Only the leader does this (`join` forwards
     /// the request there after checking the token).
-    pub async fn add_manager(&self, node_id: NodeId, addr: String) -> Result<(), String> {
+    pub async fn add_manager(&self, node_id: NodeId, addr: String) -> Result<(), MembershipError> {
         if !self.is_leader() {
-            return Err(format!("{NO_LEADER_MESSAGE} (this manager stopped leading while adding manager {node_id})"));
+            return Err(MembershipError::NotLeader { node_id });
         }
         self.raft
             .add_learner(node_id, BasicNode { addr }, true)
             .await
-            .map_err(|e| format!("adding manager {node_id} as learner: {e}"))?;
+            .map_err(|e| MembershipError::AddLearner { node_id, source: Box::new(e) })?;
         self.raft
             .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])), false)
             .await
-            .map_err(|e| format!("promoting manager {node_id} to voter: {e}"))?;
+            .map_err(|e| MembershipError::AddVoter { node_id, source: Box::new(e) })?;
         Ok(())
     }
 
     /// Removes a manager from the voters and the membership. Runs on the leader (forwarded if not).
-    pub async fn remove_manager(&self, node_id: NodeId) -> Result<(), String> {
+    pub async fn remove_manager(&self, node_id: NodeId) -> Result<(), MembershipError> {
         if !self.is_leader() {
             let body = serde_json::to_vec(&RemoveManagerRequest { node_id }).expect("JSON encoding");
             return self.admin_on_leader(PATH_REMOVE_MANAGER, body).await;
@@ -45,7 +67,7 @@ impl Manager {
         self.raft
             .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([node_id])), false)
             .await
-            .map_err(|e| format!("removing manager {node_id}: {e}"))?;
+            .map_err(|e| MembershipError::RemoveVoter { node_id, source: Box::new(e) })?;
         Ok(())
     }
 
@@ -75,8 +97,8 @@ impl Manager {
         if wanted != Some(swarm_core::NodeRole::Manager) {
             return Reply::error(StatusCode::FORBIDDEN, format!("node {} is not to be a manager", request.node_id));
         }
-        if let Err(message) = self.add_manager(request.raft_id, request.addr.clone()).await {
-            return Reply::error(StatusCode::SERVICE_UNAVAILABLE, message);
+        if let Err(error) = self.add_manager(request.raft_id, request.addr.clone()).await {
+            return Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
         }
         let managers: Vec<String> = self.status().voters.into_values().collect();
         Reply::json(StatusCode::OK, &managers)
@@ -95,8 +117,8 @@ impl Manager {
             return Reply::error(StatusCode::FORBIDDEN, INVALID_JOIN_TOKEN);
         };
         if let (swarm_core::NodeRole::Manager, Some(raft_id)) = (role, request.raft_id) {
-            if let Err(message) = self.add_manager(raft_id, request.addr.clone()).await {
-                return Reply::error(StatusCode::SERVICE_UNAVAILABLE, message);
+            if let Err(error) = self.add_manager(raft_id, request.addr.clone()).await {
+                return Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
             }
         }
         let managers = self.status().voters.into_values().collect();

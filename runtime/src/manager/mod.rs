@@ -153,7 +153,7 @@ impl Manager {
             },
             (Method::GET, PATH_VIEW) => match self.leader_view().await {
                 Ok(view) => Reply::json(StatusCode::OK, &view),
-                Err(message) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, message),
+                Err(error) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
             },
             (method, path) if path.starts_with(PATH_NODE_PREFIX) => match &self.config.node_api {
                 Some(handler) => handler(method, path.to_string(), body).await,
@@ -204,9 +204,9 @@ impl LeaderHandle for Manager {
     }
 }
 
-fn admin_reply(result: Result<(), String>) -> Reply {
+fn admin_reply(result: Result<(), membership::MembershipError>) -> Reply {
     match result {
         Ok(()) => Reply::json(StatusCode::OK, &serde_json::json!({ "ok": true })),
-        Err(message) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, message),
+        Err(error) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
     }
 }

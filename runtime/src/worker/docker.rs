@@ -51,6 +51,14 @@ const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 /// SwarmKit's error for a container whose healthcheck failed (`dockerexec: unhealthy container`).
 pub const UNHEALTHY_CONTAINER: &str = "dockerexec: unhealthy container";
 
+/// Docker's words when the engine does not answer, naming its address and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Cannot connect to the Docker daemon at {host}. Is the docker daemon running? ({reason})")]
+pub struct EngineUnreachable {
+    pub host: String,
+    pub reason: String,
+}
+
 /// Runs this node's tasks as containers of one Docker Engine.
 #[derive(Debug, Clone)]
 pub struct DockerExecutor {
@@ -65,16 +73,14 @@ pub struct DockerExecutor {
 impl DockerExecutor {
     /// Connects to the engine at `$DOCKER_HOST` (default `unix:///var/run/docker.sock`) for node `node_id`,
     /// negotiates the API version down to the engine's and pings it. The error names the address and says why.
-    pub async fn connect(node_id: &str) -> Result<DockerExecutor, String> {
+    pub async fn connect(node_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
         let host = std::env::var("DOCKER_HOST").ok().filter(|host| !host.is_empty());
         DockerExecutor::connect_to(host.as_deref().unwrap_or(DEFAULT_DOCKER_HOST), node_id).await
     }
 
     /// Connects to the engine at `host` (`unix://PATH`, `tcp://HOST:PORT` or `http://HOST:PORT`) for `node_id`.
-    pub async fn connect_to(host: &str, node_id: &str) -> Result<DockerExecutor, String> {
-        let unreachable = |why: String| {
-            format!("Cannot connect to the Docker daemon at {host}. Is the docker daemon running? ({why})")
-        };
+    pub async fn connect_to(host: &str, node_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
+        let unreachable = |reason: String| EngineUnreachable { host: host.to_string(), reason };
         let docker = Docker::connect_with_host(host).map_err(|error| unreachable(error.to_string()))?;
         let handshake = async {
             let docker = docker.negotiate_version().await?;
@@ -123,7 +129,7 @@ impl DockerExecutor {
         follow: bool,
         tail: Option<u64>,
         timestamps: bool,
-    ) -> impl Stream<Item = Result<LogLine, String>> + Send + 'static {
+    ) -> impl Stream<Item = Result<LogLine, ExecError>> + Send + 'static {
         let options = LogsOptions {
             follow,
             stdout: true,
@@ -144,10 +150,12 @@ impl DockerExecutor {
                     let text = String::from_utf8_lossy(output.as_ref()).into_owned();
                     Ok(split_log_frame(stream, &text, timestamps))
                 }
-                Err(error) => Err(format!("logs of container {container}: {}", error_message(&error))),
+                Err(error) => {
+                    Err(ExecError::Failed(format!("logs of container {container}: {}", error_message(&error))))
+                }
             })
             .flat_map(|lines| {
-                let lines: Vec<Result<LogLine, String>> = match lines {
+                let lines: Vec<Result<LogLine, ExecError>> = match lines {
                     Ok(lines) => lines.into_iter().map(Ok).collect(),
                     Err(error) => vec![Err(error)],
                 };
