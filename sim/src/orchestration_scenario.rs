@@ -28,8 +28,8 @@ use crate::checkers::observed_state_monotonic::ObservedStateMonotonic;
 use crate::checkers::{
     eventually_as_desired, no_needless_pending, one_container_per_slot, running_only_on_live_nodes, tasks_have_services,
 };
-use crate::recorder::Recorder;
 use crate::executor::{SimBehaviour, EXIT_AFTER_ENV};
+use crate::recorder::Recorder;
 use crate::world::{worker_description, worker_node_id, World};
 
 /// After healing, every service must be as desired within this much simulated time.

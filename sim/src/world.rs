@@ -19,8 +19,8 @@ use swarm_runtime::raft::state_machine::RaftObserver;
 use swarm_runtime::storage::mem_disk::MemDisk;
 use swarm_runtime::worker::agent::{Agent, AgentConfig};
 
-use crate::recorder::Recorder;
 use crate::executor::{SimBehaviour, SimEngine};
+use crate::recorder::Recorder;
 
 pub const RAFT_PORT: u16 = 2377;
 

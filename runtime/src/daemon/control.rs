@@ -20,7 +20,14 @@ use crate::control::view::ClusterView;
 use crate::http::{Handler, Reply};
 use crate::ids::random_id;
 
-pub async fn serve(daemon: Arc<Daemon>) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+impl Daemon {
+    /// Serves the control API on the unix socket until the future ends (it never does on its own).
+    pub async fn serve_control(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+        serve(self.clone()).await
+    }
+}
+
+async fn serve(daemon: Arc<Daemon>) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
     let path = daemon.config.control_socket.clone();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(DaemonError::io(dir))?;

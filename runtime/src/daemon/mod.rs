@@ -94,11 +94,6 @@ impl Daemon {
         Ok(daemon)
     }
 
-    /// Serves the control API on the unix socket until the future ends (it never does on its own).
-    pub async fn serve_control(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
-        control::serve(self.clone()).await
-    }
-
     /// Stops the agent and Raft; containers keep running (a restarted daemon adopts them).
     pub async fn shutdown(&self) {
         let mut membership = self.membership.lock().await;

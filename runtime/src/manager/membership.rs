@@ -71,6 +71,14 @@ impl Manager {
         Ok(())
     }
 
+    /// Serves a removal forwarded by a follower: `{ "ok": true }`, or a 503 naming the failure.
+    pub(super) async fn serve_remove_manager(&self, request: RemoveManagerRequest) -> Reply {
+        match self.remove_manager(request.node_id).await {
+            Ok(()) => Reply::json(StatusCode::OK, &serde_json::json!({ "ok": true })),
+            Err(error) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+        }
+    }
+
     /// What role the store wants `node_id` in, and whether it is a voter (served by the leader).
     pub(super) async fn node_role(&self, request: NodeRoleRequest, body: Bytes) -> Reply {
         if !self.is_leader() {

@@ -160,7 +160,7 @@ impl Manager {
                 None => Reply::error(StatusCode::NOT_FOUND, "this node runs no container engine"),
             },
             (Method::POST, PATH_REMOVE_MANAGER) => match serde_json::from_slice::<RemoveManagerRequest>(&body) {
-                Ok(request) => admin_reply(self.remove_manager(request.node_id).await),
+                Ok(request) => self.serve_remove_manager(request).await,
                 Err(e) => Reply::malformed(path, e),
             },
             (Method::GET, PATH_STATUS) => Reply::json(StatusCode::OK, &self.status()),
@@ -201,12 +201,5 @@ impl LeaderHandle for Manager {
         proposal: Proposal,
     ) -> impl std::future::Future<Output = Result<Committed, ProposeError>> + Send {
         self.propose_inner(ProposeRequest { proposal, forwarded: true })
-    }
-}
-
-fn admin_reply(result: Result<(), membership::MembershipError>) -> Reply {
-    match result {
-        Ok(()) => Reply::json(StatusCode::OK, &serde_json::json!({ "ok": true })),
-        Err(error) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
     }
 }
