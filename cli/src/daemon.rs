@@ -9,7 +9,7 @@ use clap::Args;
 use swarm_runtime::control::api::{InitRequest, DEFAULT_HOST};
 use swarm_runtime::daemon::{Daemon, DaemonConfig};
 use swarm_runtime::http::UNIX_SCHEME;
-use swarm_runtime::manager::RaftSettings;
+use swarm_runtime::raft::settings::RaftSettings;
 
 #[derive(Args, Debug)]
 pub struct DaemonArgs {
@@ -78,8 +78,8 @@ async fn run_async(args: DaemonArgs) -> Result<(), String> {
         },
         hostname: args.hostname.clone(),
     };
-    let daemon = Daemon::start(config).await?;
-    let control = daemon.serve_control().await?;
+    let daemon = Daemon::start(config).await.map_err(|e| e.to_string())?;
+    let control = daemon.serve_control().await.map_err(|e| e.to_string())?;
     if args.init && daemon.info().await.role == swarm_runtime::control::api::LocalRole::None {
         let reply = daemon.init(InitRequest::default()).await.map_err(|refusal| refusal.message)?;
         tracing::info!(node_id = %reply.node_id, "initialised a new swarm");

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use swarm_runtime::http::HttpClient;
-use swarm_runtime::manager::{ManagerStatus, PATH_STATUS};
+use swarm_runtime::manager::api::{ManagerStatus, PATH_STATUS};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {

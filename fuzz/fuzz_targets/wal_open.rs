@@ -1,11 +1,12 @@
 //! Any bytes found in a WAL segment on disk make `Wal::open` recover entries, repair a torn tail, or refuse with
-//! `WalError::Corrupt` naming the file — never panic.
+//! `FileError::Corrupt` naming the file — never panic.
 #![no_main]
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use swarm_runtime::disk::{Disk, MemDisk};
-use swarm_runtime::wal::{segment_name, Wal};
+use swarm_runtime::storage::disk::Disk;
+use swarm_runtime::storage::mem_disk::MemDisk;
+use swarm_runtime::storage::wal::{segment_name, Wal};
 
 fuzz_target!(|data: &[u8]| {
     let disk = MemDisk::new();

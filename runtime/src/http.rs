@@ -1,11 +1,13 @@
 //! Minimal HTTP/1.1 plumbing over our `tokio` TCP (madsim's in the simulator): a keep-alive client with
-//! deadlines and a body-size limit, and a server loop that hands each request to a handler. Invariant: no byte
-//! sequence from a peer can panic this code; every failure becomes a `CallError` or an error response, and a
-//! connection that failed or timed out mid-request is dropped, never reused.
+//! deadlines and a body-size limit, a pool of such clients per peer address, and a server loop that hands each
+//! request to a handler. Invariant: no byte sequence from a peer can panic this code; every failure becomes a
+//! `CallError` or an error response, and a connection that failed or timed out mid-request is dropped, never
+//! reused.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -123,6 +125,42 @@ impl HttpClient {
     }
 }
 
+/// Keep-alive clients to peers, pooled by address. A call takes an idle client of its address (or makes one) and
+/// puts it back only after a success, so a connection that failed or timed out is never reused.
+#[derive(Default)]
+pub struct ClientPool {
+    idle: Mutex<BTreeMap<String, Vec<HttpClient>>>,
+}
+
+impl ClientPool {
+    /// `HttpClient::post` on a pooled client of `addr`.
+    pub async fn post(&self, addr: &str, path: &str, body: Vec<u8>, timeout: Duration) -> Result<Bytes, CallError> {
+        let mut client = self.take(addr);
+        let result = client.post(path, body, timeout).await;
+        self.give_back_after(client, &result);
+        result
+    }
+
+    /// `HttpClient::get` on a pooled client of `addr`.
+    pub async fn get(&self, addr: &str, path: &str, timeout: Duration) -> Result<Bytes, CallError> {
+        let mut client = self.take(addr);
+        let result = client.get(path, timeout).await;
+        self.give_back_after(client, &result);
+        result
+    }
+
+    fn take(&self, addr: &str) -> HttpClient {
+        let pooled = self.idle.lock().expect("client pool mutex").get_mut(addr).and_then(|v| v.pop());
+        pooled.unwrap_or_else(|| HttpClient::new(addr))
+    }
+
+    fn give_back_after(&self, client: HttpClient, result: &Result<Bytes, CallError>) {
+        if result.is_ok() {
+            self.idle.lock().expect("client pool mutex").entry(client.addr.clone()).or_default().push(client);
+        }
+    }
+}
+
 /// A TCP stream whose `flush` is a no-op when nothing was written since the last flush. madsim's simulated TCP
 /// sends one message per flush, even an empty one, and hyper flushes on every wake-up: two connected peers would
 /// otherwise bounce empty messages forever, growing every queue. Real TCP flushes are no-ops, so this changes
@@ -227,6 +265,17 @@ impl Reply {
     }
     pub fn error(status: StatusCode, message: impl Into<String>) -> Self {
         Self { status, content_type: "text/plain; charset=utf-8", body: message.into().into_bytes() }
+    }
+    /// A 200 carrying `value` in postcard (node-to-node bodies); a 500 if it cannot be encoded.
+    pub fn postcard(value: &impl serde::Serialize) -> Self {
+        match postcard::to_stdvec(value) {
+            Ok(bytes) => Reply::ok(bytes),
+            Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode reply: {e}")),
+        }
+    }
+    /// The 400 for a request body that does not decode, naming the endpoint.
+    pub fn malformed(path: &str, error: impl std::fmt::Display) -> Self {
+        Reply::error(StatusCode::BAD_REQUEST, format!("malformed request body for {path}: {error}"))
     }
 }
 

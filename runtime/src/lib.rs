@@ -1,19 +1,23 @@
-//! The node: openraft glue, durable storage on a `Disk`, Raft RPC over hyper, and the manager API.
-pub mod agent;
-pub mod batcher;
-pub mod client;
+//! `swarm-runtime`: one node of the cluster, written against `tokio` = madsim-tokio so the same code runs in
+//! production and inside the simulator. The folder tree is the architecture, each room below the ones that use
+//! it: `storage` (the `Disk` seam, WAL, snapshot files) under `raft` (openraft wired to our runtime, storage and
+//! HTTP transport) under `propose` (the narrow handle the leader's work is written against) under `dispatcher`
+//! (agents' sessions on the leader) and `manager_loop` (the leader's decisions) under `manager` (a Raft member and
+//! the cluster API); `worker` (the agent and its executors) talks to the dispatcher over HTTP; `daemon` and
+//! `control` (the control API the CLI talks to) sit on top. `http`, `watch`, `clock` and `ids` are plumbing any
+//! room may use. Invariant: no module imports one above it — no import circles.
+
+pub mod clock;
 pub mod control;
 #[cfg(not(madsim))]
 pub mod daemon;
-pub mod disk;
 pub mod dispatcher;
-#[cfg(not(madsim))]
-pub mod docker;
-pub mod executor;
 pub mod http;
-pub mod leader;
+pub mod ids;
 pub mod manager;
+pub mod manager_loop;
+pub mod propose;
 pub mod raft;
-pub mod snapshot_file;
-pub mod wal;
+pub mod storage;
 pub mod watch;
+pub mod worker;

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use swarm_core::{
     ClusterSettings, Command, NodeDescription, NodeRole, NodeState, Proposal, ServiceSpec, Store, Task, TaskState,
 };
-use swarm_runtime::agent::{Agent, AgentConfig};
-use swarm_runtime::disk::MemDisk;
-use swarm_runtime::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
-use swarm_runtime::leader::wall_clock_now;
-use swarm_runtime::manager::{Manager, ManagerConfig, RaftSettings};
+use swarm_runtime::clock::wall_clock_now;
+use swarm_runtime::manager::{Manager, ManagerConfig};
+use swarm_runtime::raft::settings::RaftSettings;
+use swarm_runtime::storage::mem_disk::MemDisk;
+use swarm_runtime::worker::agent::{Agent, AgentConfig};
+use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
 
 /// Containers in memory; `start` makes them run until stopped; every `prepare` is counted.
 #[derive(Default)]

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use swarm_core::spec::{HealthConfig, Mount, MountType, PortConfig, PublishMode, SECOND_NS};
 use swarm_core::{Task, TaskSpec};
-use swarm_runtime::docker::{DockerExecutor, LogStream, LABEL_NODE_ID, UNHEALTHY_CONTAINER};
-use swarm_runtime::executor::{ContainerState, ExecError, Executor, Exit};
+use swarm_runtime::worker::docker::{DockerExecutor, LogStream, LABEL_NODE_ID, UNHEALTHY_CONTAINER};
+use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit};
 
 /// Every test's deadline: a hung engine call fails the test instead of hanging the suite.
 const TEST_TIMEOUT: Duration = Duration::from_secs(45);
@@ -356,6 +356,9 @@ fn inspect_engine_version() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_engine_is_named_in_the_error() {
-    let error = DockerExecutor::connect_to("unix:///nonexistent/docker.sock", "test-unreachable").await.unwrap_err();
+    let error = DockerExecutor::connect_to("unix:///nonexistent/docker.sock", "test-unreachable")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.starts_with("Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock."), "{error}");
 }

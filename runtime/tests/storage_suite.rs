@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use openraft::testing::{StoreBuilder, Suite};
-use swarm_runtime::disk::MemDisk;
 use swarm_runtime::raft::log_store::LogStore;
 use swarm_runtime::raft::state_machine::StateMachine;
 use swarm_runtime::raft::types::{StorageError, TypeConfig};
+use swarm_runtime::storage::mem_disk::MemDisk;
 
 struct MemDiskStores;
 

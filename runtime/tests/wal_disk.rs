@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use swarm_runtime::disk::{Disk, MemDisk};
+use swarm_runtime::storage::disk::Disk;
+use swarm_runtime::storage::mem_disk::MemDisk;
 
 /// One step against a MemDisk.
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +114,8 @@ mod fs {
     use std::io::ErrorKind;
     use std::path::PathBuf;
 
-    use swarm_runtime::disk::{Disk, FsDisk};
+    use swarm_runtime::storage::disk::Disk;
+    use swarm_runtime::storage::fs_disk::FsDisk;
 
     /// A fresh directory under the system temp dir, removed on drop.
     struct TempDir(PathBuf);

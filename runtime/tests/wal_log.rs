@@ -1,5 +1,5 @@
 //! The segment WAL through its public seam: round trips, crashes and torn tails, corruption, truncate/purge,
-//! segment roll-over, garbage input. On-disk facts the tests rely on (documented in wal.rs): a record is
+//! segment roll-over, garbage input. On-disk facts the tests rely on (documented in storage/wal.rs): a record is
 //! `[len u32][crc u32][index u64][bytes]`, so it takes `16 + bytes.len()` bytes; segments are
 //! `wal-<first index, 20 digits>.seg`.
 
@@ -8,8 +8,10 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use swarm_runtime::disk::{Disk, MemDisk};
-use swarm_runtime::wal::{segment_name, TailRepair, Wal, WalError, WalOptions};
+use swarm_runtime::storage::disk::Disk;
+use swarm_runtime::storage::files::FileError;
+use swarm_runtime::storage::mem_disk::MemDisk;
+use swarm_runtime::storage::wal::{segment_name, TailRepair, Wal, WalOptions};
 
 type Entries = Vec<(u64, Vec<u8>)>;
 
@@ -31,7 +33,7 @@ fn options(segment_bytes_target: u64) -> WalOptions {
     WalOptions { segment_bytes_target }
 }
 
-fn open(disk: &MemDisk, segment_bytes_target: u64) -> Result<(Wal, swarm_runtime::wal::Recovered), WalError> {
+fn open(disk: &MemDisk, segment_bytes_target: u64) -> Result<(Wal, swarm_runtime::storage::wal::Recovered), FileError> {
     Wal::open_with(Arc::new(disk.clone()), options(segment_bytes_target))
 }
 
@@ -39,15 +41,15 @@ fn segments(disk: &dyn Disk) -> Vec<String> {
     disk.list().unwrap().into_iter().filter(|n| n.starts_with("wal-")).collect()
 }
 
-fn expect_corrupt(result: Result<(Wal, swarm_runtime::wal::Recovered), WalError>) -> (String, u64, String) {
+fn expect_corrupt(result: Result<(Wal, swarm_runtime::storage::wal::Recovered), FileError>) -> (String, u64, String) {
     match result {
-        Err(WalError::Corrupt { file, offset, reason }) => (file, offset, reason),
+        Err(FileError::Corrupt { file, offset, reason }) => (file, offset, reason),
         Err(other) => panic!("expected Corrupt, got {other}"),
         Ok((_, recovered)) => panic!("expected Corrupt, opened {} entries", recovered.entries.len()),
     }
 }
 
-const BIG: u64 = swarm_runtime::wal::SEGMENT_BYTES_TARGET;
+const BIG: u64 = swarm_runtime::storage::wal::SEGMENT_BYTES_TARGET;
 
 #[test]
 fn append_then_reopen_returns_every_entry() {
@@ -496,7 +498,7 @@ fn io_error_makes_the_log_refuse_further_writes() {
 fn oversized_entry_is_refused_before_anything_is_written() {
     let disk = MemDisk::new();
     let (mut wal, _) = Wal::open(Arc::new(disk.clone())).unwrap();
-    let big = vec![0u8; swarm_runtime::wal::RECORD_BYTES_MAX - 8 + 1];
+    let big = vec![0u8; swarm_runtime::storage::wal::RECORD_BYTES_MAX - 8 + 1];
     let error = wal.append(&[(1, b"ok".to_vec()), (2, big)]).unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
     assert_eq!(wal.last_index(), None);
@@ -556,7 +558,7 @@ fn garbage_segments_never_panic() {
                 let next = wal.last_index().map(|l| l + 1).unwrap_or(1);
                 wal.append(&[(next, b"after".to_vec())]).unwrap();
             }
-            Err(WalError::Corrupt { .. }) => {}
+            Err(FileError::Corrupt { .. }) => {}
             Err(other) => panic!("round {round}: unexpected {other}"),
         }
     }
@@ -593,7 +595,7 @@ fn random_damage_to_a_valid_log_is_refused_or_yields_a_prefix() {
                     assert_eq!(Some(victim), files.last(), "round {round}");
                 }
             }
-            Err(WalError::Corrupt { file, .. }) => assert_eq!(&file, victim, "round {round}"),
+            Err(FileError::Corrupt { file, .. }) => assert_eq!(&file, victim, "round {round}"),
             Err(other) => panic!("round {round}: unexpected {other}"),
         }
     }
@@ -602,7 +604,7 @@ fn random_damage_to_a_valid_log_is_refused_or_yields_a_prefix() {
 #[cfg(not(madsim))]
 #[test]
 fn fs_disk_round_trip_with_truncate_purge_and_torn_tail() {
-    use swarm_runtime::disk::FsDisk;
+    use swarm_runtime::storage::fs_disk::FsDisk;
     let dir = std::env::temp_dir().join(format!("swarm-wal-log-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let disk = || -> Arc<dyn Disk> { Arc::new(FsDisk::open(dir.clone()).unwrap()) };

@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use swarm_runtime::disk::{Disk, MemDisk};
-use swarm_runtime::snapshot_file::{load_latest_snapshot, save_snapshot, snapshot_name, StoredSnapshot};
-use swarm_runtime::wal::{load_meta, save_meta, WalError};
+use swarm_runtime::storage::disk::Disk;
+use swarm_runtime::storage::files::FileError;
+use swarm_runtime::storage::mem_disk::MemDisk;
+use swarm_runtime::storage::meta_file::{load_meta, save_meta};
+use swarm_runtime::storage::snapshot_file::{load_latest_snapshot, save_snapshot, snapshot_name, StoredSnapshot};
 
 fn snapshots(disk: &dyn Disk) -> Vec<String> {
     disk.list().unwrap().into_iter().filter(|n| n.starts_with("snapshot-")).collect()
@@ -55,9 +57,9 @@ fn saving_a_snapshot_makes_it_the_only_one() {
     assert_eq!(disk.list().unwrap(), vec!["raft-vote.meta".to_string(), snapshot_name(9)]);
 }
 
-fn expect_corrupt<T: std::fmt::Debug>(result: Result<T, WalError>) -> (String, u64, String) {
+fn expect_corrupt<T: std::fmt::Debug>(result: Result<T, FileError>) -> (String, u64, String) {
     match result {
-        Err(WalError::Corrupt { file, offset, reason }) => (file, offset, reason),
+        Err(FileError::Corrupt { file, offset, reason }) => (file, offset, reason),
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
@@ -142,7 +144,7 @@ fn meta_files_round_trip_and_report_damage() {
     for reserved in ["wal-00000000000000000001.seg", "snapshot-00000000000000000001.snap"] {
         assert_eq!(save_meta(&disk, reserved, b"x").unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     }
-    let big = vec![0; swarm_runtime::wal::META_BYTES_MAX + 1];
+    let big = vec![0; swarm_runtime::storage::meta_file::META_BYTES_MAX + 1];
     assert_eq!(save_meta(&disk, "big.meta", &big).unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
 }
 
@@ -176,7 +178,7 @@ fn garbage_snapshot_and_meta_files_never_panic() {
 #[cfg(not(madsim))]
 #[test]
 fn snapshot_and_meta_on_fs_disk() {
-    use swarm_runtime::disk::FsDisk;
+    use swarm_runtime::storage::fs_disk::FsDisk;
     let dir = std::env::temp_dir().join(format!("swarm-wal-snapshot-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     {

@@ -27,9 +27,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
+use swarm_core::image::normalized_image;
 use swarm_core::Task;
-use swarm_runtime::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
 use swarm_runtime::watch;
+use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
 
 use crate::recorder::digest;
 
@@ -207,8 +208,8 @@ impl SimBehaviour {
     }
 
     fn image_missing(&self, image: &str) -> bool {
-        let normalized = normalize_image(image);
-        self.missing_images.iter().any(|missing| normalize_image(missing) == normalized)
+        let normalized = normalized_image(image);
+        self.missing_images.iter().any(|missing| normalized_image(missing) == normalized)
     }
 }
 
@@ -226,16 +227,6 @@ impl fmt::Display for SimBehaviour {
             self.crash_probability_per_second,
             self.missing_images
         )
-    }
-}
-
-/// `busybox` → `busybox:latest`; references with a tag or digest stay as written (Docker's default tag).
-fn normalize_image(image: &str) -> String {
-    let last_component = image.rsplit('/').next().unwrap_or(image);
-    if image.contains('@') || last_component.contains(':') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
     }
 }
 
@@ -618,7 +609,7 @@ impl Executor for SimExecutor {
             Self::sleep_ms(this.behaviour.pull_latency_ms).await;
             let image = &task.spec.container_spec.image;
             if this.behaviour.image_missing(image) {
-                return Err(ExecError::Rejected(format!("No such image: {}", normalize_image(image))));
+                return Err(ExecError::Rejected(format!("No such image: {}", normalized_image(image))));
             }
             let scripted = scripted_exit(&task, &mut thread_rng())?;
             let now = now_ms();
@@ -760,17 +751,7 @@ mod pure_tests {
     }
 
     #[test]
-    fn images_normalize_to_latest_only_without_tag_or_digest() {
-        let cases = [
-            ("busybox", "busybox:latest"),
-            ("busybox:1", "busybox:1"),
-            ("localhost:5000/app", "localhost:5000/app:latest"),
-            ("localhost:5000/app:2", "localhost:5000/app:2"),
-            ("app@sha256:0123456789abcdef0123456789abcdef", "app@sha256:0123456789abcdef0123456789abcdef"),
-        ];
-        for (image, expected) in cases {
-            assert_eq!(normalize_image(image), expected, "{image}");
-        }
+    fn missing_images_match_with_docker_implicit_latest() {
         let behaviour = SimBehaviour::calm().with_missing_image("nosuchimage");
         assert!(behaviour.image_missing("nosuchimage:latest"));
         assert!(behaviour.image_missing("nosuchimage"));

@@ -21,8 +21,8 @@ use madsim::rand::{thread_rng, Rng};
 use swarm_core::{
     ClusterSettings, Command, NodeAvailability, NodeSpec, NodeState, ServiceMode, ServiceSpec, Store, UpdateOrder,
 };
-use swarm_runtime::leader::wall_clock_now;
-use swarm_runtime::manager::RaftSettings;
+use swarm_runtime::clock::wall_clock_now;
+use swarm_runtime::raft::settings::RaftSettings;
 
 use crate::checkers::observed_state_monotonic::ObservedStateMonotonic;
 use crate::checkers::{

@@ -14,8 +14,8 @@ use std::time::Duration;
 use madsim::net::NetSim;
 use madsim::rand::{thread_rng, Rng};
 use swarm_core::{ClusterSettings, Command, NetworkSpec, Proposal, Rejection, Timestamp};
-use swarm_runtime::client::ClusterClient;
-use swarm_runtime::manager::RaftSettings;
+use swarm_runtime::manager::client::ClusterClient;
+use swarm_runtime::raft::settings::RaftSettings;
 
 use crate::checkers;
 use crate::recorder::Recorder;

@@ -11,12 +11,13 @@ use std::time::Duration;
 use madsim::rand::{thread_rng, Rng};
 use madsim::runtime::{Handle, NodeHandle};
 use swarm_core::{Command, NodeDescription, NodeRole, Proposal, Store};
-use swarm_runtime::agent::{Agent, AgentConfig};
-use swarm_runtime::client::ClusterClient;
-use swarm_runtime::disk::MemDisk;
-use swarm_runtime::leader::wall_clock_now;
-use swarm_runtime::manager::{Manager, ManagerConfig, RaftSettings};
+use swarm_runtime::clock::wall_clock_now;
+use swarm_runtime::manager::client::ClusterClient;
+use swarm_runtime::manager::{Manager, ManagerConfig};
+use swarm_runtime::raft::settings::RaftSettings;
 use swarm_runtime::raft::state_machine::RaftObserver;
+use swarm_runtime::storage::mem_disk::MemDisk;
+use swarm_runtime::worker::agent::{Agent, AgentConfig};
 
 use crate::executor::{SimBehaviour, SimEngine};
 use crate::recorder::Recorder;
@@ -207,7 +208,7 @@ impl World {
                         .await;
                 match attempt {
                     Ok(Ok(Ok(()))) => return Ok(()),
-                    Ok(Ok(Err(e))) => last_error = e,
+                    Ok(Ok(Err(e))) => last_error = e.to_string(),
                     Ok(Err(_)) => last_error = "timed out".into(),
                     Err(e) => last_error = e.to_string(),
                 }

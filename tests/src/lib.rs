@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use swarm_runtime::client::ClusterClient;
 use swarm_runtime::http::HttpClient;
-use swarm_runtime::manager::{ManagerStatus, PATH_STATUS, PATH_STORE};
+use swarm_runtime::manager::api::{ManagerStatus, PATH_STATUS, PATH_STORE};
+use swarm_runtime::manager::client::ClusterClient;
 
 /// The `swarm` binary next to this test executable (`target/<profile>/swarm`), or `$SWARM_BIN`.
 pub fn swarm_bin() -> PathBuf {

@@ -12,28 +12,35 @@ use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use swarm_core::{Command, NodeRole, NodeState, Outcome};
 
+use super::errors::{DaemonError, Refusal};
 use super::node_api::{self, NodeLogsRequest};
-use super::{propose, Daemon, Refusal};
+use super::{propose, Daemon};
 use crate::control::api::*;
 use crate::control::view::ClusterView;
 use crate::http::{Handler, Reply};
-use crate::leader::random_id;
+use crate::ids::random_id;
 
-pub async fn serve(daemon: Arc<Daemon>) -> Result<tokio::task::JoinHandle<()>, String> {
+impl Daemon {
+    /// Serves the control API on the unix socket until the future ends (it never does on its own).
+    pub async fn serve_control(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+        serve(self.clone()).await
+    }
+}
+
+async fn serve(daemon: Arc<Daemon>) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
     let path = daemon.config.control_socket.clone();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(DaemonError::io(dir))?;
     }
     if path.exists() {
         if tokio::net::UnixStream::connect(&path).await.is_ok() {
-            return Err(format!("{}: another daemon is already serving this control socket", path.display()));
+            return Err(DaemonError::ControlSocketInUse(path));
         }
-        std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::remove_file(&path).map_err(DaemonError::io(&path))?;
     }
-    let listener =
-        tokio::net::UnixListener::bind(&path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let listener = tokio::net::UnixListener::bind(&path)
+        .map_err(|source| DaemonError::ControlSocket { path: path.clone(), source })?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(DaemonError::io(&path))?;
     tracing::info!(socket = %path.display(), "control API listening");
     let weak = Arc::downgrade(&daemon);
     let handler: Handler = Arc::new(move |method, path, body| {

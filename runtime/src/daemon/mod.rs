@@ -7,6 +7,7 @@
 //! control API is a 4xx with a message for the user, never a panic.
 
 mod control;
+pub mod errors;
 mod names;
 mod node_api;
 mod node_file;
@@ -18,24 +19,28 @@ use std::time::Duration;
 
 use swarm_core::{
     ClusterSettings, Command, JoinTokens, ManagerStatus, NodeDescription, NodeRole, Platform, Proposal, Reachability,
-    Rejection, Resources,
+    Resources,
 };
 
-use crate::agent::{Agent, AgentConfig};
+use self::errors::{DaemonError, Refusal};
+use self::node_file::NodeFile;
+use crate::clock::wall_clock_now;
 use crate::control::api::{
     InfoReply, InitReply, InitRequest, JoinReply, JoinRequest, JoinTokenReply, JoinTokenRequest, LeaveRequest,
     LocalRole, ALREADY_IN_SWARM, NOT_IN_SWARM, WORKER_CANNOT_MANAGE,
 };
-use crate::disk::FsDisk;
-use crate::docker::DockerExecutor;
-use crate::executor::Executor;
 use crate::http::{CallError, HttpClient};
-use crate::leader::{random_id, wall_clock_now};
-use crate::manager::{
-    ClusterJoinReply, ClusterJoinRequest, Manager, ManagerConfig, ProposeError, RaftSettings, PATH_JOIN,
-    PATH_NODE_ROLE, PATH_PROMOTE,
+use crate::ids::random_id;
+use crate::manager::api::{
+    ClusterJoinReply, ClusterJoinRequest, NodeRoleReply, NodeRoleRequest, PromoteRequest, PATH_JOIN, PATH_NODE_ROLE,
+    PATH_PROMOTE,
 };
-pub use node_file::NodeFile;
+use crate::manager::{Manager, ManagerConfig};
+use crate::raft::settings::RaftSettings;
+use crate::storage::fs_disk::FsDisk;
+use crate::worker::agent::{Agent, AgentConfig};
+use crate::worker::docker::DockerExecutor;
+use crate::worker::executor::Executor;
 
 /// How the daemon was started.
 #[derive(Debug, Clone)]
@@ -52,58 +57,6 @@ pub struct DaemonConfig {
     pub hostname: Option<String>,
 }
 
-/// Why a control request failed: an HTTP status and a message for the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: u16,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn bad_request(message: impl Into<String>) -> Refusal {
-        Refusal { status: 400, message: message.into() }
-    }
-    pub fn not_found(message: impl Into<String>) -> Refusal {
-        Refusal { status: 404, message: message.into() }
-    }
-    pub fn conflict(message: impl Into<String>) -> Refusal {
-        Refusal { status: 409, message: message.into() }
-    }
-    pub fn unavailable(message: impl Into<String>) -> Refusal {
-        Refusal { status: 503, message: message.into() }
-    }
-    pub fn internal(message: impl Into<String>) -> Refusal {
-        Refusal { status: 500, message: message.into() }
-    }
-
-    /// A proposal's failure: no leader is 503 (Docker's words), anything else 500.
-    pub fn from_propose(error: ProposeError) -> Refusal {
-        match error {
-            ProposeError::NoLeader => Refusal::unavailable(error.to_string()),
-            ProposeError::Forward { .. } => Refusal::unavailable(format!(
-                "{} (the leader could not be reached: {error})",
-                crate::manager::NO_LEADER_MESSAGE
-            )),
-            other => Refusal::internal(other.to_string()),
-        }
-    }
-
-    /// A rejection by the store: unknown objects are 404, conflicts 409, everything else 400.
-    pub fn from_rejection(rejection: Rejection) -> Refusal {
-        let message = rejection.to_string();
-        match rejection {
-            Rejection::NoSuchNode { .. }
-            | Rejection::NoSuchService { .. }
-            | Rejection::NoSuchTask { .. }
-            | Rejection::NoSuchNetwork { .. } => Refusal::not_found(message),
-            Rejection::NameConflict { .. } | Rejection::IdConflict { .. } | Rejection::OutOfSequence { .. } => {
-                Refusal::conflict(message)
-            }
-            _ => Refusal::bad_request(message),
-        }
-    }
-}
-
 /// What the node currently is.
 enum Membership {
     Outside,
@@ -113,6 +66,8 @@ enum Membership {
 
 pub struct Daemon {
     config: DaemonConfig,
+    /// The data directory: the node record and Raft id (the Raft storage has a `Disk` of its own below it).
+    data: FsDisk,
     membership: tokio::sync::Mutex<Membership>,
     /// The engine, once connected (shared by the agent and the node API).
     engine: tokio::sync::Mutex<Option<Arc<DockerExecutor>>>,
@@ -120,14 +75,15 @@ pub struct Daemon {
 
 impl Daemon {
     /// Opens the data directory and resumes the membership recorded there (starting Raft and the agent).
-    pub async fn start(config: DaemonConfig) -> Result<Arc<Daemon>, String> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+    pub async fn start(config: DaemonConfig) -> Result<Arc<Daemon>, DaemonError> {
+        let data = FsDisk::open(config.data_dir.clone()).map_err(DaemonError::io(&config.data_dir))?;
         let daemon = Arc::new(Daemon {
             config,
+            data,
             membership: tokio::sync::Mutex::new(Membership::Outside),
             engine: tokio::sync::Mutex::new(None),
         });
-        if let Some(file) = NodeFile::load(&daemon.config.data_dir)? {
+        if let Some(file) = NodeFile::load(&daemon.data)? {
             let membership = match file.role {
                 NodeRole::Manager => daemon.start_manager_node(file, None).await?,
                 NodeRole::Worker => daemon.start_worker_node(file).await?,
@@ -136,11 +92,6 @@ impl Daemon {
         }
         tokio::spawn(role_watcher(Arc::downgrade(&daemon)));
         Ok(daemon)
-    }
-
-    /// Serves the control API on the unix socket until the future ends (it never does on its own).
-    pub async fn serve_control(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>, String> {
-        control::serve(self.clone()).await
     }
 
     /// Stops the agent and Raft; containers keep running (a restarted daemon adopts them).
@@ -261,13 +212,13 @@ impl Daemon {
             managers: vec![advertise_addr.clone()],
             availability: request.availability.unwrap_or_default(),
         };
-        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         let manager = self.open_manager(&file).await.map_err(Refusal::internal)?;
         let result = async {
             manager.bootstrap().await.map_err(Refusal::internal)?;
             let command = Command::InitCluster { cluster_id, settings, join_tokens: join_tokens.clone() };
             propose_until_leader(&manager, command, Duration::from_secs(30)).await?;
-            file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+            file.save(&self.data).map_err(Refusal::internal)?;
             Ok::<_, Refusal>(())
         }
         .await;
@@ -307,10 +258,10 @@ impl Daemon {
             managers: reply.managers.clone(),
             availability: request.availability.unwrap_or_default(),
         };
-        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         let new_membership = match reply.role {
             NodeRole::Worker => {
-                file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+                file.save(&self.data).map_err(Refusal::internal)?;
                 self.start_worker_node(file.clone()).await.map_err(Refusal::internal)?
             }
             NodeRole::Manager => {
@@ -325,7 +276,7 @@ impl Daemon {
                     return Err(refusal);
                 }
                 file.managers = manager.status().voters.into_values().collect();
-                file.save(&self.config.data_dir).map_err(Refusal::internal)?;
+                file.save(&self.data).map_err(Refusal::internal)?;
                 let agent = self.start_agent(&file, Some(&manager)).await;
                 Membership::Manager { manager, agent, file: file.clone() }
             }
@@ -375,7 +326,7 @@ impl Daemon {
                     let removal = manager.remove_manager(manager.id());
                     match tokio::time::timeout(Duration::from_secs(10), removal).await {
                         Ok(Ok(())) => {}
-                        Ok(Err(message)) if !request.force => return Err(Refusal::unavailable(message)),
+                        Ok(Err(error)) if !request.force => return Err(Refusal::unavailable(error)),
                         Err(_) if !request.force => {
                             return Err(Refusal::unavailable("timed out removing this manager from the swarm"))
                         }
@@ -390,8 +341,8 @@ impl Daemon {
         }
         *membership = Membership::Outside;
         self.remove_own_containers().await;
-        NodeFile::remove(&self.config.data_dir).map_err(Refusal::internal)?;
-        node_file::clear_raft_data(&self.config.data_dir).map_err(Refusal::internal)?;
+        NodeFile::remove(&self.data).map_err(Refusal::internal)?;
+        node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         tracing::info!("left the swarm");
         Ok(())
     }
@@ -443,10 +394,10 @@ impl Daemon {
         Ok(JoinTokenReply { token, join_addr })
     }
 
-    async fn open_manager(self: &Arc<Self>, file: &NodeFile) -> Result<Arc<Manager>, String> {
-        let raft_id = node_file::raft_id(&self.config.data_dir)?;
-        let raft_dir = self.config.data_dir.join("raft");
-        let disk = FsDisk::open(raft_dir.clone()).map_err(|e| format!("{}: {e}", raft_dir.display()))?;
+    async fn open_manager(self: &Arc<Self>, file: &NodeFile) -> Result<Arc<Manager>, DaemonError> {
+        let raft_id = node_file::raft_id(&self.data)?;
+        let raft_dir = self.config.data_dir.join(node_file::RAFT_DIR);
+        let disk = FsDisk::open(raft_dir.clone()).map_err(DaemonError::io(&raft_dir))?;
         let config = ManagerConfig {
             node_id: raft_id,
             listen_addr: file.listen_addr,
@@ -454,7 +405,7 @@ impl Daemon {
             raft: self.config.raft.clone(),
             node_api: Some(node_api::handler(self.engine_handle())),
         };
-        let manager = Manager::start(config, Arc::new(disk), None).await.map_err(|e| e.to_string())?;
+        let manager = Manager::start(config, Arc::new(disk), None).await.map_err(Box::new)?;
         tracing::info!(raft_id, listen = %file.listen_addr, advertise = %file.advertise_addr, "manager started");
         Ok(manager)
     }
@@ -463,7 +414,7 @@ impl Daemon {
         self: &Arc<Self>,
         file: NodeFile,
         manager: Option<Arc<Manager>>,
-    ) -> Result<Membership, String> {
+    ) -> Result<Membership, DaemonError> {
         let manager = match manager {
             Some(manager) => manager,
             None => self.open_manager(&file).await?,
@@ -472,10 +423,10 @@ impl Daemon {
         Ok(Membership::Manager { manager, agent, file })
     }
 
-    async fn start_worker_node(self: &Arc<Self>, file: NodeFile) -> Result<Membership, String> {
+    async fn start_worker_node(self: &Arc<Self>, file: NodeFile) -> Result<Membership, DaemonError> {
         let listener = tokio::net::TcpListener::bind(file.listen_addr)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", file.listen_addr))?;
+            .map_err(|source| DaemonError::Listen { addr: file.listen_addr, source })?;
         let server = tokio::spawn(crate::http::serve(listener, node_api::handler(self.engine_handle())));
         let agent = self.start_agent(&file, None).await;
         Ok(Membership::Worker { agent, server, file })
@@ -559,7 +510,7 @@ async fn role_watcher(daemon: std::sync::Weak<Daemon>) {
 }
 
 impl Daemon {
-    async fn follow_wanted_role(self: &Arc<Self>) -> Result<(), String> {
+    async fn follow_wanted_role(self: &Arc<Self>) -> Result<(), DaemonError> {
         let (node_id, role, managers, own_addr) = match &*self.membership.lock().await {
             Membership::Outside => return Ok(()),
             Membership::Manager { manager, file, .. } => {
@@ -577,10 +528,10 @@ impl Daemon {
                 (file.node_id.clone(), NodeRole::Worker, file.managers.clone(), file.advertise_addr.clone())
             }
         };
-        let request = crate::manager::NodeRoleRequest { node_id: node_id.clone() };
+        let request = NodeRoleRequest { node_id: node_id.clone() };
         let mut reply = None;
         for addr in managers.iter().filter(|a| **a != own_addr) {
-            if let Ok(answer) = call_json::<_, crate::manager::NodeRoleReply>(addr, PATH_NODE_ROLE, &request).await {
+            if let Ok(answer) = call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &request).await {
                 reply = Some(answer);
                 break;
             }
@@ -594,7 +545,7 @@ impl Daemon {
     }
 
     /// A demoted manager: stops Raft and its agent, forgets its Raft data, and runs on as a worker.
-    async fn become_worker(self: &Arc<Self>, managers: Vec<String>) -> Result<(), String> {
+    async fn become_worker(self: &Arc<Self>, managers: Vec<String>) -> Result<(), DaemonError> {
         let mut membership = self.membership.lock().await;
         let Membership::Manager { manager, agent, file } = &mut *membership else { return Ok(()) };
         if let Some(agent) = agent.take() {
@@ -605,15 +556,15 @@ impl Daemon {
         file.role = NodeRole::Worker;
         file.managers = managers;
         *membership = Membership::Outside;
-        node_file::clear_raft_data(&self.config.data_dir)?;
-        file.save(&self.config.data_dir)?;
+        node_file::clear_raft_data(&self.data)?;
+        file.save(&self.data)?;
         *membership = self.start_worker_node(file).await?;
         tracing::info!("demoted: this node is a worker now");
         Ok(())
     }
 
     /// A promoted worker: starts Raft on its cluster address and asks the leader to add it to the voters.
-    async fn become_manager(self: &Arc<Self>) -> Result<(), String> {
+    async fn become_manager(self: &Arc<Self>) -> Result<(), DaemonError> {
         let mut membership = self.membership.lock().await;
         let Membership::Worker { agent, server, file } = &mut *membership else { return Ok(()) };
         let mut file = file.clone();
@@ -625,7 +576,7 @@ impl Daemon {
         // The worker's listener must be gone before Raft binds the same address.
         let mut manager = None;
         for _ in 0..20 {
-            node_file::clear_raft_data(&self.config.data_dir)?;
+            node_file::clear_raft_data(&self.data)?;
             match self.open_manager(&file).await {
                 Ok(opened) => {
                     manager = Some(opened);
@@ -636,13 +587,10 @@ impl Daemon {
         }
         let Some(manager) = manager else {
             *membership = self.start_worker_node(file).await?;
-            return Err("cannot start Raft for the promotion; staying a worker".to_string());
+            return Err(DaemonError::PromotionWithoutRaft);
         };
-        let request = crate::manager::PromoteRequest {
-            node_id: file.node_id.clone(),
-            raft_id: manager.id(),
-            addr: file.advertise_addr.clone(),
-        };
+        let request =
+            PromoteRequest { node_id: file.node_id.clone(), raft_id: manager.id(), addr: file.advertise_addr.clone() };
         let mut added = None;
         for addr in &file.managers {
             if let Ok(managers) = call_json::<_, Vec<String>>(addr, PATH_PROMOTE, &request).await {
@@ -653,11 +601,11 @@ impl Daemon {
         let Some(managers) = added else {
             manager.shutdown().await;
             *membership = self.start_worker_node(file).await?;
-            return Err("the leader did not add this node to the managers; staying a worker".to_string());
+            return Err(DaemonError::PromotionRefused);
         };
         file.role = NodeRole::Manager;
         file.managers = managers;
-        file.save(&self.config.data_dir)?;
+        file.save(&self.data)?;
         *membership = self.start_manager_node(file, Some(manager)).await?;
         tracing::info!("promoted: this node is a manager now");
         Ok(())
@@ -700,16 +648,25 @@ async fn propose_until_leader(manager: &Manager, command: Command, patience: Dur
     }
 }
 
+/// Why a `--listen-addr` is not one.
+#[derive(Debug, thiserror::Error)]
+enum ListenAddrError {
+    #[error("bad port: {0}")]
+    Port(std::num::ParseIntError),
+    #[error("not an IP address or IP:port ({0})")]
+    Ip(std::net::AddrParseError),
+}
+
 /// `--listen-addr` as Docker takes it: `host:port`, `host` (port defaults), or `:port`.
-fn parse_listen_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {
+fn parse_listen_addr(text: &str, default_port: u16) -> Result<SocketAddr, ListenAddrError> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
     if let Some(port) = text.strip_prefix(':') {
-        let port: u16 = port.parse().map_err(|e| format!("bad port: {e}"))?;
+        let port: u16 = port.parse().map_err(ListenAddrError::Port)?;
         return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
     }
-    let ip: std::net::IpAddr = text.parse().map_err(|e| format!("not an IP address or IP:port ({e})"))?;
+    let ip: std::net::IpAddr = text.parse().map_err(ListenAddrError::Ip)?;
     Ok(SocketAddr::new(ip, default_port))
 }
 
@@ -745,13 +702,9 @@ mod tests {
 
     #[test]
     fn listen_addresses_take_dockers_forms() {
-        let cases = [
-            ("127.0.0.2:2400", Ok("127.0.0.2:2400")),
-            ("127.0.0.2", Ok("127.0.0.2:2377")),
-            (":2500", Ok("0.0.0.0:2500")),
-        ];
+        let cases = [("127.0.0.2:2400", "127.0.0.2:2400"), ("127.0.0.2", "127.0.0.2:2377"), (":2500", "0.0.0.0:2500")];
         for (text, want) in cases {
-            assert_eq!(parse_listen_addr(text, 2377).map(|a| a.to_string()), want.map(str::to_string), "{text}");
+            assert_eq!(parse_listen_addr(text, 2377).map(|a| a.to_string()).ok().as_deref(), Some(want), "{text}");
         }
         assert!(parse_listen_addr("eth0", 2377).is_err());
         assert!(parse_listen_addr(":http", 2377).is_err());

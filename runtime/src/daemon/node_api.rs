@@ -11,9 +11,9 @@ use hyper::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::control::api::LogLine;
-use crate::docker::DockerExecutor;
-use crate::executor::Executor;
-use crate::http::{Handler, Reply};
+use crate::http::{CallError, Handler, Reply};
+use crate::worker::docker::DockerExecutor;
+use crate::worker::executor::Executor;
 
 pub const PATH_NODE_LOGS: &str = "/node/logs";
 
@@ -69,7 +69,7 @@ async fn logs(engine: &DockerExecutor, request: NodeLogsRequest) -> Reply {
                     lines.push(LogLine {
                         timestamp,
                         task_id: task_id.clone(),
-                        stderr: line.stream == crate::docker::LogStream::Stderr,
+                        stderr: line.stream == crate::worker::docker::LogStream::Stderr,
                         text: line.text,
                     });
                 }
@@ -83,12 +83,19 @@ async fn logs(engine: &DockerExecutor, request: NodeLogsRequest) -> Reply {
     Reply::json(StatusCode::OK, &lines)
 }
 
+/// Why a node's log lines could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("malformed logs from {addr}: {source}")]
+    Malformed { addr: String, source: serde_json::Error },
+}
+
 /// Asks the node at `addr` for the lines of `containers`.
-pub async fn fetch(addr: &str, request: &NodeLogsRequest) -> Result<Vec<LogLine>, String> {
+pub async fn fetch(addr: &str, request: &NodeLogsRequest) -> Result<Vec<LogLine>, FetchError> {
     let body = serde_json::to_vec(request).expect("JSON encoding of a logs request");
-    let bytes = crate::http::HttpClient::new(addr)
-        .post(PATH_NODE_LOGS, body, std::time::Duration::from_secs(30))
-        .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("malformed logs from {addr}: {e}"))
+    let bytes =
+        crate::http::HttpClient::new(addr).post(PATH_NODE_LOGS, body, std::time::Duration::from_secs(30)).await?;
+    serde_json::from_slice(&bytes).map_err(|source| FetchError::Malformed { addr: addr.to_string(), source })
 }

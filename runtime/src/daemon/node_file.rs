@@ -1,15 +1,38 @@
 //! `<data-dir>/node.json`: what this node is in which swarm (its store id, role, addresses, the managers it
-//! knows), and `<data-dir>/node-id`: its Raft id. Invariant: `node.json` is replaced atomically (write a temporary
-//! file, fsync, rename), so a crash leaves the old or the new record, never half of one; a damaged record stops
-//! the daemon with a message naming the file rather than being silently replaced.
+//! knows), `<data-dir>/node-id`: its Raft id, and `<data-dir>/raft/`: its Raft storage. Invariant: both files are
+//! replaced through `Disk::write_atomic`, so a crash leaves the old or the new record, never half of one; a
+//! damaged record stops the daemon with a message naming the file rather than being silently replaced.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use swarm_core::{NodeAvailability, NodeRole};
 
+use crate::storage::disk::Disk;
+use crate::storage::fs_disk::FsDisk;
+
 const FILE_NAME: &str = "node.json";
+const RAFT_ID_FILE_NAME: &str = "node-id";
+/// The directory of the Raft log and snapshots, inside the data directory.
+pub const RAFT_DIR: &str = "raft";
+
+/// Why a node file could not be read or written; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeFileError {
+    #[error("{}: not a node record ({source}); refusing to start", path.display())]
+    NotARecord { path: PathBuf, source: serde_json::Error },
+    #[error("{}: not a node id ({source})", path.display())]
+    NotAnId { path: PathBuf, source: std::num::ParseIntError },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// An I/O failure on the file `name` of `data`.
+fn io_error(data: &FsDisk, name: &str) -> impl FnOnce(std::io::Error) -> NodeFileError {
+    let path = data.dir().join(name);
+    move |source| NodeFileError::Io { path, source }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeFile {
@@ -25,76 +48,52 @@ pub struct NodeFile {
 }
 
 impl NodeFile {
-    pub fn load(data_dir: &Path) -> Result<Option<NodeFile>, String> {
-        let path = data_dir.join(FILE_NAME);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+    pub fn load(data: &FsDisk) -> Result<Option<NodeFile>, NodeFileError> {
+        match data.read(FILE_NAME).map_err(io_error(data, FILE_NAME))? {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
-                .map_err(|e| format!("{}: not a node record ({e}); refusing to start", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+                .map_err(|source| NodeFileError::NotARecord { path: data.dir().join(FILE_NAME), source }),
+            None => Ok(None),
         }
     }
 
-    pub fn save(&self, data_dir: &Path) -> Result<(), String> {
+    pub fn save(&self, data: &FsDisk) -> Result<(), NodeFileError> {
         let bytes = serde_json::to_vec_pretty(self).expect("JSON encoding of the node record");
-        write_atomically(&data_dir.join(FILE_NAME), &bytes)
+        data.write_atomic(FILE_NAME, &bytes).map_err(io_error(data, FILE_NAME))
     }
 
-    pub fn remove(data_dir: &Path) -> Result<(), String> {
-        let path = data_dir.join(FILE_NAME);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+    pub fn remove(data: &FsDisk) -> Result<(), NodeFileError> {
+        data.remove(FILE_NAME).map_err(io_error(data, FILE_NAME))
     }
 }
 
 /// The Raft id kept in `<data-dir>/node-id`, chosen at random the first time.
-pub fn raft_id(data_dir: &Path) -> Result<u64, String> {
-    let path = data_dir.join("node-id");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse::<u64>().map_err(|e| format!("{}: not a node id ({e})", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+pub fn raft_id(data: &FsDisk) -> Result<u64, NodeFileError> {
+    match data.read(RAFT_ID_FILE_NAME).map_err(io_error(data, RAFT_ID_FILE_NAME))? {
+        Some(bytes) => String::from_utf8_lossy(&bytes)
+            .trim()
+            .parse::<u64>()
+            .map_err(|source| NodeFileError::NotAnId { path: data.dir().join(RAFT_ID_FILE_NAME), source }),
+        None => {
             let id = loop {
                 let candidate: u64 = rand::random::<u64>() >> 1;
                 if candidate != 0 {
                     break candidate;
                 }
             };
-            write_atomically(&path, format!("{id}\n").as_bytes())?;
+            data.write_atomic(RAFT_ID_FILE_NAME, format!("{id}\n").as_bytes())
+                .map_err(io_error(data, RAFT_ID_FILE_NAME))?;
             Ok(id)
         }
-        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
 
 /// Forgets the Raft log, snapshots and Raft id (a node starting or leaving a swarm begins afresh).
-pub fn clear_raft_data(data_dir: &Path) -> Result<(), String> {
-    let raft = data_dir.join("raft");
-    match std::fs::remove_dir_all(&raft) {
+pub fn clear_raft_data(data: &FsDisk) -> Result<(), NodeFileError> {
+    match std::fs::remove_dir_all(data.dir().join(RAFT_DIR)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", raft.display())),
+        Err(e) => return Err(io_error(data, RAFT_DIR)(e)),
     }
-    match std::fs::remove_file(data_dir.join("node-id")) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("{}: {e}", data_dir.join("node-id").display())),
-    }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(dir) = std::fs::File::open(dir) {
-            let _ = dir.sync_all();
-        }
-    }
-    Ok(())
+    data.remove(RAFT_ID_FILE_NAME).map_err(io_error(data, RAFT_ID_FILE_NAME))
 }

@@ -13,8 +13,10 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{AnyError, RaftLogId, RaftLogReader, StorageIOError};
 
 use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
-use crate::disk::Disk;
-use crate::wal::{self, Wal};
+use crate::storage::disk::Disk;
+use crate::storage::files::FileError;
+use crate::storage::meta_file;
+use crate::storage::wal::Wal;
 
 const VOTE_FILE: &str = "raft-vote.meta";
 /// How long a purge waits for the snapshot that covers it before failing.
@@ -25,7 +27,7 @@ const PURGED_FILE: &str = "raft-purged.meta";
 #[derive(Debug, thiserror::Error)]
 pub enum LogOpenError {
     #[error(transparent)]
-    Wal(#[from] wal::WalError),
+    File(#[from] FileError),
     #[error("corrupt raft log: entry {index} does not decode ({reason}); refusing to start")]
     Entry { index: u64, reason: String },
     #[error("corrupt raft metadata file {file}: {reason}; refusing to start")]
@@ -63,7 +65,7 @@ impl LogStore {
         if let Some(purged) = last_purged {
             // Finish a purge that a crash interrupted between writing the marker and removing segments; otherwise
             // the WAL would still end below the purged index and the next append would leave a hole.
-            wal.purge_upto(purged.index).map_err(|e| LogOpenError::Wal(wal::WalError::Io(e)))?;
+            wal.purge_upto(purged.index).map_err(|e| LogOpenError::File(FileError::Io(e)))?;
         }
         let purged_index = last_purged.map(|l| l.index);
         let mut entries = BTreeMap::new();
@@ -108,7 +110,7 @@ fn load_meta<T: serde::de::DeserializeOwned>(
     disk: &Arc<dyn Disk>,
     file: &'static str,
 ) -> Result<Option<T>, LogOpenError> {
-    match wal::load_meta(disk.as_ref(), file)? {
+    match meta_file::load_meta(disk.as_ref(), file)? {
         None => Ok(None),
         Some(bytes) => {
             postcard::from_bytes(&bytes).map(Some).map_err(|e| LogOpenError::Meta { file, reason: e.to_string() })
@@ -118,7 +120,7 @@ fn load_meta<T: serde::de::DeserializeOwned>(
 
 fn save_meta<T: serde::Serialize>(disk: &Arc<dyn Disk>, file: &str, value: &T) -> std::io::Result<()> {
     let bytes = postcard::to_stdvec(value).map_err(std::io::Error::other)?;
-    wal::save_meta(disk.as_ref(), file, &bytes)
+    meta_file::save_meta(disk.as_ref(), file, &bytes)
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {

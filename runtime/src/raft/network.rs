@@ -14,10 +14,11 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
     VoteResponse,
 };
-use openraft::{BasicNode, LogId};
+use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::election_timer::BehindPeer;
 use super::types::{NodeId, TypeConfig};
 use crate::http::{CallError, HttpClient};
 
@@ -75,29 +76,6 @@ impl PeerAcks {
     pub fn acked_since(&self, peer: NodeId, term: u64, since: tokio::time::Instant) -> bool {
         let by_peer = self.by_peer.lock().expect("peer acks mutex");
         by_peer.get(&peer).is_some_and(|(acked_term, at)| *acked_term == term && *at >= since)
-    }
-}
-
-/// When vote traffic last showed another voter's log ahead of this node's: a candidate asking this node with a
-/// longer log, or a peer refusing this node's own vote request with one. Such a node cannot win against that
-/// voter, and openraft 0.9 does not move the voter to the term of a candidate it refuses for its log, so a node
-/// that kept asking would keep burning the terms the better voter needs; `election_timer` holds it back instead.
-#[derive(Debug, Default)]
-pub struct BehindPeer {
-    seen_at: Mutex<Option<tokio::time::Instant>>,
-}
-
-impl BehindPeer {
-    /// Records the comparison of this node's last log id with a peer's, from one vote exchange.
-    pub fn compare(&self, own: Option<&LogId<NodeId>>, peer: Option<&LogId<NodeId>>) {
-        if peer > own {
-            *self.seen_at.lock().expect("behind-peer mutex") = Some(tokio::time::Instant::now());
-        }
-    }
-
-    /// Whether a peer's log was seen ahead of this node's at or after `since`.
-    pub fn seen_since(&self, since: tokio::time::Instant) -> bool {
-        self.seen_at.lock().expect("behind-peer mutex").is_some_and(|at| at >= since)
     }
 }
 

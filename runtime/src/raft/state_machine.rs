@@ -12,8 +12,8 @@ use openraft::{AnyError, EntryPayload, RaftLogId, RaftSnapshotBuilder, StorageIO
 use swarm_core::Store;
 
 use super::types::{Answers, Entry, LogId, NodeId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
-use crate::disk::Disk;
-use crate::snapshot_file;
+use crate::storage::disk::Disk;
+use crate::storage::snapshot_file;
 
 /// Hooks for the simulator's checkers (and metrics). Called synchronously, in apply order.
 pub trait RaftObserver: Send + Sync + 'static {
@@ -28,7 +28,7 @@ pub trait RaftObserver: Send + Sync + 'static {
 #[derive(Debug, thiserror::Error)]
 pub enum StateOpenError {
     #[error(transparent)]
-    File(#[from] crate::wal::WalError),
+    File(#[from] crate::storage::files::FileError),
     #[error("corrupt snapshot file for index {index}: {reason}; refusing to start")]
     Snapshot { index: u64, reason: String },
 }
@@ -48,7 +48,7 @@ struct Inner {
     observer: Option<Arc<dyn RaftObserver>>,
     /// The index of the newest snapshot that is durable on disk (log purges wait for it).
     durable_snapshot: crate::watch::Sender<Option<u64>>,
-    /// `last_applied`, for those who wait for the store to change (the leader loop, the dispatcher).
+    /// `last_applied`, for those who wait for the store to change (the manager loop, the dispatcher).
     applied: crate::watch::Sender<Option<LogId>>,
 }
 
@@ -114,6 +114,7 @@ impl StateMachine {
     }
 }
 
+#[allow(clippy::result_large_err)] // openraft's own error type, passed on as its trait methods return it
 fn persist(inner: &Inner, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
     let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
     let meta_bytes = postcard::to_stdvec(meta)

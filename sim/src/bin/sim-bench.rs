@@ -28,8 +28,8 @@ mod sim_bench {
     use sim::recorder::Recorder;
     use sim::world::{manager_addr, World};
     use swarm_core::{Command, NetworkSpec, Proposal, Timestamp};
-    use swarm_runtime::client::ClusterClient;
-    use swarm_runtime::manager::RaftSettings;
+    use swarm_runtime::manager::client::ClusterClient;
+    use swarm_runtime::raft::settings::RaftSettings;
 
     const MEASURE: Duration = Duration::from_secs(10);
 
@@ -111,9 +111,9 @@ mod sim_bench {
         use sim::world::{manager_addr, worker_description, World};
         use swarm_core::replicas::running_replicas;
         use swarm_core::{ClusterSettings, Command, Proposal, ServiceSpec};
-        use swarm_runtime::client::ClusterClient;
-        use swarm_runtime::leader::wall_clock_now;
-        use swarm_runtime::manager::RaftSettings;
+        use swarm_runtime::clock::wall_clock_now;
+        use swarm_runtime::manager::client::ClusterClient;
+        use swarm_runtime::raft::settings::RaftSettings;
 
         const WORKER_LOSS_TRIALS: u64 = 20;
         const LEADER_LOSS_TRIALS: u64 = 300;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use swarm_runtime::client::ClusterClient;
+use swarm_runtime::manager::client::ClusterClient;
 use swarm_tests::{create_network, scratch_dir, wait_for, Daemon, Role};
 
 const RUN: Duration = Duration::from_secs(5);

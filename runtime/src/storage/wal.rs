@@ -1,5 +1,4 @@
-//! The Raft log as append-only segment files on a `Disk`, one checksummed record per entry, plus small
-//! checksummed metadata files (vote, last purged log id). The WAL is generic: a record's payload is opaque bytes
+//! The Raft log as append-only segment files on a `Disk`, one checksummed record per entry. The WAL is generic: a record's payload is opaque bytes
 //! tagged with its log index; the caller stores serialized openraft entries.
 //!
 //! Layout: segment files `wal-<index of its first record, 20 digits>.seg`; each record is
@@ -12,45 +11,20 @@
 use std::io;
 use std::sync::Arc;
 
-use crate::disk::Disk;
+use super::disk::Disk;
+use super::files::{corrupt, u32_at, FileError, SEGMENT_PREFIX};
 
 /// Largest record payload (index + entry bytes) accepted by `append` and by recovery.
 pub const RECORD_BYTES_MAX: usize = 64 << 20;
 /// A segment is closed and a new one started once appending the next record would take it past this size.
 pub const SEGMENT_BYTES_TARGET: u64 = 64 << 20;
-/// Largest metadata file payload accepted by `save_meta` and `load_meta`.
-pub const META_BYTES_MAX: usize = 1 << 20;
 
 /// Record header: payload length and payload checksum.
 const RECORD_HEADER_BYTES: usize = 8;
 /// The payload starts with the index.
 const PAYLOAD_INDEX_BYTES: usize = 8;
 
-const SEGMENT_PREFIX: &str = "wal-";
 const SEGMENT_SUFFIX: &str = ".seg";
-
-/// Why stored state cannot be used. `Corrupt` means the node must not start on this disk.
-#[derive(Debug, thiserror::Error)]
-pub enum WalError {
-    #[error("corrupt raft {}: {file} at byte {offset}: {reason}; refusing to start", file_kind(.file))]
-    Corrupt { file: String, offset: u64, reason: String },
-    #[error("raft storage I/O error: {0}")]
-    Io(#[from] io::Error),
-}
-
-fn file_kind(file: &str) -> &'static str {
-    if file.starts_with(SEGMENT_PREFIX) {
-        "log"
-    } else if file.starts_with(crate::snapshot_file::SNAPSHOT_PREFIX) {
-        "snapshot"
-    } else {
-        "metadata"
-    }
-}
-
-fn corrupt(file: &str, offset: u64, reason: impl Into<String>) -> WalError {
-    WalError::Corrupt { file: file.to_string(), offset, reason: reason.into() }
-}
 
 /// Tuning knobs; `Default` gives the production values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,10 +126,6 @@ fn record_len(bytes: &[u8]) -> u64 {
     (RECORD_HEADER_BYTES + PAYLOAD_INDEX_BYTES + bytes.len()) as u64
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
-}
-
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
@@ -204,13 +174,13 @@ fn valid_record_after(file: &[u8], from: usize, after_index: Option<u64>) -> Opt
 
 impl Wal {
     /// Opens the log with default options. See `open_with`.
-    pub fn open(disk: Arc<dyn Disk>) -> Result<(Wal, Recovered), WalError> {
+    pub fn open(disk: Arc<dyn Disk>) -> Result<(Wal, Recovered), FileError> {
         Wal::open_with(disk, WalOptions::default())
     }
 
     /// Reads every segment in order and returns the stored entries. A torn tail of the last segment is cut off
-    /// (durably) and reported in `Recovered::repaired_tail`; any other damage is `WalError::Corrupt`.
-    pub fn open_with(disk: Arc<dyn Disk>, options: WalOptions) -> Result<(Wal, Recovered), WalError> {
+    /// (durably) and reported in `Recovered::repaired_tail`; any other damage is `FileError::Corrupt`.
+    pub fn open_with(disk: Arc<dyn Disk>, options: WalOptions) -> Result<(Wal, Recovered), FileError> {
         assert!(options.segment_bytes_target > 0, "WalOptions::segment_bytes_target must be positive");
         let mut names = Vec::new();
         for name in disk.list()? {
@@ -455,66 +425,4 @@ impl Wal {
         }
         Ok(())
     }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Small metadata files.
-// ---------------------------------------------------------------------------------------------------------------
-
-/// `[magic "SWMF"][format u8][payload_len u32 LE][payload][crc32 u32 LE of everything before it]`.
-const META_MAGIC: &[u8; 4] = b"SWMF";
-const META_FORMAT: u8 = 1;
-const META_HEADER_BYTES: usize = 4 + 1 + 4;
-const META_TRAILER_BYTES: usize = 4;
-
-/// Replaces the metadata file `name` with `bytes`, atomically and durably. Names must not start with `wal-` or
-/// `snapshot-` (those belong to the log and the snapshots).
-pub fn save_meta(disk: &dyn Disk, name: &str, bytes: &[u8]) -> io::Result<()> {
-    if name.starts_with(SEGMENT_PREFIX) || name.starts_with(crate::snapshot_file::SNAPSHOT_PREFIX) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("metadata file name {name:?} is reserved")));
-    }
-    if bytes.len() > META_BYTES_MAX {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("metadata {name} is {} bytes; the limit is {META_BYTES_MAX}", bytes.len()),
-        ));
-    }
-    let mut out = Vec::with_capacity(META_HEADER_BYTES + bytes.len() + META_TRAILER_BYTES);
-    out.extend_from_slice(META_MAGIC);
-    out.push(META_FORMAT);
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    out.extend_from_slice(bytes);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    disk.write_atomic(name, &out)
-}
-
-/// The payload last saved with `save_meta`, `None` when the file does not exist; a damaged file is
-/// `WalError::Corrupt` naming it.
-pub fn load_meta(disk: &dyn Disk, name: &str) -> Result<Option<Vec<u8>>, WalError> {
-    let Some(file) = disk.read(name)? else {
-        return Ok(None);
-    };
-    if file.len() < META_HEADER_BYTES + META_TRAILER_BYTES {
-        return Err(corrupt(name, 0, format!("file is {} bytes, shorter than any metadata file", file.len())));
-    }
-    if &file[..4] != META_MAGIC {
-        return Err(corrupt(name, 0, "bad magic (not a metadata file)"));
-    }
-    if file[4] != META_FORMAT {
-        return Err(corrupt(name, 4, format!("unknown format version {} (this build reads {META_FORMAT})", file[4])));
-    }
-    let payload_len = u32_at(&file, 5) as usize;
-    if payload_len > META_BYTES_MAX || META_HEADER_BYTES + payload_len + META_TRAILER_BYTES != file.len() {
-        return Err(corrupt(
-            name,
-            5,
-            format!("payload length {payload_len} does not match file length {}", file.len()),
-        ));
-    }
-    let body_end = file.len() - META_TRAILER_BYTES;
-    if crc32fast::hash(&file[..body_end]) != u32_at(&file, body_end) {
-        return Err(corrupt(name, body_end as u64, "checksum mismatch"));
-    }
-    Ok(Some(file[META_HEADER_BYTES..body_end].to_vec()))
 }

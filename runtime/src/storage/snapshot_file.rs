@@ -8,11 +8,9 @@
 
 use std::io;
 
-use crate::disk::Disk;
-use crate::wal::WalError;
+use super::disk::Disk;
+use super::files::{corrupt, FileError, SNAPSHOT_PREFIX};
 
-/// File names of snapshots start with this.
-pub const SNAPSHOT_PREFIX: &str = "snapshot-";
 const SNAPSHOT_SUFFIX: &str = ".snap";
 /// Largest snapshot metadata accepted by `save_snapshot` and `load_latest_snapshot`.
 pub const SNAPSHOT_META_BYTES_MAX: usize = 16 << 20;
@@ -82,8 +80,8 @@ pub fn save_snapshot(disk: &dyn Disk, index: u64, meta: &[u8], data: &[u8]) -> i
 }
 
 /// The snapshot with the highest index, `None` when there is none. A damaged newest snapshot (or a malformed
-/// snapshot file name) is `WalError::Corrupt` naming the file.
-pub fn load_latest_snapshot(disk: &dyn Disk) -> Result<Option<StoredSnapshot>, WalError> {
+/// snapshot file name) is `FileError::Corrupt` naming the file.
+pub fn load_latest_snapshot(disk: &dyn Disk) -> Result<Option<StoredSnapshot>, FileError> {
     let mut newest: Option<(u64, String)> = None;
     for name in disk.list()? {
         match parse_snapshot_name(&name) {
@@ -102,11 +100,7 @@ pub fn load_latest_snapshot(disk: &dyn Disk) -> Result<Option<StoredSnapshot>, W
     decode(&name, index, &file).map(Some)
 }
 
-fn corrupt(file: &str, offset: u64, reason: impl Into<String>) -> WalError {
-    WalError::Corrupt { file: file.to_string(), offset, reason: reason.into() }
-}
-
-fn decode(name: &str, index: u64, file: &[u8]) -> Result<StoredSnapshot, WalError> {
+fn decode(name: &str, index: u64, file: &[u8]) -> Result<StoredSnapshot, FileError> {
     if file.len() < HEADER_BYTES + TRAILER_BYTES {
         return Err(corrupt(name, 0, format!("file is {} bytes, shorter than a snapshot header", file.len())));
     }

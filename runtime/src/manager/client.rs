@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use super::api::{ProposeRequest, PATH_PROPOSE};
 use crate::http::HttpClient;
-use crate::manager::{Committed, ProposeError, ProposeRequest, PATH_PROPOSE};
+use crate::propose::{Committed, ProposeError};
 use crate::raft::types::Proposal;
 
 pub struct ClusterClient {

@@ -25,7 +25,7 @@ use futures::{Stream, StreamExt};
 use swarm_core::spec::{MountType, PublishMode, SECOND_NS};
 use swarm_core::Task;
 
-use crate::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
+use super::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
 
 /// The node that created a container: `list` filters on it.
 pub const LABEL_NODE_ID: &str = "swarm.node.id";
@@ -51,6 +51,14 @@ const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 /// SwarmKit's error for a container whose healthcheck failed (`dockerexec: unhealthy container`).
 pub const UNHEALTHY_CONTAINER: &str = "dockerexec: unhealthy container";
 
+/// Docker's words when the engine does not answer, naming its address and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Cannot connect to the Docker daemon at {host}. Is the docker daemon running? ({reason})")]
+pub struct EngineUnreachable {
+    pub host: String,
+    pub reason: String,
+}
+
 /// Runs this node's tasks as containers of one Docker Engine.
 #[derive(Debug, Clone)]
 pub struct DockerExecutor {
@@ -65,16 +73,14 @@ pub struct DockerExecutor {
 impl DockerExecutor {
     /// Connects to the engine at `$DOCKER_HOST` (default `unix:///var/run/docker.sock`) for node `node_id`,
     /// negotiates the API version down to the engine's and pings it. The error names the address and says why.
-    pub async fn connect(node_id: &str) -> Result<DockerExecutor, String> {
+    pub async fn connect(node_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
         let host = std::env::var("DOCKER_HOST").ok().filter(|host| !host.is_empty());
         DockerExecutor::connect_to(host.as_deref().unwrap_or(DEFAULT_DOCKER_HOST), node_id).await
     }
 
     /// Connects to the engine at `host` (`unix://PATH`, `tcp://HOST:PORT` or `http://HOST:PORT`) for `node_id`.
-    pub async fn connect_to(host: &str, node_id: &str) -> Result<DockerExecutor, String> {
-        let unreachable = |why: String| {
-            format!("Cannot connect to the Docker daemon at {host}. Is the docker daemon running? ({why})")
-        };
+    pub async fn connect_to(host: &str, node_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
+        let unreachable = |reason: String| EngineUnreachable { host: host.to_string(), reason };
         let docker = Docker::connect_with_host(host).map_err(|error| unreachable(error.to_string()))?;
         let handshake = async {
             let docker = docker.negotiate_version().await?;
@@ -123,7 +129,7 @@ impl DockerExecutor {
         follow: bool,
         tail: Option<u64>,
         timestamps: bool,
-    ) -> impl Stream<Item = Result<LogLine, String>> + Send + 'static {
+    ) -> impl Stream<Item = Result<LogLine, ExecError>> + Send + 'static {
         let options = LogsOptions {
             follow,
             stdout: true,
@@ -144,10 +150,12 @@ impl DockerExecutor {
                     let text = String::from_utf8_lossy(output.as_ref()).into_owned();
                     Ok(split_log_frame(stream, &text, timestamps))
                 }
-                Err(error) => Err(format!("logs of container {container}: {}", error_message(&error))),
+                Err(error) => {
+                    Err(ExecError::Failed(format!("logs of container {container}: {}", error_message(&error))))
+                }
             })
             .flat_map(|lines| {
-                let lines: Vec<Result<LogLine, String>> = match lines {
+                let lines: Vec<Result<LogLine, ExecError>> = match lines {
                     Ok(lines) => lines.into_iter().map(Ok).collect(),
                     Err(error) => vec![Err(error)],
                 };
@@ -301,7 +309,7 @@ impl Executor for DockerExecutor {
         if let Some(container_id) = self.find_task_container(&task.id).await? {
             return Ok(container_id);
         }
-        let image = normalized_image(&task.spec.container_spec.image);
+        let image = swarm_core::image::normalized_image(&task.spec.container_spec.image);
         self.ensure_image(&image).await?;
         let name = container_name(task, &self.node_id);
         let options = CreateContainerOptions { name: Some(name.clone()), ..CreateContainerOptions::default() };
@@ -538,17 +546,6 @@ pub fn expand_template(template: &str, context: &TemplateContext) -> String {
     out
 }
 
-/// `image` with Docker's implicit `:latest` when it names neither a tag nor a digest (pulling a bare name would
-/// pull every tag).
-fn normalized_image(image: &str) -> String {
-    let last_component = image.rsplit('/').next().unwrap_or(image);
-    if image.contains('@') || last_component.contains(':') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    }
-}
-
 /// `duration` in whole seconds, rounded up.
 fn whole_seconds(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
@@ -756,20 +753,6 @@ mod tests {
         assert_eq!(container_name(&unnamed, "n0de"), "svc1d.1.t4sk");
         let global = TemplateContext::for_task(&task(None), "n0de");
         assert_eq!((global.task_slot.as_str(), global.task_name.as_str()), ("n0de", "web.n0de.t4sk"));
-    }
-
-    #[test]
-    fn images_get_docker_implicit_latest() {
-        let cases = [
-            ("nginx", "nginx:latest"),
-            ("nginx:1.25", "nginx:1.25"),
-            ("localhost:5000/app", "localhost:5000/app:latest"),
-            ("localhost:5000/app:2", "localhost:5000/app:2"),
-            ("app@sha256:0123456789abcdef0123456789abcdef", "app@sha256:0123456789abcdef0123456789abcdef"),
-        ];
-        for (image, expected) in cases {
-            assert_eq!(normalized_image(image), expected);
-        }
     }
 
     #[test]

@@ -11,11 +11,11 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::BasicNode;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::raft::types::{Answer, NodeId, Proposal, ProposalBatch, Raft};
+use super::types::{Answer, NodeId, Proposal, ProposalBatch, Raft};
 
 pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
 pub const BATCH_PROPOSALS_MAX: usize = 1024;
-/// With `manager::REPLICATION_ENTRIES_MAX` entries per append RPC, this keeps every RPC body far below
+/// With `settings::REPLICATION_ENTRIES_MAX` entries per append RPC, this keeps every RPC body far below
 /// `http::BODY_BYTES_MAX` (2 MiB × 16 = 32 MiB < 64 MiB).
 pub const BATCH_BYTES_MAX: usize = 2 * 1024 * 1024;
 const QUEUE_CAPACITY: usize = 4096;

@@ -19,14 +19,14 @@ use serde::Serialize;
 use swarm_core::{ManagerStatus, NodeAvailability, NodeDescription, NodeRole, Task, TaskState, TaskStatus};
 use tokio::sync::mpsc;
 
-use crate::dispatcher::{
+use super::executor::{ContainerState, ExecError, Executor, FoundContainer};
+use crate::clock::wall_clock_now;
+use crate::dispatcher::api::{
     assignments_call_timeout, Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef,
     SessionReply, SessionRequest, StatusReply, StatusReport, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION,
     PATH_STATUS, STATUS_UPDATES_MAX,
 };
-use crate::executor::{ContainerState, ExecError, Executor, FoundContainer};
 use crate::http::HttpClient;
-use crate::leader::wall_clock_now;
 use crate::watch;
 
 /// Timeout of a session, heartbeat or status call.

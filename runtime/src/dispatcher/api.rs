@@ -1,0 +1,102 @@
+//! The dispatcher's wire vocabulary: paths, request and reply bodies (postcard), its error and its limits, shared
+//! by the leader that serves them and the agents that call them. Invariant: every reply is a
+//! `Result<_, DispatcherError>`, so an agent can tell a verdict on its session from a transport failure.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use swarm_core::{ManagerStatus, NodeAvailability, NodeDescription, NodeRole, Task, TaskStatus};
+
+/// Every dispatcher path starts with this.
+pub const PATH_PREFIX: &str = "/dispatcher/";
+pub const PATH_SESSION: &str = "/dispatcher/session";
+pub const PATH_HEARTBEAT: &str = "/dispatcher/heartbeat";
+pub const PATH_ASSIGNMENTS: &str = "/dispatcher/assignments";
+pub const PATH_STATUS: &str = "/dispatcher/status";
+
+/// How long the leader holds an assignments long-poll open when nothing changes for the node.
+pub const ASSIGNMENTS_POLL_MS: u64 = 5_000;
+/// Task status updates accepted in one report.
+pub const STATUS_UPDATES_MAX: usize = 10_000;
+
+/// Opens a session: registers the node (or refreshes its description) and marks it ready.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionRequest {
+    pub node_id: String,
+    pub description: NodeDescription,
+    /// Where the node is reachable (shown as its status address).
+    pub addr: String,
+    /// The role a node gets when it registers for the first time.
+    pub role: NodeRole,
+    /// The availability a node gets when it registers for the first time (`swarm join --availability`).
+    pub availability: NodeAvailability,
+    /// Set on a manager's own agent: its Raft id and address, recorded as the node's manager status.
+    pub manager: Option<ManagerStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionReply {
+    pub session_id: String,
+    pub heartbeat_period_ms: u64,
+    /// The leader's address: the agent talks to it directly from now on (saving a forwarding hop).
+    pub leader_addr: String,
+}
+
+/// Heartbeat, assignment poll and status report all name the node and its session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionRef {
+    pub node_id: String,
+    pub session_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HeartbeatReply {
+    pub heartbeat_period_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AssignmentsRequest {
+    pub session: SessionRef,
+    /// The fingerprint of the assignment set the agent has; the leader answers when its set differs (or after
+    /// `ASSIGNMENTS_POLL_MS`). `None` answers at once.
+    pub known: Option<u64>,
+}
+
+/// Every task the store binds to the node, with its desired and observed state. A task missing from the set is
+/// no longer the node's business: the agent removes its container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Assignments {
+    pub fingerprint: u64,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusReport {
+    pub session: SessionRef,
+    pub updates: Vec<(String, TaskStatus)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusReply {
+    /// Updates applied; the rest were stale and dropped.
+    pub applied: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, thiserror::Error)]
+pub enum DispatcherError {
+    /// The session is not (or no longer) known to the leader: open a new one.
+    #[error("unknown session for node {0}; open a new session")]
+    UnknownSession(String),
+    #[error("{}", crate::propose::NO_LEADER_MESSAGE)]
+    NoLeader,
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// Writing to the cluster failed (timeout, lost leadership); retry.
+    #[error("cannot write to the cluster: {0}")]
+    Write(String),
+}
+
+/// How long an agent's client waits for an assignments answer.
+pub fn assignments_call_timeout() -> Duration {
+    Duration::from_millis(ASSIGNMENTS_POLL_MS + 5_000)
+}

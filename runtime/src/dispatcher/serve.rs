@@ -1,0 +1,149 @@
+//! Serving the dispatcher's calls on the leader: opening a session (registering the node through a proposal),
+//! heartbeats, the assignments long-poll and status reports (batched into few proposals). Written against
+//! `LeaderHandle` and the leader's `Dispatcher` sessions alone. Invariants: a session opens only while this
+//! manager leads a term, its grace counts from when it opened; a status report is answered only once its
+//! updates committed, stale ones dropped.
+
+use std::time::Duration;
+
+use hyper::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use swarm_core::{Command, NodeState, Proposal, Timestamp, BATCH_COMMANDS_MAX};
+
+use super::api::{
+    Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef, SessionReply, SessionRequest,
+    StatusReply, StatusReport, ASSIGNMENTS_POLL_MS, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION, PATH_STATUS,
+    STATUS_UPDATES_MAX,
+};
+use super::rules::{assignments, fresh_updates, heartbeat_period_ms, registration};
+use super::sessions::Dispatcher;
+use crate::clock::wall_clock_now;
+use crate::http::Reply;
+use crate::ids::random_id;
+use crate::propose::{LeaderHandle, ProposeError};
+
+/// Serves one dispatcher call on the leader (`path` is one of the `api::PATH_*`), with `dispatcher` the leader's
+/// sessions.
+pub async fn handle_call<L: LeaderHandle>(leader: &L, dispatcher: &Dispatcher, path: &str, body: &[u8]) -> Reply {
+    match path {
+        PATH_SESSION => answer(path, body, |request| open_session(leader, dispatcher, request)).await,
+        PATH_HEARTBEAT => {
+            answer(path, body, |session: SessionRef| async move {
+                let (period, ready) = leader.state().read(|store| {
+                    let ready = store.node(&session.node_id).is_some_and(|n| n.status.state == NodeState::Ready);
+                    (heartbeat_period_ms(store), ready)
+                });
+                if !ready {
+                    // Marked down meanwhile (say, by an entry of an earlier leader that committed late): the
+                    // agent must open a new session, which marks the node ready again.
+                    dispatcher.close_session(&session);
+                    return Err(DispatcherError::UnknownSession(session.node_id));
+                }
+                dispatcher.heartbeat(&session, wall_clock_now(), period)?;
+                Ok(HeartbeatReply { heartbeat_period_ms: period })
+            })
+            .await
+        }
+        PATH_ASSIGNMENTS => answer(path, body, |request| poll_assignments(leader, dispatcher, request)).await,
+        PATH_STATUS => answer(path, body, |report| report_status(leader, dispatcher, report)).await,
+        _ => Reply::error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
+    }
+}
+
+async fn answer<Request, Response, Fut>(path: &str, body: &[u8], f: impl FnOnce(Request) -> Fut) -> Reply
+where
+    Request: DeserializeOwned,
+    Response: Serialize,
+    Fut: std::future::Future<Output = Result<Response, DispatcherError>>,
+{
+    match postcard::from_bytes::<Request>(body) {
+        Ok(request) => Reply::postcard(&f(request).await),
+        Err(e) => Reply::malformed(path, e),
+    }
+}
+
+async fn open_session(
+    leader: &impl LeaderHandle,
+    dispatcher: &Dispatcher,
+    request: SessionRequest,
+) -> Result<SessionReply, DispatcherError> {
+    if dispatcher.term().is_none() {
+        return Err(DispatcherError::NoLeader);
+    }
+    let (commands, period) = leader
+        .state()
+        .read(|store| Ok::<_, DispatcherError>((registration(store, &request)?, heartbeat_period_ms(store))))?;
+    let now = wall_clock_now();
+    if !commands.is_empty() {
+        propose_all(leader, now, Command::Batch(commands)).await?;
+    }
+    let session_id = random_id();
+    // The grace counts from now, not from before the registration committed (under latency that can take
+    // longer than the grace itself, and the node would be marked down the moment its session opened).
+    dispatcher.open_session(&request.node_id, session_id.clone(), wall_clock_now(), period)?;
+    tracing::debug!(node = %request.node_id, "agent session opened");
+    Ok(SessionReply { session_id, heartbeat_period_ms: period, leader_addr: leader.advertise_addr().to_string() })
+}
+
+async fn poll_assignments(
+    leader: &impl LeaderHandle,
+    dispatcher: &Dispatcher,
+    request: AssignmentsRequest,
+) -> Result<Assignments, DispatcherError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(ASSIGNMENTS_POLL_MS);
+    let mut applied = leader.state().applied_watch();
+    loop {
+        dispatcher.check_session(&request.session)?;
+        applied.borrow_and_update();
+        let current = leader.state().read(|store| assignments(store, &request.session.node_id));
+        if request.known != Some(current.fingerprint) || tokio::time::Instant::now() >= deadline {
+            return Ok(current);
+        }
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let _ = tokio::time::timeout(remaining, applied.changed()).await;
+    }
+}
+
+async fn report_status(
+    leader: &impl LeaderHandle,
+    dispatcher: &Dispatcher,
+    report: StatusReport,
+) -> Result<StatusReply, DispatcherError> {
+    dispatcher.check_session(&report.session)?;
+    if report.updates.len() > STATUS_UPDATES_MAX {
+        return Err(DispatcherError::Invalid(format!(
+            "{} status updates in one report; the limit is {STATUS_UPDATES_MAX}",
+            report.updates.len()
+        )));
+    }
+    let commands = leader.state().read(|store| fresh_updates(store, &report.session.node_id, &report.updates));
+    if commands.is_empty() {
+        return Ok(StatusReply { applied: 0 });
+    }
+    let now = wall_clock_now();
+    let mut applied = 0u64;
+    for chunk in commands.chunks(BATCH_COMMANDS_MAX) {
+        match propose_all(leader, now, Command::Batch(chunk.to_vec())).await {
+            Ok(()) => applied += chunk.len() as u64,
+            Err(DispatcherError::Write(_)) => {
+                // One update went stale between the check and the commit: apply the others one by one.
+                let singles = chunk.iter().map(|command| propose_all(leader, now, command.clone()));
+                applied += futures::future::join_all(singles).await.iter().filter(|r| r.is_ok()).count() as u64;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(StatusReply { applied })
+}
+
+/// Proposes `command`; a rejection or a failed write becomes `DispatcherError::Write`.
+async fn propose_all(leader: &impl LeaderHandle, now: Timestamp, command: Command) -> Result<(), DispatcherError> {
+    match leader.propose_as_leader(Proposal::new(now, command)).await {
+        Ok(committed) => {
+            committed.response.map(|_| ()).map_err(|rejection| DispatcherError::Write(rejection.to_string()))
+        }
+        Err(ProposeError::NoLeader) => Err(DispatcherError::NoLeader),
+        Err(error) => Err(DispatcherError::Write(error.to_string())),
+    }
+}

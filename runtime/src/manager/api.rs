@@ -1,0 +1,105 @@
+//! The cluster API's vocabulary: the paths a manager serves on its cluster address next to Raft's RPCs, and their
+//! request and reply bodies, shared by the managers, the daemons that join and follow them, and every client of
+//! a cluster (`client::ClusterClient`, the CLI's status, the tests). Proposals travel in postcard
+//! (`ProposeRequest` → `Result<Committed, ProposeError>`, both in `crate::propose`); everything else is JSON.
+//! Every failure is an HTTP status with a plain-text message, in Docker's words where Docker has them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::raft::types::{NodeId, Proposal};
+
+/// A proposal (postcard `ProposeRequest`), answered with a postcard `Result<Committed, ProposeError>`.
+pub const PATH_PROPOSE: &str = "/cluster/propose";
+/// Takes a manager out of the voters (JSON `RemoveManagerRequest`); served by the leader.
+pub const PATH_REMOVE_MANAGER: &str = "/cluster/managers/remove";
+/// This manager's `ManagerStatus` (JSON).
+pub const PATH_STATUS: &str = "/cluster/status";
+/// This manager's applied store (JSON), for tests and debugging.
+pub const PATH_STORE: &str = "/cluster/store";
+/// A node presenting a join token (JSON `ClusterJoinRequest`); served by the leader.
+pub const PATH_JOIN: &str = "/cluster/join";
+/// Where the leader tells a node what role the store wants it in (JSON `NodeRoleRequest` → `NodeRoleReply`).
+pub const PATH_NODE_ROLE: &str = "/cluster/node-role";
+/// A worker the store wants as a manager asks to be added to the voters (JSON `PromoteRequest`).
+pub const PATH_PROMOTE: &str = "/cluster/promote";
+/// The leader's `ClusterView` (JSON), for followers serving a control-API read.
+pub const PATH_VIEW: &str = "/cluster/view";
+/// Prefix of the node-local API (container logs), served by `ManagerConfig::node_api`.
+pub const PATH_NODE_PREFIX: &str = "/node/";
+/// Prefix of a dispatcher call a follower forwarded: served by the leader, never forwarded again.
+pub const PATH_DISPATCHER_ON_LEADER: &str = "/leader";
+
+/// Docker's words for a token that admits nobody.
+pub const INVALID_JOIN_TOKEN: &str = "A valid join token is necessary to join this cluster";
+
+/// A proposal as sent to any manager.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProposeRequest {
+    pub proposal: Proposal,
+    /// Set by a follower forwarding to the leader; a forwarded proposal is never forwarded again.
+    pub forwarded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoveManagerRequest {
+    pub node_id: NodeId,
+}
+
+/// A node asking to join (`swarm join`): its token, and for a manager its Raft id and address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterJoinRequest {
+    pub token: String,
+    /// Set once the joining node's Raft server runs: with a manager token, it is then added to the voters.
+    pub raft_id: Option<NodeId>,
+    pub addr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterJoinReply {
+    pub role: swarm_core::NodeRole,
+    pub cluster_id: String,
+    /// Every manager's address (workers talk to any of them).
+    pub managers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRoleRequest {
+    pub node_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeRoleReply {
+    /// The role `node update --role` / `node promote|demote` set.
+    pub wanted: swarm_core::NodeRole,
+    /// Whether the node's Raft id is among the voters.
+    pub voter: bool,
+    /// Every manager's address.
+    pub managers: Vec<String>,
+}
+
+/// Answered with every manager's address (JSON list of strings) once the node is a voter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteRequest {
+    pub node_id: String,
+    pub raft_id: NodeId,
+    pub addr: String,
+}
+
+/// What `status` reports about this manager's view of the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ManagerStatus {
+    pub node_id: NodeId,
+    pub addr: String,
+    pub state: String,
+    pub term: u64,
+    pub leader: Option<NodeId>,
+    pub last_log_index: Option<u64>,
+    pub last_applied_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    pub voters: BTreeMap<NodeId, String>,
+    pub learners: BTreeMap<NodeId, String>,
+}
