@@ -17,7 +17,7 @@ use std::str::FromStr;
 use clap::Args;
 use swarm_core::spec::{
     FailureRatio, HealthConfig, Mount, MountType, NetworkAttachmentConfig, PlacementPreference, PortConfig,
-    PortProtocol, PublishMode, ServiceMode, ServiceSpec, SpecError, UpdateConfig, NANO_CPUS_MIN,
+    PortProtocol, PublishMode, ServiceMode, ServiceSpec, SpecError, UnknownKeyword, UpdateConfig, NANO_CPUS_MIN,
 };
 
 /// Looks a variable up in the CLI's environment (injectable so tests do not depend on the process's).
@@ -762,11 +762,8 @@ fn given<T>(
 }
 
 /// One of a keyword enum's values (`any`, `start-first`, ...), or "expected one of ...".
-fn parse_keyword<T: FromStr<Err = SpecError>>(text: &str) -> Result<T, String> {
-    text.parse::<T>().map_err(|error| match error {
-        SpecError::UnknownKeyword { expected, .. } => format!("expected one of {expected}"),
-        other => other.to_string(),
-    })
+fn parse_keyword<T: FromStr<Err = UnknownKeyword>>(text: &str) -> Result<T, String> {
+    text.parse::<T>().map_err(|UnknownKeyword { expected, .. }| format!("expected one of {expected}"))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
