@@ -371,12 +371,7 @@ fn create_with_env(flags: &CreateFlags, image: &str, args: &[String], env: EnvLo
         spec.task_template.container_spec.healthcheck = None;
     }
     // Without --name the daemon generates one; the rest of the spec is checked here all the same.
-    if spec.name.is_empty() {
-        let named = ServiceSpec { name: "unnamed".to_string(), ..spec.clone() };
-        named.validate().map_err(|e| e.to_string())?;
-    } else {
-        spec.validate().map_err(|e| e.to_string())?;
-    }
+    spec.validate_before_naming().map_err(|e| e.to_string())?;
     Ok(spec)
 }
 

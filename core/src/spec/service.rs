@@ -1,6 +1,7 @@
 //! Docker's `ServiceSpec` and its `Mode`, with the constructors for the usual shapes and the one check every service
-//! spec passes before it is stored: `ServiceSpec::validate`. The CLI calls it for early errors (with the name left
-//! to the daemon when `--name` is absent), the control API before proposing, and `Store::apply` before storing.
+//! spec passes: `ServiceSpec::validate`. The CLI calls it for early errors (`validate_before_naming` when the daemon
+//! is to name the service), the control API before proposing, and `Store::apply` before storing, so a spec is
+//! judged by the same rules wherever it is checked.
 
 use std::collections::BTreeMap;
 
@@ -84,11 +85,27 @@ impl ServiceSpec {
         self.rollback_config.clone().unwrap_or_default()
     }
 
-    /// Checks the spec as SwarmKit's control API does (`validateServiceSpec`), plus a few checks of our own
+    /// The one check of a service spec: SwarmKit's control API's (`validateServiceSpec`), plus a few of our own
     /// (reservations within limits, known constraint keys, spread descriptors, port ranges, replica bound).
-    /// The first problem found is returned.
+    /// `Store::apply` runs it before storing a spec, the control API before proposing one, and the CLI for early
+    /// errors (through `validate_before_naming` when the daemon is to name the service). The first problem found
+    /// is returned.
     pub fn validate(&self) -> Result<(), SpecError> {
         validate_name(&self.name)?;
+        self.validate_all_but_name()
+    }
+
+    /// `validate` for a spec the daemon is still to name (`service create` without `--name`, which the daemon
+    /// names `adjective_surname` as Docker Swarm does): an empty name passes; a given name and everything else are
+    /// checked exactly as `validate` checks them.
+    pub fn validate_before_naming(&self) -> Result<(), SpecError> {
+        if !self.name.is_empty() {
+            validate_name(&self.name)?;
+        }
+        self.validate_all_but_name()
+    }
+
+    fn validate_all_but_name(&self) -> Result<(), SpecError> {
         self.task_template.validate()?;
         self.validate_mode()?;
         if self.mode.is_job() {

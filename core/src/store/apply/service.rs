@@ -41,8 +41,7 @@ impl Txn<'_> {
         if self.store.services.contains_key(service_id) {
             return Err(Rejection::IdConflict { kind: ObjectKind::Service, id: service_id.to_string() });
         }
-        bounds::check_service_spec(spec)?;
-        spec.validate().map_err(Rejection::InvalidServiceSpec)?;
+        admit_spec(spec)?;
         if let Some(existing_id) = self.store.service_ids_by_name.get(&spec.name) {
             return Err(Rejection::NameConflict {
                 kind: ObjectKind::Service,
@@ -72,8 +71,7 @@ impl Txn<'_> {
     ) -> Result<Outcome, Rejection> {
         let mut service = self.service(id)?;
         check_version(ObjectKind::Service, id, service.version, version)?;
-        bounds::check_service_spec(spec)?;
-        spec.validate().map_err(Rejection::InvalidServiceSpec)?;
+        admit_spec(spec)?;
         if std::mem::discriminant(&spec.mode) != std::mem::discriminant(&service.spec.mode) {
             return Err(Rejection::ServiceModeChangeNotAllowed { id: id.to_string() });
         }
@@ -133,6 +131,13 @@ impl Txn<'_> {
         outcomes.push(Outcome::Removed { kind: ObjectKind::Service, id: id.to_string() });
         Ok(Outcome::Batch(outcomes))
     }
+}
+
+/// A spec `apply` may store: within the bounds first (so oversized input is refused before any parsing), then
+/// valid by `ServiceSpec::validate`, the check the CLI and the control API make too.
+fn admit_spec(spec: &ServiceSpec) -> Result<(), Rejection> {
+    bounds::check_service_spec(spec)?;
+    spec.validate().map_err(Rejection::InvalidServiceSpec)
 }
 
 impl Store {
