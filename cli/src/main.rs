@@ -5,6 +5,7 @@
 mod client;
 mod daemon;
 mod node_cmd;
+mod parse;
 mod progress;
 mod render;
 mod service_cmd;
