@@ -1,14 +1,25 @@
 //! Go durations (`time.ParseDuration`) as Docker's duration flags take them, in nanoseconds, with Go's error
 //! wording. Negative durations are refused, since every duration in a spec is unsigned.
 
-use super::words::quote;
+/// A duration Go's `time.ParseDuration` refuses, in its wording, or a negative one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("time: invalid duration {text:?}")]
+    Invalid { text: String },
+    #[error("time: missing unit in duration {text:?}")]
+    MissingUnit { text: String },
+    #[error("time: unknown unit {unit:?} in duration {text:?}")]
+    UnknownUnit { unit: String, text: String },
+    #[error("duration cannot be negative")]
+    Negative,
+}
 
 /// A Go duration (`time.ParseDuration`) in nanoseconds: `300ms`, `1.5s`, `1m30s`, `2h`, `0`; units ns, us (µs, μs),
 /// ms, s, m, h. Go's errors (`time: unknown unit "x" in duration "5x"`); negative durations are refused, as
 /// Docker's positive-duration flags do, since every spec duration is unsigned.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
+pub fn parse_duration(text: &str) -> Result<u64, DurationError> {
     const MAX: u128 = i64::MAX as u128;
-    let invalid_duration = || format!("time: invalid duration {}", quote(text));
+    let invalid_duration = || DurationError::Invalid { text: text.to_string() };
     let (negative, mut rest) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
@@ -53,7 +64,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         let unit_end = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
         let unit_text = &rest[..unit_end];
         if unit_text.is_empty() {
-            return Err(format!("time: missing unit in duration {}", quote(text)));
+            return Err(DurationError::MissingUnit { text: text.to_string() });
         }
         let unit: u128 = match unit_text {
             "ns" => 1,
@@ -62,7 +73,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
             "s" => 1_000_000_000,
             "m" => 60 * 1_000_000_000,
             "h" => 3600 * 1_000_000_000,
-            _ => return Err(format!("time: unknown unit {} in duration {}", quote(unit_text), quote(text))),
+            _ => return Err(DurationError::UnknownUnit { unit: unit_text.to_string(), text: text.to_string() }),
         };
         rest = &rest[unit_end..];
         total += whole * unit + fraction * unit / scale;
@@ -71,7 +82,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         }
     }
     if negative && total != 0 {
-        return Err("duration cannot be negative".to_string());
+        return Err(DurationError::Negative);
     }
     Ok(total as u64)
 }
@@ -123,7 +134,7 @@ mod tests {
             ("-1x", r#"time: unknown unit "x" in duration "-1x""#),
         ];
         for (text, expected) in bad {
-            assert_eq!(parse_duration(text), Err(expected.to_string()), "{text}");
+            assert_eq!(parse_duration(text).map_err(|e| e.to_string()), Err(expected.to_string()), "{text}");
         }
     }
 }

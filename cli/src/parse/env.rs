@@ -2,15 +2,33 @@
 //! from the CLI's environment), env files (`--env-file`), and Docker's dedupe, in which a later entry for a key
 //! replaces an earlier one. The environment is passed in, so tests do not depend on the process's.
 
+/// An `-e` value Docker's `ValidateEnv` refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid environment variable: {text}")]
+pub struct EnvError {
+    pub text: String,
+}
+
+/// A line of an env file Docker refuses; the message names the line (1-based).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvFileError {
+    #[error("line {line}: invalid UTF-8")]
+    InvalidUtf8 { line: usize },
+    #[error("line {line}: variable '{key}' contains whitespaces")]
+    Whitespace { line: usize, key: String },
+    #[error("line {line}: no variable name on line '{text}'")]
+    NoName { line: usize, text: String },
+}
+
 /// One `-e`/`--env-add` value as Docker's `ValidateEnv` takes it: `KEY=value` as is; a bare `KEY` takes its
 /// value from `env` when set there, and stays a bare `KEY` otherwise.
-pub fn parse_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn parse_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, EnvError> {
     let (key, has_value) = match text.split_once('=') {
         Some((key, _)) => (key, true),
         None => (text, false),
     };
     if key.is_empty() {
-        return Err(format!("invalid environment variable: {text}"));
+        return Err(EnvError { text: text.to_string() });
     }
     if has_value {
         return Ok(text.to_string());
@@ -24,7 +42,7 @@ pub fn parse_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Str
 /// An env file's `KEY=VALUE` entries (Docker's `--env-file`): blank lines and lines starting with `#` skipped,
 /// leading whitespace dropped, values kept verbatim; a bare `KEY` takes its value from `env`, and is skipped if
 /// unset there. Errors name the line: `line 3: variable 'A B' contains whitespaces`.
-pub fn parse_env_file(contents: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, String> {
+pub fn parse_env_file(contents: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, EnvFileError> {
     let mut entries = Vec::new();
     let contents = contents.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(contents);
     let contents = contents.strip_suffix(b"\n").unwrap_or(contents);
@@ -34,7 +52,7 @@ pub fn parse_env_file(contents: &[u8], env: &dyn Fn(&str) -> Option<String>) -> 
     for (index, raw) in contents.split(|&b| b == b'\n').enumerate() {
         let number = index + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = std::str::from_utf8(raw).map_err(|_| format!("line {number}: invalid UTF-8"))?.trim_start();
+        let line = std::str::from_utf8(raw).map_err(|_| EnvFileError::InvalidUtf8 { line: number })?.trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
@@ -43,10 +61,10 @@ pub fn parse_env_file(contents: &[u8], env: &dyn Fn(&str) -> Option<String>) -> 
             None => (line, None),
         };
         if key.contains([' ', '\t']) {
-            return Err(format!("line {number}: variable '{key}' contains whitespaces"));
+            return Err(EnvFileError::Whitespace { line: number, key: key.to_string() });
         }
         if key.is_empty() {
-            return Err(format!("line {number}: no variable name on line '{line}'"));
+            return Err(EnvFileError::NoName { line: number, text: line.to_string() });
         }
         match value {
             Some(value) => entries.push(format!("{key}={value}")),
@@ -70,6 +88,7 @@ pub fn merge_env(entries: Vec<String>) -> Vec<String> {
     merged
 }
 
+/// The KEY of a `KEY=value` (or bare `KEY`) entry.
 pub fn env_key(entry: &str) -> &str {
     entry.split_once('=').map_or(entry, |(key, _)| key)
 }
@@ -85,7 +104,10 @@ mod tests {
         assert_eq!(parse_env("A=", &test_env), Ok("A=".to_string()));
         assert_eq!(parse_env("HOME", &test_env), Ok("HOME=/root".to_string()));
         assert_eq!(parse_env("UNSET", &test_env), Ok("UNSET".to_string()));
-        assert_eq!(parse_env("=1", &test_env), Err("invalid environment variable: =1".to_string()));
+        assert_eq!(
+            parse_env("=1", &test_env).map_err(|e| e.to_string()),
+            Err("invalid environment variable: =1".to_string())
+        );
     }
 
     #[test]
@@ -100,7 +122,7 @@ mod tests {
             (b"A=1\nB=\xff\n", "line 2: invalid UTF-8"),
         ];
         for (contents, expected) in bad {
-            assert_eq!(parse_env_file(contents, &test_env), Err(expected.to_string()));
+            assert_eq!(parse_env_file(contents, &test_env).map_err(|e| e.to_string()), Err(expected.to_string()));
         }
     }
 }

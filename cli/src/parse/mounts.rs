@@ -3,13 +3,34 @@
 
 use swarm_core::spec::{Mount, MountType};
 
-use super::spec_values::parse_keyword;
-use super::words::{csv_fields, parse_go_bool};
+use super::spec_values::{parse_keyword, NotAKeyword};
+use super::words::{csv_fields, parse_go_bool, CsvError};
+
+/// A `--mount` value Docker refuses, in its wording (or an option the spec does not model).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MountError {
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    #[error("invalid value for {key}: {value}")]
+    InvalidBool { key: String, value: String },
+    #[error("mount option '{key}' is not supported yet")]
+    Unsupported { key: String },
+    #[error("invalid field '{field}' must be a key=value pair")]
+    NotKeyValue { field: String },
+    #[error(transparent)]
+    Type(#[from] NotAKeyword),
+    #[error("unexpected key '{key}' in '{field}'")]
+    UnexpectedKey { key: String, field: String },
+    #[error("type is required")]
+    TypeRequired,
+    #[error("target is required")]
+    TargetRequired,
+}
 
 /// Docker's `--mount` (long form only): `type=volume|bind|tmpfs` (default volume), `source`/`src`,
 /// `target`/`destination`/`dst` (required), `readonly`/`ro` (bare, or with a Go boolean). Docker's other options
 /// (`volume-nocopy`, `tmpfs-size`, `bind-propagation`, ...) are refused: the spec's `Mount` does not model them.
-pub fn parse_mount(text: &str) -> Result<Mount, String> {
+pub fn parse_mount(text: &str) -> Result<Mount, MountError> {
     const UNSUPPORTED: &[&str] = &[
         "consistency",
         "bind-propagation",
@@ -24,7 +45,6 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
         "tmpfs-mode",
         "image-subpath",
     ];
-    let unsupported = |key: &str| format!("mount option '{key}' is not supported yet");
     let mut mount = Mount::default();
     let mut kind = Some(MountType::Volume);
     for field in csv_fields(text)? {
@@ -35,20 +55,21 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
         match (key.as_str(), value) {
             ("readonly" | "ro", None) => mount.read_only = true,
             ("readonly" | "ro", Some(value)) => {
-                mount.read_only = parse_go_bool(value).ok_or_else(|| format!("invalid value for {key}: {value}"))?
+                mount.read_only = parse_go_bool(value)
+                    .ok_or_else(|| MountError::InvalidBool { key: key.clone(), value: value.to_string() })?
             }
-            (key, _) if UNSUPPORTED.contains(&key) => return Err(unsupported(key)),
-            (_, None) => return Err(format!("invalid field '{field}' must be a key=value pair")),
+            (key, _) if UNSUPPORTED.contains(&key) => return Err(MountError::Unsupported { key: key.to_string() }),
+            (_, None) => return Err(MountError::NotKeyValue { field: field.clone() }),
             ("type", Some("")) => kind = None,
             ("type", Some(value)) => kind = Some(parse_keyword(&value.to_ascii_lowercase())?),
             ("source" | "src", Some(value)) => mount.source = value.to_string(),
             ("target" | "dst" | "destination", Some(value)) => mount.target = value.to_string(),
-            (key, Some(_)) => return Err(format!("unexpected key '{key}' in '{field}'")),
+            (key, Some(_)) => return Err(MountError::UnexpectedKey { key: key.to_string(), field: field.clone() }),
         }
     }
-    mount.kind = kind.ok_or_else(|| "type is required".to_string())?;
+    mount.kind = kind.ok_or(MountError::TypeRequired)?;
     if mount.target.is_empty() {
-        return Err("target is required".to_string());
+        return Err(MountError::TargetRequired);
     }
     Ok(mount)
 }
@@ -90,7 +111,7 @@ mod tests {
             ("\"target=/x", "extraneous or missing \" in quoted-field"),
         ];
         for (text, expected) in bad {
-            assert_eq!(parse_mount(text), Err(expected.to_string()), "{text}");
+            assert_eq!(parse_mount(text).map_err(|e| e.to_string()), Err(expected.to_string()), "{text}");
         }
     }
 }

@@ -4,22 +4,53 @@
 
 use swarm_core::spec::NANO_CPUS_MIN;
 
-use super::words::quote;
+/// A number Go's `strconv` refuses, in its wording: `strconv.ParseUint: parsing "x": invalid syntax`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    #[error("strconv.{function}: parsing {text:?}: invalid syntax")]
+    Syntax { function: &'static str, text: String },
+    #[error("strconv.{function}: parsing {text:?}: value out of range")]
+    OutOfRange { function: &'static str, text: String },
+}
+
+/// A memory size Docker's `RAMInBytes` refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MemoryError {
+    #[error("invalid size: '{text}'")]
+    InvalidSize { text: String },
+    #[error(transparent)]
+    Number(NumberError),
+    #[error("invalid suffix: '{suffix}'")]
+    InvalidSuffix { suffix: String },
+}
+
+/// A CPU count Docker's `--reserve-cpu`/`--limit-cpu` refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CpuError {
+    #[error("failed to parse {text} as a rational number")]
+    NotRational { text: String },
+    #[error("value is too precise")]
+    TooPrecise,
+    #[error("value out of range")]
+    OutOfRange,
+    #[error("invalid cpu value {text}: Must be at least {}", NANO_CPUS_MIN as f64 / 1e9)]
+    Negative { text: String },
+}
 
 /// A Go `ParseUint(text, 0, 64)`, as pflag's `uint64` flags take them: decimal, `0x`/`0o`/`0b` prefixes, a leading
 /// `0` for octal, `_` between digits; no sign.
-pub fn parse_uint(text: &str) -> Result<u64, String> {
+pub fn parse_uint(text: &str) -> Result<u64, NumberError> {
     parse_go_uint(text, "ParseUint", text)
 }
 
 /// A Go `ParseInt(text, 0, 64)`, as pflag's `int` flags take them: an optional sign, then as `parse_uint`.
-pub fn parse_int(text: &str) -> Result<i64, String> {
+pub fn parse_int(text: &str) -> Result<i64, NumberError> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
     let magnitude = parse_go_uint(digits, "ParseInt", text)?;
-    let range = || format!("strconv.ParseInt: parsing {}: value out of range", quote(text));
+    let range = || NumberError::OutOfRange { function: "ParseInt", text: text.to_string() };
     if negative {
         0i64.checked_sub_unsigned(magnitude).ok_or_else(range)
     } else {
@@ -27,9 +58,9 @@ pub fn parse_int(text: &str) -> Result<i64, String> {
     }
 }
 
-fn parse_go_uint(text: &str, function: &str, original: &str) -> Result<u64, String> {
-    let syntax = || format!("strconv.{function}: parsing {}: invalid syntax", quote(original));
-    let range = || format!("strconv.{function}: parsing {}: value out of range", quote(original));
+fn parse_go_uint(text: &str, function: &'static str, original: &str) -> Result<u64, NumberError> {
+    let syntax = || NumberError::Syntax { function, text: original.to_string() };
+    let range = || NumberError::OutOfRange { function, text: original.to_string() };
     let lower = text.get(..2).map(str::to_ascii_lowercase);
     let (radix, digits, prefixed) = match lower.as_deref() {
         Some("0x") => (16, &text[2..], true),
@@ -63,25 +94,25 @@ fn parse_go_uint(text: &str, function: &str, original: &str) -> Result<u64, Stri
 }
 
 /// A Go `ParseFloat(text, 32)`, as pflag's `float32` flags take them.
-pub fn parse_float32(text: &str) -> Result<f32, String> {
-    text.parse::<f32>().map_err(|_| format!("strconv.ParseFloat: parsing {}: invalid syntax", quote(text)))
+pub fn parse_float32(text: &str) -> Result<f32, NumberError> {
+    text.parse::<f32>().map_err(|_| NumberError::Syntax { function: "ParseFloat", text: text.to_string() })
 }
 
 /// A port number as Docker's `--publish` long form reads it (`ParseUint(text, 10, 16)`).
-pub(super) fn parse_port_number(text: &str) -> Result<u32, String> {
+pub(super) fn parse_port_number(text: &str) -> Result<u32, NumberError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.ParseUint: parsing {}: invalid syntax", quote(text)));
+        return Err(NumberError::Syntax { function: "ParseUint", text: text.to_string() });
     }
     match text.parse::<u16>() {
         Ok(port) => Ok(u32::from(port)),
-        Err(_) => Err(format!("strconv.ParseUint: parsing {}: value out of range", quote(text))),
+        Err(_) => Err(NumberError::OutOfRange { function: "ParseUint", text: text.to_string() }),
     }
 }
 
 /// Docker's `RAMInBytes`: a number (decimals allowed, truncated), an optional space, then an optional
 /// case-insensitive unit: `b`, or `k`, `m`, `g`, `t`, `p` (binary multiples) optionally followed by `b` or `ib`.
-pub fn parse_memory_bytes(text: &str) -> Result<u64, String> {
-    let invalid_size = || format!("invalid size: '{text}'");
+pub fn parse_memory_bytes(text: &str) -> Result<u64, MemoryError> {
+    let invalid_size = || MemoryError::InvalidSize { text: text.to_string() };
     let Some(last) = text.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ') else {
         return Err(invalid_size());
     };
@@ -90,12 +121,13 @@ pub fn parse_memory_bytes(text: &str) -> Result<u64, String> {
     } else {
         (&text[..last + 1], &text[last + 1..])
     };
-    let size: f64 =
-        number.parse().map_err(|_| format!("strconv.ParseFloat: parsing {}: invalid syntax", quote(number)))?;
+    let size: f64 = number
+        .parse()
+        .map_err(|_| MemoryError::Number(NumberError::Syntax { function: "ParseFloat", text: number.to_string() }))?;
     if size.is_nan() || size < 0.0 {
         return Err(invalid_size());
     }
-    let bad_suffix = || format!("invalid suffix: '{suffix}'");
+    let bad_suffix = || MemoryError::InvalidSuffix { suffix: suffix.to_string() };
     let lower = suffix.to_ascii_lowercase();
     let multiplier: u64 = match lower.as_str() {
         "" | "b" => 1,
@@ -124,10 +156,10 @@ pub fn parse_memory_bytes(text: &str) -> Result<u64, String> {
 
 /// Docker's `--reserve-cpu`/`--limit-cpu`: a decimal (`0.5`, `2`, `1e-3`) or fraction (`1/4`) number of CPUs, in
 /// nano CPUs; finer than a nano CPU is "value is too precise".
-pub fn parse_nano_cpus(text: &str) -> Result<u64, String> {
-    let unparsable = || format!("failed to parse {text} as a rational number");
-    let too_precise = || "value is too precise".to_string();
-    let out_of_range = || "value out of range".to_string();
+pub fn parse_nano_cpus(text: &str) -> Result<u64, CpuError> {
+    let unparsable = || CpuError::NotRational { text: text.to_string() };
+    let too_precise = || CpuError::TooPrecise;
+    let out_of_range = || CpuError::OutOfRange;
     let (negative, body) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
@@ -164,7 +196,7 @@ pub fn parse_nano_cpus(text: &str) -> Result<u64, String> {
         }
     };
     if negative && nanos != 0 {
-        return Err(format!("invalid cpu value {text}: Must be at least {}", NANO_CPUS_MIN as f64 / 1e9));
+        return Err(CpuError::Negative { text: text.to_string() });
     }
     u64::try_from(nanos).ok().filter(|&n| n <= i64::MAX as u64).ok_or_else(out_of_range)
 }
@@ -246,7 +278,7 @@ mod tests {
             ("99999999999p", "invalid size: '99999999999p'"),
         ];
         for (text, expected) in bad {
-            assert_eq!(parse_memory_bytes(text), Err(expected.to_string()), "{text}");
+            assert_eq!(parse_memory_bytes(text).map_err(|e| e.to_string()), Err(expected.to_string()), "{text}");
         }
     }
 
@@ -282,7 +314,7 @@ mod tests {
             ("-1", "invalid cpu value -1: Must be at least 0.001"),
         ];
         for (text, expected) in bad {
-            assert_eq!(parse_nano_cpus(text), Err(expected.to_string()), "{text}");
+            assert_eq!(parse_nano_cpus(text).map_err(|e| e.to_string()), Err(expected.to_string()), "{text}");
         }
     }
 
@@ -304,20 +336,23 @@ mod tests {
             assert_eq!(parse_uint(text), Ok(*expected), "{text}");
         }
         for text in ["", "5x", "-1", "+1", "08", "0x", "1__0", "_1", "1_", " 1"] {
-            let expected = format!("strconv.ParseUint: parsing {}: invalid syntax", quote(text));
-            assert_eq!(parse_uint(text), Err(expected), "{text:?}");
+            let expected = format!("strconv.ParseUint: parsing {text:?}: invalid syntax");
+            assert_eq!(parse_uint(text).map_err(|e| e.to_string()), Err(expected), "{text:?}");
         }
         assert_eq!(
-            parse_uint("18446744073709551616"),
+            parse_uint("18446744073709551616").map_err(|e| e.to_string()),
             Err(r#"strconv.ParseUint: parsing "18446744073709551616": value out of range"#.to_string())
         );
         assert_eq!(parse_int("-3"), Ok(-3));
         assert_eq!(parse_int("+0x10"), Ok(16));
         assert_eq!(parse_int("-9223372036854775808"), Ok(i64::MIN));
         assert_eq!(
-            parse_int("9223372036854775808"),
+            parse_int("9223372036854775808").map_err(|e| e.to_string()),
             Err(r#"strconv.ParseInt: parsing "9223372036854775808": value out of range"#.to_string())
         );
-        assert_eq!(parse_int("x"), Err(r#"strconv.ParseInt: parsing "x": invalid syntax"#.to_string()));
+        assert_eq!(
+            parse_int("x").map_err(|e| e.to_string()),
+            Err(r#"strconv.ParseInt: parsing "x": invalid syntax"#.to_string())
+        );
     }
 }

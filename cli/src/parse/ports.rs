@@ -6,8 +6,44 @@ use std::net::IpAddr;
 
 use swarm_core::spec::{PortConfig, PortProtocol, PublishMode};
 
-use super::numbers::parse_port_number;
-use super::words::{csv_fields, has_key_value_pair};
+use super::numbers::{parse_port_number, NumberError};
+use super::words::{csv_fields, has_key_value_pair, CsvError};
+
+/// A `--publish` value Docker refuses, in its wording (or one swarm cannot honour yet).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    #[error(
+        "a published port is required (assigning one is not supported yet): use PUBLISHED:TARGET or \
+         published=PUBLISHED,target=TARGET"
+    )]
+    PublishedPortRequired,
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    #[error("invalid field: {field}")]
+    InvalidField { field: String },
+    #[error("invalid publish mode value ({value}): must be either 'ingress' or 'host'")]
+    InvalidMode { value: String },
+    #[error("invalid protocol value '{value}'")]
+    InvalidProtocol { value: String },
+    #[error(transparent)]
+    Number(#[from] NumberError),
+    #[error("invalid field key: {key}")]
+    InvalidFieldKey { key: String },
+    #[error("missing mandatory field 'target'")]
+    TargetRequired,
+    #[error("invalid proto: {protocol}")]
+    InvalidProto { protocol: String },
+    #[error("invalid IP address: {ip}")]
+    InvalidIp { ip: String },
+    #[error("no port specified: {spec}<empty>")]
+    NoPort { spec: String },
+    #[error("invalid containerPort: {port}")]
+    InvalidContainerPort { port: String },
+    #[error("invalid hostPort: {port}")]
+    InvalidHostPort { port: String },
+    #[error("invalid ranges specified for container and host Ports: {container} and {host}")]
+    MismatchedRanges { container: String, host: String },
+}
 
 /// `-p`/`--publish`/`--publish-add`: `parse_port_spec`, refusing a port without a published port (`80`,
 /// `target=80`): Docker would assign one from the dynamic range, which swarm does not do yet.
@@ -15,15 +51,13 @@ use super::words::{csv_fields, has_key_value_pair};
 /// Until the routing mesh exists, every published port is bound on the node that runs the task — Swarm's
 /// `mode=host` — so a port asked for in ingress mode (Docker's default) is recorded as host mode, which `service
 /// inspect` then shows plainly.
-pub fn parse_publish(text: &str) -> Result<Vec<PortConfig>, String> {
+pub fn parse_publish(text: &str) -> Result<Vec<PortConfig>, PortError> {
     let mut ports = parse_port_spec(text)?;
     for port in &mut ports {
         port.publish_mode = PublishMode::Host;
     }
     if ports.iter().any(|port| port.published_port == 0) {
-        return Err("a published port is required (assigning one is not supported yet): use PUBLISHED:TARGET or \
-                    published=PUBLISHED,target=TARGET"
-            .to_string());
+        return Err(PortError::PublishedPortRequired);
     }
     Ok(ports)
 }
@@ -32,7 +66,7 @@ pub fn parse_publish(text: &str) -> Result<Vec<PortConfig>, String> {
 /// `key=value` pair: `published=8080,target=80,protocol=tcp|udp|sctp,mode=ingress|host,name=web` (lowercased as
 /// Docker does; `target` required). Otherwise `[IP:][PUBLISHED:]TARGET[/PROTOCOL]` with port ranges
 /// (`8080-8081:80-81`); always ingress mode; an IP is checked, then ignored, as Docker does for services.
-pub fn parse_port_spec(text: &str) -> Result<Vec<PortConfig>, String> {
+pub fn parse_port_spec(text: &str) -> Result<Vec<PortConfig>, PortError> {
     if has_key_value_pair(text) {
         parse_port_long(text).map(|port| vec![port])
     } else {
@@ -40,12 +74,12 @@ pub fn parse_port_spec(text: &str) -> Result<Vec<PortConfig>, String> {
     }
 }
 
-fn parse_port_long(text: &str) -> Result<PortConfig, String> {
+fn parse_port_long(text: &str) -> Result<PortConfig, PortError> {
     let mut port = PortConfig::default();
     for field in csv_fields(text)? {
         let lower = field.to_lowercase();
         let Some((key, value)) = lower.split_once('=').filter(|(key, _)| !key.is_empty()) else {
-            return Err(format!("invalid field: {field}"));
+            return Err(PortError::InvalidField { field: field.clone() });
         };
         match key {
             "name" => port.name = value.to_string(),
@@ -53,9 +87,7 @@ fn parse_port_long(text: &str) -> Result<PortConfig, String> {
                 port.publish_mode = match value {
                     "ingress" => PublishMode::Ingress,
                     "host" => PublishMode::Host,
-                    _ => {
-                        return Err(format!("invalid publish mode value ({value}): must be either 'ingress' or 'host'"))
-                    }
+                    _ => return Err(PortError::InvalidMode { value: value.to_string() }),
                 }
             }
             "protocol" => {
@@ -63,21 +95,21 @@ fn parse_port_long(text: &str) -> Result<PortConfig, String> {
                     "tcp" => PortProtocol::Tcp,
                     "udp" => PortProtocol::Udp,
                     "sctp" => PortProtocol::Sctp,
-                    _ => return Err(format!("invalid protocol value '{value}'")),
+                    _ => return Err(PortError::InvalidProtocol { value: value.to_string() }),
                 }
             }
             "target" => port.target_port = parse_port_number(value)?,
             "published" => port.published_port = parse_port_number(value)?,
-            _ => return Err(format!("invalid field key: {key}")),
+            _ => return Err(PortError::InvalidFieldKey { key: key.to_string() }),
         }
     }
     if port.target_port == 0 {
-        return Err("missing mandatory field 'target'".to_string());
+        return Err(PortError::TargetRequired);
     }
     Ok(port)
 }
 
-fn parse_port_short(text: &str) -> Result<Vec<PortConfig>, String> {
+fn parse_port_short(text: &str) -> Result<Vec<PortConfig>, PortError> {
     let (spec, protocol_text) = match text.split_once('/') {
         Some((spec, protocol)) if !protocol.is_empty() => (spec, protocol),
         Some((spec, _)) => (spec, "tcp"),
@@ -87,7 +119,7 @@ fn parse_port_short(text: &str) -> Result<Vec<PortConfig>, String> {
         "tcp" => PortProtocol::Tcp,
         "udp" => PortProtocol::Udp,
         "sctp" => PortProtocol::Sctp,
-        _ => return Err(format!("invalid proto: {protocol_text}")),
+        _ => return Err(PortError::InvalidProto { protocol: protocol_text.to_string() }),
     };
     let parts: Vec<&str> = spec.split(':').collect();
     let (ip, host, container) = match parts.as_slice() {
@@ -97,12 +129,13 @@ fn parse_port_short(text: &str) -> Result<Vec<PortConfig>, String> {
         [] => unreachable!("split yields at least one part"),
     };
     if !ip.is_empty() && ip.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_err() {
-        return Err(format!("invalid IP address: {ip}"));
+        return Err(PortError::InvalidIp { ip });
     }
     if container.is_empty() {
-        return Err(format!("no port specified: {spec}<empty>"));
+        return Err(PortError::NoPort { spec: spec.to_string() });
     }
-    let (start, end) = parse_port_range(container).ok_or_else(|| format!("invalid containerPort: {container}"))?;
+    let (start, end) =
+        parse_port_range(container).ok_or_else(|| PortError::InvalidContainerPort { port: container.to_string() })?;
     let port = |target: u32, published: u32| PortConfig {
         protocol,
         target_port: target,
@@ -112,13 +145,14 @@ fn parse_port_short(text: &str) -> Result<Vec<PortConfig>, String> {
     if host.is_empty() {
         return Ok((start..=end).map(|target| port(target, 0)).collect());
     }
-    let (host_start, host_end) = parse_port_range(host).ok_or_else(|| format!("invalid hostPort: {host}"))?;
+    let (host_start, host_end) =
+        parse_port_range(host).ok_or_else(|| PortError::InvalidHostPort { port: host.to_string() })?;
     if host_end - host_start == end - start {
         Ok((0..=end - start).map(|i| port(start + i, host_start + i)).collect())
     } else if start == end {
         Ok((host_start..=host_end).map(|published| port(start, published)).collect())
     } else {
-        Err(format!("invalid ranges specified for container and host Ports: {container} and {host}"))
+        Err(PortError::MismatchedRanges { container: container.to_string(), host: host.to_string() })
     }
 }
 
@@ -166,9 +200,9 @@ mod tests {
         let named = parse_publish("name=Web,published=8080,target=80").unwrap();
         assert_eq!(named[0].name, "web", "Docker lowercases the whole long form");
 
-        let target_only = parse_publish("80").unwrap_err();
+        let target_only = parse_publish("80").unwrap_err().to_string();
         assert!(target_only.starts_with("a published port is required"), "{target_only}");
-        assert_eq!(parse_publish("target=80,mode=host").unwrap_err(), target_only);
+        assert_eq!(parse_publish("target=80,mode=host").unwrap_err().to_string(), target_only);
         assert_eq!(parse_port_spec("80"), Ok(vec![port(0, 80, Tcp, Ingress)]));
         assert_eq!(parse_port_spec("80-81/udp"), Ok(vec![port(0, 80, Udp, Ingress), port(0, 81, Udp, Ingress)]));
 
@@ -190,7 +224,7 @@ mod tests {
             ("target=80,published", "invalid field: published"),
         ];
         for (text, expected) in bad {
-            assert_eq!(parse_publish(text), Err(expected.to_string()), "{text}");
+            assert_eq!(parse_publish(text).map_err(|e| e.to_string()), Err(expected.to_string()), "{text}");
         }
     }
 }

@@ -1,16 +1,40 @@
 //! Words and fields as Docker's CLI splits them: shell words (`--entrypoint`, `--args`, Go's `shlex`), CSV records
 //! (the long forms of `--mount`, `--publish` and `--network`, Go's `encoding/csv`), `key=value` detection, Go
-//! booleans, labels (`ValidateLabel`), and Go's `%q` quoting for error messages.
+//! booleans and labels (`ValidateLabel`), each refusal in the wording of the Go code Docker runs.
 
-/// Go's `%q`, near enough: a double-quoted, escaped string.
-pub fn quote(text: &str) -> String {
-    format!("{text:?}")
+/// Text shell-word splitting cannot finish (Go's `shlex` wording).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShellWordsError {
+    #[error("EOF found after escape character")]
+    EscapeAtEnd,
+    #[error("EOF found when expecting closing quote")]
+    UnclosedQuote,
+}
+
+/// A CSV record Go's `encoding/csv` refuses, in its wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    #[error("EOF")]
+    Empty,
+    #[error("extraneous or missing \" in quoted-field")]
+    ExtraneousQuote,
+    #[error("bare \" in non-quoted-field")]
+    BareQuote,
+}
+
+/// A label Docker's `ValidateLabel` refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelError {
+    #[error("invalid label '{text}': empty name")]
+    EmptyName { text: String },
+    #[error("label '{key}' contains whitespaces")]
+    Whitespace { key: String },
 }
 
 /// Shell-word splitting as Docker's `--entrypoint` and `--args` do it (Go's `shlex.Split`): whitespace separates
 /// words; `'...'` is literal; `"..."` is literal except that `\` escapes the next character; `\` outside quotes
 /// escapes the next character; `#` at the start of a word comments out the rest of the line.
-pub fn split_shell_words(text: &str) -> Result<Vec<String>, String> {
+pub fn split_shell_words(text: &str) -> Result<Vec<String>, ShellWordsError> {
     #[derive(PartialEq)]
     enum State {
         Start,
@@ -87,17 +111,17 @@ pub fn split_shell_words(text: &str) -> Result<Vec<String>, String> {
     match state {
         State::Start | State::Comment => {}
         State::Word => words.push(word),
-        State::Escape | State::DoubleEscape => return Err("EOF found after escape character".to_string()),
-        State::Single | State::Double => return Err("EOF found when expecting closing quote".to_string()),
+        State::Escape | State::DoubleEscape => return Err(ShellWordsError::EscapeAtEnd),
+        State::Single | State::Double => return Err(ShellWordsError::UnclosedQuote),
     }
     Ok(words)
 }
 
 /// The fields of one CSV record (Go's `encoding/csv`), as Docker reads `--mount`, `--publish` and `--network`
 /// long forms: `,` separates fields; a field starting with `"` is quoted, `""` inside it being a literal quote.
-pub(super) fn csv_fields(text: &str) -> Result<Vec<String>, String> {
+pub(super) fn csv_fields(text: &str) -> Result<Vec<String>, CsvError> {
     if text.is_empty() {
-        return Err("EOF".to_string());
+        return Err(CsvError::Empty);
     }
     let mut fields = Vec::new();
     let mut chars = text.chars().peekable();
@@ -107,7 +131,7 @@ pub(super) fn csv_fields(text: &str) -> Result<Vec<String>, String> {
             chars.next();
             loop {
                 match chars.next() {
-                    None => return Err("extraneous or missing \" in quoted-field".to_string()),
+                    None => return Err(CsvError::ExtraneousQuote),
                     Some('"') if chars.peek() == Some(&'"') => {
                         chars.next();
                         field.push('"');
@@ -120,7 +144,7 @@ pub(super) fn csv_fields(text: &str) -> Result<Vec<String>, String> {
             match chars.next() {
                 None => return Ok(fields),
                 Some(',') => continue,
-                Some(_) => return Err("extraneous or missing \" in quoted-field".to_string()),
+                Some(_) => return Err(CsvError::ExtraneousQuote),
             }
         }
         loop {
@@ -130,7 +154,7 @@ pub(super) fn csv_fields(text: &str) -> Result<Vec<String>, String> {
                     return Ok(fields);
                 }
                 Some(',') => break,
-                Some('"') => return Err("bare \" in non-quoted-field".to_string()),
+                Some('"') => return Err(CsvError::BareQuote),
                 Some(c) => field.push(c),
             }
         }
@@ -156,14 +180,14 @@ pub(super) fn parse_go_bool(text: &str) -> Option<bool> {
 
 /// A label, `key=value` or a bare `key` (empty value), as Docker's `ValidateLabel` checks it: a non-empty key
 /// (leading whitespace dropped) without whitespace; the value is kept as is.
-pub fn parse_label(text: &str) -> Result<(String, String), String> {
+pub fn parse_label(text: &str) -> Result<(String, String), LabelError> {
     let (key, value) = text.split_once('=').unwrap_or((text, ""));
     let key = key.trim_start_matches([' ', '\t']);
     if key.is_empty() {
-        return Err(format!("invalid label '{text}': empty name"));
+        return Err(LabelError::EmptyName { text: text.to_string() });
     }
     if key.contains([' ', '\t']) {
-        return Err(format!("label '{key}' contains whitespaces"));
+        return Err(LabelError::Whitespace { key: key.to_string() });
     }
     Ok((key.to_string(), value.to_string()))
 }
@@ -192,9 +216,18 @@ mod tests {
         for (text, expected) in good {
             assert_eq!(split_shell_words(text), Ok(strings(expected)), "{text:?}");
         }
-        assert_eq!(split_shell_words("'open"), Err("EOF found when expecting closing quote".to_string()));
-        assert_eq!(split_shell_words("\"open"), Err("EOF found when expecting closing quote".to_string()));
-        assert_eq!(split_shell_words("end\\"), Err("EOF found after escape character".to_string()));
+        assert_eq!(
+            split_shell_words("'open").map_err(|e| e.to_string()),
+            Err("EOF found when expecting closing quote".to_string())
+        );
+        assert_eq!(
+            split_shell_words("\"open").map_err(|e| e.to_string()),
+            Err("EOF found when expecting closing quote".to_string())
+        );
+        assert_eq!(
+            split_shell_words("end\\").map_err(|e| e.to_string()),
+            Err("EOF found after escape character".to_string())
+        );
     }
 
     #[test]
@@ -210,8 +243,11 @@ mod tests {
         for (text, (key, value)) in good {
             assert_eq!(parse_label(text), Ok((key.to_string(), value.to_string())), "{text}");
         }
-        assert_eq!(parse_label("=b"), Err("invalid label '=b': empty name".to_string()));
-        assert_eq!(parse_label(""), Err("invalid label '': empty name".to_string()));
-        assert_eq!(parse_label("a b=c"), Err("label 'a b' contains whitespaces".to_string()));
+        assert_eq!(parse_label("=b").map_err(|e| e.to_string()), Err("invalid label '=b': empty name".to_string()));
+        assert_eq!(parse_label("").map_err(|e| e.to_string()), Err("invalid label '': empty name".to_string()));
+        assert_eq!(
+            parse_label("a b=c").map_err(|e| e.to_string()),
+            Err("label 'a b' contains whitespaces".to_string())
+        );
     }
 }

@@ -5,16 +5,19 @@
 
 use swarm_core::spec::{HealthConfig, ServiceMode, ServiceSpec};
 
+use super::error::SpecFlagsError;
 use super::flags::CreateFlags;
-use super::shared::{apply_shared, given, invalid, parse_labels, process_env, read_env_file, EnvLookup};
-use crate::parse::{merge_env, parse_env, parse_mount, parse_network, parse_placement_pref, parse_publish, parse_uint};
+use super::shared::{apply_shared, given, parse_labels, process_env, read_env_file, EnvLookup};
+use crate::parse::{
+    merge_env, parse_env, parse_mount, parse_network, parse_placement_pref, parse_publish, parse_uint, FlagError,
+};
 
 /// The spec `docker service create [flags] IMAGE [ARGS...]` sends: mode from `--mode`/`--replicas`/
 /// `--max-concurrent` (1 replica by default), COMMAND and ARGS in the container's `args` (Docker's `Args`), the
 /// shell-word-split `--entrypoint` in `command`, env files read before `-e` (a later KEY wins), networks sorted by
 /// target; validated. Callers pass `flags.image()` and `flags.command()`. A bare `KEY` in `-e` or an env file takes
 /// its value from this process's environment.
-pub fn spec_from_create(flags: &CreateFlags, image: &str, args: &[String]) -> Result<ServiceSpec, String> {
+pub fn spec_from_create(flags: &CreateFlags, image: &str, args: &[String]) -> Result<ServiceSpec, SpecFlagsError> {
     create_with_env(flags, image, args, &process_env)
 }
 
@@ -23,14 +26,13 @@ pub(super) fn create_with_env(
     image: &str,
     args: &[String],
     env: EnvLookup,
-) -> Result<ServiceSpec, String> {
+) -> Result<ServiceSpec, SpecFlagsError> {
     let shared = &flags.shared;
     let replicas = given("--replicas", &shared.replicas, parse_uint)?;
     let max_concurrent = given("--max-concurrent", &shared.max_concurrent, parse_uint)?;
     let max_per_node = given("--replicas-max-per-node", &shared.replicas_max_per_node, parse_uint)?;
     let mode_name = flags.mode.as_deref().unwrap_or("replicated");
-    let mode = ServiceMode::from_flags(mode_name, replicas, max_concurrent, max_per_node.unwrap_or(0))
-        .map_err(|e| e.to_string())?;
+    let mode = ServiceMode::from_flags(mode_name, replicas, max_concurrent, max_per_node.unwrap_or(0))?;
 
     let mut spec = ServiceSpec::with_mode(flags.name.clone().unwrap_or_default(), image, mode);
     spec.labels = parse_labels("-l, --label", &flags.label)?;
@@ -40,7 +42,7 @@ pub(super) fn create_with_env(
         env_entries.extend(read_env_file(path, env)?);
     }
     for text in &flags.env {
-        env_entries.push(parse_env(text, env).map_err(|e| invalid("-e, --env", text, e))?);
+        env_entries.push(parse_env(text, env).map_err(|e| FlagError::new("-e, --env", text, e))?);
     }
 
     let container = &mut spec.task_template.container_spec;
@@ -50,7 +52,7 @@ pub(super) fn create_with_env(
     container.mounts = flags
         .mount
         .iter()
-        .map(|text| parse_mount(text).map_err(|e| invalid("--mount", text, e)))
+        .map(|text| parse_mount(text).map_err(|e| FlagError::new("--mount", text, e)))
         .collect::<Result<_, _>>()?;
 
     let placement = &mut spec.task_template.placement;
@@ -58,19 +60,19 @@ pub(super) fn create_with_env(
     placement.preferences = flags
         .placement_pref
         .iter()
-        .map(|text| parse_placement_pref(text).map_err(|e| invalid("--placement-pref", text, e)))
+        .map(|text| parse_placement_pref(text).map_err(|e| FlagError::new("--placement-pref", text, e)))
         .collect::<Result<_, _>>()?;
 
     let mut networks = flags
         .network
         .iter()
-        .map(|text| parse_network(text).map_err(|e| invalid("--network", text, e)))
+        .map(|text| parse_network(text).map_err(|e| FlagError::new("--network", text, e)))
         .collect::<Result<Vec<_>, _>>()?;
     networks.sort_by(|a, b| a.target.cmp(&b.target));
     spec.task_template.networks = networks;
 
     for text in &flags.publish {
-        let ports = parse_publish(text).map_err(|e| invalid("-p, --publish", text, e))?;
+        let ports = parse_publish(text).map_err(|e| FlagError::new("-p, --publish", text, e))?;
         spec.endpoint_spec.ports.extend(ports);
     }
 
@@ -80,7 +82,7 @@ pub(super) fn create_with_env(
         spec.task_template.container_spec.healthcheck = None;
     }
     // Without --name the daemon generates one; the rest of the spec is checked here all the same.
-    spec.validate_before_naming().map_err(|e| e.to_string())?;
+    spec.validate_before_naming()?;
     Ok(spec)
 }
 

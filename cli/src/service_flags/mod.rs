@@ -7,9 +7,10 @@
 //! silently dropped.
 //!
 //! Its rooms: `flags` (the clap structs), `create` and `update` (building the spec), `shared` (the flags both
-//! commands apply, and pflag's wording); the values themselves are read by `crate::parse`.
+//! commands apply) and `error` (`SpecFlagsError`); the values themselves are read by `crate::parse`.
 
 mod create;
+mod error;
 mod flags;
 mod shared;
 mod update;
@@ -18,6 +19,7 @@ mod update;
 mod testing;
 
 pub use create::spec_from_create;
+pub use error::SpecFlagsError;
 pub use flags::{CreateFlags, UpdateFlags};
 pub use shared::parse_duration_ns;
 pub use update::{apply_update, rollback_requested, wants_force};

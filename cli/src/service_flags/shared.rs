@@ -3,14 +3,14 @@
 //! and pflag's wording for a value a flag rejects: `invalid argument "5x" for "--restart-delay" flag: <problem>`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use swarm_core::spec::{FailureRatio, HealthConfig, ServiceSpec, UpdateConfig};
 
+use super::error::SpecFlagsError;
 use super::flags::SharedFlags;
 use crate::parse::{
     parse_duration, parse_env_file, parse_float32, parse_int, parse_keyword, parse_label, parse_memory_bytes,
-    parse_nano_cpus, parse_uint, quote, split_shell_words,
+    parse_nano_cpus, parse_uint, split_shell_words, FlagError, ValueError,
 };
 
 /// Looks a variable up in the CLI's environment (injectable so tests do not depend on the process's).
@@ -21,7 +21,7 @@ pub(super) fn process_env(key: &str) -> Option<String> {
 }
 
 /// Applies the flags both commands take onto `spec` (the mode flags aside): only those given change anything.
-pub(super) fn apply_shared(spec: &mut ServiceSpec, s: &SharedFlags) -> Result<(), String> {
+pub(super) fn apply_shared(spec: &mut ServiceSpec, s: &SharedFlags) -> Result<(), SpecFlagsError> {
     let task = &mut spec.task_template;
     if let Some(value) = given("--replicas-max-per-node", &s.replicas_max_per_node, parse_uint)? {
         task.placement.max_replicas = value;
@@ -68,7 +68,8 @@ pub(super) fn apply_shared(spec: &mut ServiceSpec, s: &SharedFlags) -> Result<()
         max_failure_ratio: &s.rollback_max_failure_ratio,
         order: &s.rollback_order,
     };
-    rollback.apply(&mut spec.rollback_config)
+    rollback.apply(&mut spec.rollback_config)?;
+    Ok(())
 }
 
 pub(super) fn set<T>(field: &mut T, value: Option<T>) {
@@ -90,7 +91,7 @@ struct UpdateConfigFlags<'a> {
 
 impl UpdateConfigFlags<'_> {
     /// If any flag is given, starts from the spec's config (or SwarmKit's defaults) and sets those given.
-    fn apply(&self, config: &mut Option<UpdateConfig>) -> Result<(), String> {
+    fn apply(&self, config: &mut Option<UpdateConfig>) -> Result<(), FlagError> {
         let fields =
             [self.parallelism, self.delay, self.failure_action, self.monitor, self.max_failure_ratio, self.order];
         if fields.iter().all(|field| field.is_none()) {
@@ -114,12 +115,15 @@ impl UpdateConfigFlags<'_> {
 /// Docker's healthcheck flags on top of `current`: `--no-healthcheck` alone disables it (`["NONE"]`) and conflicts
 /// with any `--health-*`; otherwise a given setting replaces its field, clearing a `NONE` test, and
 /// `--health-cmd CMD` becomes `["CMD-SHELL", CMD]` (an empty one inherits the image's test).
-pub(super) fn apply_health(current: Option<HealthConfig>, s: &SharedFlags) -> Result<Option<HealthConfig>, String> {
+pub(super) fn apply_health(
+    current: Option<HealthConfig>,
+    s: &SharedFlags,
+) -> Result<Option<HealthConfig>, SpecFlagsError> {
     let settings = [&s.health_cmd, &s.health_interval, &s.health_timeout, &s.health_retries, &s.health_start_period];
     let any_setting = settings.iter().any(|setting| setting.is_some());
     if s.no_healthcheck {
         if any_setting {
-            return Err("--no-healthcheck conflicts with --health-* options".to_string());
+            return Err(SpecFlagsError::NoHealthcheckWithHealthFlags);
         }
         return Ok(Some(HealthConfig { test: vec!["NONE".to_string()], ..HealthConfig::default() }));
     }
@@ -135,7 +139,7 @@ pub(super) fn apply_health(current: Option<HealthConfig>, s: &SharedFlags) -> Re
     set(&mut health.start_period_ns, given("--health-start-period", &s.health_start_period, parse_duration)?);
     let retries = given("--health-retries", &s.health_retries, |text| {
         let retries = parse_int(text)?;
-        u64::try_from(retries).map_err(|_| "Retries in Healthcheck cannot be negative".to_string())
+        u64::try_from(retries).map_err(|_| ValueError::NegativeRetries)
     })?;
     set(&mut health.retries, retries);
     if let Some(cmd) = &s.health_cmd {
@@ -144,36 +148,31 @@ pub(super) fn apply_health(current: Option<HealthConfig>, s: &SharedFlags) -> Re
     Ok(Some(health))
 }
 
-/// pflag's wording for a value a flag rejects: `invalid argument "5x" for "--restart-delay" flag: <problem>`.
-/// `flag` is spelled as pflag prints it (`-e, --env` when there is a shorthand).
-pub(super) fn invalid(flag: &str, value: &str, problem: impl fmt::Display) -> String {
-    format!("invalid argument {} for {} flag: {problem}", quote(value), quote(flag))
-}
-
-/// Parses an optional flag value, wrapping a failure in `invalid`.
-pub(super) fn given<T>(
+/// Parses an optional flag value; a refusal names the flag and the value (`FlagError`, pflag's wording).
+pub(super) fn given<T, E: Into<ValueError>>(
     flag: &str,
     value: &Option<String>,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<Option<T>, String> {
-    value.as_deref().map(|text| parse(text).map_err(|problem| invalid(flag, text, problem))).transpose()
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, FlagError> {
+    value.as_deref().map(|text| parse(text).map_err(|problem| FlagError::new(flag, text, problem))).transpose()
 }
 
 /// Every label of a repeated flag (`flag` as pflag prints it); a later key wins.
-pub(super) fn parse_labels(flag: &str, texts: &[String]) -> Result<BTreeMap<String, String>, String> {
-    texts.iter().map(|text| parse_label(text).map_err(|e| invalid(flag, text, e))).collect()
+pub(super) fn parse_labels(flag: &str, texts: &[String]) -> Result<BTreeMap<String, String>, FlagError> {
+    texts.iter().map(|text| parse_label(text).map_err(|e| FlagError::new(flag, text, e))).collect()
 }
 
 /// Reads one `--env-file` (see `parse_env_file`); errors name the flag, the file and the line.
-pub(super) fn read_env_file(path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, String> {
-    let contents = std::fs::read(path).map_err(|e| invalid("--env-file", path, format!("open {path}: {e}")))?;
-    parse_env_file(&contents, env).map_err(|e| invalid("--env-file", path, e))
+pub(super) fn read_env_file(path: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<String>, FlagError> {
+    let contents = std::fs::read(path)
+        .map_err(|error| FlagError::new("--env-file", path, ValueError::Open { path: path.to_string(), error }))?;
+    parse_env_file(&contents, env).map_err(|e| FlagError::new("--env-file", path, e))
 }
 
 /// `parse_duration` for the value of `flag`, failing with pflag's wording:
 /// `invalid argument "5x" for "--restart-delay" flag: time: unknown unit "x" in duration "5x"`.
-pub fn parse_duration_ns(text: &str, flag: &str) -> Result<u64, String> {
-    parse_duration(text).map_err(|problem| invalid(flag, text, problem))
+pub fn parse_duration_ns(text: &str, flag: &str) -> Result<u64, FlagError> {
+    parse_duration(text).map_err(|problem| FlagError::new(flag, text, problem))
 }
 
 #[cfg(test)]
@@ -186,7 +185,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("swarm-service-flags-{}.env", std::process::id()));
         std::fs::write(&path, "A=1\nB C=2\n").unwrap();
         let path_text = path.to_str().unwrap().to_string();
-        let error = read_env_file(&path_text, &test_env).unwrap_err();
+        let error = read_env_file(&path_text, &test_env).unwrap_err().to_string();
         assert_eq!(
             error,
             format!(
@@ -194,9 +193,12 @@ mod tests {
             )
         );
         std::fs::write(&path, "A=1\nHOME\n").unwrap();
-        assert_eq!(read_env_file(&path_text, &test_env), Ok(strings(&["A=1", "HOME=/root"])));
+        assert_eq!(
+            read_env_file(&path_text, &test_env).map_err(|e| e.to_string()),
+            Ok(strings(&["A=1", "HOME=/root"]))
+        );
         std::fs::remove_file(&path).unwrap();
-        let error = read_env_file(&path_text, &test_env).unwrap_err();
+        let error = read_env_file(&path_text, &test_env).unwrap_err().to_string();
         assert!(
             error.starts_with(&format!("invalid argument {path_text:?} for \"--env-file\" flag: open ")),
             "{error}"
@@ -205,9 +207,9 @@ mod tests {
 
     #[test]
     fn duration_flags_use_pflag_wording() {
-        assert_eq!(parse_duration_ns("1.5s", "--dispatcher-heartbeat"), Ok(1_500_000_000));
+        assert_eq!(parse_duration_ns("1.5s", "--dispatcher-heartbeat").map_err(|e| e.to_string()), Ok(1_500_000_000));
         assert_eq!(
-            parse_duration_ns("5x", "--restart-delay"),
+            parse_duration_ns("5x", "--restart-delay").map_err(|e| e.to_string()),
             Err(r#"invalid argument "5x" for "--restart-delay" flag: time: unknown unit "x" in duration "5x""#
                 .to_string())
         );

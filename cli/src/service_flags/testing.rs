@@ -30,11 +30,11 @@ pub(crate) fn create_flags(argv: &[&str]) -> CreateFlags {
 
 pub(crate) fn create(argv: &[&str]) -> Result<ServiceSpec, String> {
     let flags = create_flags(argv);
-    create_with_env(&flags, flags.image(), flags.command(), &test_env)
+    create_with_env(&flags, flags.image(), flags.command(), &test_env).map_err(|e| e.to_string())
 }
 
 pub(crate) fn update(current: &ServiceSpec, argv: &[&str]) -> Result<ServiceSpec, String> {
     let argv = std::iter::once("update").chain(argv.iter().copied()).chain(["web"]);
     let flags = UpdateCli::try_parse_from(argv).unwrap_or_else(|e| panic!("{e}")).flags;
-    update_with_env(current, &flags, &test_env)
+    update_with_env(current, &flags, &test_env).map_err(|e| e.to_string())
 }

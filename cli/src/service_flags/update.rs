@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use swarm_core::spec::{Mount, PortConfig, ServiceMode, ServiceSpec, SpecError};
 
+use super::error::SpecFlagsError;
 use super::flags::{SharedFlags, UpdateFlags};
-use super::shared::{apply_shared, given, invalid, parse_labels, process_env, EnvLookup};
+use super::shared::{apply_shared, given, parse_labels, process_env, EnvLookup};
 use crate::parse::{
     env_key, parse_env, parse_mount, parse_network, parse_placement_pref, parse_port_spec, parse_publish, parse_uint,
-    split_shell_words,
+    split_shell_words, FlagError,
 };
 
 /// The spec `docker service update [flags]` sends for a service whose spec is `current`: only flags given change
@@ -19,13 +20,13 @@ use crate::parse::{
 /// preferences: remove then add; constraints, mounts: add then remove; ports: remove, then add what the service did
 /// not already have, sorted as Docker sorts them). Validated. `--rollback` is not a spec change: check
 /// `rollback_requested` first; `--force` has no spec field: see `wants_force`.
-pub fn apply_update(current: &ServiceSpec, flags: &UpdateFlags) -> Result<ServiceSpec, String> {
+pub fn apply_update(current: &ServiceSpec, flags: &UpdateFlags) -> Result<ServiceSpec, SpecFlagsError> {
     update_with_env(current, flags, &process_env)
 }
 
 /// `--rollback`: `Ok(true)` when given alone (`-d` and `-q` aside) — the manager then rolls the service back to its
 /// previous spec, which `apply_update` cannot compute — and Docker's error when combined with other flags.
-pub fn rollback_requested(flags: &UpdateFlags) -> Result<bool, String> {
+pub fn rollback_requested(flags: &UpdateFlags) -> Result<bool, SpecFlagsError> {
     if !flags.rollback {
         return Ok(false);
     }
@@ -34,7 +35,7 @@ pub fn rollback_requested(flags: &UpdateFlags) -> Result<bool, String> {
     others.detach = false;
     others.quiet = false;
     if others != UpdateFlags::default() {
-        return Err("other flags may not be combined with --rollback".to_string());
+        return Err(SpecFlagsError::RollbackWithOtherFlags);
     }
     Ok(true)
 }
@@ -49,12 +50,9 @@ pub(super) fn update_with_env(
     current: &ServiceSpec,
     flags: &UpdateFlags,
     env: EnvLookup,
-) -> Result<ServiceSpec, String> {
+) -> Result<ServiceSpec, SpecFlagsError> {
     if flags.rollback {
-        return Err(
-            "--rollback does not edit the spec: the manager restores the previous one (see rollback_requested)"
-                .to_string(),
-        );
+        return Err(SpecFlagsError::RollbackIsNotAnEdit);
     }
     let mut spec = current.clone();
     let shared = &flags.shared;
@@ -67,7 +65,7 @@ pub(super) fn update_with_env(
         container.image = image.clone();
     }
     if let Some(args) = &flags.args {
-        container.args = split_shell_words(args).map_err(|e| invalid("--args", args, e))?;
+        container.args = split_shell_words(args).map_err(|e| FlagError::new("--args", args, e))?;
     }
     update_labels(
         &mut container.labels,
@@ -78,7 +76,7 @@ pub(super) fn update_with_env(
     if !flags.env_add.is_empty() || !flags.env_rm.is_empty() {
         container.env.retain(|entry| !flags.env_rm.iter().any(|key| key == env_key(entry)));
         for text in &flags.env_add {
-            let entry = parse_env(text, env).map_err(|e| invalid("--env-add", text, e))?;
+            let entry = parse_env(text, env).map_err(|e| FlagError::new("--env-add", text, e))?;
             match container.env.iter_mut().find(|current| env_key(current) == env_key(&entry)) {
                 Some(slot) => *slot = entry,
                 None => container.env.push(entry),
@@ -98,21 +96,23 @@ pub(super) fn update_with_env(
         let removals = flags
             .placement_pref_rm
             .iter()
-            .map(|text| parse_placement_pref(text).map_err(|e| invalid("--placement-pref-rm", text, e)))
+            .map(|text| parse_placement_pref(text).map_err(|e| FlagError::new("--placement-pref-rm", text, e)))
             .collect::<Result<Vec<_>, _>>()?;
         placement.preferences.retain(|preference| !removals.contains(preference));
     }
     for text in &flags.placement_pref_add {
-        placement.preferences.push(parse_placement_pref(text).map_err(|e| invalid("--placement-pref-add", text, e))?);
+        placement
+            .preferences
+            .push(parse_placement_pref(text).map_err(|e| FlagError::new("--placement-pref-add", text, e))?);
     }
 
     if !flags.network_add.is_empty() || !flags.network_rm.is_empty() {
         let networks = &mut spec.task_template.networks;
         networks.retain(|network| !flags.network_rm.contains(&network.target));
         for text in &flags.network_add {
-            let network = parse_network(text).map_err(|e| invalid("--network-add", text, e))?;
+            let network = parse_network(text).map_err(|e| FlagError::new("--network-add", text, e))?;
             if networks.iter().any(|existing| existing.target == network.target) {
-                return Err(format!("service is already attached to network {}", network.target));
+                return Err(SpecFlagsError::AlreadyAttached { target: network.target });
             }
             networks.push(network);
         }
@@ -124,13 +124,13 @@ pub(super) fn update_with_env(
     }
 
     apply_shared(&mut spec, shared)?;
-    spec.validate().map_err(|e| e.to_string())?;
+    spec.validate()?;
     Ok(spec)
 }
 
 /// `--replicas` sets a replicated service's replicas or a replicated job's total completions; `--max-concurrent`
 /// only applies to a replicated job.
-fn update_mode(mode: &mut ServiceMode, shared: &SharedFlags) -> Result<(), String> {
+fn update_mode(mode: &mut ServiceMode, shared: &SharedFlags) -> Result<(), SpecFlagsError> {
     let replicas = given("--replicas", &shared.replicas, parse_uint)?;
     let max_concurrent = given("--max-concurrent", &shared.max_concurrent, parse_uint)?;
     match mode {
@@ -144,7 +144,7 @@ fn update_mode(mode: &mut ServiceMode, shared: &SharedFlags) -> Result<(), Strin
         }
         ServiceMode::Replicated { replicas: current } => {
             if max_concurrent.is_some() {
-                return Err(SpecError::MaxConcurrentNotAllowed.to_string());
+                return Err(SpecError::MaxConcurrentNotAllowed.into());
             }
             if let Some(value) = replicas {
                 *current = value;
@@ -152,10 +152,10 @@ fn update_mode(mode: &mut ServiceMode, shared: &SharedFlags) -> Result<(), Strin
         }
         ServiceMode::Global | ServiceMode::GlobalJob => {
             if replicas.is_some() {
-                return Err(SpecError::ReplicasNotAllowed.to_string());
+                return Err(SpecError::ReplicasNotAllowed.into());
             }
             if max_concurrent.is_some() {
-                return Err(SpecError::MaxConcurrentNotAllowed.to_string());
+                return Err(SpecError::MaxConcurrentNotAllowed.into());
             }
         }
     }
@@ -168,7 +168,7 @@ fn update_labels(
     add_flag: &str,
     add: &[String],
     remove: &[String],
-) -> Result<(), String> {
+) -> Result<(), FlagError> {
     for key in remove {
         labels.remove(key);
     }
@@ -178,12 +178,12 @@ fn update_labels(
 
 /// Docker's `updateMounts`: added mounts replace existing ones with the same target, then `remove` targets go; the
 /// result is sorted by source, then target.
-fn update_mounts(mounts: &mut Vec<Mount>, add: &[String], remove: &[String]) -> Result<(), String> {
+fn update_mounts(mounts: &mut Vec<Mount>, add: &[String], remove: &[String]) -> Result<(), SpecFlagsError> {
     let mut by_target: BTreeMap<String, Mount> = BTreeMap::new();
     for text in add {
-        let mount = parse_mount(text).map_err(|e| invalid("--mount-add", text, e))?;
+        let mount = parse_mount(text).map_err(|e| FlagError::new("--mount-add", text, e))?;
         if by_target.contains_key(&mount.target) {
-            return Err("duplicate mount target".to_string());
+            return Err(SpecFlagsError::DuplicateMountTarget);
         }
         by_target.insert(mount.target.clone(), mount);
     }
@@ -201,10 +201,10 @@ fn update_mounts(mounts: &mut Vec<Mount>, add: &[String], remove: &[String]) -> 
 /// `published:target/protocol/mode`. Unlike Docker, a removal matches whatever the publish mode: `parse_publish`
 /// records every added port in host mode while `--publish-rm 80` parses as ingress, so a port added with `-p` must
 /// still be removable by the same short form.
-fn update_ports(ports: &mut Vec<PortConfig>, add: &[String], remove: &[String]) -> Result<(), String> {
+fn update_ports(ports: &mut Vec<PortConfig>, add: &[String], remove: &[String]) -> Result<(), FlagError> {
     let mut removals = Vec::new();
     for text in remove {
-        removals.extend(parse_port_spec(text).map_err(|e| invalid("--publish-rm", text, e))?);
+        removals.extend(parse_port_spec(text).map_err(|e| FlagError::new("--publish-rm", text, e))?);
     }
     let mut existing = BTreeSet::new();
     let mut updated = Vec::new();
@@ -217,7 +217,7 @@ fn update_ports(ports: &mut Vec<PortConfig>, add: &[String], remove: &[String]) 
         !removals.iter().any(|removal| removal.target_port == port.target_port && removal.protocol == port.protocol)
     });
     for text in add {
-        for port in parse_publish(text).map_err(|e| invalid("--publish-add", text, e))? {
+        for port in parse_publish(text).map_err(|e| FlagError::new("--publish-add", text, e))? {
             if !existing.contains(&port_key(&port)) {
                 updated.push(port);
             }
@@ -563,15 +563,15 @@ mod tests {
             let argv = std::iter::once("update").chain(argv.iter().copied()).chain(["web"]);
             UpdateCli::try_parse_from(argv).unwrap().flags
         };
-        assert_eq!(rollback_requested(&parse(&[])), Ok(false));
-        assert_eq!(rollback_requested(&parse(&["--rollback", "-d", "-q"])), Ok(true));
+        assert_eq!(rollback_requested(&parse(&[])).map_err(|e| e.to_string()), Ok(false));
+        assert_eq!(rollback_requested(&parse(&["--rollback", "-d", "-q"])).map_err(|e| e.to_string()), Ok(true));
         assert_eq!(
-            rollback_requested(&parse(&["--rollback", "--replicas", "2"])),
+            rollback_requested(&parse(&["--rollback", "--replicas", "2"])).map_err(|e| e.to_string()),
             Err("other flags may not be combined with --rollback".to_string())
         );
         assert!(apply_update(&web(), &parse(&["--rollback"])).is_err());
         assert!(wants_force(&parse(&["--force"])));
         assert!(!wants_force(&parse(&[])));
-        assert_eq!(apply_update(&web(), &parse(&["--force"])), Ok(web()));
+        assert_eq!(apply_update(&web(), &parse(&["--force"])).map_err(|e| e.to_string()), Ok(web()));
     }
 }
