@@ -1,7 +1,7 @@
 //! The CLI's side of the control API: which daemon to talk to (`-H`/`SWARM_HOST`, like `DOCKER_HOST`), and calls
-//! that turn every failure into the message the user sees — `Error response from daemon: …` for the daemon's
-//! refusals, Docker's "Cannot connect" sentence when nothing answers. Invariant: no call waits forever; each has a
-//! deadline long enough for the slowest legitimate operation it makes.
+//! whose every failure is a `ControlError` saying what the user sees — `Error response from daemon: …` for the
+//! daemon's refusals (with the HTTP status beside it), Docker's "Cannot connect" sentence when nothing answers.
+//! Invariant: no call waits forever; each has a deadline long enough for the slowest legitimate operation it makes.
 
 use std::time::Duration;
 
@@ -19,69 +19,22 @@ pub struct HostArg {
     pub host: String,
 }
 
-/// The flags every `ls` takes.
-#[derive(clap::Args, Debug)]
-pub struct ListArgs {
-    /// Only display IDs.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Format output: "table", "json", or a Go template (`{{.Name}}`, `table {{.ID}}\t{{.Image}}`).
-    #[arg(long, default_value = "table")]
-    pub format: String,
-}
-
-/// The flags every task table (`node ps`, `service ps`) takes.
-#[derive(clap::Args, Debug)]
-pub struct TaskTableArgs {
-    /// Do not truncate output.
-    #[arg(long)]
-    pub no_trunc: bool,
-    /// Only display task IDs.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Filter output based on conditions provided.
-    #[arg(short, long = "filter")]
-    pub filter: Vec<String>,
-    /// Format output: "table", "json", or a Go template (`{{.Name}}\t{{.CurrentState}}`).
-    #[arg(long, default_value = "table")]
-    pub format: String,
-}
-
-/// How an `ls` prints: its `--format`, checked before any call, except that `-q` wins (as in Docker) and prints
-/// the ids through the command's own renderer.
-pub fn list_format(args: &ListArgs) -> Result<crate::render::template::OutputFormat, String> {
-    let format = crate::render::template::OutputFormat::parse(&args.format)?;
-    Ok(if args.quiet { crate::render::template::OutputFormat::Table } else { format })
-}
-
-/// Acts on each of `references` in turn, as Docker's `rm` commands do: each success prints its reference, and
-/// the failures are reported together at the end (exit status 1) after every reference was tried.
-pub fn for_each_reference<T>(
-    references: &[String],
-    mut act: impl FnMut(&str) -> Result<T, String>,
-) -> Result<(), String> {
-    let mut failures = Vec::new();
-    for reference in references {
-        match act(reference) {
-            Ok(_) => println!("{reference}"),
-            Err(message) => failures.push(message),
-        }
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(failures.join("\n"))
-    }
-}
-
-/// The options of a task table from its flags; a bad filter or template is an error before any call.
-pub fn ps_options(args: &TaskTableArgs) -> Result<crate::render::service_ps::PsOptions, String> {
-    Ok(crate::render::service_ps::PsOptions {
-        no_trunc: args.no_trunc,
-        quiet: args.quiet,
-        filters: crate::render::service_ps::parse_filters(&args.filter)?,
-        format: crate::render::template::OutputFormat::parse(&args.format)?,
-    })
+/// Why a call to the daemon failed, in the words the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("invalid -H {host:?}: the control API is a unix socket (unix:///path)")]
+    InvalidHost { host: String },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The daemon answered with an error status; `message` is its reason, in Docker's words.
+    #[error("Error response from daemon: {message}")]
+    Refused { status: u16, message: String },
+    #[error("Cannot connect to the swarm daemon at {host}. Is the swarm daemon running?")]
+    CannotConnect { host: String },
+    #[error("Error talking to the swarm daemon at {host}: {error}")]
+    Transport { host: String, error: CallError },
+    #[error("malformed answer from the daemon for {path}: {error}")]
+    MalformedAnswer { path: String, error: serde_json::Error },
 }
 
 /// A connection to one daemon's control API.
@@ -96,32 +49,30 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Control {
-    pub fn new(host: &str) -> Result<Control, String> {
+    pub fn new(host: &str) -> Result<Control, ControlError> {
         let address = if host.starts_with(UNIX_SCHEME) {
             host.to_string()
         } else if host.starts_with('/') {
             format!("{UNIX_SCHEME}{host}")
         } else {
-            return Err(format!("invalid -H {host:?}: the control API is a unix socket (unix:///path)"));
+            return Err(ControlError::InvalidHost { host: host.to_string() });
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ControlError::Runtime)?;
         Ok(Control { host: address.clone(), client: HttpClient::new(address), runtime })
     }
 
-    pub fn get<T: DeserializeOwned>(&mut self, path: &str) -> Result<T, String> {
+    pub fn get<T: DeserializeOwned>(&mut self, path: &str) -> Result<T, ControlError> {
         let bytes = self.runtime.block_on(self.client.get(path, CALL_TIMEOUT)).map_err(|e| self.explain(e))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("malformed answer from the daemon for {path}: {e}"))
+        serde_json::from_slice(&bytes).map_err(|error| ControlError::MalformedAnswer { path: path.to_string(), error })
     }
 
-    pub fn post<B: Serialize, T: DeserializeOwned>(&mut self, path: &str, body: &B) -> Result<T, String> {
+    pub fn post<B: Serialize, T: DeserializeOwned>(&mut self, path: &str, body: &B) -> Result<T, ControlError> {
         self.post_with_timeout(path, body, CALL_TIMEOUT)
     }
 
     /// For init, join and leave, which wait for Raft membership changes.
-    pub fn post_slow<B: Serialize, T: DeserializeOwned>(&mut self, path: &str, body: &B) -> Result<T, String> {
+    pub fn post_slow<B: Serialize, T: DeserializeOwned>(&mut self, path: &str, body: &B) -> Result<T, ControlError> {
         self.post_with_timeout(path, body, MEMBERSHIP_TIMEOUT)
     }
 
@@ -130,13 +81,13 @@ impl Control {
         path: &str,
         body: &B,
         timeout: Duration,
-    ) -> Result<T, String> {
+    ) -> Result<T, ControlError> {
         let body = serde_json::to_vec(body).expect("JSON encoding of a request");
         let bytes = self.runtime.block_on(self.client.post(path, body, timeout)).map_err(|e| self.explain(e))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("malformed answer from the daemon for {path}: {e}"))
+        serde_json::from_slice(&bytes).map_err(|error| ControlError::MalformedAnswer { path: path.to_string(), error })
     }
 
-    pub fn view(&mut self) -> Result<ClusterView, String> {
+    pub fn view(&mut self) -> Result<ClusterView, ControlError> {
         self.get(PATH_VIEW)
     }
 
@@ -145,13 +96,11 @@ impl Control {
         std::thread::sleep(duration);
     }
 
-    fn explain(&self, error: CallError) -> String {
+    fn explain(&self, error: CallError) -> ControlError {
         match error {
-            CallError::Status { message, .. } => format!("Error response from daemon: {message}"),
-            CallError::Connect { .. } => {
-                format!("Cannot connect to the swarm daemon at {}. Is the swarm daemon running?", self.host)
-            }
-            other => format!("Error talking to the swarm daemon at {}: {other}", self.host),
+            CallError::Status { status, message, .. } => ControlError::Refused { status, message },
+            CallError::Connect { .. } => ControlError::CannotConnect { host: self.host.clone() },
+            error => ControlError::Transport { host: self.host.clone(), error },
         }
     }
 }

@@ -11,6 +11,27 @@ use swarm_runtime::daemon::{Daemon, DaemonConfig};
 use swarm_runtime::http::UNIX_SCHEME;
 use swarm_runtime::raft::settings::RaftSettings;
 
+/// Why `swarm daemon` could not run (or stopped running).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("--log-level: {0}")]
+    LogLevel(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("invalid -H {host:?}: the control API listens on a unix socket (unix:///path)")]
+    InvalidHost { host: String },
+    /// The node or its control API did not start; the runtime's own words.
+    #[error(transparent)]
+    Start(Box<dyn std::error::Error + Send + Sync>),
+    /// `--init` was refused; the daemon's own words.
+    #[error("{0}")]
+    Init(String),
+    #[error("cannot watch SIGTERM: {0}")]
+    Signal(std::io::Error),
+    #[error("{0}")]
+    CtrlC(std::io::Error),
+}
+
 #[derive(Args, Debug)]
 pub struct DaemonArgs {
     /// Where the node record, the Raft log, vote and snapshots live.
@@ -42,30 +63,28 @@ pub struct DaemonArgs {
     keep_entries: u64,
 }
 
-pub fn run(args: DaemonArgs) -> Result<(), String> {
+pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log_level).map_err(|e| format!("--log-level: {e}"))?,
+            tracing_subscriber::EnvFilter::try_new(&args.log_level)
+                .map_err(|e| DaemonError::LogLevel(e.to_string()))?,
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(DaemonError::Runtime)?;
     runtime.block_on(run_async(args))
 }
 
-fn socket_path(host: &str) -> Result<PathBuf, String> {
+fn socket_path(host: &str) -> Result<PathBuf, DaemonError> {
     match host.strip_prefix(UNIX_SCHEME) {
         Some(path) => Ok(PathBuf::from(path)),
         None if host.starts_with('/') => Ok(PathBuf::from(host)),
-        None => Err(format!("invalid -H {host:?}: the control API listens on a unix socket (unix:///path)")),
+        None => Err(DaemonError::InvalidHost { host: host.to_string() }),
     }
 }
 
-async fn run_async(args: DaemonArgs) -> Result<(), String> {
+async fn run_async(args: DaemonArgs) -> Result<(), DaemonError> {
     let config = DaemonConfig {
         data_dir: args.data_dir.clone(),
         listen_addr: args.listen_addr,
@@ -78,16 +97,16 @@ async fn run_async(args: DaemonArgs) -> Result<(), String> {
         },
         hostname: args.hostname.clone(),
     };
-    let daemon = Daemon::start(config).await.map_err(|e| e.to_string())?;
-    let control = daemon.serve_control().await.map_err(|e| e.to_string())?;
+    let daemon = Daemon::start(config).await.map_err(|e| DaemonError::Start(e.into()))?;
+    let control = daemon.serve_control().await.map_err(|e| DaemonError::Start(e.into()))?;
     if args.init && daemon.info().await.role == swarm_runtime::control::api::LocalRole::None {
-        let reply = daemon.init(InitRequest::default()).await.map_err(|refusal| refusal.message)?;
+        let reply = daemon.init(InitRequest::default()).await.map_err(|refusal| DaemonError::Init(refusal.message))?;
         tracing::info!(node_id = %reply.node_id, "initialised a new swarm");
     }
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(DaemonError::Signal)?;
     tokio::select! {
-        result = tokio::signal::ctrl_c() => result.map_err(|e| e.to_string())?,
+        result = tokio::signal::ctrl_c() => result.map_err(DaemonError::CtrlC)?,
         _ = terminate.recv() => {}
     }
     tracing::info!("shutting down");

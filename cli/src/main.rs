@@ -2,9 +2,12 @@
 //! daemon's control API (a unix socket, `-H`/`SWARM_HOST`), with Docker Swarm's commands, flags, tables and
 //! messages. Only this crate prints tables.
 
+mod args;
 mod client;
 mod daemon;
+mod error;
 mod node_cmd;
+mod parse;
 mod progress;
 mod render;
 mod service_cmd;
@@ -13,6 +16,8 @@ mod status;
 mod swarm_cmd;
 
 use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
 
 #[derive(Parser)]
 #[command(name = "swarm", version, about = "A container orchestrator that behaves like Docker Swarm mode")]
@@ -76,30 +81,27 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Daemon(args) => daemon::run(args),
-        Command::Status(args) => status::run(args),
-        Command::Init { host, args } => {
-            client::Control::new(&host.host).and_then(|mut c| swarm_cmd::init(&mut c, args))
-        }
-        Command::Join { host, args } => {
-            client::Control::new(&host.host).and_then(|mut c| swarm_cmd::join(&mut c, args))
-        }
-        Command::JoinToken { host, args } => {
-            client::Control::new(&host.host).and_then(|mut c| swarm_cmd::join_token(&mut c, args))
-        }
-        Command::Leave { host, args } => {
-            client::Control::new(&host.host).and_then(|mut c| swarm_cmd::leave(&mut c, args))
-        }
-        Command::Node { host, command } => {
-            client::Control::new(&host.host).and_then(|mut c| node_cmd::run(&mut c, command))
-        }
-        Command::Service { host, command } => {
-            client::Control::new(&host.host).and_then(|mut c| service_cmd::run(&mut c, command))
-        }
+    let result: Result<(), CliError> = match cli.command {
+        Command::Daemon(args) => daemon::run(args).map_err(Into::into),
+        Command::Status(args) => status::run(args).map_err(Into::into),
+        Command::Init { host, args } => with_daemon(&host, |c| swarm_cmd::init(c, args)),
+        Command::Join { host, args } => with_daemon(&host, |c| swarm_cmd::join(c, args)),
+        Command::JoinToken { host, args } => with_daemon(&host, |c| swarm_cmd::join_token(c, args)),
+        Command::Leave { host, args } => with_daemon(&host, |c| swarm_cmd::leave(c, args)),
+        Command::Node { host, command } => with_daemon(&host, |c| node_cmd::run(c, command)),
+        Command::Service { host, command } => with_daemon(&host, |c| service_cmd::run(c, command)),
     };
-    if let Err(message) = result {
-        eprintln!("{message}");
+    if let Err(error) = result {
+        eprintln!("{error}");
         std::process::exit(1);
     }
+}
+
+/// Runs a client command against the daemon `host` names.
+fn with_daemon(
+    host: &client::HostArg,
+    command: impl FnOnce(&mut client::Control) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    let mut control = client::Control::new(&host.host)?;
+    command(&mut control)
 }

@@ -8,15 +8,16 @@ use swarm_runtime::control::api::{NodeRemoveRequest, NodeUpdateRequest, PATH_NOD
 use swarm_runtime::control::view::ClusterView;
 
 use crate::client::Control;
+use crate::error::CliError;
 use crate::render;
-use crate::render::ids::{resolve, Kind};
+use crate::render::ids::{resolve, Kind, ResolveError};
 use crate::swarm_cmd::Availability;
 
 #[derive(Subcommand, Debug)]
 pub enum NodeCommand {
     /// List nodes in the swarm.
     #[command(alias = "list")]
-    Ls(crate::client::ListArgs),
+    Ls(crate::args::ListArgs),
     /// Display detailed information on one or more nodes.
     Inspect(InspectArgs),
     /// Update a node.
@@ -58,7 +59,7 @@ pub struct UpdateArgs {
 #[derive(Args, Debug)]
 pub struct PsArgs {
     #[command(flatten)]
-    table: crate::client::TaskTableArgs,
+    table: crate::args::TaskTableArgs,
     nodes: Vec<String>,
 }
 
@@ -78,15 +79,15 @@ pub struct NodesArgs {
 }
 
 /// Finds a node by id, hostname, unique id prefix, or `self`.
-pub fn find_node<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Node, String> {
+pub fn find_node<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Node, ResolveError> {
     let reference = if reference == "self" { view.this_node_id.as_str() } else { reference };
     resolve(&view.nodes, reference, |n: &Node| n.id.as_str(), |n| n.description.hostname.as_str(), Kind::Node)
 }
 
-pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
+pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), CliError> {
     match command {
         NodeCommand::Ls(args) => {
-            let format = crate::client::list_format(&args)?;
+            let format = crate::args::list_format(&args)?;
             let view = control.view()?;
             let options = render::node_ls::NodeLsOptions { quiet: args.quiet };
             print!("{}", format.print(render::node_ls::rows(&view), |_| render::node_ls::render(&view, &options))?);
@@ -112,13 +113,13 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
             for label in &args.label_add {
                 let (key, value) = label.split_once('=').unwrap_or((label.as_str(), ""));
                 if key.is_empty() {
-                    return Err(format!("invalid argument \"{label}\" for \"--label-add\" flag: empty label key"));
+                    return Err(CliError::EmptyNodeLabelKey { label: label.clone() });
                 }
                 spec.labels.insert(key.to_string(), value.to_string());
             }
             for key in &args.label_rm {
                 if spec.labels.remove(key).is_none() {
-                    return Err(format!("key {key} doesn't exist in node's labels"));
+                    return Err(CliError::NoSuchNodeLabel { key: key.clone() });
                 }
             }
             let request = NodeUpdateRequest { id: node.id.clone(), version: node.version, spec };
@@ -127,7 +128,7 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
             Ok(())
         }
         NodeCommand::Ps(args) => {
-            let options = crate::client::ps_options(&args.table)?;
+            let options = crate::args::ps_options(&args.table)?;
             let view = control.view()?;
             let references = if args.nodes.is_empty() { vec!["self".to_string()] } else { args.nodes };
             let nodes = references.iter().map(|r| find_node(&view, r)).collect::<Result<Vec<_>, _>>()?;
@@ -143,10 +144,11 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
         }
         NodeCommand::Rm(args) => {
             let view = control.view()?;
-            crate::client::for_each_reference(&args.nodes, |reference| {
+            crate::args::for_each_reference(&args.nodes, |reference| {
                 let node = find_node(&view, reference)?;
                 let request = NodeRemoveRequest { id: node.id.clone(), force: args.force };
-                control.post::<_, serde_json::Value>(PATH_NODE_REMOVE, &request)
+                control.post::<_, serde_json::Value>(PATH_NODE_REMOVE, &request)?;
+                Ok(())
             })
         }
         NodeCommand::Promote(args) => change_roles(control, &args.nodes, NodeRole::Manager),
@@ -155,7 +157,7 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), String> {
 }
 
 /// `node promote` / `node demote`: Docker's messages, one node at a time.
-fn change_roles(control: &mut Control, references: &[String], role: NodeRole) -> Result<(), String> {
+fn change_roles(control: &mut Control, references: &[String], role: NodeRole) -> Result<(), CliError> {
     for reference in references {
         let view = control.view()?;
         let node = find_node(&view, reference)?;

@@ -12,7 +12,19 @@ use std::time::{Duration, Instant};
 use swarm_core::{NodeAvailability, NodeState, Service, ServiceMode, Task, TaskState};
 use swarm_runtime::control::view::ClusterView;
 
-use crate::client::Control;
+use crate::client::{Control, ControlError};
+
+/// Why `watch` stopped before the service converged.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("service {service_id} was removed while waiting for it to converge")]
+    Removed { service_id: String },
+    /// A paused update, an update that rolled back on its own, or a task the engine rejected.
+    #[error("service {service} could not converge: {reason}")]
+    NotConverged { service: String, reason: String },
+}
 
 /// Where a service stands, from one view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +125,7 @@ impl Progress {
 
 /// Polls until `service_id` converges (then waits out the update monitor period, as Docker's `verify` does) or
 /// cannot; prints each new line once. `Err` carries the reason the service did not converge.
-pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requested: bool) -> Result<(), String> {
+pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requested: bool) -> Result<(), WatchError> {
     let say = |line: &str| {
         if !quiet {
             println!("{line}");
@@ -126,7 +138,7 @@ pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requ
     loop {
         let view = control.view()?;
         let Some(service) = view.services.iter().find(|s| s.id == service_id) else {
-            return Err(format!("service {service_id} was removed while waiting for it to converge"));
+            return Err(WatchError::Removed { service_id: service_id.to_string() });
         };
         let progress = Progress::of(&view, service, rollback_requested);
         let overall = if service.spec.mode.is_job() {
@@ -145,7 +157,7 @@ pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requ
             }
         }
         if let Some(reason) = progress.failure {
-            return Err(format!("service {} could not converge: {reason}", service.spec.name));
+            return Err(WatchError::NotConverged { service: service.spec.name.clone(), reason });
         }
         if progress.converged {
             let monitor =

@@ -15,9 +15,11 @@ use swarm_runtime::control::api::{
 use swarm_runtime::control::view::ClusterView;
 
 use crate::client::Control;
+use crate::error::CliError;
 use crate::progress;
 use crate::render;
-use crate::render::ids::{resolve, Kind};
+use crate::render::ids::{resolve, Kind, ResolveError};
+use crate::render::service_ps::PsError;
 use crate::service_flags::{apply_update, spec_from_create, CreateFlags, UpdateFlags};
 
 #[derive(Subcommand, Debug)]
@@ -26,7 +28,7 @@ pub enum ServiceCommand {
     Create(CreateArgs),
     /// List services.
     #[command(alias = "list")]
-    Ls(crate::client::ListArgs),
+    Ls(crate::args::ListArgs),
     /// List the tasks of one or more services.
     Ps(PsArgs),
     /// Display detailed information on one or more services.
@@ -53,7 +55,7 @@ pub struct CreateArgs {
 #[derive(Args, Debug)]
 pub struct PsArgs {
     #[command(flatten)]
-    table: crate::client::TaskTableArgs,
+    table: crate::args::TaskTableArgs,
     #[arg(required = true)]
     services: Vec<String>,
 }
@@ -125,30 +127,27 @@ pub struct RmArgs {
 }
 
 /// Finds a service by id, name, or unique id prefix.
-pub fn find_service<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Service, String> {
+pub fn find_service<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Service, ResolveError> {
     resolve(&view.services, reference, |s: &Service| s.id.as_str(), |s| s.spec.name.as_str(), Kind::Service)
 }
 
-/// For writes, Docker's daemon words it "service x not found".
-fn find_service_for_write<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Service, String> {
-    find_service(view, reference).map_err(|message| {
-        if message == render::ids::not_found(Kind::Service, reference) {
-            format!("Error response from daemon: service {reference} not found")
-        } else {
-            message
-        }
+/// For writes, Docker's daemon words a missing service "service x not found".
+fn find_service_for_write<'a>(view: &'a ClusterView, reference: &str) -> Result<&'a Service, CliError> {
+    find_service(view, reference).map_err(|error| match error {
+        ResolveError::NotFound { .. } => CliError::NoSuchServiceToWrite { reference: reference.to_string() },
+        ambiguous @ ResolveError::Ambiguous { .. } => CliError::Resolve(ambiguous),
     })
 }
 
-fn follow(control: &mut Control, service_id: &str, detach: bool, quiet: bool, rollback: bool) -> Result<(), String> {
+fn follow(control: &mut Control, service_id: &str, detach: bool, quiet: bool, rollback: bool) -> Result<(), CliError> {
     if detach {
         return Ok(());
     }
     // With -q, still wait (silently), so the exit status says whether the service converged.
-    progress::watch(control, service_id, quiet, rollback)
+    Ok(progress::watch(control, service_id, quiet, rollback)?)
 }
 
-pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String> {
+pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), CliError> {
     match command {
         ServiceCommand::Create(args) => {
             let (image, rest) = args.flags.image_and_args();
@@ -158,7 +157,7 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
             follow(control, &reply.id, args.flags.detach, args.flags.quiet, false)
         }
         ServiceCommand::Ls(args) => {
-            let format = crate::client::list_format(&args)?;
+            let format = crate::args::list_format(&args)?;
             let view = control.view()?;
             let options = render::service_ls::ServiceLsOptions { quiet: args.quiet };
             let rows = render::service_ls::rows(&view);
@@ -166,12 +165,12 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
             Ok(())
         }
         ServiceCommand::Ps(args) => {
-            let options = crate::client::ps_options(&args.table)?;
+            let options = crate::args::ps_options(&args.table)?;
             let view = control.view()?;
             let output = render::service_ps::render(&view, &args.services, &options)?;
             print!("{}", output.stdout);
             match output.error {
-                Some(error) => Err(error),
+                Some(unmatched) => Err(PsError::NoneFound(unmatched).into()),
                 None => Ok(()),
             }
         }
@@ -220,7 +219,7 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
                 let parsed = pair.split_once('=').and_then(|(name, n)| n.parse::<u64>().ok().map(|n| (name, n)));
                 match parsed {
                     Some((name, replicas)) if !name.is_empty() => pairs.push((name.to_string(), replicas)),
-                    _ => return Err(format!("invalid scale specifier '{pair}'.\nSee 'swarm service scale --help'.")),
+                    _ => return Err(CliError::InvalidScale { specifier: pair.clone() }),
                 }
             }
             let mut failures = Vec::new();
@@ -234,7 +233,7 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
                         ServiceMode::ReplicatedJob { max_concurrent, .. } => {
                             ServiceMode::ReplicatedJob { max_concurrent, total_completions: replicas }
                         }
-                        _ => return Err("scale can only be used with replicated or replicated-job mode".to_string()),
+                        _ => return Err(CliError::ScaleNotReplicated),
                     };
                     let request = ServiceUpdateRequest { id: service.id.clone(), version: service.version, spec };
                     control.post::<_, serde_json::Value>(PATH_SERVICE_UPDATE, &request)?;
@@ -256,14 +255,15 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
             if failures.is_empty() {
                 Ok(())
             } else {
-                Err(failures.join("\n"))
+                Err(CliError::Several(failures))
             }
         }
         ServiceCommand::Rm(args) => {
             let view = control.view()?;
-            crate::client::for_each_reference(&args.services, |reference| {
+            crate::args::for_each_reference(&args.services, |reference| {
                 let service = find_service_for_write(&view, reference)?;
-                control.post::<_, serde_json::Value>(PATH_SERVICE_REMOVE, &ObjectRequest { id: service.id.clone() })
+                control.post::<_, serde_json::Value>(PATH_SERVICE_REMOVE, &ObjectRequest { id: service.id.clone() })?;
+                Ok(())
             })
         }
     }
@@ -271,10 +271,10 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), String>
 
 /// `service logs`: every task's container lines, prefixed like Docker (`web.1.abcdef123456@node    | line`);
 /// `-f` polls for lines newer than the last one seen.
-fn logs(control: &mut Control, args: LogsArgs) -> Result<(), String> {
+fn logs(control: &mut Control, args: LogsArgs) -> Result<(), CliError> {
     let tail = match args.tail.as_str() {
         "all" | "" => None,
-        n => Some(n.parse::<u64>().map_err(|_| format!("invalid value \"{n}\" for flag --tail"))?),
+        n => Some(n.parse::<u64>().map_err(|_| CliError::InvalidTail { value: n.to_string() })?),
     };
     let view = control.view()?;
     let service = find_service(&view, &args.service)?;

@@ -3,8 +3,19 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use swarm_runtime::http::HttpClient;
+use swarm_runtime::http::{CallError, HttpClient};
 use swarm_runtime::manager::api::{ManagerStatus, PATH_STATUS};
+
+/// Why `swarm status` printed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("Cannot connect to the swarm manager at {host}: {error}")]
+    Unreachable { host: String, error: CallError },
+    #[error("malformed status from {host}: {error}")]
+    Malformed { host: String, error: serde_json::Error },
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {
@@ -21,16 +32,13 @@ pub struct StatusArgs {
     format: Format,
 }
 
-pub fn run(args: StatusArgs) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+pub fn run(args: StatusArgs) -> Result<(), StatusError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StatusError::Runtime)?;
     let bytes = runtime
         .block_on(async { HttpClient::new(args.host.clone()).get(PATH_STATUS, Duration::from_secs(5)).await })
-        .map_err(|e| format!("Cannot connect to the swarm manager at {}: {e}", args.host))?;
+        .map_err(|error| StatusError::Unreachable { host: args.host.clone(), error })?;
     let status: ManagerStatus =
-        serde_json::from_slice(&bytes).map_err(|e| format!("malformed status from {}: {e}", args.host))?;
+        serde_json::from_slice(&bytes).map_err(|error| StatusError::Malformed { host: args.host.clone(), error })?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&status).expect("JSON")),
         Format::Table => print!("{}", render_table(&status)),

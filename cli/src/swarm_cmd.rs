@@ -9,6 +9,7 @@ use swarm_runtime::control::api::{
 };
 
 use crate::client::Control;
+use crate::error::CliError;
 use crate::service_flags::parse_duration_ns;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -54,7 +55,7 @@ pub struct InitArgs {
     dispatcher_heartbeat: Option<String>,
 }
 
-pub fn init(control: &mut Control, args: InitArgs) -> Result<(), String> {
+pub fn init(control: &mut Control, args: InitArgs) -> Result<(), CliError> {
     let dispatcher_heartbeat_ms = match &args.dispatcher_heartbeat {
         Some(text) => Some(parse_duration_ns(text, "--dispatcher-heartbeat")? / 1_000_000),
         None => None,
@@ -100,7 +101,7 @@ pub struct JoinArgs {
     remote: String,
 }
 
-pub fn join(control: &mut Control, args: JoinArgs) -> Result<(), String> {
+pub fn join(control: &mut Control, args: JoinArgs) -> Result<(), CliError> {
     let remote_addr = if args.remote.contains(':') { args.remote } else { format!("{}:2377", args.remote) };
     let request = JoinRequest {
         token: args.token,
@@ -135,7 +136,7 @@ pub struct JoinTokenArgs {
     role: TokenRole,
 }
 
-pub fn join_token(control: &mut Control, args: JoinTokenArgs) -> Result<(), String> {
+pub fn join_token(control: &mut Control, args: JoinTokenArgs) -> Result<(), CliError> {
     let role = match args.role {
         TokenRole::Worker => NodeRole::Worker,
         TokenRole::Manager => NodeRole::Manager,
@@ -159,7 +160,7 @@ pub struct LeaveArgs {
     force: bool,
 }
 
-pub fn leave(control: &mut Control, args: LeaveArgs) -> Result<(), String> {
+pub fn leave(control: &mut Control, args: LeaveArgs) -> Result<(), CliError> {
     let _: serde_json::Value = control.post_slow(PATH_LEAVE, &LeaveRequest { force: args.force })?;
     println!("Node left the swarm.");
     Ok(())

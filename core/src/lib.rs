@@ -25,9 +25,8 @@ pub use limits::{
 };
 pub use model::{
     Cluster, ClusterSettings, EngineDescription, JoinTokens, ManagerStatus, Network, NetworkSpec, Node,
-    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Platform, Reachability,
-    Resources, Service, ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, UpdateState,
-    UpdateStatus, Version,
+    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Reachability, Service,
+    Task, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus, Version,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};
@@ -35,7 +34,8 @@ pub use snapshot::{DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION, SNAPSHOT
 pub use spec::{
     Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, EndpointSpec, FailureAction,
     FailureRatio, HealthConfig, Mount, MountProblem, MountType, NetworkAttachmentConfig, Placement,
-    PlacementPreference, PortConfig, PortProtocol, PreferenceProblem, PublishMode, ResolutionMode,
-    ResourceRequirements, RestartCondition, RestartPolicy, SpecError, UpdateConfig, UpdateOrder,
+    PlacementPreference, Platform, PortConfig, PortProtocol, PreferenceProblem, PublishMode, ResolutionMode,
+    ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceMode, ServiceSpec, SpecError, TaskSpec,
+    UnknownKeyword, UpdateConfig, UpdateOrder,
 };
 pub use store::{Outcome, Rejection, Store, MANUAL_ROLLBACK_MESSAGE};

@@ -12,10 +12,10 @@ use crate::command::Proposal;
 use crate::model::{Cluster, Network, Node, Service, Task};
 use crate::store::Store;
 
-/// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec.rs`). Version 3:
+/// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec/`). Version 3:
 /// `Service::spec_history` and `Service::update_status`, `Task::running_since`.
 pub const SNAPSHOT_FORMAT_VERSION: u8 = 4;
-/// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec.rs`).
+/// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec/`).
 /// Version 3: `Task::running_since` (in `CreateTasks`), `RollbackService` and `SetServiceUpdateStatus`.
 pub const PROPOSAL_FORMAT_VERSION: u8 = 4;
 

@@ -479,6 +479,12 @@ fn invalid_specs_are_rejected_with_dockers_message() {
         if error.to_string() != case.message {
             failures.push(format!("{}:\n  got      {error}\n  expected {}", case.what, case.message));
         }
+        // The CLI's early check, before the daemon names the service: the same verdict, but an empty name passes.
+        let before_naming = spec.validate_before_naming();
+        let expected_before_naming = if spec.name.is_empty() { Ok(()) } else { Err(error.clone()) };
+        if before_naming != expected_before_naming {
+            failures.push(format!("{}: before naming {before_naming:?}", case.what));
+        }
         // Through the store: rejected, store unchanged. Names and replica counts are caught first by the store's
         // own bounds (`Rejection::InvalidName` / `LimitExceeded`), everything else is `InvalidServiceSpec`.
         let mut store = store_with(&base());

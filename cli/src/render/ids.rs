@@ -51,14 +51,19 @@ impl fmt::Display for Kind {
     }
 }
 
-/// "no such service: x" (the CLI's words in `service ps`; used for every kind).
-pub fn not_found(kind: Kind, reference: &str) -> String {
-    format!("no such {kind}: {reference}")
+/// Why a reference names no one object, in Docker's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// "no such service: x" (the CLI's words in `service ps`; used for every kind).
+    #[error("no such {kind}: {reference}")]
+    NotFound { kind: Kind, reference: String },
+    /// The CLI's "multiple services found with provided prefix: x" for services, the daemon's "node x is ambiguous
+    /// (2 matches found)" for nodes and tasks.
+    #[error("{}", ambiguous(*kind, reference, *matches))]
+    Ambiguous { kind: Kind, reference: String, matches: usize },
 }
 
-/// Docker's words for a reference that matches several objects: the CLI's "multiple services found with provided
-/// prefix: x" for services, the daemon's "node x is ambiguous (2 matches found)" for nodes and tasks.
-pub fn ambiguous(kind: Kind, reference: &str, matches: usize) -> String {
+fn ambiguous(kind: Kind, reference: &str, matches: usize) -> String {
     match kind {
         Kind::Service => format!("multiple services found with provided prefix: {reference}"),
         Kind::Node | Kind::Task => format!("{kind} {reference} is ambiguous ({matches} matches found)"),
@@ -74,7 +79,7 @@ pub fn resolve<'a, T, I, F, G>(
     id_of: F,
     name_of: G,
     kind: Kind,
-) -> Result<&'a T, String>
+) -> Result<&'a T, ResolveError>
 where
     I: IntoIterator<Item = &'a T>,
     T: 'a + ?Sized,
@@ -83,7 +88,7 @@ where
 {
     let candidates: Vec<&'a T> = candidates.into_iter().collect();
     if reference.is_empty() {
-        return Err(not_found(kind, reference));
+        return Err(ResolveError::NotFound { kind, reference: reference.to_string() });
     }
     if let Some(exact) = candidates.iter().copied().find(|c| id_of(c) == reference) {
         return Ok(exact);
@@ -92,12 +97,12 @@ where
     match named.len() {
         0 => {}
         1 => return Ok(named[0]),
-        n => return Err(ambiguous(kind, reference, n)),
+        n => return Err(ResolveError::Ambiguous { kind, reference: reference.to_string(), matches: n }),
     }
     let prefixed: Vec<&'a T> = candidates.iter().copied().filter(|c| id_of(c).starts_with(reference)).collect();
     match prefixed.len() {
-        0 => Err(not_found(kind, reference)),
+        0 => Err(ResolveError::NotFound { kind, reference: reference.to_string() }),
         1 => Ok(prefixed[0]),
-        n => Err(ambiguous(kind, reference, n)),
+        n => Err(ResolveError::Ambiguous { kind, reference: reference.to_string(), matches: n }),
     }
 }

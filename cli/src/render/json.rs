@@ -5,22 +5,27 @@
 
 use serde::Serialize;
 
+/// A value serde could not encode as JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode JSON: {0}")]
+pub struct JsonError(#[from] serde_json::Error);
+
 /// `inspect`: a pretty JSON array of `items`, four-space indented, ending in a newline.
-pub fn inspect<T: Serialize>(items: &[T]) -> Result<String, String> {
+pub fn inspect<T: Serialize>(items: &[T]) -> Result<String, JsonError> {
     let mut bytes = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
-    items.serialize(&mut serializer).map_err(|e| format!("cannot encode JSON: {e}"))?;
-    let mut text = String::from_utf8(bytes).map_err(|e| format!("cannot encode JSON: {e}"))?;
+    items.serialize(&mut serializer)?;
+    let mut text = String::from_utf8(bytes).expect("serde_json writes UTF-8");
     text.push('\n');
     Ok(text)
 }
 
 /// `--format json`: one compact JSON object per item, one per line.
-pub fn lines<T: Serialize>(items: &[T]) -> Result<String, String> {
+pub fn lines<T: Serialize>(items: &[T]) -> Result<String, JsonError> {
     let mut text = String::new();
     for item in items {
-        text.push_str(&serde_json::to_string(item).map_err(|e| format!("cannot encode JSON: {e}"))?);
+        text.push_str(&serde_json::to_string(item)?);
         text.push('\n');
     }
     Ok(text)

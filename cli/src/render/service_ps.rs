@@ -17,13 +17,50 @@ use swarm_core::spec::PublishMode;
 use swarm_core::{Node, Service, Task, TaskState};
 use swarm_runtime::control::view::ClusterView;
 
-use super::ids::{display_id, not_found, resolve, Kind};
+use super::ids::{display_id, resolve, Kind, ResolveError};
 use super::table::Table;
+use super::template::PrintError;
 use super::text::{display_image, ellipsis, natural_cmp, pretty_print};
 use super::time::current_state;
 
 /// The longest ERROR shown without `--no-trunc`, quotes excluded.
 pub const ERROR_WIDTH: usize = 30;
+
+/// A `-f` filter Docker refuses: the CLI's words for a malformed one, the daemon's for an unknown key or value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("invalid argument \"{arg}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)")]
+    BadFormat { arg: String },
+    #[error("Error response from daemon: Invalid desired-state filter: '{value}'")]
+    InvalidDesiredState { value: String },
+    #[error("Error response from daemon: Invalid filter '{key}'")]
+    UnknownKey { key: String },
+}
+
+/// Why `service ps` prints no table, in Docker's words.
+#[derive(Debug, thiserror::Error)]
+pub enum PsError {
+    #[error("\"swarm service ps\" requires at least 1 argument.")]
+    NoService,
+    /// A prefix several services share.
+    #[error(transparent)]
+    Ambiguous(ResolveError),
+    /// No name matched a service: one "no such service" line each.
+    #[error(transparent)]
+    NoneFound(Unmatched),
+    #[error("Error response from daemon: node {reference} not found")]
+    NoSuchNode { reference: String },
+    /// A `node=` filter several nodes match.
+    #[error("Error response from daemon: {0}")]
+    AmbiguousNode(ResolveError),
+    #[error(transparent)]
+    Print(#[from] PrintError),
+}
+
+/// The references that named no object, one line each: "no such service: a\nno such service: b".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct Unmatched(pub Vec<ResolveError>);
 
 /// The `-f` filters of `service ps`, parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,7 +80,7 @@ pub struct TaskFilters {
 /// daemon's `Invalid filter 'key'` and `Invalid desired-state filter: 'x'` (prefixed, as Docker prints them, with
 /// "Error response from daemon: "). Docker's daemon also knows `label`, `service` and `runtime`; they are
 /// rejected here as unknown.
-pub fn parse_filters<S: AsRef<str>>(args: &[S]) -> Result<TaskFilters, String> {
+pub fn parse_filters<S: AsRef<str>>(args: &[S]) -> Result<TaskFilters, FilterError> {
     let mut filters = TaskFilters::default();
     for arg in args {
         let arg = arg.as_ref();
@@ -51,9 +88,7 @@ pub fn parse_filters<S: AsRef<str>>(args: &[S]) -> Result<TaskFilters, String> {
             continue;
         }
         let Some((key, value)) = arg.split_once('=') else {
-            return Err(format!(
-                "invalid argument \"{arg}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
-            ));
+            return Err(FilterError::BadFormat { arg: arg.to_string() });
         };
         let (key, value) = (key.trim().to_lowercase(), value.trim().to_string());
         match key.as_str() {
@@ -67,10 +102,10 @@ pub fn parse_filters<S: AsRef<str>>(args: &[S]) -> Result<TaskFilters, String> {
                 let state = TaskState::ALL.into_iter().find(|state| state.as_str().eq_ignore_ascii_case(&value));
                 match state {
                     Some(state) => filters.desired_states.push(state),
-                    None => return Err(format!("Error response from daemon: Invalid desired-state filter: '{value}'")),
+                    None => return Err(FilterError::InvalidDesiredState { value }),
                 }
             }
-            _ => return Err(format!("Error response from daemon: Invalid filter '{key}'")),
+            _ => return Err(FilterError::UnknownKey { key }),
         }
     }
     Ok(filters)
@@ -93,7 +128,7 @@ pub struct PsOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PsOutput {
     pub stdout: String,
-    pub error: Option<String>,
+    pub error: Option<Unmatched>,
 }
 
 /// One row, with the field names of `docker service ps --format json`.
@@ -114,12 +149,12 @@ pub struct TaskRow {
 /// `service ps SERVICE...`: the tasks of the named services that pass the filters. `Err` is printed alone: no name
 /// matched a service (every "no such service" line), a prefix matched several services, a `node=` filter names no
 /// node or several, or no service was named at all.
-pub fn render<S: AsRef<str>>(view: &ClusterView, services: &[S], options: &PsOptions) -> Result<PsOutput, String> {
+pub fn render<S: AsRef<str>>(view: &ClusterView, services: &[S], options: &PsOptions) -> Result<PsOutput, PsError> {
     if services.is_empty() {
-        return Err("\"swarm service ps\" requires at least 1 argument.".to_string());
+        return Err(PsError::NoService);
     }
     let mut wanted: Vec<&Service> = Vec::new();
-    let mut missing: Vec<String> = Vec::new();
+    let mut missing: Vec<ResolveError> = Vec::new();
     for reference in services {
         let reference = reference.as_ref();
         match resolve(&view.services, reference, |s: &Service| s.id.as_str(), |s| s.spec.name.as_str(), Kind::Service) {
@@ -128,12 +163,12 @@ pub fn render<S: AsRef<str>>(view: &ClusterView, services: &[S], options: &PsOpt
                     wanted.push(service);
                 }
             }
-            Err(message) if message == not_found(Kind::Service, reference) => missing.push(message),
-            Err(message) => return Err(message),
+            Err(error @ ResolveError::NotFound { .. }) => missing.push(error),
+            Err(error @ ResolveError::Ambiguous { .. }) => return Err(PsError::Ambiguous(error)),
         }
     }
     if wanted.is_empty() {
-        return Err(missing.join("\n"));
+        return Err(PsError::NoneFound(Unmatched(missing)));
     }
     let node_ids = resolve_node_filters(view, &options.filters.nodes)?;
     let filters = &options.filters;
@@ -154,12 +189,12 @@ pub fn render<S: AsRef<str>>(view: &ClusterView, services: &[S], options: &PsOpt
         .filter(|task| filters.desired_states.is_empty() || filters.desired_states.contains(&task.desired_state))
         .collect();
     let stdout = render_tasks(view, &tasks, options)?;
-    let error = if missing.is_empty() { None } else { Some(missing.join("\n")) };
+    let error = if missing.is_empty() { None } else { Some(Unmatched(missing)) };
     Ok(PsOutput { stdout, error })
 }
 
 /// The node ids `node=` filters name (`self` is the answering node), with the daemon's errors.
-fn resolve_node_filters(view: &ClusterView, references: &[String]) -> Result<Vec<String>, String> {
+fn resolve_node_filters(view: &ClusterView, references: &[String]) -> Result<Vec<String>, PsError> {
     references
         .iter()
         .map(|reference| {
@@ -168,10 +203,8 @@ fn resolve_node_filters(view: &ClusterView, references: &[String]) -> Result<Vec
             }
             match resolve(&view.nodes, reference, |n: &Node| n.id.as_str(), node_name, Kind::Node) {
                 Ok(node) => Ok(node.id.clone()),
-                Err(message) if message == not_found(Kind::Node, reference) => {
-                    Err(format!("Error response from daemon: node {reference} not found"))
-                }
-                Err(message) => Err(format!("Error response from daemon: {message}")),
+                Err(ResolveError::NotFound { .. }) => Err(PsError::NoSuchNode { reference: reference.clone() }),
+                Err(error @ ResolveError::Ambiguous { .. }) => Err(PsError::AmbiguousNode(error)),
             }
         })
         .collect()
@@ -246,7 +279,7 @@ pub fn rows(view: &ClusterView, tasks: &[&Task], no_trunc: bool) -> Vec<TaskRow>
 
 /// The text of a task table (`node ps`, `service ps`): `quiet` prints the full ids of the sorted tasks, one per
 /// line; otherwise the table, JSON lines or the template of `options.format`.
-pub fn render_tasks(view: &ClusterView, tasks: &[&Task], options: &PsOptions) -> Result<String, String> {
+pub fn render_tasks(view: &ClusterView, tasks: &[&Task], options: &PsOptions) -> Result<String, PrintError> {
     if options.quiet {
         return Ok(sorted_tasks(view, tasks).into_iter().map(|(_, task)| format!("{}\n", task.id)).collect());
     }

@@ -11,6 +11,71 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::json::JsonError;
+
+/// A `--format` template Docker's Go templates would refuse, in Go's `text/template` wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template does not parse: `template: "{{.Name": unclosed action`.
+    #[error("template: {template:?}: {problem}")]
+    Parse { template: String, problem: SyntaxProblem },
+    /// The template parses but fails on a row: `template: executing "{{.Nme}}": can't evaluate field Nme ...`.
+    #[error("template: executing {template:?}: {problem}")]
+    Execute { template: String, problem: ExecutionProblem },
+    /// A row that does not encode as JSON (the template reads rows as JSON objects).
+    #[error("cannot encode a row for the template: {0}")]
+    EncodeRow(String),
+}
+
+/// Why a template does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxProblem {
+    #[error("unclosed action")]
+    UnclosedAction,
+    #[error("unexpected \"}}}}\" outside an action")]
+    CloseOutsideAction,
+    #[error("missing command in pipeline")]
+    MissingCommand,
+    #[error("{{{{{name}}}}} actions are not supported")]
+    UnsupportedAction { name: String },
+    #[error("function {name:?} not defined")]
+    UndefinedFunction { name: String },
+    #[error("unterminated quoted string")]
+    UnterminatedString,
+    #[error("bad field reference {word:?}")]
+    BadFieldReference { word: String },
+    #[error("unexpected {word:?} in operand")]
+    UnexpectedOperand { word: String },
+    #[error("unexpected \"|\"")]
+    UnexpectedPipe,
+}
+
+/// Why a template fails on a row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecutionProblem {
+    #[error("a value cannot take arguments")]
+    ValueTakesNoArguments,
+    #[error("empty action")]
+    EmptyAction,
+    #[error("can't evaluate field {name} (fields: {known})")]
+    NoSuchField { name: String, known: String },
+    #[error("can't evaluate field {name} in a {kind}")]
+    FieldOfNonObject { name: String, kind: &'static str },
+    #[error("wrong arguments for {function} (expected {expected})")]
+    WrongArguments { function: &'static str, expected: &'static str },
+    #[error("{0}")]
+    Json(String),
+}
+
+/// Why a listing could not be printed in the asked `--format`.
+#[derive(Debug, thiserror::Error)]
+pub enum PrintError {
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
 /// How a listing is printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -25,7 +90,7 @@ pub enum OutputFormat {
 
 impl OutputFormat {
     /// Parses a `--format` value.
-    pub fn parse(format: &str) -> Result<OutputFormat, String> {
+    pub fn parse(format: &str) -> Result<OutputFormat, TemplateError> {
         match format.trim() {
             "" | "table" => Ok(OutputFormat::Table),
             "json" => Ok(OutputFormat::Json),
@@ -38,11 +103,11 @@ impl OutputFormat {
         &self,
         rows: Vec<R>,
         table: impl FnOnce(Vec<R>) -> String,
-    ) -> Result<String, String> {
+    ) -> Result<String, PrintError> {
         match self {
             OutputFormat::Table => Ok(table(rows)),
-            OutputFormat::Json => super::json::lines(&rows),
-            OutputFormat::Template(template) => template.render(&rows),
+            OutputFormat::Json => Ok(super::json::lines(&rows)?),
+            OutputFormat::Template(template) => Ok(template.render(&rows)?),
         }
     }
 }
@@ -126,8 +191,9 @@ const CONTROL_ACTIONS: [&str; 10] =
 
 impl Template {
     /// Parses `format` (with Docker's `table ` prefix and `\t` / `\n` escapes).
-    pub fn parse(format: &str) -> Result<Template, String> {
+    pub fn parse(format: &str) -> Result<Template, TemplateError> {
         let source = format.to_string();
+        let syntax = |problem| TemplateError::Parse { template: format.to_string(), problem };
         let trimmed = format.trim_start();
         let (table, body) = match trimmed.strip_prefix("table") {
             Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => (true, rest.trim_start()),
@@ -139,7 +205,7 @@ impl Template {
         while let Some(open) = rest.find("{{") {
             let mut text = rest[..open].to_string();
             let after_open = &rest[open + 2..];
-            let close = after_open.find("}}").ok_or_else(|| format!("template: {source:?}: unclosed action"))?;
+            let close = after_open.find("}}").ok_or_else(|| syntax(SyntaxProblem::UnclosedAction))?;
             let mut action = &after_open[..close];
             if let Some(stripped) = action.strip_prefix("- ") {
                 text.truncate(text.trim_end().len());
@@ -153,14 +219,14 @@ impl Template {
             if !text.is_empty() {
                 parts.push(Part::Text(text));
             }
-            parts.push(Part::Pipeline(parse_pipeline(action).map_err(|e| format!("template: {source:?}: {e}"))?));
+            parts.push(Part::Pipeline(parse_pipeline(action).map_err(syntax)?));
             rest = &after_open[close + 2..];
             if trim_after {
                 rest = rest.trim_start();
             }
         }
         if rest.contains("}}") {
-            return Err(format!("template: {source:?}: unexpected \"}}}}\" outside an action"));
+            return Err(syntax(SyntaxProblem::CloseOutsideAction));
         }
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_string()));
@@ -170,7 +236,7 @@ impl Template {
 
     /// Prints `rows`: one line per row, or for a `table` template a header and aligned columns.
     /// `R::default()` names the fields for the header when there are no rows.
-    pub fn render<R: Serialize + Default>(&self, rows: &[R]) -> Result<String, String> {
+    pub fn render<R: Serialize + Default>(&self, rows: &[R]) -> Result<String, TemplateError> {
         let values: Vec<Value> = rows.iter().map(to_value).collect::<Result<_, _>>()?;
         let mut lines = Vec::new();
         if self.table {
@@ -188,7 +254,7 @@ impl Template {
     }
 
     /// The template applied to one value.
-    fn execute(&self, dot: &Value) -> Result<String, String> {
+    fn execute(&self, dot: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -199,7 +265,7 @@ impl Template {
         Ok(out)
     }
 
-    fn run(&self, commands: &[Command], dot: &Value) -> Result<Value, String> {
+    fn run(&self, commands: &[Command], dot: &Value) -> Result<Value, TemplateError> {
         let mut piped: Option<Value> = None;
         for command in commands {
             let mut args =
@@ -208,15 +274,15 @@ impl Template {
             piped = Some(match command.function {
                 None => match <[Value; 1]>::try_from(args) {
                     Ok([value]) => value,
-                    Err(_) => return Err(self.error("a value cannot take arguments")),
+                    Err(_) => return Err(self.error(ExecutionProblem::ValueTakesNoArguments)),
                 },
                 Some(function) => self.call(function, args)?,
             });
         }
-        piped.ok_or_else(|| self.error("empty action"))
+        piped.ok_or_else(|| self.error(ExecutionProblem::EmptyAction))
     }
 
-    fn operand(&self, operand: &Operand, dot: &Value) -> Result<Value, String> {
+    fn operand(&self, operand: &Operand, dot: &Value) -> Result<Value, TemplateError> {
         match operand {
             Operand::Literal(value) => Ok(value.clone()),
             Operand::Field(path) => {
@@ -226,9 +292,9 @@ impl Template {
                         Some(field) => field,
                         None => {
                             let known = value.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "));
-                            return Err(self.error(&match known {
-                                Some(known) => format!("can't evaluate field {name} (fields: {known})"),
-                                None => format!("can't evaluate field {name} in a {}", kind(value)),
+                            return Err(self.error(match known {
+                                Some(known) => ExecutionProblem::NoSuchField { name: name.clone(), known },
+                                None => ExecutionProblem::FieldOfNonObject { name: name.clone(), kind: kind(value) },
                             }));
                         }
                     };
@@ -238,15 +304,16 @@ impl Template {
         }
     }
 
-    fn call(&self, function: Function, args: Vec<Value>) -> Result<Value, String> {
-        let wrong =
-            |expected: &str| self.error(&format!("wrong arguments for {} (expected {expected})", function.name()));
+    fn call(&self, function: Function, args: Vec<Value>) -> Result<Value, TemplateError> {
+        let wrong = |expected: &'static str| {
+            self.error(ExecutionProblem::WrongArguments { function: function.name(), expected })
+        };
         let text = |value: &Value| print(value);
         let count = |value: &Value| value.as_u64().and_then(|n| usize::try_from(n).ok());
         Ok(match (function, args.as_slice()) {
-            (Function::Json, [value]) => {
-                Value::String(serde_json::to_string(value).map_err(|e| self.error(&e.to_string()))?)
-            }
+            (Function::Json, [value]) => Value::String(
+                serde_json::to_string(value).map_err(|e| self.error(ExecutionProblem::Json(e.to_string())))?,
+            ),
             (Function::Join, [Value::Array(items), separator]) => {
                 Value::String(items.iter().map(text).collect::<Vec<_>>().join(&text(separator)))
             }
@@ -273,22 +340,22 @@ impl Template {
         })
     }
 
-    fn error(&self, problem: &str) -> String {
-        format!("template: executing {:?}: {problem}", self.source)
+    fn error(&self, problem: ExecutionProblem) -> TemplateError {
+        TemplateError::Execute { template: self.source.clone(), problem }
     }
 }
 
-fn parse_pipeline(action: &str) -> Result<Vec<Command>, String> {
+fn parse_pipeline(action: &str) -> Result<Vec<Command>, SyntaxProblem> {
     let words = tokenize(action)?;
     let mut commands = Vec::new();
     for command in words.split(|word| matches!(word, Token::Pipe)) {
-        let (first, rest) = command.split_first().ok_or("missing command in pipeline")?;
+        let (first, rest) = command.split_first().ok_or(SyntaxProblem::MissingCommand)?;
         let function = match first {
             Token::Word(name) if !name.starts_with('.') && !is_number(name) => {
                 if CONTROL_ACTIONS.contains(&name.as_str()) {
-                    return Err(format!("{{{{{name}}}}} actions are not supported"));
+                    return Err(SyntaxProblem::UnsupportedAction { name: name.clone() });
                 }
-                Some(Function::named(name).ok_or_else(|| format!("function {name:?} not defined"))?)
+                Some(Function::named(name).ok_or_else(|| SyntaxProblem::UndefinedFunction { name: name.clone() })?)
             }
             _ => None,
         };
@@ -306,7 +373,7 @@ enum Token {
     Pipe,
 }
 
-fn tokenize(action: &str) -> Result<Vec<Token>, String> {
+fn tokenize(action: &str) -> Result<Vec<Token>, SyntaxProblem> {
     let mut tokens = Vec::new();
     let mut chars = action.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -320,13 +387,13 @@ fn tokenize(action: &str) -> Result<Vec<Token>, String> {
             let mut text = String::new();
             loop {
                 match chars.next() {
-                    None => return Err("unterminated quoted string".to_string()),
+                    None => return Err(SyntaxProblem::UnterminatedString),
                     Some('"') => break,
                     Some('\\') => match chars.next() {
                         Some('n') => text.push('\n'),
                         Some('t') => text.push('\t'),
                         Some(other) => text.push(other),
-                        None => return Err("unterminated quoted string".to_string()),
+                        None => return Err(SyntaxProblem::UnterminatedString),
                     },
                     Some(other) => text.push(other),
                 }
@@ -351,27 +418,27 @@ fn is_number(word: &str) -> bool {
     word.parse::<i64>().is_ok()
 }
 
-fn operand(token: &Token) -> Result<Operand, String> {
+fn operand(token: &Token) -> Result<Operand, SyntaxProblem> {
     match token {
         Token::Str(text) => Ok(Operand::Literal(Value::String(text.clone()))),
         Token::Word(word) if word == "." => Ok(Operand::Field(Vec::new())),
         Token::Word(word) if word.starts_with('.') => {
             let path: Vec<String> = word[1..].split('.').map(str::to_string).collect();
             if path.iter().any(String::is_empty) {
-                return Err(format!("bad field reference {word:?}"));
+                return Err(SyntaxProblem::BadFieldReference { word: word.clone() });
             }
             Ok(Operand::Field(path))
         }
         Token::Word(word) => match word.parse::<i64>() {
             Ok(number) => Ok(Operand::Literal(Value::from(number))),
-            Err(_) => Err(format!("unexpected {word:?} in operand")),
+            Err(_) => Err(SyntaxProblem::UnexpectedOperand { word: word.clone() }),
         },
-        Token::Pipe => Err("unexpected \"|\"".to_string()),
+        Token::Pipe => Err(SyntaxProblem::UnexpectedPipe),
     }
 }
 
-fn to_value<R: Serialize>(row: &R) -> Result<Value, String> {
-    serde_json::to_value(row).map_err(|e| format!("cannot encode a row for the template: {e}"))
+fn to_value<R: Serialize>(row: &R) -> Result<Value, TemplateError> {
+    serde_json::to_value(row).map_err(|e| TemplateError::EncodeRow(e.to_string()))
 }
 
 /// The value a `table` template's header is printed from: every field holds its header (Docker's way).
@@ -542,7 +609,7 @@ mod tests {
             ("{{.Name}} }}", "outside an action"),
         ];
         for (format, expected) in parse_errors {
-            let error = Template::parse(format).expect_err(format);
+            let error = Template::parse(format).expect_err(format).to_string();
             assert!(error.contains(expected), "{format}: {error}");
             assert!(error.starts_with("template: "), "{format}: {error}");
         }
@@ -554,7 +621,7 @@ mod tests {
             ("{{.Name .ID}}", "a value cannot take arguments"),
         ];
         for (format, expected) in run_errors {
-            let error = Template::parse(format).unwrap().render(&rows()).expect_err(format);
+            let error = Template::parse(format).unwrap().render(&rows()).expect_err(format).to_string();
             assert!(error.contains(expected), "{format}: {error}");
         }
     }

@@ -675,22 +675,25 @@ fn ids_truncate_and_resolve() {
     assert_eq!(find(WEB).map(|s| &s.spec.name), Ok(&"web".to_string()));
     assert_eq!(find("agent").map(|s| s.id.as_str()), Ok(AGENT));
     assert_eq!(find("v5b").map(|s| s.id.as_str()), Ok(MIGRATE));
-    assert_eq!(find("nosuch").err().as_deref(), Some("no such service: nosuch"));
-    assert_eq!(find("").err().as_deref(), Some("no such service: "));
+    assert_eq!(find("nosuch").err().map(|e| e.to_string()).as_deref(), Some("no such service: nosuch"));
+    assert_eq!(find("").err().map(|e| e.to_string()).as_deref(), Some("no such service: "));
 
     // A name that is also another object's id prefix: the name wins, as in Docker.
     let names = [("abc1", "abc"), ("abc2", "other"), ("zzz", "abc1")];
     let pick = |reference: &str| ids::resolve(&names, reference, |n| n.0, |n| n.1, Kind::Node).map(|n| n.0);
     assert_eq!(pick("abc1"), Ok("abc1")); // exact id before exact name
     assert_eq!(pick("abc"), Ok("abc1")); // exact name before prefix
-    assert_eq!(pick("ab").err().as_deref(), Some("node ab is ambiguous (2 matches found)"));
+    assert_eq!(pick("ab").err().map(|e| e.to_string()).as_deref(), Some("node ab is ambiguous (2 matches found)"));
     assert_eq!(pick("z"), Ok("zzz"));
     let services = [("abc1", "x"), ("abc2", "y")];
     let pick = |reference: &str| ids::resolve(&services, reference, |n| n.0, |n| n.1, Kind::Service).map(|n| n.0);
-    assert_eq!(pick("ab").err().as_deref(), Some("multiple services found with provided prefix: ab"));
+    assert_eq!(
+        pick("ab").err().map(|e| e.to_string()).as_deref(),
+        Some("multiple services found with provided prefix: ab")
+    );
     let tasks = [("t1", ""), ("t2", "")];
     let pick = |reference: &str| ids::resolve(&tasks, reference, |n| n.0, |n| n.1, Kind::Task).map(|n| n.0);
-    assert_eq!(pick("t3").err().as_deref(), Some("no such task: t3"));
+    assert_eq!(pick("t3").err().map(|e| e.to_string()).as_deref(), Some("no such task: t3"));
 }
 
 #[test]
@@ -702,16 +705,16 @@ fn ps_filters_parse_with_dockers_errors() {
     assert_eq!(filters.names, ["web.1"]);
     assert_eq!(filters.ids, ["xa"]);
     assert_eq!(
-        service_ps::parse_filters(&["running"]),
+        service_ps::parse_filters(&["running"]).map_err(|e| e.to_string()),
         Err("invalid argument \"running\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
             .to_string())
     );
     assert_eq!(
-        service_ps::parse_filters(&["color=red"]),
+        service_ps::parse_filters(&["color=red"]).map_err(|e| e.to_string()),
         Err("Error response from daemon: Invalid filter 'color'".to_string())
     );
     assert_eq!(
-        service_ps::parse_filters(&["desired-state=sleeping"]),
+        service_ps::parse_filters(&["desired-state=sleeping"]).map_err(|e| e.to_string()),
         Err("Error response from daemon: Invalid desired-state filter: 'sleeping'".to_string())
     );
 }
@@ -737,7 +740,8 @@ fn ps_filters_select_tasks() {
     assert_eq!(ids_of(&["node=k3r5"], &["agent"]), "b2c3d4e5f6g7h8i9j0k1l2m3n\n");
     let missing = service_ps::parse_filters(&["node=nosuch"]).expect("filters");
     assert_eq!(
-        service_ps::render(&view, &["web"], &PsOptions { filters: missing, ..PsOptions::default() }),
+        service_ps::render(&view, &["web"], &PsOptions { filters: missing, ..PsOptions::default() })
+            .map_err(|e| e.to_string()),
         Err("Error response from daemon: node nosuch not found".to_string())
     );
     // An empty selection still prints the header.
@@ -750,12 +754,14 @@ fn ps_filters_select_tasks() {
 fn ps_errors_when_no_service_matches() {
     let view = fixture();
     assert_eq!(
-        service_ps::render(&view, &["nosuch", "other"], &PsOptions::default()),
+        service_ps::render(&view, &["nosuch", "other"], &PsOptions::default()).map_err(|e| e.to_string()),
         Err("no such service: nosuch\nno such service: other".to_string())
     );
     assert!(service_ps::render::<&str>(&view, &[], &PsOptions::default()).is_err());
     assert_eq!(
-        service_ps::render(&view, &["57nb", "a", "b", "2z3l"], &PsOptions::default()).map(|o| o.error),
+        service_ps::render(&view, &["57nb", "a", "b", "2z3l"], &PsOptions::default())
+            .map(|o| o.error.map(|e| e.to_string()))
+            .map_err(|e| e.to_string()),
         Ok(Some("no such service: a\nno such service: b".to_string()))
     );
 }

@@ -9,8 +9,8 @@ use crate::command::Command;
 use crate::model::{NodeAvailability, NodeState, ServiceMode, TaskState, Timestamp};
 use crate::store::Store;
 
+use super::plan::{IdSource, Plan};
 use super::slot::{is_active, slot_state, tasks_by_node, Constraints, SlotState};
-use super::{IdSource, Plan};
 
 /// Creates the missing tasks of global services and stops those on nodes that no longer accept them.
 pub fn global_orchestrator(store: &Store, now: Timestamp, ids: &mut dyn IdSource) -> Vec<Command> {

@@ -12,8 +12,8 @@ use crate::command::Command;
 use crate::model::{NodeAvailability, NodeState, Service, ServiceMode, Task, TaskState, Timestamp};
 use crate::store::Store;
 
+use super::plan::{IdSource, Plan};
 use super::slot::{is_active, node_is_invalid, slot_state, tasks_by_node, tasks_by_slot, Constraints, SlotState};
-use super::{IdSource, Plan};
 
 fn completed(group: &[&Task]) -> bool {
     group.iter().any(|task| task.status.state == TaskState::Complete)

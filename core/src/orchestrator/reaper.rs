@@ -13,6 +13,7 @@ use crate::command::Command;
 use crate::model::{Task, TaskState};
 use crate::store::Store;
 
+use super::plan::Batches;
 use super::slot::{self, is_active, may_be_running};
 
 fn deletable(task: &Task) -> bool {
@@ -33,7 +34,7 @@ pub fn task_reaper(store: &Store) -> Vec<Command> {
             reap_group(&group, keep, &mut removals);
         }
     }
-    let mut batches = super::Batches::default();
+    let mut batches = Batches::default();
     for id in removals {
         batches.add(Vec::new(), Vec::new(), vec![id]);
     }

@@ -13,8 +13,8 @@ use crate::command::Command;
 use crate::model::{ServiceMode, Task, TaskState, Timestamp};
 use crate::store::Store;
 
+use super::plan::{IdSource, Plan};
 use super::slot::{is_active, slot_state, tasks_by_slot, SlotState};
-use super::{IdSource, Plan};
 
 /// One held slot, as scale-down sees it.
 struct HeldSlot<'s> {

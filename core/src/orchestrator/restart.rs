@@ -18,11 +18,11 @@ use crate::command::Command;
 use crate::model::{NodeAvailability, Service, Task, TaskState, Timestamp};
 use crate::store::Store;
 
+use super::plan::{IdSource, Plan};
 use super::slot::{
     self, accepts_global_task, ended_at, is_active, is_global, is_superseded, millis, node_is_invalid, Constraints,
     Verdict,
 };
-use super::{IdSource, Plan};
 
 /// What the supervisor does with one task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

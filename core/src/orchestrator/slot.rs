@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Node, NodeAvailability, NodeState, ServiceMode, Task, TaskState, Timestamp};
+use crate::model::{Node, NodeAvailability, NodeState, Service, ServiceMode, Task, TaskState, Timestamp};
 use crate::spec::{Constraint, RestartCondition, TaskSpec};
 use crate::store::Store;
 
@@ -227,4 +227,20 @@ pub(crate) fn accepts_global_task(node: &Node, constraints: &Constraints) -> boo
     node.spec.availability == NodeAvailability::Active
         && node.status.state != NodeState::Down
         && constraints.match_node(node)
+}
+
+/// Whether `task` runs an outdated spec: its spec differs from its service's current task template, or the ports
+/// its container publishes differ from the service's (host-mode ports are bound by the task). The rolling
+/// updater replaces dirty tasks; a replacement made by the restart supervisor always gets the current template.
+pub fn is_dirty(service: &Service, task: &Task) -> bool {
+    task.spec != service.spec.task_template || task.endpoint.ports != service.spec.endpoint_spec.ports
+}
+
+/// The desired state of a task of `service` that may run: `Running`, or `Complete` for jobs.
+pub(crate) fn run_state(service: &Service) -> TaskState {
+    if service.spec.mode.is_job() {
+        TaskState::Complete
+    } else {
+        TaskState::Running
+    }
 }

@@ -15,8 +15,9 @@ use crate::command::Command;
 use crate::model::TaskState;
 use crate::store::Store;
 
+use super::plan::Batches;
+use super::slot::run_state;
 use super::slot::{self, may_run_on_live_node};
-use super::{run_state, Batches};
 
 /// Promotes every task desired `Ready` whose slot (node, for global modes) has no other task that may still run
 /// on a live node.

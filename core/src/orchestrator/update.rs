@@ -52,8 +52,9 @@ use crate::model::{Service, Task, TaskState, Timestamp, UpdateState, UpdateStatu
 use crate::spec::{FailureAction, UpdateConfig, UpdateOrder};
 use crate::store::Store;
 
+use super::plan::{IdSource, Plan};
 use super::slot::{self, accepts_global_task, ended_at, ended_on_its_own, is_active, is_global, millis, Constraints};
-use super::{is_dirty, run_state, IdSource, Plan};
+use super::slot::{is_dirty, run_state};
 
 /// The message of a rolling update under way (SwarmKit's wording).
 pub const UPDATE_IN_PROGRESS_MESSAGE: &str = "update in progress";

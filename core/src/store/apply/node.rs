@@ -1,0 +1,109 @@
+//! The node commands: `CreateNode` (an agent registers), `UpdateNode` (`node update`, version-checked), the
+//! dispatcher's `SetNodeStatus` and `SetNodeDescription`, `SetManagerStatus` (Raft membership) and `RemoveNode`
+//! (`node rm`). A report equal to what is stored changes nothing; a node is removed only once it is no Raft member
+//! and holds no task, so no task ever points at a missing node.
+
+use std::collections::BTreeSet;
+
+use super::{check_version, later};
+use crate::model::{ManagerStatus, Node, NodeDescription, NodeSpec, NodeStatus, ObjectKind, Version};
+use crate::store::bounds;
+use crate::store::outcome::{Outcome, Rejection};
+use crate::store::txn::Txn;
+
+impl Txn<'_> {
+    /// A copy of node `id`, or "no such node".
+    fn node(&self, id: &str) -> Result<Node, Rejection> {
+        self.cluster()?;
+        self.store.nodes.get(id).cloned().ok_or_else(|| Rejection::NoSuchNode { id: id.to_string() })
+    }
+
+    /// Stores `node` as an update of the stored node: bumps version and `updated_at`.
+    fn update_node(&mut self, mut node: Node) -> Outcome {
+        node.version = node.version.next();
+        node.updated_at = later(self.now, node.updated_at);
+        let outcome = Outcome::Updated { kind: ObjectKind::Node, id: node.id.clone(), version: node.version };
+        self.put_node(node);
+        outcome
+    }
+
+    pub(super) fn create_node(&mut self, node: &Node) -> Result<Outcome, Rejection> {
+        self.cluster()?;
+        bounds::check_id(ObjectKind::Node, &node.id)?;
+        if self.store.nodes.contains_key(&node.id) {
+            return Err(Rejection::IdConflict { kind: ObjectKind::Node, id: node.id.clone() });
+        }
+        bounds::check_node_spec(&node.spec)?;
+        bounds::check_node_status(&node.status)?;
+        bounds::check_node_description(&node.description)?;
+        bounds::check_manager_status(&node.manager_status)?;
+        let node = Node { version: Version::INITIAL, created_at: self.now, updated_at: self.now, ..node.clone() };
+        let outcome = Outcome::Created { kind: ObjectKind::Node, id: node.id.clone(), version: node.version };
+        self.put_node(node);
+        Ok(outcome)
+    }
+
+    pub(super) fn update_node_spec(
+        &mut self,
+        id: &str,
+        version: Version,
+        spec: &NodeSpec,
+    ) -> Result<Outcome, Rejection> {
+        let mut node = self.node(id)?;
+        check_version(ObjectKind::Node, id, node.version, version)?;
+        bounds::check_node_spec(spec)?;
+        node.spec = spec.clone();
+        Ok(self.update_node(node))
+    }
+
+    pub(super) fn set_node_status(&mut self, id: &str, status: &NodeStatus) -> Result<Outcome, Rejection> {
+        let mut node = self.node(id)?;
+        bounds::check_node_status(status)?;
+        if node.status == *status {
+            return Ok(Outcome::Unchanged);
+        }
+        node.status = status.clone();
+        Ok(self.update_node(node))
+    }
+
+    pub(super) fn set_node_description(
+        &mut self,
+        id: &str,
+        description: &NodeDescription,
+    ) -> Result<Outcome, Rejection> {
+        let mut node = self.node(id)?;
+        bounds::check_node_description(description)?;
+        if node.description == *description {
+            return Ok(Outcome::Unchanged);
+        }
+        node.description = description.clone();
+        Ok(self.update_node(node))
+    }
+
+    pub(super) fn set_manager_status(
+        &mut self,
+        id: &str,
+        manager_status: &Option<ManagerStatus>,
+    ) -> Result<Outcome, Rejection> {
+        let mut node = self.node(id)?;
+        bounds::check_manager_status(manager_status)?;
+        if node.manager_status == *manager_status {
+            return Ok(Outcome::Unchanged);
+        }
+        node.manager_status = manager_status.clone();
+        Ok(self.update_node(node))
+    }
+
+    pub(super) fn remove_node(&mut self, id: &str) -> Result<Outcome, Rejection> {
+        let node = self.node(id)?;
+        if node.manager_status.is_some() {
+            return Err(Rejection::NodeIsManager { id: id.to_string() });
+        }
+        let count = self.store.task_ids_by_node.get(id).map_or(0, BTreeSet::len);
+        if count > 0 {
+            return Err(Rejection::NodeHasTasks { id: id.to_string(), count: count as u64 });
+        }
+        self.delete_node(id);
+        Ok(Outcome::Removed { kind: ObjectKind::Node, id: id.to_string() })
+    }
+}

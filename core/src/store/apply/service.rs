@@ -1,0 +1,193 @@
+//! The service commands: `CreateService`, `UpdateService` (version-checked; no renames, no mode changes; the
+//! replaced spec becomes `previous_spec`, older ones `spec_history` within `SERVICE_SPEC_HISTORY_MAX`),
+//! `RollbackService` (back to `previous_spec`), the updater's `SetServiceUpdateStatus`, and `RemoveService` (with
+//! every task of it). Every stored spec passed the bounds and `ServiceSpec::validate`, and no two services hold a
+//! conflicting published port. The port and rollback checks are also asked by the rolling updater before it
+//! proposes an automatic rollback.
+
+use std::collections::BTreeSet;
+
+use super::{check_version, later};
+use crate::limits::SERVICE_SPEC_HISTORY_MAX;
+use crate::model::{ObjectKind, Service, UpdateState, UpdateStatus, Version};
+use crate::spec::{PublishMode, ServiceSpec};
+use crate::store::bounds;
+use crate::store::outcome::{Outcome, Rejection};
+use crate::store::state::Store;
+use crate::store::txn::Txn;
+
+/// The message of a rollback started by `RollbackService` (SwarmKit's wording).
+pub const MANUAL_ROLLBACK_MESSAGE: &str = "manually requested rollback";
+
+impl Txn<'_> {
+    /// A copy of service `id`, or "no such service".
+    pub(super) fn service(&self, id: &str) -> Result<Service, Rejection> {
+        self.cluster()?;
+        self.store.services.get(id).cloned().ok_or_else(|| Rejection::NoSuchService { id: id.to_string() })
+    }
+
+    /// Stores `service` as an update of the stored service: bumps version and `updated_at`.
+    fn update_service(&mut self, mut service: Service) -> Outcome {
+        service.version = service.version.next();
+        service.updated_at = later(self.now, service.updated_at);
+        let outcome = Outcome::Updated { kind: ObjectKind::Service, id: service.id.clone(), version: service.version };
+        self.put_service(service);
+        outcome
+    }
+
+    pub(super) fn create_service(&mut self, service_id: &str, spec: &ServiceSpec) -> Result<Outcome, Rejection> {
+        self.cluster()?;
+        bounds::check_id(ObjectKind::Service, service_id)?;
+        if self.store.services.contains_key(service_id) {
+            return Err(Rejection::IdConflict { kind: ObjectKind::Service, id: service_id.to_string() });
+        }
+        admit_spec(spec)?;
+        if let Some(existing_id) = self.store.service_ids_by_name.get(&spec.name) {
+            return Err(Rejection::NameConflict {
+                kind: ObjectKind::Service,
+                name: spec.name.clone(),
+                existing_id: existing_id.clone(),
+            });
+        }
+        self.store.check_port_conflicts(spec, service_id)?;
+        self.put_service(Service {
+            id: service_id.to_string(),
+            version: Version::INITIAL,
+            created_at: self.now,
+            updated_at: self.now,
+            spec: spec.clone(),
+            previous_spec: None,
+            spec_history: Vec::new(),
+            update_status: None,
+        });
+        Ok(Outcome::Created { kind: ObjectKind::Service, id: service_id.to_string(), version: Version::INITIAL })
+    }
+
+    pub(super) fn update_service_spec(
+        &mut self,
+        id: &str,
+        version: Version,
+        spec: &ServiceSpec,
+    ) -> Result<Outcome, Rejection> {
+        let mut service = self.service(id)?;
+        check_version(ObjectKind::Service, id, service.version, version)?;
+        admit_spec(spec)?;
+        if std::mem::discriminant(&spec.mode) != std::mem::discriminant(&service.spec.mode) {
+            return Err(Rejection::ServiceModeChangeNotAllowed { id: id.to_string() });
+        }
+        if spec.name != service.spec.name {
+            return Err(Rejection::ServiceRenameNotSupported { id: id.to_string() });
+        }
+        if spec.endpoint_spec != service.spec.endpoint_spec {
+            self.store.check_port_conflicts(spec, id)?;
+        }
+        let replaced = std::mem::replace(&mut service.spec, spec.clone());
+        if let Some(older) = service.previous_spec.replace(replaced) {
+            service.spec_history.push(older);
+            if service.spec_history.len() > SERVICE_SPEC_HISTORY_MAX {
+                service.spec_history.remove(0);
+            }
+        }
+        // Docker resets the update status on every update: a paused update resumes with the new spec.
+        service.update_status = None;
+        Ok(self.update_service(service))
+    }
+
+    pub(super) fn rollback_service(&mut self, id: &str, version: Version) -> Result<Outcome, Rejection> {
+        self.cluster()?;
+        self.store.check_rollback(id, version)?;
+        let mut service = self.service(id)?;
+        let previous = service.previous_spec.take().expect("check_rollback saw a previous spec");
+        service.spec = previous;
+        service.previous_spec = service.spec_history.pop();
+        service.update_status = (!service.spec.mode.is_job()).then(|| UpdateStatus {
+            state: UpdateState::RollbackStarted,
+            started_at: Some(self.now),
+            completed_at: None,
+            message: MANUAL_ROLLBACK_MESSAGE.to_string(),
+        });
+        Ok(self.update_service(service))
+    }
+
+    pub(super) fn set_service_update_status(&mut self, id: &str, status: &UpdateStatus) -> Result<Outcome, Rejection> {
+        let mut service = self.service(id)?;
+        bounds::check_update_status(status)?;
+        if service.update_status.as_ref() == Some(status) {
+            return Ok(Outcome::Unchanged);
+        }
+        service.update_status = Some(status.clone());
+        Ok(self.update_service(service))
+    }
+
+    pub(super) fn remove_service(&mut self, id: &str) -> Result<Outcome, Rejection> {
+        self.service(id)?;
+        let task_ids: Vec<String> = self.store.task_ids_by_service.get(id).into_iter().flatten().cloned().collect();
+        let mut outcomes = Vec::with_capacity(task_ids.len() + 1);
+        for task_id in task_ids {
+            self.delete_task(&task_id);
+            outcomes.push(Outcome::Removed { kind: ObjectKind::Task, id: task_id });
+        }
+        self.delete_service(id);
+        outcomes.push(Outcome::Removed { kind: ObjectKind::Service, id: id.to_string() });
+        Ok(Outcome::Batch(outcomes))
+    }
+}
+
+/// A spec `apply` may store: within the bounds first (so oversized input is refused before any parsing), then
+/// valid by `ServiceSpec::validate`, the check the CLI and the control API make too.
+fn admit_spec(spec: &ServiceSpec) -> Result<(), Rejection> {
+    bounds::check_service_spec(spec)?;
+    spec.validate().map_err(Rejection::InvalidServiceSpec)
+}
+
+impl Store {
+    /// SwarmKit's `checkPortConflicts` against every other service's spec: a published port/protocol used for
+    /// ingress by one service cannot be published (either mode) by another, and a host-published one cannot be
+    /// used for ingress. Several services may publish the same port in host mode (the scheduler keeps them apart).
+    fn check_port_conflicts(&self, spec: &ServiceSpec, own_id: &str) -> Result<(), Rejection> {
+        let mut ingress = BTreeSet::new();
+        let mut host = BTreeSet::new();
+        for port in spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
+            match port.publish_mode {
+                PublishMode::Ingress => ingress.insert((port.published_port, port.protocol)),
+                PublishMode::Host => host.insert((port.published_port, port.protocol)),
+            };
+        }
+        if ingress.is_empty() && host.is_empty() {
+            return Ok(());
+        }
+        for service in self.services.values().filter(|s| s.id != own_id) {
+            for port in service.spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
+                let key = (port.published_port, port.protocol);
+                let conflict = match port.publish_mode {
+                    PublishMode::Host => ingress.contains(&key),
+                    PublishMode::Ingress => ingress.contains(&key) || host.contains(&key),
+                };
+                if conflict {
+                    return Err(Rejection::PortInUse {
+                        port: port.published_port,
+                        protocol: port.protocol,
+                        service_name: service.spec.name.clone(),
+                        service_id: service.id.clone(),
+                        published_as: port.publish_mode,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `RollbackService { id, version }` would apply, without applying it: the service exists and is at
+    /// `version`, has a previous spec, and that spec's published ports are free. The rolling updater checks this
+    /// before proposing an automatic rollback.
+    pub(crate) fn check_rollback(&self, id: &str, version: Version) -> Result<(), Rejection> {
+        let service = self.services.get(id).ok_or_else(|| Rejection::NoSuchService { id: id.to_string() })?;
+        check_version(ObjectKind::Service, id, service.version, version)?;
+        let previous =
+            service.previous_spec.as_ref().ok_or_else(|| Rejection::NoPreviousSpec { id: id.to_string() })?;
+        if previous.endpoint_spec != service.spec.endpoint_spec {
+            self.check_port_conflicts(previous, id)?;
+        }
+        Ok(())
+    }
+}

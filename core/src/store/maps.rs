@@ -1,0 +1,102 @@
+//! The store's maps and their derived indexes (services and networks by name, tasks by service and by node).
+//! The raw setters here are the only code that writes the maps; each keeps the indexes in step with the map it
+//! changes and returns the previous value, which the transaction journals so a rejection can put it back.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::state::Store;
+use crate::model::{Cluster, Network, Node, Service, Task};
+
+impl Store {
+    /// Builds a store and its indexes from primary maps (snapshot decoding), without checking invariants.
+    pub(crate) fn from_parts(
+        cluster: Option<Cluster>,
+        nodes: BTreeMap<String, Node>,
+        services: BTreeMap<String, Service>,
+        tasks: BTreeMap<String, Task>,
+        networks: BTreeMap<String, Network>,
+    ) -> Store {
+        let mut store = Store { cluster, nodes, ..Store::default() };
+        for (id, service) in services {
+            store.set_service(&id, Some(service));
+        }
+        for (id, network) in networks {
+            store.set_network(&id, Some(network));
+        }
+        for (id, task) in tasks {
+            store.set_task(&id, Some(task));
+        }
+        store
+    }
+
+    pub(super) fn set_cluster(&mut self, value: Option<Cluster>) -> Option<Cluster> {
+        std::mem::replace(&mut self.cluster, value)
+    }
+
+    pub(super) fn set_node(&mut self, id: &str, value: Option<Node>) -> Option<Node> {
+        match value {
+            Some(node) => self.nodes.insert(id.to_string(), node),
+            None => self.nodes.remove(id),
+        }
+    }
+
+    pub(super) fn set_service(&mut self, id: &str, value: Option<Service>) -> Option<Service> {
+        let old = match value {
+            Some(service) => self.services.insert(id.to_string(), service),
+            None => self.services.remove(id),
+        };
+        if let Some(old) = &old {
+            if self.service_ids_by_name.get(&old.spec.name).map(String::as_str) == Some(id) {
+                self.service_ids_by_name.remove(&old.spec.name);
+            }
+        }
+        if let Some(new) = self.services.get(id) {
+            self.service_ids_by_name.insert(new.spec.name.clone(), id.to_string());
+        }
+        old
+    }
+
+    pub(super) fn set_network(&mut self, id: &str, value: Option<Network>) -> Option<Network> {
+        let old = match value {
+            Some(network) => self.networks.insert(id.to_string(), network),
+            None => self.networks.remove(id),
+        };
+        if let Some(old) = &old {
+            if self.network_ids_by_name.get(&old.spec.name).map(String::as_str) == Some(id) {
+                self.network_ids_by_name.remove(&old.spec.name);
+            }
+        }
+        if let Some(new) = self.networks.get(id) {
+            self.network_ids_by_name.insert(new.spec.name.clone(), id.to_string());
+        }
+        old
+    }
+
+    pub(super) fn set_task(&mut self, id: &str, value: Option<Task>) -> Option<Task> {
+        fn unindex(index: &mut BTreeMap<String, BTreeSet<String>>, key: &str, id: &str) {
+            if let Some(set) = index.get_mut(key) {
+                set.remove(id);
+                if set.is_empty() {
+                    index.remove(key);
+                }
+            }
+        }
+        let old = match value {
+            Some(task) => self.tasks.insert(id.to_string(), task),
+            None => self.tasks.remove(id),
+        };
+        if let Some(old) = &old {
+            unindex(&mut self.task_ids_by_service, &old.service_id, id);
+            if let Some(node_id) = &old.node_id {
+                unindex(&mut self.task_ids_by_node, node_id, id);
+            }
+        }
+        if let Some(new) = self.tasks.get(id) {
+            self.task_ids_by_service.entry(new.service_id.clone()).or_default().insert(id.to_string());
+            if let Some(node_id) = &new.node_id {
+                self.task_ids_by_node.entry(node_id.clone()).or_default().insert(id.to_string());
+            }
+        }
+        old
+    }
+}

@@ -1,0 +1,106 @@
+//! `Store`: the objects the cluster holds (its primary maps, the only part snapshots encode) and the derived
+//! indexes kept beside them, with every read of them. Reads iterate in id order. Writes are `apply`'s alone, through
+//! the setters of `maps`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{Cluster, Network, Node, Service, Task};
+
+/// The cluster store. Fields are private: read through the accessors, write through `apply`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Store {
+    pub(crate) cluster: Option<Cluster>,
+    pub(crate) nodes: BTreeMap<String, Node>,
+    pub(crate) services: BTreeMap<String, Service>,
+    pub(crate) tasks: BTreeMap<String, Task>,
+    pub(crate) networks: BTreeMap<String, Network>,
+    // Derived indexes (not encoded in snapshots; rebuilt on decode, checked by check_invariants).
+    pub(super) service_ids_by_name: BTreeMap<String, String>,
+    pub(super) network_ids_by_name: BTreeMap<String, String>,
+    pub(super) task_ids_by_service: BTreeMap<String, BTreeSet<String>>,
+    pub(super) task_ids_by_node: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    pub fn is_initialized(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// All nodes, in id order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.nodes.values()
+    }
+
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.get(id)
+    }
+
+    /// All services, in id order.
+    pub fn services(&self) -> impl Iterator<Item = &Service> + '_ {
+        self.services.values()
+    }
+
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.get(id)
+    }
+
+    pub fn service_by_name(&self, name: &str) -> Option<&Service> {
+        self.service_ids_by_name.get(name).and_then(|id| self.services.get(id))
+    }
+
+    /// All tasks, in id order.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> + '_ {
+        self.tasks.values()
+    }
+
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.get(id)
+    }
+
+    /// The tasks of one service, in task id order (empty for an unknown service).
+    pub fn tasks_of_service<'a>(&'a self, service_id: &str) -> impl Iterator<Item = &'a Task> + 'a {
+        self.task_ids_by_service.get(service_id).into_iter().flatten().map(|id| &self.tasks[id])
+    }
+
+    /// The tasks assigned to one node, in task id order (empty for an unknown node).
+    pub fn tasks_on_node<'a>(&'a self, node_id: &str) -> impl Iterator<Item = &'a Task> + 'a {
+        self.task_ids_by_node.get(node_id).into_iter().flatten().map(|id| &self.tasks[id])
+    }
+
+    /// All networks, in id order.
+    pub fn networks(&self) -> impl Iterator<Item = &Network> + '_ {
+        self.networks.values()
+    }
+
+    pub fn network(&self, id: &str) -> Option<&Network> {
+        self.networks.get(id)
+    }
+
+    pub fn network_by_name(&self, name: &str) -> Option<&Network> {
+        self.network_ids_by_name.get(name).and_then(|id| self.networks.get(id))
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn service_count(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn network_count(&self) -> usize {
+        self.networks.len()
+    }
+}
