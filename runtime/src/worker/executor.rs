@@ -1,5 +1,5 @@
-//! The seam between the agent and whatever runs containers: Docker Engine in production (`docker`, the
-//! only code that knows bollard), a simulated engine in the sim. The agent drives one task through
+//! The seam between the agent and whatever runs containers: Docker Engine in production (`docker`, the only
+//! code that knows the Docker client library), a simulated engine in the sim. The agent drives one task through
 //! `prepare → start → wait`, and `stop`/`remove` when the task is no longer wanted; `list` lets it reconcile with
 //! what survived its own restart. Invariants every implementation keeps: at most one container per task id
 //! (`prepare` on a task that already has a container returns that container), and every container it creates
