@@ -9,6 +9,7 @@ mod progress;
 mod render;
 mod service_cmd;
 mod service_flags;
+mod stack_cmd;
 mod status;
 mod swarm_cmd;
 
@@ -70,6 +71,11 @@ enum Command {
         #[command(subcommand)]
         command: service_cmd::ServiceCommand,
     },
+    /// Manage Swarm stacks.
+    Stack {
+        #[command(subcommand)]
+        command: stack_cmd::StackCommand,
+    },
     /// Show a manager's view of the Raft cluster (over its cluster address).
     Status(status::StatusArgs),
 }
@@ -79,6 +85,7 @@ fn main() {
     let result = match cli.command {
         Command::Daemon(args) => daemon::run(args),
         Command::Status(args) => status::run(args),
+        Command::Stack { command } => stack_cmd::run(command),
         Command::Init { host, args } => {
             client::Control::new(&host.host).and_then(|mut c| swarm_cmd::init(&mut c, args))
         }
