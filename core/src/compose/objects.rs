@@ -90,8 +90,9 @@ impl Decoder<'_> {
         if external.external {
             network.external = External(true);
             self.resolve_external_name(("network", key, 5), &external, &mut network.name, node, path)?;
+            // Docker keeps a network's `x-` keys only when it is external.
+            network.extensions = self.extensions(entries);
         }
-        network.extensions = self.extensions(entries);
         Ok(network)
     }
 
@@ -161,8 +162,9 @@ impl Decoder<'_> {
                 ));
             }
             self.resolve_external_name(("volume", key, 4), &external, &mut volume.name, node, path)?;
+            // Docker keeps a volume's `x-` keys only when it is external.
+            volume.extensions = self.extensions(entries);
         }
-        volume.extensions = self.extensions(entries);
         Ok(volume)
     }
 

@@ -60,55 +60,50 @@ pub fn go_sprint(value: &Value) -> Option<String> {
     }
 }
 
-/// A memory size as go-units' `RAMInBytes` reads it: a decimal number, an optional space, an optional unit
-/// (`k`, `m`, `g`, `t`, `p`, any case, binary multiples), an optional `i` and an optional `b`.
+/// A memory size as go-units' `RAMInBytes` (v0.5) reads it: a number, an optional space, then an optional
+/// suffix `b`, or `k`/`m`/`g`/`t`/`p` (any case, binary multiples) followed by nothing, `b` or `ib`.
 pub fn parse_ram_in_bytes(text: &str) -> Result<i64, String> {
-    let invalid = || format!("invalid size: '{text}'");
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() && bytes[i].is_ascii_digit() {
-        i += 1;
+    let Some(separator) = text.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ') else {
+        return Err(format!("invalid size: '{text}'"));
+    };
+    let (number, suffix) = if text.as_bytes()[separator] == b' ' {
+        (&text[..separator], &text[separator + 1..])
+    } else {
+        (&text[..separator + 1], &text[separator + 1..])
+    };
+    let valid_number = !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    let size: f64 = match number.parse() {
+        Ok(size) if valid_number => size,
+        _ => return Err(format!("strconv.ParseFloat: parsing {number:?}: invalid syntax")),
+    };
+    if size < 0.0 {
+        return Err(format!("invalid size: '{text}'"));
     }
-    if i == 0 {
-        return Err(invalid());
+    if suffix.is_empty() {
+        return Ok(size as i64);
     }
-    // (\.\d+)*
-    while i < bytes.len() && bytes[i] == b'.' {
-        let start = i + 1;
-        let mut j = start;
-        while j < bytes.len() && bytes[j].is_ascii_digit() {
-            j += 1;
-        }
-        if j == start {
-            return Err(invalid());
-        }
-        i = j;
+    let lower = suffix.to_ascii_lowercase();
+    let bad_suffix = || format!("invalid suffix: '{lower}'");
+    if lower.len() > 3 {
+        return Err(bad_suffix());
     }
-    let number = &text[..i];
-    let mut rest = &text[i..];
-    rest = rest.strip_prefix(' ').unwrap_or(rest);
-    let mut multiplier: f64 = 1.0;
-    if let Some(c) = rest.chars().next() {
-        let power = match c.to_ascii_lowercase() {
-            'k' => Some(1),
-            'm' => Some(2),
-            'g' => Some(3),
-            't' => Some(4),
-            'p' => Some(5),
-            _ => None,
-        };
-        if let Some(power) = power {
-            multiplier = 1024f64.powi(power);
-            rest = &rest[1..];
-        }
+    let bytes = lower.as_bytes();
+    if bytes[0] == b'b' {
+        return if bytes.len() == 1 { Ok(size as i64) } else { Err(bad_suffix()) };
     }
-    rest = rest.strip_prefix(['i', 'I']).unwrap_or(rest);
-    rest = rest.strip_prefix(['b', 'B']).unwrap_or(rest);
-    if !rest.is_empty() {
-        return Err(invalid());
+    let power = match bytes[0] {
+        b'k' => 1,
+        b'm' => 2,
+        b'g' => 3,
+        b't' => 4,
+        b'p' => 5,
+        _ => return Err(bad_suffix()),
+    };
+    if (bytes.len() == 2 && bytes[1] != b'b') || (bytes.len() == 3 && &lower[1..] != "ib") {
+        return Err(bad_suffix());
     }
-    let size: f64 = number.parse().map_err(|_| format!("strconv.ParseFloat: parsing {number:?}: invalid syntax"))?;
-    Ok((size * multiplier) as i64)
+    Ok((size * 1024f64.powi(power)) as i64)
 }
 
 /// A CPU count (`"0.5"`, `"2"`) in billionths of a CPU, as Docker's `ParseCPUs` accepts it: a non-negative

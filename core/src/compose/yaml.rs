@@ -199,11 +199,14 @@ impl<'de> Deserialize<'de> for Value {
 fn options() -> Options {
     let mut budget = Budget::default();
     budget.max_depth = NESTING_DEPTH_MAX;
+    budget.flow_nesting_limit = NESTING_DEPTH_MAX;
     budget.max_nodes = NODES_MAX;
     budget.max_events = EVENTS_MAX;
     budget.max_recorded_anchor_events = ANCHOR_RECORDED_EVENTS_MAX;
     budget.max_total_scalar_bytes = COMPOSE_FILE_BYTES_MAX;
     budget.max_documents = 1;
+    // One `x-defaults` anchor merged into hundreds of services is ordinary; the replay limits bound the rest.
+    budget.enforce_alias_anchor_ratio = false;
     let mut options = Options::default();
     options.budget = Some(budget);
     options.alias_limits.max_total_replayed_events = ALIAS_REPLAYED_EVENTS_MAX;
@@ -252,7 +255,17 @@ fn describe_yaml_error(error: &serde_saphyr::Error) -> String {
         Error::AliasReplayStackDepthExceeded { .. } => {
             format!("aliases nested deeper than {NESTING_DEPTH_MAX} levels (NESTING_DEPTH_MAX)")
         }
-        _ => serde_saphyr::DefaultMessageFormatter.format_message(inner).into_owned(),
+        _ => {
+            let message = serde_saphyr::DefaultMessageFormatter.format_message(inner).into_owned();
+            if message.contains("recursion limit") || message.contains("nesting limit") {
+                format!("nesting deeper than {NESTING_DEPTH_MAX} levels (NESTING_DEPTH_MAX)")
+            } else if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+                let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
+                format!("duplicate mapping key {key:?}")
+            } else {
+                message
+            }
+        }
     }
 }
 
