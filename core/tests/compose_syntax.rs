@@ -220,7 +220,11 @@ fn mount_short_syntax_parses_as_docker() {
     ];
     for (spec, kind, source, target, read_only) in cases {
         let volume = parse_volume_spec(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
-        assert_eq!((volume.kind, volume.source.as_str(), volume.target.as_str(), volume.read_only), (*kind, *source, *target, *read_only), "{spec}");
+        assert_eq!(
+            (volume.kind, volume.source.as_str(), volume.target.as_str(), volume.read_only),
+            (*kind, *source, *target, *read_only),
+            "{spec}"
+        );
     }
     let with_options = parse_volume_spec("/h:/c:ro,rshared,nocopy").unwrap();
     assert_eq!(with_options.bind_propagation.as_deref(), Some("rshared"));
@@ -234,13 +238,17 @@ fn mount_short_syntax_parses_as_docker() {
 fn env_files_follow_docker_and_dotenv_follows_compose() {
     let environment: BTreeMap<&str, &str> = [("FROM_ENV", "env")].into_iter().collect();
     let lookup = |name: &str| environment.get(name).map(|v| v.to_string());
-    let parsed = env_file::parse_env_file("\u{feff}A=1\n# comment\n\n  B=two words \nFROM_ENV\nMISSING\nC=\n", &lookup).unwrap();
-    let expected: Vec<(String, String)> =
-        [("A", "1"), ("B", "two words "), ("FROM_ENV", "env"), ("C", "")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let parsed =
+        env_file::parse_env_file("\u{feff}A=1\n# comment\n\n  B=two words \nFROM_ENV\nMISSING\nC=\n", &lookup).unwrap();
+    let expected: Vec<(String, String)> = [("A", "1"), ("B", "two words "), ("FROM_ENV", "env"), ("C", "")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     assert_eq!(parsed, expected);
     let error = env_file::parse_env_file("OK=1\nexport X=1\n", &lookup).unwrap_err();
     assert_eq!((error.line, error.message.as_str()), (2, "variable 'export X' contains whitespaces"));
-    let dotenv = env_file::parse_dotenv("export TAG=1.25\nQUOTED=\"a # b\"\nSINGLE='x y'\nCOMMENTED=v # note\n# x\n").unwrap();
+    let dotenv =
+        env_file::parse_dotenv("export TAG=1.25\nQUOTED=\"a # b\"\nSINGLE='x y'\nCOMMENTED=v # note\n# x\n").unwrap();
     assert_eq!(dotenv["TAG"], "1.25");
     assert_eq!(dotenv["QUOTED"], "a # b");
     assert_eq!(dotenv["SINGLE"], "x y");
@@ -270,8 +278,12 @@ fn env_file_entries_are_read_through_the_file_source_relative_to_the_first_file(
     assert_eq!(env["B"].as_deref(), Some("override"));
     assert_eq!(env["C"], None);
     assert_eq!(env["EMPTY"].as_deref(), Some("from-env"), "an empty value takes the environment's, as in Docker");
-    let missing = load_str("stack.yml", "services:\n  app: {image: x, env_file: nope.env}\n", &BTreeMap::new()).unwrap_err();
-    assert!(missing.to_string().starts_with("stack.yml:2:29: services.app.env_file: cannot read env file /stack/nope.env"), "{missing}");
+    let missing =
+        load_str("stack.yml", "services:\n  app: {image: x, env_file: nope.env}\n", &BTreeMap::new()).unwrap_err();
+    assert!(
+        missing.to_string().starts_with("stack.yml:2:29: services.app.env_file: cannot read env file /stack/nope.env"),
+        "{missing}"
+    );
 }
 
 fn load_two(base: &str, over: &str) -> swarm_core::compose::ComposeConfig {
@@ -316,7 +328,10 @@ fn files_of_different_versions_do_not_merge() {
         skip_interpolation: false,
     })
     .unwrap_err();
-    assert_eq!(error.to_string(), "b.yml:1:1: version: version mismatched between two composefiles: 3.8 (a.yml) and 3.9");
+    assert_eq!(
+        error.to_string(),
+        "b.yml:1:1: version: version mismatched between two composefiles: 3.8 (a.yml) and 3.9"
+    );
 }
 
 #[test]
