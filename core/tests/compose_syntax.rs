@@ -353,3 +353,32 @@ fn warnings_name_ignored_and_deprecated_options_and_unset_variables() {
     );
     assert_eq!(loaded.locate("services.web.image"), "stack.yml:2:9: services.web.image");
 }
+
+/// Inputs the fuzzers found whose `stack config` output did not load back, each now printed loadably or refused.
+#[test]
+fn printed_output_of_fuzzer_findings_loads_back() {
+    let environment = BTreeMap::new();
+    let accepted = [
+        // Version 3.0 has no long port or mount syntax, yet the output prints them (as Docker's does).
+        "version: \"3.0\"\nservices:\n  web: {image: nginx, ports: [\"80:80\"], volumes: [\"/h:/c:rshared\"]}\n",
+        // `name:` of an external network predates its version (3.5) in the printed output.
+        "version: \"3.4\"\nservices:\n  web: {image: nginx, networks: [ext]}\nnetworks:\n  ext: {external: true}\n",
+        // A build block of unknown keys is no build at all.
+        "services:\n  s: {build: {unknown: 1}}\n",
+        // A zero single ulimit prints as 0, not Docker's `{}`.
+        "services:\n  s: {image: x, ulimits: {nproc: 0}}\n",
+    ];
+    for text in accepted {
+        let loaded = load_str("stack.yml", text, &environment).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let printed = config_text(&loaded.config);
+        let again = load_str("printed.yml", &printed, &environment).unwrap_or_else(|e| panic!("{e}\n{printed}"));
+        assert_eq!(again.config, loaded.config, "{printed}");
+    }
+    let refused = [
+        "services:\n  s: {image: x, extra_hosts: {propagation: \"./rel\", published: \"node.role == manager\"}}\n",
+        "services:\n  s: {image: x, ports: [\"0\"]}\n",
+    ];
+    for text in refused {
+        assert!(load_str("stack.yml", text, &environment).is_err(), "{text}");
+    }
+}

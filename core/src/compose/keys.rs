@@ -2,7 +2,9 @@
 //! what becomes of the others: Docker's forbidden keys are errors with Docker's explanation, keys Swarm ignores
 //! are kept with Docker's warning, Compose Specification keys that v3 files cannot hold get a clear error, and
 //! anything else is an unknown key with a "did you mean" when a known key is close. The tables are the single
-//! source of truth for key validation.
+//! source of truth for key validation. One deliberate difference: the long syntax of ports and mounts, and `name`
+//! on an external object, are read in every version, because `stack config` prints them for any file (as Docker's
+//! does) and its output must load back.
 
 /// A known key and the first `3.x` minor version whose schema has it.
 pub type KeySpec = (&'static str, u8);
@@ -163,23 +165,23 @@ pub const LOGGING: ObjectSpec = spec(&[("driver", 0), ("options", 0)], None);
 pub const SERVICE_NETWORK: ObjectSpec =
     spec(&[("aliases", 0), ("driver_opts", 13), ("ipv4_address", 0), ("ipv6_address", 0)], None);
 
-pub const PORT: ObjectSpec = spec(&[("mode", 2), ("target", 2), ("published", 2), ("protocol", 2)], None);
+pub const PORT: ObjectSpec = spec(&[("mode", 0), ("target", 0), ("published", 0), ("protocol", 0)], None);
 
 pub const SERVICE_VOLUME: ObjectSpec = spec(
     &[
-        ("type", 2),
-        ("source", 2),
-        ("target", 2),
-        ("read_only", 2),
-        ("consistency", 2),
-        ("bind", 2),
-        ("volume", 2),
+        ("type", 0),
+        ("source", 0),
+        ("target", 0),
+        ("read_only", 0),
+        ("consistency", 0),
+        ("bind", 0),
+        ("volume", 0),
         ("tmpfs", 6),
     ],
     None,
 );
-pub const VOLUME_BIND: ObjectSpec = open(&[("propagation", 2)]);
-pub const VOLUME_VOLUME: ObjectSpec = open(&[("nocopy", 2)]);
+pub const VOLUME_BIND: ObjectSpec = open(&[("propagation", 0)]);
+pub const VOLUME_VOLUME: ObjectSpec = open(&[("nocopy", 0)]);
 pub const VOLUME_TMPFS: ObjectSpec = open(&[("size", 6)]);
 
 /// A service's `secrets:` or `configs:` entry (Docker's schema accepts other keys there).

@@ -9,6 +9,12 @@ use super::keys::{self, ObjectSpec};
 use super::model::{External, FileObjectConfig, Ipam, NetworkConfig, VolumeConfig};
 use super::yaml::{Node, Value};
 
+/// Whether an object says `external:` (other than `false`): then `name:` is read whatever the version, since
+/// `stack config` prints external objects with their name.
+fn is_external(entries: &[super::yaml::Entry]) -> bool {
+    entries.iter().any(|entry| entry.key == "external" && !matches!(entry.value.value, Value::Bool(false)))
+}
+
 /// `external: true` or `external: {name: x}`: the flag and the deprecated name.
 struct ExternalSpec {
     external: bool,
@@ -69,8 +75,9 @@ impl Decoder<'_> {
         let mut network = NetworkConfig::default();
         let mut external = ExternalSpec { external: false, name: String::new() };
         let entries = self.mapping_or_null(node, path)?;
+        let external_name = is_external(entries);
         for entry in entries {
-            if !self.check_key(entry, path, &keys::NETWORK)? {
+            if !(external_name && entry.key == "name") && !self.check_key(entry, path, &keys::NETWORK)? {
                 continue;
             }
             let p = join(path, &entry.key);
@@ -127,9 +134,10 @@ impl Decoder<'_> {
         let mut volume = VolumeConfig::default();
         let mut external = ExternalSpec { external: false, name: String::new() };
         let entries = self.mapping_or_null(node, path)?;
+        let external_name = is_external(entries);
         for entry in entries {
             // `x-cluster-spec` (3.10+) is a cluster-volume setting Swarm's CSI support reads; kept as an extension.
-            if !self.check_key(entry, path, &keys::VOLUME)? {
+            if !(external_name && entry.key == "name") && !self.check_key(entry, path, &keys::VOLUME)? {
                 continue;
             }
             let p = join(path, &entry.key);
@@ -180,8 +188,9 @@ impl Decoder<'_> {
         let mut object = FileObjectConfig::default();
         let mut external = ExternalSpec { external: false, name: String::new() };
         let entries = self.mapping(node, path)?;
+        let external_name = is_external(entries);
         for entry in entries {
-            if !self.check_key(entry, path, spec)? {
+            if !(external_name && entry.key == "name") && !self.check_key(entry, path, spec)? {
                 continue;
             }
             let p = join(path, &entry.key);

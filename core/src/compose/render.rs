@@ -255,8 +255,8 @@ fn service(s: &ServiceConfig) -> Yaml {
             .iter()
             .map(|(name, limit)| {
                 let value = match *limit {
-                    Ulimit::Single(value) if value != 0 => Yaml::Int(value),
-                    Ulimit::Single(_) => Yaml::Map(Vec::new()),
+                    // Docker prints a zero single limit as `{}`, which no loader reads back; we print the 0.
+                    Ulimit::Single(value) => Yaml::Int(value),
                     Ulimit::SoftHard { soft, hard } => {
                         let mut e = Fields::default();
                         e.int("soft", soft);

@@ -35,7 +35,11 @@ impl Decoder<'_> {
             let value = &entry.value;
             let p = key_path.as_str();
             match entry.key.as_str() {
-                "build" => service.build = Some(self.build(value, p)?),
+                "build" => {
+                    // Docker's build block is a plain struct: an empty one is no build at all.
+                    let build = self.build(value, p)?;
+                    service.build = (build != BuildConfig::default()).then_some(build);
+                }
                 "cap_add" => service.cap_add = self.string_list(value, p)?,
                 "cap_drop" => service.cap_drop = self.string_list(value, p)?,
                 "cgroupns_mode" => service.cgroupns_mode = self.string(value, p)?,
@@ -325,14 +329,18 @@ impl Decoder<'_> {
                 pairs
             }
         };
-        Ok(pairs
-            .into_iter()
-            .map(|(host, ip)| {
-                let ip =
-                    if ip.len() > 2 && ip.starts_with('[') && ip.ends_with(']') { &ip[1..ip.len() - 1] } else { &ip };
-                format!("{host}:{ip}")
-            })
-            .collect())
+        let mut out = Vec::with_capacity(pairs.len());
+        for (host, ip) in pairs {
+            // Docker lets anything through; a host with `=`, `:` or blanks, or a missing address, is a typo that
+            // would not even read back from `stack config`'s `host:ip` output.
+            if host.is_empty() || ip.is_empty() || host.contains(['=', ':', ' ', '\t']) || ip.contains([' ', '\t']) {
+                let message = format!("invalid extra host {host:?} with address {ip:?}: expected host:ip");
+                return Err(self.error(node.position, path, message));
+            }
+            let ip = if ip.len() > 2 && ip.starts_with('[') && ip.ends_with(']') { &ip[1..ip.len() - 1] } else { &ip };
+            out.push(format!("{host}:{ip}"));
+        }
+        Ok(out)
     }
 
     fn healthcheck(&mut self, node: &Node, path: &str) -> Result<HealthCheck, ComposeError> {
@@ -475,7 +483,7 @@ impl Decoder<'_> {
                     }
                     out.extend(ports);
                 }
-                Value::Map(entries) if self.minor >= 2 => {
+                Value::Map(entries) => {
                     let mut port = PortConfig::default();
                     for entry in entries {
                         if !self.check_key(entry, &p, &keys::PORT)? {
@@ -564,9 +572,9 @@ impl Decoder<'_> {
                 Value::String(spec) => {
                     parse_volume_spec(spec).map_err(|why| self.error(item_node.position, &p, why))?
                 }
-                Value::Map(entries) if self.minor >= 2 => self.long_volume(entries, item_node, &p)?,
+                Value::Map(entries) => self.long_volume(entries, item_node, &p)?,
                 _ => {
-                    let what = if self.minor >= 2 { "a string or a mapping" } else { "a string" };
+                    let what = "a string or a mapping";
                     return Err(self.error(
                         item_node.position,
                         &p,

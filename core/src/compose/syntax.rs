@@ -72,8 +72,11 @@ pub fn parse_port_spec(spec: &str) -> Result<(Vec<PortConfig>, Option<String>), 
     if container_port.is_empty() {
         return Err(format!("no port specified: {spec}<empty>"));
     }
-    let (start, end) =
-        parse_port_range(container_port).map_err(|_| format!("invalid containerPort: {container_port}"))?;
+    // Go accepts a container port 0; no service can listen on it, and its long form would not load back.
+    let (start, end) = parse_port_range(container_port)
+        .ok()
+        .filter(|(start, _)| *start > 0)
+        .ok_or_else(|| format!("invalid containerPort: {container_port}"))?;
     let (host_start, host_end) = if host_port.is_empty() {
         (0, 0)
     } else {
