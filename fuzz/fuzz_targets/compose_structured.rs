@@ -58,23 +58,131 @@ struct Stack {
 }
 
 const SERVICE_KEYS: &[&str] = &[
-    "image", "command", "entrypoint", "environment", "labels", "ports", "networks", "volumes", "secrets", "configs",
-    "healthcheck", "hostname", "user", "working_dir", "stop_grace_period", "stop_signal", "cap_add", "cap_drop",
-    "sysctls", "ulimits", "tmpfs", "read_only", "init", "depends_on", "extra_hosts", "dns", "logging", "deploy",
-    "build", "privileged", "restart", "expose", "container_name", "x-extra", "imag", "platform",
+    "image",
+    "command",
+    "entrypoint",
+    "environment",
+    "labels",
+    "ports",
+    "networks",
+    "volumes",
+    "secrets",
+    "configs",
+    "healthcheck",
+    "hostname",
+    "user",
+    "working_dir",
+    "stop_grace_period",
+    "stop_signal",
+    "cap_add",
+    "cap_drop",
+    "sysctls",
+    "ulimits",
+    "tmpfs",
+    "read_only",
+    "init",
+    "depends_on",
+    "extra_hosts",
+    "dns",
+    "logging",
+    "deploy",
+    "build",
+    "privileged",
+    "restart",
+    "expose",
+    "container_name",
+    "x-extra",
+    "imag",
+    "platform",
 ];
 const INNER_KEYS: &[&str] = &[
-    "mode", "replicas", "labels", "update_config", "rollback_config", "resources", "restart_policy", "placement",
-    "endpoint_mode", "parallelism", "delay", "order", "failure_action", "monitor", "max_failure_ratio", "limits",
-    "reservations", "cpus", "memory", "pids", "condition", "max_attempts", "window", "constraints", "preferences",
-    "spread", "max_replicas_per_node", "test", "interval", "timeout", "retries", "start_period", "disable",
-    "driver", "options", "aliases", "target", "published", "protocol", "type", "source", "read_only", "bind",
-    "propagation", "soft", "hard", "external", "name", "internal", "attachable", "driver_opts", "ipam", "subnet",
+    "mode",
+    "replicas",
+    "labels",
+    "update_config",
+    "rollback_config",
+    "resources",
+    "restart_policy",
+    "placement",
+    "endpoint_mode",
+    "parallelism",
+    "delay",
+    "order",
+    "failure_action",
+    "monitor",
+    "max_failure_ratio",
+    "limits",
+    "reservations",
+    "cpus",
+    "memory",
+    "pids",
+    "condition",
+    "max_attempts",
+    "window",
+    "constraints",
+    "preferences",
+    "spread",
+    "max_replicas_per_node",
+    "test",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+    "disable",
+    "driver",
+    "options",
+    "aliases",
+    "target",
+    "published",
+    "protocol",
+    "type",
+    "source",
+    "read_only",
+    "bind",
+    "propagation",
+    "soft",
+    "hard",
+    "external",
+    "name",
+    "internal",
+    "attachable",
+    "driver_opts",
+    "ipam",
+    "subnet",
 ];
 const WORDS: &[&str] = &[
-    "nginx", "web", "db", "front", "back", "data", "global", "replicated", "replicated-job", "vip", "dnsrr", "host",
-    "ingress", "tcp", "udp", "on-failure", "any", "start-first", "pause", "bind", "volume", "tmpfs", "yes", "on",
-    "0.5", "1.5", "rshared", "service_healthy", "node.role == manager", "CMD-SHELL", "json-file", "",
+    "nginx",
+    "web",
+    "db",
+    "front",
+    "back",
+    "data",
+    "global",
+    "replicated",
+    "replicated-job",
+    "vip",
+    "dnsrr",
+    "host",
+    "ingress",
+    "tcp",
+    "udp",
+    "on-failure",
+    "any",
+    "start-first",
+    "pause",
+    "bind",
+    "volume",
+    "tmpfs",
+    "yes",
+    "on",
+    "0.5",
+    "1.5",
+    "rshared",
+    "service_healthy",
+    "node.role == manager",
+    "CMD-SHELL",
+    "json-file",
+    "",
 ];
 
 fn pick<'a>(table: &[&'a str], index: u8) -> &'a str {
@@ -104,7 +212,9 @@ fn scalar(s: &Scalar) -> String {
         Scalar::Float(f) => format!("{}.{}", f / 100, f % 100),
         Scalar::Bool(b) => b.to_string(),
         Scalar::Null => "null".to_owned(),
-        Scalar::Variable(i) => quote(&format!("${{{}:-{}}}", ["TAG", "EMPTY", "UNSET"][*i as usize % 3], pick(WORDS, *i))),
+        Scalar::Variable(i) => {
+            quote(&format!("${{{}:-{}}}", ["TAG", "EMPTY", "UNSET"][*i as usize % 3], pick(WORDS, *i)))
+        }
         Scalar::Duration(n, unit) => quote(&format!("{n}{}", ["ms", "s", "m", "h", "us", "x"][*unit as usize % 6])),
         Scalar::Size(n, unit) => quote(&format!("{n}{}", ["", "k", "M", "g", "Mi", "b"][*unit as usize % 6])),
         Scalar::Port(published, target, udp) => {
@@ -204,7 +314,8 @@ fn render(stack: &Stack) -> String {
         let mut seen = Vec::new();
         for (name, fields) in entries {
             let name = pick(WORDS, *name);
-            if !name.is_empty() && !seen.contains(&name) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !name.is_empty() && !seen.contains(&name) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 seen.push(name);
                 let _ = writeln!(out, "  {name}: {}", flow_map(fields));
             }
@@ -215,10 +326,13 @@ fn render(stack: &Stack) -> String {
 
 fuzz_target!(|stack: Stack| {
     let text = render(&stack);
-    let environment: BTreeMap<String, String> =
-        [("TAG".to_owned(), "1.0".to_owned()), ("EMPTY".to_owned(), String::new()), ("HOME".to_owned(), "/home/u".to_owned())]
-            .into_iter()
-            .collect();
+    let environment: BTreeMap<String, String> = [
+        ("TAG".to_owned(), "1.0".to_owned()),
+        ("EMPTY".to_owned(), String::new()),
+        ("HOME".to_owned(), "/home/u".to_owned()),
+    ]
+    .into_iter()
+    .collect();
     let files = [SourceFile { name: "fuzz.yml", text: &text }];
     let input = LoadInput {
         files: &files,

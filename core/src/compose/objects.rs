@@ -77,7 +77,8 @@ impl Decoder<'_> {
         let entries = self.mapping_or_null(node, path)?;
         let external_name = is_external(entries);
         for entry in entries {
-            if !(external_name && entry.key == "name") && !self.check_key(entry, path, &keys::NETWORK)? {
+            let read = (external_name && entry.key == "name") || self.check_key(entry, path, &keys::NETWORK)?;
+            if !read {
                 continue;
             }
             let p = join(path, &entry.key);
@@ -137,7 +138,8 @@ impl Decoder<'_> {
         let external_name = is_external(entries);
         for entry in entries {
             // `x-cluster-spec` (3.10+) is a cluster-volume setting Swarm's CSI support reads; kept as an extension.
-            if !(external_name && entry.key == "name") && !self.check_key(entry, path, &keys::VOLUME)? {
+            let read = (external_name && entry.key == "name") || self.check_key(entry, path, &keys::VOLUME)?;
+            if !read {
                 continue;
             }
             let p = join(path, &entry.key);
@@ -190,7 +192,8 @@ impl Decoder<'_> {
         let entries = self.mapping(node, path)?;
         let external_name = is_external(entries);
         for entry in entries {
-            if !(external_name && entry.key == "name") && !self.check_key(entry, path, spec)? {
+            let read = (external_name && entry.key == "name") || self.check_key(entry, path, spec)?;
+            if !read {
                 continue;
             }
             let p = join(path, &entry.key);
