@@ -100,7 +100,7 @@ fn main() {
             let start = Instant::now();
             let result = load_str("bomb.yml", &text, &environment);
             times.push(start.elapsed());
-            message = result.err().expect("a bomb is refused").to_string();
+            message = result.expect_err("a bomb is refused").to_string();
         }
         eprintln!("{name}: {message}");
         println!("RESULT {metric}={:.3} ms", median(times).as_secs_f64() * 1e3);
