@@ -12,6 +12,7 @@ use crate::render::json::JsonError;
 use crate::render::service_ps::{FilterError, PsError};
 use crate::render::template::{PrintError, TemplateError};
 use crate::service_flags::SpecFlagsError;
+use crate::stack_cmd::StackError;
 use crate::status::StatusError;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,8 @@ pub enum CliError {
     Daemon(#[from] DaemonError),
     #[error(transparent)]
     Status(#[from] StatusError),
+    #[error(transparent)]
+    Stack(#[from] StackError),
     /// A write (`service update/rollback/scale/rm`) naming no service: the daemon's words for it.
     #[error("Error response from daemon: service {reference} not found")]
     NoSuchServiceToWrite { reference: String },

@@ -12,6 +12,7 @@ mod progress;
 mod render;
 mod service_cmd;
 mod service_flags;
+mod stack_cmd;
 mod status;
 mod swarm_cmd;
 
@@ -75,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: service_cmd::ServiceCommand,
     },
+    /// Manage Swarm stacks.
+    Stack {
+        #[command(subcommand)]
+        command: stack_cmd::StackCommand,
+    },
     /// Show a manager's view of the Raft cluster (over its cluster address).
     Status(status::StatusArgs),
 }
@@ -84,6 +90,7 @@ fn main() {
     let result: Result<(), CliError> = match cli.command {
         Command::Daemon(args) => daemon::run(args).map_err(Into::into),
         Command::Status(args) => status::run(args).map_err(Into::into),
+        Command::Stack { command } => stack_cmd::run(command).map_err(Into::into),
         Command::Init { host, args } => with_daemon(&host, |c| swarm_cmd::init(c, args)),
         Command::Join { host, args } => with_daemon(&host, |c| swarm_cmd::join(c, args)),
         Command::JoinToken { host, args } => with_daemon(&host, |c| swarm_cmd::join_token(c, args)),

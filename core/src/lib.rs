@@ -5,6 +5,7 @@
 
 pub mod allocator;
 pub mod command;
+pub mod compose;
 pub mod image;
 pub mod limits;
 pub mod liveness;

@@ -1,0 +1,81 @@
+//! Hostile YAML: each bomb is refused with an error naming the limit it hit, never by exhausting memory or time.
+//! (How fast they are refused is a benchmark figure: `compose-bench` prints it.) A file that uses anchors in the
+//! ordinary way stays well inside the budgets.
+
+use std::collections::BTreeMap;
+
+use swarm_core::compose::{load_str, yaml};
+
+fn refusal(text: &str) -> String {
+    match load_str("bomb.yml", text, &BTreeMap::new()) {
+        Ok(_) => panic!("a bomb was accepted"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// Nine levels of nine aliases each: 9^9 (387 million) strings once expanded.
+pub fn billion_laughs() -> String {
+    let mut text = String::from("x-lol0: &lol0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..=9 {
+        let previous = format!("*lol{}", level - 1);
+        let items = vec![previous; 9].join(", ");
+        text.push_str(&format!("x-lol{level}: &lol{level} [{items}]\n"));
+    }
+    text.push_str("services:\n  web: {image: nginx, x-boom: *lol9}\n");
+    text
+}
+
+#[test]
+fn billion_laughs_is_refused_for_its_alias_expansion() {
+    let message = refusal(&billion_laughs());
+    assert!(message.contains("an alias bomb?"), "{message}");
+    assert!(message.starts_with("bomb.yml:"), "{message}");
+}
+
+#[test]
+fn ten_thousand_deep_block_nesting_is_refused() {
+    let text = format!("x-deep:\n  {}x\nservices: {{}}\n", "- ".repeat(10_000));
+    let message = refusal(&text);
+    assert!(message.contains("nesting deeper than 64 levels (NESTING_DEPTH_MAX)"), "{message}");
+}
+
+#[test]
+fn ten_thousand_deep_flow_nesting_is_refused() {
+    let text = format!("x-deep: {}{}\nservices: {{}}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let message = refusal(&text);
+    assert!(message.contains("nesting deeper than 64 levels (NESTING_DEPTH_MAX)"), "{message}");
+    let text = format!("x-deep: {}1{}\nservices: {{}}\n", "{a: ".repeat(10_000), "}".repeat(10_000));
+    let message = refusal(&text);
+    assert!(message.contains("nesting deeper than 64 levels (NESTING_DEPTH_MAX)"), "{message}");
+}
+
+#[test]
+fn a_fifty_megabyte_scalar_is_refused_for_the_file_size() {
+    let text = format!("services:\n  web:\n    image: \"{}\"\n", "x".repeat(50_000_000));
+    let message = refusal(&text);
+    assert!(message.contains("more than the 16777216 a compose file may hold (COMPOSE_FILE_BYTES_MAX)"), "{message}");
+}
+
+#[test]
+fn a_scalar_over_the_scalar_limit_in_a_small_file_is_refused() {
+    let text = format!(
+        "services:\n  web:\n    image: nginx\n    labels: {{big: \"{}\"}}\n",
+        "y".repeat(yaml::SCALAR_BYTES_MAX + 1)
+    );
+    let message = refusal(&text);
+    assert!(message.contains("bytes allowed"), "{message}");
+}
+
+#[test]
+fn many_anchors_used_the_ordinary_way_stay_within_the_budgets() {
+    let mut text = String::from(
+        "x-defaults: &defaults\n  image: example/app\n  deploy: {replicas: 2, restart_policy: {condition: any}}\n  \
+         logging: {driver: json-file, options: {max-size: 1m}}\nservices:\n",
+    );
+    for index in 0..500 {
+        text.push_str(&format!("  svc{index}:\n    <<: *defaults\n    environment: {{INDEX: \"{index}\"}}\n"));
+    }
+    let loaded = load_str("stack.yml", &text, &BTreeMap::new()).expect("an ordinary file loads");
+    assert_eq!(loaded.config.services.len(), 500);
+    assert_eq!(loaded.config.services["svc499"].deploy.replicas, Some(2));
+}
