@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use super::error::{ComposeError, Position, Warning};
 use super::keys::{self, ObjectSpec};
 use super::model::{ExtensionValue, Extensions};
-use super::scalar::{go_format_float, go_sprint};
+use super::scalar::go_format_float;
+use super::yaml::go_sprint;
 use super::yaml::{Entry, Node, Value};
 use super::FileSource;
 

@@ -3,8 +3,6 @@
 //! reads them (`512M`, `1g`, `1.5GiB`, binary multiples), CPU counts as `docker` reads them (at most nanosecond
 //! precision), and the boolean spellings interpolation casts (`y`, `yes`, `on`, ...).
 
-use super::yaml::Value;
-
 /// Go's `strconv.FormatFloat(f, 'g', -1, 64)`, which `fmt.Sprint` uses for float64: the shortest digits that
 /// round-trip, in exponent form when the exponent is below -4 or at least 6 (`1e+06`, `1.5e-05`).
 pub fn go_format_float(f: f64) -> String {
@@ -47,17 +45,6 @@ fn format_shortest(f: f64, scientific: &str) -> String {
         format!("{whole}.{fraction}")
     };
     format!("{sign}{text}")
-}
-
-/// Go's `fmt.Sprint` of a YAML scalar (what Docker stores in a string map); `None` for null and collections.
-pub fn go_sprint(value: &Value) -> Option<String> {
-    match value {
-        Value::Null | Value::Seq(_) | Value::Map(_) => None,
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(go_format_float(*f)),
-        Value::String(s) => Some(s.clone()),
-    }
 }
 
 /// A memory size as go-units' `RAMInBytes` (v0.5) reads it: a number, an optional space, then an optional

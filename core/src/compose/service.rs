@@ -88,7 +88,7 @@ impl Decoder<'_> {
                 "shm_size" => {
                     service.shm_size = match &value.value {
                         Value::String(s) => s.clone(),
-                        Value::Int(_) | Value::Float(_) => super::scalar::go_sprint(&value.value).unwrap_or_default(),
+                        Value::Int(_) | Value::Float(_) => super::yaml::go_sprint(&value.value).unwrap_or_default(),
                         _ => {
                             return Err(self.error(
                                 value.position,
@@ -475,7 +475,7 @@ impl Decoder<'_> {
             let p = item(path, index);
             match &item_node.value {
                 Value::String(_) | Value::Int(_) => {
-                    let spec = super::scalar::go_sprint(&item_node.value).unwrap_or_default();
+                    let spec = super::yaml::go_sprint(&item_node.value).unwrap_or_default();
                     let (ports, ignored_ip) = parse_port_spec(&spec)
                         .map_err(|why| self.error(item_node.position, &p, format!("invalid port {spec:?}: {why}")))?;
                     if let Some(spec) = ignored_ip {

@@ -300,3 +300,14 @@ pub fn parse(file: &str, text: &str) -> Result<Node, ComposeError> {
         }
     }
 }
+
+/// Go's `fmt.Sprint` of a YAML scalar (what Docker stores in a string map); `None` for null and collections.
+pub fn go_sprint(value: &Value) -> Option<String> {
+    match value {
+        Value::Null | Value::Seq(_) | Value::Map(_) => None,
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(super::scalar::go_format_float(*f)),
+        Value::String(s) => Some(s.clone()),
+    }
+}
