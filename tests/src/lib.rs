@@ -296,6 +296,22 @@ pub fn ensure_test_images() {
     });
 }
 
+/// Builds the test images and the seed's stand-in images (`swarm-postgres:1`, `swarm-php:1`) with
+/// `scripts/images --seed`, once per process: minutes the first time on a machine (a Debian root filesystem), about a
+/// second once cached.
+pub fn ensure_seed_images() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf();
+        let status = Command::new(root.join("scripts/images"))
+            .arg("--seed")
+            .current_dir(&root)
+            .status()
+            .expect("run scripts/images --seed");
+        assert!(status.success(), "scripts/images --seed failed");
+    });
+}
+
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
 }
