@@ -151,12 +151,10 @@ pub async fn run(seed: u64) {
     let addrs: Vec<String> = (1..=scenario.managers).map(manager_addr).collect();
     let mut client_tasks = Vec::new();
     for client in 0..scenario.clients {
-        let node = world
-            .handle
-            .create_node()
-            .name(format!("client-{client}"))
-            .ip(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, client as u8 + 1)))
-            .build();
+        let node = world.add_client_node(
+            format!("client-{client}"),
+            std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, client as u8 + 1)),
+        );
         let (stop, addrs, recorder) = (stop.clone(), addrs.clone(), recorder.clone());
         client_tasks.push(node.spawn(async move {
             let mut cluster = ClusterClient::new(&addrs, Duration::from_secs(3));

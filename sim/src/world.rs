@@ -78,6 +78,8 @@ pub struct World {
     pub recorder: Recorder,
     pub control: NodeHandle,
     pub workers: BTreeMap<u64, WorkerSlot>,
+    /// Nodes made for the scenario's own clients (`add_client_node`).
+    clients: Vec<NodeHandle>,
     manager_count: u64,
 }
 
@@ -95,7 +97,16 @@ impl World {
             managers.insert(id, ManagerSlot { id, node, disk, up: true });
         }
         let control = handle.create_node().name("control").ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1))).build();
-        World { handle, managers, registry, recorder, control, workers: BTreeMap::new(), manager_count: count }
+        World {
+            handle,
+            managers,
+            registry,
+            recorder,
+            control,
+            workers: BTreeMap::new(),
+            clients: Vec::new(),
+            manager_count: count,
+        }
     }
 
     fn build_manager(
@@ -155,6 +166,13 @@ impl World {
                 }
             })
             .build()
+    }
+
+    /// A node for one of the scenario's clients, at `ip`; the world kills it with the rest when it is dropped.
+    pub fn add_client_node(&mut self, name: String, ip: IpAddr) -> NodeHandle {
+        let node = self.handle.create_node().name(name).ip(ip).build();
+        self.clients.push(node.clone());
+        node
     }
 
     pub fn manager(&self, id: u64) -> Option<Arc<Manager>> {
@@ -310,5 +328,22 @@ impl World {
 
     pub fn node_id(&self, id: u64) -> madsim::task::NodeId {
         self.managers[&id].node.id()
+    }
+}
+
+/// The end of a seed: every node the world made is killed, so madsim drops their tasks before its runtime goes.
+/// madsim never frees a task still pending when the runtime drops (each task's info holds the task's own waker),
+/// so without this every manager, agent and store of the seed stayed allocated for the rest of the campaign
+/// (`sim/tests/seed_leftovers.rs` fails if that comes back). The kills only wake the tasks; the executor drops
+/// them while it drains its ready queue, which it does before `block_on` returns.
+impl Drop for World {
+    fn drop(&mut self) {
+        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        let managers = self.managers.values().map(|slot| slot.node.id());
+        let workers = self.workers.values().map(|slot| slot.node.id());
+        let clients = self.clients.iter().map(|node| node.id());
+        for node in managers.chain(workers).chain(clients).chain([self.control.id()]) {
+            self.handle.kill(node);
+        }
     }
 }
