@@ -5,7 +5,7 @@
 //! heals everything and must converge within `LIVENESS_BOUND`. Any checker violation fails the run with the seed,
 //! the derived scenario, the fault trace and one command that replays it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -96,9 +96,23 @@ fn elapsed_ms(start: tokio::time::Instant) -> u128 {
 struct NetFaults {
     clogged_links: BTreeSet<(u64, u64)>,
     clogged_nodes: BTreeSet<u64>,
+    /// Frozen managers and when each is due to resume.
+    paused: BTreeMap<u64, tokio::time::Instant>,
+}
+
+/// Resumes the frozen managers whose freeze is over (all of them with `all`).
+fn resume_paused(world: &World, faults: &mut NetFaults, all: bool) -> Vec<u64> {
+    let now = tokio::time::Instant::now();
+    let due: Vec<u64> = faults.paused.iter().filter(|(_, at)| all || **at <= now).map(|(id, _)| *id).collect();
+    for id in &due {
+        world.resume(*id);
+        faults.paused.remove(id);
+    }
+    due
 }
 
 fn heal_network(world: &World, net: &NetSim, faults: &mut NetFaults) {
+    resume_paused(world, faults, true);
     for (a, b) in std::mem::take(&mut faults.clogged_links) {
         net.unclog_link(world.node_id(a), world.node_id(b));
     }
@@ -342,6 +356,9 @@ fn inject_fault(
     let down: Vec<u64> = world.managers.values().filter(|s| !s.up).map(|s| s.id).collect();
     let minority = (scenario.managers - 1) / 2;
     let now = elapsed_ms(start);
+    for id in resume_paused(world, faults, false) {
+        world.recorder.trace(format!("{now}ms resume manager {id}"));
+    }
     let choice = rng.gen_range(0..100);
     let line = match choice {
         // Crash a manager; its unsynced writes vanish, sometimes leaving a torn prefix in the log tail.
@@ -402,6 +419,17 @@ fn inject_fault(
             let spike_ms = rng.gen_range(50..400);
             net.update_config(|c| c.send_latency = Duration::from_millis(1)..Duration::from_millis(spike_ms));
             format!("{now}ms latency spike up to {spike_ms}ms")
+        }
+        // Freeze a manager (SIGSTOP) for a while, the leader half of the time: it resumes with stale state and
+        // overdue timers (issue 15: a frozen follower must not depose a healthy leader, nor a frozen leader
+        // leave a slot running twice).
+        86..=92 => {
+            let leader = world.leader().filter(|_| rng.gen_bool(0.5));
+            let id = leader.unwrap_or_else(|| ids[rng.gen_range(0..ids.len())]);
+            let freeze_ms = rng.gen_range(500..8_000);
+            world.pause(id);
+            faults.paused.insert(id, tokio::time::Instant::now() + Duration::from_millis(freeze_ms));
+            format!("{now}ms freeze manager {id} for {freeze_ms}ms")
         }
         _ => {
             heal_network(world, net, faults);

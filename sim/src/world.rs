@@ -249,6 +249,19 @@ impl World {
         slot.up = false;
     }
 
+    /// Freezes manager `id` as SIGSTOP does: its tasks stop where they are, nothing is lost, and its timers keep
+    /// running out, so it resumes (`resume`) with stale state and overdue timers.
+    pub fn pause(&self, id: u64) {
+        if self.managers[&id].up {
+            self.handle.pause(self.managers[&id].node.id());
+        }
+    }
+
+    /// Lets a paused manager run again (SIGCONT); harmless for one that is not paused.
+    pub fn resume(&self, id: u64) {
+        self.handle.resume(self.managers[&id].node.id());
+    }
+
     pub fn restart(&mut self, id: u64) {
         let slot = self.managers.get_mut(&id).expect("known manager");
         if slot.up {

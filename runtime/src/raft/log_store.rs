@@ -97,6 +97,12 @@ impl LogStore {
     }
 
     /// The last purged index, if any (start-up consistency checks).
+    /// The id of the last entry in the log (accepted, not necessarily committed), or of the last purged one.
+    pub fn last_log_id(&self) -> Option<LogId> {
+        let inner = self.lock();
+        inner.entries.values().next_back().map(|e| *e.get_log_id()).or(inner.last_purged)
+    }
+
     pub fn last_purged_index(&self) -> Option<u64> {
         self.lock().last_purged.map(|l| l.index)
     }
@@ -137,9 +143,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let inner = self.lock();
-        let last = inner.entries.values().next_back().map(|e| *e.get_log_id()).or(inner.last_purged);
-        Ok(LogState { last_purged_log_id: inner.last_purged, last_log_id: last })
+        let last_purged_log_id = self.lock().last_purged;
+        Ok(LogState { last_purged_log_id, last_log_id: self.last_log_id() })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
