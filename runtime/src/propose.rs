@@ -3,7 +3,7 @@
 //! narrow handle through which the leader's own work — the manager loop and the dispatcher — reaches the manager
 //! it runs in. Defined here, below the manager, so that they need nothing else of it. Invariant: a `Committed`
 //! means the proposal's entry was committed and applied on the leader; any error leaves that open only where it
-//! says so (`Timeout`, `Forward`, `Raft`).
+//! says so (`Timeout`, `Forward`, `Raft`, `OutcomeUnknown`).
 
 use std::future::Future;
 
@@ -36,6 +36,13 @@ pub enum ProposeError {
     Malformed(String),
     #[error("raft: {0}")]
     Raft(String),
+    /// The proposal reached the leader at `addr`, and then another manager took over (or `addr` stopped
+    /// answering) before the answer came: it may or may not have been applied.
+    #[error(
+        "the command reached the leader at {addr}, but {reason} before it answered: it may or may not have been \
+         applied; check the result before retrying"
+    )]
+    OutcomeUnknown { addr: String, reason: String },
 }
 
 /// What the leader's own work may ask of the manager it runs in. The manager implements it; the manager loop and

@@ -39,13 +39,15 @@ impl Refusal {
         Refusal { status: 500, message: message.to_string() }
     }
 
-    /// A proposal's failure: no leader is 503 (Docker's words), anything else 500.
+    /// A proposal's failure: no leader is 503 (Docker's words), an unknown outcome 503 saying so, anything else
+    /// 500.
     pub fn from_propose(error: ProposeError) -> Refusal {
         match error {
             ProposeError::NoLeader => Refusal::unavailable(error.to_string()),
             ProposeError::Forward { .. } => {
                 Refusal::unavailable(format!("{} (the leader could not be reached: {error})", NO_LEADER_MESSAGE))
             }
+            ProposeError::OutcomeUnknown { .. } => Refusal::unavailable(error.to_string()),
             other => Refusal::internal(other.to_string()),
         }
     }

@@ -1,8 +1,9 @@
 //! What a manager sends on to the leader: client proposals (one hop at most — a forwarded proposal is never
 //! forwarded again), dispatcher calls from agents, reads of the leader's view, and JSON requests only the leader
 //! serves. Invariant: a request is served here only when this manager leads, or forwarded once, over the
-//! manager's pool of peer connections; an unreachable or unknown leader is Docker's no-leader answer, never a
-//! retry loop.
+//! manager's pool of peer connections. Proposals and the view follow leadership: an unreachable leader is left
+//! for the next one local Raft names, a proposal whose leader was superseded mid-flight is answered "outcome
+//! unknown" at once, and Docker's no-leader answer means Raft named no leader for a couple of election timeouts.
 
 use std::time::Duration;
 
@@ -37,6 +38,16 @@ pub enum ViewError {
     Malformed(serde_json::Error),
 }
 
+/// How often a wait on leadership looks at local Raft's view of who leads. Polled, not awaited on openraft's
+/// metrics channel: that is tokio's watch channel, whose waiters wake in an order the simulator cannot replay.
+const LEADER_POLL: Duration = Duration::from_millis(25);
+
+/// How a call to the leader ended: with its answer, or abandoned because local Raft named another leader first.
+enum LeaderCall<T> {
+    Answered(Result<T, CallError>),
+    Superseded { by: String },
+}
+
 /// The largest encoded proposal accepted from a client. A batch entry holds at most `batcher::BATCH_BYTES_MAX`
 /// bytes of proposals beyond its first, so an entry stays well under the WAL's record limit.
 pub const PROPOSAL_BYTES_MAX: usize = 1024 * 1024;
@@ -48,7 +59,11 @@ impl Manager {
     }
 
     /// Writes `request` through this manager's batcher when it leads; otherwise sends it to the leader, unless it
-    /// was forwarded already (then: no leader).
+    /// was forwarded already (then: no leader). Forwarding follows leadership (issue 15): a leader that cannot be
+    /// reached has not seen the proposal, so it goes to whichever manager leads next, once local Raft names one;
+    /// a leader that took the proposal but fell silent while another took over leaves its outcome unknown, and
+    /// that is the answer (at once, not when the old leader wakes up). No leader is the answer only when Raft
+    /// names none for a couple of election timeouts.
     pub(super) async fn propose_inner(&self, request: ProposeRequest) -> Result<Committed, ProposeError> {
         let timeout_ms = self.config.raft.propose_timeout_ms;
         let bytes = postcard::experimental::serialized_size(&request.proposal).unwrap_or(usize::MAX);
@@ -57,28 +72,99 @@ impl Manager {
                 "proposal is {bytes} bytes; the limit is {PROPOSAL_BYTES_MAX} bytes"
             )));
         }
-        let write =
-            tokio::time::timeout(Duration::from_millis(timeout_ms), self.batcher.write(request.proposal.clone()));
-        match write.await {
-            Err(_) => Err(ProposeError::Timeout(timeout_ms)),
-            Ok(Ok((log_index, response))) => Ok(Committed { log_index, response }),
-            Ok(Err(WriteError::ForwardToLeader { leader_node, .. })) => match (leader_node, request.forwarded) {
-                (Some(leader), false) => {
-                    let body = postcard::to_stdvec(&ProposeRequest { proposal: request.proposal, forwarded: true })
-                        .map_err(|e| ProposeError::Malformed(e.to_string()))?;
-                    let timeout = Duration::from_millis(timeout_ms + 1_000);
-                    let reply = self.peers.post(&leader.addr, PATH_PROPOSE, body, timeout).await;
-                    match reply {
-                        Ok(bytes) => postcard::from_bytes::<Result<Committed, ProposeError>>(&bytes).map_err(|e| {
-                            ProposeError::Forward { addr: leader.addr.clone(), reason: format!("malformed reply: {e}") }
-                        })?,
-                        Err(error) => Err(ProposeError::Forward { addr: leader.addr, reason: error.to_string() }),
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
+        // Leaders found unreachable: the proposal never reached them.
+        let mut unreachable: Vec<String> = Vec::new();
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let write = tokio::time::timeout(remaining, self.batcher.write(request.proposal.clone()));
+            let leader = match write.await {
+                Err(_) => return Err(ProposeError::Timeout(timeout_ms)),
+                Ok(Ok((log_index, response))) => return Ok(Committed { log_index, response }),
+                Ok(Err(WriteError::Raft(message))) => return Err(ProposeError::Raft(message)),
+                Ok(Err(WriteError::Timeout)) => return Err(ProposeError::Timeout(timeout_ms)),
+                Ok(Err(WriteError::ForwardToLeader { leader_node, .. })) => leader_node,
+            };
+            if request.forwarded {
+                return Err(ProposeError::NoLeader);
+            }
+            let leader_addr = match leader.map(|node| node.addr).filter(|addr| !unreachable.contains(addr)) {
+                Some(addr) => addr,
+                None => match self.await_leader_other_than(&unreachable, self.leader_search_deadline(deadline)).await {
+                    Some(_) => continue,
+                    None => {
+                        return Err(match unreachable.pop() {
+                            Some(addr) => ProposeError::Forward { addr, reason: "unreachable".into() },
+                            None => ProposeError::NoLeader,
+                        })
                     }
+                },
+            };
+            let body = postcard::to_stdvec(&ProposeRequest { proposal: request.proposal.clone(), forwarded: true })
+                .map_err(|e| ProposeError::Malformed(e.to_string()))?;
+            let timeout = Duration::from_millis(timeout_ms + 1_000);
+            let call = self.peers.post(&leader_addr, PATH_PROPOSE, body, timeout);
+            match self.call_while_leading(&leader_addr, call).await {
+                LeaderCall::Answered(Ok(bytes)) => {
+                    return postcard::from_bytes::<Result<Committed, ProposeError>>(&bytes).map_err(|e| {
+                        ProposeError::Forward { addr: leader_addr, reason: format!("malformed reply: {e}") }
+                    })?
                 }
-                _ => Err(ProposeError::NoLeader),
-            },
-            Ok(Err(WriteError::Raft(message))) => Err(ProposeError::Raft(message)),
-            Ok(Err(WriteError::Timeout)) => Err(ProposeError::Timeout(timeout_ms)),
+                LeaderCall::Answered(Err(error)) if error.is_unreachable() => unreachable.push(leader_addr),
+                LeaderCall::Answered(Err(error)) => {
+                    return Err(ProposeError::OutcomeUnknown { addr: leader_addr, reason: error.to_string() })
+                }
+                LeaderCall::Superseded { by } => {
+                    return Err(ProposeError::OutcomeUnknown {
+                        addr: leader_addr,
+                        reason: format!("the manager at {by} was elected leader"),
+                    })
+                }
+            }
+        }
+    }
+
+    /// How long to look for a leader before answering that there is none: a couple of election timeouts (an
+    /// election in progress ends within them), but never past the request's own deadline.
+    fn leader_search_deadline(&self, deadline: tokio::time::Instant) -> tokio::time::Instant {
+        let search = Duration::from_millis(2 * self.config.raft.election_timeout_max_ms);
+        deadline.min(tokio::time::Instant::now() + search)
+    }
+
+    /// Runs `call` to the leader at `addr`, unless local Raft names another leader first (a new term's leader has
+    /// made itself known here): then the call is abandoned, whatever the old leader does with it later.
+    async fn call_while_leading<T>(
+        &self,
+        addr: &str,
+        call: impl std::future::Future<Output = Result<T, CallError>>,
+    ) -> LeaderCall<T> {
+        let mut call = std::pin::pin!(call);
+        loop {
+            if let Some(by) = self.leader_addr().filter(|leader| leader != addr) {
+                return LeaderCall::Superseded { by };
+            }
+            tokio::select! {
+                answer = &mut call => return LeaderCall::Answered(answer),
+                _ = tokio::time::sleep(LEADER_POLL) => {}
+            }
+        }
+    }
+
+    /// Waits until this manager leads (then: its own address) or local Raft names a leader other than itself and
+    /// not in `excluded` (its address), or until `deadline` (None).
+    async fn await_leader_other_than(&self, excluded: &[String], deadline: tokio::time::Instant) -> Option<String> {
+        loop {
+            if self.is_leader() {
+                return Some(self.config.advertise_addr.clone());
+            }
+            let other = |addr: &String| *addr != self.config.advertise_addr && !excluded.contains(addr);
+            if let Some(addr) = self.leader_addr().filter(other) {
+                return Some(addr);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(LEADER_POLL).await;
         }
     }
 
@@ -137,16 +223,29 @@ impl Manager {
     /// The cluster as the leader sees it (asking the leader when this manager is a follower), with every manager
     /// node's `leader` flag and reachability filled in: a manager is reachable while its node is up (each manager
     /// runs an agent whose heartbeats keep its node ready).
+    /// A read, so it follows leadership freely: asked of a leader that falls silent while another takes over, or
+    /// that cannot be reached, it is asked again of the next leader local Raft names.
     pub async fn leader_view(&self) -> Result<ClusterView, ViewError> {
-        if !self.is_leader() {
-            let Some(addr) = self.leader_addr().filter(|a| *a != self.config.advertise_addr) else {
-                return Err(ViewError::NoLeader);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut unreachable: Vec<String> = Vec::new();
+        while !self.is_leader() {
+            let known = self.leader_addr().filter(|a| *a != self.config.advertise_addr && !unreachable.contains(a));
+            let addr = match known {
+                Some(addr) => addr,
+                None => match self.await_leader_other_than(&unreachable, self.leader_search_deadline(deadline)).await {
+                    Some(_) => continue,
+                    None => return Err(ViewError::NoLeader),
+                },
             };
-            let bytes = self.peers.get(&addr, PATH_VIEW, Duration::from_secs(10)).await.map_err(|e| match e {
-                CallError::Status { message, .. } => ViewError::Refused(message),
-                other => ViewError::Unreachable(other),
-            })?;
-            return serde_json::from_slice(&bytes).map_err(ViewError::Malformed);
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let call = self.peers.get(&addr, PATH_VIEW, remaining);
+            match self.call_while_leading(&addr, call).await {
+                LeaderCall::Answered(Ok(bytes)) => return serde_json::from_slice(&bytes).map_err(ViewError::Malformed),
+                LeaderCall::Answered(Err(CallError::Status { message, .. })) => return Err(ViewError::Refused(message)),
+                LeaderCall::Answered(Err(error)) if error.is_unreachable() => unreachable.push(addr),
+                LeaderCall::Answered(Err(error)) => return Err(ViewError::Unreachable(error)),
+                LeaderCall::Superseded { .. } => {}
+            }
         }
         self.confirm_leadership().await.map_err(ViewError::Leadership)?;
         let leader = self.raft.metrics().borrow().current_leader;
