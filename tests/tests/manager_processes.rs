@@ -112,9 +112,9 @@ fn log_corrupted_in_the_middle_refuses_to_start_with_a_clear_message() {
     let status = daemon.wait_exit(Duration::from_secs(20)).expect("the daemon must exit by itself");
     assert!(!status.success(), "a corrupt log must not start");
     let log = daemon.log();
-    let file_name = segment.file_name().expect("name").to_string_lossy().to_string();
+    let path = segment.display().to_string();
     assert!(log.contains("corrupt raft log"), "log: {log}");
-    assert!(log.contains(&file_name), "the error should name {file_name}: {log}");
+    assert!(log.contains(&format!("{path} at byte")), "the error should name the file by its full path {path}: {log}");
     assert!(log.contains("refusing to start"), "log: {log}");
 }
 

@@ -34,6 +34,16 @@ pub enum LogOpenError {
     Meta { file: &'static str, reason: String },
 }
 
+impl LogOpenError {
+    /// The same error, a damaged file named where it lives on `disk`.
+    pub fn located(self, disk: &dyn Disk) -> LogOpenError {
+        match self {
+            LogOpenError::File(error) => LogOpenError::File(error.located(disk)),
+            other => other,
+        }
+    }
+}
+
 struct LogInner {
     disk: Arc<dyn Disk>,
     wal: Wal,

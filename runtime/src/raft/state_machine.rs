@@ -33,6 +33,16 @@ pub enum StateOpenError {
     Snapshot { index: u64, reason: String },
 }
 
+impl StateOpenError {
+    /// The same error, a damaged file named where it lives on `disk`.
+    pub fn located(self, disk: &dyn Disk) -> StateOpenError {
+        match self {
+            StateOpenError::File(error) => StateOpenError::File(error.located(disk)),
+            other => other,
+        }
+    }
+}
+
 struct StoredSnapshot {
     meta: SnapshotMeta,
     data: Vec<u8>,

@@ -24,6 +24,10 @@ pub trait Disk: Send + Sync + 'static {
     fn remove(&self, name: &str) -> io::Result<()>;
     /// Names of all files, sorted.
     fn list(&self) -> io::Result<Vec<String>>;
+    /// Where the file `name` lives, as an operator would look for it (a full path on a real disk).
+    fn location(&self, name: &str) -> String {
+        name.to_string()
+    }
 }
 
 /// Rejects names that are not a plain file name, so no implementation can escape its directory.

@@ -1,7 +1,8 @@
 //! The files of a node's Raft disk and how they fail: which name prefix belongs to the log's segments and which
 //! to the snapshots (everything else is a metadata file), and `FileError`, the one error every stored-file reader
 //! returns. Shared by the WAL, the snapshot files and the metadata files, which know nothing of each other.
-//! Invariant: a `FileError::Corrupt` names the file, the byte and the reason, and says the node refuses to start.
+//! Invariant: a `FileError::Corrupt` names the file (its full path once `located`), the byte and the reason, and
+//! says the node refuses to start.
 
 use std::io;
 
@@ -19,7 +20,21 @@ pub enum FileError {
     Io(#[from] io::Error),
 }
 
-fn file_kind(file: &str) -> &'static str {
+impl FileError {
+    /// The same error, its file named where it lives on `disk` (the full path on a real disk), for the operator.
+    pub fn located(self, disk: &dyn super::disk::Disk) -> FileError {
+        match self {
+            FileError::Corrupt { file, offset, reason } => {
+                FileError::Corrupt { file: disk.location(&file), offset, reason }
+            }
+            other => other,
+        }
+    }
+}
+
+/// What a file is, by its name (the last component of its path).
+fn file_kind(path: &str) -> &'static str {
+    let file = path.rsplit('/').next().unwrap_or(path);
     if file.starts_with(SEGMENT_PREFIX) {
         "log"
     } else if file.starts_with(SNAPSHOT_PREFIX) {

@@ -89,6 +89,10 @@ fn existing_handle<'a>(inner: &'a mut FsInner, path: &Path, name: &str) -> io::R
 }
 
 impl Disk for FsDisk {
+    fn location(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
     fn read(&self, name: &str) -> io::Result<Option<Vec<u8>>> {
         let path = self.path(name)?;
         match fs::read(path) {
