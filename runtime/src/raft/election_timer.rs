@@ -90,7 +90,12 @@ impl ElectionTimer {
         let peer_addrs: Vec<String> = {
             let metrics = self.raft.metrics().borrow().clone();
             let membership = metrics.membership_config.membership();
-            voters.iter().filter(|id| **id != self.node_id).filter_map(|id| membership.get_node(id)).map(|n| n.addr.clone()).collect()
+            voters
+                .iter()
+                .filter(|id| **id != self.node_id)
+                .filter_map(|id| membership.get_node(id))
+                .map(|n| n.addr.clone())
+                .collect()
         };
         let own_last_log_id = self.log.last_log_id();
         let request = PreVoteRequest { candidate: self.node_id, last_log_id: own_last_log_id };

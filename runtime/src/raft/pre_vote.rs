@@ -56,7 +56,9 @@ pub fn is_majority(granted: usize, voters: usize) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     Granted,
-    Refused { peer_last_log_id: Option<LogId> },
+    Refused {
+        peer_last_log_id: Option<LogId>,
+    },
     /// Unreachable, too slow, or not understood: counts as a no.
     NoAnswer,
 }
