@@ -144,6 +144,8 @@ impl Manager {
                 return LeaderCall::Superseded { by };
             }
             tokio::select! {
+                // Deterministic branch order: tokio's default picks a random branch first, outside madsim's RNG.
+                biased;
                 answer = &mut call => return LeaderCall::Answered(answer),
                 _ = tokio::time::sleep(LEADER_POLL) => {}
             }
@@ -190,12 +192,15 @@ impl Manager {
             return no_leader();
         }
         let on_leader = format!("{PATH_DISPATCHER_ON_LEADER}{path}");
-        match self.peers.post(&addr, &on_leader, body.to_vec(), assignments_call_timeout()).await {
-            Ok(bytes) => Reply::ok(bytes.to_vec()),
-            Err(CallError::Status { status, message, .. }) => {
+        // Abandoned when another leader is named meanwhile: the agent then finds it (its session is with the old
+        // leader's term anyway).
+        let call = self.peers.post(&addr, &on_leader, body.to_vec(), assignments_call_timeout());
+        match self.call_while_leading(&addr, call).await {
+            LeaderCall::Answered(Ok(bytes)) => Reply::ok(bytes.to_vec()),
+            LeaderCall::Answered(Err(CallError::Status { status, message, .. })) => {
                 Reply::error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
             }
-            Err(_) => no_leader(),
+            LeaderCall::Answered(Err(_)) | LeaderCall::Superseded { .. } => no_leader(),
         }
     }
 
@@ -241,7 +246,9 @@ impl Manager {
             let call = self.peers.get(&addr, PATH_VIEW, remaining);
             match self.call_while_leading(&addr, call).await {
                 LeaderCall::Answered(Ok(bytes)) => return serde_json::from_slice(&bytes).map_err(ViewError::Malformed),
-                LeaderCall::Answered(Err(CallError::Status { message, .. })) => return Err(ViewError::Refused(message)),
+                LeaderCall::Answered(Err(CallError::Status { message, .. })) => {
+                    return Err(ViewError::Refused(message))
+                }
                 LeaderCall::Answered(Err(error)) if error.is_unreachable() => unreachable.push(addr),
                 LeaderCall::Answered(Err(error)) => return Err(ViewError::Unreachable(error)),
                 LeaderCall::Superseded { .. } => {}
