@@ -4,8 +4,8 @@
 //! HTTP transport) under `propose` (the narrow handle the leader's work is written against) under `dispatcher`
 //! (agents' sessions on the leader) and `manager_loop` (the leader's decisions) under `manager` (a Raft member and
 //! the cluster API); `worker` (the agent and its executors) talks to the dispatcher over HTTP; `daemon` and
-//! `control` (the control API the CLI talks to) sit on top. `http`, `watch`, `clock` and `ids` are plumbing any
-//! room may use. Invariant: no module imports one above it — no import circles.
+//! `control` (the control API the CLI talks to) sit on top. `http`, `watch`, `clock`, `ids` and `stall` are
+//! plumbing any room may use. Invariant: no module imports one above it — no import circles.
 
 pub mod clock;
 pub mod control;
@@ -18,6 +18,7 @@ pub mod manager;
 pub mod manager_loop;
 pub mod propose;
 pub mod raft;
+pub mod stall;
 pub mod storage;
 pub mod watch;
 pub mod worker;

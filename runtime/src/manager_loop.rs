@@ -6,7 +6,8 @@
 //! created), and it waits for its previous proposals to be applied before deciding again — a proposal that timed
 //! out is settled by a barrier entry first (`settle_in_flight`) — so two decisions never overlap. Ids for new
 //! objects come from the runtime's RNG (seeded in the simulator). It also starts and ends the dispatcher's terms
-//! and marks down the nodes whose heartbeat grace ran out. Written against `LeaderHandle` alone.
+//! and marks down the nodes whose heartbeat grace ran out — never on silence of its own making: after this process
+//! stalled (`crate::stall`) every node gets the grace anew. Written against `LeaderHandle` alone.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::clock::wall_clock_now;
 use crate::dispatcher::sessions::Dispatcher;
 use crate::ids::RandomIds;
 use crate::propose::{LeaderHandle, ProposeError};
+use crate::stall::StallDetector;
 
 /// When nothing else wakes the loop, it re-runs the pipeline this often (a safety net; idempotent).
 const IDLE_RERUN_MS: u64 = 1_000;
@@ -26,7 +28,8 @@ const DEBOUNCE_MS: u64 = 5;
 const RETRY_BACKOFF_MS: u64 = 100;
 
 /// The manager loop of `leader`, driving `dispatcher` (the leader's sessions); ends when the manager is dropped.
-pub async fn run<L: LeaderHandle>(leader: Weak<L>, dispatcher: Arc<Dispatcher>) {
+/// `stall` tells whether this process stalled since the last round: then no node's silence counts against it.
+pub async fn run<L: LeaderHandle>(leader: Weak<L>, dispatcher: Arc<Dispatcher>, stall: Arc<StallDetector>) {
     loop {
         let Some(strong) = leader.upgrade() else { return };
         let mut applied = strong.state().applied_watch();
@@ -40,9 +43,13 @@ pub async fn run<L: LeaderHandle>(leader: Weak<L>, dispatcher: Arc<Dispatcher>) 
             }
             Some(term) => {
                 let now = wall_clock_now();
+                let stalled = stall.take_stall();
                 if dispatcher.term() != Some(term) {
                     strong.state().read(|store| dispatcher.begin_term(term, store, now));
                     tracing::info!(node = strong.id(), term, "leading: manager loop and dispatcher started");
+                } else if stalled {
+                    strong.state().read(|store| dispatcher.after_stall(store, now));
+                    tracing::warn!(node = strong.id(), term, "this leader stalled: every node gets the grace anew");
                 }
                 let wait = lead_once(&*strong, &dispatcher, now).await;
                 drop(strong);

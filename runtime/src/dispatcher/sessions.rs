@@ -1,7 +1,8 @@
 //! The leader's in-memory dispatcher state: for one leadership term, the open session of each node and when each
 //! node's heartbeat grace runs out (`swarm_core::liveness`). Invariant: sessions belong to one term — `begin_term`
-//! forgets every session and gives every ready node the doubled grace, `end_term` drops them all — and a node
-//! whose grace ran out loses its session as it is marked down.
+//! forgets every session and gives every ready node the doubled grace (as `after_stall` does when the leader
+//! itself stalled), `end_term` drops them all — and a node whose grace ran out loses its session as it is marked
+//! down.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -35,6 +36,15 @@ impl Dispatcher {
         let period = heartbeat_period_ms(store);
         *self.lock() =
             Some(Term { term, sessions: BTreeMap::new(), liveness: Liveness::after_leader_change(store, now, period) });
+    }
+
+    /// This leader stalled (`crate::stall`): no node could reach it meanwhile, so every ready node gets the
+    /// leader-change grace anew, as after an election; sessions stay open.
+    pub fn after_stall(&self, store: &Store, now: Timestamp) {
+        let period = heartbeat_period_ms(store);
+        if let Some(term) = self.lock().as_mut() {
+            term.liveness = Liveness::after_leader_change(store, now, period);
+        }
     }
 
     /// Ends the term (leadership lost): every session is dropped.

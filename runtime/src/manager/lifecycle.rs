@@ -22,6 +22,7 @@ use crate::raft::log_store::{LogOpenError, LogStore};
 use crate::raft::network::HttpNetwork;
 use crate::raft::state_machine::{RaftObserver, StateMachine, StateOpenError};
 use crate::raft::types::{NodeId, Raft};
+use crate::stall::StallDetector;
 use crate::storage::disk::Disk;
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +102,11 @@ impl Manager {
         });
         let timer = tokio::spawn(election_timer::run(Arc::downgrade(&manager.election)));
         manager.tasks.lock().expect("tasks mutex").push(timer);
-        let leader_loop = tokio::spawn(crate::manager_loop::run(Arc::downgrade(&manager), manager.dispatcher.clone()));
+        let stall = Arc::new(StallDetector::default());
+        let stall_ticker = tokio::spawn(crate::stall::run(Arc::downgrade(&stall)));
+        manager.tasks.lock().expect("tasks mutex").push(stall_ticker);
+        let leader_loop =
+            tokio::spawn(crate::manager_loop::run(Arc::downgrade(&manager), manager.dispatcher.clone(), stall));
         manager.tasks.lock().expect("tasks mutex").push(leader_loop);
         let server = tokio::spawn(http::serve(listener, manager.http_handler()));
         manager.tasks.lock().expect("tasks mutex").push(server);
