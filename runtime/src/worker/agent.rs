@@ -33,6 +33,8 @@ use crate::watch;
 const CALL_TIMEOUT_MS: u64 = 2_000;
 /// Pause before trying again after a failed call.
 const RETRY_MS: u64 = 200;
+/// The shortest wait for a heartbeat's answer, whatever the heartbeat period.
+const HEARTBEAT_TIMEOUT_MIN_MS: u64 = 500;
 /// Status reports wait this long for more updates to share one call.
 const REPORT_COALESCE_MS: u64 = 10;
 
@@ -75,8 +77,11 @@ struct Shared<E> {
     config: AgentConfig,
     executor: Arc<E>,
     session: watch::Sender<Option<Session>>,
-    /// The leader named by the last session reply; new links try it first.
-    leader_addr: watch::Sender<Option<String>>,
+    /// The leader named by the last session reply; new links try it first. Forgotten when a call to it fails
+    /// for transport reasons (a frozen or dead leader must not be every new link's first try).
+    leader_addr: Arc<watch::Sender<Option<String>>>,
+    /// Managers that recently failed a call for transport reasons, until when each is passed over.
+    suspects: Suspects,
     reports: mpsc::UnboundedSender<(String, TaskStatus)>,
     drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>>,
 }
@@ -91,7 +96,8 @@ impl Agent {
             config,
             executor,
             session: watch::channel(None).0,
-            leader_addr: watch::channel(None).0,
+            leader_addr: Arc::new(watch::channel(None).0),
+            suspects: Suspects::default(),
             reports,
             drivers: drivers.clone(),
         });
@@ -122,18 +128,48 @@ impl Agent {
 impl<E> Shared<E> {
     /// A new link to the managers, starting with the known leader.
     fn link(&self) -> ManagerLink {
-        let mut link = ManagerLink::new(&self.config.managers);
+        let mut link = ManagerLink::new(&self.config.managers, self.suspects.clone());
         if let Some(leader) = self.leader_addr.borrow().as_deref() {
             link.prefer(leader);
         }
+        link.leader_hint = Some(self.leader_addr.clone());
         link
     }
 }
 
-/// A client for dispatcher calls that moves to the next manager when one cannot be reached.
+/// Managers that failed a call for transport reasons (unreachable, too slow: a frozen or dead manager), each with
+/// the instant until which the agent's links pass it over. Shared by all of an agent's links, so that a manager
+/// one loop found silent is not every other loop's first try: after a leader froze, the session loop's link
+/// went on trying it (2 s) and then a second frozen manager, and the node was marked down by the new leader
+/// before its session reached it (simulator, orchestration campaign seed 714 with the freeze fault).
+#[derive(Clone, Default)]
+struct Suspects(Arc<Mutex<BTreeMap<String, tokio::time::Instant>>>);
+
+/// How long a manager that failed a call is passed over (unless every manager is).
+const SUSPECT_FOR: Duration = Duration::from_secs(10);
+
+impl Suspects {
+    fn is_suspect(&self, addr: &str, now: tokio::time::Instant) -> bool {
+        self.0.lock().expect("suspects mutex").get(addr).is_some_and(|until| *until > now)
+    }
+
+    fn failed(&self, addr: &str) {
+        self.0.lock().expect("suspects mutex").insert(addr.to_string(), tokio::time::Instant::now() + SUSPECT_FOR);
+    }
+
+    fn answered(&self, addr: &str) {
+        self.0.lock().expect("suspects mutex").remove(addr);
+    }
+}
+
+/// A client for dispatcher calls that moves to the next manager when one cannot be reached, passing over the
+/// managers another of the agent's calls found silent lately.
 struct ManagerLink {
     clients: Vec<HttpClient>,
     next: usize,
+    suspects: Suspects,
+    /// The agent's remembered leader, forgotten when a call to it fails for transport reasons.
+    leader_hint: Option<Arc<watch::Sender<Option<String>>>>,
 }
 
 enum CallFailure {
@@ -143,8 +179,8 @@ enum CallFailure {
 }
 
 impl ManagerLink {
-    fn new(managers: &[String]) -> ManagerLink {
-        ManagerLink { clients: managers.iter().map(HttpClient::new).collect(), next: 0 }
+    fn new(managers: &[String], suspects: Suspects) -> ManagerLink {
+        ManagerLink { clients: managers.iter().map(HttpClient::new).collect(), next: 0, suspects, leader_hint: None }
     }
 
     /// Starts with the manager at `addr` (added to the list if it is not in it).
@@ -165,11 +201,20 @@ impl ManagerLink {
         timeout: Duration,
     ) -> Result<Response, CallFailure> {
         let body = postcard::to_stdvec(request).map_err(|e| CallFailure::Transport(e.to_string()))?;
-        let index = self.next % self.clients.len();
+        let now = tokio::time::Instant::now();
+        let count = self.clients.len();
+        let index = (0..count)
+            .map(|offset| (self.next + offset) % count)
+            .find(|index| !self.suspects.is_suspect(self.clients[*index].addr(), now))
+            .unwrap_or(self.next % count);
+        self.next = index;
         let client = &mut self.clients[index];
         let outcome = match client.post(path, body, timeout).await {
             Ok(bytes) => match postcard::from_bytes::<Result<Response, DispatcherError>>(&bytes) {
-                Ok(Ok(response)) => return Ok(response),
+                Ok(Ok(response)) => {
+                    self.suspects.answered(client.addr());
+                    return Ok(response);
+                }
                 Ok(Err(error)) => CallFailure::Dispatcher(error),
                 Err(e) => CallFailure::Transport(format!("malformed reply from {}: {e}", client.addr())),
             },
@@ -178,6 +223,20 @@ impl ManagerLink {
         // Any failure but a dispatcher's own verdict on our session: another manager may do better.
         if !matches!(outcome, CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) {
             self.next = (index + 1) % self.clients.len();
+        }
+        match &outcome {
+            CallFailure::Transport(_) => self.suspects.failed(self.clients[index].addr()),
+            CallFailure::Dispatcher(_) => self.suspects.answered(self.clients[index].addr()),
+        }
+        if let (CallFailure::Transport(_), Some(hint)) = (&outcome, &self.leader_hint) {
+            let failed = self.clients[index].addr().to_string();
+            hint.send_if_modified(|leader| match leader {
+                Some(addr) if *addr == failed => {
+                    *leader = None;
+                    true
+                }
+                _ => false,
+            });
         }
         Err(outcome)
     }
@@ -244,8 +303,10 @@ async fn heartbeat_session<E: Executor>(shared: &Arc<Shared<E>>, session: Sessio
         let idle_links = idle_links.clone();
         let session_id = session.id.clone();
         let heartbeat = SessionRef { node_id: shared.config.node_id.clone(), session_id: session_id.clone() };
-        // Answers later than the grace are useless: the node is down by then.
-        let timeout = period * u32::try_from(swarm_core::liveness::GRACE_PERIODS).unwrap_or(3);
+        // A manager that has not answered within a period is left for the next one (its link moves on and it is
+        // no longer tried first): a frozen leader must not hold every heartbeat until a new leader's grace for
+        // this node runs out. The heartbeat itself, if it arrived, still counts.
+        let timeout = period.max(Duration::from_millis(HEARTBEAT_TIMEOUT_MIN_MS));
         tokio::spawn(async move {
             match link.call::<_, HeartbeatReply>(PATH_HEARTBEAT, &heartbeat, timeout).await {
                 Ok(reply) => {
@@ -290,7 +351,7 @@ async fn current_session<E>(shared: &Shared<E>) -> Session {
 }
 
 async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
-    let mut link = ManagerLink::new(&shared.config.managers);
+    let mut link = shared.link();
     // Containers found at start-up, waiting for the first assignment set to say whose they are.
     let mut found = loop {
         match shared.executor.list().await {
@@ -373,7 +434,7 @@ fn apply_assignments<E: Executor>(shared: &Arc<Shared<E>>, tasks: Vec<Task>, fou
 }
 
 async fn report_loop<E: Executor>(shared: Arc<Shared<E>>, mut queue: mpsc::UnboundedReceiver<(String, TaskStatus)>) {
-    let mut link = ManagerLink::new(&shared.config.managers);
+    let mut link = shared.link();
     let mut pending: BTreeMap<String, TaskStatus> = BTreeMap::new();
     let mut link_session = String::new();
     let timeout = Duration::from_millis(CALL_TIMEOUT_MS);
