@@ -535,6 +535,17 @@ fn inject_fault(world: &mut World, net: &NetSim, faults: &mut Faults, scenario: 
             net.update_config(|c| c.send_latency = Duration::from_millis(1)..Duration::from_millis(spike_ms));
             format!("latency spike up to {spike_ms}ms")
         }
+        // Freeze a manager (SIGSTOP), the leader half of the time: it resumes with stale state and overdue timers.
+        // Unlike a partition, every worker can still reach a live manager, so one running container per slot must
+        // hold throughout (issue 15: a slot ran twice on two live nodes as a frozen leader was replaced).
+        86..=92 => {
+            let ids: Vec<u64> = world.managers.iter().filter(|(_, m)| m.up).map(|(id, _)| *id).collect();
+            let leader = world.leader().filter(|_| rng.gen_bool(0.5));
+            let id = leader.unwrap_or_else(|| ids[rng.gen_range(0..ids.len())]);
+            let freeze_ms = rng.gen_range(500..8_000);
+            world.freeze(id, Duration::from_millis(freeze_ms));
+            format!("freeze manager {id} for {freeze_ms}ms")
+        }
         _ => {
             heal_network(world, net, faults);
             "heal network".into()
@@ -542,7 +553,8 @@ fn inject_fault(world: &mut World, net: &NetSim, faults: &mut Faults, scenario: 
     }
 }
 
-fn heal_network(world: &World, net: &NetSim, faults: &mut Faults) {
+fn heal_network(world: &mut World, net: &NetSim, faults: &mut Faults) {
+    world.thaw_all();
     for index in std::mem::take(&mut faults.clogged_workers) {
         net.unclog_node(world.worker_node(index));
     }

@@ -5,7 +5,7 @@
 //! heals everything and must converge within `LIVENESS_BOUND`. Any checker violation fails the run with the seed,
 //! the derived scenario, the fault trace and one command that replays it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -96,23 +96,10 @@ fn elapsed_ms(start: tokio::time::Instant) -> u128 {
 struct NetFaults {
     clogged_links: BTreeSet<(u64, u64)>,
     clogged_nodes: BTreeSet<u64>,
-    /// Frozen managers and when each is due to resume.
-    paused: BTreeMap<u64, tokio::time::Instant>,
 }
 
-/// Resumes the frozen managers whose freeze is over (all of them with `all`).
-fn resume_paused(world: &World, faults: &mut NetFaults, all: bool) -> Vec<u64> {
-    let now = tokio::time::Instant::now();
-    let due: Vec<u64> = faults.paused.iter().filter(|(_, at)| all || **at <= now).map(|(id, _)| *id).collect();
-    for id in &due {
-        world.resume(*id);
-        faults.paused.remove(id);
-    }
-    due
-}
-
-fn heal_network(world: &World, net: &NetSim, faults: &mut NetFaults) {
-    resume_paused(world, faults, true);
+fn heal_network(world: &mut World, net: &NetSim, faults: &mut NetFaults) {
+    world.thaw_all();
     for (a, b) in std::mem::take(&mut faults.clogged_links) {
         net.unclog_link(world.node_id(a), world.node_id(b));
     }
@@ -205,7 +192,7 @@ pub async fn run(seed: u64) {
 
     // Liveness phase: heal everything, stop the workload, and require convergence.
     stop.store(true, Ordering::SeqCst);
-    heal_network(&world, &net, &mut faults);
+    heal_network(&mut world, &net, &mut faults);
     for id in 1..=scenario.managers {
         world.restart(id);
     }
@@ -356,9 +343,6 @@ fn inject_fault(
     let down: Vec<u64> = world.managers.values().filter(|s| !s.up).map(|s| s.id).collect();
     let minority = (scenario.managers - 1) / 2;
     let now = elapsed_ms(start);
-    for id in resume_paused(world, faults, false) {
-        world.recorder.trace(format!("{now}ms resume manager {id}"));
-    }
     let choice = rng.gen_range(0..100);
     let line = match choice {
         // Crash a manager; its unsynced writes vanish, sometimes leaving a torn prefix in the log tail.
@@ -427,8 +411,7 @@ fn inject_fault(
             let leader = world.leader().filter(|_| rng.gen_bool(0.5));
             let id = leader.unwrap_or_else(|| ids[rng.gen_range(0..ids.len())]);
             let freeze_ms = rng.gen_range(500..8_000);
-            world.pause(id);
-            faults.paused.insert(id, tokio::time::Instant::now() + Duration::from_millis(freeze_ms));
+            world.freeze(id, Duration::from_millis(freeze_ms));
             format!("{now}ms freeze manager {id} for {freeze_ms}ms")
         }
         _ => {

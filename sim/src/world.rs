@@ -80,6 +80,9 @@ pub struct World {
     pub workers: BTreeMap<u64, WorkerSlot>,
     /// Nodes made for the scenario's own clients (`add_client_node`).
     clients: Vec<NodeHandle>,
+    /// Frozen managers (`freeze`), each with the freeze that holds it.
+    frozen: Arc<Mutex<BTreeMap<u64, u64>>>,
+    freeze_generation: u64,
     manager_count: u64,
 }
 
@@ -105,6 +108,8 @@ impl World {
             control,
             workers: BTreeMap::new(),
             clients: Vec::new(),
+            frozen: Arc::default(),
+            freeze_generation: 0,
             manager_count: count,
         }
     }
@@ -244,22 +249,41 @@ impl World {
             return;
         }
         self.handle.kill(slot.node.id());
+        self.frozen.lock().expect("frozen").remove(&id);
         self.registry.lock().expect("registry").remove(&id);
         slot.disk.crash(&mut torn_bytes);
         slot.up = false;
     }
 
-    /// Freezes manager `id` as SIGSTOP does: its tasks stop where they are, nothing is lost, and its timers keep
-    /// running out, so it resumes (`resume`) with stale state and overdue timers.
-    pub fn pause(&self, id: u64) {
-        if self.managers[&id].up {
-            self.handle.pause(self.managers[&id].node.id());
+    /// Freezes manager `id` for `how_long`, as SIGSTOP then SIGCONT do: its tasks stop where they are, nothing is
+    /// lost, and its timers keep running out, so it resumes with stale state and overdue timers. A later freeze of
+    /// the same manager, or `thaw_all`, supersedes the pending resume.
+    pub fn freeze(&mut self, id: u64, how_long: Duration) {
+        if !self.managers[&id].up {
+            return;
         }
+        let node = self.managers[&id].node.id();
+        self.handle.pause(node);
+        self.freeze_generation += 1;
+        let generation = self.freeze_generation;
+        self.frozen.lock().expect("frozen").insert(id, generation);
+        let (frozen, handle) = (self.frozen.clone(), self.handle.clone());
+        self.control.spawn(async move {
+            tokio::time::sleep(how_long).await;
+            let mut frozen = frozen.lock().expect("frozen");
+            if frozen.get(&id) == Some(&generation) {
+                frozen.remove(&id);
+                handle.resume(node);
+            }
+        });
     }
 
-    /// Lets a paused manager run again (SIGCONT); harmless for one that is not paused.
-    pub fn resume(&self, id: u64) {
-        self.handle.resume(self.managers[&id].node.id());
+    /// Resumes every frozen manager now.
+    pub fn thaw_all(&mut self) {
+        let ids: Vec<u64> = std::mem::take(&mut *self.frozen.lock().expect("frozen")).into_keys().collect();
+        for id in ids {
+            self.handle.resume(self.managers[&id].node.id());
+        }
     }
 
     pub fn restart(&mut self, id: u64) {

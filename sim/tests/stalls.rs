@@ -42,13 +42,13 @@ async fn formed(managers: u64) -> World {
 #[madsim::test]
 async fn a_follower_frozen_for_seconds_does_not_depose_a_healthy_leader() {
     let managers = 3;
-    let world = formed(managers).await;
+    let mut world = formed(managers).await;
     let (leader, term) = settled_leader_and_term(&world, managers).await;
     for follower in (1..=managers).filter(|id| *id != leader) {
         for stall_ms in [1_000, 3_000, 8_000] {
-            world.pause(follower);
+            world.freeze(follower, Duration::from_millis(stall_ms));
             tokio::time::sleep(Duration::from_millis(stall_ms)).await;
-            world.resume(follower);
+            world.thaw_all();
             tokio::time::sleep(Duration::from_secs(3)).await;
             let after = settled_leader_and_term(&world, managers).await;
             assert_eq!(
@@ -67,11 +67,11 @@ const ANSWER_AFTER_ELECTION_MAX: Duration = Duration::from_millis(1_500);
 #[madsim::test]
 async fn a_command_to_a_follower_is_answered_soon_after_a_frozen_leaders_successor_is_elected() {
     let managers = 3;
-    let world = formed(managers).await;
+    let mut world = formed(managers).await;
     let (leader, _) = settled_leader_and_term(&world, managers).await;
     let follower = (1..=managers).find(|id| *id != leader).expect("a follower");
     let frozen_at = tokio::time::Instant::now();
-    world.pause(leader);
+    world.freeze(leader, Duration::from_secs(60));
     let follower_addr = manager_addr(follower);
     let command = world.control.spawn(async move {
         let mut client = ClusterClient::new(&[follower_addr], Duration::from_secs(30));
@@ -91,7 +91,7 @@ async fn a_command_to_a_follower_is_answered_soon_after_a_frozen_leaders_success
     }
     let elected_at = elected_at.expect("loop ends with one");
     let (answer, answered_at) = command.await.expect("the command task");
-    world.resume(leader);
+    world.thaw_all();
     let after_election = answered_at.saturating_duration_since(elected_at);
     assert!(
         after_election <= ANSWER_AFTER_ELECTION_MAX,
