@@ -49,6 +49,20 @@ impl Liveness {
         Liveness { deadlines }
     }
 
+    /// After the leader itself stalled (no node could reach it): every node it was waiting on, and every ready
+    /// node, must heartbeat within the leader-change grace from `now` — or by its old deadline, if later.
+    pub fn after_stall(&mut self, store: &Store, now: Timestamp, heartbeat_period_ms: u64) {
+        let fresh = Liveness::after_leader_change(store, now, heartbeat_period_ms);
+        let grace_end =
+            Timestamp(now.as_millis().saturating_add(heartbeat_period_ms.saturating_mul(LEADER_CHANGE_GRACE_PERIODS)));
+        for deadline in self.deadlines.values_mut() {
+            *deadline = (*deadline).max(grace_end);
+        }
+        for (node_id, deadline) in fresh.deadlines {
+            self.deadlines.entry(node_id).or_insert(deadline);
+        }
+    }
+
     /// A heartbeat (or a new session) from `node_id` at `now`: its next deadline is a normal grace away, unless
     /// a longer leader-change grace is still running.
     pub fn heartbeat(&mut self, node_id: &str, now: Timestamp, heartbeat_period_ms: u64) {

@@ -101,3 +101,37 @@ fn the_expiry_commands_apply_to_the_store() {
     }
     assert!(store.nodes().all(|node| node.status.state == NodeState::Down));
 }
+
+#[test]
+fn after_the_leaders_own_stall_every_node_it_waits_on_gets_the_doubled_grace_from_its_waking() {
+    let store = cluster_of(&["n1", "n2"]);
+    let mut liveness = Liveness::default();
+    liveness.heartbeat("n1", Timestamp(T0), PERIOD_MS);
+    // A node with a session that the store does not show ready yet keeps its deadline, extended.
+    liveness.heartbeat("joining", Timestamp(T0), PERIOD_MS);
+    // The leader was frozen for 20 periods: everyone's grace ran out while nobody could reach it.
+    let woke = T0 + 20 * PERIOD_MS;
+    liveness.after_stall(&store, Timestamp(woke), PERIOD_MS);
+    let doubled = PERIOD_MS * LEADER_CHANGE_GRACE_PERIODS;
+    assert!(liveness.expire(&store, Timestamp(woke + doubled)).is_empty(), "nobody is down for the leader's silence");
+    for id in ["n1", "n2", "joining"] {
+        assert!(liveness.is_alive(id, Timestamp(woke + doubled)), "{id} waits for the grace from the waking");
+    }
+    let mut down = marked_down(&liveness.expire(&store, Timestamp(woke + doubled + 1)));
+    down.sort();
+    assert_eq!(
+        down,
+        vec!["n1".to_string(), "n2".to_string()],
+        "silent after the grace: down ('joining' is not in the store)"
+    );
+}
+
+#[test]
+fn a_stall_never_shortens_a_deadline() {
+    let store = cluster_of(&["n1"]);
+    let mut liveness = Liveness::default();
+    let far = T0 + 1_000 * PERIOD_MS;
+    liveness.heartbeat("n1", Timestamp(far), PERIOD_MS);
+    liveness.after_stall(&store, Timestamp(T0), PERIOD_MS);
+    assert!(liveness.is_alive("n1", Timestamp(far + PERIOD_MS * GRACE_PERIODS)));
+}

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 /// How often the ticker notes the time.
 pub const TICK: Duration = Duration::from_millis(100);
-/// A gap this long is a stall: ten ticks missed. Far below the heartbeat grace (15 s by default), far above a
-/// busy scheduler's hiccup.
+/// A gap this long is a stall: ten ticks missed. Below the heartbeat grace (3 s with the default 1 s period),
+/// far above a busy scheduler's hiccup.
 pub const STALL_MIN: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]

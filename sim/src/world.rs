@@ -210,10 +210,11 @@ impl World {
         task.await.unwrap_or_else(|e| Err(e.to_string()))
     }
 
-    /// The manager every running manager agrees is leader, if any.
+    /// A running manager that believes it leads, if any; a frozen one's belief is stale and does not count.
     pub fn leader(&self) -> Option<u64> {
+        let frozen = self.frozen.lock().expect("frozen");
         let registry = self.registry.lock().expect("registry");
-        registry.values().find(|m| m.is_leader()).map(|m| m.id())
+        registry.values().find(|m| m.is_leader() && !frozen.contains_key(&m.id())).map(|m| m.id())
     }
 
     /// Adds manager `id` through whichever manager currently leads, retrying until `deadline` passes.

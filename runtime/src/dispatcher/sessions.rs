@@ -38,12 +38,13 @@ impl Dispatcher {
             Some(Term { term, sessions: BTreeMap::new(), liveness: Liveness::after_leader_change(store, now, period) });
     }
 
-    /// This leader stalled (`crate::stall`): no node could reach it meanwhile, so every ready node gets the
-    /// leader-change grace anew, as after an election; sessions stay open.
+    /// This leader stalled (`crate::stall`): no node could reach it meanwhile, so every node it waits on and every
+    /// ready node gets the leader-change grace anew, as after an election (`Liveness::after_stall`); sessions
+    /// stay open.
     pub fn after_stall(&self, store: &Store, now: Timestamp) {
         let period = heartbeat_period_ms(store);
         if let Some(term) = self.lock().as_mut() {
-            term.liveness = Liveness::after_leader_change(store, now, period);
+            term.liveness.after_stall(store, now, period);
         }
     }
 

@@ -102,7 +102,9 @@ impl Manager {
             };
             let body = postcard::to_stdvec(&ProposeRequest { proposal: request.proposal.clone(), forwarded: true })
                 .map_err(|e| ProposeError::Malformed(e.to_string()))?;
-            let timeout = Duration::from_millis(timeout_ms + 1_000);
+            // The leader's own commit timeout plus a margin, within what is left of this request's deadline.
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let timeout = remaining + Duration::from_millis(1_000);
             let call = self.peers.post(&leader_addr, PATH_PROPOSE, body, timeout);
             match self.call_while_leading(&leader_addr, call).await {
                 LeaderCall::Answered(Ok(bytes)) => {
@@ -140,14 +142,16 @@ impl Manager {
     ) -> LeaderCall<T> {
         let mut call = std::pin::pin!(call);
         loop {
-            if let Some(by) = self.leader_addr().filter(|leader| leader != addr) {
-                return LeaderCall::Superseded { by };
-            }
+            // The call first: an answer that is in wins over a leadership change seen at the same moment, and the
+            // request is on its way before any change can abandon it.
             tokio::select! {
                 // Deterministic branch order: tokio's default picks a random branch first, outside madsim's RNG.
                 biased;
                 answer = &mut call => return LeaderCall::Answered(answer),
                 _ = tokio::time::sleep(LEADER_POLL) => {}
+            }
+            if let Some(by) = self.leader_addr().filter(|leader| leader != addr) {
+                return LeaderCall::Superseded { by };
             }
         }
     }

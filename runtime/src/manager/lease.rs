@@ -56,12 +56,7 @@ impl Manager {
         let voters: Vec<NodeId> = metrics.membership_config.membership().voter_ids().collect();
         let lease = Duration::from_millis(self.config.raft.election_timeout_min_ms / 2);
         let since = tokio::time::Instant::now().checked_sub(lease).unwrap_or_else(tokio::time::Instant::now);
-        let term = metrics.current_term;
-        let acked = voters
-            .iter()
-            .filter(|id| **id == self.config.node_id || self.peer_acks.acked_since(**id, term, since))
-            .count();
-        acked > voters.len() / 2
+        self.peer_acks.quorum_acked_since(self.config.node_id, &voters, metrics.current_term, since)
     }
 
     /// A leader without quorum contact (`has_quorum_contact`) refuses with Docker's no-leader message, so reads

@@ -31,7 +31,7 @@ pub enum LogOpenError {
     #[error("corrupt raft log: entry {index} does not decode ({reason}); refusing to start")]
     Entry { index: u64, reason: String },
     #[error("corrupt raft metadata file {file}: {reason}; refusing to start")]
-    Meta { file: &'static str, reason: String },
+    Meta { file: String, reason: String },
 }
 
 impl LogOpenError {
@@ -39,6 +39,7 @@ impl LogOpenError {
     pub fn located(self, disk: &dyn Disk) -> LogOpenError {
         match self {
             LogOpenError::File(error) => LogOpenError::File(error.located(disk)),
+            LogOpenError::Meta { file, reason } => LogOpenError::Meta { file: disk.location(&file), reason },
             other => other,
         }
     }
@@ -106,13 +107,13 @@ impl LogStore {
         self.lock().durable_snapshot = Some(durable_snapshot);
     }
 
-    /// The last purged index, if any (start-up consistency checks).
     /// The id of the last entry in the log (accepted, not necessarily committed), or of the last purged one.
     pub fn last_log_id(&self) -> Option<LogId> {
         let inner = self.lock();
         inner.entries.values().next_back().map(|e| *e.get_log_id()).or(inner.last_purged)
     }
 
+    /// The last purged index, if any (start-up consistency checks).
     pub fn last_purged_index(&self) -> Option<u64> {
         self.lock().last_purged.map(|l| l.index)
     }
@@ -128,9 +129,9 @@ fn load_meta<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>, LogOpenError> {
     match meta_file::load_meta(disk.as_ref(), file)? {
         None => Ok(None),
-        Some(bytes) => {
-            postcard::from_bytes(&bytes).map(Some).map_err(|e| LogOpenError::Meta { file, reason: e.to_string() })
-        }
+        Some(bytes) => postcard::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| LogOpenError::Meta { file: file.to_string(), reason: e.to_string() }),
     }
 }
 

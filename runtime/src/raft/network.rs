@@ -72,6 +72,13 @@ impl PeerAcks {
         }
     }
 
+    /// Whether `own` plus the voters that accepted it as leader of `term` at a call sent at or after `since` make
+    /// a majority of `voters`.
+    pub fn quorum_acked_since(&self, own: NodeId, voters: &[NodeId], term: u64, since: tokio::time::Instant) -> bool {
+        let acked = voters.iter().filter(|id| **id == own || self.acked_since(**id, term, since)).count();
+        acked > voters.len() / 2
+    }
+
     /// Whether `peer` accepted this node as leader of `term` at a call sent at or after `since`.
     pub fn acked_since(&self, peer: NodeId, term: u64, since: tokio::time::Instant) -> bool {
         let by_peer = self.by_peer.lock().expect("peer acks mutex");
