@@ -123,6 +123,13 @@ const CASES: &[Case] = &[
         message: "duplicate item \"NET_ADMIN\" (already at services.web.cap_add[0])",
     },
     Case {
+        name: "a port repeated once ranges are expanded",
+        yaml: "services:\n  web:\n    image: nginx\n    ports: [\"8000-8001:80-81\", \"8001:81\"]\n",
+        at: "4:32",
+        path: "services.web.ports[1]",
+        message: "port 8001:81/tcp is listed twice once ranges are expanded (also by services.web.ports[0])",
+    },
+    Case {
         name: "bad duration",
         yaml: "services:\n  web:\n    image: nginx\n    healthcheck:\n      interval: 10 sec\n",
         at: "5:17",

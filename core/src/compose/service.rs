@@ -467,10 +467,42 @@ impl Decoder<'_> {
         Ok(network)
     }
 
+    /// Adds `port`, from item `index`, unless an earlier item already gave the very same port: items that differ
+    /// as written can repeat one once ranges are expanded ("3000-3001" and "3001"), and a stack must print as
+    /// something that loads back (`stack config`), where the repeat would be a duplicate item.
+    fn push_distinct_port(
+        &self,
+        out: &mut Vec<(usize, PortConfig)>,
+        port: PortConfig,
+        items: &[Node],
+        path: &str,
+        index: usize,
+    ) -> Result<(), ComposeError> {
+        if let Some((first, _)) = out.iter().find(|(_, earlier)| *earlier == port) {
+            let protocol = PortProtocol::ALL
+                .iter()
+                .find(|(_, candidate)| Some(*candidate) == port.protocol)
+                .map(|(name, _)| *name)
+                .unwrap_or("tcp");
+            let published = if port.published == 0 { String::new() } else { format!("{}:", port.published) };
+            return Err(self.error(
+                items[index].position,
+                &item(path, index),
+                format!(
+                    "port {published}{}/{protocol} is listed twice once ranges are expanded (also by {})",
+                    port.target,
+                    item(path, *first)
+                ),
+            ));
+        }
+        out.push((index, port));
+        Ok(())
+    }
+
     fn ports(&mut self, node: &Node, path: &str) -> Result<Vec<PortConfig>, ComposeError> {
         let items = self.sequence(node, path)?;
         self.unique(items, path)?;
-        let mut out = Vec::new();
+        let mut out: Vec<(usize, PortConfig)> = Vec::new();
         for (index, item_node) in items.iter().enumerate() {
             let p = item(path, index);
             match &item_node.value {
@@ -481,7 +513,9 @@ impl Decoder<'_> {
                     if let Some(spec) = ignored_ip {
                         self.warnings.push(Warning::PortHostIpIgnored { spec });
                     }
-                    out.extend(ports);
+                    for port in ports {
+                        self.push_distinct_port(&mut out, port, items, path, index)?;
+                    }
                 }
                 Value::Map(entries) => {
                     let mut port = PortConfig::default();
@@ -502,7 +536,7 @@ impl Decoder<'_> {
                     if port.target == 0 {
                         return Err(self.error(item_node.position, &p, "a target port is required"));
                     }
-                    out.push(port);
+                    self.push_distinct_port(&mut out, port, items, path, index)?;
                 }
                 _ => {
                     let what = if self.minor >= 2 {
@@ -518,7 +552,7 @@ impl Decoder<'_> {
                 }
             }
         }
-        Ok(out)
+        Ok(out.into_iter().map(|(_, port)| port).collect())
     }
 
     fn port_number(&self, node: &Node, path: &str) -> Result<u32, ComposeError> {
