@@ -338,3 +338,14 @@ proptest! {
         prop_assert_eq!(config_text(&loaded), text);
     }
 }
+
+/// `stack config` prints an integral float as Docker does (`0.0` as `0`); it loads back as an integer, which is the
+/// same extension value (found by the compose_structured fuzz target).
+#[test]
+fn an_integral_float_extension_prints_and_loads_back_as_the_same_value() {
+    let source = "services:\n  web:\n    image: nginx\n    x-extra: {spread: 0.0, ratio: 2.5}\nx-top: 3.0\n";
+    let loaded = reload(source).expect("loads");
+    let printed = config_text(&loaded);
+    assert_eq!(reload(&printed).expect("printed loads back"), loaded, "printed:\n{printed}");
+    assert_ne!(ExtensionValue::Float(0.5), ExtensionValue::Int(0));
+}

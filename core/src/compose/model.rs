@@ -27,8 +27,9 @@ pub struct ComposeConfig {
 /// `x-` keys and their values, kept as written (after interpolation).
 pub type Extensions = BTreeMap<String, ExtensionValue>;
 
-/// A free-form YAML value under an `x-` key.
-#[derive(Clone, Debug, PartialEq)]
+/// A free-form YAML value under an `x-` key. Equality is by value: an integral float equals the integer (`stack
+/// config` prints `0.0` as `0`, as Docker's does, and it loads back as an integer).
+#[derive(Clone, Debug)]
 pub enum ExtensionValue {
     Null,
     Bool(bool),
@@ -37,6 +38,23 @@ pub enum ExtensionValue {
     String(String),
     Seq(Vec<ExtensionValue>),
     Map(BTreeMap<String, ExtensionValue>),
+}
+
+impl PartialEq for ExtensionValue {
+    fn eq(&self, other: &Self) -> bool {
+        use ExtensionValue::*;
+        match (self, other) {
+            (Null, Null) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (Int(a), Int(b)) => a == b,
+            (Float(a), Float(b)) => a == b,
+            (Int(i), Float(f)) | (Float(f), Int(i)) => f.fract() == 0.0 && *f == *i as f64,
+            (String(a), String(b)) => a == b,
+            (Seq(a), Seq(b)) => a == b,
+            (Map(a), Map(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// One service, in Docker's field order.
