@@ -52,8 +52,10 @@ pub struct DaemonArgs {
     /// Initialise a new swarm with this node as its manager, unless the node is already in one.
     #[arg(long)]
     init: bool,
-    /// Log level filter (error, warn, info, debug, trace, or a tracing filter expression).
-    #[arg(long, default_value = "info,openraft=warn", env = "SWARM_LOG")]
+    /// Log level filter (error, warn, info, debug, trace, or a tracing filter expression). openraft's replication
+    /// module logs every failed append (thousands a second against a peer that is shutting down); our transport
+    /// logs those failures itself at a bounded rate, so that module is off by default.
+    #[arg(long, default_value = "info,openraft=warn,openraft::replication=off", env = "SWARM_LOG")]
     log_level: String,
     /// Entries between snapshots.
     #[arg(long, default_value_t = RaftSettings::default().snapshot_interval_entries)]

@@ -1,14 +1,16 @@
 //! Raft RPCs to peer managers over HTTP/1.1 with postcard bodies (`RaftNetworkFactory` / `RaftNetwork`).
 //! Paths: `/raft/append`, `/raft/vote`, `/raft/snapshot` (openraft chunks large snapshots into several
 //! install-snapshot calls of `snapshot_max_chunk_size`). Invariant: every failure maps to an openraft
-//! `RPCError` — unreachable peers make openraft back off, timeouts and broken bodies are network errors, a
-//! remote Raft error is passed through — and nothing a peer sends can panic the caller.
+//! `RPCError` — transport failures, timeouts and broken bodies are network errors (never "unreachable": openraft's
+//! own backoff for those is not deterministic under the simulator), a remote Raft error is passed through — and
+//! nothing a peer sends can panic the caller. Appends and snapshots to a peer that keeps failing back off and log
+//! at a bounded rate (`retry`); votes never wait.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
@@ -19,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::election_timer::BehindPeer;
+use super::retry::{LogLine, RetryState};
 use super::types::{NodeId, TypeConfig};
 use crate::http::{CallError, HttpClient};
 
@@ -42,6 +45,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
             client: HttpClient::new(node.addr.clone()),
             acks: self.acks.clone(),
             behind: self.behind.clone(),
+            retry: RetryState::default(),
         }
     }
 }
@@ -51,6 +55,7 @@ pub struct PeerConnection {
     client: HttpClient,
     acks: Arc<PeerAcks>,
     behind: Arc<BehindPeer>,
+    retry: RetryState,
 }
 
 /// When each peer last accepted this node as its leader: the send time of the newest append-entries call (a
@@ -87,10 +92,69 @@ impl PeerAcks {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[error("manager {target} failed the last calls: next attempt in {retry_in:?}")]
+struct BackingOff {
+    target: NodeId,
+    retry_in: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
 #[error("malformed reply from manager {target}: {reason}")]
 struct MalformedReply {
     target: NodeId,
     reason: String,
+}
+
+/// Whether a call waits out the peer's retry backoff first: appends and snapshots do, votes never (an election
+/// must not wait on a peer that failed a heartbeat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backoff {
+    Honour,
+    Skip,
+}
+
+/// Records a failure if the call it guards is dropped before it finishes (openraft's own timeout cancels it).
+struct FailureUnlessFinished<'a> {
+    retry: &'a mut RetryState,
+    target: NodeId,
+    addr: &'a str,
+    finished: bool,
+}
+
+impl FailureUnlessFinished<'_> {
+    fn finish(mut self, error: Option<&dyn std::fmt::Display>) {
+        self.finished = true;
+        match error {
+            Some(error) => {
+                log_retry_line(self.retry.failed(tokio::time::Instant::now()), self.target, self.addr, error)
+            }
+            None => log_retry_line(self.retry.succeeded(), self.target, self.addr, &""),
+        }
+    }
+}
+
+impl Drop for FailureUnlessFinished<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let line = self.retry.failed(tokio::time::Instant::now());
+            log_retry_line(line, self.target, self.addr, &"no answer within the call's deadline");
+        }
+    }
+}
+
+fn log_retry_line(line: Option<LogLine>, target: NodeId, addr: &str, error: &dyn std::fmt::Display) {
+    match line {
+        Some(LogLine::Failing { failures: 1 }) => {
+            tracing::warn!("replication to manager {target} at {addr} failed (retrying with backoff): {error}")
+        }
+        Some(LogLine::Failing { failures }) => {
+            tracing::warn!("replication to manager {target} at {addr} still failing, {failures} errors since the last report: {error}")
+        }
+        Some(LogLine::Recovered { failures }) => {
+            tracing::info!("replication to manager {target} at {addr} works again after {failures} errors")
+        }
+        None => {}
+    }
 }
 
 impl PeerConnection {
@@ -99,6 +163,7 @@ impl PeerConnection {
         path: &str,
         request: &Req,
         timeout: Duration,
+        backoff: Backoff,
     ) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
     where
         Req: Serialize,
@@ -106,15 +171,44 @@ impl PeerConnection {
         E: std::error::Error + DeserializeOwned,
     {
         let body = postcard::to_stdvec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let reply = self.client.post(path, body, timeout).await.map_err(|error| match error {
-            CallError::Connect { .. } => RPCError::Unreachable(Unreachable::new(&error)),
-            other => RPCError::Network(NetworkError::new(&other)),
-        })?;
-        let decoded: Result<Resp, E> = postcard::from_bytes(&reply).map_err(|e| {
-            RPCError::Network(NetworkError::new(&MalformedReply { target: self.target, reason: e.to_string() }))
-        })?;
-        decoded.map_err(|remote| RPCError::RemoteError(RemoteError::new(self.target, remote)))
+        if backoff == Backoff::Skip {
+            return decode(self.target, self.client.post(path, body, timeout).await);
+        }
+        // While backing off, a call waits (at most three quarters of its own deadline, which openraft enforces from outside)
+        // and fails without sending: the next call after the backoff then has its whole deadline for the peer.
+        if let Some(not_before) = self.retry.not_before() {
+            let now = tokio::time::Instant::now();
+            if now < not_before {
+                tokio::time::sleep((not_before - now).min(timeout * 3 / 4)).await;
+                let error = BackingOff { target: self.target, retry_in: not_before - now };
+                return Err(RPCError::Network(NetworkError::new(&error)));
+            }
+        }
+        let PeerConnection { target, client, retry, .. } = self;
+        let addr = client.addr().to_string();
+        let guard = FailureUnlessFinished { retry, target: *target, addr: &addr, finished: false };
+        let result = decode(*target, client.post(path, body, timeout).await);
+        match &result {
+            Err(RPCError::Network(error)) => guard.finish(Some(error)),
+            _ => guard.finish(None),
+        }
+        result
     }
+}
+
+/// The outcome of one call as openraft takes it.
+fn decode<Resp, E>(
+    target: NodeId,
+    reply: Result<bytes::Bytes, CallError>,
+) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
+where
+    Resp: DeserializeOwned,
+    E: std::error::Error + DeserializeOwned,
+{
+    let reply = reply.map_err(|error| RPCError::Network(NetworkError::new(&error)))?;
+    let decoded: Result<Resp, E> = postcard::from_bytes(&reply)
+        .map_err(|e| RPCError::Network(NetworkError::new(&MalformedReply { target, reason: e.to_string() })))?;
+    decoded.map_err(|remote| RPCError::RemoteError(RemoteError::new(target, remote)))
 }
 
 impl RaftNetwork<TypeConfig> for PeerConnection {
@@ -124,7 +218,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
         let (term, sent_at) = (rpc.vote.leader_id().term, tokio::time::Instant::now());
-        let response = self.call(PATH_APPEND, &rpc, option.hard_ttl()).await;
+        let response = self.call(PATH_APPEND, &rpc, option.hard_ttl(), Backoff::Honour).await;
         if matches!(&response, Ok(answer) if !matches!(answer, AppendEntriesResponse::HigherVote(_))) {
             self.acks.record(self.target, term, sent_at);
         }
@@ -137,7 +231,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>>
     {
-        self.call(PATH_SNAPSHOT, &rpc, option.hard_ttl()).await
+        self.call(PATH_SNAPSHOT, &rpc, option.hard_ttl(), Backoff::Honour).await
     }
 
     async fn vote(
@@ -145,7 +239,8 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        let response: Result<VoteResponse<NodeId>, _> = self.call(PATH_VOTE, &rpc, option.hard_ttl()).await;
+        let response: Result<VoteResponse<NodeId>, _> =
+            self.call(PATH_VOTE, &rpc, option.hard_ttl(), Backoff::Skip).await;
         if let Ok(answer) = &response {
             self.behind.compare(rpc.last_log_id.as_ref(), answer.last_log_id.as_ref());
         }
