@@ -2,7 +2,10 @@
 //! state itself is volatile and rebuilt on start from the newest persisted snapshot (openraft then re-applies
 //! the committed log after it). Invariant: a snapshot's data is exactly the core's deterministic encoding of the
 //! store at `last_applied`, so two managers' snapshots at the same index are byte-identical; a snapshot is
-//! durable on disk before openraft is told it exists (build and install both persist first).
+//! durable on disk before openraft is told it exists (build and install both persist first). Writing one happens
+//! outside the state-machine lock (applies and reads go on meanwhile) and, in production, off the async threads
+//! (a large snapshot's fsync must not delay heartbeats); `SnapshotWriter` orders the writes so an older
+//! snapshot never replaces a newer one on disk.
 
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -50,7 +53,6 @@ struct StoredSnapshot {
 
 struct Inner {
     node: NodeId,
-    disk: Arc<dyn Disk>,
     store: Store,
     last_applied: Option<LogId>,
     membership: StoredMembership,
@@ -65,6 +67,56 @@ struct Inner {
 #[derive(Clone)]
 pub struct StateMachine {
     inner: Arc<Mutex<Inner>>,
+    writer: SnapshotWriter,
+}
+
+/// Writes snapshot files one at a time and remembers the newest index written: a write of an older snapshot
+/// than the newest on disk is skipped (a build can finish after an install of a newer snapshot from the leader).
+#[derive(Clone)]
+struct SnapshotWriter {
+    disk: Arc<dyn Disk>,
+    newest_written: Arc<Mutex<Option<u64>>>,
+}
+
+impl SnapshotWriter {
+    /// Persists `data` as the snapshot `meta` describes; `Ok(false)` when a newer one is on disk already.
+    #[allow(clippy::result_large_err)] // openraft's own error type, passed on as its trait methods return it
+    async fn write(&self, meta: &SnapshotMeta, data: Vec<u8>) -> Result<(bool, Vec<u8>), StorageError> {
+        let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
+        let meta_bytes = postcard::to_stdvec(meta)
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
+        let writer = self.clone();
+        let written = off_async_threads(move || {
+            let mut newest = writer.newest_written.lock().expect("snapshot writer mutex poisoned");
+            if newest.is_some_and(|newest| newest >= index) {
+                return (Ok(false), data);
+            }
+            let result = snapshot_file::save_snapshot(writer.disk.as_ref(), index, &meta_bytes, &data);
+            if result.is_ok() {
+                *newest = Some(index);
+            }
+            (result.map(|()| true), data)
+        })
+        .await;
+        match written {
+            Ok((Ok(written), data)) => Ok((written, data)),
+            Ok((Err(e), _)) => Err(StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)).into()),
+            Err(e) => Err(StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)).into()),
+        }
+    }
+}
+
+/// Runs blocking disk work on tokio's blocking threads in production; inline in the simulator, whose disk is
+/// memory and whose runtime has no other threads.
+async fn off_async_threads<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> Result<R, std::io::Error> {
+    #[cfg(madsim)]
+    {
+        Ok(work())
+    }
+    #[cfg(not(madsim))]
+    {
+        tokio::task::spawn_blocking(work).await.map_err(std::io::Error::other)
+    }
 }
 
 impl StateMachine {
@@ -75,7 +127,6 @@ impl StateMachine {
     ) -> Result<Self, StateOpenError> {
         let mut inner = Inner {
             node,
-            disk: disk.clone(),
             store: Store::default(),
             last_applied: None,
             membership: StoredMembership::default(),
@@ -97,7 +148,8 @@ impl StateMachine {
             inner.applied.send_replace(meta.last_log_id);
             inner.snapshot = Some(StoredSnapshot { meta, data: stored.data });
         }
-        Ok(Self { inner: Arc::new(Mutex::new(inner)) })
+        let newest_written = Arc::new(Mutex::new(*inner.durable_snapshot.borrow()));
+        Ok(Self { inner: Arc::new(Mutex::new(inner)), writer: SnapshotWriter { disk, newest_written } })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -124,15 +176,19 @@ impl StateMachine {
     }
 }
 
-#[allow(clippy::result_large_err)] // openraft's own error type, passed on as its trait methods return it
-fn persist(inner: &Inner, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
-    let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
-    let meta_bytes = postcard::to_stdvec(meta)
-        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
-    snapshot_file::save_snapshot(inner.disk.as_ref(), index, &meta_bytes, data)
-        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
-    inner.durable_snapshot.send_replace(Some(index));
-    Ok(())
+impl Inner {
+    /// Takes a snapshot that is durable on disk as the current one, unless a newer one is current already.
+    fn adopt_durable_snapshot(&mut self, meta: &SnapshotMeta, data: Vec<u8>) {
+        let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
+        let current = self.snapshot.as_ref().map(|s| s.meta.last_log_id.map(|l| l.index).unwrap_or(0));
+        if current.is_some_and(|current| current > index) {
+            return;
+        }
+        self.snapshot = Some(StoredSnapshot { meta: meta.clone(), data });
+        if self.durable_snapshot.borrow().is_none_or(|durable| durable < index) {
+            self.durable_snapshot.send_replace(Some(index));
+        }
+    }
 }
 
 fn snapshot_id(last: Option<LogId>) -> String {
@@ -144,18 +200,25 @@ fn snapshot_id(last: Option<LogId>) -> String {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let mut inner = self.lock();
-        let data = inner.store.encode_snapshot();
-        let meta = SnapshotMeta {
-            last_log_id: inner.last_applied,
-            last_membership: inner.membership.clone(),
-            snapshot_id: snapshot_id(inner.last_applied),
+        // Encoded under the lock (a consistent store), written without it.
+        let (meta, data) = {
+            let inner = self.lock();
+            let data = inner.store.encode_snapshot();
+            let meta = SnapshotMeta {
+                last_log_id: inner.last_applied,
+                last_membership: inner.membership.clone(),
+                snapshot_id: snapshot_id(inner.last_applied),
+            };
+            (meta, data)
         };
-        persist(&inner, &meta, &data)?;
+        let (written, data) = self.writer.write(&meta, data).await?;
+        let mut inner = self.lock();
+        if written {
+            inner.adopt_durable_snapshot(&meta, data.clone());
+        }
         if let Some(observer) = &inner.observer {
             observer.snapshot_built(inner.node, meta.last_log_id.map(|l| l.index).unwrap_or(0), &data);
         }
-        inner.snapshot = Some(StoredSnapshot { meta: meta.clone(), data: data.clone() });
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
@@ -218,12 +281,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 AnyError::error(format!("snapshot from leader does not decode: {e}")),
             )
         })?;
+        let (_, data) = self.writer.write(meta, data).await?;
         let mut inner = self.lock();
-        persist(&inner, meta, &data)?;
         inner.store = store;
         inner.last_applied = meta.last_log_id;
         inner.membership = meta.last_membership.clone();
-        inner.snapshot = Some(StoredSnapshot { meta: meta.clone(), data });
+        inner.adopt_durable_snapshot(meta, data);
         inner.applied.send_replace(meta.last_log_id);
         if let Some(observer) = &inner.observer {
             observer.snapshot_installed(inner.node, meta.last_log_id.map(|l| l.index).unwrap_or(0));
