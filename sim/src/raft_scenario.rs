@@ -404,6 +404,16 @@ fn inject_fault(
             net.update_config(|c| c.send_latency = Duration::from_millis(1)..Duration::from_millis(spike_ms));
             format!("{now}ms latency spike up to {spike_ms}ms")
         }
+        // Freeze a manager (SIGSTOP) for a while, the leader half of the time: it resumes with stale state and
+        // overdue timers (issue 15: a frozen follower must not depose a healthy leader, nor a frozen leader
+        // leave a slot running twice).
+        86..=92 => {
+            let leader = world.leader().filter(|_| rng.gen_bool(0.5));
+            let id = leader.unwrap_or_else(|| ids[rng.gen_range(0..ids.len())]);
+            let freeze_ms = rng.gen_range(500..8_000);
+            world.freeze(id, Duration::from_millis(freeze_ms));
+            format!("{now}ms freeze manager {id} for {freeze_ms}ms")
+        }
         _ => {
             heal_network(world, net, faults);
             format!("{now}ms heal network")

@@ -86,7 +86,7 @@ impl Manager {
         let commit_timeout = Duration::from_millis(config.raft.propose_timeout_ms);
         let (batcher, batcher_task) = Batcher::start(raft.clone(), commit_timeout);
         let (min_ms, max_ms) = (config.raft.election_timeout_min_ms, config.raft.election_timeout_max_ms);
-        let election = Arc::new(ElectionTimer::new(raft.clone(), config.node_id, min_ms, max_ms, behind_peer));
+        let election = Arc::new(ElectionTimer::new(raft.clone(), log, config.node_id, min_ms, max_ms, behind_peer));
         let manager = Arc::new(Manager {
             config,
             raft,

@@ -9,7 +9,9 @@
 //!
 //! Its inputs come from Raft traffic: the RPC server reports an accepted leader's append or snapshot and every
 //! granted vote (`ElectionTimer::heard_from_leader`), and both sides of vote traffic report a voter whose log is
-//! ahead of this node's (`BehindPeer`).
+//! ahead of this node's (`BehindPeer`). Before it starts an election it canvasses the other voters (`pre_vote`)
+//! and starts one only with a majority of yeses, so a follower that stalled and came back does not depose a
+//! healthy leader; it answers the other voters' canvasses from the same contact time (`answer_pre_vote`).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, Weak};
@@ -17,6 +19,8 @@ use std::time::Duration;
 
 use openraft::{LogId, ServerState};
 
+use super::log_store::LogStore;
+use super::pre_vote::{self, PreVoteRequest, PreVoteResponse, VoterView};
 use super::types::{NodeId, Raft};
 
 /// What reset the election timer last.
@@ -32,6 +36,8 @@ enum Contact {
 /// accepts. The manager owns it; `run` holds it only weakly and ends once the manager drops it.
 pub struct ElectionTimer {
     raft: Raft,
+    /// This manager's log: its last entry is what a pre-vote compares.
+    log: LogStore,
     node_id: NodeId,
     election_timeout_min_ms: u64,
     election_timeout_max_ms: u64,
@@ -44,6 +50,7 @@ impl ElectionTimer {
     /// A timer that counts from now, as if a leader had just been heard from.
     pub fn new(
         raft: Raft,
+        log: LogStore,
         node_id: NodeId,
         election_timeout_min_ms: u64,
         election_timeout_max_ms: u64,
@@ -51,6 +58,7 @@ impl ElectionTimer {
     ) -> ElectionTimer {
         ElectionTimer {
             raft,
+            log,
             node_id,
             election_timeout_min_ms,
             election_timeout_max_ms,
@@ -62,6 +70,41 @@ impl ElectionTimer {
     /// An accepted leader's append or snapshot arrived, or this node granted a vote: the timeout starts over.
     pub fn heard_from_leader(&self) {
         *self.last_leader_contact.lock().expect("contact mutex") = (tokio::time::Instant::now(), Contact::Leader);
+    }
+
+    /// This manager's answer to another voter's pre-vote canvass.
+    pub fn answer_pre_vote(&self, request: &PreVoteRequest) -> PreVoteResponse {
+        let (last_contact, kind) = *self.last_leader_contact.lock().expect("contact mutex");
+        let view = VoterView {
+            is_leader: self.raft.metrics().borrow().state == ServerState::Leader,
+            since_leader_contact: (kind == Contact::Leader).then(|| last_contact.elapsed()),
+            election_timeout_min: Duration::from_millis(self.election_timeout_min_ms),
+            last_log_id: self.log.last_log_id(),
+        };
+        self.behind_peer.compare(view.last_log_id.as_ref(), request.last_log_id.as_ref());
+        PreVoteResponse { granted: pre_vote::would_vote(&view, request), last_log_id: view.last_log_id }
+    }
+
+    /// Whether a majority of the voters would vote for this manager now: it asks the others (`pre_vote`).
+    async fn majority_would_vote(&self, voters: &BTreeSet<NodeId>) -> bool {
+        let peer_addrs: Vec<String> = {
+            let metrics = self.raft.metrics().borrow().clone();
+            let membership = metrics.membership_config.membership();
+            voters
+                .iter()
+                .filter(|id| **id != self.node_id)
+                .filter_map(|id| membership.get_node(id))
+                .map(|n| n.addr.clone())
+                .collect()
+        };
+        let own_last_log_id = self.log.last_log_id();
+        let request = PreVoteRequest { candidate: self.node_id, last_log_id: own_last_log_id };
+        // A canvass may take as long as a vote round; slower answers count as noes.
+        let timeout = Duration::from_millis(self.election_timeout_min_ms);
+        pre_vote::canvass(&request, peer_addrs, voters.len(), timeout, |peer_last_log_id| {
+            self.behind_peer.compare(own_last_log_id.as_ref(), peer_last_log_id.as_ref())
+        })
+        .await
     }
 
     /// Where vote traffic reports a voter whose log is ahead of this node's.
@@ -146,7 +189,11 @@ pub async fn run(timer: Weak<ElectionTimer>) {
             due += Duration::from_millis(2 * max_ms);
         }
         if state != ServerState::Leader && is_voter && (single_voter || now >= due) {
-            let _ = timer.raft.trigger().elect().await;
+            // Without a majority of pre-votes the round still counts as an election of our own (its retry
+            // timing applies), but the term stays as it is.
+            if single_voter || timer.majority_would_vote(&voters).await {
+                let _ = timer.raft.trigger().elect().await;
+            }
             *timer.last_leader_contact.lock().expect("contact mutex") =
                 (tokio::time::Instant::now(), Contact::OwnElection);
             drop(timer);

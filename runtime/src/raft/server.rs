@@ -1,4 +1,5 @@
-//! The server side of Raft's RPCs (`/raft/append`, `/raft/vote`, `/raft/snapshot`, postcard bodies): decodes a
+//! The server side of Raft's RPCs (`/raft/append`, `/raft/vote`, `/raft/snapshot`, `/raft/pre-vote`, postcard
+//! bodies): decodes a
 //! peer's request, hands it to openraft and tells the election timer what the traffic showed (an accepted
 //! leader, a granted vote, a voter with a longer log). Invariant: nothing a peer sends can panic the node or put
 //! a hole in its log — a body that does not decode, or append entries that do not follow on from
@@ -10,12 +11,13 @@ use openraft::RaftLogId;
 
 use super::election_timer::ElectionTimer;
 use super::network::{PATH_APPEND, PATH_SNAPSHOT, PATH_VOTE};
+use super::pre_vote::{PreVoteRequest, PATH_PRE_VOTE};
 use super::types::{NodeId, Raft, TypeConfig};
 use crate::http::Reply;
 
 /// Whether `path` is one of the Raft RPCs `serve` answers.
 pub fn is_raft_rpc(path: &str) -> bool {
-    matches!(path, PATH_APPEND | PATH_VOTE | PATH_SNAPSHOT)
+    matches!(path, PATH_APPEND | PATH_VOTE | PATH_SNAPSHOT | PATH_PRE_VOTE)
 }
 
 /// Answers one Raft RPC (a POST to one of the `is_raft_rpc` paths) for `raft`.
@@ -56,6 +58,10 @@ pub async fn serve(raft: &Raft, timer: &ElectionTimer, path: &str, body: &[u8]) 
                 }
                 Reply::postcard(&response)
             }
+            Err(e) => Reply::malformed(path, e),
+        },
+        PATH_PRE_VOTE => match postcard::from_bytes::<PreVoteRequest>(body) {
+            Ok(request) => Reply::postcard(&timer.answer_pre_vote(&request)),
             Err(e) => Reply::malformed(path, e),
         },
         _ => Reply::error(hyper::StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),

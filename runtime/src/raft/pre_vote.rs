@@ -1,0 +1,160 @@
+//! Pre-vote (Raft thesis §9.6), which openraft 0.9 lacks: before a manager whose election timer ran out starts an
+//! election (and so raises the term), it asks the other voters whether they would vote for it. A voter says yes
+//! only when it has not heard from a leader it accepts for the shortest election timeout, is not the leader
+//! itself, and the asker's log is at least as up to date as its own. A follower that was frozen (SIGSTOP) or cut
+//! off and comes back thus finds its peers still following a healthy leader and leaves it in office, where it
+//! used to raise the term and force a new election. Invariant: a pre-vote changes no Raft state (no term, no vote,
+//! no timer), so it can only hold an election back, never help anyone win one; the real vote still decides.
+
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::types::{LogId, NodeId};
+use crate::http::HttpClient;
+
+pub const PATH_PRE_VOTE: &str = "/raft/pre-vote";
+
+/// "Would you vote for me if I started an election now?"
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreVoteRequest {
+    pub candidate: NodeId,
+    pub last_log_id: Option<LogId>,
+}
+
+/// The answer, with the voter's own last log id (the asker learns whether a voter's log is ahead of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreVoteResponse {
+    pub granted: bool,
+    pub last_log_id: Option<LogId>,
+}
+
+/// What a voter knows when it answers a pre-vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoterView {
+    pub is_leader: bool,
+    /// How long ago it last heard from a leader it accepts (or granted a vote); `None` when it started an
+    /// election of its own since.
+    pub since_leader_contact: Option<Duration>,
+    pub election_timeout_min: Duration,
+    pub last_log_id: Option<LogId>,
+}
+
+/// Whether a voter in `view` would vote for the asker of `request` (thesis §9.6).
+pub fn would_vote(view: &VoterView, request: &PreVoteRequest) -> bool {
+    let hears_a_leader = view.is_leader || view.since_leader_contact.is_some_and(|ago| ago < view.election_timeout_min);
+    !hears_a_leader && request.last_log_id >= view.last_log_id
+}
+
+/// Whether `granted` yeses (the asker's own included) are a majority of `voters`.
+pub fn is_majority(granted: usize, voters: usize) -> bool {
+    granted * 2 > voters
+}
+
+/// One peer's answer to a canvass, as the asker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Granted,
+    Refused {
+        peer_last_log_id: Option<LogId>,
+    },
+    /// Unreachable, too slow, or not understood: counts as a no.
+    NoAnswer,
+}
+
+/// Asks every one of `peer_addrs` for a pre-vote at once and reports whether they and the asker make a
+/// majority of `voters`, stopping as soon as the outcome is certain. `on_refusal` sees each refusing peer's last
+/// log id. Each call waits at most `timeout`.
+pub async fn canvass(
+    request: &PreVoteRequest,
+    peer_addrs: Vec<String>,
+    voters: usize,
+    timeout: Duration,
+    mut on_refusal: impl FnMut(Option<LogId>),
+) -> bool {
+    let body = match postcard::to_stdvec(request) {
+        Ok(body) => body,
+        Err(_) => return false,
+    };
+    let mut pending: FuturesUnordered<_> = peer_addrs
+        .into_iter()
+        .map(|addr| {
+            let body = body.clone();
+            async move { ask(addr, body, timeout).await }
+        })
+        .collect();
+    let (mut granted, mut outstanding) = (1usize, pending.len());
+    while let Some(answer) = pending.next().await {
+        outstanding -= 1;
+        match answer {
+            Answer::Granted => granted += 1,
+            Answer::Refused { peer_last_log_id } => on_refusal(peer_last_log_id),
+            Answer::NoAnswer => {}
+        }
+        if is_majority(granted, voters) {
+            return true;
+        }
+        if !is_majority(granted + outstanding, voters) {
+            return false;
+        }
+    }
+    is_majority(granted, voters)
+}
+
+async fn ask(addr: String, body: Vec<u8>, timeout: Duration) -> Answer {
+    let mut client = HttpClient::new(addr);
+    match client.post(PATH_PRE_VOTE, body, timeout).await {
+        Ok(reply) => match postcard::from_bytes::<PreVoteResponse>(&reply) {
+            Ok(PreVoteResponse { granted: true, .. }) => Answer::Granted,
+            Ok(PreVoteResponse { granted: false, last_log_id }) => Answer::Refused { peer_last_log_id: last_log_id },
+            Err(_) => Answer::NoAnswer,
+        },
+        Err(_) => Answer::NoAnswer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::CommittedLeaderId;
+
+    fn log(term: u64, index: u64) -> Option<LogId> {
+        Some(LogId::new(CommittedLeaderId::new(term, 1), index))
+    }
+
+    #[test]
+    fn a_voter_grants_only_without_a_current_leader_and_to_a_log_at_least_as_good() {
+        let min = Duration::from_millis(500);
+        let view = |is_leader, since_ms: Option<u64>, last| VoterView {
+            is_leader,
+            since_leader_contact: since_ms.map(Duration::from_millis),
+            election_timeout_min: min,
+            last_log_id: last,
+        };
+        let asks = |last| PreVoteRequest { candidate: 2, last_log_id: last };
+        // (voter's view, asker's last log, granted)
+        let cases = [
+            (view(false, Some(100), log(3, 10)), log(3, 10), false), // heard a leader 100 ms ago
+            (view(false, Some(499), log(3, 10)), log(3, 12), false),
+            (view(true, None, log(3, 10)), log(4, 20), false), // the leader itself
+            (view(false, Some(500), log(3, 10)), log(3, 10), true),
+            (view(false, None, log(3, 10)), log(3, 11), true), // a candidate itself
+            (view(false, None, log(3, 10)), log(3, 9), false), // asker's log behind
+            (view(false, None, log(3, 10)), log(2, 40), false), // older term wins over a longer log
+            (view(false, Some(900), None), None, true),
+        ];
+        for (index, (voter, last, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(would_vote(&voter, &asks(last)), expected, "case {index}: {voter:?}");
+        }
+    }
+
+    #[test]
+    fn a_majority_counts_the_asker() {
+        assert!(is_majority(1, 1));
+        assert!(!is_majority(1, 2));
+        assert!(is_majority(2, 3));
+        assert!(!is_majority(2, 4));
+        assert!(is_majority(3, 5));
+    }
+}
