@@ -197,6 +197,7 @@ impl PeerConnection {
 }
 
 /// The outcome of one call as openraft takes it.
+#[allow(clippy::result_large_err)] // openraft's own error type, as its trait methods return it
 fn decode<Resp, E>(
     target: NodeId,
     reply: Result<bytes::Bytes, CallError>,
