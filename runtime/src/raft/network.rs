@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::election_timer::BehindPeer;
-use super::retry::{LogLine, RetryState};
+use super::retry::{Failure, LogLine, RetryState};
 use super::types::{NodeId, TypeConfig};
 use crate::http::{CallError, HttpClient};
 
@@ -122,11 +122,12 @@ struct FailureUnlessFinished<'a> {
 }
 
 impl FailureUnlessFinished<'_> {
-    fn finish(mut self, error: Option<&dyn std::fmt::Display>) {
+    fn finish(mut self, failure: Option<(Failure, &dyn std::fmt::Display)>) {
         self.finished = true;
-        match error {
-            Some(error) => {
-                log_retry_line(self.retry.failed(tokio::time::Instant::now()), self.target, self.addr, error)
+        match failure {
+            Some((failure, error)) => {
+                let line = self.retry.failed(tokio::time::Instant::now(), failure);
+                log_retry_line(line, self.target, self.addr, error)
             }
             None => log_retry_line(self.retry.succeeded(), self.target, self.addr, &""),
         }
@@ -136,7 +137,7 @@ impl FailureUnlessFinished<'_> {
 impl Drop for FailureUnlessFinished<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            let line = self.retry.failed(tokio::time::Instant::now());
+            let line = self.retry.failed(tokio::time::Instant::now(), Failure::TimedOut);
             log_retry_line(line, self.target, self.addr, &"no answer within the call's deadline");
         }
     }
@@ -187,9 +188,17 @@ impl PeerConnection {
         let PeerConnection { target, client, retry, .. } = self;
         let addr = client.addr().to_string();
         let guard = FailureUnlessFinished { retry, target: *target, addr: &addr, finished: false };
-        let result = decode(*target, client.post(path, body, timeout).await);
-        match &result {
-            Err(RPCError::Network(error)) => guard.finish(Some(error)),
+        let reply = client.post(path, body, timeout).await;
+        let failure = match &reply {
+            Ok(_) => None,
+            Err(CallError::Timeout { .. }) => Some(Failure::TimedOut),
+            Err(_) => Some(Failure::Refused),
+        };
+        let result = decode(*target, reply);
+        match (&result, failure) {
+            (Err(RPCError::Network(error)), failure) => {
+                guard.finish(Some((failure.unwrap_or(Failure::Refused), error)))
+            }
             _ => guard.finish(None),
         }
         result

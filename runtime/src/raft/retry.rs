@@ -2,11 +2,12 @@
 //! append at once on the next replication event, which a peer answering 503 ("manager is shutting down") turned
 //! into some 190,000 errors (39 MB of log) in 5 s; its own backoff for unreachable peers draws from tokio's
 //! unseeded per-thread RNG (an unbiased `select!`), which made simulated seeds unreplayable, so our transport
-//! never reports "unreachable" to it and backs off here instead. Invariants: after `n` failures in a row no call
-//! goes to that peer before `RETRY_FIRST * 2^(n-1)` (at most `RETRY_MAX`) after the last failure (calls before
-//! then wait and fail unsent, so the first one after it has its whole deadline); a success
-//! resets both the delay and the error count; at most one log line per peer per `LOG_EVERY` while it keeps
-//! failing, plus one when it recovers.
+//! never reports "unreachable" to it and backs off here instead. Invariants: after `n` refusals in a row (errors
+//! that came back before the deadline: connection refused, an error status, a broken body) no call goes to that
+//! peer before `RETRY_FIRST * 2^(n-1)` (at most `RETRY_MAX`) after the last one (calls before then wait and fail
+//! unsent, so the first one after it has its whole deadline); a call that ran out of time is logged but not
+//! backed off, since it already took its whole deadline and a slow network needs every attempt; a success resets
+//! everything; at most one log line per peer per `LOG_EVERY` while it keeps failing, plus one when it recovers.
 
 use std::time::Duration;
 
@@ -19,6 +20,15 @@ pub const RETRY_FIRST: Duration = Duration::from_millis(20);
 pub const RETRY_MAX: Duration = Duration::from_millis(250);
 /// How often a peer that keeps failing is logged.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// How a call failed, as far as retrying goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// An answer or refusal that came back before the deadline: retrying at once would only repeat it.
+    Refused,
+    /// No answer within the call's deadline: the attempt already took its time.
+    TimedOut,
+}
 
 /// What to log after an outcome, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +59,14 @@ impl RetryState {
     }
 
     /// Records a failed call at `now`; returns the line to log, if one is due.
-    pub fn failed(&mut self, now: Instant) -> Option<LogLine> {
-        self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
-        self.last_failure = Some(now);
+    pub fn failed(&mut self, now: Instant, failure: Failure) -> Option<LogLine> {
+        if failure == Failure::Refused {
+            self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+            self.last_failure = Some(now);
+        }
         self.unlogged_failures += 1;
         self.failures_total += 1;
-        let due = self.failures_in_a_row == 1 || self.last_logged.is_none_or(|at| now >= at + LOG_EVERY);
+        let due = self.last_logged.is_none_or(|at| now >= at + LOG_EVERY);
         if !due {
             return None;
         }
