@@ -448,7 +448,7 @@ impl Daemon {
 
     /// Starts this node's agent on the local Docker Engine; without an engine the node runs no tasks (logged).
     async fn start_agent(&self, file: &NodeFile, manager: Option<&Arc<Manager>>) -> Option<Agent> {
-        let engine = match DockerExecutor::connect(&file.node_id).await {
+        let engine = match DockerExecutor::connect(&file.node_id, &file.cluster_id).await {
             Ok(engine) => Arc::new(engine),
             Err(error) => {
                 tracing::error!(%error, "no container engine: this node will not run tasks");
@@ -463,6 +463,7 @@ impl Daemon {
         };
         let config = AgentConfig {
             node_id: file.node_id.clone(),
+            cluster_id: file.cluster_id.clone(),
             managers,
             description,
             addr: file.advertise_addr.clone(),
