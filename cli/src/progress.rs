@@ -1,8 +1,10 @@
 //! Live progress of `service create/update/rollback/scale` without `-d`, as Docker prints it: `overall progress:
 //! N out of M tasks`, one line per slot (or node, for global services) with its newest task's state, then
 //! `verify: Waiting N seconds to verify that tasks are stable...` and `verify: Service NAME converged`. The pure
-//! part (`Progress::of`) reads one `ClusterView`; `watch` polls the daemon and prints each changed line once
-//! (frames are not redrawn in place, so the output reads the same in a terminal, a pipe or a log). Invariant:
+//! part (`Progress::of`) reads one `ClusterView`; `watch` polls the daemon and prints, through `Frames`, every line
+//! of a frame whose overall line changed and only the changed slot lines otherwise (frames are not redrawn in place,
+//! so the output reads the same in a terminal, a pipe or a log; the last frame, "N out of N", lists every slot).
+//! Invariant:
 //! convergence means every wanted slot runs a task of the current spec and the service's update (if any) has
 //! completed; a paused update, a rollback, or a task the engine rejected ends the wait with an error.
 
@@ -123,6 +125,35 @@ impl Progress {
     }
 }
 
+/// What to print of each new frame: when the overall line changes, the overall line and every slot line (a whole
+/// frame, so the final "N out of N" frame lists every slot, not only the slots that changed since the previous
+/// poll — which left out a slot that had been running since an earlier frame); otherwise only the slot lines whose
+/// state changed.
+#[derive(Debug, Default)]
+pub struct Frames {
+    printed: BTreeMap<String, String>,
+    last_overall: Option<String>,
+}
+
+impl Frames {
+    /// The lines to print for a frame with `overall` and the slot `lines`.
+    pub fn next(&mut self, overall: &str, lines: &[(String, String)]) -> Vec<String> {
+        let mut out = Vec::new();
+        let new_frame = self.last_overall.as_deref() != Some(overall);
+        if new_frame {
+            out.push(format!("{overall} "));
+            self.last_overall = Some(overall.to_string());
+        }
+        for (label, state) in lines {
+            if new_frame || self.printed.get(label) != Some(state) {
+                out.push(format!("{label}: {state:<10}"));
+                self.printed.insert(label.clone(), state.clone());
+            }
+        }
+        out
+    }
+}
+
 /// Polls until `service_id` converges (then waits out the update monitor period, as Docker's `verify` does) or
 /// cannot; prints each new line once. `Err` carries the reason the service did not converge.
 pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requested: bool) -> Result<(), WatchError> {
@@ -131,8 +162,7 @@ pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requ
             println!("{line}");
         }
     };
-    let mut printed: BTreeMap<String, String> = BTreeMap::new();
-    let mut last_overall = None;
+    let mut frames = Frames::default();
     let mut converged_since: Option<Instant> = None;
     let mut last_verify = None;
     loop {
@@ -146,15 +176,8 @@ pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requ
         } else {
             format!("overall progress: {} out of {} tasks", progress.running, progress.wanted)
         };
-        if last_overall.as_ref() != Some(&overall) {
-            say(&format!("{overall} "));
-            last_overall = Some(overall);
-        }
-        for (label, state) in &progress.lines {
-            if printed.get(label) != Some(state) {
-                say(&format!("{label}: {state:<10}"));
-                printed.insert(label.clone(), state.clone());
-            }
+        for line in frames.next(&overall, &progress.lines) {
+            say(&line);
         }
         if let Some(reason) = progress.failure {
             return Err(WatchError::NotConverged { service: service.spec.name.clone(), reason });
@@ -178,5 +201,39 @@ pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requ
             converged_since = None;
         }
         control.sleep(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(states: &[&str]) -> Vec<(String, String)> {
+        let total = states.len();
+        states.iter().enumerate().map(|(i, state)| (format!("{}/{total}", i + 1), state.to_string())).collect()
+    }
+
+    /// Issue 15: slot 2 ran first, the others later; the last frame ("6 out of 6") listed 1, 3, 4, 5, 6 only.
+    #[test]
+    fn the_last_frame_lists_every_slot() {
+        let mut frames = Frames::default();
+        let first = frames.next("overall progress: 0 out of 6 tasks", &slots(&["preparing"; 6]));
+        assert_eq!(first.len(), 7);
+        let early = ["preparing", "running", "preparing", "preparing", "preparing", "preparing"];
+        let second = frames.next("overall progress: 1 out of 6 tasks", &slots(&early));
+        assert_eq!(second.len(), 7, "a new overall line starts a whole frame: {second:?}");
+        let last = frames.next("overall progress: 6 out of 6 tasks", &slots(&["running"; 6]));
+        assert_eq!(last[0], "overall progress: 6 out of 6 tasks ");
+        let labels: Vec<&str> = last[1..].iter().map(|line| line.split(':').next().unwrap()).collect();
+        assert_eq!(labels, ["1/6", "2/6", "3/6", "4/6", "5/6", "6/6"], "{last:?}");
+    }
+
+    #[test]
+    fn within_a_frame_only_changed_slots_are_printed() {
+        let mut frames = Frames::default();
+        frames.next("overall progress: 0 out of 2 tasks", &slots(&["preparing", "preparing"]));
+        let same = frames.next("overall progress: 0 out of 2 tasks", &slots(&["preparing", "starting"]));
+        assert_eq!(same, ["2/2: starting  "]);
+        assert!(frames.next("overall progress: 0 out of 2 tasks", &slots(&["preparing", "starting"])).is_empty());
     }
 }

@@ -22,16 +22,19 @@ pub mod store;
 pub use command::{Command, Proposal};
 pub use limits::{
     Limit, BATCH_BYTES_BUDGET, BATCH_COMMANDS_MAX, ID_LEN_MAX, LABELS_MAX, LABEL_KEY_LEN_MAX, LABEL_VALUE_LEN_MAX,
-    LIST_LEN_MAX, NAME_LEN_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
+    LIST_LEN_MAX, NAME_LEN_MAX, REMOVED_NODES_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX,
+    TEXT_LEN_MAX,
 };
 pub use model::{
     Cluster, ClusterSettings, EngineDescription, JoinTokens, ManagerStatus, Network, NetworkSpec, Node,
-    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Reachability, Service,
-    Task, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus, Version,
+    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Reachability,
+    RemovedNode, Service, Task, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus, Version,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};
-pub use snapshot::{DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION};
+pub use snapshot::{
+    DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_PREVIOUS,
+};
 pub use spec::{
     Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, EndpointSpec, FailureAction,
     FailureRatio, HealthConfig, Mount, MountProblem, MountType, NetworkAttachmentConfig, Placement,

@@ -34,6 +34,10 @@ pub const BATCH_BYTES_BUDGET: usize = 512 * 1024;
 /// Most older specs a service keeps beyond its `previous_spec` (`Service::spec_history`), so `rollback` can go back
 /// `SERVICE_SPEC_HISTORY_MAX + 1` times. `UpdateService` drops the oldest beyond this bound.
 pub const SERVICE_SPEC_HISTORY_MAX: usize = 5;
+/// Most removed node ids the store remembers (`Store::removed_nodes`, SwarmKit's list of blacklisted certificates).
+/// `RemoveNode` drops the oldest beyond this bound. A removed id is forgotten only after this many later removals;
+/// every agent receives the whole list with its assignments, so it stays small (about 26 KiB at the bound).
+pub const REMOVED_NODES_MAX: usize = 1_000;
 
 /// Which limit a command exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

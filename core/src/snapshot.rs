@@ -2,19 +2,23 @@
 //! byte followed by the postcard encoding of the value. It owns two guarantees: encoding is deterministic (ordered
 //! maps only, derived indexes left out), so equal stores encode to identical bytes; and decoding never panics on
 //! any input: empty, truncated, unknown-version, malformed, trailing-byte or internally inconsistent input is a
-//! typed `DecodeError`.
+//! typed `DecodeError`. A snapshot of the previous format version still decodes (a manager restarted on a newer build
+//! loads what the older one wrote); proposals have one version only.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::command::Proposal;
-use crate::model::{Cluster, Network, Node, Service, Task};
+use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
 use crate::store::Store;
 
 /// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec/`). Version 3:
-/// `Service::spec_history` and `Service::update_status`, `Task::running_since`.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 4;
+/// `Service::spec_history` and `Service::update_status`, `Task::running_since`. Version 5: `Store::removed_nodes`
+/// (version 4 still decodes, with no removed nodes).
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 5;
+/// The previous snapshot format, which `Store::decode_snapshot` still reads.
+pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 4;
 /// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec/`).
 /// Version 3: `Task::running_since` (in `CreateTasks`), `RollbackService` and `SetServiceUpdateStatus`.
 pub const PROPOSAL_FORMAT_VERSION: u8 = 4;
@@ -44,10 +48,22 @@ struct SnapshotRef<'a> {
     services: &'a BTreeMap<String, Service>,
     tasks: &'a BTreeMap<String, Task>,
     networks: &'a BTreeMap<String, Network>,
+    removed_nodes: &'a Vec<RemovedNode>,
 }
 
 #[derive(Deserialize)]
 struct SnapshotOwned {
+    cluster: Option<Cluster>,
+    nodes: BTreeMap<String, Node>,
+    services: BTreeMap<String, Service>,
+    tasks: BTreeMap<String, Task>,
+    networks: BTreeMap<String, Network>,
+    removed_nodes: Vec<RemovedNode>,
+}
+
+/// Format 4: format 5 without `removed_nodes`.
+#[derive(Deserialize)]
+struct SnapshotV4 {
     cluster: Option<Cluster>,
     nodes: BTreeMap<String, Node>,
     services: BTreeMap<String, Service>,
@@ -87,6 +103,7 @@ impl Store {
             services: &self.services,
             tasks: &self.tasks,
             networks: &self.networks,
+            removed_nodes: &self.removed_nodes,
         };
         encode(SNAPSHOT_FORMAT_VERSION, &snapshot)
     }
@@ -94,8 +111,28 @@ impl Store {
     /// The inverse of `encode_snapshot`. Rebuilds the derived indexes and rejects a store that breaks an
     /// invariant (`DecodeError::Inconsistent`) instead of panicking later.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Store, SnapshotError> {
-        let parts: SnapshotOwned = decode(SNAPSHOT_FORMAT_VERSION, bytes)?;
-        let store = Store::from_parts(parts.cluster, parts.nodes, parts.services, parts.tasks, parts.networks);
+        let parts: SnapshotOwned = match bytes.first() {
+            Some(&SNAPSHOT_FORMAT_VERSION_PREVIOUS) => {
+                let v4: SnapshotV4 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+                SnapshotOwned {
+                    cluster: v4.cluster,
+                    nodes: v4.nodes,
+                    services: v4.services,
+                    tasks: v4.tasks,
+                    networks: v4.networks,
+                    removed_nodes: Vec::new(),
+                }
+            }
+            _ => decode(SNAPSHOT_FORMAT_VERSION, bytes)?,
+        };
+        let store = Store::from_parts(
+            parts.cluster,
+            parts.nodes,
+            parts.services,
+            parts.tasks,
+            parts.networks,
+            parts.removed_nodes,
+        );
         match store.invariant_violation() {
             Some(reason) => Err(DecodeError::Inconsistent { reason }),
             None => Ok(store),

@@ -7,10 +7,20 @@ use common::*;
 use swarm_core::*;
 
 fn rich_store() -> Store {
-    let mut store = Store::new();
-    apply_all(&mut store, &random_commands(&mut XorShift(42), 400), 42);
-    assert!(store.task_count() > 0 && store.service_count() > 0 && store.node_count() > 0);
-    store
+    // The first workload from seed 42 on whose store has every kind of object, removed nodes included.
+    (42..)
+        .map(|seed| {
+            let mut store = Store::new();
+            apply_all(&mut store, &random_commands(&mut XorShift(seed), 400), seed);
+            store
+        })
+        .find(|store| {
+            store.task_count() > 0
+                && store.service_count() > 0
+                && store.node_count() > 0
+                && !store.removed_nodes().is_empty()
+        })
+        .expect("some seed gives a rich store")
 }
 
 #[test]
@@ -52,7 +62,7 @@ fn empty_input() {
 #[test]
 fn unknown_format_version() {
     let mut bytes = store_with(&base()).encode_snapshot();
-    for version in [0u8, 1, SNAPSHOT_FORMAT_VERSION - 1, SNAPSHOT_FORMAT_VERSION + 1, 255] {
+    for version in [0u8, 1, SNAPSHOT_FORMAT_VERSION_PREVIOUS - 1, SNAPSHOT_FORMAT_VERSION + 1, 255] {
         bytes[0] = version;
         assert_eq!(
             Store::decode_snapshot(&bytes),

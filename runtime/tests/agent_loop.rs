@@ -16,7 +16,7 @@ use swarm_runtime::manager::{Manager, ManagerConfig};
 use swarm_runtime::raft::settings::RaftSettings;
 use swarm_runtime::storage::mem_disk::MemDisk;
 use swarm_runtime::worker::agent::{Agent, AgentConfig};
-use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
+use swarm_runtime::worker::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
 
 /// Containers in memory; `start` makes them run until stopped; every `prepare` is counted.
 #[derive(Default)]
@@ -87,6 +87,16 @@ impl Executor for MemoryExecutor {
         self.exits.notify_waiters();
         Ok(())
     }
+
+    /// One node per executor here, and no node is ever removed: no other node's containers to find.
+    async fn list_cluster(&self) -> Result<Vec<ClusterContainer>, ExecError> {
+        Ok(Vec::new())
+    }
+
+    async fn force_remove(&self, container_id: &str) -> Result<(), ExecError> {
+        self.stop(container_id, Duration::ZERO).await?;
+        self.remove(container_id).await
+    }
 }
 
 impl MemoryExecutor {
@@ -122,6 +132,7 @@ async fn start_manager(ip: &str) -> Arc<Manager> {
 fn agent(node_id: &str, manager_addr: &str, executor: Arc<MemoryExecutor>) -> Agent {
     let config = AgentConfig {
         node_id: node_id.to_string(),
+        cluster_id: "cluster1".into(),
         managers: vec![manager_addr.to_string()],
         description: NodeDescription { hostname: node_id.to_string(), ..NodeDescription::default() },
         addr: "127.0.0.1".into(),

@@ -45,10 +45,16 @@ struct TestNode {
 
 impl TestNode {
     async fn new(name: &str) -> TestNode {
+        TestNode::in_cluster(name, &format!("test-cluster-{:08x}", rand::random::<u32>())).await
+    }
+
+    /// A node of cluster `cluster_id` (a test's own, random: other clusters on this engine are never seen).
+    async fn in_cluster(name: &str, cluster_id: &str) -> TestNode {
         images();
         let node_id = format!("test-{name}-{:08x}", rand::random::<u32>());
-        let executor =
-            DockerExecutor::connect(&node_id).await.expect("Docker Engine must be reachable for these tests");
+        let executor = DockerExecutor::connect(&node_id, cluster_id)
+            .await
+            .expect("Docker Engine must be reachable for these tests");
         TestNode { executor }
     }
 
@@ -149,6 +155,36 @@ async fn each_node_lists_only_its_own_containers() {
         assert_eq!(listed_one, expected_one);
         let listed_two: Vec<String> = two.executor.list().await.unwrap().into_iter().map(|c| c.task_id).collect();
         assert_eq!(listed_two, vec![task_two.id.clone()]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_lists_its_nodes_containers_and_force_removes_a_running_one() {
+    within("one cluster, two nodes, and a stranger", async {
+        let cluster = format!("test-cluster-{:08x}", rand::random::<u32>());
+        let (one, two) = (TestNode::in_cluster("c-one", &cluster).await, TestNode::in_cluster("c-two", &cluster).await);
+        let stranger = TestNode::new("c-stranger").await;
+        let running = one.executor.prepare(&task("run", Some(1), &[])).await.unwrap();
+        one.executor.start(&running).await.unwrap();
+        let created = two.executor.prepare(&task("made", Some(2), &["sleep"])).await.unwrap();
+        let foreign = stranger.executor.prepare(&task("other", Some(3), &["sleep"])).await.unwrap();
+        assert_eq!(inspect(&running, "{{index .Config.Labels \"swarm.cluster.id\"}}"), cluster);
+
+        let mut listed: Vec<(String, String)> =
+            one.executor.list_cluster().await.unwrap().into_iter().map(|c| (c.container_id, c.node_id)).collect();
+        listed.sort();
+        let mut expected =
+            vec![(running.clone(), one.node_id().to_string()), (created.clone(), two.node_id().to_string())];
+        expected.sort();
+        assert_eq!(listed, expected, "the stranger's container {foreign} is not listed");
+
+        // `rm --force`: a running container goes at once, without a stop grace period; gone is fine.
+        one.executor.force_remove(&running).await.unwrap();
+        one.executor.force_remove(&running).await.unwrap();
+        two.executor.force_remove(&created).await.unwrap();
+        assert!(one.executor.list_cluster().await.unwrap().is_empty());
+        assert_eq!(stranger.executor.list().await.unwrap().len(), 1);
     })
     .await;
 }
@@ -356,7 +392,7 @@ fn inspect_engine_version() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_engine_is_named_in_the_error() {
-    let error = DockerExecutor::connect_to("unix:///nonexistent/docker.sock", "test-unreachable")
+    let error = DockerExecutor::connect_to("unix:///nonexistent/docker.sock", "test-unreachable", "test-cluster")
         .await
         .unwrap_err()
         .to_string();

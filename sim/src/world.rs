@@ -19,7 +19,7 @@ use swarm_runtime::raft::state_machine::RaftObserver;
 use swarm_runtime::storage::mem_disk::MemDisk;
 use swarm_runtime::worker::agent::{Agent, AgentConfig};
 
-use crate::executor::{SimBehaviour, SimEngine};
+use crate::executor::{SimBehaviour, SimEngine, SIM_CLUSTER_ID};
 use crate::recorder::Recorder;
 
 pub const RAFT_PORT: u16 = 2377;
@@ -305,6 +305,7 @@ impl World {
         let managers: Vec<String> = (1..=self.manager_count).map(manager_addr).collect();
         let config = AgentConfig {
             node_id: node_id.clone(),
+            cluster_id: SIM_CLUSTER_ID.to_string(),
             managers,
             description,
             addr: worker_ip(index).to_string(),

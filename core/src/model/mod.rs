@@ -22,7 +22,7 @@ pub use meta::{ObjectKind, Timestamp, Version};
 pub use network::{Network, NetworkSpec};
 pub use node::{
     EngineDescription, ManagerStatus, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState,
-    NodeStatus, Reachability,
+    NodeStatus, Reachability, RemovedNode,
 };
 pub use service::{Service, UpdateState, UpdateStatus};
 pub use task::{Task, TaskState, TaskStatus};

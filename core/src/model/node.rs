@@ -37,6 +37,17 @@ impl Node {
     }
 }
 
+/// A node `node rm` removed: its id never comes back (a node that rejoins gets a new identity), so "this id was
+/// removed" is a definitive fact, unlike "this id is not a member" (a node that just joined may be missing from a
+/// stale view). Agents remove the containers such a node left on a shared engine; the dispatcher refuses it a
+/// session. SwarmKit keeps the same list as `Cluster.BlacklistedCertificates`, for certificate revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedNode {
+    pub id: String,
+    /// The time of the proposal that removed it.
+    pub removed_at: Timestamp,
+}
+
 /// What the user controls about a node (`docker node update`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NodeSpec {

@@ -1,13 +1,14 @@
 //! The store's invariants: what no sequence of commands may break (ids match keys, versions >= 1, created_at <=
 //! updated_at, unique names, tasks reference live services and nodes, spec history within its bound, update
-//! statuses well formed, `running_since` only on tasks that got to `Running`, derived indexes match). Debug builds
+//! statuses well formed, `running_since` only on tasks that got to `Running`, removed node ids bounded, unique and no
+//! member's, derived indexes match). Debug builds
 //! check them after every apply; snapshot decoding checks them to reject, not trust, an inconsistent snapshot.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::bounds;
 use super::state::Store;
-use crate::limits::SERVICE_SPEC_HISTORY_MAX;
+use crate::limits::{REMOVED_NODES_MAX, SERVICE_SPEC_HISTORY_MAX};
 use crate::model::{ObjectKind, TaskState, Timestamp, Version};
 
 impl Store {
@@ -60,6 +61,21 @@ impl Store {
         for (key, n) in &self.nodes {
             if let Some(v) = meta(ObjectKind::Node, key, &n.id, n.version, n.created_at, n.updated_at) {
                 return Some(v);
+            }
+        }
+        if self.removed_nodes.len() > REMOVED_NODES_MAX {
+            return Some(format!(
+                "{} removed nodes remembered (at most {REMOVED_NODES_MAX})",
+                self.removed_nodes.len()
+            ));
+        }
+        let mut removed = BTreeSet::new();
+        for node in &self.removed_nodes {
+            if !removed.insert(node.id.as_str()) {
+                return Some(format!("node {} is remembered as removed twice", node.id));
+            }
+            if self.nodes.contains_key(&node.id) {
+                return Some(format!("node {} is both a member and removed", node.id));
             }
         }
         let mut service_names = BTreeMap::new();

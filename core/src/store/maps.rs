@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::state::Store;
-use crate::model::{Cluster, Network, Node, Service, Task};
+use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
 
 impl Store {
     /// Builds a store and its indexes from primary maps (snapshot decoding), without checking invariants.
@@ -15,8 +15,9 @@ impl Store {
         services: BTreeMap<String, Service>,
         tasks: BTreeMap<String, Task>,
         networks: BTreeMap<String, Network>,
+        removed_nodes: Vec<RemovedNode>,
     ) -> Store {
-        let mut store = Store { cluster, nodes, ..Store::default() };
+        let mut store = Store { cluster, nodes, removed_nodes, ..Store::default() };
         for (id, service) in services {
             store.set_service(&id, Some(service));
         }
@@ -31,6 +32,10 @@ impl Store {
 
     pub(super) fn set_cluster(&mut self, value: Option<Cluster>) -> Option<Cluster> {
         std::mem::replace(&mut self.cluster, value)
+    }
+
+    pub(super) fn set_removed_nodes(&mut self, value: Vec<RemovedNode>) -> Vec<RemovedNode> {
+        std::mem::replace(&mut self.removed_nodes, value)
     }
 
     pub(super) fn set_node(&mut self, id: &str, value: Option<Node>) -> Option<Node> {

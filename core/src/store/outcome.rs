@@ -93,6 +93,9 @@ pub enum Rejection {
     NodeIsManager { id: String },
     #[error("node {id} still has {count} tasks; remove them before removing the node")]
     NodeHasTasks { id: String, count: u64 },
+    /// SwarmKit's words for a node whose id `node rm` removed: it may not come back.
+    #[error("Permission denied: node {id} was removed from swarm")]
+    NodeRemoved { id: String },
     #[error("{limit} {actual} exceeds the maximum of {max}")]
     LimitExceeded { limit: Limit, max: u64, actual: u64 },
     #[error("a batch cannot contain another batch")]

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Cluster, Network, Node, Service, Task};
+use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
 
 /// The cluster store. Fields are private: read through the accessors, write through `apply`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -14,6 +14,8 @@ pub struct Store {
     pub(crate) services: BTreeMap<String, Service>,
     pub(crate) tasks: BTreeMap<String, Task>,
     pub(crate) networks: BTreeMap<String, Network>,
+    /// Nodes `RemoveNode` removed, oldest first, at most `REMOVED_NODES_MAX` (encoded in snapshots since format 5).
+    pub(crate) removed_nodes: Vec<RemovedNode>,
     // Derived indexes (not encoded in snapshots; rebuilt on decode, checked by check_invariants).
     pub(super) service_ids_by_name: BTreeMap<String, String>,
     pub(super) network_ids_by_name: BTreeMap<String, String>,
@@ -86,6 +88,16 @@ impl Store {
 
     pub fn network_by_name(&self, name: &str) -> Option<&Network> {
         self.network_ids_by_name.get(name).and_then(|id| self.networks.get(id))
+    }
+
+    /// The nodes `node rm` removed, oldest first (bounded by `REMOVED_NODES_MAX`).
+    pub fn removed_nodes(&self) -> &[RemovedNode] {
+        &self.removed_nodes
+    }
+
+    /// Whether `node rm` removed node `id` (within the remembered bound).
+    pub fn is_removed_node(&self, id: &str) -> bool {
+        self.removed_nodes.iter().any(|removed| removed.id == id)
     }
 
     pub fn node_count(&self) -> usize {

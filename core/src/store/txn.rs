@@ -3,7 +3,8 @@
 //! the store (maps and indexes) exactly as it was.
 
 use super::state::Store;
-use crate::model::{Cluster, Network, Node, Service, Task, Timestamp};
+use crate::limits::REMOVED_NODES_MAX;
+use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task, Timestamp};
 
 /// The previous value of one object, to restore on rollback. Services and tasks are boxed: their specs are large.
 enum Undo {
@@ -12,6 +13,8 @@ enum Undo {
     Service(String, Option<Box<Service>>),
     Task(String, Option<Box<Task>>),
     Network(String, Option<Network>),
+    /// The whole list before a removal was recorded (removals are rare; the list is bounded).
+    RemovedNodes(Vec<RemovedNode>),
 }
 
 /// One proposal being applied: the store, the proposal's time, and the journal of previous values.
@@ -47,6 +50,9 @@ impl<'s> Txn<'s> {
                 Undo::Network(id, old) => {
                     self.store.set_network(&id, old);
                 }
+                Undo::RemovedNodes(old) => {
+                    self.store.set_removed_nodes(old);
+                }
             }
         }
     }
@@ -65,6 +71,16 @@ impl<'s> Txn<'s> {
     pub(super) fn delete_node(&mut self, id: &str) {
         let old = self.store.set_node(id, None);
         self.undo.push(Undo::Node(id.to_string(), old));
+    }
+
+    /// Records that node `id` was removed now, forgetting the oldest removals beyond `REMOVED_NODES_MAX`.
+    pub(super) fn record_removed_node(&mut self, id: &str) {
+        let mut removed = self.store.removed_nodes.clone();
+        removed.push(RemovedNode { id: id.to_string(), removed_at: self.now });
+        let excess = removed.len().saturating_sub(REMOVED_NODES_MAX);
+        removed.drain(..excess);
+        let old = self.store.set_removed_nodes(removed);
+        self.undo.push(Undo::RemovedNodes(old));
     }
 
     pub(super) fn put_service(&mut self, service: Service) {

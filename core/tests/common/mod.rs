@@ -95,7 +95,7 @@ impl XorShift {
 }
 
 /// A pseudo-random workload over small id pools, so that most commands apply and some are rejected (unknown ids,
-/// stale versions, backward states, name clashes, batches with a bad member).
+/// stale versions, backward states, name clashes, batches with a bad member, removed nodes registering again).
 pub fn random_commands(rng: &mut XorShift, count: usize) -> Vec<Command> {
     let mut commands = vec![init()];
     commands.extend((0..count).map(|_| random_command(rng, true)));
@@ -117,7 +117,12 @@ fn random_command(rng: &mut XorShift, allow_batch: bool) -> Command {
                 addr: "10.0.0.1".into(),
             },
         },
-        2 => Command::RemoveNode { id: node_id },
+        // A removed id never registers again, so removals stay rare enough that the pool does not run dry.
+        2 if rng.below(20) == 0 => Command::RemoveNode { id: node_id },
+        2 => Command::SetNodeStatus {
+            id: node_id,
+            status: NodeStatus { state: NodeState::Down, ..NodeStatus::default() },
+        },
         3 => create_service(&service_id, &format!("svc{}", rng.below(6))),
         4 => Command::UpdateService {
             id: service_id.clone(),

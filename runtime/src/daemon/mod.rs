@@ -3,8 +3,9 @@
 //! member running the manager loop and its own agent — or a worker running just an agent; `swarm leave` takes
 //! it out again. What it is survives restarts in `<data-dir>/node.json` (written atomically, only after the
 //! change it records has taken effect), next to the Raft data. Invariants: at most one membership at a time,
-//! changed under one lock; a node touches only Docker containers labelled with its own node id; bad input to the
-//! control API is a 4xx with a message for the user, never a panic.
+//! changed under one lock; a node touches only Docker containers labelled with its own node id, or with its own
+//! cluster id and a removed node's id (the agent's orphan rule); `leave` force-removes the node's containers before it
+//! deletes the node's state; bad input to the control API is a 4xx with a message for the user, never a panic.
 
 mod control;
 pub mod errors;
@@ -347,19 +348,32 @@ impl Daemon {
         Ok(())
     }
 
-    /// A node that left runs nothing of the swarm: every container its executor created is stopped and removed.
+    /// A node that left runs nothing of the swarm: as Docker's `swarm leave` does, every container labelled with this
+    /// node's id is removed by force (killed, not stopped: the node is gone, nothing waits for a graceful end),
+    /// all at once, before the node's state is deleted. Failures are logged (Docker: "error removing ..."). A
+    /// second pass catches a container whose create was in flight when the agent stopped.
     async fn remove_own_containers(&self) {
         let Some(engine) = self.engine.lock().await.take() else { return };
-        match engine.list().await {
-            Ok(found) => {
-                for container in found {
-                    let _ = engine.stop(&container.container_id, Duration::from_secs(10)).await;
-                    if let Err(error) = engine.remove(&container.container_id).await {
-                        tracing::warn!(container = %container.container_id, %error, "cannot remove a container");
+        for _pass in 0..2 {
+            let found = match engine.list().await {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot list this node's containers");
+                    return;
+                }
+            };
+            if found.is_empty() {
+                return;
+            }
+            let removals = found.iter().map(|container| {
+                let engine = engine.clone();
+                async move {
+                    if let Err(error) = engine.force_remove(&container.container_id).await {
+                        tracing::warn!(container = %container.container_id, %error, "error removing a container");
                     }
                 }
-            }
-            Err(error) => tracing::warn!(%error, "cannot list this node's containers"),
+            });
+            futures::future::join_all(removals).await;
         }
     }
 
@@ -448,7 +462,7 @@ impl Daemon {
 
     /// Starts this node's agent on the local Docker Engine; without an engine the node runs no tasks (logged).
     async fn start_agent(&self, file: &NodeFile, manager: Option<&Arc<Manager>>) -> Option<Agent> {
-        let engine = match DockerExecutor::connect(&file.node_id).await {
+        let engine = match DockerExecutor::connect(&file.node_id, &file.cluster_id).await {
             Ok(engine) => Arc::new(engine),
             Err(error) => {
                 tracing::error!(%error, "no container engine: this node will not run tasks");
@@ -463,6 +477,7 @@ impl Daemon {
         };
         let config = AgentConfig {
             node_id: file.node_id.clone(),
+            cluster_id: file.cluster_id.clone(),
             managers,
             description,
             addr: file.advertise_addr.clone(),

@@ -66,8 +66,12 @@ pub struct AssignmentsRequest {
 /// no longer the node's business: the agent removes its container.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Assignments {
+    /// Covers the tasks and `removed_nodes`, so a removal wakes every agent's poll.
     pub fingerprint: u64,
     pub tasks: Vec<Task>,
+    /// The ids of the nodes `node rm` removed (the store's bounded list, oldest first): the agent removes the
+    /// containers of its own cluster that such a node left on its engine.
+    pub removed_nodes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -91,6 +95,9 @@ pub enum DispatcherError {
     NoLeader,
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The node's id was removed with `node rm`: it may never open a session again (SwarmKit's words).
+    #[error("Permission denied: node {0} was removed from swarm")]
+    NodeRemoved(String),
     /// Writing to the cluster failed (timeout, lost leadership); retry.
     #[error("cannot write to the cluster: {0}")]
     Write(String),

@@ -1,5 +1,6 @@
-//! The dispatcher's rules over the committed store, as pure functions: a node's assignment set and its
-//! fingerprint, the cluster's heartbeat period, the commands that register a node opening a session, and which
+//! The dispatcher's rules over the committed store, as pure functions: a node's assignment set (with the removed
+//! nodes) and its fingerprint, the cluster's heartbeat period, the commands that register a node opening a session
+//! (never a removed one), and which
 //! reported task statuses are still fresh. Invariant: deterministic — the same store and request give the same
 //! answer on any manager (no clock, no randomness, ordered maps only).
 
@@ -11,22 +12,34 @@ use swarm_core::{
 
 use super::api::{Assignments, DispatcherError, SessionRequest};
 
-/// A deterministic fingerprint of an assignment set: FNV-1a over (id, version) pairs in id order.
-pub fn fingerprint(tasks: &[Task]) -> u64 {
+/// A deterministic fingerprint of an assignment set: FNV-1a over (id, version) pairs in id order, then over the
+/// removed node ids in order.
+pub fn fingerprint(tasks: &[Task], removed_nodes: &[String]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for task in tasks {
-        for byte in task.id.as_bytes().iter().chain(&[0]).chain(&task.version.0.to_le_bytes()) {
+    let mut eat = |bytes: &[u8]| {
+        for byte in bytes {
             hash ^= u64::from(*byte);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
+    };
+    for task in tasks {
+        eat(task.id.as_bytes());
+        eat(&[0]);
+        eat(&task.version.0.to_le_bytes());
+    }
+    eat(&[1]);
+    for id in removed_nodes {
+        eat(id.as_bytes());
+        eat(&[0]);
     }
     hash
 }
 
-/// The node's assignment set in `store`.
+/// The node's assignment set in `store`, with the removed nodes.
 pub fn assignments(store: &Store, node_id: &str) -> Assignments {
     let tasks: Vec<Task> = store.tasks_on_node(node_id).cloned().collect();
-    Assignments { fingerprint: fingerprint(&tasks), tasks }
+    let removed_nodes: Vec<String> = store.removed_nodes().iter().map(|removed| removed.id.clone()).collect();
+    Assignments { fingerprint: fingerprint(&tasks, &removed_nodes), tasks, removed_nodes }
 }
 
 /// The cluster's heartbeat period (the default before `swarm init` settled one).
@@ -42,6 +55,9 @@ pub fn heartbeat_period_ms(store: &Store) -> u64 {
 pub fn registration(store: &Store, request: &SessionRequest) -> Result<Vec<Command>, DispatcherError> {
     if request.node_id.is_empty() || request.node_id.len() > ID_LEN_MAX {
         return Err(DispatcherError::Invalid(format!("node id must be 1 to {ID_LEN_MAX} bytes")));
+    }
+    if store.is_removed_node(&request.node_id) {
+        return Err(DispatcherError::NodeRemoved(request.node_id.clone()));
     }
     let ready = NodeStatus { state: NodeState::Ready, message: String::new(), addr: request.addr.clone() };
     let mut commands = Vec::new();

@@ -9,6 +9,11 @@
 //! observed state only moves forward. The agent never stops containers because it lost its managers (like
 //! SwarmKit's agent): the leader replaces tasks of a node it marks down, and tells the node to stop them once
 //! it is back.
+//!
+//! Orphans: every assignment set carries the ids `node rm` removed; when that list changes the agent removes the
+//! containers on its engine that carry its cluster id and a removed node id (`orphans`), so replacing a node leaves
+//! nothing of its old identity running. An agent whose own node was removed is refused a session; it removes its own
+//! containers the same way.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +25,7 @@ use swarm_core::{ManagerStatus, NodeAvailability, NodeDescription, NodeRole, Tas
 use tokio::sync::mpsc;
 
 use super::executor::{ContainerState, ExecError, Executor, FoundContainer};
+use super::orphans::orphans;
 use crate::clock::wall_clock_now;
 use crate::dispatcher::api::{
     assignments_call_timeout, Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef,
@@ -42,6 +48,8 @@ const REPORT_COALESCE_MS: u64 = 10;
 pub struct AgentConfig {
     /// The node's id in the store (Docker-style, kept in the node's data directory).
     pub node_id: String,
+    /// The cluster's id (from `swarm init`/`join`): only containers labelled with it are ever removed as orphans.
+    pub cluster_id: String,
     /// `host:port` of managers to talk to; any of them will do (followers forward to the leader).
     pub managers: Vec<String>,
     pub description: NodeDescription,
@@ -253,6 +261,8 @@ async fn session_loop<E: Executor>(shared: Arc<Shared<E>>) {
         manager: shared.config.manager.clone(),
     };
     let timeout = Duration::from_millis(CALL_TIMEOUT_MS);
+    // Whether this node's own containers were removed after the leader said the node was removed.
+    let mut removed_self = false;
     loop {
         let current = shared.session.borrow().clone();
         match current {
@@ -268,6 +278,12 @@ async fn session_loop<E: Executor>(shared: Arc<Shared<E>>) {
                 Err(failure) => {
                     match failure {
                         CallFailure::Transport(reason) => tracing::debug!(%reason, "cannot open a session"),
+                        CallFailure::Dispatcher(DispatcherError::NodeRemoved(node_id)) => {
+                            if !removed_self {
+                                tracing::error!(%node_id, "this node was removed from the swarm; removing its containers");
+                                removed_self = sweep(&shared, std::slice::from_ref(&node_id)).await;
+                            }
+                        }
                         CallFailure::Dispatcher(error) => tracing::debug!(%error, "cannot open a session"),
                     }
                     tokio::time::sleep(Duration::from_millis(RETRY_MS)).await
@@ -364,6 +380,8 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
     };
     let mut known: Option<u64> = None;
     let mut link_session = String::new();
+    let swept: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
+    let mut sweeping: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         let session = current_session(&shared).await;
         if session.id != link_session {
@@ -377,6 +395,18 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
         };
         match link.call::<_, Assignments>(PATH_ASSIGNMENTS, &request, assignments_call_timeout()).await {
             Ok(assignments) => {
+                let idle = sweeping.as_ref().is_none_or(|handle| handle.is_finished());
+                let unswept = swept.lock().expect("swept mutex").as_ref() != Some(&assignments.removed_nodes);
+                if idle && unswept && !assignments.removed_nodes.is_empty() {
+                    // In its own task: a slow engine must not hold up the assignments. A failed sweep is tried
+                    // again with a later answer (at least every poll period).
+                    let (shared, swept, removed) = (shared.clone(), swept.clone(), assignments.removed_nodes.clone());
+                    sweeping = Some(tokio::spawn(async move {
+                        if sweep(&shared, &removed).await {
+                            *swept.lock().expect("swept mutex") = Some(removed);
+                        }
+                    }));
+                }
                 if known != Some(assignments.fingerprint) || found.is_some() {
                     known = Some(assignments.fingerprint);
                     apply_assignments(&shared, assignments.tasks, found.take());
@@ -386,6 +416,32 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
             Err(_) => tokio::time::sleep(Duration::from_millis(RETRY_MS)).await,
         }
     }
+}
+
+/// Removes the containers of this cluster that the nodes `removed_nodes` left on the engine (`orphans`). True if
+/// the engine could be listed (each removal that fails is logged; the containers are listed afresh next time).
+async fn sweep<E: Executor>(shared: &Shared<E>, removed_nodes: &[String]) -> bool {
+    let containers = match shared.executor.list_cluster().await {
+        Ok(containers) => containers,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list the cluster's containers to remove those of removed nodes");
+            return false;
+        }
+    };
+    let mut complete = true;
+    for orphan in orphans(&shared.config.cluster_id, removed_nodes, &containers) {
+        tracing::info!(
+            container = %orphan.container_id,
+            node = %orphan.node_id,
+            task = %orphan.task_id,
+            "removing a container of a node removed from the swarm"
+        );
+        if let Err(error) = shared.executor.force_remove(&orphan.container_id).await {
+            tracing::warn!(container = %orphan.container_id, %error, "cannot remove a container of a removed node");
+            complete = false;
+        }
+    }
+    complete
 }
 
 /// Brings the drivers in line with the assignment set: new tasks get a driver (adopting a found container),

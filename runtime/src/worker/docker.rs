@@ -1,10 +1,11 @@
 //! The production `Executor`: Docker Engine through bollard (the only code in the workspace that knows bollard;
 //! compiled out of the sim). It owns the mapping from a `Task` to a Docker container (name, labels, image pull,
 //! create options, healthcheck, published host ports) and from Docker's answers back to `ExecError`s in Docker's
-//! words. Invariants it keeps: every container it creates carries the labels `swarm.node.id` and `swarm.task.id`
-//! (plus service id, name and slot), set after the spec's own labels so a spec cannot forge them, and every call
-//! that finds containers filters on `swarm.node.id`: several daemons may share one Docker Engine, and each lists,
-//! adopts and touches only its own containers. At most one container exists per task id: `prepare` returns the
+//! words. Invariants it keeps: every container it creates carries the labels `swarm.cluster.id`, `swarm.node.id`
+//! and `swarm.task.id` (plus service id, name and slot), set after the spec's own labels so a spec cannot forge them,
+//! and every call that finds containers filters on `swarm.node.id` — several daemons may share one Docker Engine,
+//! and each lists, adopts and touches only its own containers — except `list_cluster`, which filters on
+//! `swarm.cluster.id` so the agent can remove what removed nodes of its own cluster left behind. At most one container exists per task id: `prepare` returns the
 //! container a task already has, and the container name holds the task id, so two racing creates cannot both win.
 
 use std::collections::HashMap;
@@ -25,8 +26,10 @@ use futures::{Stream, StreamExt};
 use swarm_core::spec::{MountType, PublishMode, SECOND_NS};
 use swarm_core::Task;
 
-use super::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
+use super::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
 
+/// The cluster whose node created a container: `list_cluster` filters on it.
+pub const LABEL_CLUSTER_ID: &str = "swarm.cluster.id";
 /// The node that created a container: `list` filters on it.
 pub const LABEL_NODE_ID: &str = "swarm.node.id";
 /// The task a container runs: `prepare` finds a task's container by it.
@@ -64,6 +67,8 @@ pub struct EngineUnreachable {
 pub struct DockerExecutor {
     docker: Docker,
     node_id: String,
+    /// The cluster of the node: every container gets it as a label.
+    cluster_id: String,
     /// The address connected to (`unix:///var/run/docker.sock`, `tcp://...`), for error messages.
     host: String,
     /// The engine's version as seen at `connect`; `engine_version` falls back to it.
@@ -71,15 +76,17 @@ pub struct DockerExecutor {
 }
 
 impl DockerExecutor {
-    /// Connects to the engine at `$DOCKER_HOST` (default `unix:///var/run/docker.sock`) for node `node_id`,
-    /// negotiates the API version down to the engine's and pings it. The error names the address and says why.
-    pub async fn connect(node_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
+    /// Connects to the engine at `$DOCKER_HOST` (default `unix:///var/run/docker.sock`) for node `node_id` of
+    /// cluster `cluster_id`, negotiates the API version down to the engine's and pings it. The error names the
+    /// address and says why.
+    pub async fn connect(node_id: &str, cluster_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
         let host = std::env::var("DOCKER_HOST").ok().filter(|host| !host.is_empty());
-        DockerExecutor::connect_to(host.as_deref().unwrap_or(DEFAULT_DOCKER_HOST), node_id).await
+        DockerExecutor::connect_to(host.as_deref().unwrap_or(DEFAULT_DOCKER_HOST), node_id, cluster_id).await
     }
 
-    /// Connects to the engine at `host` (`unix://PATH`, `tcp://HOST:PORT` or `http://HOST:PORT`) for `node_id`.
-    pub async fn connect_to(host: &str, node_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
+    /// Connects to the engine at `host` (`unix://PATH`, `tcp://HOST:PORT` or `http://HOST:PORT`) for `node_id` of
+    /// `cluster_id`.
+    pub async fn connect_to(host: &str, node_id: &str, cluster_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
         let unreachable = |reason: String| EngineUnreachable { host: host.to_string(), reason };
         let docker = Docker::connect_with_host(host).map_err(|error| unreachable(error.to_string()))?;
         let handshake = async {
@@ -96,6 +103,7 @@ impl DockerExecutor {
         Ok(DockerExecutor {
             docker,
             node_id: node_id.to_string(),
+            cluster_id: cluster_id.to_string(),
             host: host.to_string(),
             version_at_connect: version.version.unwrap_or_default(),
         })
@@ -313,7 +321,8 @@ impl Executor for DockerExecutor {
         self.ensure_image(&image).await?;
         let name = container_name(task, &self.node_id);
         let options = CreateContainerOptions { name: Some(name.clone()), ..CreateContainerOptions::default() };
-        match self.docker.create_container(Some(options), create_body(task, &self.node_id, &image)).await {
+        let body = create_body(task, &self.node_id, &self.cluster_id, &image);
+        match self.docker.create_container(Some(options), body).await {
             Ok(created) => Ok(created.id),
             Err(error) => match status_code(&error) {
                 // A concurrent `prepare` of the same task won the name.
@@ -400,8 +409,22 @@ impl Executor for DockerExecutor {
         result.map_err(|error| container_error(container_id, "stopping", &error))
     }
 
+    async fn list_cluster(&self) -> Result<Vec<ClusterContainer>, ExecError> {
+        self.cluster_containers().await
+    }
+
+    async fn force_remove(&self, container_id: &str) -> Result<(), ExecError> {
+        self.remove_container(container_id, true).await
+    }
+
     async fn remove(&self, container_id: &str) -> Result<(), ExecError> {
-        let options = RemoveContainerOptions { force: false, v: true, link: false };
+        self.remove_container(container_id, false).await
+    }
+}
+
+impl DockerExecutor {
+    async fn remove_container(&self, container_id: &str, force: bool) -> Result<(), ExecError> {
+        let options = RemoveContainerOptions { force, v: true, link: false };
         match self.docker.remove_container(container_id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(error) => match status_code(&error) {
@@ -414,6 +437,34 @@ impl Executor for DockerExecutor {
 }
 
 impl DockerExecutor {
+    /// `list_cluster`: every container labelled with this cluster, any node's.
+    async fn cluster_containers(&self) -> Result<Vec<ClusterContainer>, ExecError> {
+        if self.cluster_id.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_CLUSTER_ID}={}", self.cluster_id)])]);
+        let options = ListContainersOptions { all: true, filters: Some(filters), ..ListContainersOptions::default() };
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| ExecError::Failed(format!("listing containers: {}", error_message(&error))))?;
+        let mut found: Vec<ClusterContainer> = summaries
+            .into_iter()
+            .filter_map(|summary| {
+                let (container_id, labels) = (summary.id?, summary.labels?);
+                Some(ClusterContainer {
+                    container_id,
+                    cluster_id: labels.get(LABEL_CLUSTER_ID)?.clone(),
+                    node_id: labels.get(LABEL_NODE_ID)?.clone(),
+                    task_id: labels.get(LABEL_TASK_ID).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| a.container_id.cmp(&b.container_id));
+        Ok(found)
+    }
+
     async fn exit_with_reason(&self, container_id: &str, code: i64, killed_unhealthy: bool) -> Result<Exit, ExecError> {
         if killed_unhealthy {
             return Ok(Exit { code, reason: Some(UNHEALTHY_CONTAINER.to_string()) });
@@ -557,9 +608,10 @@ fn nanos(value: u64) -> Option<i64> {
 }
 
 /// The labels of `task`'s container: the spec's, then ours (which win).
-fn container_labels(task: &Task, node_id: &str) -> HashMap<String, String> {
+fn container_labels(task: &Task, node_id: &str, cluster_id: &str) -> HashMap<String, String> {
     let mut labels: HashMap<String, String> =
         task.spec.container_spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    labels.insert(LABEL_CLUSTER_ID.to_string(), cluster_id.to_string());
     labels.insert(LABEL_NODE_ID.to_string(), node_id.to_string());
     labels.insert(LABEL_TASK_ID.to_string(), task.id.clone());
     labels.insert(LABEL_SERVICE_ID.to_string(), task.service_id.clone());
@@ -572,7 +624,7 @@ fn container_labels(task: &Task, node_id: &str) -> HashMap<String, String> {
 }
 
 /// The create request for `task`'s container running `image`.
-fn create_body(task: &Task, node_id: &str, image: &str) -> ContainerCreateBody {
+fn create_body(task: &Task, node_id: &str, cluster_id: &str, image: &str) -> ContainerCreateBody {
     let spec = &task.spec.container_spec;
     let context = TemplateContext::for_task(task, node_id);
     let non_empty = |text: &str| (!text.is_empty()).then(|| text.to_string());
@@ -626,7 +678,7 @@ fn create_body(task: &Task, node_id: &str, image: &str) -> ContainerCreateBody {
         hostname: non_empty(&expand_template(&spec.hostname, &context)),
         working_dir: non_empty(&spec.dir),
         user: non_empty(&spec.user),
-        labels: Some(container_labels(task, node_id)),
+        labels: Some(container_labels(task, node_id, cluster_id)),
         healthcheck,
         stop_timeout: Some(i64::try_from(stop_timeout).unwrap_or(i64::MAX)),
         exposed_ports,
@@ -759,10 +811,12 @@ mod tests {
     fn spec_labels_cannot_forge_ours() {
         let mut forged = task(None);
         forged.spec.container_spec.labels.insert(LABEL_NODE_ID.into(), "other".into());
+        forged.spec.container_spec.labels.insert(LABEL_CLUSTER_ID.into(), "other".into());
         forged.spec.container_spec.labels.insert(LABEL_TASK_SLOT.into(), "9".into());
         forged.spec.container_spec.labels.insert("team".into(), "blue".into());
-        let labels = container_labels(&forged, "n0de");
+        let labels = container_labels(&forged, "n0de", "c1uster");
         assert_eq!(labels.get(LABEL_NODE_ID).map(String::as_str), Some("n0de"));
+        assert_eq!(labels.get(LABEL_CLUSTER_ID).map(String::as_str), Some("c1uster"));
         assert_eq!(labels.get(LABEL_TASK_SLOT), None);
         assert_eq!(labels.get("team").map(String::as_str), Some("blue"));
     }

@@ -3,7 +3,8 @@
 //! `prepare → start → wait`, and `stop`/`remove` when the task is no longer wanted; `list` lets it reconcile with
 //! what survived its own restart. Invariants every implementation keeps: at most one container per task id
 //! (`prepare` on a task that already has a container returns that container), and every container it creates
-//! carries the node id and task id it was created for, so `list` finds exactly this node's containers.
+//! carries the cluster id, node id and task id it was created for, so `list` finds exactly this node's containers and
+//! `list_cluster` exactly its cluster's (several nodes, even several clusters, may share one engine).
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,6 +17,18 @@ pub struct FoundContainer {
     pub task_id: String,
     pub container_id: String,
     pub state: ContainerState,
+}
+
+/// A container on the engine labelled with this executor's cluster id, whichever node of the cluster created it,
+/// as found by `list_cluster`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterContainer {
+    pub container_id: String,
+    /// Its cluster label (the engine filtered on it; the orphan rule checks it again).
+    pub cluster_id: String,
+    /// The node that created it.
+    pub node_id: String,
+    pub task_id: String,
 }
 
 /// What a container is doing.
@@ -72,4 +85,11 @@ pub trait Executor: Send + Sync + 'static {
 
     /// Removes a stopped container. Removing a container that is already gone succeeds.
     fn remove(&self, container_id: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
+
+    /// Every container on the engine labelled with this executor's cluster id, whichever node created it.
+    fn list_cluster(&self) -> impl Future<Output = Result<Vec<ClusterContainer>, ExecError>> + Send;
+
+    /// Kills the container if it runs and removes it, as `docker rm --force` (and Docker's `swarm leave`) does.
+    /// Removing a container that is already gone succeeds.
+    fn force_remove(&self, container_id: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
 }

@@ -30,7 +30,7 @@ use madsim::rand::{thread_rng, Rng};
 use swarm_core::image::normalized_image;
 use swarm_core::Task;
 use swarm_runtime::watch;
-use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit, FoundContainer};
+use swarm_runtime::worker::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
 
 use crate::recorder::digest;
 
@@ -44,6 +44,9 @@ pub const FAILING_IMAGE_PREFIX: &str = "fail:";
 pub const FAILING_IMAGE_EXIT_MS: (u64, u64) = (100, 500);
 /// The exit code of a container killed by SIGKILL (after its stop grace period, or a crash).
 pub const KILLED_EXIT_CODE: i64 = 137;
+
+/// The cluster id every simulated executor labels its containers with, unless told another (`with_cluster`).
+pub const SIM_CLUSTER_ID: &str = "sim-cluster";
 
 /// Milliseconds of simulated time since the simulation began: one clock for every host, so records from
 /// different engines compare.
@@ -323,6 +326,8 @@ enum Phase {
 struct Container {
     /// Index into `EngineState::records`.
     record: usize,
+    /// The cluster label of the executor that created it.
+    cluster_id: String,
     node_id: String,
     task_id: String,
     phase: Phase,
@@ -367,7 +372,14 @@ impl EngineState {
         self.containers.iter().find(|(_, c)| c.node_id == node_id && c.task_id == task_id).map(|(id, _)| id.as_str())
     }
 
-    fn create(&mut self, node_id: &str, task: &Task, scripted: Option<ScriptedExit>, now: u64) -> String {
+    fn create(
+        &mut self,
+        cluster_id: &str,
+        node_id: &str,
+        task: &Task,
+        scripted: Option<ScriptedExit>,
+        now: u64,
+    ) -> String {
         self.created += 1;
         let seq = self.created;
         // Docker-like: 64 lowercase hex digits, the first 12 (the short id) unique per engine and node.
@@ -393,6 +405,7 @@ impl EngineState {
         });
         let container = Container {
             record: self.records.len() - 1,
+            cluster_id: cluster_id.to_string(),
             node_id: node_id.to_string(),
             task_id: task.id.clone(),
             phase: Phase::Created,
@@ -549,11 +562,13 @@ impl SimEngine {
 // ---------------------------------------------------------------------------------------------------------------
 // Executor
 
-/// The `Executor` an agent on a simulated host uses: the host's engine, the agent's node id (every container it
-/// creates carries it, and `list` returns only those), and the host's behaviour.
+/// The `Executor` an agent on a simulated host uses: the host's engine, the agent's cluster and node ids (every
+/// container it creates carries both; `list` returns only the node's, `list_cluster` the cluster's), and the host's
+/// behaviour.
 #[derive(Clone)]
 pub struct SimExecutor {
     pub engine: SimEngine,
+    pub cluster_id: String,
     pub node_id: String,
     pub behaviour: Arc<SimBehaviour>,
 }
@@ -566,7 +581,18 @@ impl fmt::Debug for SimExecutor {
 
 impl SimExecutor {
     pub fn new(engine: SimEngine, node_id: impl Into<String>, behaviour: SimBehaviour) -> SimExecutor {
-        SimExecutor { engine, node_id: node_id.into(), behaviour: Arc::new(behaviour) }
+        SimExecutor {
+            engine,
+            cluster_id: SIM_CLUSTER_ID.to_string(),
+            node_id: node_id.into(),
+            behaviour: Arc::new(behaviour),
+        }
+    }
+
+    /// This executor, labelling its containers with `cluster_id` instead of `SIM_CLUSTER_ID`.
+    pub fn with_cluster(mut self, cluster_id: impl Into<String>) -> SimExecutor {
+        self.cluster_id = cluster_id.into();
+        self
     }
 
     async fn sleep_ms(range: (u64, u64)) {
@@ -618,7 +644,7 @@ impl Executor for SimExecutor {
             if let Some(existing) = state.find_for_task(&this.node_id, &task.id) {
                 return Ok(existing.to_string());
             }
-            let container_id = state.create(&this.node_id, &task, scripted, now);
+            let container_id = state.create(&this.cluster_id, &this.node_id, &task, scripted, now);
             drop(state);
             this.engine.changed();
             Ok(container_id)
@@ -729,6 +755,48 @@ impl Executor for SimExecutor {
             self.engine.changed();
         }
         std::future::ready(result.map(|_| ()))
+    }
+
+    fn list_cluster(&self) -> impl Future<Output = Result<Vec<ClusterContainer>, ExecError>> + Send {
+        let now = now_ms();
+        let mut state = self.engine.lock();
+        state.settle(now);
+        let found = state
+            .containers
+            .iter()
+            .filter(|(_, c)| c.cluster_id == self.cluster_id)
+            .map(|(id, c)| ClusterContainer {
+                container_id: id.clone(),
+                cluster_id: c.cluster_id.clone(),
+                node_id: c.node_id.clone(),
+                task_id: c.task_id.clone(),
+            })
+            .collect();
+        std::future::ready(Ok(found))
+    }
+
+    /// `docker rm --force`: a running container is killed (exit code 137) now, then removed.
+    fn force_remove(&self, container_id: &str) -> impl Future<Output = Result<(), ExecError>> + Send {
+        let now = now_ms();
+        let mut state = self.engine.lock();
+        state.settle(now);
+        let removed = match state.containers.remove(container_id) {
+            None => false,
+            Some(container) => {
+                let record = &mut state.records[container.record];
+                if matches!(container.phase, Phase::Running(_)) {
+                    record.stopped_ms = Some(now.max(record.started_ms.unwrap_or(now)));
+                    record.exit_code = Some(KILLED_EXIT_CODE);
+                }
+                record.removed_ms = Some(now);
+                true
+            }
+        };
+        drop(state);
+        if removed {
+            self.engine.changed();
+        }
+        std::future::ready(Ok(()))
     }
 }
 

@@ -314,3 +314,30 @@ async fn containers_survive_an_agent_restart() {
     assert_eq!(executor.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap(), long);
     assert_eq!(engine.records().len(), 2);
 }
+
+#[madsim::test]
+async fn a_cluster_lists_its_nodes_containers_and_force_remove_kills_at_once() {
+    let engine = SimEngine::new();
+    let (a, b) = (engine.executor("node-a", instant()), engine.executor("node-b", instant()));
+    let stranger = engine.executor("node-a", instant()).with_cluster("other-cluster");
+    let running = a.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap();
+    a.start(&running).await.unwrap();
+    let created = b.prepare(&task("t2", Some(2), "busybox:1", &[])).await.unwrap();
+    let foreign = stranger.prepare(&task("t3", Some(3), "busybox:1", &[])).await.unwrap();
+    let mut listed: Vec<(String, String)> =
+        a.list_cluster().await.unwrap().into_iter().map(|c| (c.container_id, c.node_id)).collect();
+    listed.sort();
+    let mut expected = vec![(running.clone(), "node-a".to_string()), (created.clone(), "node-b".to_string())];
+    expected.sort();
+    assert_eq!(listed, expected, "the other cluster's {foreign} is not listed");
+
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    a.force_remove(&running).await.unwrap();
+    a.force_remove(&running).await.unwrap();
+    let record = engine.records().into_iter().find(|r| r.container_id == running).unwrap();
+    assert_eq!(record.exit_code, Some(KILLED_EXIT_CODE));
+    assert_eq!(record.stopped_ms, record.removed_ms);
+    assert!(record.removed_ms.is_some());
+    assert_eq!(a.list_cluster().await.unwrap().len(), 1);
+    assert_eq!(stranger.list_cluster().await.unwrap().len(), 1);
+}

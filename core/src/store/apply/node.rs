@@ -1,7 +1,8 @@
 //! The node commands: `CreateNode` (an agent registers), `UpdateNode` (`node update`, version-checked), the
 //! dispatcher's `SetNodeStatus` and `SetNodeDescription`, `SetManagerStatus` (Raft membership) and `RemoveNode`
 //! (`node rm`). A report equal to what is stored changes nothing; a node is removed only once it is no Raft member
-//! and holds no task, so no task ever points at a missing node.
+//! and holds no task, so no task ever points at a missing node. A removed node's id is remembered
+//! (`Store::removed_nodes`) and never registers again, so agents may treat "removed" as final.
 
 use std::collections::BTreeSet;
 
@@ -32,6 +33,9 @@ impl Txn<'_> {
         bounds::check_id(ObjectKind::Node, &node.id)?;
         if self.store.nodes.contains_key(&node.id) {
             return Err(Rejection::IdConflict { kind: ObjectKind::Node, id: node.id.clone() });
+        }
+        if self.store.is_removed_node(&node.id) {
+            return Err(Rejection::NodeRemoved { id: node.id.clone() });
         }
         bounds::check_node_spec(&node.spec)?;
         bounds::check_node_status(&node.status)?;
@@ -104,6 +108,7 @@ impl Txn<'_> {
             return Err(Rejection::NodeHasTasks { id: id.to_string(), count: count as u64 });
         }
         self.delete_node(id);
+        self.record_removed_node(id);
         Ok(Outcome::Removed { kind: ObjectKind::Node, id: id.to_string() })
     }
 }
