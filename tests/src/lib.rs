@@ -2,6 +2,7 @@
 //! Tests and benchmarks start, kill (`SIGKILL`, like `kill -9`) and restart them, and talk to them through the
 //! same cluster API the CLI uses. Waiting is polling with a deadline, never a fixed sleep.
 
+pub mod chaos;
 pub mod hosts;
 
 use std::path::{Path, PathBuf};
