@@ -152,6 +152,12 @@ impl Journal {
     /// True if the node `node_id` is a member that was up and unfrozen over the whole window `from..=to`, and had
     /// been for at least the grace after its last thaw or restart.
     pub fn live_over(&self, node_id: &str, from: Duration, to: Duration) -> bool {
+        self.up_over(node_id, from, to, true)
+    }
+
+    /// True if the node `node_id` is a member that was up and unfrozen over the whole window `from..=to`; with
+    /// `grace`, for at least the grace after its last thaw or restart.
+    pub fn up_over(&self, node_id: &str, from: Duration, to: Duration, grace: bool) -> bool {
         let state = self.state();
         let Some(Identity::Member(member)) = state.node_ids.get(node_id).copied() else { return false };
         let changes = &state.changes[member];
@@ -161,6 +167,7 @@ impl Journal {
         match changes.iter().rev().find(|(t, _)| *t <= from) {
             None => true,
             Some((_, Change::Down)) => false,
+            Some(_) if !grace => true,
             Some((t, Change::Thawed)) => *t + THAW_GRACE <= from,
             Some((t, Change::Restarted)) => *t + RESTART_GRACE <= from,
         }
@@ -175,6 +182,17 @@ impl Journal {
             Some((t, change @ (Change::Thawed | Change::Restarted))) => Some((*change, at - *t)),
             _ => None,
         }
+    }
+
+    /// The last outage of `node_id`'s member healed by `at`: how it came back, when it went down and when it came
+    /// back.
+    pub fn outage(&self, node_id: &str, at: Duration) -> Option<(Change, Duration, Duration)> {
+        let state = self.state();
+        let Some(Identity::Member(member)) = state.node_ids.get(node_id).copied() else { return None };
+        let changes = &state.changes[member];
+        let heal = changes.iter().rposition(|(t, c)| *t <= at && *c != Change::Down)?;
+        let down = changes[..heal].iter().rev().find(|(_, c)| *c == Change::Down)?.0;
+        Some((changes[heal].1, down, changes[heal].0))
     }
 
     /// `member`'s faults and heals, for evidence.

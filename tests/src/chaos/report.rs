@@ -112,8 +112,8 @@ pub struct ChaosReport {
     pub samples: u64,
     pub tolerated_doubles: u64,
     /// See `SlotFindings::latest_after_thaw` and `latest_after_restart`.
-    pub latest_after_thaw: Duration,
-    pub latest_after_restart: Duration,
+    pub latest_after_thaw: (Duration, String),
+    pub latest_after_restart: (Duration, String),
     pub timeline: Vec<String>,
 }
 
@@ -170,12 +170,14 @@ impl ChaosReport {
             self.violations.len()
         );
         text.push_str(&format!(
-            "  a tolerated second copy ran at most {:.1} s after its node's SIGCONT (grace {:?}) and {:.1} s after its \
-             restart (grace {:?})\n",
-            self.latest_after_thaw.as_secs_f64(),
+            "  a tolerated second copy of a slot ran at most {:.1} s after its node's SIGCONT (grace {:?}) {}\n  and at \
+             most {:.1} s after its node's restart (grace {:?}) {}\n",
+            self.latest_after_thaw.0.as_secs_f64(),
             super::journal::THAW_GRACE,
-            self.latest_after_restart.as_secs_f64(),
-            super::journal::RESTART_GRACE
+            self.latest_after_thaw.1,
+            self.latest_after_restart.0.as_secs_f64(),
+            super::journal::RESTART_GRACE,
+            self.latest_after_restart.1
         ));
         text.push_str(&format!(
             "  chaos_cmd_p99_ms={:.0} chaos_cmd_max_ms={:.0} needless_elections_per_follower_stall={:.2} \

@@ -2,8 +2,9 @@
 //! identity the cluster ever had, the removed ones included; other containers on this engine are not looked at), and
 //! the sampler thread that checks one running container per slot on live nodes at every sample. All services of
 //! the drill are replicated and stop-first, so a slot never has two running containers on nodes that are up,
-//! unfrozen and past their grace after a heal; a second copy on a node that is down (or just back) is counted as
-//! tolerated, not as a violation.
+//! unfrozen and past their grace after a heal. A second copy on a node that is down, or one left from before its
+//! outage on a node just back (its agent has not yet learnt that the task moved), is counted as tolerated; a
+//! container a node started after it came back counts at once, grace or not.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,8 +90,9 @@ pub struct SlotFindings {
     pub tolerated_doubles: u64,
     /// The longest a node had been back after a thaw, and after a restart, when a second copy on it was tolerated
     /// for its grace: how close the run came to the graces.
-    pub latest_after_thaw: Duration,
-    pub latest_after_restart: Duration,
+    /// With the copy and the sample, for the figure's evidence.
+    pub latest_after_thaw: (Duration, String),
+    pub latest_after_restart: (Duration, String),
     pub violations: Vec<Violation>,
 }
 
@@ -132,9 +134,38 @@ struct Double {
     evidence: String,
 }
 
+/// When the sampler first saw each container, and when each sample started.
+#[derive(Default)]
+struct Sightings {
+    first_seen: BTreeMap<String, Duration>,
+    starts: Vec<Duration>,
+}
+
+impl Sightings {
+    /// Whether `container` runs on a node that is up (unfrozen, past its grace), or on a node that is up and started
+    /// it after its last outage: first seen after the heal, while a sample taken during the outage did not show it.
+    fn counts(&self, journal: &Journal, container: &Container, from: Duration, to: Duration) -> bool {
+        journal.live_over(&container.node_id, from, to)
+            || (journal.up_over(&container.node_id, from, to, false)
+                && self.started_after_heal(journal, container, from))
+    }
+
+    fn started_after_heal(&self, journal: &Journal, container: &Container, at: Duration) -> bool {
+        let Some((_, down, up)) = journal.outage(&container.node_id, at) else { return false };
+        let seen_during = self.starts.iter().any(|s| *s > down && *s < up);
+        seen_during && self.first_seen.get(&container.id).is_some_and(|first| *first >= up)
+    }
+
+    fn describe(&self, journal: &Journal, container: &Container) -> String {
+        let first = self.first_seen.get(&container.id).map_or("?".to_string(), |t| stamp(*t));
+        format!("{} (first seen {first})", container.describe(journal))
+    }
+}
+
 fn sample(journal: &Journal, stop: &AtomicBool) -> SlotFindings {
     let mut findings = SlotFindings::default();
     let mut doubles: BTreeMap<Vec<String>, Double> = BTreeMap::new();
+    let mut sightings = Sightings::default();
     while !stop.load(Ordering::Relaxed) {
         let from = journal.now();
         let Some(containers) = running_containers(&journal.node_ids()) else {
@@ -143,21 +174,26 @@ fn sample(journal: &Journal, stop: &AtomicBool) -> SlotFindings {
         };
         let to = journal.now();
         findings.samples += 1;
+        sightings.starts.push(from);
+        for container in &containers {
+            sightings.first_seen.entry(container.id.clone()).or_insert(from);
+        }
         let mut slots: BTreeMap<(String, String), Vec<&Container>> = BTreeMap::new();
         for container in containers.iter().filter(|c| !c.slot.is_empty()) {
             slots.entry((container.service_id.clone(), container.slot.clone())).or_default().push(container);
         }
         for ((_, slot), copies) in slots.iter().filter(|(_, copies)| copies.len() > 1) {
-            let live: Vec<&&Container> = copies.iter().filter(|c| journal.live_over(&c.node_id, from, to)).collect();
+            let live: Vec<&&Container> = copies.iter().filter(|c| sightings.counts(journal, c, from, to)).collect();
             if live.len() < 2 {
                 findings.tolerated_doubles += 1;
-                for copy in copies.iter().filter(|c| !journal.live_over(&c.node_id, from, to)) {
-                    match journal.back_for(&copy.node_id, from) {
-                        Some((Change::Thawed, back)) => {
-                            findings.latest_after_thaw = findings.latest_after_thaw.max(back)
-                        }
-                        Some((_, back)) => findings.latest_after_restart = findings.latest_after_restart.max(back),
-                        None => {}
+                for copy in copies.iter().filter(|c| !sightings.counts(journal, c, from, to)) {
+                    let latest = match journal.back_for(&copy.node_id, from) {
+                        Some((Change::Thawed, back)) => Some((&mut findings.latest_after_thaw, back)),
+                        Some((_, back)) => Some((&mut findings.latest_after_restart, back)),
+                        None => None,
+                    };
+                    if let Some((latest, back)) = latest.filter(|(latest, back)| *back > latest.0) {
+                        *latest = (back, format!("at {}: {}", stamp(from), sightings.describe(journal, copy)));
                     }
                 }
                 continue;
@@ -176,7 +212,7 @@ fn sample(journal: &Journal, stop: &AtomicBool) -> SlotFindings {
             double.last = to;
             double.samples += 1;
             if gather {
-                double.evidence = evidence(journal, &live, &copies[0].service_name, from, to);
+                double.evidence = evidence(journal, &sightings, &live, &copies[0].service_name, from, to);
             }
         }
         let spent = journal.now().saturating_sub(from);
@@ -203,10 +239,17 @@ fn sample(journal: &Journal, stop: &AtomicBool) -> SlotFindings {
     findings
 }
 
-fn evidence(journal: &Journal, live: &[&&Container], service: &str, from: Duration, to: Duration) -> String {
+fn evidence(
+    journal: &Journal,
+    sightings: &Sightings,
+    live: &[&&Container],
+    service: &str,
+    from: Duration,
+    to: Duration,
+) -> String {
     let mut text = format!("sample {}..{}; running containers of the slot on live nodes:\n", stamp(from), stamp(to));
     for container in live {
-        text.push_str(&format!("  {}\n", container.describe(journal)));
+        text.push_str(&format!("  {}\n", sightings.describe(journal, container)));
         if let Some(member) = journal.member_of(&container.node_id) {
             text.push_str(&format!("    node history: {}\n", journal.history(member)));
         }
