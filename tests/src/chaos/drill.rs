@@ -13,7 +13,7 @@ use super::journal::{stamp, Journal};
 use super::leaders::LeaderWatch;
 use super::report::{describe_view, Attempt, ChaosReport, RaftView, Stall, Violation};
 use super::schedule::{FaultKind, Step, Target, Write, ENV_KEY, IMAGE, INITIAL_SERVICES};
-use super::slots::SlotSampler;
+use super::slots::{running_containers, SlotSampler};
 use crate::node_id_of;
 
 /// How long the managers get, after a heal, to agree on one leader again.
@@ -314,12 +314,23 @@ impl Drill {
     /// directory, join again (fresh identity, same address).
     pub fn replace_manager(&mut self, pick: u64) {
         let leader = self.stable_leader("before the replacement");
-        let followers: Vec<usize> = (0..MANAGERS).filter(|m| *m != leader).collect();
-        let victim = followers[(pick % followers.len() as u64) as usize];
+        // The follower running the most containers (the seeded pick breaks ties), so the orphan check has work.
+        let mut followers: Vec<usize> = (0..MANAGERS).filter(|m| *m != leader).collect();
+        let first = (pick % followers.len() as u64) as usize;
+        followers.rotate_left(first);
+        let containers = running_containers(&self.journal.node_ids()).unwrap_or_default();
+        let running_on = |member: usize| {
+            let id = node_id_of(&self.cluster.daemon(member).data_dir);
+            containers.iter().filter(|c| Some(&c.node_id) == id.as_ref()).count()
+        };
+        let victim = followers.iter().copied().rev().max_by_key(|m| running_on(*m)).expect("a follower");
         let name = self.cluster.name(victim);
         let old_id = node_id_of(&self.cluster.daemon(victim).data_dir).expect("the replaced manager's node id");
         let token = self.cluster.daemon(leader).join_token("manager");
-        self.journal.note(&format!("replacing manager {name} (node {old_id}): stop"));
+        self.journal.note(&format!(
+            "replacing manager {name} (node {old_id}, {} running containers): stop",
+            running_on(victim)
+        ));
         let clean = self.cluster.stop(victim);
         self.journal
             .note(&format!("  {name} stopped ({})", if clean { "exited on SIGTERM" } else { "killed after 10 s" }));
