@@ -2,6 +2,7 @@
 //! Tests and benchmarks start, kill (`SIGKILL`, like `kill -9`) and restart them, and talk to them through the
 //! same cluster API the CLI uses. Waiting is polling with a deadline, never a fixed sleep.
 
+pub mod chaos;
 pub mod hosts;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,10 @@ pub struct Daemon {
     /// The control API socket (`-H unix://…`), beside the data directory.
     pub socket: PathBuf,
     child: Option<Child>,
+    /// True between `freeze` and `thaw`: the process is SIGSTOPped.
+    frozen: std::cell::Cell<bool>,
+    /// The extra `swarm daemon` arguments it was started with; `restart` passes them again.
+    extra: Vec<String>,
     /// Every store node id this daemon has had (a `leave` deletes `node.json`, a rejoin makes a new one): `Drop`
     /// removes the containers of all of them, so a test leaves nothing behind in Docker.
     node_ids: std::cell::RefCell<std::collections::BTreeSet<String>>,
@@ -69,9 +74,11 @@ impl Daemon {
             log_path: data_dir.with_extension("log"),
             socket: data_dir.with_extension("sock"),
             child: None,
+            frozen: Default::default(),
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             node_ids: Default::default(),
         };
-        daemon.spawn(&role, extra);
+        daemon.spawn(&role);
         if let Role::Join { addr: manager, token } = role {
             wait_for("the control socket", Duration::from_secs(20), || daemon.socket.exists().then_some(()));
             let output = daemon.cli(&["join", "--token", token, manager]);
@@ -115,7 +122,7 @@ impl Daemon {
         })
     }
 
-    fn spawn(&mut self, role: &Role<'_>, extra: &[&str]) {
+    fn spawn(&mut self, role: &Role<'_>) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path).expect("daemon log");
         let mut command = Command::new(swarm_bin());
         command
@@ -128,7 +135,7 @@ impl Daemon {
             .arg(format!("unix://{}", self.socket.display()))
             .arg("--hostname")
             .arg(self.data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
-            .args(extra)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
@@ -141,8 +148,53 @@ impl Daemon {
         self.child = Some(command.spawn().expect("spawn swarm daemon"));
     }
 
-    /// SIGKILL, like `kill -9`: no shutdown code runs.
+    /// The daemon's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGSTOP: the process stops where it is — timers, threads, sockets — until `thaw`. Nothing is lost; its peers
+    /// see it as silent.
+    pub fn freeze(&self) {
+        if self.signal(libc::SIGSTOP) {
+            self.frozen.set(true);
+        }
+    }
+
+    /// SIGCONT: a frozen process resumes with its stale state and timers.
+    pub fn thaw(&self) {
+        self.signal(libc::SIGCONT);
+        self.frozen.set(false);
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.get()
+    }
+
+    /// Sends `signal` to the running process; false if there is none.
+    fn signal(&self, signal: libc::c_int) -> bool {
+        let Some(pid) = self.pid().and_then(|pid| libc::pid_t::try_from(pid).ok()) else { return false };
+        // SAFETY: kill(2) on our own child's pid; `child` is not reaped until `kill9`/`wait_exit`, so the pid is ours.
+        unsafe { libc::kill(pid, signal) == 0 }
+    }
+
+    /// SIGTERM, then up to `deadline` for the daemon's own shutdown; SIGKILL if it has not exited by then. Returns
+    /// whether it exited by itself.
+    pub fn stop(&mut self, deadline: Duration) -> bool {
+        self.thaw();
+        if !self.signal(libc::SIGTERM) {
+            return false;
+        }
+        let clean = self.wait_exit(deadline).is_some();
+        self.kill9();
+        clean
+    }
+
+    /// SIGKILL, like `kill -9`: no shutdown code runs. A frozen process is continued first, so none stays stopped.
     pub fn kill9(&mut self) {
+        if self.frozen.get() {
+            self.thaw();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -151,7 +203,7 @@ impl Daemon {
 
     pub fn restart(&mut self) {
         self.kill9();
-        self.spawn(&Role::Restart, &[]);
+        self.spawn(&Role::Restart);
     }
 
     /// Waits for the process to exit by itself and returns its exit status.
@@ -187,7 +239,8 @@ impl Daemon {
         leads && self.store_json().is_some_and(|store| !store["cluster"].is_null())
     }
 
-    fn store_json(&self) -> Option<serde_json::Value> {
+    /// This manager's applied store as JSON (`cluster`, `nodes`, `services`, `tasks`, `networks`).
+    pub fn store_json(&self) -> Option<serde_json::Value> {
         let bytes =
             block_on(async { HttpClient::new(self.addr.clone()).get(PATH_STORE, Duration::from_secs(2)).await })
                 .ok()?;

@@ -2,6 +2,10 @@
 //! by 1, 16 and 64 concurrent proposers through the cluster API. create50: `service create --replicas 50` of the
 //! local `swarm-hello:1` image on a one-node swarm until 50/50 run (wall time, through the CLI), next to the same
 //! with Docker Swarm on this machine's engine (`docker swarm init`, `docker swarm leave --force` afterwards).
+//! Chaos: one run of the chaos drill (`swarm_tests::chaos`, seed `CHAOS_SEED` or 1, on 127.0.72.x): the p99 and
+//! maximum wall time of the CLI commands sent while a process was killed or frozen, the term increments per
+//! follower SIGSTOP/SIGCONT (goal 0), and the slowest time from a leader's SIGSTOP until a command sent to a
+//! follower was answered by the new leader.
 //! Prints `RESULT <name>=<value> <unit>` lines. Usage: `bench [FILTER]` runs the figures whose names contain
 //! FILTER.
 
@@ -31,6 +35,30 @@ fn main() {
     if ["create50_seconds", "swarm_create50_seconds", "create50_ratio_vs_swarm"].iter().any(|n| wanted(n)) {
         create50();
     }
+    if CHAOS_FIGURES.iter().any(|n| wanted(n)) {
+        chaos();
+    }
+}
+
+const CHAOS_FIGURES: [&str; 4] =
+    ["chaos_cmd_p99_ms", "chaos_cmd_max_ms", "needless_elections_per_follower_stall", "leader_freeze_redirect_ms"];
+
+/// One drill; its violations are listed (a benchmark reports, the test judges).
+fn chaos() {
+    let mut config = swarm_tests::chaos::ChaosConfig::from_env(72, 2372, "bench-chaos");
+    config.daemon_args = vec!["--log-level".into(), "warn".into()];
+    let report = swarm_tests::chaos::run(&config);
+    for violation in &report.violations {
+        eprintln!("{}", violation.summary_line());
+    }
+    eprint!("{}", report.summary());
+    println!("RESULT chaos_cmd_p99_ms={:.0} ms", report.cmd_p99_ms());
+    println!("RESULT chaos_cmd_max_ms={:.0} ms", report.cmd_max_ms());
+    println!(
+        "RESULT needless_elections_per_follower_stall={:.2} elections/stall",
+        report.needless_elections_per_follower_stall()
+    );
+    println!("RESULT leader_freeze_redirect_ms={:.0} ms", report.leader_freeze_redirect_ms());
 }
 
 const CREATE50_DEADLINE: Duration = Duration::from_secs(300);
