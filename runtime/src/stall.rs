@@ -3,7 +3,9 @@
 //! for that long. The leader asks before it judges heartbeats: while it was stalled no node could reach it, so
 //! the silence it finds on waking is its own, not the nodes', and must not mark them down (a fault drill saw a
 //! frozen leader wake, mark every node down and start each slot's task again elsewhere while the first still ran).
-//! Invariant: a stall is reported at least once, however the ticker and the asker interleave after it.
+//! Agents count stalls instead (`stall_count`): a driver must not start a container on the strength of assignments
+//! it read before a stall (the task may have been replaced while this node was frozen). Invariant: a stall is
+//! reported (and counted) at least once, however the ticker and the asker interleave after it.
 
 use std::sync::{Mutex, Weak};
 use std::time::Duration;
@@ -19,17 +21,24 @@ struct Ticks {
     last: tokio::time::Instant,
     /// A gap the ticker saw that nobody has asked about yet.
     unreported: bool,
+    /// Stalls seen so far.
+    count: u64,
 }
 
 /// Shared by the ticker (`run`) and the code that asks (`take_stall`).
 #[derive(Debug)]
 pub struct StallDetector {
     ticks: Mutex<Ticks>,
+    /// `Ticks::count`, for those who wait for the next stall.
+    counted: crate::watch::Sender<u64>,
 }
 
 impl Default for StallDetector {
     fn default() -> Self {
-        StallDetector { ticks: Mutex::new(Ticks { last: tokio::time::Instant::now(), unreported: false }) }
+        StallDetector {
+            ticks: Mutex::new(Ticks { last: tokio::time::Instant::now(), unreported: false, count: 0 }),
+            counted: crate::watch::channel(0).0,
+        }
     }
 }
 
@@ -38,8 +47,36 @@ impl StallDetector {
         let mut ticks = self.ticks.lock().expect("stall mutex");
         if now.saturating_duration_since(ticks.last) >= STALL_MIN {
             ticks.unreported = true;
+            ticks.count += 1;
+            self.counted.send_replace(ticks.count);
         }
         ticks.last = now;
+    }
+
+    /// Returns once the stall count exceeds `seen` (noticed by the ticker, or by any asker).
+    pub async fn stalled_since(&self, seen: u64) {
+        let mut counted = self.counted.subscribe();
+        if counted.wait_for(|count| *count > seen).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// How many stalls this process has had, this one included if it is waking from one now (the ticker has not
+    /// run for a stall's length): a changed count means something may have happened while it was away.
+    pub fn stall_count(&self) -> u64 {
+        self.stall_count_at(tokio::time::Instant::now())
+    }
+
+    fn stall_count_at(&self, now: tokio::time::Instant) -> u64 {
+        let mut ticks = self.ticks.lock().expect("stall mutex");
+        if now.saturating_duration_since(ticks.last) >= STALL_MIN {
+            // The ticker's own gap is this same stall: counted once.
+            ticks.last = now;
+            ticks.unreported = true;
+            ticks.count += 1;
+            self.counted.send_replace(ticks.count);
+        }
+        ticks.count
     }
 
     /// Whether the process stalled since the last call: the ticker saw a gap, or it has not ticked for a stall's
@@ -56,6 +93,8 @@ impl StallDetector {
         if overdue {
             // The ticker's own gap is this same stall: already reported.
             ticks.last = now;
+            ticks.count += 1;
+            self.counted.send_replace(ticks.count);
         }
         stalled
     }
@@ -96,5 +135,24 @@ mod tests {
         // Just under the threshold is no stall.
         detector.tick_at(at(7_500 + STALL_MIN.as_millis() as u64 - 1));
         assert!(!detector.take_stall_at(at(7_500 + STALL_MIN.as_millis() as u64)));
+    }
+
+    #[test]
+    fn a_stall_is_counted_once_whoever_wakes_first() {
+        let detector = StallDetector::default();
+        let start = detector.ticks.lock().expect("ticks").last;
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for ms in (100..=2_000).step_by(100) {
+            detector.tick_at(at(ms));
+        }
+        assert_eq!(detector.stall_count_at(at(2_050)), 0);
+        // The asker wakes first after a 3 s stall, then the ticker: one stall.
+        assert_eq!(detector.stall_count_at(at(5_000)), 1);
+        detector.tick_at(at(5_010));
+        assert_eq!(detector.stall_count_at(at(5_020)), 1);
+        // The ticker wakes first.
+        detector.tick_at(at(7_000));
+        assert_eq!(detector.stall_count_at(at(7_010)), 2);
+        assert_eq!(detector.stall_count_at(at(7_020)), 2);
     }
 }

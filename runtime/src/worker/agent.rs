@@ -10,6 +10,12 @@
 //! SwarmKit's agent): the leader replaces tasks of a node it marks down, and tells the node to stop them once
 //! it is back.
 //!
+//! Stalls: a driver starts a container only on assignments the agent requested after this process's last stall
+//! (`StartGate`). A node frozen for seconds (SIGSTOP, a paused VM) may have been marked down and its tasks
+//! replaced meanwhile; a driver that was preparing when it froze would otherwise start the replaced task beside
+//! its replacement (a fault drill on real daemons saw exactly that). After a stall the agent drops its pending
+//! long poll and asks for the whole assignment set at once.
+//!
 //! Orphans: every assignment set carries the ids `node rm` removed; when that list changes the agent removes the
 //! containers on its engine that carry its cluster id and a removed node id (`orphans`), so replacing a node leaves
 //! nothing of its old identity running. An agent whose own node was removed is refused a session; it removes its own
@@ -33,6 +39,7 @@ use crate::dispatcher::api::{
     PATH_STATUS, STATUS_UPDATES_MAX,
 };
 use crate::http::HttpClient;
+use crate::stall::StallDetector;
 use crate::watch;
 
 /// Timeout of a session, heartbeat or status call.
@@ -92,6 +99,29 @@ struct Shared<E> {
     suspects: Suspects,
     reports: mpsc::UnboundedSender<(String, TaskStatus)>,
     drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>>,
+    /// This process's stalls, and the stall count as of the newest assignment answer's request.
+    stalls: Arc<StallDetector>,
+    fresh_as_of_stalls: Arc<watch::Sender<u64>>,
+}
+
+/// Opens once the agent holds an assignment answer it asked for after this process's last stall.
+struct StartGate {
+    stalls: Arc<StallDetector>,
+    fresh_as_of_stalls: watch::Receiver<u64>,
+}
+
+impl StartGate {
+    async fn wait_open(&mut self) {
+        loop {
+            let stalls = self.stalls.stall_count();
+            if *self.fresh_as_of_stalls.borrow_and_update() >= stalls {
+                return;
+            }
+            if self.fresh_as_of_stalls.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 impl Agent {
@@ -100,6 +130,8 @@ impl Agent {
         assert!(!config.managers.is_empty(), "an agent needs at least one manager address");
         let (reports, report_queue) = mpsc::unbounded_channel();
         let drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>> = Arc::default();
+        let stalls = Arc::new(StallDetector::default());
+        let stall_ticker = tokio::spawn(crate::stall::run(Arc::downgrade(&stalls)));
         let shared = Arc::new(Shared {
             config,
             executor,
@@ -108,8 +140,11 @@ impl Agent {
             suspects: Suspects::default(),
             reports,
             drivers: drivers.clone(),
+            stalls,
+            fresh_as_of_stalls: Arc::new(watch::channel(0).0),
         });
         let tasks = vec![
+            stall_ticker,
             tokio::spawn(session_loop(shared.clone())),
             tokio::spawn(assignment_loop(shared.clone())),
             tokio::spawn(report_loop(shared, report_queue)),
@@ -389,11 +424,20 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
             link = shared.link();
             link_session = session.id.clone();
         }
+        // After a stall, ask for the whole set at once (no long poll on what we knew before it).
+        let stalls_before = shared.stalls.stall_count();
+        let stale = stalls_before > *shared.fresh_as_of_stalls.borrow();
         let request = AssignmentsRequest {
             session: SessionRef { node_id: shared.config.node_id.clone(), session_id: session.id.clone() },
-            known,
+            known: if stale { None } else { known },
         };
-        match link.call::<_, Assignments>(PATH_ASSIGNMENTS, &request, assignments_call_timeout()).await {
+        let answer = tokio::select! {
+            // Deterministic branch order; a stall during the call makes its answer useless to the start gate.
+            biased;
+            answer = link.call::<_, Assignments>(PATH_ASSIGNMENTS, &request, assignments_call_timeout()) => answer,
+            () = shared.stalls.stalled_since(stalls_before) => continue,
+        };
+        match answer {
             Ok(assignments) => {
                 let idle = sweeping.as_ref().is_none_or(|handle| handle.is_finished());
                 let unswept = swept.lock().expect("swept mutex").as_ref() != Some(&assignments.removed_nodes);
@@ -411,6 +455,8 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
                     known = Some(assignments.fingerprint);
                     apply_assignments(&shared, assignments.tasks, found.take());
                 }
+                // The drivers hold this answer's tasks now: those waiting to start may go on.
+                shared.fresh_as_of_stalls.send_replace(stalls_before);
             }
             Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session.id),
             Err(_) => tokio::time::sleep(Duration::from_millis(RETRY_MS)).await,
@@ -468,12 +514,17 @@ fn apply_assignments<E: Executor>(shared: &Arc<Shared<E>>, tasks: Vec<Task>, fou
             None => {
                 let adopted = found.remove(&task.id);
                 let (updates, receiver) = watch::channel(Some(task.clone()));
+                let gate = StartGate {
+                    stalls: shared.stalls.clone(),
+                    fresh_as_of_stalls: shared.fresh_as_of_stalls.subscribe(),
+                };
                 let join = tokio::spawn(drive(
                     task.clone(),
                     receiver,
                     shared.executor.clone(),
                     shared.reports.clone(),
                     adopted,
+                    gate,
                 ));
                 drivers.insert(task.id, DriverHandle { updates, join });
             }
@@ -585,6 +636,7 @@ async fn drive<E: Executor>(
     executor: Arc<E>,
     reports: mpsc::UnboundedSender<(String, TaskStatus)>,
     adopted: Option<FoundContainer>,
+    mut gate: StartGate,
 ) {
     let container_id = adopted.as_ref().map(|c| c.container_id.clone()).or_else(|| task.status.container_id.clone());
     let mut reporter = Reporter { task_id: task.id.clone(), reported: task.status.state, container_id, reports };
@@ -592,7 +644,7 @@ async fn drive<E: Executor>(
     let end = if task.status.state.is_terminal() {
         RunEnd::Ended
     } else {
-        run(&task, &mut updates, executor.as_ref(), &mut reporter, adopted.map(|c| c.state), grace).await
+        run(&task, &mut updates, executor.as_ref(), &mut reporter, adopted.map(|c| c.state), grace, &mut gate).await
     };
     if let RunEnd::Ended = end {
         // Wait until the task leaves the assignment set.
@@ -625,6 +677,7 @@ async fn run<E: Executor>(
     reporter: &mut Reporter,
     adopted: Option<ContainerState>,
     grace: Duration,
+    gate: &mut StartGate,
 ) -> RunEnd {
     let still_wanted = |updates: &mut watch::Receiver<Option<Task>>| latest(updates).map(|t| wanted(&t));
     match still_wanted(updates) {
@@ -686,6 +739,16 @@ async fn run<E: Executor>(
                         }
                     }
                 }
+            }
+            // Not on assignments read before a stall: the task may have been replaced while this node was away.
+            gate.wait_open().await;
+            match still_wanted(updates) {
+                None => return RunEnd::Unassigned,
+                Some(false) => {
+                    reporter.report(TaskState::Shutdown, "shutdown", None);
+                    return RunEnd::Ended;
+                }
+                Some(true) => {}
             }
             reporter.report(TaskState::Starting, "starting", None);
             if let Err(error) = executor.start(&container_id).await {
