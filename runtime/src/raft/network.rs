@@ -152,7 +152,9 @@ fn log_retry_line(line: Option<LogLine>, target: NodeId, addr: &str, error: &dyn
             tracing::warn!("replication to manager {target} at {addr} still failing, {failures} errors since the last report: {error}")
         }
         Some(LogLine::Recovered { failures }) => {
-            tracing::info!("replication to manager {target} at {addr} works again after {failures} errors")
+            tracing::info!(
+                "replication to manager {target} at {addr} works again ({failures} more errors since the last report)"
+            )
         }
         None => {}
     }

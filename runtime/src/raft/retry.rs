@@ -6,8 +6,8 @@
 //! that came back before the deadline: connection refused, an error status, a broken body) no call goes to that
 //! peer before `RETRY_FIRST * 2^(n-1)` (at most `RETRY_MAX`) after the last one (calls before then wait and fail
 //! unsent, so the first one after it has its whole deadline); a call that ran out of time is logged but not
-//! backed off, since it already took its whole deadline and a slow network needs every attempt; a success resets
-//! everything; at most one log line per peer per `LOG_EVERY` while it keeps failing, plus one when it recovers.
+//! backed off, since it already took its whole deadline and a slow network needs every attempt; a success ends
+//! the backoff; at most one log line per peer per `LOG_EVERY` while it keeps failing, plus one when it recovers.
 
 use std::time::Duration;
 
@@ -33,10 +33,10 @@ pub enum Failure {
 /// What to log after an outcome, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogLine {
-    /// The first failure after a success, or the first after `LOG_EVERY` of failures: `failures` since the last
-    /// line (this one included).
+    /// The first failure at least `LOG_EVERY` after the last failing line: `failures` since the last line (this
+    /// one included).
     Failing { failures: u64 },
-    /// A success after `failures` failures in a row.
+    /// The first success after a failing line, with the `failures` since that line.
     Recovered { failures: u64 },
 }
 
@@ -45,10 +45,12 @@ pub enum LogLine {
 pub struct RetryState {
     failures_in_a_row: u32,
     last_failure: Option<Instant>,
-    /// Failures since the last log line, and when that line was written.
+    /// Failures since the last log line, and when a failing line was last written (kept across successes, so a
+    /// peer that fails and answers by turns is still logged at most once per `LOG_EVERY`).
     unlogged_failures: u64,
-    failures_total: u64,
     last_logged: Option<Instant>,
+    /// Whether a failing line was written since the last recovery line.
+    failing_logged: bool,
 }
 
 impl RetryState {
@@ -65,21 +67,26 @@ impl RetryState {
             self.last_failure = Some(now);
         }
         self.unlogged_failures += 1;
-        self.failures_total += 1;
         let due = self.last_logged.is_none_or(|at| now >= at + LOG_EVERY);
         if !due {
             return None;
         }
         self.last_logged = Some(now);
+        self.failing_logged = true;
         let failures = std::mem::take(&mut self.unlogged_failures);
         Some(LogLine::Failing { failures })
     }
 
-    /// Records a successful call; returns the recovery line when it ends a run of failures.
+    /// Records a successful call: the backoff ends; returns the recovery line if a failing line was written since
+    /// the last one (with the failures not yet logged).
     pub fn succeeded(&mut self) -> Option<LogLine> {
-        let failures = std::mem::take(&mut self.failures_total);
-        *self = RetryState::default();
-        (failures > 0).then_some(LogLine::Recovered { failures })
+        self.failures_in_a_row = 0;
+        self.last_failure = None;
+        if !std::mem::take(&mut self.failing_logged) {
+            return None;
+        }
+        let failures = std::mem::take(&mut self.unlogged_failures);
+        Some(LogLine::Recovered { failures })
     }
 }
 
@@ -107,22 +114,51 @@ mod tests {
     #[test]
     fn a_peer_that_keeps_failing_is_logged_once_per_period_and_once_on_recovery() {
         let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let refused = Failure::Refused;
         let mut state = RetryState::default();
         assert_eq!(state.not_before(), None);
-        assert_eq!(state.failed(start), Some(LogLine::Failing { failures: 1 }));
+        assert_eq!(state.failed(start, refused), Some(LogLine::Failing { failures: 1 }));
         assert_eq!(state.not_before(), Some(start + RETRY_FIRST));
-        // 1,000 more failures within the period: no line.
-        for n in 1..=1_000u32 {
-            assert_eq!(state.failed(start + Duration::from_millis(u64::from(n))), None);
+        // 1,000 more failures within the period: no line, and the backoff has reached its longest.
+        for n in 1..=1_000u64 {
+            assert_eq!(state.failed(at(n), refused), None);
         }
-        assert_eq!(state.not_before(), Some(start + Duration::from_millis(1_000) + RETRY_MAX));
-        assert_eq!(
-            state.failed(start + LOG_EVERY + Duration::from_secs(1)),
-            Some(LogLine::Failing { failures: 1_001 })
-        );
-        assert_eq!(state.succeeded(), Some(LogLine::Recovered { failures: 1_002 }));
+        assert_eq!(state.not_before(), Some(at(1_000) + RETRY_MAX));
+        let later = start + LOG_EVERY + Duration::from_secs(1);
+        assert_eq!(state.failed(later, refused), Some(LogLine::Failing { failures: 1_001 }));
+        assert_eq!(state.failed(later + Duration::from_millis(1), refused), None);
+        assert_eq!(state.succeeded(), Some(LogLine::Recovered { failures: 1 }));
         assert_eq!(state.not_before(), None);
         assert_eq!(state.succeeded(), None);
-        assert_eq!(state.failed(start + LOG_EVERY * 3), Some(LogLine::Failing { failures: 1 }));
+        // The next run of failures is logged at once if the last line is a period old.
+        let much_later = later + LOG_EVERY;
+        assert_eq!(state.failed(much_later, refused), Some(LogLine::Failing { failures: 1 }));
+    }
+
+    #[test]
+    fn a_peer_that_fails_and_answers_by_turns_is_logged_once_per_period() {
+        let start = Instant::now();
+        let mut state = RetryState::default();
+        let mut lines = 0;
+        // A failure and a success every 50 ms for 20 s: a failing and a recovery line in each 10 s period.
+        for n in 0..400u64 {
+            let now = start + Duration::from_millis(50 * n);
+            lines += usize::from(state.failed(now, Failure::TimedOut).is_some());
+            lines += usize::from(state.succeeded().is_some());
+        }
+        assert_eq!(lines, 4);
+    }
+
+    #[test]
+    fn a_call_that_ran_out_of_time_is_logged_but_not_backed_off() {
+        let start = Instant::now();
+        let mut state = RetryState::default();
+        assert_eq!(state.failed(start, Failure::TimedOut), Some(LogLine::Failing { failures: 1 }));
+        assert_eq!(state.failed(start + Duration::from_millis(50), Failure::TimedOut), None);
+        assert_eq!(state.not_before(), None);
+        assert_eq!(state.failed(start + Duration::from_millis(100), Failure::Refused), None);
+        assert_eq!(state.not_before(), Some(start + Duration::from_millis(100) + RETRY_FIRST));
+        assert_eq!(state.succeeded(), Some(LogLine::Recovered { failures: 2 }));
     }
 }

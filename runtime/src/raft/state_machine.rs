@@ -1,8 +1,9 @@
 //! openraft's `RaftStateMachine` over the pure core `Store`. Applying a committed entry is `Store::apply`; the
 //! state itself is volatile and rebuilt on start from the newest persisted snapshot (openraft then re-applies
 //! the committed log after it). Invariant: a snapshot's data is exactly the core's deterministic encoding of the
-//! store at `last_applied`, so two managers' snapshots at the same index are byte-identical; a snapshot is
-//! durable on disk before openraft is told it exists (build and install both persist first). Writing one happens
+//! store at `last_applied`, so two managers' snapshots at the same index are byte-identical; before openraft is
+//! told of a snapshot, it or a newer one is durable on disk (build and install both persist first; a write is
+//! skipped when a newer snapshot is already there, which replaces it on restart). Writing one happens
 //! outside the state-machine lock (applies and reads go on meanwhile) and, in production, off the async threads
 //! (a large snapshot's fsync must not delay heartbeats); `SnapshotWriter` orders the writes so an older
 //! snapshot never replaces a newer one on disk.
@@ -300,5 +301,36 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .snapshot
             .as_ref()
             .map(|s| Snapshot { meta: s.meta.clone(), snapshot: Box::new(Cursor::new(s.data.clone())) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::mem_disk::MemDisk;
+
+    fn meta_at(index: u64) -> SnapshotMeta {
+        SnapshotMeta {
+            last_log_id: Some(LogId::new(openraft::CommittedLeaderId::new(1, 1), index)),
+            last_membership: StoredMembership::default(),
+            snapshot_id: format!("1-{index}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_older_snapshot_written_after_a_newer_one_is_skipped_and_deletes_nothing() {
+        let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
+        let writer = SnapshotWriter { disk: disk.clone(), newest_written: Arc::default() };
+        let (written, _) = writer.write(&meta_at(200), b"newer".to_vec()).await.expect("write 200");
+        assert!(written);
+        // A build that encoded index 100 before the install of 200 finishes after it.
+        let (written, _) = writer.write(&meta_at(100), b"older".to_vec()).await.expect("write 100");
+        assert!(!written);
+        let on_disk = snapshot_file::load_latest_snapshot(disk.as_ref()).expect("load").expect("a snapshot");
+        assert_eq!((on_disk.index, on_disk.data), (200, b"newer".to_vec()));
+        let (written, _) = writer.write(&meta_at(300), b"newest".to_vec()).await.expect("write 300");
+        assert!(written);
+        let on_disk = snapshot_file::load_latest_snapshot(disk.as_ref()).expect("load").expect("a snapshot");
+        assert_eq!(on_disk.index, 300);
     }
 }

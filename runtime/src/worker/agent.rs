@@ -313,8 +313,9 @@ async fn session_loop<E: Executor>(shared: Arc<Shared<E>>) {
                 Err(failure) => {
                     match failure {
                         CallFailure::Transport(reason) => tracing::debug!(%reason, "cannot open a session"),
-                        CallFailure::Dispatcher(DispatcherError::NodeRemoved(node_id)) => {
+                        CallFailure::Dispatcher(DispatcherError::NodeRemoved(_)) => {
                             if !removed_self {
+                                let node_id = shared.config.node_id.clone();
                                 tracing::error!(%node_id, "this node was removed from the swarm; removing its containers");
                                 removed_self = sweep(&shared, std::slice::from_ref(&node_id)).await;
                             }

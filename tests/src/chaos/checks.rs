@@ -272,8 +272,10 @@ impl Drill {
     pub(super) fn check_latency(&mut self, timeline: &Timeline) {
         let names = self.cluster.manager_names();
         let mut found = Vec::new();
+        let mut judged = 0usize;
         for attempt in &self.attempts {
             let Some(from) = timeline.first_leader(attempt.start, attempt.end, &self.journal) else { continue };
+            judged += 1;
             let counted = attempt.end.saturating_sub(from);
             if counted > COMMAND_LIMIT {
                 let leader = timeline.leader_at(from, &self.journal).map_or("?", |m| names[m].as_str()).to_string();
@@ -290,6 +292,20 @@ impl Drill {
                     evidence: format!("every manager's answers (changes only) around it:\n{window}"),
                 });
             }
+        }
+        // Most commands run while some manager leads: if the watchers saw a leader for fewer than half of them,
+        // they stopped seeing anything (a status format change, say), and this check would judge nothing.
+        if judged * 2 < self.attempts.len() {
+            found.push(Violation {
+                check: "no command slower than 3 s while a leader exists",
+                at: Duration::ZERO,
+                summary: format!(
+                    "only {judged} of {} commands could be judged: the managers' status watchers saw no leader \
+                     for the others",
+                    self.attempts.len()
+                ),
+                evidence: String::new(),
+            });
         }
         self.violations.append(&mut found);
     }
