@@ -279,6 +279,19 @@ impl World {
         });
     }
 
+    /// Freezes the daemon of worker `index` for `how_long`, as SIGSTOP then SIGCONT do: its agent and drivers stop
+    /// where they are (a pull in progress included) and resume with stale assignments and overdue timers; the
+    /// engine's containers run on.
+    pub fn freeze_worker(&mut self, index: u64, how_long: Duration) {
+        let node = self.workers[&index].node.id();
+        self.handle.pause(node);
+        let handle = self.handle.clone();
+        self.control.spawn(async move {
+            tokio::time::sleep(how_long).await;
+            handle.resume(node);
+        });
+    }
+
     /// Resumes every frozen manager now.
     pub fn thaw_all(&mut self) {
         let ids: Vec<u64> = std::mem::take(&mut *self.frozen.lock().expect("frozen")).into_keys().collect();

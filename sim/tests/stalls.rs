@@ -2,15 +2,17 @@
 //! for seconds resumes with its election timer long overdue; without pre-vote it raised the term on resuming, the
 //! leader stepped down on seeing it, and the cluster held a needless election (a fault drill on real daemons saw
 //! it after 18 of 18 follower stalls). A frozen leader left commands sent to a follower hanging until it woke
-//! and then answered "no leader", though a new leader had been elected seconds before. Runs only under
-//! `--cfg madsim`.
+//! and then answered "no leader", though a new leader had been elected seconds before. A worker frozen while it
+//! pulled an image went on, once thawed, to start the task the leader had replaced meanwhile (the chaos drill on
+//! real daemons saw one slot running twice that way). Runs only under `--cfg madsim`.
 #![cfg(madsim)]
 
 use std::time::Duration;
 
+use sim::executor::SimBehaviour;
 use sim::recorder::Recorder;
-use sim::world::{manager_addr, World};
-use swarm_core::{Command, NetworkSpec, Proposal, Timestamp};
+use sim::world::{manager_addr, worker_description, worker_node_id, World};
+use swarm_core::{ClusterSettings, Command, JoinTokens, NetworkSpec, NodeState, Proposal, ServiceSpec, Timestamp};
 use swarm_runtime::manager::client::ClusterClient;
 use swarm_runtime::propose::ProposeError;
 use swarm_runtime::raft::settings::RaftSettings;
@@ -102,4 +104,55 @@ async fn a_command_to_a_follower_is_answered_soon_after_a_frozen_leaders_success
         "leader frozen; new leader after {:?}; the command answered {after_election:?} later: {answer:?}",
         elected_at - frozen_at
     );
+}
+
+/// Polls the leader's store every 100 ms until `done` holds, for at most `deadline`.
+async fn until(world: &World, what: &str, deadline: Duration, done: impl Fn(&swarm_core::Store) -> bool) {
+    let polls = deadline.as_millis() / 100;
+    for _ in 0..polls {
+        if world.leader_store().is_some_and(|store| done(&store)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {deadline:?}");
+}
+
+#[madsim::test]
+async fn a_worker_frozen_while_preparing_does_not_start_a_task_replaced_meanwhile() {
+    let mut world = formed(1).await;
+    let init = Command::InitCluster {
+        cluster_id: "sim-cluster".into(),
+        settings: ClusterSettings::default(),
+        join_tokens: JoinTokens::from_parts("digest", "worker", "manager"),
+    };
+    world.propose(init, Duration::from_secs(10)).await.expect("init the cluster");
+    // Worker 1 takes 4 s to pull any image; the slot's task goes to it (the only node), and it is still pulling
+    // when it freezes for 6 s: marked down after 3 s, its task is replaced on worker 2.
+    let slow = SimBehaviour { pull_latency_ms: (4_000, 4_000), ..SimBehaviour::calm() };
+    world.add_worker(1, slow, worker_description(1));
+    let ready = |store: &swarm_core::Store, index: u64| {
+        store.nodes().any(|n| n.id == worker_node_id(index) && n.status.state == NodeState::Ready)
+    };
+    until(&world, "worker 1 ready", Duration::from_secs(10), |store| ready(store, 1)).await;
+    let spec = ServiceSpec::replicated("web", "busybox:1", 1);
+    let create = Command::CreateService { service_id: "svc-web".to_string(), spec };
+    world.propose(create, Duration::from_secs(10)).await.expect("create web");
+    until(&world, "web's task assigned to worker 1", Duration::from_secs(10), |store| {
+        store.tasks().any(|t| t.node_id.as_deref() == Some(worker_node_id(1).as_str()))
+    })
+    .await;
+    world.add_worker(2, SimBehaviour::calm(), worker_description(2));
+    until(&world, "worker 2 ready", Duration::from_secs(10), |store| ready(store, 2)).await;
+    world.freeze_worker(1, Duration::from_secs(6));
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let started_on_1: Vec<String> = world.workers[&1]
+        .engine
+        .records()
+        .iter()
+        .filter(|record| record.started())
+        .map(|record| record.describe())
+        .collect();
+    assert!(started_on_1.is_empty(), "worker 1 started the task replaced while it was frozen: {started_on_1:?}");
+    assert_eq!(world.workers[&2].engine.running_count(), 1, "worker 2 runs the replacement");
 }
