@@ -63,6 +63,11 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
         "its determinism test runs fresh madsim runtimes, each on its own thread as madsim's test runner does",
     ),
     ("sim/src/lib.rs", "sync::watch", "its determinism test explains why tokio's watch channel fails it"),
+    (
+        "runtime/src/blocking.rs",
+        "spawn_blocking",
+        "the one door to blocking threads: compiled out under --cfg madsim, where the work runs inline",
+    ),
 ];
 
 fn workspace_root() -> PathBuf {

@@ -16,6 +16,7 @@ use openraft::{AnyError, EntryPayload, RaftLogId, RaftSnapshotBuilder, StorageIO
 use swarm_core::Store;
 
 use super::types::{Answers, Entry, LogId, NodeId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::blocking::off_async_threads;
 use crate::storage::disk::Disk;
 use crate::storage::snapshot_file;
 
@@ -104,19 +105,6 @@ impl SnapshotWriter {
             Ok((Err(e), _)) => Err(StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)).into()),
             Err(e) => Err(StorageIOError::write_snapshot(Some(meta.signature()), AnyError::new(&e)).into()),
         }
-    }
-}
-
-/// Runs blocking disk work on tokio's blocking threads in production; inline in the simulator, whose disk is
-/// memory and whose runtime has no other threads.
-async fn off_async_threads<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> Result<R, std::io::Error> {
-    #[cfg(madsim)]
-    {
-        Ok(work())
-    }
-    #[cfg(not(madsim))]
-    {
-        tokio::task::spawn_blocking(work).await.map_err(std::io::Error::other)
     }
 }
 
