@@ -44,6 +44,17 @@ pub struct ElectionTimer {
     behind_peer: Arc<BehindPeer>,
     /// When this manager last heard from a leader it accepts, or granted a vote, or started an election.
     last_leader_contact: Mutex<(tokio::time::Instant, Contact)>,
+    /// Until when it holds its own election back because it said yes to another's pre-vote (`PRE_VOTE_HOLD`).
+    hold_after_pre_vote: Mutex<Option<tokio::time::Instant>>,
+}
+
+/// How long a manager that granted a pre-vote holds its own election back: the asker's election (a vote round
+/// trip) lands inside it, so the two do not split the vote. Without it, pre-vote's extra round trip widened the
+/// window in which two followers whose timers fire close together both campaign, and leader-loss recovery p99
+/// in the simulator went from 0.90 s to 1.07 s (split votes cost a retry round). A quarter of the shortest
+/// election timeout; if the asker dies meanwhile, this manager campaigns that much later.
+fn pre_vote_hold(election_timeout_min: Duration) -> Duration {
+    election_timeout_min / 4
 }
 
 impl ElectionTimer {
@@ -64,6 +75,7 @@ impl ElectionTimer {
             election_timeout_max_ms,
             behind_peer,
             last_leader_contact: Mutex::new((tokio::time::Instant::now(), Contact::Leader)),
+            hold_after_pre_vote: Mutex::new(None),
         }
     }
 
@@ -78,11 +90,16 @@ impl ElectionTimer {
         let view = VoterView {
             is_leader: self.raft.metrics().borrow().state == ServerState::Leader,
             since_leader_contact: (kind == Contact::Leader).then(|| last_contact.elapsed()),
-            election_timeout_min: Duration::from_millis(self.election_timeout_min_ms),
+            leader_silence_needed: pre_vote::leader_silence_needed(Duration::from_millis(self.election_timeout_min_ms)),
             last_log_id: self.log.last_log_id(),
         };
         self.behind_peer.compare(view.last_log_id.as_ref(), request.last_log_id.as_ref());
-        PreVoteResponse { granted: pre_vote::would_vote(&view, request), last_log_id: view.last_log_id }
+        let granted = pre_vote::would_vote(&view, request);
+        if granted {
+            let hold = tokio::time::Instant::now() + pre_vote_hold(Duration::from_millis(self.election_timeout_min_ms));
+            *self.hold_after_pre_vote.lock().expect("hold mutex") = Some(hold);
+        }
+        PreVoteResponse { granted, last_log_id: view.last_log_id }
     }
 
     /// Whether a majority of the voters would vote for this manager now: it asks the others (`pre_vote`).
@@ -187,6 +204,9 @@ pub async fn run(timer: Weak<ElectionTimer>) {
         if kind == Contact::OwnElection && timer.behind_peer.seen_since(recently) {
             // A voter with a longer log is around: let it climb past our term and win first.
             due += Duration::from_millis(2 * max_ms);
+        }
+        if let Some(hold) = *timer.hold_after_pre_vote.lock().expect("hold mutex") {
+            due = due.max(hold);
         }
         if state != ServerState::Leader && is_voter && (single_voter || now >= due) {
             // Without a majority of pre-votes the round still counts as an election of our own (its retry
