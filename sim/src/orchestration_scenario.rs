@@ -1,6 +1,6 @@
 //! The seeded orchestration scenario: managers, worker agents over simulated engines, a workload of service
 //! operations from one scenario family, and faults (worker host crashes, agent daemon restarts, workers cut off
-//! from the managers, manager crashes, leader isolation, latency spikes). One seed derives everything; the
+//! from the managers or frozen, manager crashes, leader isolation, latency spikes). One seed derives everything; the
 //! safety phase runs the workload under faults while per-manager samplers feed the continuous checkers; then
 //! everything heals and the cluster must become as desired within `CONVERGENCE_BOUND`. Any violation fails the
 //! run with the seed, the derived scenario, the trace and a replay line.
@@ -530,7 +530,17 @@ fn inject_fault(world: &mut World, net: &NetSim, faults: &mut Faults, scenario: 
             }
             None => "no leader to isolate".into(),
         },
-        73..=85 => {
+        // Freeze a worker's daemon (SIGSTOP) for 1-6 s: its drivers resume with stale assignments (issue 15: one
+        // that was preparing started a task replaced meanwhile). To the managers it is a worker cut off, so slots
+        // are judged as with those; a start on stale assignments is sim/tests/stalls.rs's to catch, and a start
+        // gate that never opened would leave the service short after healing.
+        82..=85 => {
+            let freeze_ms = rng.gen_range(1_000..6_000);
+            world.freeze_worker(worker, Duration::from_millis(freeze_ms));
+            faults.ever_cut_off_workers = true;
+            format!("freeze worker {worker} for {freeze_ms}ms")
+        }
+        73..=81 => {
             let spike_ms = rng.gen_range(50..400);
             net.update_config(|c| c.send_latency = Duration::from_millis(1)..Duration::from_millis(spike_ms));
             format!("latency spike up to {spike_ms}ms")

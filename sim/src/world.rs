@@ -82,6 +82,8 @@ pub struct World {
     clients: Vec<NodeHandle>,
     /// Frozen managers (`freeze`), each with the freeze that holds it.
     frozen: Arc<Mutex<BTreeMap<u64, u64>>>,
+    /// Frozen workers by index, with the generation of their freeze.
+    frozen_workers: Arc<Mutex<BTreeMap<u64, u64>>>,
     freeze_generation: u64,
     manager_count: u64,
 }
@@ -109,6 +111,7 @@ impl World {
             workers: BTreeMap::new(),
             clients: Vec::new(),
             frozen: Arc::default(),
+            frozen_workers: Arc::default(),
             freeze_generation: 0,
             manager_count: count,
         }
@@ -281,22 +284,37 @@ impl World {
 
     /// Freezes the daemon of worker `index` for `how_long`, as SIGSTOP then SIGCONT do: its agent and drivers stop
     /// where they are (a pull in progress included) and resume with stale assignments and overdue timers; the
-    /// engine's containers run on.
+    /// engine's containers run on. A later freeze of the same worker, a crash, or `thaw_all` supersedes the
+    /// pending resume.
     pub fn freeze_worker(&mut self, index: u64, how_long: Duration) {
+        if !self.workers[&index].up {
+            return;
+        }
         let node = self.workers[&index].node.id();
         self.handle.pause(node);
-        let handle = self.handle.clone();
+        self.freeze_generation += 1;
+        let generation = self.freeze_generation;
+        self.frozen_workers.lock().expect("frozen").insert(index, generation);
+        let (frozen, handle) = (self.frozen_workers.clone(), self.handle.clone());
         self.control.spawn(async move {
             tokio::time::sleep(how_long).await;
-            handle.resume(node);
+            let mut frozen = frozen.lock().expect("frozen");
+            if frozen.get(&index) == Some(&generation) {
+                frozen.remove(&index);
+                handle.resume(node);
+            }
         });
     }
 
-    /// Resumes every frozen manager now.
+    /// Resumes every frozen manager and worker now.
     pub fn thaw_all(&mut self) {
         let ids: Vec<u64> = std::mem::take(&mut *self.frozen.lock().expect("frozen")).into_keys().collect();
         for id in ids {
             self.handle.resume(self.managers[&id].node.id());
+        }
+        let indexes: Vec<u64> = std::mem::take(&mut *self.frozen_workers.lock().expect("frozen")).into_keys().collect();
+        for index in indexes {
+            self.handle.resume(self.workers[&index].node.id());
         }
     }
 
@@ -352,6 +370,7 @@ impl World {
             return;
         }
         self.handle.kill(slot.node.id());
+        self.frozen_workers.lock().expect("frozen").remove(&index);
         slot.engine.machine_crash();
         slot.up = false;
     }
@@ -369,6 +388,7 @@ impl World {
 
     /// Restarts only the agent daemon of worker `index`: its containers keep running and must be adopted.
     pub fn restart_worker_daemon(&mut self, index: u64) {
+        self.frozen_workers.lock().expect("frozen").remove(&index);
         let slot = self.workers.get_mut(&index).expect("known worker");
         self.handle.restart(slot.node.id());
         slot.up = true;
