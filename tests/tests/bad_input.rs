@@ -18,6 +18,7 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         "/raft/append",
         "/raft/vote",
         "/raft/snapshot",
+        "/raft/pre-vote",
         "/cluster/propose",
         "/cluster/join",
         "/cluster/promote",
