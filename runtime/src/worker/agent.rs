@@ -666,6 +666,18 @@ async fn drive<E: Executor>(
     }
 }
 
+/// `None` while the task is still wanted; otherwise how the run ends: unassigned, or shut down (reported).
+fn end_unless_wanted(updates: &mut watch::Receiver<Option<Task>>, reporter: &mut Reporter) -> Option<RunEnd> {
+    match latest(updates).map(|task| wanted(&task)) {
+        None => Some(RunEnd::Unassigned),
+        Some(false) => {
+            reporter.report(TaskState::Shutdown, "shutdown", None);
+            Some(RunEnd::Ended)
+        }
+        Some(true) => None,
+    }
+}
+
 /// The latest task data; `None` once unassigned.
 fn latest(updates: &mut watch::Receiver<Option<Task>>) -> Option<Task> {
     updates.borrow_and_update().clone()
@@ -716,13 +728,8 @@ async fn run<E: Executor>(
                 }
             };
             reporter.container_id = Some(container_id.clone());
-            match still_wanted(updates) {
-                None => return RunEnd::Unassigned,
-                Some(false) => {
-                    reporter.report(TaskState::Shutdown, "shutdown", None);
-                    return RunEnd::Ended;
-                }
-                Some(true) => {}
+            if let Some(end) = end_unless_wanted(updates, reporter) {
+                return end;
             }
             reporter.report(TaskState::Ready, "prepared", None);
             // A task desired READY waits here, prepared, until the older task of its slot has stopped.
@@ -743,13 +750,8 @@ async fn run<E: Executor>(
             }
             // Not on assignments read before a stall: the task may have been replaced while this node was away.
             gate.wait_open().await;
-            match still_wanted(updates) {
-                None => return RunEnd::Unassigned,
-                Some(false) => {
-                    reporter.report(TaskState::Shutdown, "shutdown", None);
-                    return RunEnd::Ended;
-                }
-                Some(true) => {}
+            if let Some(end) = end_unless_wanted(updates, reporter) {
+                return end;
             }
             reporter.report(TaskState::Starting, "starting", None);
             if let Err(error) = executor.start(&container_id).await {

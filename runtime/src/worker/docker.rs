@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummaryStateEnum, HealthConfig,
-    HealthStatusEnum, HostConfig, Mount as DockerMount, MountType as DockerMountType, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
+    ContainerSummaryStateEnum, HealthConfig, HealthStatusEnum, HostConfig, Mount as DockerMount,
+    MountType as DockerMountType, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, KillContainerOptions, ListContainersOptions,
@@ -180,16 +180,8 @@ impl DockerExecutor {
 
     /// The container this node holds for `task_id`, if any.
     async fn find_task_container(&self, task_id: &str) -> Result<Option<String>, ExecError> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_NODE_ID}={}", self.node_id), format!("{LABEL_TASK_ID}={task_id}")],
-        )]);
-        let options = ListContainersOptions { all: true, filters: Some(filters), ..ListContainersOptions::default() };
-        let found = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|error| ExecError::Failed(format!("listing containers: {}", error_message(&error))))?;
+        let labels = vec![format!("{LABEL_NODE_ID}={}", self.node_id), format!("{LABEL_TASK_ID}={task_id}")];
+        let found = self.containers_labelled(labels).await?;
         Ok(found.into_iter().find_map(|container| container.id))
     }
 
@@ -277,13 +269,7 @@ impl DockerExecutor {
 
 impl Executor for DockerExecutor {
     async fn list(&self) -> Result<Vec<FoundContainer>, ExecError> {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_NODE_ID}={}", self.node_id)])]);
-        let options = ListContainersOptions { all: true, filters: Some(filters), ..ListContainersOptions::default() };
-        let summaries = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|error| ExecError::Failed(format!("listing containers: {}", error_message(&error))))?;
+        let summaries = self.containers_labelled(vec![format!("{LABEL_NODE_ID}={}", self.node_id)]).await?;
         let mut found = Vec::with_capacity(summaries.len());
         for summary in summaries {
             let (Some(container_id), Some(labels)) = (summary.id, summary.labels) else { continue };
@@ -437,18 +423,22 @@ impl DockerExecutor {
 }
 
 impl DockerExecutor {
+    /// Every container, running or not, that carries all of `labels` (each `key=value`).
+    async fn containers_labelled(&self, labels: Vec<String>) -> Result<Vec<ContainerSummary>, ExecError> {
+        let filters = HashMap::from([("label".to_string(), labels)]);
+        let options = ListContainersOptions { all: true, filters: Some(filters), ..ListContainersOptions::default() };
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| ExecError::Failed(format!("listing containers: {}", error_message(&error))))
+    }
+
     /// `list_cluster`: every container labelled with this cluster, any node's.
     async fn cluster_containers(&self) -> Result<Vec<ClusterContainer>, ExecError> {
         if self.cluster_id.is_empty() {
             return Ok(Vec::new());
         }
-        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_CLUSTER_ID}={}", self.cluster_id)])]);
-        let options = ListContainersOptions { all: true, filters: Some(filters), ..ListContainersOptions::default() };
-        let summaries = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|error| ExecError::Failed(format!("listing containers: {}", error_message(&error))))?;
+        let summaries = self.containers_labelled(vec![format!("{LABEL_CLUSTER_ID}={}", self.cluster_id)]).await?;
         let mut found: Vec<ClusterContainer> = summaries
             .into_iter()
             .filter_map(|summary| {
