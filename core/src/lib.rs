@@ -7,6 +7,7 @@ pub mod allocator;
 pub mod command;
 pub mod compose;
 pub mod image;
+pub mod ipam;
 pub mod limits;
 pub mod liveness;
 pub mod model;
@@ -26,9 +27,10 @@ pub use limits::{
     TEXT_LEN_MAX,
 };
 pub use model::{
-    Cluster, ClusterSettings, EngineDescription, JoinTokens, ManagerStatus, Network, NetworkSpec, Node,
-    NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, ObjectKind, Reachability,
-    RemovedNode, Service, Task, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus, Version,
+    Cluster, ClusterSettings, EngineDescription, IpamConfig, JoinTokens, ManagerStatus, Network, NetworkAllocation,
+    NetworkAttachment, NetworkSpec, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus,
+    ObjectKind, Reachability, RemovedNode, Service, Task, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus,
+    Version, VirtualIp,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};

@@ -180,6 +180,9 @@ fn a_full_spec_is_valid_applies_and_survives_encoding() {
     let proposal = at(T0 + 100, command);
     assert_eq!(Proposal::decode(&proposal.encode()), Ok(proposal.clone()));
     let mut store = store_with(&base());
+    // The spec attaches to network "backend", which must exist.
+    assert_eq!(store.apply(&proposal), Err(Rejection::NoSuchNetwork { id: "backend".into() }));
+    store.apply(&at(T0 + 99, create_network("net2", "backend"))).unwrap();
     store.apply(&proposal).unwrap();
     assert_eq!(store.service("s2").unwrap().spec, spec);
     let restored = Store::decode_snapshot(&store.encode_snapshot()).unwrap();

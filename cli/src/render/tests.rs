@@ -11,8 +11,8 @@ use swarm_core::spec::{
     UpdateOrder,
 };
 use swarm_core::{
-    EngineDescription, ManagerStatus, Network, NetworkSpec, Node, NodeAvailability, NodeDescription, NodeRole,
-    NodeSpec, NodeState, Platform, Reachability, Resources, Service, ServiceSpec, Task, TaskState, Timestamp,
+    EngineDescription, ManagerStatus, Network, NetworkAllocation, NetworkSpec, Node, NodeAvailability, NodeDescription,
+    NodeRole, NodeSpec, NodeState, Platform, Reachability, Resources, Service, ServiceSpec, Task, TaskState, Timestamp,
     UpdateState, UpdateStatus, Version,
 };
 use swarm_runtime::control::view::ClusterView;
@@ -127,6 +127,7 @@ fn service(id: &str, spec: ServiceSpec, created_at: Timestamp) -> Service {
         previous_spec: None,
         spec_history: Vec::new(),
         update_status: None,
+        virtual_ips: Vec::new(),
     }
 }
 
@@ -407,6 +408,13 @@ fn fixture() -> ClusterView {
         created_at: ago(DAY),
         updated_at: ago(DAY),
         spec: NetworkSpec::overlay("front"),
+        allocation: NetworkAllocation {
+            subnet: "10.0.1.0/24".parse().unwrap(),
+            gateway: "10.0.1.1".parse().unwrap(),
+            ip_range: None,
+            vxlan_id: 4097,
+            node_gateways: Default::default(),
+        },
     };
     ClusterView {
         cluster: None,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::meta::{Timestamp, Version};
 use super::node::NodeRole;
+use crate::ipam::Ipv4Cidr;
 
 /// The one cluster object (Docker's `Swarm`), created by `InitCluster`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +73,20 @@ pub struct ClusterSettings {
     pub snapshot_interval_entries: u64,
     /// Docker's `Raft.LogEntriesForSlowFollowers`: entries kept after a snapshot for lagging followers.
     pub log_entries_for_slow_followers: u64,
+    /// `swarm init --default-addr-pool`: where networks without `--subnet` get their subnets (fixed at init).
+    pub default_addr_pools: Vec<Ipv4Cidr>,
+    /// `swarm init --default-addr-pool-mask-length`: the prefix length of those subnets (fixed at init).
+    pub default_subnet_prefix_len: u8,
+    /// `swarm init --data-path-port`: the UDP port of VXLAN traffic between nodes (fixed at init).
+    pub data_path_port: u16,
 }
+
+/// Docker's default address pool, `10.0.0.0/8`.
+pub const DEFAULT_ADDR_POOL: Ipv4Cidr = Ipv4Cidr::TEN_SLASH_EIGHT;
+/// Docker's default subnet size carved from the pools: /24.
+pub const DEFAULT_SUBNET_PREFIX_LEN: u8 = 24;
+/// VXLAN's IANA port, Docker's default `--data-path-port`.
+pub const DEFAULT_DATA_PATH_PORT: u16 = 4789;
 
 /// The default dispatcher heartbeat period (Docker: 5 s). See `liveness`.
 pub const DEFAULT_HEARTBEAT_PERIOD_MS: u64 = 1_000;
@@ -84,6 +98,9 @@ impl Default for ClusterSettings {
             dispatcher_heartbeat_period_ms: DEFAULT_HEARTBEAT_PERIOD_MS,
             snapshot_interval_entries: 10_000,
             log_entries_for_slow_followers: 500,
+            default_addr_pools: vec![DEFAULT_ADDR_POOL],
+            default_subnet_prefix_len: DEFAULT_SUBNET_PREFIX_LEN,
+            data_path_port: DEFAULT_DATA_PATH_PORT,
         }
     }
 }

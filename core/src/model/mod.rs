@@ -19,7 +19,7 @@ mod task;
 
 pub use cluster::{join_token, Cluster, ClusterSettings, JoinTokens, DEFAULT_HEARTBEAT_PERIOD_MS};
 pub use meta::{ObjectKind, Timestamp, Version};
-pub use network::{Network, NetworkSpec};
+pub use network::{IpamConfig, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, VirtualIp};
 pub use node::{
     EngineDescription, ManagerStatus, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState,
     NodeStatus, Reachability, RemovedNode,

@@ -1,10 +1,15 @@
-//! Networks: the overlay networks services attach to (`network create`), names unique among networks.
+//! Networks: the overlay networks services attach to (`network create`), names unique among networks, and what
+//! the address management gave each (`NetworkAllocation`): its subnet, the nominal gateway Docker shows, a VXLAN
+//! id, and one gateway address of its own for every node that realises the network (a gateway shared by every
+//! host would answer ARP from every host).
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
 use super::meta::{Timestamp, Version};
+use crate::ipam::Ipv4Cidr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
@@ -13,6 +18,8 @@ pub struct Network {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub spec: NetworkSpec,
+    /// Chosen by `apply` when the network is created (pure: the lowest free subnet and VXLAN id).
+    pub allocation: NetworkAllocation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,14 +31,57 @@ pub struct NetworkSpec {
     pub labels: BTreeMap<String, String>,
     /// Driver options, e.g. `encrypted` (`docker network create --opt encrypted`).
     pub options: BTreeMap<String, String>,
+    /// `--attachable`: standalone containers may join (kept and shown; services always may).
+    pub attachable: bool,
+    /// `--internal`: no route to the outside world.
+    pub internal: bool,
+    /// The routing mesh's network (`ingress`, created at init); services never name it.
+    pub ingress: bool,
+    /// `--subnet/--gateway/--ip-range`; empty: a subnet from the cluster's default address pools.
+    pub ipam: Vec<IpamConfig>,
+}
+
+/// Docker's `IPAMConfig`: a subnet with an optional gateway and allocation range inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpamConfig {
+    pub subnet: Ipv4Cidr,
+    pub gateway: Option<Ipv4Addr>,
+    pub ip_range: Option<Ipv4Cidr>,
+}
+
+/// What the address management gave a network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAllocation {
+    pub subnet: Ipv4Cidr,
+    /// The gateway `network inspect` shows (`--gateway`, else the first host address). Reserved; the nodes'
+    /// bridges use their own addresses from `node_gateways`.
+    pub gateway: Ipv4Addr,
+    pub ip_range: Option<Ipv4Cidr>,
+    /// Unique among networks; from 4096 up, as SwarmKit's.
+    pub vxlan_id: u32,
+    /// The gateway address of each node realising the network, by node id (allocated when a task on the network
+    /// is first assigned to the node; released when the node or the network is removed).
+    pub node_gateways: BTreeMap<String, Ipv4Addr>,
 }
 
 impl NetworkSpec {
     pub const DEFAULT_DRIVER: &'static str = "overlay";
+    /// The name of the routing mesh's network, created at `swarm init`.
+    pub const INGRESS_NAME: &'static str = "ingress";
 
     /// An overlay network with no labels or options.
     pub fn overlay(name: impl Into<String>) -> NetworkSpec {
         NetworkSpec { name: name.into(), ..NetworkSpec::default() }
+    }
+
+    /// The `ingress` network `swarm init` creates.
+    pub fn ingress() -> NetworkSpec {
+        NetworkSpec { ingress: true, ..NetworkSpec::overlay(NetworkSpec::INGRESS_NAME) }
+    }
+
+    /// Whether `--opt encrypted` was given (any value but "false", as Docker reads it).
+    pub fn is_encrypted(&self) -> bool {
+        self.options.get("encrypted").is_some_and(|value| value != "false")
     }
 }
 
@@ -42,6 +92,25 @@ impl Default for NetworkSpec {
             driver: NetworkSpec::DEFAULT_DRIVER.to_string(),
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
+            attachable: false,
+            internal: false,
+            ingress: false,
+            ipam: Vec::new(),
         }
     }
+}
+
+/// A task's address on one of its networks (Docker's `NetworkAttachment`), in the order of the task spec's
+/// networks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    pub network_id: String,
+    pub addr: Ipv4Addr,
+}
+
+/// A service's virtual IP on one network (endpoint mode `vip`): stable across updates and leader changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualIp {
+    pub network_id: String,
+    pub addr: Ipv4Addr,
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::meta::{Timestamp, Version};
+use super::network::VirtualIp;
 use crate::spec::ServiceSpec;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +25,8 @@ pub struct Service {
     /// The progress of the newest rolling update or rollback (Docker's `UpdateStatus`); `None` until a spec change
     /// makes tasks out of date, and reset to `None` by every `UpdateService`.
     pub update_status: Option<UpdateStatus>,
+    /// Its virtual IP on each network of its spec (endpoint mode `vip`), set by the allocator.
+    pub virtual_ips: Vec<VirtualIp>,
 }
 
 /// Docker's `UpdateStatus`: where the rolling updater stands with a service. Written by the updater (through

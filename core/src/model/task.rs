@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::meta::{Timestamp, Version};
+use super::network::NetworkAttachment;
 use crate::spec::{EndpointSpec, TaskSpec};
 
 /// One attempt at running one slot of a service (replicated) or the service on one node (global).
@@ -33,6 +34,8 @@ pub struct Task {
     /// `apply` only (ignored in `CreateTasks` unless the task is created running). The rolling updater measures its
     /// delay and monitor windows from here, also after the task has ended.
     pub running_since: Option<Timestamp>,
+    /// Its address on each of its networks, set by the allocator as it leaves `New` (empty without networks).
+    pub networks: Vec<NetworkAttachment>,
 }
 
 impl Task {
@@ -52,6 +55,7 @@ impl Task {
             service_name: String::new(),
             endpoint: EndpointSpec::default(),
             running_since: None,
+            networks: Vec::new(),
         }
     }
 }

@@ -103,6 +103,34 @@ pub(super) fn check_settings(settings: &ClusterSettings) -> Result<(), Rejection
     if settings.snapshot_interval_entries == 0 {
         return Err(Rejection::InvalidSettings { reason: "snapshot interval must be positive".to_string() });
     }
+    check_address_pools(settings)
+}
+
+/// Docker's checks of `--default-addr-pool`, `--default-addr-pool-mask-length` and `--data-path-port`.
+fn check_address_pools(settings: &ClusterSettings) -> Result<(), Rejection> {
+    let invalid = |reason: String| Err(Rejection::InvalidSettings { reason });
+    check_len(Limit::ListLength, settings.default_addr_pools.len())?;
+    if settings.default_addr_pools.is_empty() {
+        return invalid("at least one default address pool is needed".to_string());
+    }
+    let mask = settings.default_subnet_prefix_len;
+    if !(2..=29).contains(&mask) {
+        return invalid(format!("invalid subnet mask length {mask}: must be between 2 and 29"));
+    }
+    for (index, pool) in settings.default_addr_pools.iter().enumerate() {
+        if pool.prefix_len() > mask {
+            return invalid(format!("address pool {pool} is smaller than the subnet mask length /{mask}"));
+        }
+        if let Some(other) = settings.default_addr_pools[..index].iter().find(|other| other.overlaps(pool)) {
+            return invalid(format!("address pools {other} and {pool} overlap"));
+        }
+    }
+    if !(1024..=49151).contains(&settings.data_path_port) {
+        return invalid(format!(
+            "data path port {} is out of range: it must be within 1024 - 49151",
+            settings.data_path_port
+        ));
+    }
     Ok(())
 }
 

@@ -1,13 +1,14 @@
 //! The store's invariants: what no sequence of commands may break (ids match keys, versions >= 1, created_at <=
 //! updated_at, unique names, tasks reference live services and nodes, spec history within its bound, update
 //! statuses well formed, `running_since` only on tasks that got to `Running`, removed node ids bounded, unique and no
-//! member's, derived indexes match). Debug builds
+//! member's, no address held twice or on a missing network, derived indexes match). Debug builds
 //! check them after every apply; snapshot decoding checks them to reject, not trust, an inconsistent snapshot.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::bounds;
 use super::state::Store;
+use crate::ipam::Ipam;
 use crate::limits::{REMOVED_NODES_MAX, SERVICE_SPEC_HISTORY_MAX};
 use crate::model::{ObjectKind, TaskState, Timestamp, Version};
 
@@ -136,6 +137,16 @@ impl Store {
         }
         if by_node != self.task_ids_by_node {
             return Some("tasks-by-node index is out of date".to_string());
+        }
+        for network in self.networks.values() {
+            if let Some(node_id) = network.allocation.node_gateways.keys().find(|id| !self.nodes.contains_key(*id)) {
+                return Some(format!("network {} keeps a gateway for missing node {node_id}", network.id));
+            }
+        }
+        match Ipam::from_objects(self.networks.values(), self.services.values(), self.tasks.values()) {
+            Err(reason) => return Some(reason),
+            Ok(rebuilt) if rebuilt != self.ipam => return Some("address index is out of date".to_string()),
+            Ok(_) => {}
         }
         None
     }

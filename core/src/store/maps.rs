@@ -1,4 +1,5 @@
-//! The store's maps and their derived indexes (services and networks by name, tasks by service and by node).
+//! The store's maps and their derived indexes (services and networks by name, tasks by service and by node, the
+//! addresses in use).
 //! The raw setters here are the only code that writes the maps; each keeps the indexes in step with the map it
 //! changes and returns the previous value, which the transaction journals so a rejection can put it back.
 
@@ -18,11 +19,12 @@ impl Store {
         removed_nodes: Vec<RemovedNode>,
     ) -> Store {
         let mut store = Store { cluster, nodes, removed_nodes, ..Store::default() };
-        for (id, service) in services {
-            store.set_service(&id, Some(service));
-        }
+        // Networks first: services' and tasks' addresses are marked in their networks' maps.
         for (id, network) in networks {
             store.set_network(&id, Some(network));
+        }
+        for (id, service) in services {
+            store.set_service(&id, Some(service));
         }
         for (id, task) in tasks {
             store.set_task(&id, Some(task));
@@ -58,6 +60,7 @@ impl Store {
         if let Some(new) = self.services.get(id) {
             self.service_ids_by_name.insert(new.spec.name.clone(), id.to_string());
         }
+        self.ipam.service_changed(old.as_ref(), self.services.get(id));
         old
     }
 
@@ -74,6 +77,7 @@ impl Store {
         if let Some(new) = self.networks.get(id) {
             self.network_ids_by_name.insert(new.spec.name.clone(), id.to_string());
         }
+        self.ipam.network_changed(old.as_ref(), self.networks.get(id));
         old
     }
 
@@ -102,6 +106,7 @@ impl Store {
                 self.task_ids_by_node.entry(node_id.clone()).or_default().insert(id.to_string());
             }
         }
+        self.ipam.task_changed(old.as_ref(), self.tasks.get(id));
         old
     }
 }

@@ -96,6 +96,22 @@ pub enum Rejection {
     /// SwarmKit's words for a node whose id `node rm` removed: it may not come back.
     #[error("Permission denied: node {id} was removed from swarm")]
     NodeRemoved { id: String },
+    #[error("invalid pool request: subnet {subnet} overlaps with network {network} ({network_subnet})")]
+    SubnetOverlap { subnet: String, network: String, network_subnet: String },
+    #[error(
+        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"
+    )]
+    AddressPoolsExhausted,
+    #[error("network {network}: {reason}")]
+    InvalidNetwork { network: String, reason: String },
+    #[error("network {network} is in use by service {}", services.join(", "))]
+    NetworkInUse { network: String, services: Vec<String> },
+    #[error("{network} is the routing mesh's ingress network and cannot be removed")]
+    IngressRemoval { network: String },
+    #[error("service cannot be explicitly attached to the ingress network \"{network}\"")]
+    IngressAttachment { network: String },
+    #[error("network {network}: address {addr} cannot be allocated: {reason}")]
+    AddressUnavailable { network: String, addr: String, reason: String },
     #[error("{limit} {actual} exceeds the maximum of {max}")]
     LimitExceeded { limit: Limit, max: u64, actual: u64 },
     #[error("a batch cannot contain another batch")]

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::ipam::Ipam;
 use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
 
 /// The cluster store. Fields are private: read through the accessors, write through `apply`.
@@ -21,6 +22,8 @@ pub struct Store {
     pub(super) network_ids_by_name: BTreeMap<String, String>,
     pub(super) task_ids_by_service: BTreeMap<String, BTreeSet<String>>,
     pub(super) task_ids_by_node: BTreeMap<String, BTreeSet<String>>,
+    /// The addresses, subnets and VXLAN ids in use (see `ipam`).
+    pub(super) ipam: Ipam,
 }
 
 impl Store {
@@ -88,6 +91,21 @@ impl Store {
 
     pub fn network_by_name(&self, name: &str) -> Option<&Network> {
         self.network_ids_by_name.get(name).and_then(|id| self.networks.get(id))
+    }
+
+    /// The network `target` names, by id first and then by name (as a service spec's network attachment does).
+    pub fn resolve_network(&self, target: &str) -> Option<&Network> {
+        self.network(target).or_else(|| self.network_by_name(target))
+    }
+
+    /// The routing mesh's network, once `swarm init` created it.
+    pub fn ingress_network(&self) -> Option<&Network> {
+        self.networks().find(|network| network.spec.ingress)
+    }
+
+    /// What the address management has in use.
+    pub fn ipam(&self) -> &Ipam {
+        &self.ipam
     }
 
     /// The nodes `node rm` removed, oldest first (bounded by `REMOVED_NODES_MAX`).

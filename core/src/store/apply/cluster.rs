@@ -57,6 +57,15 @@ impl Txn<'_> {
         let mut cluster = self.cluster()?.clone();
         check_version(ObjectKind::Cluster, &cluster.id, cluster.version, version)?;
         bounds::check_settings(settings)?;
+        let old = &cluster.settings;
+        if (&old.default_addr_pools, old.default_subnet_prefix_len, old.data_path_port)
+            != (&settings.default_addr_pools, settings.default_subnet_prefix_len, settings.data_path_port)
+        {
+            return Err(Rejection::InvalidSettings {
+                reason: "the default address pools, their mask length and the data path port are fixed at swarm init"
+                    .to_string(),
+            });
+        }
         cluster.settings = settings.clone();
         Ok(self.update_cluster(cluster))
     }

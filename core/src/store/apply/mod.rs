@@ -47,6 +47,9 @@ impl Txn<'_> {
 
             Command::CreateNetwork { network_id, spec } => self.create_network(network_id, spec),
             Command::RemoveNetwork { id } => self.remove_network(id),
+            Command::AllocateTask { id, networks } => self.allocate_task(id, networks),
+            Command::SetServiceVirtualIps { id, virtual_ips } => self.set_service_virtual_ips(id, virtual_ips),
+            Command::AttachNode { network_id, node_id, addr } => self.attach_node(network_id, node_id, *addr),
 
             Command::Batch(commands) => self.batch(commands),
         }

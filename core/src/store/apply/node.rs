@@ -107,6 +107,7 @@ impl Txn<'_> {
         if count > 0 {
             return Err(Rejection::NodeHasTasks { id: id.to_string(), count: count as u64 });
         }
+        self.detach_node_everywhere(id);
         self.delete_node(id);
         self.record_removed_node(id);
         Ok(Outcome::Removed { kind: ObjectKind::Node, id: id.to_string() })

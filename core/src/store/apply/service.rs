@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::{check_version, later};
 use crate::limits::SERVICE_SPEC_HISTORY_MAX;
 use crate::model::{ObjectKind, Service, UpdateState, UpdateStatus, Version};
-use crate::spec::{PublishMode, ServiceSpec};
+use crate::spec::{PublishMode, ResolutionMode, ServiceSpec};
 use crate::store::bounds;
 use crate::store::outcome::{Outcome, Rejection};
 use crate::store::state::Store;
@@ -50,6 +50,7 @@ impl Txn<'_> {
             });
         }
         self.store.check_port_conflicts(spec, service_id)?;
+        self.store.networks_of_spec(spec)?;
         self.put_service(Service {
             id: service_id.to_string(),
             version: Version::INITIAL,
@@ -59,6 +60,7 @@ impl Txn<'_> {
             previous_spec: None,
             spec_history: Vec::new(),
             update_status: None,
+            virtual_ips: Vec::new(),
         });
         Ok(Outcome::Created { kind: ObjectKind::Service, id: service_id.to_string(), version: Version::INITIAL })
     }
@@ -81,6 +83,7 @@ impl Txn<'_> {
         if spec.endpoint_spec != service.spec.endpoint_spec {
             self.store.check_port_conflicts(spec, id)?;
         }
+        let networks = self.store.networks_of_spec(spec)?;
         let replaced = std::mem::replace(&mut service.spec, spec.clone());
         if let Some(older) = service.previous_spec.replace(replaced) {
             service.spec_history.push(older);
@@ -90,6 +93,7 @@ impl Txn<'_> {
         }
         // Docker resets the update status on every update: a paused update resumes with the new spec.
         service.update_status = None;
+        keep_virtual_ips_of(&mut service, &networks);
         Ok(self.update_service(service))
     }
 
@@ -100,6 +104,8 @@ impl Txn<'_> {
         let previous = service.previous_spec.take().expect("check_rollback saw a previous spec");
         service.spec = previous;
         service.previous_spec = service.spec_history.pop();
+        let networks = self.store.networks_of_spec(&service.spec)?;
+        keep_virtual_ips_of(&mut service, &networks);
         service.update_status = (!service.spec.mode.is_job()).then(|| UpdateStatus {
             state: UpdateState::RollbackStarted,
             started_at: Some(self.now),
@@ -131,6 +137,13 @@ impl Txn<'_> {
         outcomes.push(Outcome::Removed { kind: ObjectKind::Service, id: id.to_string() });
         Ok(Outcome::Batch(outcomes))
     }
+}
+
+/// Drops the virtual IPs a changed spec no longer wants (networks it left, or all of them in `dnsrr` mode); the
+/// allocator adds those of new networks. Kept addresses stay the same, so a VIP survives every update.
+fn keep_virtual_ips_of(service: &mut Service, network_ids: &[String]) {
+    let vip_mode = service.spec.endpoint_spec.mode == ResolutionMode::Vip;
+    service.virtual_ips.retain(|vip| vip_mode && network_ids.contains(&vip.network_id));
 }
 
 /// A spec `apply` may store: within the bounds first (so oversized input is refused before any parsing), then

@@ -12,13 +12,13 @@ use crate::store::txn::Txn;
 
 impl Txn<'_> {
     /// A copy of task `id`, or "no such task".
-    fn task(&self, id: &str) -> Result<Task, Rejection> {
+    pub(super) fn task(&self, id: &str) -> Result<Task, Rejection> {
         self.cluster()?;
         self.store.tasks.get(id).cloned().ok_or_else(|| Rejection::NoSuchTask { id: id.to_string() })
     }
 
     /// Stores `task` as an update of the stored task: bumps version and `updated_at`.
-    fn update_task(&mut self, mut task: Task) -> Outcome {
+    pub(super) fn update_task(&mut self, mut task: Task) -> Outcome {
         task.version = task.version.next();
         task.updated_at = later(self.now, task.updated_at);
         let outcome = Outcome::Updated { kind: ObjectKind::Task, id: task.id.clone(), version: task.version };

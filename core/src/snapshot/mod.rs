@@ -13,15 +13,20 @@ use crate::command::Proposal;
 use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
 use crate::store::Store;
 
+mod v5;
+use v5::SnapshotV5;
+
 /// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec/`). Version 3:
 /// `Service::spec_history` and `Service::update_status`, `Task::running_since`. Version 5: `Store::removed_nodes`
-/// (version 4 still decodes, with no removed nodes).
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 5;
+/// Version 6: overlay networks' allocations, services' virtual IPs, tasks' addresses, the address pools in the
+/// cluster settings (version 5 still decodes: `v5`).
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 6;
 /// The previous snapshot format, which `Store::decode_snapshot` still reads.
-pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 4;
+pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 5;
 /// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec/`).
 /// Version 3: `Task::running_since` (in `CreateTasks`), `RollbackService` and `SetServiceUpdateStatus`.
-pub const PROPOSAL_FORMAT_VERSION: u8 = 4;
+/// Version 5: network allocation (`AllocateTask`, `SetServiceVirtualIps`, `AttachNode`, the new spec fields).
+pub const PROPOSAL_FORMAT_VERSION: u8 = 5;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -61,16 +66,6 @@ struct SnapshotOwned {
     removed_nodes: Vec<RemovedNode>,
 }
 
-/// Format 4: format 5 without `removed_nodes`.
-#[derive(Deserialize)]
-struct SnapshotV4 {
-    cluster: Option<Cluster>,
-    nodes: BTreeMap<String, Node>,
-    services: BTreeMap<String, Service>,
-    tasks: BTreeMap<String, Task>,
-    networks: BTreeMap<String, Network>,
-}
-
 fn encode<T: Serialize>(format_version: u8, value: &T) -> Vec<u8> {
     let mut bytes = vec![format_version];
     // Serializing plain data structs into a Vec cannot fail.
@@ -108,19 +103,34 @@ impl Store {
         encode(SNAPSHOT_FORMAT_VERSION, &snapshot)
     }
 
+    /// This store in the previous snapshot format (what the previous build wrote), for tests of the upgrade path.
+    #[doc(hidden)]
+    pub fn encode_snapshot_previous_format(&self) -> Vec<u8> {
+        let v5 = SnapshotV5::downgrade(
+            self.cluster.as_ref(),
+            &self.nodes,
+            &self.services,
+            &self.tasks,
+            &self.networks,
+            &self.removed_nodes,
+        );
+        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &v5)
+    }
+
     /// The inverse of `encode_snapshot`. Rebuilds the derived indexes and rejects a store that breaks an
     /// invariant (`DecodeError::Inconsistent`) instead of panicking later.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Store, SnapshotError> {
         let parts: SnapshotOwned = match bytes.first() {
             Some(&SNAPSHOT_FORMAT_VERSION_PREVIOUS) => {
-                let v4: SnapshotV4 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+                let v5: SnapshotV5 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+                let (upgraded, nodes, removed_nodes) = v5.upgrade();
                 SnapshotOwned {
-                    cluster: v4.cluster,
-                    nodes: v4.nodes,
-                    services: v4.services,
-                    tasks: v4.tasks,
-                    networks: v4.networks,
-                    removed_nodes: Vec::new(),
+                    cluster: upgraded.cluster,
+                    nodes,
+                    services: upgraded.services,
+                    tasks: upgraded.tasks,
+                    networks: upgraded.networks,
+                    removed_nodes,
                 }
             }
             _ => decode(SNAPSHOT_FORMAT_VERSION, bytes)?,
