@@ -54,6 +54,9 @@ pub enum CliError {
     InvalidTail { value: String },
     #[error("invalid argument \"{label}\" for \"--label-add\" flag: empty label key")]
     EmptyNodeLabelKey { label: String },
+    /// A `network` flag or filter that is malformed as a whole (Docker's words).
+    #[error("{0}")]
+    NetworkFlags(String),
     #[error("key {key} doesn't exist in node's labels")]
     NoSuchNodeLabel { key: String },
     /// Every failure of a command that acts on several references and reports all failures at the end, one per

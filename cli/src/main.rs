@@ -6,6 +6,7 @@ mod args;
 mod client;
 mod daemon;
 mod error;
+mod network_cmd;
 mod node_cmd;
 mod parse;
 mod progress;
@@ -69,6 +70,13 @@ enum Command {
         #[command(subcommand)]
         command: node_cmd::NodeCommand,
     },
+    /// Manage networks.
+    Network {
+        #[command(flatten)]
+        host: client::HostArg,
+        #[command(subcommand)]
+        command: network_cmd::NetworkCommand,
+    },
     /// Manage swarm services.
     Service {
         #[command(flatten)]
@@ -96,6 +104,7 @@ fn main() {
         Command::JoinToken { host, args } => with_daemon(&host, |c| swarm_cmd::join_token(c, args)),
         Command::Leave { host, args } => with_daemon(&host, |c| swarm_cmd::leave(c, args)),
         Command::Node { host, command } => with_daemon(&host, |c| node_cmd::run(c, command)),
+        Command::Network { host, command } => with_daemon(&host, |c| network_cmd::run(c, command)),
         Command::Service { host, command } => with_daemon(&host, |c| service_cmd::run(c, command)),
     };
     if let Err(error) = result {

@@ -53,6 +53,15 @@ pub struct InitArgs {
     /// Dispatcher heartbeat period (ns|us|ms|s|m|h).
     #[arg(long)]
     dispatcher_heartbeat: Option<String>,
+    /// Default address pool in CIDR format.
+    #[arg(long = "default-addr-pool")]
+    default_addr_pool: Vec<String>,
+    /// Default address pool subnet mask length.
+    #[arg(long = "default-addr-pool-mask-length")]
+    default_addr_pool_mask_length: Option<u8>,
+    /// Port number to use for data path traffic (1024 - 49151).
+    #[arg(long = "data-path-port")]
+    data_path_port: Option<u16>,
 }
 
 pub fn init(control: &mut Control, args: InitArgs) -> Result<(), CliError> {
@@ -66,6 +75,9 @@ pub fn init(control: &mut Control, args: InitArgs) -> Result<(), CliError> {
         availability: args.node.availability.map(Into::into),
         task_history_limit: args.task_history_limit,
         dispatcher_heartbeat_ms,
+        default_addr_pools: args.default_addr_pool,
+        default_addr_pool_mask_length: args.default_addr_pool_mask_length,
+        data_path_port: args.data_path_port,
     };
     let reply: InitReply = control.post_slow(PATH_INIT, &request)?;
     print!("{}", render_init(&reply));

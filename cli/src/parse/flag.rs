@@ -65,4 +65,10 @@ pub enum ValueError {
     Spec(#[from] SpecError),
     #[error("Retries in Healthcheck cannot be negative")]
     NegativeRetries,
+    #[error(transparent)]
+    Cidr(#[from] swarm_core::ipam::CidrError),
+    #[error("invalid IP address: {text}")]
+    Address { text: String },
+    #[error("invalid option: expected KEY=VALUE")]
+    Option,
 }

@@ -33,6 +33,7 @@ pub enum Kind {
     Service,
     Node,
     Task,
+    Network,
 }
 
 impl Kind {
@@ -41,6 +42,7 @@ impl Kind {
             Kind::Service => "service",
             Kind::Node => "node",
             Kind::Task => "task",
+            Kind::Network => "network",
         }
     }
 }
@@ -66,7 +68,7 @@ pub enum ResolveError {
 fn ambiguous(kind: Kind, reference: &str, matches: usize) -> String {
     match kind {
         Kind::Service => format!("multiple services found with provided prefix: {reference}"),
-        Kind::Node | Kind::Task => format!("{kind} {reference} is ambiguous ({matches} matches found)"),
+        Kind::Node | Kind::Task | Kind::Network => format!("{kind} {reference} is ambiguous ({matches} matches found)"),
     }
 }
 

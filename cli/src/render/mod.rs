@@ -9,6 +9,7 @@
 
 pub mod ids;
 pub mod json;
+pub mod network;
 pub mod node_inspect_pretty;
 pub mod node_ls;
 pub mod service_inspect_pretty;

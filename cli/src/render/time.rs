@@ -119,6 +119,14 @@ pub fn go_time_utc(timestamp: Timestamp) -> String {
     )
 }
 
+/// RFC 3339 in UTC with Docker's nanosecond precision trimmed as Go trims it: `2026-11-23T09:12:03.25Z`.
+pub fn rfc3339_utc(timestamp: Timestamp) -> String {
+    let go = go_time_utc(timestamp);
+    let (date, rest) = go.split_once(' ').expect("go_time_utc has a space after the date");
+    let time = rest.trim_end_matches(" +0000 UTC");
+    format!("{date}T{time}Z")
+}
+
 /// The proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

@@ -3,7 +3,7 @@
 //! Docker's words where Docker has them (the CLI prints it after `Error response from daemon: `).
 
 use serde::{Deserialize, Serialize};
-use swarm_core::{NodeAvailability, NodeRole, NodeSpec, ServiceSpec, Version};
+use swarm_core::{NetworkSpec, NodeAvailability, NodeRole, NodeSpec, ServiceSpec, Version};
 
 /// Where the daemon listens by default (like Docker's `/var/run/docker.sock`), as a `-H` address.
 pub const DEFAULT_HOST: &str = "unix:///var/run/swarm.sock";
@@ -20,6 +20,8 @@ pub const PATH_SERVICE_ROLLBACK: &str = "/v1/services/rollback";
 pub const PATH_SERVICE_REMOVE: &str = "/v1/services/remove";
 pub const PATH_SERVICE_LOGS: &str = "/v1/services/logs";
 pub const PATH_NODE_UPDATE: &str = "/v1/nodes/update";
+pub const PATH_NETWORK_CREATE: &str = "/v1/networks/create";
+pub const PATH_NETWORK_REMOVE: &str = "/v1/networks/remove";
 pub const PATH_NODE_REMOVE: &str = "/v1/nodes/remove";
 
 /// Docker's words for a cluster command sent to a node that is not in a swarm.
@@ -65,6 +67,15 @@ pub struct InitRequest {
     pub availability: Option<NodeAvailability>,
     pub task_history_limit: Option<u64>,
     pub dispatcher_heartbeat_ms: Option<u64>,
+    /// `--default-addr-pool` (CIDR, repeatable); Docker's 10.0.0.0/8 when empty.
+    #[serde(default)]
+    pub default_addr_pools: Vec<String>,
+    /// `--default-addr-pool-mask-length`; 24 when absent.
+    #[serde(default)]
+    pub default_addr_pool_mask_length: Option<u8>,
+    /// `--data-path-port`; 4789 when absent.
+    #[serde(default)]
+    pub data_path_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +130,18 @@ pub struct ServiceCreateRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceCreateReply {
+    pub id: String,
+}
+
+/// `network create`: the spec as the flags gave it (the daemon draws the id; the store chooses the subnet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkCreateRequest {
+    pub spec: NetworkSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkCreateReply {
     pub id: String,
 }
 

@@ -91,6 +91,14 @@ async fn route(daemon: &Arc<Daemon>, method: Method, path: &str, body: Bytes) ->
             Ok(r) => write(daemon, Command::RemoveService { id: r.id }).await,
             Err(refusal) => Err(refusal),
         },
+        (Method::POST, PATH_NETWORK_CREATE) => match parse::<NetworkCreateRequest>(path, &body) {
+            Ok(request) => network_create(daemon, request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_NETWORK_REMOVE) => match parse::<ObjectRequest>(path, &body) {
+            Ok(r) => write(daemon, Command::RemoveNetwork { id: r.id }).await,
+            Err(refusal) => Err(refusal),
+        },
         (Method::POST, PATH_NODE_UPDATE) => match parse::<NodeUpdateRequest>(path, &body) {
             Ok(request) => node_update(daemon, request).await,
             Err(refusal) => Err(refusal),
@@ -153,6 +161,14 @@ async fn service_create(daemon: &Daemon, request: ServiceCreateRequest) -> Resul
     let id = random_id();
     propose(&manager, Command::CreateService { service_id: id.clone(), spec }).await?;
     Ok(ServiceCreateReply { id })
+}
+
+/// `network create`: draws the id; the store checks the spec and chooses the subnet and VXLAN id.
+async fn network_create(daemon: &Daemon, request: NetworkCreateRequest) -> Result<NetworkCreateReply, Refusal> {
+    let (manager, _) = daemon.manager().await?;
+    let id = random_id();
+    propose(&manager, Command::CreateNetwork { network_id: id.clone(), spec: request.spec }).await?;
+    Ok(NetworkCreateReply { id })
 }
 
 /// `node update`, `node promote`, `node demote`. A demotion takes the node out of the Raft voters here (the

@@ -54,15 +54,18 @@ impl Refusal {
 
     /// A rejection by the store: unknown objects are 404, conflicts 409, everything else 400.
     pub fn from_rejection(rejection: Rejection) -> Refusal {
+        // A batch's rejection is told as the rejection of the command that failed.
+        let rejection = rejection.root().clone();
         let message = rejection.to_string();
         match rejection {
             Rejection::NoSuchNode { .. }
             | Rejection::NoSuchService { .. }
             | Rejection::NoSuchTask { .. }
             | Rejection::NoSuchNetwork { .. } => Refusal::not_found(message),
-            Rejection::NameConflict { .. } | Rejection::IdConflict { .. } | Rejection::OutOfSequence { .. } => {
-                Refusal::conflict(message)
-            }
+            Rejection::NameConflict { .. }
+            | Rejection::IdConflict { .. }
+            | Rejection::OutOfSequence { .. }
+            | Rejection::NetworkInUse { .. } => Refusal::conflict(message),
             _ => Refusal::bad_request(message),
         }
     }

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swarm_core::{
-    ClusterSettings, Command, JoinTokens, ManagerStatus, NodeDescription, NodeRole, Platform, Proposal, Reachability,
-    Resources,
+    ClusterSettings, Command, JoinTokens, ManagerStatus, NetworkSpec, NodeDescription, NodeRole, Platform, Proposal,
+    Reachability, Resources,
 };
 
 use self::errors::{DaemonError, Refusal};
@@ -42,6 +42,31 @@ use crate::storage::fs_disk::FsDisk;
 use crate::worker::agent::{Agent, AgentConfig};
 use crate::worker::docker::DockerExecutor;
 use crate::worker::executor::Executor;
+
+/// `--default-addr-pool`, `--default-addr-pool-mask-length` and `--data-path-port` into `settings` (the store
+/// checks ranges and overlaps; malformed text is refused here, naming the flag).
+fn address_pools(request: &InitRequest, settings: &mut ClusterSettings) -> Result<(), Refusal> {
+    if !request.default_addr_pools.is_empty() {
+        settings.default_addr_pools = request
+            .default_addr_pools
+            .iter()
+            .map(|text| {
+                swarm_core::ipam::Ipv4Cidr::parse(text).map_err(|error| {
+                    Refusal::bad_request(format!(
+                        "invalid argument \"{text}\" for \"--default-addr-pool\" flag: {error}"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(mask) = request.default_addr_pool_mask_length {
+        settings.default_subnet_prefix_len = mask;
+    }
+    if let Some(port) = request.data_path_port {
+        settings.data_path_port = port;
+    }
+    Ok(())
+}
 
 /// How the daemon was started.
 #[derive(Debug, Clone)]
@@ -201,6 +226,7 @@ impl Daemon {
             }
             settings.dispatcher_heartbeat_period_ms = period;
         }
+        address_pools(&request, &mut settings)?;
         let cluster_id = random_id();
         let digest: String = format!("{}{}", random_id(), random_id());
         let join_tokens = JoinTokens::from_parts(&digest, &random_id(), &random_id());
@@ -217,7 +243,11 @@ impl Daemon {
         let manager = self.open_manager(&file).await.map_err(Refusal::internal)?;
         let result = async {
             manager.bootstrap().await.map_err(Refusal::internal)?;
-            let command = Command::InitCluster { cluster_id, settings, join_tokens: join_tokens.clone() };
+            // The routing mesh's `ingress` network is born with the cluster, as in Docker.
+            let command = Command::Batch(vec![
+                Command::InitCluster { cluster_id, settings, join_tokens: join_tokens.clone() },
+                Command::CreateNetwork { network_id: random_id(), spec: NetworkSpec::ingress() },
+            ]);
             propose_until_leader(&manager, command, Duration::from_secs(30)).await?;
             file.save(&self.data).map_err(Refusal::internal)?;
             Ok::<_, Refusal>(())
