@@ -12,6 +12,7 @@ pub mod limits;
 pub mod liveness;
 pub mod model;
 pub mod orchestrator;
+pub mod overlay;
 pub mod pipeline;
 pub mod replicas;
 pub mod scheduler;

@@ -41,11 +41,17 @@ impl Cluster {
         }
     }
 
+    /// A ready node whose underlay address is `192.168.0.<n>:2377` for the `n` of its id's digits (0 without).
     fn node(&mut self, id: &str) {
         self.run(common::create_node(id));
+        let host: u8 = id.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
         self.run(Command::SetNodeStatus {
             id: id.into(),
-            status: NodeStatus { state: NodeState::Ready, message: String::new(), addr: "192.168.0.1".into() },
+            status: NodeStatus {
+                state: NodeState::Ready,
+                message: String::new(),
+                addr: format!("192.168.0.{host}:2377"),
+            },
         });
     }
 
@@ -324,6 +330,44 @@ fn the_index_survives_a_snapshot_and_the_previous_format_upgrades() {
         Err(DecodeError::Inconsistent { reason }) => assert!(reason.contains("taken"), "{reason}"),
         other => panic!("expected an inconsistent snapshot, got {other:?}"),
     }
+}
+
+#[test]
+fn each_node_is_told_the_remote_endpoints_of_the_networks_it_realises() {
+    let mut cluster = Cluster::new(ClusterSettings::default());
+    cluster.network("front", NetworkSpec::overlay("front")).unwrap();
+    cluster.network("idle", NetworkSpec::overlay("idle")).unwrap();
+    cluster.node("n1");
+    cluster.node("n2");
+    cluster.node("n3");
+    cluster.run(Command::CreateService { service_id: "web".into(), spec: service("web", 2, &["front"]) });
+    cluster.settle();
+    let on = |node: &str| cluster.store.tasks_on_node(node).count();
+    let (with, without): (Vec<&str>, Vec<&str>) = ["n1", "n2", "n3"].into_iter().partition(|n| on(n) > 0);
+    assert_eq!((with.len(), without.len()), (2, 1));
+    let plan = overlay::plan_for_node(&cluster.store, with[0]);
+    assert_eq!(plan.data_path_port, 4789);
+    assert_eq!(plan.networks.len(), 1, "only networks with a local task: {plan:?}");
+    let front = &plan.networks[0];
+    let network = cluster.store.network("front").unwrap();
+    assert_eq!(front.local_gateway, network.allocation.node_gateways[with[0]]);
+    let other_underlay = overlay::underlay_addr(&cluster.store.node(with[1]).unwrap().status.addr).unwrap();
+    assert_eq!(front.remote_peers, [other_underlay]);
+    let mut expected: Vec<overlay::RemoteEndpoint> = cluster
+        .store
+        .tasks_on_node(with[1])
+        .map(|t| overlay::RemoteEndpoint { addr: t.networks[0].addr, underlay: other_underlay })
+        .collect();
+    expected
+        .push(overlay::RemoteEndpoint { addr: network.allocation.node_gateways[with[1]], underlay: other_underlay });
+    expected.sort();
+    assert_eq!(front.remote_endpoints, expected);
+    assert!(overlay::plan_for_node(&cluster.store, without[0]).networks.is_empty());
+    // A task that ends leaves every other node's plan.
+    let task = cluster.store.tasks_on_node(with[1]).next().unwrap().id.clone();
+    cluster.run(common::set_status(&task, TaskState::Failed));
+    let plan = overlay::plan_for_node(&cluster.store, with[0]);
+    assert_eq!(plan.networks[0].remote_endpoints.len(), 1, "only the other node's gateway is left: {plan:?}");
 }
 
 /// One step of a random workload.

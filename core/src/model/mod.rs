@@ -17,7 +17,9 @@ mod node_matching;
 mod service;
 mod task;
 
-pub use cluster::{join_token, Cluster, ClusterSettings, JoinTokens, DEFAULT_HEARTBEAT_PERIOD_MS};
+pub use cluster::{
+    join_token, Cluster, ClusterSettings, JoinTokens, DEFAULT_DATA_PATH_PORT, DEFAULT_HEARTBEAT_PERIOD_MS,
+};
 pub use meta::{ObjectKind, Timestamp, Version};
 pub use network::{IpamConfig, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, VirtualIp};
 pub use node::{

@@ -1,0 +1,99 @@
+//! What one node must realise of the overlay networks (`NodeOverlayPlan`), derived purely from the store: every
+//! network on which the node holds a live task, with the node's own gateway there, the underlay addresses of the
+//! other nodes realising it, and every remote endpoint — other nodes' tasks and gateways — with the underlay
+//! address to reach it. The dispatcher sends it with the node's assignments; the node's data plane makes the
+//! host match it. Invariant: deterministic (sorted), and a network appears only once the node has its gateway.
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ipam::{holds_addresses, Ipv4Cidr};
+use crate::store::Store;
+
+/// VXLAN's encapsulation overhead: overlay MTU = underlay MTU − 50.
+pub const VXLAN_OVERHEAD_BYTES: u32 = 50;
+
+/// The overlay state one node must realise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeOverlayPlan {
+    /// Sorted by network id.
+    pub networks: Vec<OverlayNetworkPlan>,
+    /// The UDP port of VXLAN between nodes (`swarm init --data-path-port`).
+    pub data_path_port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverlayNetworkPlan {
+    pub network_id: String,
+    pub name: String,
+    pub subnet: Ipv4Cidr,
+    /// This node's own gateway on the network.
+    pub local_gateway: Ipv4Addr,
+    pub vxlan_id: u32,
+    pub internal: bool,
+    pub encrypted: bool,
+    /// The underlay addresses of the other nodes realising the network, sorted.
+    pub remote_peers: Vec<Ipv4Addr>,
+    /// Every remote task address and remote node gateway, sorted by address.
+    pub remote_endpoints: Vec<RemoteEndpoint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RemoteEndpoint {
+    pub addr: Ipv4Addr,
+    pub underlay: Ipv4Addr,
+}
+
+/// The host part of a node's status address (`10.1.2.3:2377` or `10.1.2.3`), if it is an IPv4 address.
+pub fn underlay_addr(status_addr: &str) -> Option<Ipv4Addr> {
+    let host = status_addr.rsplit_once(':').map_or(status_addr, |(host, _)| host);
+    host.parse().ok()
+}
+
+/// The plan of node `node_id`. Nodes whose address is not IPv4 cannot be reached over the overlay and are left
+/// out of the peers.
+pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
+    let data_path_port = store.cluster().map_or(crate::model::DEFAULT_DATA_PATH_PORT, |c| c.settings.data_path_port);
+    let mut plan = NodeOverlayPlan { networks: Vec::new(), data_path_port };
+    let local_network_ids: std::collections::BTreeSet<&str> = store
+        .tasks_on_node(node_id)
+        .filter(|task| holds_addresses(task))
+        .flat_map(|task| task.networks.iter().map(|attachment| attachment.network_id.as_str()))
+        .collect();
+    let underlay_of = |id: &str| store.node(id).and_then(|node| underlay_addr(&node.status.addr));
+    for network_id in local_network_ids {
+        let Some(network) = store.network(network_id) else { continue };
+        let Some(&local_gateway) = network.allocation.node_gateways.get(node_id) else { continue };
+        let mut remote_peers = Vec::new();
+        let mut remote_endpoints = Vec::new();
+        for (peer_id, gateway) in &network.allocation.node_gateways {
+            if peer_id == node_id {
+                continue;
+            }
+            let Some(underlay) = underlay_of(peer_id) else { continue };
+            remote_peers.push(underlay);
+            remote_endpoints.push(RemoteEndpoint { addr: *gateway, underlay });
+            for task in store.tasks_on_node(peer_id).filter(|task| holds_addresses(task)) {
+                for attachment in task.networks.iter().filter(|a| a.network_id == network.id) {
+                    remote_endpoints.push(RemoteEndpoint { addr: attachment.addr, underlay });
+                }
+            }
+        }
+        remote_peers.sort();
+        remote_peers.dedup();
+        remote_endpoints.sort();
+        plan.networks.push(OverlayNetworkPlan {
+            network_id: network.id.clone(),
+            name: network.spec.name.clone(),
+            subnet: network.allocation.subnet,
+            local_gateway,
+            vxlan_id: network.allocation.vxlan_id,
+            internal: network.spec.internal,
+            encrypted: network.spec.is_encrypted(),
+            remote_peers,
+            remote_endpoints,
+        });
+    }
+    plan
+}
