@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use crate::ipam::{holds_addresses, Ipv4Cidr};
+use crate::model::TaskState;
 use crate::store::Store;
 
 /// VXLAN's encapsulation overhead: overlay MTU = underlay MTU − 50.
@@ -37,6 +38,26 @@ pub struct OverlayNetworkPlan {
     pub remote_peers: Vec<Ipv4Addr>,
     /// Every remote task address and remote node gateway, sorted by address.
     pub remote_endpoints: Vec<RemoteEndpoint>,
+    /// The services attached to the network, for service discovery and VIP load balancing, sorted by name.
+    pub services: Vec<ServiceEndpoints>,
+}
+
+/// A service as seen on one network: its names, its VIP (endpoint mode `vip`) and its running tasks there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEndpoints {
+    pub name: String,
+    /// `--network name=…,alias=…`.
+    pub aliases: Vec<String>,
+    pub vip: Option<Ipv4Addr>,
+    /// Running tasks (observed and desired), sorted by address: what DNS names and the VIP balances over.
+    pub tasks: Vec<TaskEndpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TaskEndpoint {
+    pub addr: Ipv4Addr,
+    /// The task's container name, `service.slot.taskid`, which other tasks may resolve.
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -83,6 +104,7 @@ pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
         remote_peers.sort();
         remote_peers.dedup();
         remote_endpoints.sort();
+        let services = service_endpoints(store, &network.id);
         plan.networks.push(OverlayNetworkPlan {
             network_id: network.id.clone(),
             name: network.spec.name.clone(),
@@ -93,7 +115,52 @@ pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
             encrypted: network.spec.is_encrypted(),
             remote_peers,
             remote_endpoints,
+            services,
         });
     }
     plan
+}
+
+/// The services attached to network `network_id`, with their running tasks' addresses there.
+fn service_endpoints(store: &Store, network_id: &str) -> Vec<ServiceEndpoints> {
+    let mut services = Vec::new();
+    for service in store.services() {
+        let config = service
+            .spec
+            .task_template
+            .networks
+            .iter()
+            .find(|config| store.resolve_network(&config.target).is_some_and(|n| n.id == network_id));
+        let Some(config) = config else { continue };
+        let vip = service.virtual_ips.iter().find(|vip| vip.network_id == network_id).map(|vip| vip.addr);
+        let mut tasks: Vec<TaskEndpoint> = store
+            .tasks_of_service(&service.id)
+            .filter(|task| task.status.state == TaskState::Running && task.desired_state == TaskState::Running)
+            .filter_map(|task| {
+                let attachment = task.networks.iter().find(|a| a.network_id == network_id)?;
+                let node_id = task.node_id.as_deref().unwrap_or("");
+                Some(TaskEndpoint { addr: attachment.addr, name: task_container_name(task, node_id) })
+            })
+            .collect();
+        tasks.sort();
+        services.push(ServiceEndpoints {
+            name: service.spec.name.clone(),
+            aliases: config.aliases.clone(),
+            vip,
+            tasks,
+        });
+    }
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+    services
+}
+
+/// Docker Swarm's task name, also the container name: `<service>.<slot>.<task id>` for a replicated task,
+/// `<service>.<node id>.<task id>` for a global one (the task's node, else `node_id`); the service id stands in
+/// for a task created without its service's name.
+pub fn task_container_name(task: &crate::model::Task, node_id: &str) -> String {
+    let service = if task.service_name.is_empty() { &task.service_id } else { &task.service_name };
+    match task.slot {
+        Some(slot) => format!("{service}.{slot}.{}", task.id),
+        None => format!("{service}.{}.{}", task.node_id.as_deref().unwrap_or(node_id), task.id),
+    }
 }
