@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use swarm_core::overlay::NodeOverlayPlan;
 use swarm_core::{ManagerStatus, NodeAvailability, NodeDescription, NodeRole, Task, TaskStatus};
 
 /// Every dispatcher path starts with this.
@@ -72,6 +73,8 @@ pub struct Assignments {
     /// The ids of the nodes `node rm` removed (the store's bounded list, oldest first): the agent removes the
     /// containers of its own cluster that such a node left on its engine.
     pub removed_nodes: Vec<String>,
+    /// What the node must realise of the overlay networks (bridges, VXLAN forwarding, DNS, VIPs).
+    pub overlay: NodeOverlayPlan,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

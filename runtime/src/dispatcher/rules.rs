@@ -1,5 +1,5 @@
 //! The dispatcher's rules over the committed store, as pure functions: a node's assignment set (with the removed
-//! nodes) and its fingerprint, the cluster's heartbeat period, the commands that register a node opening a session
+//! nodes and its overlay plan) and its fingerprint, the cluster's heartbeat period, the commands that register a node opening a session
 //! (never a removed one), and which
 //! reported task statuses are still fresh. Invariant: deterministic — the same store and request give the same
 //! answer on any manager (no clock, no randomness, ordered maps only).
@@ -10,11 +10,13 @@ use swarm_core::{
     Command, ManagerStatus, Node, NodeRole, NodeSpec, NodeState, NodeStatus, Store, Task, TaskStatus, ID_LEN_MAX,
 };
 
+use swarm_core::overlay::{plan_for_node, NodeOverlayPlan};
+
 use super::api::{Assignments, DispatcherError, SessionRequest};
 
 /// A deterministic fingerprint of an assignment set: FNV-1a over (id, version) pairs in id order, then over the
-/// removed node ids in order.
-pub fn fingerprint(tasks: &[Task], removed_nodes: &[String]) -> u64 {
+/// removed node ids in order, then over the encoded overlay plan.
+pub fn fingerprint(tasks: &[Task], removed_nodes: &[String], overlay: &NodeOverlayPlan) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for byte in bytes {
@@ -32,14 +34,17 @@ pub fn fingerprint(tasks: &[Task], removed_nodes: &[String]) -> u64 {
         eat(id.as_bytes());
         eat(&[0]);
     }
+    eat(&[2]);
+    eat(&postcard::to_stdvec(overlay).expect("encoding a plan into a Vec cannot fail"));
     hash
 }
 
-/// The node's assignment set in `store`, with the removed nodes.
+/// The node's assignment set in `store`, with the removed nodes and the node's overlay plan.
 pub fn assignments(store: &Store, node_id: &str) -> Assignments {
     let tasks: Vec<Task> = store.tasks_on_node(node_id).cloned().collect();
     let removed_nodes: Vec<String> = store.removed_nodes().iter().map(|removed| removed.id.clone()).collect();
-    Assignments { fingerprint: fingerprint(&tasks, &removed_nodes), tasks, removed_nodes }
+    let overlay = plan_for_node(store, node_id);
+    Assignments { fingerprint: fingerprint(&tasks, &removed_nodes, &overlay), tasks, removed_nodes, overlay }
 }
 
 /// The cluster's heartbeat period (the default before `swarm init` settled one).
