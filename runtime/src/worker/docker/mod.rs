@@ -1,5 +1,5 @@
 //! The production `Executor`: Docker Engine through bollard (this folder is the only code in the workspace that
-//! knows bollard; compiled out of the sim). It owns the
+//! knows bollard; compiled out of the sim; `networks` holds the overlay data plane's Docker networks). It owns the
 //! mapping from a `Task` to a Docker container (name, labels, image pull, create options, healthcheck, published
 //! host ports) and from Docker's answers back to `ExecError`s in Docker's words. Invariants it keeps: every
 //! container it creates carries the labels `swarm.cluster.id`, `swarm.node.id` and `swarm.task.id` (plus service
@@ -9,6 +9,8 @@
 //! remove what removed nodes of its own cluster left behind. At most one container exists per task id: `prepare`
 //! returns the container a task already has, and the container name holds the task id, so two racing creates
 //! cannot both win.
+
+pub mod networks;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,12 +1,15 @@
 //! The node side of overlay networks: the seam through which a node realises its `NodeOverlayPlan` (`plan`) —
 //! per network a Docker bridge network with this node's own gateway, a VXLAN device on that bridge, and the
-//! forwarding entries (FDB and neighbours) toward every remote peer and endpoint. `fake` is an in-memory data plane recording the
+//! forwarding entries (FDB and neighbours) toward every remote peer and endpoint. `linux` is the real data plane
+//! (rtnetlink and the Docker Engine, compiled out of the simulator); `fake` an in-memory one recording the
 //! realised forwarding view for the simulator's checkers. Invariants every implementation keeps: `reconcile` is
 //! idempotent and converges from any starting point (it adopts what exists, repairs what differs and removes what
 //! the plan no longer names), it touches only what the data plane made (recognised by name prefix or label), and a
 //! plan that fails validation changes nothing.
 
 pub mod fake;
+#[cfg(not(madsim))]
+pub mod linux;
 pub mod plan;
 
 use std::fmt;
@@ -26,6 +29,8 @@ pub enum OverlayStep {
     RemoveDockerNetwork,
     /// Finding the Linux bridge Docker made for the network.
     FindBridge,
+    /// Giving the bridge the gateway's MAC.
+    ConfigureBridge,
     ListLinks,
     CreateVxlan,
     ConfigureVxlan,
@@ -47,6 +52,7 @@ impl fmt::Display for OverlayStep {
             OverlayStep::CreateDockerNetwork => "create the Docker network",
             OverlayStep::RemoveDockerNetwork => "remove the Docker network",
             OverlayStep::FindBridge => "find the bridge device",
+            OverlayStep::ConfigureBridge => "set the bridge's MAC address",
             OverlayStep::ListLinks => "list network devices",
             OverlayStep::CreateVxlan => "create the VXLAN device",
             OverlayStep::ConfigureVxlan => "configure the VXLAN device",
