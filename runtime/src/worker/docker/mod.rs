@@ -1,12 +1,16 @@
-//! The production `Executor`: Docker Engine through bollard (the only code in the workspace that knows bollard;
-//! compiled out of the sim). It owns the mapping from a `Task` to a Docker container (name, labels, image pull,
-//! create options, healthcheck, published host ports) and from Docker's answers back to `ExecError`s in Docker's
-//! words. Invariants it keeps: every container it creates carries the labels `swarm.cluster.id`, `swarm.node.id`
-//! and `swarm.task.id` (plus service id, name and slot), set after the spec's own labels so a spec cannot forge them,
-//! and every call that finds containers filters on `swarm.node.id` — several daemons may share one Docker Engine,
-//! and each lists, adopts and touches only its own containers — except `list_cluster`, which filters on
-//! `swarm.cluster.id` so the agent can remove what removed nodes of its own cluster left behind. At most one container exists per task id: `prepare` returns the
-//! container a task already has, and the container name holds the task id, so two racing creates cannot both win.
+//! The production `Executor`: Docker Engine through bollard (this folder is the only code in the workspace that
+//! knows bollard; compiled out of the sim; `networks` holds the overlay data plane's Docker networks). It owns the
+//! mapping from a `Task` to a Docker container (name, labels, image pull, create options, healthcheck, published
+//! host ports) and from Docker's answers back to `ExecError`s in Docker's words. Invariants it keeps: every
+//! container it creates carries the labels `swarm.cluster.id`, `swarm.node.id` and `swarm.task.id` (plus service
+//! id, name and slot), set after the spec's own labels so a spec cannot forge them, and every call that finds
+//! containers filters on `swarm.node.id` — several daemons may share one Docker Engine, and each lists, adopts and
+//! touches only its own containers — except `list_cluster`, which filters on `swarm.cluster.id` so the agent can
+//! remove what removed nodes of its own cluster left behind. At most one container exists per task id: `prepare`
+//! returns the container a task already has, and the container name holds the task id, so two racing creates
+//! cannot both win.
+
+pub mod networks;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -62,6 +66,29 @@ pub struct EngineUnreachable {
     pub reason: String,
 }
 
+/// `$DOCKER_HOST`, or Docker Engine's default address on Linux.
+pub fn docker_host_from_env() -> String {
+    std::env::var("DOCKER_HOST").ok().filter(|host| !host.is_empty()).unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string())
+}
+
+/// Connects to the engine at `host`, negotiates the API version down to the engine's and pings it; returns the
+/// client and the engine's version. The error names the address and says why.
+async fn handshake(host: &str) -> Result<(Docker, String), EngineUnreachable> {
+    let unreachable = |reason: String| EngineUnreachable { host: host.to_string(), reason };
+    let docker = Docker::connect_with_host(host).map_err(|error| unreachable(error.to_string()))?;
+    let handshake = async {
+        let docker = docker.negotiate_version().await?;
+        docker.ping().await?;
+        let version = docker.version().await?;
+        Ok::<_, DockerError>((docker, version))
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+        Ok(Ok((docker, version))) => Ok((docker, version.version.unwrap_or_default())),
+        Ok(Err(error)) => Err(unreachable(error.to_string())),
+        Err(_) => Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+    }
+}
+
 /// Runs this node's tasks as containers of one Docker Engine.
 #[derive(Debug, Clone)]
 pub struct DockerExecutor {
@@ -80,32 +107,19 @@ impl DockerExecutor {
     /// cluster `cluster_id`, negotiates the API version down to the engine's and pings it. The error names the
     /// address and says why.
     pub async fn connect(node_id: &str, cluster_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
-        let host = std::env::var("DOCKER_HOST").ok().filter(|host| !host.is_empty());
-        DockerExecutor::connect_to(host.as_deref().unwrap_or(DEFAULT_DOCKER_HOST), node_id, cluster_id).await
+        DockerExecutor::connect_to(&docker_host_from_env(), node_id, cluster_id).await
     }
 
     /// Connects to the engine at `host` (`unix://PATH`, `tcp://HOST:PORT` or `http://HOST:PORT`) for `node_id` of
     /// `cluster_id`.
     pub async fn connect_to(host: &str, node_id: &str, cluster_id: &str) -> Result<DockerExecutor, EngineUnreachable> {
-        let unreachable = |reason: String| EngineUnreachable { host: host.to_string(), reason };
-        let docker = Docker::connect_with_host(host).map_err(|error| unreachable(error.to_string()))?;
-        let handshake = async {
-            let docker = docker.negotiate_version().await?;
-            docker.ping().await?;
-            let version = docker.version().await?;
-            Ok::<_, DockerError>((docker, version))
-        };
-        let (docker, version) = match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
-            Ok(Ok(connected)) => connected,
-            Ok(Err(error)) => return Err(unreachable(error.to_string())),
-            Err(_) => return Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
-        };
+        let (docker, version_at_connect) = handshake(host).await?;
         Ok(DockerExecutor {
             docker,
             node_id: node_id.to_string(),
             cluster_id: cluster_id.to_string(),
             host: host.to_string(),
-            version_at_connect: version.version.unwrap_or_default(),
+            version_at_connect,
         })
     }
 

@@ -1,0 +1,240 @@
+//! The Docker side of the overlay data plane: one Docker bridge network per overlay network on this node, created,
+//! listed and removed through the Engine API, and the endpoint settings that attach a task's container to one with
+//! its allocated address and MAC. It speaks in plain values (`BridgeNetworkSpec`), never in plans, so the overlay
+//! room above it decides what to want and this file only how to ask the engine. Invariant: it lists and removes
+//! only networks carrying [`LABEL_OVERLAY_NETWORK_ID`] — the networks the data plane made — and reads back from a
+//! network exactly the fields it sets, so "what exists" compares equal to "what was asked for" when nothing drifted.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use bollard::models::{EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, Network, NetworkCreateRequest};
+use bollard::query_parameters::ListNetworksOptions;
+use bollard::Docker;
+
+use super::{error_message, handshake, status_code, EngineUnreachable};
+
+/// The label marking a Docker network as an overlay network's bridge on this node; its value is the cluster
+/// network id.
+pub const LABEL_OVERLAY_NETWORK_ID: &str = "swarm.overlay.network-id";
+/// Docker's bridge driver option naming the Linux bridge device.
+pub const OPTION_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+/// Docker's driver option for the MTU of the network's interfaces.
+pub const OPTION_MTU: &str = "com.docker.network.driver.mtu";
+const BRIDGE_DRIVER: &str = "bridge";
+
+/// A Docker bridge network as the data plane wants it, and as it reads one back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeNetworkSpec {
+    /// The Docker network's name.
+    pub name: String,
+    /// The cluster network id, stored as the [`LABEL_OVERLAY_NETWORK_ID`] label.
+    pub overlay_network_id: String,
+    /// The Linux bridge device's name ([`OPTION_BRIDGE_NAME`]).
+    pub bridge_name: String,
+    pub subnet: Ipv4Addr,
+    pub prefix_len: u8,
+    /// The bridge's own address: this node's gateway on the network.
+    pub gateway: Ipv4Addr,
+    pub mtu: u32,
+    /// No route out of the network (`docker network create --internal`).
+    pub internal: bool,
+}
+
+/// A Docker network carrying [`LABEL_OVERLAY_NETWORK_ID`], as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingBridgeNetwork {
+    /// Docker's id of the network.
+    pub docker_id: String,
+    /// What it is, read back; `None` if a field the data plane sets is missing or unreadable (then it differs
+    /// from every spec and is replaced).
+    pub spec: Option<BridgeNetworkSpec>,
+    /// Its name, also when `spec` could not be read.
+    pub name: String,
+    /// Its overlay network id label.
+    pub overlay_network_id: String,
+}
+
+/// The overlay data plane's door to one Docker Engine's networks.
+#[derive(Debug, Clone)]
+pub struct DockerBridgeNetworks {
+    docker: Docker,
+    host: String,
+}
+
+impl DockerBridgeNetworks {
+    /// Connects to the engine at `host` (`unix://PATH`, `tcp://HOST:PORT`); see [`super::docker_host_from_env`].
+    pub async fn connect_to(host: &str) -> Result<DockerBridgeNetworks, EngineUnreachable> {
+        let (docker, _version) = handshake(host).await?;
+        Ok(DockerBridgeNetworks { docker, host: host.to_string() })
+    }
+
+    /// The engine's address, as connected to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Every network carrying [`LABEL_OVERLAY_NETWORK_ID`], sorted by name. The error is the engine's words.
+    pub async fn list(&self) -> Result<Vec<ExistingBridgeNetwork>, String> {
+        let filters = HashMap::from([("label".to_string(), vec![LABEL_OVERLAY_NETWORK_ID.to_string()])]);
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions { filters: Some(filters) }))
+            .await
+            .map_err(|error| error_message(&error))?;
+        let mut found: Vec<ExistingBridgeNetwork> = networks.iter().filter_map(existing_network).collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    /// Creates the network. The error is the engine's words.
+    pub async fn create(&self, spec: &BridgeNetworkSpec) -> Result<(), String> {
+        self.docker.create_network(create_request(spec)).await.map_err(|error| error_message(&error))?;
+        Ok(())
+    }
+
+    /// Removes the network named (or with Docker id) `name`; removing one that is gone succeeds. Fails while a
+    /// container is attached (the engine's words say which).
+    pub async fn remove(&self, name: &str) -> Result<(), String> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(error) if status_code(&error) == Some(404) => Ok(()),
+            Err(error) => Err(error_message(&error)),
+        }
+    }
+}
+
+/// Docker's create request for `spec`.
+fn create_request(spec: &BridgeNetworkSpec) -> NetworkCreateRequest {
+    NetworkCreateRequest {
+        name: spec.name.clone(),
+        driver: Some(BRIDGE_DRIVER.to_string()),
+        internal: Some(spec.internal),
+        attachable: Some(false),
+        ipam: Some(Ipam {
+            driver: Some("default".to_string()),
+            config: Some(vec![IpamConfig {
+                subnet: Some(format!("{}/{}", spec.subnet, spec.prefix_len)),
+                gateway: Some(spec.gateway.to_string()),
+                ..Default::default()
+            }]),
+            options: None,
+        }),
+        options: Some(HashMap::from([
+            (OPTION_BRIDGE_NAME.to_string(), spec.bridge_name.clone()),
+            (OPTION_MTU.to_string(), spec.mtu.to_string()),
+        ])),
+        labels: Some(HashMap::from([(LABEL_OVERLAY_NETWORK_ID.to_string(), spec.overlay_network_id.clone())])),
+        ..Default::default()
+    }
+}
+
+/// A listed network carrying our label, with what could be read back of it; `None` without the label.
+fn existing_network(network: &Network) -> Option<ExistingBridgeNetwork> {
+    let overlay_network_id = network.labels.as_ref()?.get(LABEL_OVERLAY_NETWORK_ID)?.clone();
+    let name = network.name.clone().unwrap_or_default();
+    Some(ExistingBridgeNetwork {
+        docker_id: network.id.clone().unwrap_or_default(),
+        spec: read_back(network, &name, &overlay_network_id),
+        name,
+        overlay_network_id,
+    })
+}
+
+/// The spec a listed network was created from, if every field the data plane sets reads back.
+fn read_back(network: &Network, name: &str, overlay_network_id: &str) -> Option<BridgeNetworkSpec> {
+    if network.driver.as_deref() != Some(BRIDGE_DRIVER) {
+        return None;
+    }
+    let configs = network.ipam.as_ref()?.config.as_ref()?;
+    let [config] = configs.as_slice() else { return None };
+    let (subnet, prefix_len) = config.subnet.as_deref()?.split_once('/')?;
+    let options = network.options.as_ref()?;
+    Some(BridgeNetworkSpec {
+        name: name.to_string(),
+        overlay_network_id: overlay_network_id.to_string(),
+        bridge_name: options.get(OPTION_BRIDGE_NAME)?.clone(),
+        subnet: subnet.parse().ok()?,
+        prefix_len: prefix_len.parse().ok()?,
+        gateway: config.gateway.as_deref()?.parse().ok()?,
+        mtu: options.get(OPTION_MTU)?.parse().ok()?,
+        internal: network.internal.unwrap_or(false),
+    })
+}
+
+/// `02:42:0a:00:00:05`: a MAC address as Docker writes it.
+pub fn format_mac(mac: [u8; 6]) -> String {
+    mac.iter().map(|byte| format!("{byte:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// The endpoint settings that attach a task's container to an overlay network's Docker network with its allocated
+/// address and MAC (`docker run --network NAME --ip ADDR --mac-address MAC`). Docker keys them by the network's
+/// name: the create body's `networking_config.endpoints_config[NAME]`, or `connect_network(NAME, …)`.
+/// Engines honour the MAC here from API 1.44 on; Docker 20.10 (API 1.41, this machine's) only takes a
+/// container-level `MacAddress`, which bollard's `ContainerCreateBody` no longer has — there its bridge driver
+/// derives the MAC from the address by the same scheme as [`crate::worker::overlay::plan::mac_for`] (seen in
+/// `tests/overlay_dataplane.rs`), so both agree.
+pub fn overlay_endpoint_settings(addr: Ipv4Addr, mac: [u8; 6]) -> EndpointSettings {
+    EndpointSettings {
+        ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(addr.to_string()), ..Default::default() }),
+        mac_address: Some(format_mac(mac)),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> BridgeNetworkSpec {
+        BridgeNetworkSpec {
+            name: "swo-abcdefghij".into(),
+            overlay_network_id: "abcdefghijklmnopqrstuvwxy".into(),
+            bridge_name: "swo-abcdefghij".into(),
+            subnet: Ipv4Addr::new(10, 0, 1, 0),
+            prefix_len: 24,
+            gateway: Ipv4Addr::new(10, 0, 1, 3),
+            mtu: 1450,
+            internal: true,
+        }
+    }
+
+    /// What the engine answers for a network created from `request` (Docker keeps what it was given).
+    fn as_listed(request: &NetworkCreateRequest) -> Network {
+        Network {
+            name: Some(request.name.clone()),
+            id: Some("d0cker1d".into()),
+            driver: request.driver.clone(),
+            ipam: request.ipam.clone(),
+            internal: request.internal,
+            options: request.options.clone(),
+            labels: request.labels.clone(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_created_network_reads_back_as_its_spec() {
+        let listed = existing_network(&as_listed(&create_request(&spec()))).expect("it carries the label");
+        assert_eq!(listed.spec, Some(spec()));
+        assert_eq!(listed.overlay_network_id, spec().overlay_network_id);
+        assert_eq!(listed.docker_id, "d0cker1d");
+    }
+
+    #[test]
+    fn a_network_missing_a_field_reads_back_as_unknown_and_one_without_the_label_is_not_ours() {
+        let mut listed = as_listed(&create_request(&spec()));
+        listed.options.as_mut().unwrap().remove(OPTION_MTU);
+        assert_eq!(existing_network(&listed).unwrap().spec, None);
+        let mut foreign = as_listed(&create_request(&spec()));
+        foreign.labels = Some(HashMap::new());
+        assert_eq!(existing_network(&foreign), None);
+    }
+
+    #[test]
+    fn endpoint_settings_carry_the_address_and_docker_style_mac() {
+        let settings = overlay_endpoint_settings(Ipv4Addr::new(10, 0, 1, 5), [2, 0x42, 10, 0, 1, 5]);
+        assert_eq!(settings.ipam_config.unwrap().ipv4_address.as_deref(), Some("10.0.1.5"));
+        assert_eq!(settings.mac_address.as_deref(), Some("02:42:0a:00:01:05"));
+    }
+}

@@ -1,0 +1,262 @@
+//! An in-memory `OverlayDataPlane` for the simulator and for tests of what drives the data plane: it keeps, per
+//! realised network, what the real one would have programmed — the bridge's settings, the peers that get
+//! broadcast frames and the forwarding entries (remote address → underlay address of its node) — so a checker can
+//! compare every node's realised view with the cluster's endpoints. It counts the changes each reconcile made, so
+//! tests can see that a second reconcile of the same plan changes nothing. Invariant: after a successful
+//! `reconcile(plan)`, `realised()` describes exactly `plan`; after a failed one (an invalid plan), nothing changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+
+use super::plan::{NodeOverlayPlan, OverlayNetworkPlan};
+use super::{OverlayDataPlane, OverlayError};
+
+/// One overlay network as the fake realised it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealisedNetwork {
+    pub name: String,
+    pub bridge_name: String,
+    pub vxlan_name: String,
+    pub subnet: Ipv4Addr,
+    pub prefix_len: u8,
+    pub local_gateway: Ipv4Addr,
+    pub vxlan_id: u32,
+    pub mtu: u32,
+    pub internal: bool,
+    /// Underlay addresses that get broadcast and unknown frames (the all-zeros FDB entries).
+    pub peers: BTreeSet<Ipv4Addr>,
+    /// Remote overlay address → underlay address of the node holding it (FDB + neighbour entry each).
+    pub forwarding: BTreeMap<Ipv4Addr, Ipv4Addr>,
+}
+
+impl RealisedNetwork {
+    fn of(plan: &OverlayNetworkPlan) -> RealisedNetwork {
+        RealisedNetwork {
+            name: plan.name.clone(),
+            bridge_name: plan.bridge_name(),
+            vxlan_name: plan.vxlan_name(),
+            subnet: plan.subnet,
+            prefix_len: plan.prefix_len,
+            local_gateway: plan.local_gateway,
+            vxlan_id: plan.vxlan_id,
+            mtu: plan.mtu,
+            internal: plan.internal,
+            peers: plan.remote_peers.iter().copied().collect(),
+            forwarding: plan.forwarding(),
+        }
+    }
+
+    /// The settings that, when they differ, make the real data plane recreate the network rather than patch it.
+    fn settings_differ(&self, other: &RealisedNetwork) -> bool {
+        (&self.name, self.subnet, self.prefix_len, self.local_gateway, self.vxlan_id, self.mtu, self.internal)
+            != (
+                &other.name,
+                other.subnet,
+                other.prefix_len,
+                other.local_gateway,
+                other.vxlan_id,
+                other.mtu,
+                other.internal,
+            )
+    }
+}
+
+/// What the fake holds.
+#[derive(Debug, Default)]
+struct FakeState {
+    networks: BTreeMap<String, RealisedNetwork>,
+    /// Changes made by the last reconcile: networks created, recreated or removed, peers and entries added or
+    /// removed.
+    last_changes: usize,
+    reconciles: u64,
+}
+
+/// The in-memory data plane (see the module doc).
+#[derive(Debug, Default)]
+pub struct FakeDataPlane {
+    state: Mutex<FakeState>,
+}
+
+impl FakeDataPlane {
+    pub fn new() -> FakeDataPlane {
+        FakeDataPlane::default()
+    }
+
+    /// Every realised network by network id.
+    pub fn realised(&self) -> BTreeMap<String, RealisedNetwork> {
+        self.lock().networks.clone()
+    }
+
+    /// The realised forwarding entries of one network (remote address → underlay), if it is realised.
+    pub fn forwarding(&self, network_id: &str) -> Option<BTreeMap<Ipv4Addr, Ipv4Addr>> {
+        self.lock().networks.get(network_id).map(|network| network.forwarding.clone())
+    }
+
+    /// How many changes the last successful reconcile made (0: it found everything as planned).
+    pub fn last_changes(&self) -> usize {
+        self.lock().last_changes
+    }
+
+    /// How many reconciles succeeded.
+    pub fn reconciles(&self) -> u64 {
+        self.lock().reconciles
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        // A panic while holding the lock leaves plain data behind; keep using it.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn apply(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
+        plan.validate()?;
+        let mut state = self.lock();
+        let mut changes = 0;
+        let wanted = plan.network_ids();
+        let before = state.networks.len();
+        state.networks.retain(|id, _| wanted.contains(id.as_str()));
+        changes += before - state.networks.len();
+        for network in &plan.networks {
+            let desired = RealisedNetwork::of(network);
+            match state.networks.get_mut(&network.network_id) {
+                Some(existing) if !existing.settings_differ(&desired) => {
+                    changes += symmetric_difference(&existing.peers, &desired.peers);
+                    let entries = |map: &BTreeMap<Ipv4Addr, Ipv4Addr>| map.iter().map(|(a, u)| (*a, *u)).collect();
+                    changes += symmetric_difference(&entries(&existing.forwarding), &entries(&desired.forwarding));
+                    *existing = desired;
+                }
+                _ => {
+                    changes += 1;
+                    state.networks.insert(network.network_id.clone(), desired);
+                }
+            }
+        }
+        state.last_changes = changes;
+        state.reconciles += 1;
+        Ok(())
+    }
+}
+
+fn symmetric_difference<T: Ord>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> usize {
+    a.symmetric_difference(b).count()
+}
+
+impl OverlayDataPlane for FakeDataPlane {
+    async fn reconcile(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
+        self.apply(plan)
+    }
+
+    async fn remove_all(&self) -> Result<(), OverlayError> {
+        self.apply(&NodeOverlayPlan::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::overlay::{OverlayStep, RemoteEndpoint};
+
+    const NODE_B: Ipv4Addr = Ipv4Addr::new(172, 30, 0, 2);
+    const NODE_C: Ipv4Addr = Ipv4Addr::new(172, 30, 0, 3);
+
+    fn network(id: &str, vxlan_id: u32, endpoints: &[(u8, Ipv4Addr)]) -> OverlayNetworkPlan {
+        let mut peers: Vec<Ipv4Addr> = endpoints.iter().map(|(_, underlay)| *underlay).collect();
+        peers.sort();
+        peers.dedup();
+        OverlayNetworkPlan {
+            network_id: id.to_string(),
+            name: format!("net-{vxlan_id}"),
+            subnet: Ipv4Addr::new(10, 0, 1, 0),
+            prefix_len: 24,
+            local_gateway: Ipv4Addr::new(10, 0, 1, 1),
+            vxlan_id,
+            mtu: 1450,
+            internal: false,
+            remote_peers: peers,
+            remote_endpoints: endpoints
+                .iter()
+                .map(|(host, underlay)| RemoteEndpoint { addr: Ipv4Addr::new(10, 0, 1, *host), underlay: *underlay })
+                .collect(),
+        }
+    }
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        futures::executor::block_on(future)
+    }
+
+    #[test]
+    fn reconcile_realises_the_plan_and_a_second_one_changes_nothing() {
+        let plane = FakeDataPlane::new();
+        let plan =
+            NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B), (3, NODE_B), (4, NODE_C)])] };
+        run(plane.reconcile(&plan)).expect("reconcile");
+        let realised = plane.realised();
+        let web = &realised["aaaaaaaaaa1"];
+        assert_eq!(web.bridge_name, "swo-aaaaaaaaaa");
+        assert_eq!(web.vxlan_name, "swv-aaaaaaaaaa");
+        assert_eq!(web.peers, BTreeSet::from([NODE_B, NODE_C]));
+        assert_eq!(
+            plane.forwarding("aaaaaaaaaa1"),
+            Some(BTreeMap::from([
+                (Ipv4Addr::new(10, 0, 1, 2), NODE_B),
+                (Ipv4Addr::new(10, 0, 1, 3), NODE_B),
+                (Ipv4Addr::new(10, 0, 1, 4), NODE_C)
+            ]))
+        );
+        assert_eq!(plane.last_changes(), 1);
+        run(plane.reconcile(&plan)).expect("reconcile again");
+        assert_eq!(plane.last_changes(), 0);
+        assert_eq!(plane.reconciles(), 2);
+    }
+
+    #[test]
+    fn entries_follow_tasks_coming_and_going_and_networks_leave_with_the_plan() {
+        let plane = FakeDataPlane::new();
+        let first = NodeOverlayPlan {
+            networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B)]), network("bbbbbbbbbb1", 8, &[(9, NODE_C)])],
+        };
+        run(plane.reconcile(&first)).expect("reconcile");
+        // A task moves from B to C, another arrives on C; the second network leaves the node.
+        let second = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_C), (5, NODE_C)])] };
+        run(plane.reconcile(&second)).expect("reconcile");
+        assert_eq!(plane.realised().keys().collect::<Vec<_>>(), ["aaaaaaaaaa1"]);
+        assert_eq!(
+            plane.forwarding("aaaaaaaaaa1"),
+            Some(BTreeMap::from([(Ipv4Addr::new(10, 0, 1, 2), NODE_C), (Ipv4Addr::new(10, 0, 1, 5), NODE_C)]))
+        );
+        // One network removed; peer B out, C in; entry .2→B out, .2→C and .5→C in.
+        assert_eq!(plane.last_changes(), 1 + 2 + 3);
+        run(plane.remove_all()).expect("remove all");
+        assert!(plane.realised().is_empty());
+    }
+
+    #[test]
+    fn a_network_whose_settings_change_is_recreated() {
+        let plane = FakeDataPlane::new();
+        let mut plan = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B)])] };
+        run(plane.reconcile(&plan)).expect("reconcile");
+        plan.networks[0].mtu = 1400;
+        run(plane.reconcile(&plan)).expect("reconcile");
+        assert_eq!(plane.realised()["aaaaaaaaaa1"].mtu, 1400);
+        assert_eq!(plane.last_changes(), 1);
+    }
+
+    #[test]
+    fn an_invalid_plan_changes_nothing_and_names_the_network() {
+        let plane = FakeDataPlane::new();
+        let good = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B)])] };
+        run(plane.reconcile(&good)).expect("reconcile");
+        let mut bad = good.clone();
+        bad.networks[0].remote_endpoints[0].addr = Ipv4Addr::new(10, 0, 2, 2);
+        bad.networks.push(network("bbbbbbbbbb1", 8, &[]));
+        let error = run(plane.reconcile(&bad)).expect_err("an endpoint outside the subnet");
+        assert_eq!(error.network, "aaaaaaaaaa1");
+        assert_eq!(error.step, OverlayStep::ValidatePlan);
+        assert!(
+            error.to_string().starts_with("overlay network aaaaaaaaaa1: check the plan: remote endpoint"),
+            "{error}"
+        );
+        assert_eq!(plane.realised().keys().collect::<Vec<_>>(), ["aaaaaaaaaa1"]);
+        assert_eq!(plane.reconciles(), 1);
+    }
+}

@@ -1,0 +1,482 @@
+//! The real overlay data plane, acting on the network namespace the process runs in (a test host's daemon runs
+//! under `nsenter --net=…`) and on the Docker Engine at `DOCKER_HOST`. Per network of the plan: a Docker bridge
+//! network (`docker/networks.rs`) with the subnet, this node's own gateway, the MTU, `internal` when asked and the
+//! label `swarm.overlay.network-id`, whose bridge `swo-…` gets Docker's MAC for this node's gateway (remote nodes
+//! address the gateway by it; Docker gives bridges a random one); a VXLAN device `swv-…` (`id`, `dstport`,
+//! `local` = this node's underlay address, `nolearning`, `proxy`, the MTU) enslaved to that bridge and up; on it,
+//! per remote peer an all-zeros FDB entry (broadcast and unknown frames go to every peer), and per remote endpoint
+//! a permanent FDB entry (its MAC → its node's underlay address) and a permanent neighbour entry (its address →
+//! its MAC), which `proxy` answers ARP from, since it drops every ARP request sent into the tunnel. Links, FDB and
+//! neighbours go through rtnetlink (VXLAN creation included); nothing parses `ip` output.
+//!
+//! Invariants: only VXLAN devices named `swv-…`, Docker networks labelled `swarm.overlay.network-id` (and their
+//! bridges' MAC), and the self-owned FDB entries and neighbour entries on those VXLAN devices are ever changed or
+//! removed — one data plane per network namespace, which owns those names; a device or network that differs from
+//! the plan in a setting that cannot change in place (VXLAN id, port, local address, learning, proxy; a Docker
+//! network's subnet, gateway, MTU, bridge name, internal) is recreated, everything else is patched; reconciles are
+//! serialised.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures::{StreamExt, TryStreamExt};
+use rtnetlink::packet_core::{
+    NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
+};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use rtnetlink::packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
+use rtnetlink::packet_route::route::RouteType;
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::{Handle, LinkUnspec, LinkVxlan};
+
+use super::plan::{mac_for, NodeOverlayPlan, OverlayNetworkPlan, DEFAULT_VXLAN_PORT, VXLAN_NAME_PREFIX};
+use super::{OverlayDataPlane, OverlayError, OverlayStep};
+use crate::worker::docker::networks::{BridgeNetworkSpec, DockerBridgeNetworks, ExistingBridgeNetwork};
+
+/// The all-zeros MAC: the FDB entry every broadcast and unknown frame follows.
+const ALL_ZEROS_MAC: [u8; 6] = [0; 6];
+/// What an error names when it is about no network in particular.
+const NODE_WIDE: &str = "(all)";
+
+/// How this node's data plane is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinuxDataPlaneConfig {
+    /// This node's address on the underlay: the VXLAN devices' `local` address.
+    pub underlay_addr: Ipv4Addr,
+    /// The VXLAN UDP port (`swarm init --data-path-port`).
+    pub vxlan_port: u16,
+}
+
+impl LinuxDataPlaneConfig {
+    /// The default data-path port, 4789.
+    pub fn new(underlay_addr: Ipv4Addr) -> LinuxDataPlaneConfig {
+        LinuxDataPlaneConfig { underlay_addr, vxlan_port: DEFAULT_VXLAN_PORT }
+    }
+}
+
+/// The data plane of the current network namespace and one Docker Engine.
+pub struct LinuxDataPlane {
+    config: LinuxDataPlaneConfig,
+    netlink: Handle,
+    docker: DockerBridgeNetworks,
+    serial: tokio::sync::Mutex<()>,
+}
+
+/// A FDB entry of a VXLAN device: MAC → underlay address.
+type FdbEntry = ([u8; 6], Ipv4Addr);
+
+impl LinuxDataPlane {
+    /// Opens a netlink socket in the current network namespace and connects to the Docker Engine at
+    /// `docker_host` (`unix://PATH`; see `docker::docker_host_from_env`). Must run inside a tokio runtime.
+    pub async fn connect(config: LinuxDataPlaneConfig, docker_host: &str) -> Result<LinuxDataPlane, OverlayError> {
+        let (connection, netlink, _) = rtnetlink::new_connection()
+            .map_err(|error| node_error(OverlayStep::Connect, format!("netlink: {error}")))?;
+        tokio::spawn(connection);
+        let docker = DockerBridgeNetworks::connect_to(docker_host)
+            .await
+            .map_err(|error| node_error(OverlayStep::Connect, error))?;
+        Ok(LinuxDataPlane { config, netlink, docker, serial: tokio::sync::Mutex::new(()) })
+    }
+
+    async fn reconcile_serially(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
+        plan.validate()?;
+        let _serial = self.serial.lock().await;
+        let wanted_ids = plan.network_ids();
+        let wanted_vxlans: BTreeSet<String> = plan.networks.iter().map(OverlayNetworkPlan::vxlan_name).collect();
+        for link in self.links().await? {
+            let name = link_name(&link).unwrap_or_default();
+            if name.starts_with(VXLAN_NAME_PREFIX) && vxlan_info(&link).is_some() && !wanted_vxlans.contains(name) {
+                tracing::info!(device = name, "removing a stale overlay VXLAN device");
+                self.remove_link(name, link.header.index).await?;
+            }
+        }
+        let existing =
+            self.docker.list().await.map_err(|reason| node_error(OverlayStep::ListDockerNetworks, reason))?;
+        let mut adopted: BTreeMap<&str, &ExistingBridgeNetwork> = BTreeMap::new();
+        for network in &existing {
+            let id = network.overlay_network_id.as_str();
+            let named_as_planned = network.name == super::plan::bridge_name(id);
+            if wanted_ids.contains(id) && named_as_planned && !adopted.contains_key(id) {
+                adopted.insert(id, network);
+            } else {
+                tracing::info!(network = %network.name, "removing a stale overlay Docker network");
+                self.docker
+                    .remove(&network.docker_id)
+                    .await
+                    .map_err(|reason| OverlayError::new(&network.name, OverlayStep::RemoveDockerNetwork, reason))?;
+            }
+        }
+        for network in &plan.networks {
+            self.realise(network, adopted.get(network.network_id.as_str()).copied()).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes one network's bridge, VXLAN device and entries what the plan says.
+    async fn realise(
+        &self,
+        network: &OverlayNetworkPlan,
+        existing: Option<&ExistingBridgeNetwork>,
+    ) -> Result<(), OverlayError> {
+        let fail = |step: OverlayStep, reason: String| OverlayError::new(&network.network_id, step, reason);
+        let desired = bridge_spec(network);
+        match existing {
+            Some(found) if found.spec.as_ref() == Some(&desired) => {}
+            found => {
+                if let Some(found) = found {
+                    tracing::info!(network = %network.network_id, "recreating the overlay Docker network: it differs");
+                    self.docker
+                        .remove(&found.docker_id)
+                        .await
+                        .map_err(|reason| fail(OverlayStep::RemoveDockerNetwork, reason))?;
+                }
+                self.docker.create(&desired).await.map_err(|reason| fail(OverlayStep::CreateDockerNetwork, reason))?;
+            }
+        }
+        let links = self.links().await?;
+        let bridge_name = network.bridge_name();
+        let Some(bridge) = links.iter().find(|link| link_name(link) == Some(bridge_name.as_str())) else {
+            return Err(fail(OverlayStep::FindBridge, format!("Docker made no device named {bridge_name}")));
+        };
+        let bridge_index = bridge.header.index;
+        // Remote nodes address this node's gateway by Docker's MAC for it; Docker gives the bridge a random one.
+        let gateway_mac = mac_for(network.local_gateway);
+        if link_address(bridge) != Some(&gateway_mac[..]) {
+            let set_mac = LinkUnspec::new_with_index(bridge_index).address(gateway_mac.to_vec());
+            self.netlink
+                .link()
+                .set(set_mac.build())
+                .execute()
+                .await
+                .map_err(|error| fail(OverlayStep::ConfigureBridge, error.to_string()))?;
+        }
+        let vxlan_index = self.ensure_vxlan(network, &links, bridge_index).await?;
+        self.ensure_fdb(network, vxlan_index).await?;
+        self.ensure_neighbours(network, vxlan_index).await
+    }
+
+    /// The VXLAN device of `network`, created or repaired, enslaved to the bridge and up; returns its index.
+    async fn ensure_vxlan(
+        &self,
+        network: &OverlayNetworkPlan,
+        links: &[LinkMessage],
+        bridge_index: u32,
+    ) -> Result<u32, OverlayError> {
+        let fail = |step: OverlayStep, error: rtnetlink::Error| OverlayError::new(&network.network_id, step, error);
+        let name = network.vxlan_name();
+        if let Some(link) = links.iter().find(|link| link_name(link) == Some(name.as_str())) {
+            if self.vxlan_settings_match(link, network) {
+                let up = link.header.flags.contains(LinkFlags::Up);
+                if link_mtu(link) != Some(network.mtu) || link_controller(link) != Some(bridge_index) || !up {
+                    tracing::info!(device = %name, "repairing the overlay VXLAN device's MTU, bridge or state");
+                    let repair =
+                        LinkUnspec::new_with_index(link.header.index).mtu(network.mtu).controller(bridge_index).up();
+                    self.netlink
+                        .link()
+                        .set(repair.build())
+                        .execute()
+                        .await
+                        .map_err(|error| fail(OverlayStep::ConfigureVxlan, error))?;
+                }
+                return Ok(link.header.index);
+            }
+            tracing::info!(device = %name, "recreating the overlay VXLAN device: settings differ");
+            self.remove_link(&name, link.header.index).await?;
+        }
+        let device = LinkVxlan::new(&name, network.vxlan_id)
+            .port(self.config.vxlan_port)
+            .local(self.config.underlay_addr)
+            .learning(false)
+            .proxy(true)
+            .mtu(network.mtu)
+            .controller(bridge_index)
+            .up();
+        self.netlink
+            .link()
+            .add(device.build())
+            .execute()
+            .await
+            .map_err(|error| fail(OverlayStep::CreateVxlan, error))?;
+        let created = self.links().await?;
+        created.iter().find(|link| link_name(link) == Some(name.as_str())).map(|link| link.header.index).ok_or_else(
+            || {
+                OverlayError::new(
+                    &network.network_id,
+                    OverlayStep::CreateVxlan,
+                    format!("{name} vanished once created"),
+                )
+            },
+        )
+    }
+
+    /// Whether an existing device has every setting of the plan's VXLAN device that cannot change in place.
+    fn vxlan_settings_match(&self, link: &LinkMessage, network: &OverlayNetworkPlan) -> bool {
+        let Some(infos) = vxlan_info(link) else { return false };
+        let has = |wanted: &InfoVxlan| infos.iter().any(|info| info == wanted);
+        has(&InfoVxlan::Id(network.vxlan_id))
+            && has(&InfoVxlan::Port(self.config.vxlan_port))
+            && has(&InfoVxlan::Local(self.config.underlay_addr))
+            && has(&InfoVxlan::Learning(false))
+            && has(&InfoVxlan::Proxy(true))
+    }
+
+    /// The FDB of the VXLAN device: an all-zeros entry per remote peer, a permanent entry per remote endpoint.
+    async fn ensure_fdb(&self, network: &OverlayNetworkPlan, vxlan_index: u32) -> Result<(), OverlayError> {
+        let fail = |step: OverlayStep, error: rtnetlink::Error| OverlayError::new(&network.network_id, step, error);
+        let mut wanted: BTreeSet<FdbEntry> = network.remote_peers.iter().map(|peer| (ALL_ZEROS_MAC, *peer)).collect();
+        wanted.extend(network.remote_endpoints.iter().map(|endpoint| (mac_for(endpoint.addr), endpoint.underlay)));
+        let entries: Vec<NeighbourMessage> = self
+            .netlink
+            .neighbours()
+            .get()
+            .set_address_family(AddressFamily::Bridge)
+            .execute()
+            .try_filter(|entry| futures::future::ready(entry.header.ifindex == vxlan_index))
+            .try_collect()
+            .await
+            .map_err(|error| fail(OverlayStep::ListForwardingEntries, error))?;
+        let mut present = BTreeSet::new();
+        // Entries of the bridge about this port (flag "master") are the bridge's, not the VXLAN device's.
+        for entry in entries.iter().filter(|entry| entry.header.flags.contains(NeighbourFlags::Own)) {
+            let key = fdb_entry(entry);
+            if let Some(key) = key.filter(|key| wanted.contains(key) && entry.header.state == NeighbourState::Permanent)
+            {
+                present.insert(key);
+                continue;
+            }
+            let Some(mac) = lladdr(entry) else { continue };
+            tracing::debug!(network = %network.network_id, ?key, "removing a stale FDB entry");
+            let stale = fdb_message(vxlan_index, &mac, neighbour_addr(entry));
+            match self.netlink.neighbours().del(stale).execute().await {
+                Ok(()) => {}
+                Err(error) if is_not_found(&error) => {}
+                Err(error) => return Err(fail(OverlayStep::RemoveForwardingEntry, error)),
+            }
+        }
+        for (mac, dst) in wanted.difference(&present) {
+            self.add_fdb_entry(vxlan_index, *mac, *dst)
+                .await
+                .map_err(|error| fail(OverlayStep::AddForwardingEntry, error))?;
+        }
+        Ok(())
+    }
+
+    /// `bridge fdb append|replace MAC dev VXLAN dst DST self permanent`: the all-zeros MAC takes one entry per
+    /// destination (append), any other MAC one destination (replace). rtnetlink's own request always sets
+    /// `NLM_F_EXCL` or `NLM_F_REPLACE`, and the kernel ignores a replace of the all-zeros entry, hence this one.
+    async fn add_fdb_entry(&self, vxlan_index: u32, mac: [u8; 6], dst: Ipv4Addr) -> Result<(), rtnetlink::Error> {
+        let message = fdb_message(vxlan_index, &mac, Some(dst));
+        let mut request = NetlinkMessage::from(RouteNetlinkMessage::NewNeighbour(message));
+        let how = if mac == ALL_ZEROS_MAC { NLM_F_APPEND } else { NLM_F_REPLACE };
+        request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | how;
+        let mut responses = self.netlink.clone().request(request)?;
+        while let Some(response) = responses.next().await {
+            if let NetlinkPayload::Error(error) = response.payload {
+                return Err(rtnetlink::Error::NetlinkError(error));
+            }
+        }
+        Ok(())
+    }
+
+    /// The permanent neighbour entries of the VXLAN device: every remote endpoint's address → its MAC.
+    async fn ensure_neighbours(&self, network: &OverlayNetworkPlan, vxlan_index: u32) -> Result<(), OverlayError> {
+        let fail = |step: OverlayStep, error: rtnetlink::Error| OverlayError::new(&network.network_id, step, error);
+        let wanted: BTreeSet<Ipv4Addr> = network.remote_endpoints.iter().map(|endpoint| endpoint.addr).collect();
+        let entries: Vec<NeighbourMessage> = self
+            .netlink
+            .neighbours()
+            .get()
+            .set_address_family(AddressFamily::Inet)
+            .execute()
+            .try_filter(|entry| futures::future::ready(entry.header.ifindex == vxlan_index))
+            .try_collect()
+            .await
+            .map_err(|error| fail(OverlayStep::ListNeighbours, error))?;
+        let mut present = BTreeSet::new();
+        for entry in &entries {
+            let addr = neighbour_addr(entry);
+            let good = addr.is_some_and(|addr| {
+                wanted.contains(&addr)
+                    && entry.header.state == NeighbourState::Permanent
+                    && lladdr(entry).as_deref() == Some(&mac_for(addr)[..])
+            });
+            match addr {
+                Some(addr) if good => {
+                    present.insert(addr);
+                }
+                _ => {
+                    tracing::debug!(network = %network.network_id, ?addr, "removing a stale neighbour entry");
+                    let mut stale = NeighbourMessage::default();
+                    stale.header = entry.header.clone();
+                    stale.attributes.extend(
+                        entry
+                            .attributes
+                            .iter()
+                            .filter(|nla| matches!(nla, NeighbourAttribute::Destination(_)))
+                            .cloned(),
+                    );
+                    match self.netlink.neighbours().del(stale).execute().await {
+                        Ok(()) => {}
+                        Err(error) if is_not_found(&error) => {}
+                        Err(error) => return Err(fail(OverlayStep::RemoveNeighbour, error)),
+                    }
+                }
+            }
+        }
+        for addr in wanted.difference(&present) {
+            self.netlink
+                .neighbours()
+                .add(vxlan_index, IpAddr::V4(*addr))
+                .link_layer_address(&mac_for(*addr))
+                .state(NeighbourState::Permanent)
+                .replace()
+                .execute()
+                .await
+                .map_err(|error| fail(OverlayStep::AddNeighbour, error))?;
+        }
+        Ok(())
+    }
+
+    /// Every network device of the namespace.
+    async fn links(&self) -> Result<Vec<LinkMessage>, OverlayError> {
+        self.netlink
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|error| node_error(OverlayStep::ListLinks, error))
+    }
+
+    /// Deletes the device `name` at `index`; a device already gone is fine.
+    async fn remove_link(&self, name: &str, index: u32) -> Result<(), OverlayError> {
+        match self.netlink.link().del(index).execute().await {
+            Ok(()) => Ok(()),
+            Err(error) if is_not_found(&error) => Ok(()),
+            Err(error) => Err(OverlayError::new(name, OverlayStep::RemoveVxlan, error)),
+        }
+    }
+}
+
+impl OverlayDataPlane for LinuxDataPlane {
+    async fn reconcile(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
+        self.reconcile_serially(plan).await
+    }
+
+    async fn remove_all(&self) -> Result<(), OverlayError> {
+        self.reconcile_serially(&NodeOverlayPlan::default()).await
+    }
+}
+
+/// The Docker network a plan's network asks for.
+fn bridge_spec(network: &OverlayNetworkPlan) -> BridgeNetworkSpec {
+    BridgeNetworkSpec {
+        name: network.bridge_name(),
+        overlay_network_id: network.network_id.clone(),
+        bridge_name: network.bridge_name(),
+        subnet: network.subnet,
+        prefix_len: network.prefix_len,
+        gateway: network.local_gateway,
+        mtu: network.mtu,
+        internal: network.internal,
+    }
+}
+
+fn node_error(step: OverlayStep, reason: impl std::fmt::Display) -> OverlayError {
+    OverlayError::new(NODE_WIDE, step, reason)
+}
+
+/// A bridge-family neighbour message for the VXLAN device's own FDB (`self`, permanent).
+fn fdb_message(vxlan_index: u32, mac: &[u8], dst: Option<Ipv4Addr>) -> NeighbourMessage {
+    let mut message = NeighbourMessage::default();
+    message.header.family = AddressFamily::Bridge;
+    message.header.ifindex = vxlan_index;
+    message.header.state = NeighbourState::Permanent;
+    message.header.flags = NeighbourFlags::Own;
+    message.header.kind = RouteType::Unspec;
+    message.attributes.push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
+    if let Some(dst) = dst {
+        message.attributes.push(NeighbourAttribute::Destination(NeighbourAddress::Inet(dst)));
+    }
+    message
+}
+
+/// The (MAC, IPv4 destination) of a VXLAN FDB entry, if it has both.
+fn fdb_entry(entry: &NeighbourMessage) -> Option<FdbEntry> {
+    let mac: [u8; 6] = lladdr(entry)?.try_into().ok()?;
+    Some((mac, neighbour_addr(entry)?))
+}
+
+fn lladdr(entry: &NeighbourMessage) -> Option<Vec<u8>> {
+    entry.attributes.iter().find_map(|nla| match nla {
+        NeighbourAttribute::LinkLayerAddress(mac) => Some(mac.clone()),
+        _ => None,
+    })
+}
+
+fn neighbour_addr(entry: &NeighbourMessage) -> Option<Ipv4Addr> {
+    entry.attributes.iter().find_map(|nla| match nla {
+        NeighbourAttribute::Destination(NeighbourAddress::Inet(addr)) => Some(*addr),
+        _ => None,
+    })
+}
+
+fn link_name(link: &LinkMessage) -> Option<&str> {
+    link.attributes.iter().find_map(|nla| match nla {
+        LinkAttribute::IfName(name) => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+fn link_address(link: &LinkMessage) -> Option<&[u8]> {
+    link.attributes.iter().find_map(|nla| match nla {
+        LinkAttribute::Address(mac) => Some(mac.as_slice()),
+        _ => None,
+    })
+}
+
+fn link_mtu(link: &LinkMessage) -> Option<u32> {
+    link.attributes.iter().find_map(|nla| match nla {
+        LinkAttribute::Mtu(mtu) => Some(*mtu),
+        _ => None,
+    })
+}
+
+fn link_controller(link: &LinkMessage) -> Option<u32> {
+    link.attributes.iter().find_map(|nla| match nla {
+        LinkAttribute::Controller(index) => Some(*index),
+        _ => None,
+    })
+}
+
+/// The VXLAN settings of a device, if it is a VXLAN device.
+fn vxlan_info(link: &LinkMessage) -> Option<&[InfoVxlan]> {
+    let infos = link.attributes.iter().find_map(|nla| match nla {
+        LinkAttribute::LinkInfo(infos) => Some(infos),
+        _ => None,
+    })?;
+    infos.contains(&LinkInfo::Kind(InfoKind::Vxlan)).then_some(())?;
+    infos.iter().find_map(|info| match info {
+        LinkInfo::Data(InfoData::Vxlan(settings)) => Some(settings.as_slice()),
+        _ => None,
+    })
+}
+
+/// The kernel said ENOENT or ENODEV: what was to be removed is already gone.
+fn is_not_found(error: &rtnetlink::Error) -> bool {
+    match error {
+        rtnetlink::Error::NetlinkError(message) => {
+            let code = message.raw_code().abs();
+            code == libc_errno::ENOENT || code == libc_errno::ENODEV
+        }
+        _ => false,
+    }
+}
+
+/// The two errno values `is_not_found` needs (runtime does not depend on libc for two numbers).
+mod libc_errno {
+    pub const ENOENT: i32 = 2;
+    pub const ENODEV: i32 = 19;
+}

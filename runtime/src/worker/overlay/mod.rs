@@ -1,0 +1,101 @@
+//! The node side of overlay networks: the seam through which a node realises its `NodeOverlayPlan` (`plan`) —
+//! per network a Docker bridge network with this node's own gateway, a VXLAN device on that bridge, and the
+//! forwarding entries (FDB and neighbours) toward every remote peer and endpoint. `linux` is the real data plane
+//! (rtnetlink and the Docker Engine, compiled out of the simulator); `fake` an in-memory one recording the
+//! realised forwarding view for the simulator's checkers. Invariants every implementation keeps: `reconcile` is
+//! idempotent and converges from any starting point (it adopts what exists, repairs what differs and removes what
+//! the plan no longer names), it touches only what the data plane made (recognised by name prefix or label), and a
+//! plan that fails validation changes nothing.
+
+pub mod fake;
+#[cfg(not(madsim))]
+pub mod linux;
+pub mod plan;
+
+use std::fmt;
+use std::future::Future;
+
+pub use plan::{NodeOverlayPlan, OverlayNetworkPlan, PlanError, RemoteEndpoint};
+
+/// What the data plane was doing when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverlayStep {
+    /// Checking the plan (nothing was changed).
+    ValidatePlan,
+    /// Reaching the kernel's netlink or the Docker Engine.
+    Connect,
+    ListDockerNetworks,
+    CreateDockerNetwork,
+    RemoveDockerNetwork,
+    /// Finding the Linux bridge Docker made for the network.
+    FindBridge,
+    /// Giving the bridge the gateway's MAC.
+    ConfigureBridge,
+    ListLinks,
+    CreateVxlan,
+    ConfigureVxlan,
+    RemoveVxlan,
+    ListForwardingEntries,
+    AddForwardingEntry,
+    RemoveForwardingEntry,
+    ListNeighbours,
+    AddNeighbour,
+    RemoveNeighbour,
+}
+
+impl fmt::Display for OverlayStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OverlayStep::ValidatePlan => "check the plan",
+            OverlayStep::Connect => "connect",
+            OverlayStep::ListDockerNetworks => "list Docker networks",
+            OverlayStep::CreateDockerNetwork => "create the Docker network",
+            OverlayStep::RemoveDockerNetwork => "remove the Docker network",
+            OverlayStep::FindBridge => "find the bridge device",
+            OverlayStep::ConfigureBridge => "set the bridge's MAC address",
+            OverlayStep::ListLinks => "list network devices",
+            OverlayStep::CreateVxlan => "create the VXLAN device",
+            OverlayStep::ConfigureVxlan => "configure the VXLAN device",
+            OverlayStep::RemoveVxlan => "remove the VXLAN device",
+            OverlayStep::ListForwardingEntries => "list forwarding entries",
+            OverlayStep::AddForwardingEntry => "add a forwarding entry",
+            OverlayStep::RemoveForwardingEntry => "remove a forwarding entry",
+            OverlayStep::ListNeighbours => "list neighbour entries",
+            OverlayStep::AddNeighbour => "add a neighbour entry",
+            OverlayStep::RemoveNeighbour => "remove a neighbour entry",
+        })
+    }
+}
+
+/// Why realising a plan failed: the network (its id, or the name of a stale device or Docker network), the step
+/// and the reason in the kernel's or engine's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("overlay network {network}: {step}: {reason}")]
+pub struct OverlayError {
+    pub network: String,
+    pub step: OverlayStep,
+    pub reason: String,
+}
+
+impl OverlayError {
+    pub fn new(network: impl Into<String>, step: OverlayStep, reason: impl fmt::Display) -> OverlayError {
+        OverlayError { network: network.into(), step, reason: reason.to_string() }
+    }
+}
+
+impl From<PlanError> for OverlayError {
+    fn from(error: PlanError) -> OverlayError {
+        OverlayError::new(error.network_id, OverlayStep::ValidatePlan, error.problem)
+    }
+}
+
+/// Realises one node's overlay plan. Methods take `&self`; calls are serialised inside.
+pub trait OverlayDataPlane: Send + Sync + 'static {
+    /// Makes the node's overlay state what `plan` says: creates what is missing, repairs what differs, removes
+    /// the networks, devices and entries of its own that the plan no longer names. Idempotent; after a restart
+    /// it adopts what exists. Stops at the first failure (what was done so far stays; the next call continues).
+    fn reconcile(&self, plan: &NodeOverlayPlan) -> impl Future<Output = Result<(), OverlayError>> + Send;
+
+    /// Removes every network, device and entry of its own (`reconcile` of an empty plan).
+    fn remove_all(&self) -> impl Future<Output = Result<(), OverlayError>> + Send;
+}

@@ -1,0 +1,325 @@
+//! The desired overlay state of one node, as plain data: for each overlay network with a task on the node, its
+//! subnet, this node's own gateway on it, its VXLAN id and MTU, and every remote peer and remote endpoint (task
+//! address or remote gateway → the underlay address of the node holding it). Computed elsewhere from cluster
+//! state; realised by an `OverlayDataPlane`. Also the names the data plane gives what it creates (derived from the
+//! network id alone, so a restarted node finds what it made) and Docker's MAC scheme. Pure: compiled everywhere,
+//! the simulator included. Invariant: a plan that passes [`NodeOverlayPlan::validate`] can be realised without
+//! two networks fighting over a name, a VXLAN id or an address, and every address in it lies in its subnet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+/// The prefix of the Docker network and Linux bridge device of an overlay network.
+pub const BRIDGE_NAME_PREFIX: &str = "swo-";
+/// The prefix of the VXLAN device of an overlay network.
+pub const VXLAN_NAME_PREFIX: &str = "swv-";
+/// How many leading characters of the network id name its devices (prefix + these ≤ 15, Linux's IFNAMSIZ − 1).
+pub const NAME_ID_CHARS: usize = 10;
+/// VXLAN network identifiers are 24 bits; 0 is not used.
+pub const VXLAN_ID_MAX: u32 = (1 << 24) - 1;
+/// IANA's VXLAN port, the default data-path port (`swarm init --data-path-port`).
+pub const DEFAULT_VXLAN_PORT: u16 = 4789;
+/// What VXLAN over IPv4 adds to each frame: overlay MTU = underlay MTU − this.
+pub const VXLAN_OVERHEAD_BYTES: u32 = 50;
+/// The smallest MTU IPv4 allows.
+pub const MTU_MIN: u32 = 68;
+/// The largest MTU a Linux device takes.
+pub const MTU_MAX: u32 = 65_535;
+/// The longest subnet prefix an overlay network may have (a /30 still has two usable addresses).
+pub const PREFIX_LEN_MAX: u8 = 30;
+
+/// What one node should have of every overlay network it takes part in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeOverlayPlan {
+    /// Sorted by `network_id`, one entry per network.
+    pub networks: Vec<OverlayNetworkPlan>,
+}
+
+/// One overlay network on one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverlayNetworkPlan {
+    /// The cluster network id (Docker-style, 25 lowercase letters and digits).
+    pub network_id: String,
+    /// The user's name for the network.
+    pub name: String,
+    pub subnet: Ipv4Addr,
+    pub prefix_len: u8,
+    /// This node's own gateway address on the network (each node has its own: one gateway shared by every host
+    /// would answer ARP from every host).
+    pub local_gateway: Ipv4Addr,
+    pub vxlan_id: u32,
+    /// The underlay MTU − [`VXLAN_OVERHEAD_BYTES`].
+    pub mtu: u32,
+    /// No route out of the network (`docker network create --internal`).
+    pub internal: bool,
+    /// Underlay addresses of the other nodes sharing this network (broadcast and unknown frames go to each).
+    pub remote_peers: Vec<Ipv4Addr>,
+    /// Every remote task address and every remote node's gateway, with the node that holds it.
+    pub remote_endpoints: Vec<RemoteEndpoint>,
+}
+
+/// An overlay address held by another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RemoteEndpoint {
+    /// The address on the overlay network.
+    pub addr: Ipv4Addr,
+    /// The underlay address of the node holding it.
+    pub underlay: Ipv4Addr,
+}
+
+/// Why a plan cannot be realised, naming the network.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}")]
+pub struct PlanError {
+    /// The network id the problem is in.
+    pub network_id: String,
+    pub problem: String,
+}
+
+/// Docker's MAC for a container address: `02:42` followed by the four bytes of the address. Containers are
+/// started with it and remote nodes program it, so no node ever has to ask (VXLAN `proxy` drops ARP into the
+/// tunnel).
+pub fn mac_for(addr: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = addr.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
+/// The Docker network (and Linux bridge device) of network `network_id`: `swo-` + its first ten characters.
+pub fn bridge_name(network_id: &str) -> String {
+    format!("{BRIDGE_NAME_PREFIX}{}", id_part(network_id))
+}
+
+/// The VXLAN device of network `network_id`: `swv-` + its first ten characters.
+pub fn vxlan_name(network_id: &str) -> String {
+    format!("{VXLAN_NAME_PREFIX}{}", id_part(network_id))
+}
+
+fn id_part(network_id: &str) -> &str {
+    let end = network_id.char_indices().nth(NAME_ID_CHARS).map_or(network_id.len(), |(index, _)| index);
+    &network_id[..end]
+}
+
+impl OverlayNetworkPlan {
+    pub fn bridge_name(&self) -> String {
+        bridge_name(&self.network_id)
+    }
+
+    pub fn vxlan_name(&self) -> String {
+        vxlan_name(&self.network_id)
+    }
+
+    /// Whether `addr` lies in the network's subnet.
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        u32::from(addr) & netmask(self.prefix_len) == u32::from(self.subnet)
+    }
+
+    /// The forwarding entries the plan asks for: remote address → underlay address of its node.
+    pub fn forwarding(&self) -> BTreeMap<Ipv4Addr, Ipv4Addr> {
+        self.remote_endpoints.iter().map(|endpoint| (endpoint.addr, endpoint.underlay)).collect()
+    }
+
+    /// Checks the network on its own (see [`NodeOverlayPlan::validate`] for checks across networks).
+    pub fn validate(&self) -> Result<(), PlanError> {
+        let fail = |problem: String| Err(PlanError { network_id: self.network_id.clone(), problem });
+        let id_ok = self.network_id.len() >= NAME_ID_CHARS
+            && self.network_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !id_ok {
+            return fail(format!(
+                "network id {:?}: at least {NAME_ID_CHARS} lowercase letters or digits",
+                self.network_id
+            ));
+        }
+        if self.prefix_len == 0 || self.prefix_len > PREFIX_LEN_MAX {
+            return fail(format!("subnet prefix length {}: 1 to {PREFIX_LEN_MAX}", self.prefix_len));
+        }
+        if u32::from(self.subnet) & !netmask(self.prefix_len) != 0 {
+            return fail(format!("subnet {}/{} has host bits set", self.subnet, self.prefix_len));
+        }
+        if !(1..=VXLAN_ID_MAX).contains(&self.vxlan_id) {
+            return fail(format!("VXLAN id {}: 1 to {VXLAN_ID_MAX}", self.vxlan_id));
+        }
+        if !(MTU_MIN..=MTU_MAX).contains(&self.mtu) {
+            return fail(format!("MTU {}: {MTU_MIN} to {MTU_MAX}", self.mtu));
+        }
+        self.check_host_addr("gateway", self.local_gateway).or_else(fail)?;
+        let mut seen = BTreeMap::new();
+        for endpoint in &self.remote_endpoints {
+            self.check_host_addr("remote endpoint", endpoint.addr).or_else(fail)?;
+            if endpoint.addr == self.local_gateway {
+                return fail(format!("remote endpoint {} is this node's gateway", endpoint.addr));
+            }
+            if let Some(other) = seen.insert(endpoint.addr, endpoint.underlay) {
+                if other != endpoint.underlay {
+                    return fail(format!(
+                        "remote endpoint {} is on two nodes: {other} and {}",
+                        endpoint.addr, endpoint.underlay
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `addr` is a host address of the subnet (neither the network nor the broadcast address).
+    fn check_host_addr(&self, what: &str, addr: Ipv4Addr) -> Result<(), String> {
+        let subnet = format!("{}/{}", self.subnet, self.prefix_len);
+        if !self.contains(addr) {
+            return Err(format!("{what} {addr} is outside the subnet {subnet}"));
+        }
+        let host_bits = u32::from(addr) & !netmask(self.prefix_len);
+        if host_bits == 0 || host_bits == !netmask(self.prefix_len) {
+            return Err(format!("{what} {addr} is the network or broadcast address of {subnet}"));
+        }
+        Ok(())
+    }
+}
+
+impl NodeOverlayPlan {
+    /// Checks every network, and across networks: sorted by id with no id twice, and no two networks sharing a
+    /// device name (ids agreeing in their first ten characters) or a VXLAN id.
+    pub fn validate(&self) -> Result<(), PlanError> {
+        let mut names = BTreeMap::new();
+        let mut vxlan_ids = BTreeMap::new();
+        let mut previous: Option<&str> = None;
+        for network in &self.networks {
+            network.validate()?;
+            let fail = |problem: String| Err(PlanError { network_id: network.network_id.clone(), problem });
+            if previous.is_some_and(|previous| previous >= network.network_id.as_str()) {
+                return fail("networks are not sorted by id, or one is listed twice".to_string());
+            }
+            previous = Some(&network.network_id);
+            if let Some(other) = names.insert(network.bridge_name(), &network.network_id) {
+                return fail(format!("its device names clash with network {other}'s"));
+            }
+            if let Some(other) = vxlan_ids.insert(network.vxlan_id, &network.network_id) {
+                return fail(format!("VXLAN id {} is also network {other}'s", network.vxlan_id));
+            }
+        }
+        Ok(())
+    }
+
+    /// The network ids in the plan.
+    pub fn network_ids(&self) -> BTreeSet<&str> {
+        self.networks.iter().map(|network| network.network_id.as_str()).collect()
+    }
+}
+
+/// The netmask of a prefix length, as a number.
+fn netmask(prefix_len: u8) -> u32 {
+    match prefix_len {
+        0 => 0,
+        len if len >= 32 => u32::MAX,
+        len => u32::MAX << (32 - u32::from(len)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn network(id: &str) -> OverlayNetworkPlan {
+        OverlayNetworkPlan {
+            network_id: id.to_string(),
+            name: "web".into(),
+            subnet: Ipv4Addr::new(10, 0, 1, 0),
+            prefix_len: 24,
+            local_gateway: Ipv4Addr::new(10, 0, 1, 2),
+            vxlan_id: 4097,
+            mtu: 1450,
+            internal: false,
+            remote_peers: vec![Ipv4Addr::new(172, 30, 0, 2)],
+            remote_endpoints: vec![RemoteEndpoint {
+                addr: Ipv4Addr::new(10, 0, 1, 3),
+                underlay: Ipv4Addr::new(172, 30, 0, 2),
+            }],
+        }
+    }
+
+    #[test]
+    fn macs_follow_dockers_scheme() {
+        assert_eq!(mac_for(Ipv4Addr::new(10, 0, 1, 5)), [0x02, 0x42, 10, 0, 1, 5]);
+        assert_eq!(mac_for(Ipv4Addr::new(192, 168, 255, 254)), [0x02, 0x42, 192, 168, 255, 254]);
+    }
+
+    #[test]
+    fn device_names_fit_linux_and_derive_from_the_id_alone() {
+        let id = "7m3xq9k2p1a8b4c6d0e5f2g7h";
+        assert_eq!(bridge_name(id), "swo-7m3xq9k2p1");
+        assert_eq!(vxlan_name(id), "swv-7m3xq9k2p1");
+        assert!(bridge_name(id).len() <= 15 && vxlan_name(id).len() <= 15);
+        assert_eq!(bridge_name("short"), "swo-short");
+    }
+
+    #[test]
+    fn a_good_plan_passes() {
+        let plan = NodeOverlayPlan {
+            networks: vec![network("aaaaaaaaaa1"), {
+                let mut other = network("bbbbbbbbbb1");
+                other.vxlan_id = 4098;
+                other
+            }],
+        };
+        assert_eq!(plan.validate(), Ok(()));
+        assert_eq!(NodeOverlayPlan::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn bad_networks_are_refused_naming_the_problem() {
+        type Change = fn(&mut OverlayNetworkPlan);
+        let cases: &[(Change, &str)] = &[
+            (|n| n.network_id = "Bad-Id-With-Dashes".into(), "lowercase letters or digits"),
+            (|n| n.network_id = "short".into(), "at least 10"),
+            (|n| n.prefix_len = 0, "prefix length 0"),
+            (|n| n.prefix_len = 31, "prefix length 31"),
+            (|n| n.subnet = Ipv4Addr::new(10, 0, 1, 1), "host bits set"),
+            (|n| n.vxlan_id = 0, "VXLAN id 0"),
+            (|n| n.vxlan_id = VXLAN_ID_MAX + 1, "VXLAN id 16777216"),
+            (|n| n.mtu = 67, "MTU 67"),
+            (|n| n.local_gateway = Ipv4Addr::new(10, 0, 2, 1), "gateway 10.0.2.1 is outside the subnet 10.0.1.0/24"),
+            (|n| n.local_gateway = Ipv4Addr::new(10, 0, 1, 255), "broadcast"),
+            (|n| n.remote_endpoints[0].addr = Ipv4Addr::new(10, 9, 9, 9), "remote endpoint 10.9.9.9 is outside"),
+            (|n| n.remote_endpoints[0].addr = Ipv4Addr::new(10, 0, 1, 2), "is this node's gateway"),
+            (
+                |n| {
+                    let mut twin = n.remote_endpoints[0];
+                    twin.underlay = Ipv4Addr::new(172, 30, 0, 9);
+                    n.remote_endpoints.push(twin);
+                },
+                "is on two nodes",
+            ),
+        ];
+        for (change, expected) in cases {
+            let mut bad = network("aaaaaaaaaa1");
+            change(&mut bad);
+            let error = bad.validate().expect_err(expected);
+            assert!(error.problem.contains(expected), "{:?} does not say {expected:?}", error.problem);
+            assert_eq!(error.network_id, bad.network_id);
+        }
+    }
+
+    #[test]
+    fn networks_clashing_with_each_other_are_refused() {
+        let clash_names = NodeOverlayPlan {
+            networks: vec![network("aaaaaaaaaa1"), {
+                let mut other = network("aaaaaaaaaa2");
+                other.vxlan_id = 4098;
+                other
+            }],
+        };
+        assert!(clash_names.validate().unwrap_err().problem.contains("device names clash"));
+        let clash_vxlan = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1"), network("bbbbbbbbbb1")] };
+        assert!(clash_vxlan.validate().unwrap_err().problem.contains("VXLAN id 4097"));
+        let unsorted = NodeOverlayPlan { networks: vec![network("bbbbbbbbbb1"), network("aaaaaaaaaa1")] };
+        assert!(unsorted.validate().unwrap_err().problem.contains("not sorted"));
+    }
+
+    #[test]
+    fn plans_travel_as_json() {
+        let plan = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1")] };
+        let text = serde_json::to_string(&plan).expect("encode");
+        assert!(text.contains("\"local_gateway\":\"10.0.1.2\""), "{text}");
+        assert_eq!(serde_json::from_str::<NodeOverlayPlan>(&text).expect("decode"), plan);
+    }
+}
