@@ -168,6 +168,11 @@ impl<T> Receiver<T> {
         Ref { guard: self.shared.read() }
     }
 
+    /// Whether a value this receiver has not seen was sent.
+    pub fn has_changed(&self) -> bool {
+        self.shared.read().version != self.seen
+    }
+
     /// The current value, marking it seen.
     pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
         let guard = self.shared.read();

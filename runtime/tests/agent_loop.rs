@@ -140,7 +140,7 @@ fn agent(node_id: &str, manager_addr: &str, executor: Arc<MemoryExecutor>) -> Ag
         availability: swarm_core::NodeAvailability::Active,
         manager: None,
     };
-    Agent::start(config, executor)
+    Agent::start(config, executor, Arc::new(swarm_runtime::worker::overlay::fake::FakeDataPlane::new()))
 }
 
 async fn wait_for<F, Fut>(what: &str, deadline: Duration, mut condition: F)

@@ -18,6 +18,7 @@ use swarm_runtime::raft::settings::RaftSettings;
 use swarm_runtime::raft::state_machine::RaftObserver;
 use swarm_runtime::storage::mem_disk::MemDisk;
 use swarm_runtime::worker::agent::{Agent, AgentConfig};
+use swarm_runtime::worker::overlay::fake::FakeDataPlane;
 
 use crate::executor::{SimBehaviour, SimEngine, SIM_CLUSTER_ID};
 use crate::recorder::Recorder;
@@ -61,6 +62,8 @@ pub struct WorkerSlot {
     pub node_id: String,
     pub node: NodeHandle,
     pub engine: SimEngine,
+    /// The host's overlay data plane (survives a daemon restart, not a host crash).
+    pub data_plane: Arc<FakeDataPlane>,
     pub up: bool,
 }
 
@@ -346,6 +349,8 @@ impl World {
         };
         let executor_engine = engine.clone();
         let executor_node_id = node_id.clone();
+        let data_plane = Arc::new(FakeDataPlane::new());
+        let agent_data_plane = data_plane.clone();
         let node = self
             .handle
             .create_node()
@@ -354,13 +359,14 @@ impl World {
             .init(move || {
                 let executor = Arc::new(executor_engine.executor(executor_node_id.clone(), behaviour.clone()));
                 let config = config.clone();
+                let data_plane = agent_data_plane.clone();
                 async move {
-                    let _agent = Agent::start(config, executor);
+                    let _agent = Agent::start(config, executor, data_plane);
                     std::future::pending::<()>().await;
                 }
             })
             .build();
-        self.workers.insert(index, WorkerSlot { index, node_id, node, engine, up: true });
+        self.workers.insert(index, WorkerSlot { index, node_id, node, engine, data_plane, up: true });
     }
 
     /// The host of worker `index` dies: its daemon and every container are gone.
@@ -372,6 +378,7 @@ impl World {
         self.handle.kill(slot.node.id());
         self.frozen_workers.lock().expect("frozen").remove(&index);
         slot.engine.machine_crash();
+        slot.data_plane.machine_crash();
         slot.up = false;
     }
 

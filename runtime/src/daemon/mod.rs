@@ -42,6 +42,25 @@ use crate::storage::fs_disk::FsDisk;
 use crate::worker::agent::{Agent, AgentConfig};
 use crate::worker::docker::DockerExecutor;
 use crate::worker::executor::Executor;
+use crate::worker::overlay::linux::{HostDataPlane, LinuxDataPlane, LinuxDataPlaneConfig};
+
+/// This node's overlay data plane on its advertise address (the VXLAN devices' local address); unavailable, with
+/// the reason logged, when that is no IPv4 address or netlink or the engine cannot be reached.
+async fn host_data_plane(advertise_addr: &str, node_id: &str) -> HostDataPlane {
+    let Some(underlay_addr) = swarm_core::overlay::underlay_addr(advertise_addr) else {
+        let reason = format!("the advertise address {advertise_addr} is not an IPv4 address");
+        tracing::warn!(%reason, "no overlay networks on this node");
+        return HostDataPlane::Unavailable(reason);
+    };
+    let config = LinuxDataPlaneConfig::new(underlay_addr);
+    match LinuxDataPlane::connect(config, &crate::worker::docker::docker_host_from_env(), node_id).await {
+        Ok(plane) => HostDataPlane::Linux(plane),
+        Err(error) => {
+            tracing::warn!(%error, "no overlay networks on this node");
+            HostDataPlane::Unavailable(error.to_string())
+        }
+    }
+}
 
 /// `--default-addr-pool`, `--default-addr-pool-mask-length` and `--data-path-port` into `settings` (the store
 /// checks ranges and overlaps; malformed text is refused here, naming the flag).
@@ -520,7 +539,8 @@ impl Daemon {
                 reachability: Reachability::Reachable,
             }),
         };
-        Some(Agent::start(config, engine))
+        let data_plane = Arc::new(host_data_plane(&file.advertise_addr, &file.node_id).await);
+        Some(Agent::start(config, engine, data_plane))
     }
 
     async fn description(&self, engine: &DockerExecutor) -> NodeDescription {

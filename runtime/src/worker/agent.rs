@@ -31,7 +31,9 @@ use swarm_core::{ManagerStatus, NodeAvailability, NodeDescription, NodeRole, Tas
 use tokio::sync::mpsc;
 
 use super::executor::{ContainerState, ExecError, Executor, FoundContainer};
+use super::networking::Networking;
 use super::orphans::orphans;
+use super::overlay::OverlayDataPlane;
 use crate::clock::wall_clock_now;
 use crate::dispatcher::api::{
     assignments_call_timeout, Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef,
@@ -102,6 +104,8 @@ struct Shared<E> {
     /// This process's stalls, and the stall count as of the newest assignment answer's request.
     stalls: Arc<StallDetector>,
     fresh_as_of_stalls: Arc<watch::Sender<u64>>,
+    /// Realises the overlay plan of each assignment answer; drivers wait on it for their networks.
+    networking: Networking,
 }
 
 /// Opens once the agent holds an assignment answer it asked for after this process's last stall.
@@ -125,9 +129,10 @@ impl StartGate {
 }
 
 impl Agent {
-    /// Starts the agent's loops on the current runtime.
-    pub fn start<E: Executor>(config: AgentConfig, executor: Arc<E>) -> Agent {
+    /// Starts the agent's loops on the current runtime, realising overlay networks through `data_plane`.
+    pub fn start<E: Executor, D: OverlayDataPlane>(config: AgentConfig, executor: Arc<E>, data_plane: Arc<D>) -> Agent {
         assert!(!config.managers.is_empty(), "an agent needs at least one manager address");
+        let (networking, networking_task) = Networking::start(data_plane);
         let (reports, report_queue) = mpsc::unbounded_channel();
         let drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>> = Arc::default();
         let stalls = Arc::new(StallDetector::default());
@@ -142,9 +147,11 @@ impl Agent {
             drivers: drivers.clone(),
             stalls,
             fresh_as_of_stalls: Arc::new(watch::channel(0).0),
+            networking,
         });
         let tasks = vec![
             stall_ticker,
+            networking_task,
             tokio::spawn(session_loop(shared.clone())),
             tokio::spawn(assignment_loop(shared.clone())),
             tokio::spawn(report_loop(shared, report_queue)),
@@ -454,6 +461,7 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
                 }
                 if known != Some(assignments.fingerprint) || found.is_some() {
                     known = Some(assignments.fingerprint);
+                    shared.networking.offer(&assignments.overlay);
                     apply_assignments(&shared, assignments.tasks, found.take());
                 }
                 // The drivers hold this answer's tasks now: those waiting to start may go on.
@@ -526,6 +534,7 @@ fn apply_assignments<E: Executor>(shared: &Arc<Shared<E>>, tasks: Vec<Task>, fou
                     shared.reports.clone(),
                     adopted,
                     gate,
+                    shared.networking.clone(),
                 ));
                 drivers.insert(task.id, DriverHandle { updates, join });
             }
@@ -638,6 +647,7 @@ async fn drive<E: Executor>(
     reports: mpsc::UnboundedSender<(String, TaskStatus)>,
     adopted: Option<FoundContainer>,
     mut gate: StartGate,
+    networking: Networking,
 ) {
     let container_id = adopted.as_ref().map(|c| c.container_id.clone()).or_else(|| task.status.container_id.clone());
     let mut reporter = Reporter { task_id: task.id.clone(), reported: task.status.state, container_id, reports };
@@ -645,7 +655,9 @@ async fn drive<E: Executor>(
     let end = if task.status.state.is_terminal() {
         RunEnd::Ended
     } else {
-        run(&task, &mut updates, executor.as_ref(), &mut reporter, adopted.map(|c| c.state), grace, &mut gate).await
+        let adopted = adopted.map(|c| c.state);
+        let context = RunContext { executor: executor.as_ref(), grace, gate: &mut gate, networking: &networking };
+        run(&task, &mut updates, &mut reporter, adopted, context).await
     };
     if let RunEnd::Ended = end {
         // Wait until the task leaves the assignment set.
@@ -683,15 +695,22 @@ fn latest(updates: &mut watch::Receiver<Option<Task>>) -> Option<Task> {
     updates.borrow_and_update().clone()
 }
 
+/// What a run needs besides the task: the executor, the stop grace period, the start gate and the networks.
+struct RunContext<'a, E> {
+    executor: &'a E,
+    grace: Duration,
+    gate: &'a mut StartGate,
+    networking: &'a Networking,
+}
+
 async fn run<E: Executor>(
     task: &Task,
     updates: &mut watch::Receiver<Option<Task>>,
-    executor: &E,
     reporter: &mut Reporter,
     adopted: Option<ContainerState>,
-    grace: Duration,
-    gate: &mut StartGate,
+    context: RunContext<'_, E>,
 ) -> RunEnd {
+    let RunContext { executor, grace, gate, networking } = context;
     let still_wanted = |updates: &mut watch::Receiver<Option<Task>>| latest(updates).map(|t| wanted(&t));
     match still_wanted(updates) {
         None => return RunEnd::Unassigned,
@@ -720,6 +739,21 @@ async fn run<E: Executor>(
         Some(ContainerState::Created) | None => {
             reporter.report(TaskState::Accepted, "accepted", None);
             reporter.report(TaskState::Preparing, "preparing", None);
+            // The container is created on its networks' bridges: wait until they exist on this node.
+            loop {
+                tokio::select! {
+                    biased;
+                    () = networking.wait_realised(task) => break,
+                    changed = updates.changed() => {
+                        if changed.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                        if let Some(end) = end_unless_wanted(updates, reporter) {
+                            return end;
+                        }
+                    }
+                }
+            }
             let container_id = match executor.prepare(task).await {
                 Ok(id) => id,
                 Err(error) => {

@@ -1,4 +1,4 @@
-//! `overlay-reconcile UNDERLAY_ADDR [VXLAN_PORT] < plan.json`: a test helper that realises one node's overlay plan
+//! `overlay-reconcile UNDERLAY_ADDR < plan.json`: a test helper that realises one node's overlay plan
 //! with the real Linux data plane, in the network namespace it runs in and on the Docker Engine at `DOCKER_HOST`
 //! — what a node's daemon will do, without a cluster. `tests/overlay_dataplane.rs` runs it in each test host with
 //! `nsenter --net=…` (the daemon's own way into a host). It reads a `NodeOverlayPlan` as JSON on stdin, reconciles
@@ -13,7 +13,7 @@ use swarm_runtime::worker::docker::docker_host_from_env;
 use swarm_runtime::worker::overlay::linux::{LinuxDataPlane, LinuxDataPlaneConfig};
 use swarm_runtime::worker::overlay::{NodeOverlayPlan, OverlayDataPlane};
 
-const USAGE: &str = "usage: overlay-reconcile UNDERLAY_ADDR [VXLAN_PORT] < plan.json";
+const USAGE: &str = "usage: overlay-reconcile UNDERLAY_ADDR < plan.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let outcome = runtime.block_on(async {
-        let plane = LinuxDataPlane::connect(config, &docker_host_from_env()).await?;
+        let plane = LinuxDataPlane::connect(config, &docker_host_from_env(), "overlay-reconcile").await?;
         plane.reconcile(&plan).await
     });
     match outcome {
@@ -51,16 +51,8 @@ fn main() -> ExitCode {
 }
 
 fn parse_args(args: &[String]) -> Result<LinuxDataPlaneConfig, String> {
-    let (addr, port) = match args {
-        [addr] => (addr, None),
-        [addr, port] => (addr, Some(port)),
-        _ => return Err(format!("{} arguments", args.len())),
-    };
+    let [addr] = args else { return Err(format!("{} arguments", args.len())) };
     let underlay_addr: Ipv4Addr =
         addr.parse().map_err(|_| format!("underlay address {addr:?}: not an IPv4 address"))?;
-    let mut config = LinuxDataPlaneConfig::new(underlay_addr);
-    if let Some(port) = port {
-        config.vxlan_port = port.parse().map_err(|_| format!("VXLAN port {port:?}: not a UDP port"))?;
-    }
-    Ok(config)
+    Ok(LinuxDataPlaneConfig::new(underlay_addr))
 }

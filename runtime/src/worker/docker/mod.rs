@@ -31,6 +31,7 @@ use swarm_core::spec::{MountType, PublishMode, SECOND_NS};
 use swarm_core::Task;
 
 use super::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
+use super::overlay;
 
 /// The cluster whose node created a container: `list_cluster` filters on it.
 pub const LABEL_CLUSTER_ID: &str = "swarm.cluster.id";
@@ -321,9 +322,13 @@ impl Executor for DockerExecutor {
         self.ensure_image(&image).await?;
         let name = container_name(task, &self.node_id);
         let options = CreateContainerOptions { name: Some(name.clone()), ..CreateContainerOptions::default() };
-        let body = create_body(task, &self.node_id, &self.cluster_id, &image);
+        let mut body = create_body(task, &self.node_id, &self.cluster_id, &image);
+        self.attach_first_network(task, &mut body).await?;
         match self.docker.create_container(Some(options), body).await {
-            Ok(created) => Ok(created.id),
+            Ok(created) => {
+                self.attach_other_networks(task, &created.id).await?;
+                Ok(created.id)
+            }
             Err(error) => match status_code(&error) {
                 // A concurrent `prepare` of the same task won the name.
                 Some(409) => match self.find_task_container(&task.id).await? {
@@ -535,7 +540,7 @@ fn service_name(task: &Task) -> &str {
 /// Docker Swarm's task name, also the container name: `<service>.<slot>.<task id>` for a replicated task,
 /// `<service>.<node id>.<task id>` for a global one.
 pub fn container_name(task: &Task, node_id: &str) -> String {
-    format!("{}.{}.{}", service_name(task), slot_or_node(task, node_id), task.id)
+    swarm_core::overlay::task_container_name(task, node_id)
 }
 
 /// The slot, or for a global task the node id (SwarmKit's `{{.Task.Slot}}` falls back to the node id too).
@@ -625,6 +630,51 @@ fn container_labels(task: &Task, node_id: &str, cluster_id: &str) -> HashMap<Str
         None => labels.remove(LABEL_TASK_SLOT),
     };
     labels
+}
+
+impl DockerExecutor {
+    /// A task on overlay networks is created on its first network's bridge (this node's Docker network for it)
+    /// with its allocated address and Docker's MAC for it, and with this node's gateway there as its DNS server
+    /// (Docker's embedded resolver forwards the names it does not know to it).
+    async fn attach_first_network(&self, task: &Task, body: &mut ContainerCreateBody) -> Result<(), ExecError> {
+        let Some(first) = task.networks.first() else { return Ok(()) };
+        let network = overlay::plan::bridge_name(&first.network_id);
+        let inspected = self
+            .docker
+            .inspect_network(&network, None::<bollard::query_parameters::InspectNetworkOptions>)
+            .await
+            .map_err(|error| ExecError::Failed(format!("network {network} of this node: {}", error_message(&error))))?;
+        let gateway = inspected
+            .ipam
+            .and_then(|ipam| ipam.config)
+            .and_then(|configs| configs.into_iter().find_map(|config| config.gateway));
+        let host_config = body.host_config.get_or_insert_with(HostConfig::default);
+        host_config.network_mode = Some(network.clone());
+        host_config.dns = gateway.map(|gateway| vec![gateway]);
+        let endpoint = networks::overlay_endpoint_settings(first.addr, overlay::plan::mac_for(first.addr));
+        body.networking_config =
+            Some(bollard::models::NetworkingConfig { endpoints_config: Some(HashMap::from([(network, endpoint)])) });
+        Ok(())
+    }
+
+    /// Connects a created container to the task's other networks, each with its address there.
+    async fn attach_other_networks(&self, task: &Task, container_id: &str) -> Result<(), ExecError> {
+        for attachment in task.networks.iter().skip(1) {
+            let network = overlay::plan::bridge_name(&attachment.network_id);
+            let request = bollard::models::NetworkConnectRequest {
+                container: container_id.to_string(),
+                endpoint_config: Some(networks::overlay_endpoint_settings(
+                    attachment.addr,
+                    overlay::plan::mac_for(attachment.addr),
+                )),
+            };
+            if let Err(error) = self.docker.connect_network(&network, request).await {
+                let _ = self.force_remove(container_id).await;
+                return Err(ExecError::Failed(format!("connecting to network {network}: {}", error_message(&error))));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The create request for `task`'s container running `image`.

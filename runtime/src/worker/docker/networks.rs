@@ -2,7 +2,8 @@
 //! listed and removed through the Engine API, and the endpoint settings that attach a task's container to one with
 //! its allocated address and MAC. It speaks in plain values (`BridgeNetworkSpec`), never in plans, so the overlay
 //! room above it decides what to want and this file only how to ask the engine. Invariant: it lists and removes
-//! only networks carrying [`LABEL_OVERLAY_NETWORK_ID`] — the networks the data plane made — and reads back from a
+//! only networks carrying [`LABEL_OVERLAY_NETWORK_ID`] — the networks the data plane made; each also names its
+//! node ([`LABEL_NODE_ID`]), so the data planes of several nodes on one engine leave each other's alone — and reads back from a
 //! network exactly the fields it sets, so "what exists" compares equal to "what was asked for" when nothing drifted.
 
 use std::collections::HashMap;
@@ -17,6 +18,8 @@ use super::{error_message, handshake, status_code, EngineUnreachable};
 /// The label marking a Docker network as an overlay network's bridge on this node; its value is the cluster
 /// network id.
 pub const LABEL_OVERLAY_NETWORK_ID: &str = "swarm.overlay.network-id";
+/// The label naming the node whose data plane made the network (several nodes may share one engine).
+pub const LABEL_NODE_ID: &str = "swarm.node.id";
 /// Docker's bridge driver option naming the Linux bridge device.
 pub const OPTION_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 /// Docker's driver option for the MTU of the network's interfaces.
@@ -53,6 +56,8 @@ pub struct ExistingBridgeNetwork {
     pub name: String,
     /// Its overlay network id label.
     pub overlay_network_id: String,
+    /// The node whose data plane made it ([`LABEL_NODE_ID`]); empty if unlabelled.
+    pub node_id: String,
 }
 
 /// The overlay data plane's door to one Docker Engine's networks.
@@ -60,13 +65,20 @@ pub struct ExistingBridgeNetwork {
 pub struct DockerBridgeNetworks {
     docker: Docker,
     host: String,
+    /// This node's id: the networks it creates carry it as [`LABEL_NODE_ID`].
+    node_id: String,
 }
 
 impl DockerBridgeNetworks {
     /// Connects to the engine at `host` (`unix://PATH`, `tcp://HOST:PORT`); see [`super::docker_host_from_env`].
-    pub async fn connect_to(host: &str) -> Result<DockerBridgeNetworks, EngineUnreachable> {
+    pub async fn connect_to(host: &str, node_id: &str) -> Result<DockerBridgeNetworks, EngineUnreachable> {
         let (docker, _version) = handshake(host).await?;
-        Ok(DockerBridgeNetworks { docker, host: host.to_string() })
+        Ok(DockerBridgeNetworks { docker, host: host.to_string(), node_id: node_id.to_string() })
+    }
+
+    /// The node whose networks these are.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// The engine's address, as connected to.
@@ -89,7 +101,11 @@ impl DockerBridgeNetworks {
 
     /// Creates the network. The error is the engine's words.
     pub async fn create(&self, spec: &BridgeNetworkSpec) -> Result<(), String> {
-        self.docker.create_network(create_request(spec)).await.map_err(|error| error_message(&error))?;
+        let mut request = create_request(spec);
+        if let Some(labels) = request.labels.as_mut() {
+            labels.insert(LABEL_NODE_ID.to_string(), self.node_id.clone());
+        }
+        self.docker.create_network(request).await.map_err(|error| error_message(&error))?;
         Ok(())
     }
 
@@ -131,13 +147,15 @@ fn create_request(spec: &BridgeNetworkSpec) -> NetworkCreateRequest {
 
 /// A listed network carrying our label, with what could be read back of it; `None` without the label.
 fn existing_network(network: &Network) -> Option<ExistingBridgeNetwork> {
-    let overlay_network_id = network.labels.as_ref()?.get(LABEL_OVERLAY_NETWORK_ID)?.clone();
+    let labels = network.labels.as_ref()?;
+    let overlay_network_id = labels.get(LABEL_OVERLAY_NETWORK_ID)?.clone();
     let name = network.name.clone().unwrap_or_default();
     Some(ExistingBridgeNetwork {
         docker_id: network.id.clone().unwrap_or_default(),
         spec: read_back(network, &name, &overlay_network_id),
         name,
         overlay_network_id,
+        node_id: labels.get(LABEL_NODE_ID).cloned().unwrap_or_default(),
     })
 }
 

@@ -93,6 +93,11 @@ impl FakeDataPlane {
         self.lock().networks.get(network_id).map(|network| network.forwarding.clone())
     }
 
+    /// The host died: everything realised is gone (devices do not survive a reboot).
+    pub fn machine_crash(&self) {
+        self.lock().networks.clear();
+    }
+
     /// How many changes the last successful reconcile made (0: it found everything as planned).
     pub fn last_changes(&self) -> usize {
         self.lock().last_changes
@@ -172,6 +177,7 @@ mod tests {
             vxlan_id,
             mtu: 1450,
             internal: false,
+            vxlan_port: crate::worker::overlay::plan::DEFAULT_VXLAN_PORT,
             remote_peers: peers,
             remote_endpoints: endpoints
                 .iter()

@@ -31,7 +31,7 @@ use rtnetlink::packet_route::route::RouteType;
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, LinkUnspec, LinkVxlan};
 
-use super::plan::{mac_for, NodeOverlayPlan, OverlayNetworkPlan, DEFAULT_VXLAN_PORT, VXLAN_NAME_PREFIX};
+use super::plan::{mac_for, NodeOverlayPlan, OverlayNetworkPlan, VXLAN_NAME_PREFIX};
 use super::{OverlayDataPlane, OverlayError, OverlayStep};
 use crate::worker::docker::networks::{BridgeNetworkSpec, DockerBridgeNetworks, ExistingBridgeNetwork};
 
@@ -45,14 +45,12 @@ const NODE_WIDE: &str = "(all)";
 pub struct LinuxDataPlaneConfig {
     /// This node's address on the underlay: the VXLAN devices' `local` address.
     pub underlay_addr: Ipv4Addr,
-    /// The VXLAN UDP port (`swarm init --data-path-port`).
-    pub vxlan_port: u16,
 }
 
 impl LinuxDataPlaneConfig {
-    /// The default data-path port, 4789.
+    /// The VXLAN port comes with each network of the plan (`swarm init --data-path-port`).
     pub fn new(underlay_addr: Ipv4Addr) -> LinuxDataPlaneConfig {
-        LinuxDataPlaneConfig { underlay_addr, vxlan_port: DEFAULT_VXLAN_PORT }
+        LinuxDataPlaneConfig { underlay_addr }
     }
 }
 
@@ -70,11 +68,15 @@ type FdbEntry = ([u8; 6], Ipv4Addr);
 impl LinuxDataPlane {
     /// Opens a netlink socket in the current network namespace and connects to the Docker Engine at
     /// `docker_host` (`unix://PATH`; see `docker::docker_host_from_env`). Must run inside a tokio runtime.
-    pub async fn connect(config: LinuxDataPlaneConfig, docker_host: &str) -> Result<LinuxDataPlane, OverlayError> {
+    pub async fn connect(
+        config: LinuxDataPlaneConfig,
+        docker_host: &str,
+        node_id: &str,
+    ) -> Result<LinuxDataPlane, OverlayError> {
         let (connection, netlink, _) = rtnetlink::new_connection()
             .map_err(|error| node_error(OverlayStep::Connect, format!("netlink: {error}")))?;
         tokio::spawn(connection);
-        let docker = DockerBridgeNetworks::connect_to(docker_host)
+        let docker = DockerBridgeNetworks::connect_to(docker_host, node_id)
             .await
             .map_err(|error| node_error(OverlayStep::Connect, error))?;
         Ok(LinuxDataPlane { config, netlink, docker, serial: tokio::sync::Mutex::new(()) })
@@ -84,7 +86,14 @@ impl LinuxDataPlane {
         plan.validate()?;
         let _serial = self.serial.lock().await;
         let wanted_ids = plan.network_ids();
-        let wanted_vxlans: BTreeSet<String> = plan.networks.iter().map(OverlayNetworkPlan::vxlan_name).collect();
+        let all_existing =
+            self.docker.list().await.map_err(|reason| node_error(OverlayStep::ListDockerNetworks, reason))?;
+        // Networks another node's data plane made on this engine (several nodes on one host) are not ours to
+        // adopt or remove, nor are their VXLAN devices.
+        let (existing, foreign): (Vec<_>, Vec<_>) =
+            all_existing.into_iter().partition(|network| network.node_id == self.docker.node_id());
+        let mut wanted_vxlans: BTreeSet<String> = plan.networks.iter().map(OverlayNetworkPlan::vxlan_name).collect();
+        wanted_vxlans.extend(foreign.iter().map(|network| super::plan::vxlan_name(&network.overlay_network_id)));
         for link in self.links().await? {
             let name = link_name(&link).unwrap_or_default();
             if name.starts_with(VXLAN_NAME_PREFIX) && vxlan_info(&link).is_some() && !wanted_vxlans.contains(name) {
@@ -92,8 +101,6 @@ impl LinuxDataPlane {
                 self.remove_link(name, link.header.index).await?;
             }
         }
-        let existing =
-            self.docker.list().await.map_err(|reason| node_error(OverlayStep::ListDockerNetworks, reason))?;
         let mut adopted: BTreeMap<&str, &ExistingBridgeNetwork> = BTreeMap::new();
         for network in &existing {
             let id = network.overlay_network_id.as_str();
@@ -186,7 +193,7 @@ impl LinuxDataPlane {
             self.remove_link(&name, link.header.index).await?;
         }
         let device = LinkVxlan::new(&name, network.vxlan_id)
-            .port(self.config.vxlan_port)
+            .port(network.vxlan_port)
             .local(self.config.underlay_addr)
             .learning(false)
             .proxy(true)
@@ -216,7 +223,7 @@ impl LinuxDataPlane {
         let Some(infos) = vxlan_info(link) else { return false };
         let has = |wanted: &InfoVxlan| infos.iter().any(|info| info == wanted);
         has(&InfoVxlan::Id(network.vxlan_id))
-            && has(&InfoVxlan::Port(self.config.vxlan_port))
+            && has(&InfoVxlan::Port(network.vxlan_port))
             && has(&InfoVxlan::Local(self.config.underlay_addr))
             && has(&InfoVxlan::Learning(false))
             && has(&InfoVxlan::Proxy(true))
@@ -367,6 +374,30 @@ impl OverlayDataPlane for LinuxDataPlane {
 
     async fn remove_all(&self) -> Result<(), OverlayError> {
         self.reconcile_serially(&NodeOverlayPlan::default()).await
+    }
+}
+
+/// A daemon's data plane: the Linux one, or none when it could not be set up (no netlink, no engine) — then
+/// every plan that names a network fails with the reason, and tasks on overlay networks wait, logged.
+pub enum HostDataPlane {
+    Linux(LinuxDataPlane),
+    Unavailable(String),
+}
+
+impl OverlayDataPlane for HostDataPlane {
+    async fn reconcile(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
+        match self {
+            HostDataPlane::Linux(plane) => plane.reconcile(plan).await,
+            HostDataPlane::Unavailable(_) if plan.networks.is_empty() => Ok(()),
+            HostDataPlane::Unavailable(reason) => Err(node_error(OverlayStep::Connect, reason)),
+        }
+    }
+
+    async fn remove_all(&self) -> Result<(), OverlayError> {
+        match self {
+            HostDataPlane::Linux(plane) => plane.remove_all().await,
+            HostDataPlane::Unavailable(_) => Ok(()),
+        }
     }
 }
 

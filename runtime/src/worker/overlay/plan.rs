@@ -54,6 +54,9 @@ pub struct OverlayNetworkPlan {
     pub mtu: u32,
     /// No route out of the network (`docker network create --internal`).
     pub internal: bool,
+    /// The VXLAN UDP port (`swarm init --data-path-port`).
+    #[serde(default = "default_vxlan_port")]
+    pub vxlan_port: u16,
     /// Underlay addresses of the other nodes sharing this network (broadcast and unknown frames go to each).
     pub remote_peers: Vec<Ipv4Addr>,
     /// Every remote task address and every remote node's gateway, with the node that holds it.
@@ -67,6 +70,39 @@ pub struct RemoteEndpoint {
     pub addr: Ipv4Addr,
     /// The underlay address of the node holding it.
     pub underlay: Ipv4Addr,
+}
+
+fn default_vxlan_port() -> u16 {
+    DEFAULT_VXLAN_PORT
+}
+
+impl NodeOverlayPlan {
+    /// The realisation of the cluster's plan for this node (`swarm_core::overlay::plan_for_node`, sent with the
+    /// assignments) on an underlay of `underlay_mtu` bytes.
+    pub fn from_cluster(cluster: &swarm_core::overlay::NodeOverlayPlan, underlay_mtu: u32) -> NodeOverlayPlan {
+        let networks = cluster
+            .networks
+            .iter()
+            .map(|network| OverlayNetworkPlan {
+                network_id: network.network_id.clone(),
+                name: network.name.clone(),
+                subnet: network.subnet.network(),
+                prefix_len: network.subnet.prefix_len(),
+                local_gateway: network.local_gateway,
+                vxlan_id: network.vxlan_id,
+                mtu: underlay_mtu.saturating_sub(VXLAN_OVERHEAD_BYTES),
+                internal: network.internal,
+                vxlan_port: cluster.data_path_port,
+                remote_peers: network.remote_peers.clone(),
+                remote_endpoints: network
+                    .remote_endpoints
+                    .iter()
+                    .map(|endpoint| RemoteEndpoint { addr: endpoint.addr, underlay: endpoint.underlay })
+                    .collect(),
+            })
+            .collect();
+        NodeOverlayPlan { networks }
+    }
 }
 
 /// Why a plan cannot be realised, naming the network.
@@ -229,6 +265,7 @@ mod tests {
             vxlan_id: 4097,
             mtu: 1450,
             internal: false,
+            vxlan_port: DEFAULT_VXLAN_PORT,
             remote_peers: vec![Ipv4Addr::new(172, 30, 0, 2)],
             remote_endpoints: vec![RemoteEndpoint {
                 addr: Ipv4Addr::new(10, 0, 1, 3),

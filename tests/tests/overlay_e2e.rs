@@ -1,0 +1,301 @@
+//! Overlay networks across three test hosts, end to end through the `swarm` CLI: a `swarm daemon` in each host's
+//! network namespace on its own dockerd, one manager and two workers joined over the underlay. `web` runs three
+//! replicas on an overlay network, one per host, and a client on the same network reaches every task address
+//! across hosts; a service on two networks reaches a service on each, and a service on one network cannot reach a
+//! task of a network it does not share; scaling down and removing everything leaves no Docker network, VXLAN
+//! device or container on any host. Everything lives in the hosts the test starts, removed when it ends.
+
+use std::path::PathBuf;
+use std::process::{Child, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use swarm_tests::hosts::{TestHost, TestHosts};
+use swarm_tests::{swarm_bin, wait_for};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+const CLUSTER_PORT: u16 = 2377;
+
+/// A `swarm daemon` running in one test host, and the CLI pointed at it.
+struct HostDaemon<'h> {
+    host: &'h TestHost,
+    socket: PathBuf,
+    log: PathBuf,
+    _child: Child,
+}
+
+impl<'h> HostDaemon<'h> {
+    fn start(host: &'h TestHost) -> HostDaemon<'h> {
+        let dir = host.dir().join("swarm");
+        let socket = host.dir().join("swarm.sock");
+        let log = host.dir().join("swarm.log");
+        let log_file = std::fs::File::create(&log).expect("daemon log");
+        let child = host
+            .command(swarm_bin())
+            .args(["daemon", "--data-dir"])
+            .arg(&dir)
+            .args(["--listen-addr", &format!("{}:{CLUSTER_PORT}", host.addr()), "--hostname", host.name(), "-H"])
+            .arg(format!("unix://{}", socket.display()))
+            .env("SWARM_LOG", "info")
+            .stdout(log_file.try_clone().expect("log"))
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn swarm daemon");
+        let daemon = HostDaemon { host, socket, log, _child: child };
+        wait_for("the control socket", DEADLINE, || daemon.socket.exists().then_some(()));
+        daemon
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        std::process::Command::new(swarm_bin())
+            .args(args)
+            .env("SWARM_HOST", format!("unix://{}", self.socket.display()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the swarm CLI")
+    }
+
+    fn cli_ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args);
+        assert!(
+            output.status.success(),
+            "swarm {args:?} on {}: {}\n--- daemon log tail ---\n{}",
+            self.host.name(),
+            String::from_utf8_lossy(&output.stderr),
+            self.log_tail()
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+fn inspect(daemon: &HostDaemon<'_>, args: &[&str]) -> Value {
+    serde_json::from_str(&daemon.cli_ok(args)).expect("inspect prints JSON")
+}
+
+/// The running tasks of `service` on `network`: (container name, address, host address).
+fn task_endpoints(manager: &HostDaemon<'_>, network: &str, service: &str) -> Vec<(String, String, String)> {
+    let inspected = inspect(manager, &["network", "inspect", network]);
+    inspected[0]["Services"][service]["Tasks"]
+        .as_array()
+        .map(|tasks| {
+            tasks
+                .iter()
+                .map(|t| {
+                    let host = t["Info"]["Host IP"].as_str().unwrap_or_default();
+                    let host = host.split(':').next().unwrap_or_default().to_string();
+                    (
+                        t["Name"].as_str().unwrap_or_default().to_string(),
+                        t["EndpointIP"].as_str().unwrap_or_default().to_string(),
+                        host,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `sh -c SCRIPT` in the container of a task of `service` (found on its host by name prefix).
+fn exec_in<'h>(hosts: &'h TestHosts, service: &str, script: &str) -> Output {
+    let mut seen = Vec::new();
+    for host in hosts.hosts() {
+        let names = host.docker(&["ps", "--format", "{{.Names}}"]);
+        if let Some(name) = names.lines().find(|name| name.starts_with(&format!("{service}."))) {
+            return host.try_docker(&["exec", name, "sh", "-c", script]);
+        }
+        seen.push(format!("{}: {}", host.name(), host.docker(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])));
+    }
+    panic!("no running container of {service} on any host: {seen:?}");
+}
+
+/// Waits until every task of `service` that should run is running; on timeout, panics with `service ps` and the
+/// daemons' logs.
+fn wait_running(daemons: &[HostDaemon<'_>], service: &str) {
+    let manager = &daemons[0];
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let states = manager.cli_ok(&[
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.CurrentState}}",
+            service,
+        ]);
+        if !states.trim().is_empty() && states.lines().all(|state| state.starts_with("Running")) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let ps = manager.cli_ok(&["service", "ps", "--no-trunc", service]);
+            let logs: Vec<String> =
+                daemons.iter().map(|d| format!("--- {} ---\n{}", d.host.name(), d.log_tail())).collect();
+            panic!("{service} is not running:\n{ps}\n{}", logs.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `wait_for` for 30 s; on timeout, panics with what each host has of the overlay (devices, forwarding entries,
+/// containers' addresses) and the cluster's view of the networks.
+fn wait_for_or_dump<T>(
+    hosts: &TestHosts,
+    manager: &HostDaemon<'_>,
+    what: &str,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if std::time::Instant::now() > deadline {
+            let mut dump = String::new();
+            for host in hosts.hosts() {
+                dump += &format!("=== {} ({})\n", host.name(), host.addr());
+                for command in [&["-d", "link", "show"][..], &["addr"], &["neigh"]] {
+                    dump += &String::from_utf8_lossy(&host.run("ip", command).stdout);
+                }
+                dump += &String::from_utf8_lossy(&host.run("bridge", &["fdb", "show"]).stdout);
+                for name in host.docker(&["ps", "--format", "{{.Names}}"]).lines() {
+                    let pid = host.docker(&["inspect", "--format", "{{.State.Pid}}", name]);
+                    let pid = pid.trim();
+                    dump += &format!("--- {name} (pid {pid})\n");
+                    for command in [&["addr"][..], &["route"], &["neigh"], &["-d", "link"]] {
+                        let mut args = vec!["-t", pid, "-n", "ip"];
+                        args.extend_from_slice(command);
+                        dump += &String::from_utf8_lossy(&host.run("nsenter", &args).stdout);
+                    }
+                }
+            }
+            for network in ["front", "back", "other"] {
+                dump += &manager.cli_ok(&["network", "inspect", network]);
+            }
+            if let Ok(seconds) = std::env::var("OVERLAY_E2E_PAUSE_S") {
+                eprintln!("paused for debugging: {what}");
+                std::thread::sleep(Duration::from_secs(seconds.parse().unwrap_or(0)));
+            }
+            panic!("timed out waiting for {what}\n{dump}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn containers_on(host: &TestHost) -> usize {
+    host.docker(&["ps", "-aq"]).lines().count()
+}
+
+#[test]
+fn overlay_networks_span_hosts() {
+    let hosts = TestHosts::start("ov", 3);
+    let daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
+    let manager = &daemons[0];
+    let manager_addr = format!("{}:{CLUSTER_PORT}", hosts.hosts()[0].addr());
+    manager.cli_ok(&["init", "--advertise-addr", &manager_addr]);
+    let token = manager.cli_ok(&["join-token", "-q", "worker"]).trim().to_string();
+    for worker in &daemons[1..] {
+        let addr = format!("{}:{CLUSTER_PORT}", worker.host.addr());
+        worker.cli_ok(&["join", "--token", &token, "--advertise-addr", &addr, &manager_addr]);
+    }
+    wait_for("three ready nodes", DEADLINE, || {
+        (manager.cli_ok(&["node", "ls", "--format", "{{.Status}}"]).matches("Ready").count() == 3).then_some(())
+    });
+
+    manager.cli_ok(&["network", "create", "-d", "overlay", "front"]);
+    manager.cli_ok(&["network", "create", "-d", "overlay", "back"]);
+    manager.cli_ok(&["network", "create", "-d", "overlay", "other"]);
+    manager.cli_ok(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "web",
+        "--replicas",
+        "3",
+        "--replicas-max-per-node",
+        "1",
+        "--network",
+        "front",
+        "swarm-hello:1",
+    ]);
+    manager.cli_ok(&["service", "create", "-d", "--name", "db", "--network", "back", "swarm-hello:1"]);
+    manager.cli_ok(&["service", "create", "-d", "--name", "lonely", "--network", "other", "swarm-hello:1"]);
+    manager.cli_ok(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "front",
+        "--network",
+        "back",
+        "swarm-tools:1",
+        "sleep",
+        "3600",
+    ]);
+    for service in ["web", "db", "lonely", "client"] {
+        wait_running(&daemons, service);
+    }
+    let web = wait_for("web's three tasks running on three hosts", DEADLINE, || {
+        let tasks = task_endpoints(manager, "front", "web");
+        let mut hosts_of: Vec<&String> = tasks.iter().map(|t| &t.2).collect();
+        hosts_of.sort();
+        hosts_of.dedup();
+        (tasks.len() == 3 && hosts_of.len() == 3).then_some(tasks)
+    });
+    for service in ["client", "db", "lonely"] {
+        let network = match service {
+            "db" => "back",
+            "lonely" => "other",
+            _ => "front",
+        };
+        wait_for(&format!("{service} running"), DEADLINE, || {
+            (task_endpoints(manager, network, service).len() == 1).then_some(())
+        });
+    }
+
+    // Every web task answers ping and HTTP from the client, across hosts.
+    for (name, addr, host) in &web {
+        let reached =
+            wait_for(&format!("{name} at {addr} on {host} to answer the client"), Duration::from_secs(30), || {
+                let output =
+                    exec_in(&hosts, "client", &format!("ping -c1 -W1 {addr} >/dev/null && wget -qO- http://{addr}/"));
+                output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+            });
+        assert!(reached.starts_with("hello from "), "{reached}");
+    }
+    // The client is on back too: db answers; lonely (on a network the client does not share) does not.
+    let (_, db_addr, _) = task_endpoints(manager, "back", "db").remove(0);
+    let db = wait_for_or_dump(&hosts, manager, "db to answer the client on back", || {
+        let output = exec_in(&hosts, "client", &format!("timeout 3 wget -qO- http://{db_addr}/"));
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    });
+    assert!(db.starts_with("hello from "), "{db}");
+    let (_, lonely_addr, _) = task_endpoints(manager, "other", "lonely").remove(0);
+    let unreachable = exec_in(&hosts, "client", &format!("timeout 3 wget -qO- http://{lonely_addr}/"));
+    assert!(!unreachable.status.success(), "a task on a network the client does not share answered");
+
+    // Scale down: the removed tasks' containers go, the others still answer.
+    manager.cli_ok(&["service", "scale", "-d", "web=1"]);
+    wait_for("web down to one task", DEADLINE, || (task_endpoints(manager, "front", "web").len() == 1).then_some(()));
+
+    // Removing everything leaves nothing behind on any host.
+    for service in ["web", "db", "lonely", "client"] {
+        manager.cli_ok(&["service", "rm", service]);
+    }
+    for host in hosts.hosts() {
+        wait_for(&format!("{} to be empty", host.name()), DEADLINE, || {
+            let networks = host.docker(&["network", "ls", "--filter", "label=swarm.overlay.network-id", "-q"]);
+            let links = host.run_ok("ip", &["-o", "link", "show"]);
+            let vxlans = links.lines().filter(|l| l.contains("swv-") || l.contains("swo-")).count();
+            (containers_on(host) == 0 && networks.trim().is_empty() && vxlans == 0).then_some(())
+        });
+    }
+    manager.cli_ok(&["network", "rm", "front", "back", "other"]);
+}
