@@ -1,11 +1,14 @@
 //! What every node runs, manager or worker: the agent, which holds a session with the leader's dispatcher and
 //! drives the tasks assigned to its node, and the executor seam it drives them through — Docker Engine in
 //! production (`docker`, the only code that knows the Docker client library, compiled out of the simulator), a
-//! simulated engine in the sim, and the rule (`orphans`) that picks the containers a removed node left behind. Invariant: the agent talks to the cluster only through the dispatcher's API and to
-//! containers only through an `Executor`, so the same agent runs against real and simulated engines.
+//! simulated engine in the sim, the rule (`orphans`) that picks the containers a removed node left behind, and VIP
+//! load balancing (`vip`: nftables rules in each task container's namespace). Invariant: the agent talks to the
+//! cluster only through the dispatcher's API and to containers only through an `Executor`, so the same agent runs
+//! against real and simulated engines.
 
 pub mod agent;
 #[cfg(not(madsim))]
 pub mod docker;
 pub mod executor;
 pub mod orphans;
+pub mod vip;
