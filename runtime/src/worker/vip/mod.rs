@@ -6,6 +6,10 @@
 //! replaced whole, in one nft transaction, and nothing outside our own table is touched (Docker's embedded-DNS
 //! rules live in the `ip nat` table next to it).
 
+#[cfg(not(madsim))]
+pub mod apply;
 pub mod rules;
 
+#[cfg(not(madsim))]
+pub use apply::{apply, check_tools, remove, VipError};
 pub use rules::{VipRuleset, VipTarget};
