@@ -3,7 +3,8 @@
 //! production (`docker`, the only code that knows the Docker client library, compiled out of the simulator), a
 //! simulated engine in the sim, the rule (`orphans`) that picks the containers a removed node left behind, and the
 //! overlay data plane seam (`overlay`: the node's desired overlay state, its Linux realisation and a fake), driven by
-//! the agent's network realisation loop (`networking`).
+//! the agent's network realisation loop (`networking`), with service discovery (`dns`: the node's resolver) and VIP
+//! load balancing (`vip`: nftables rules in each task container's namespace).
 //! Invariant: the agent talks to the cluster only through the dispatcher's API and to
 //! containers only through an `Executor`, so the same agent runs against real and simulated engines.
 
@@ -15,3 +16,4 @@ pub mod executor;
 pub mod networking;
 pub mod orphans;
 pub mod overlay;
+pub mod vip;

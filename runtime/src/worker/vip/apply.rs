@@ -1,0 +1,119 @@
+//! Installs a container's VIP rules in its network namespace: the ruleset's JSON transaction fed on stdin to
+//! `nsenter -t PID -n nft -j -f -`, the host's `nft` run inside the namespace of the container's main process.
+//! Compiled out of the simulator (real processes). Invariant: every call replaces or removes our whole table in
+//! one nft transaction, so it is idempotent and may be repeated after any failure or restart; every error names the
+//! container's pid and, when nft refused, nft's own words.
+
+use std::io;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use super::rules::{removal_json, VipRuleset};
+
+/// How long one nft run may take before we give up on it (it is killed): nft answers in milliseconds.
+pub const NFT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a container's VIP rules could not be installed or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum VipError {
+    #[error("VIP rules: `{tool}` is not installed on this host (Debian package {package})")]
+    ToolMissing { tool: &'static str, package: &'static str },
+    #[error("VIP rules for container pid {pid}: no such process, so no network namespace to program")]
+    NoProcess { pid: u32 },
+    #[error("VIP rules for container pid {pid}: cannot run nsenter: {source}")]
+    Spawn { pid: u32, source: io::Error },
+    #[error("VIP rules for container pid {pid}: nft failed ({status}): {stderr}")]
+    Nft { pid: u32, status: String, stderr: String },
+    #[error("VIP rules for container pid {pid}: nft did not finish within {NFT_TIMEOUT:?}")]
+    Timeout { pid: u32 },
+}
+
+/// Replaces our table in the network namespace of process `pid` with `ruleset` (removes it when the ruleset is
+/// empty).
+pub async fn apply(pid: u32, ruleset: &VipRuleset) -> Result<(), VipError> {
+    tracing::debug!(pid, vips = ruleset.targets().len(), "applying VIP rules");
+    run_nft(pid, &ruleset.to_nft_json()).await
+}
+
+/// Removes our table from the network namespace of process `pid`, if it is there.
+pub async fn remove(pid: u32) -> Result<(), VipError> {
+    tracing::debug!(pid, "removing VIP rules");
+    run_nft(pid, &removal_json()).await
+}
+
+/// Checks that the host has `nft` and `nsenter`, so a node can say so at start rather than at its first task.
+pub async fn check_tools() -> Result<(), VipError> {
+    for (tool, package) in [("nft", "nftables"), ("nsenter", "util-linux")] {
+        let missing = || VipError::ToolMissing { tool, package };
+        let run = Command::new(tool)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        match tokio::time::timeout(NFT_TIMEOUT, run).await {
+            Ok(Ok(status)) if status.success() => {}
+            _ => return Err(missing()),
+        }
+    }
+    Ok(())
+}
+
+/// Feeds `document` to `nft -j -f -` inside the network namespace of `pid`.
+async fn run_nft(pid: u32, document: &Value) -> Result<(), VipError> {
+    // pid 0 is no process; /proc/PID/ns/net vanishes with the process (and its namespace, for a container).
+    if pid == 0 || !Path::new(&format!("/proc/{pid}/ns/net")).exists() {
+        return Err(VipError::NoProcess { pid });
+    }
+    let mut child = Command::new("nsenter")
+        .arg("-t")
+        .arg(pid.to_string())
+        .arg("-n")
+        .args(["nft", "-j", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => VipError::ToolMissing { tool: "nsenter", package: "util-linux" },
+            _ => VipError::Spawn { pid, source },
+        })?;
+    let mut stdin = child.stdin.take().ok_or_else(|| VipError::Spawn {
+        pid,
+        source: io::Error::new(io::ErrorKind::BrokenPipe, "nft's stdin was not captured"),
+    })?;
+    let input = document.to_string().into_bytes();
+    let feed = async move {
+        // A write error means nft exited early; its status and stderr below say why.
+        let _ = stdin.write_all(&input).await;
+        let _ = stdin.shutdown().await;
+    };
+    let run = async {
+        let ((), output) = tokio::join!(feed, child.wait_with_output());
+        output
+    };
+    let output = match tokio::time::timeout(NFT_TIMEOUT, run).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(source)) => return Err(VipError::Spawn { pid, source }),
+        Err(_elapsed) => return Err(VipError::Timeout { pid }),
+    };
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    // nsenter exits 127 when it cannot find the program to run in the namespace.
+    if output.status.code() == Some(127) && stderr.contains("nft") {
+        return Err(VipError::ToolMissing { tool: "nft", package: "nftables" });
+    }
+    if !Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(VipError::NoProcess { pid });
+    }
+    Err(VipError::Nft { pid, status: output.status.to_string(), stderr })
+}
