@@ -186,6 +186,14 @@ fn wait_for_or_dump<T>(
     }
 }
 
+/// The IPv4 addresses `name` resolves to in the client container (empty when it does not resolve).
+fn lookup(hosts: &TestHosts, name: &str) -> Vec<String> {
+    let output = exec_in(hosts, "client", &format!("timeout 5 nslookup {name}"));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let Some((_, answer)) = text.split_once("Name:") else { return Vec::new() };
+    answer.split_whitespace().filter(|token| token.parse::<std::net::Ipv4Addr>().is_ok()).map(str::to_string).collect()
+}
+
 fn containers_on(host: &TestHost) -> usize {
     host.docker(&["ps", "-aq"]).lines().count()
 }
@@ -281,9 +289,47 @@ fn overlay_networks_span_hosts() {
     let unreachable = exec_in(&hosts, "client", &format!("timeout 3 wget -qO- http://{lonely_addr}/"));
     assert!(!unreachable.status.success(), "a task on a network the client does not share answered");
 
-    // Scale down: the removed tasks' containers go, the others still answer.
+    // Service discovery: `web` is its VIP, `tasks.web` its three tasks; `lonely` is not on the client's networks.
+    let vip =
+        inspect(manager, &["network", "inspect", "front"])[0]["Services"]["web"]["VIP"].as_str().unwrap().to_string();
+    let resolved = wait_for_or_dump(&hosts, manager, "web to resolve to its VIP", || {
+        let addrs = lookup(&hosts, "web");
+        (addrs == [vip.clone()]).then_some(addrs)
+    });
+    assert_eq!(resolved, [vip.clone()]);
+    let mut task_addrs: Vec<String> = web.iter().map(|t| t.1.clone()).collect();
+    task_addrs.sort();
+    wait_for_or_dump(&hosts, manager, "tasks.web to name the three tasks", || {
+        let mut addrs = lookup(&hosts, "tasks.web");
+        addrs.sort();
+        (addrs == task_addrs).then_some(())
+    });
+    assert!(lookup(&hosts, "lonely").is_empty(), "lonely is on no network the client shares");
+    assert!(!lookup(&hosts, "tasks.db").is_empty(), "db is on back, which the client shares");
+    // The VIP balances over the replicas: repeated requests reach more than one.
+    let answered_by = wait_for_or_dump(&hosts, manager, "http://web/ to answer through the VIP", || {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..12 {
+            let output = exec_in(&hosts, "client", "timeout 3 wget -qO- http://web/");
+            if output.status.success() {
+                seen.insert(String::from_utf8_lossy(&output.stdout).into_owned());
+            }
+        }
+        (seen.len() >= 2).then_some(seen)
+    });
+    assert!(answered_by.iter().all(|a| a.starts_with("hello from ")), "{answered_by:?}");
+
+    // Scale down: DNS and the VIP stop naming the removed tasks.
     manager.cli_ok(&["service", "scale", "-d", "web=1"]);
     wait_for("web down to one task", DEADLINE, || (task_endpoints(manager, "front", "web").len() == 1).then_some(()));
+    let (_, left, _) = task_endpoints(manager, "front", "web").remove(0);
+    wait_for_or_dump(&hosts, manager, "tasks.web to name the one task left", || {
+        (lookup(&hosts, "tasks.web") == [left.clone()]).then_some(())
+    });
+    for _ in 0..6 {
+        let output = exec_in(&hosts, "client", "timeout 3 wget -qO- http://web/");
+        assert!(output.status.success(), "the VIP answers through the task left");
+    }
 
     // Removing everything leaves nothing behind on any host.
     for service in ["web", "db", "lonely", "client"] {

@@ -461,7 +461,7 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
                 }
                 if known != Some(assignments.fingerprint) || found.is_some() {
                     known = Some(assignments.fingerprint);
-                    shared.networking.offer(&assignments.overlay);
+                    shared.networking.offer(&assignments.overlay, &assignments.tasks);
                     apply_assignments(&shared, assignments.tasks, found.take());
                 }
                 // The drivers hold this answer's tasks now: those waiting to start may go on.

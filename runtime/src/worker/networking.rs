@@ -1,5 +1,6 @@
 //! The node's network realisation loop: it takes the overlay plan each assignment answer carries (the cluster's
-//! view, `swarm_core::overlay`), realises it through the `OverlayDataPlane` (bridges, VXLAN, forwarding entries),
+//! view, `swarm_core::overlay`), realises it through the `OverlayDataPlane` (bridges, VXLAN, forwarding entries,
+//! then the resolver's records and the task containers' VIP tables),
 //! and publishes which networks are realised, so a driver creates a container on a network only once its bridge
 //! exists. Invariants: plans are realised in the order they arrive and only the newest is worked on (an older one
 //! is never applied after a newer); a failed reconcile is retried (`RETRY_MS`) until it succeeds or a newer plan
@@ -13,7 +14,7 @@ use std::time::Duration;
 use swarm_core::overlay::NodeOverlayPlan as ClusterPlan;
 use swarm_core::Task;
 
-use super::overlay::{NodeOverlayPlan, OverlayDataPlane};
+use super::overlay::{Discovery, LocalTask, NodeOverlayPlan, OverlayDataPlane};
 use crate::watch;
 
 /// The underlay's MTU assumed for the overlay's MTU (overlay = underlay − 50).
@@ -24,7 +25,7 @@ const RETRY_MS: u64 = 1_000;
 /// The agent's side of the loop: where new plans go and where realised networks are read.
 #[derive(Clone)]
 pub struct Networking {
-    plans: Arc<watch::Sender<Option<ClusterPlan>>>,
+    plans: Arc<watch::Sender<Option<Discovery>>>,
     realised: Arc<watch::Sender<BTreeSet<String>>>,
 }
 
@@ -39,9 +40,19 @@ impl Networking {
         (networking, task)
     }
 
-    /// Hands the loop the newest plan (a plan equal to the current one changes nothing).
-    pub fn offer(&self, plan: &ClusterPlan) {
-        if self.plans.borrow().as_ref() != Some(plan) {
+    /// Hands the loop the newest plan with the node's tasks (the same again changes nothing).
+    pub fn offer(&self, plan: &ClusterPlan, tasks: &[Task]) {
+        let mut local_tasks: Vec<LocalTask> = tasks
+            .iter()
+            .filter(|task| !task.networks.is_empty() && !task.status.state.is_terminal())
+            .map(|task| LocalTask {
+                container_name: swarm_core::overlay::task_container_name(task, task.node_id.as_deref().unwrap_or("")),
+                networks: task.networks.clone(),
+            })
+            .collect();
+        local_tasks.sort_by(|a, b| a.container_name.cmp(&b.container_name));
+        let discovery = Discovery { cluster: plan.clone(), local_tasks };
+        if self.plans.borrow().as_ref() != Some(&discovery) {
             let networks: BTreeSet<&str> = plan.networks.iter().map(|n| n.network_id.as_str()).collect();
             // Networks the plan dropped stop counting as realised at once.
             self.realised.send_if_modified(|realised| {
@@ -49,7 +60,7 @@ impl Networking {
                 realised.retain(|id| networks.contains(id.as_str()));
                 realised.len() != before
             });
-            self.plans.send_replace(Some(plan.clone()));
+            self.plans.send_replace(Some(discovery));
         }
     }
 
@@ -70,15 +81,16 @@ impl Networking {
 async fn realise_loop<D: OverlayDataPlane>(data_plane: Arc<D>, networking: Networking) {
     let mut plans = networking.plans.subscribe();
     loop {
-        let Some(cluster_plan) = plans.borrow_and_update().clone() else {
+        let Some(discovery) = plans.borrow_and_update().clone() else {
             if plans.changed().await.is_err() {
                 return;
             }
             continue;
         };
-        let plan = NodeOverlayPlan::from_cluster(&cluster_plan, UNDERLAY_MTU_BYTES);
+        let plan = NodeOverlayPlan::from_cluster(&discovery.cluster, UNDERLAY_MTU_BYTES);
         match data_plane.reconcile(&plan).await {
             Ok(()) => {
+                data_plane.discover(&discovery).await;
                 let ids: BTreeSet<String> = plan.networks.iter().map(|n| n.network_id.clone()).collect();
                 // Only if no newer plan arrived meanwhile (it would have dropped networks this one has).
                 if !plans.has_changed() {

@@ -99,6 +99,20 @@ impl DockerBridgeNetworks {
         Ok(found)
     }
 
+    /// The process id of the running container `name` (whose network namespace holds its VIP table); `None` if it
+    /// is not running or gone. The error is the engine's words.
+    pub async fn container_pid(&self, name: &str) -> Result<Option<u32>, String> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(inspected) => {
+                let state = inspected.state.unwrap_or_default();
+                let pid = state.pid.filter(|_| state.running == Some(true)).and_then(|pid| u32::try_from(pid).ok());
+                Ok(pid.filter(|pid| *pid != 0))
+            }
+            Err(error) if status_code(&error) == Some(404) => Ok(None),
+            Err(error) => Err(error_message(&error)),
+        }
+    }
+
     /// Creates the network. The error is the engine's words.
     pub async fn create(&self, spec: &BridgeNetworkSpec) -> Result<(), String> {
         let mut request = create_request(spec);

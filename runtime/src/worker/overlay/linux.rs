@@ -32,8 +32,11 @@ use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, LinkUnspec, LinkVxlan};
 
 use super::plan::{mac_for, NodeOverlayPlan, OverlayNetworkPlan, VXLAN_NAME_PREFIX};
-use super::{OverlayDataPlane, OverlayError, OverlayStep};
+use super::{Discovery, OverlayDataPlane, OverlayError, OverlayStep};
+use crate::worker::dns::records::DnsRecords;
+use crate::worker::dns::server::{DnsConfig, DnsServer};
 use crate::worker::docker::networks::{BridgeNetworkSpec, DockerBridgeNetworks, ExistingBridgeNetwork};
+use crate::worker::vip::rules::VipRuleset;
 
 /// The all-zeros MAC: the FDB entry every broadcast and unknown frame follows.
 const ALL_ZEROS_MAC: [u8; 6] = [0; 6];
@@ -60,6 +63,10 @@ pub struct LinuxDataPlane {
     netlink: Handle,
     docker: DockerBridgeNetworks,
     serial: tokio::sync::Mutex<()>,
+    /// The node's resolver for overlay names, listening on its gateways.
+    dns: DnsServer,
+    /// The VIP ruleset last applied in each container (by name), so an unchanged one is not applied again.
+    vip_tables: tokio::sync::Mutex<BTreeMap<String, (u32, VipRuleset)>>,
 }
 
 /// A FDB entry of a VXLAN device: MAC → underlay address.
@@ -79,7 +86,15 @@ impl LinuxDataPlane {
         let docker = DockerBridgeNetworks::connect_to(docker_host, node_id)
             .await
             .map_err(|error| node_error(OverlayStep::Connect, error))?;
-        Ok(LinuxDataPlane { config, netlink, docker, serial: tokio::sync::Mutex::new(()) })
+        let dns = DnsServer::new(DnsConfig::from_host());
+        Ok(LinuxDataPlane {
+            config,
+            netlink,
+            docker,
+            serial: tokio::sync::Mutex::new(()),
+            dns,
+            vip_tables: Default::default(),
+        })
     }
 
     async fn reconcile_serially(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
@@ -367,6 +382,47 @@ impl LinuxDataPlane {
     }
 }
 
+impl LinuxDataPlane {
+    /// The resolver's records and listeners (the node's gateways), then each local task container's VIP table.
+    async fn discover_serially(&self, discovery: &Discovery) {
+        let _serial = self.serial.lock().await;
+        let records = DnsRecords::from_plan(
+            &discovery.cluster,
+            discovery.local_tasks.iter().map(|task| task.networks.as_slice()),
+        );
+        self.dns.set_records(records);
+        let gateways: Vec<Ipv4Addr> = discovery.cluster.networks.iter().map(|n| n.local_gateway).collect();
+        for error in self.dns.set_listen_addrs(&gateways).await {
+            tracing::warn!(%error, "the overlay resolver cannot listen on a gateway; retrying with the next change");
+        }
+        let mut tables = self.vip_tables.lock().await;
+        tables.retain(|name, _| discovery.local_tasks.iter().any(|task| &task.container_name == name));
+        for task in &discovery.local_tasks {
+            let ruleset = VipRuleset::for_container(
+                &discovery.cluster,
+                task.networks.iter().map(|attachment| attachment.network_id.as_str()),
+            );
+            let pid = match self.docker.container_pid(&task.container_name).await {
+                Ok(Some(pid)) => pid,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(container = %task.container_name, %error, "cannot find a task container's process");
+                    continue;
+                }
+            };
+            if tables.get(&task.container_name) == Some(&(pid, ruleset.clone())) {
+                continue;
+            }
+            match crate::worker::vip::apply::apply(pid, &ruleset).await {
+                Ok(()) => {
+                    tables.insert(task.container_name.clone(), (pid, ruleset));
+                }
+                Err(error) => tracing::warn!(container = %task.container_name, %error, "cannot program VIPs"),
+            }
+        }
+    }
+}
+
 impl OverlayDataPlane for LinuxDataPlane {
     async fn reconcile(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
         self.reconcile_serially(plan).await
@@ -374,6 +430,10 @@ impl OverlayDataPlane for LinuxDataPlane {
 
     async fn remove_all(&self) -> Result<(), OverlayError> {
         self.reconcile_serially(&NodeOverlayPlan::default()).await
+    }
+
+    async fn discover(&self, discovery: &Discovery) {
+        self.discover_serially(discovery).await
     }
 }
 
@@ -397,6 +457,12 @@ impl OverlayDataPlane for HostDataPlane {
         match self {
             HostDataPlane::Linux(plane) => plane.remove_all().await,
             HostDataPlane::Unavailable(_) => Ok(()),
+        }
+    }
+
+    async fn discover(&self, discovery: &Discovery) {
+        if let HostDataPlane::Linux(plane) = self {
+            plane.discover(discovery).await
         }
     }
 }

@@ -90,6 +90,22 @@ impl From<PlanError> for OverlayError {
 }
 
 /// Realises one node's overlay plan. Methods take `&self`; calls are serialised inside.
+/// What service discovery and VIP balancing need on this node besides the devices: the cluster's plan (every
+/// network's services with their VIPs and running tasks) and this node's tasks on overlay networks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    pub cluster: swarm_core::overlay::NodeOverlayPlan,
+    /// Sorted by container name.
+    pub local_tasks: Vec<LocalTask>,
+}
+
+/// A task of this node on overlay networks: its container (by name) and its addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalTask {
+    pub container_name: String,
+    pub networks: Vec<swarm_core::NetworkAttachment>,
+}
+
 pub trait OverlayDataPlane: Send + Sync + 'static {
     /// Makes the node's overlay state what `plan` says: creates what is missing, repairs what differs, removes
     /// the networks, devices and entries of its own that the plan no longer names. Idempotent; after a restart
@@ -98,4 +114,12 @@ pub trait OverlayDataPlane: Send + Sync + 'static {
 
     /// Removes every network, device and entry of its own (`reconcile` of an empty plan).
     fn remove_all(&self) -> impl Future<Output = Result<(), OverlayError>> + Send;
+
+    /// Brings service discovery (the node's resolver on its gateways) and the VIP tables of its task containers
+    /// in line with `discovery`, after a `reconcile`. Failures are logged, not returned: the devices are what
+    /// tasks wait for, and the next call tries again. The default does nothing (a data plane without either).
+    fn discover(&self, discovery: &Discovery) -> impl Future<Output = ()> + Send {
+        let _ = discovery;
+        async {}
+    }
 }
