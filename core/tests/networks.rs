@@ -370,6 +370,34 @@ fn each_node_is_told_the_remote_endpoints_of_the_networks_it_realises() {
     assert_eq!(plan.networks[0].remote_endpoints.len(), 1, "only the other node's gateway is left: {plan:?}");
 }
 
+#[test]
+fn released_addresses_are_not_handed_out_again_at_once() {
+    let mut cluster = Cluster::new(ClusterSettings::default());
+    cluster.network("front", NetworkSpec::overlay("front")).unwrap();
+    cluster.node("n1");
+    cluster.run(Command::CreateService { service_id: "a".into(), spec: service("a", 2, &["front"]) });
+    cluster.settle();
+    let first: Vec<Ipv4Addr> = cluster.store.tasks().map(|t| t.networks[0].addr).collect();
+    cluster.run(Command::RemoveService { id: "a".into() });
+    cluster.run(Command::CreateService { service_id: "b".into(), spec: service("b", 2, &["front"]) });
+    cluster.settle();
+    let second: Vec<Ipv4Addr> = cluster.store.tasks().map(|t| t.networks[0].addr).collect();
+    assert!(second.iter().all(|addr| !first.contains(addr)), "{first:?} handed out again: {second:?}");
+    // Addresses come in turn: the cursor wraps around a small subnet and reuses the lowest free ones.
+    cluster.network("tiny", with_subnet("tiny", "10.9.0.0/29", None, None)).unwrap();
+    let mut seen = Vec::new();
+    for round in 0..4 {
+        let id = format!("t{round}");
+        cluster.run(Command::CreateService { service_id: id.clone(), spec: service(&id, 1, &["tiny"]) });
+        cluster.settle();
+        seen.push(cluster.store.tasks_of_service(&id).next().unwrap().networks[0].addr);
+        cluster.run(Command::RemoveService { id });
+    }
+    // .1 is the nominal gateway; round 0: VIP .2, task .3, n1's gateway .4; round 1: VIP .5, task .6; then the
+    // cursor wraps to the lowest free ones: .2 and .3 again, then .5 and .6.
+    assert_eq!(seen, [ip("10.9.0.3"), ip("10.9.0.6"), ip("10.9.0.3"), ip("10.9.0.6")]);
+}
+
 /// One step of a random workload.
 #[derive(Debug, Clone)]
 enum Step {

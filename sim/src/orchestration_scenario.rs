@@ -19,14 +19,16 @@ use std::time::Duration;
 use madsim::net::NetSim;
 use madsim::rand::{thread_rng, Rng};
 use swarm_core::{
-    ClusterSettings, Command, NodeAvailability, NodeSpec, NodeState, ServiceMode, ServiceSpec, Store, UpdateOrder,
+    ClusterSettings, Command, NetworkAttachmentConfig, NetworkSpec, NodeAvailability, NodeSpec, NodeState, ServiceMode,
+    ServiceSpec, Store, UpdateOrder,
 };
 use swarm_runtime::clock::wall_clock_now;
 use swarm_runtime::raft::settings::RaftSettings;
 
 use crate::checkers::observed_state_monotonic::ObservedStateMonotonic;
 use crate::checkers::{
-    eventually_as_desired, no_needless_pending, one_container_per_slot, running_only_on_live_nodes, tasks_have_services,
+    eventually_as_desired, no_needless_pending, one_container_per_slot, overlay_converged, running_only_on_live_nodes,
+    tasks_have_services,
 };
 use crate::executor::{SimBehaviour, EXIT_AFTER_ENV};
 use crate::recorder::Recorder;
@@ -124,6 +126,9 @@ pub fn repro_command(seed: u64) -> String {
 }
 
 /// Updates service `name` with `change`, re-reading its version until the update commits.
+/// The overlay network the scenario's services run on (a Docker-style id: lowercase letters and digits).
+const SIM_NETWORK_ID: &str = "simfrontnetwork0000000001";
+
 async fn update_service(world: &World, name: &str, change: impl Fn(&mut ServiceSpec)) -> Result<(), String> {
     for _ in 0..20 {
         let Some(store) = world.leader_store() else {
@@ -242,6 +247,12 @@ pub async fn run(seed: u64) {
     };
     if let Err(error) = world.propose(init, Duration::from_secs(30)).await {
         fail(&scenario, &recorder, vec![format!("cluster formation: InitCluster failed: {error}")]);
+    }
+    // The replicated and global services run on an overlay network, so addresses, VIPs, gateways and every
+    // node's realised forwarding go through the faults too.
+    let network = Command::CreateNetwork { network_id: SIM_NETWORK_ID.into(), spec: NetworkSpec::overlay("front") };
+    if let Err(error) = world.propose(network, Duration::from_secs(30)).await {
+        fail(&scenario, &recorder, vec![format!("cluster formation: CreateNetwork failed: {error}")]);
     }
     for index in 1..=scenario.workers {
         world.add_worker(index, scenario.behaviours[index as usize - 1].clone(), worker_description(index));
@@ -389,7 +400,10 @@ pub async fn run(seed: u64) {
     println!("ok: {} trace events, {}ms simulated", recorder.with(|r| r.trace.len()), start.elapsed().as_millis());
 }
 
-async fn create(world: &World, spec: ServiceSpec) -> Result<(), String> {
+async fn create(world: &World, mut spec: ServiceSpec) -> Result<(), String> {
+    if !spec.mode.is_job() {
+        spec.task_template.networks = vec![NetworkAttachmentConfig::new(SIM_NETWORK_ID)];
+    }
     let command = Command::CreateService { service_id: format!("svc-{}", spec.name), spec };
     world.propose(command, Duration::from_secs(30)).await
 }
@@ -607,6 +621,8 @@ async fn converge(world: &World) -> Result<(), Vec<String>> {
                     }
                 }
                 problems.extend(eventually_as_desired::check(&store));
+                let live = world.workers.values().filter(|w| w.up);
+                problems.extend(overlay_converged::check(&store, live.map(|w| (w.node_id.as_str(), &*w.data_plane))));
                 problems.extend(no_needless_pending::check(&store, wall_clock_now()));
             }
         }

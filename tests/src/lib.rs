@@ -285,7 +285,30 @@ impl Drop for Daemon {
         self.kill9();
         for node_id in self.node_ids.borrow().iter() {
             remove_containers_of_node_id(node_id);
+            remove_overlay_networks_of_node_id(node_id);
         }
+    }
+}
+
+/// Removes the overlay networks node `node_id`'s data plane made on this engine and in this network namespace:
+/// its Docker networks (label `swarm.node.id` beside `swarm.overlay.network-id`) and their VXLAN devices
+/// (`swv-` + the first ten characters of the overlay network id). Nothing another node made is touched.
+pub fn remove_overlay_networks_of_node_id(node_id: &str) {
+    let listed = docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("label=swarm.node.id={node_id}"),
+        "--filter",
+        "label=swarm.overlay.network-id",
+        "--format",
+        "{{.ID}} {{.Label \"swarm.overlay.network-id\"}}",
+    ]);
+    for line in listed.lines() {
+        let Some((docker_id, overlay_id)) = line.split_once(' ') else { continue };
+        let device: String = format!("swv-{}", overlay_id.chars().take(10).collect::<String>());
+        let _ = Command::new("ip").args(["link", "del", &device]).output();
+        let _ = Command::new("docker").args(["network", "rm", docker_id]).output();
     }
 }
 

@@ -2,8 +2,9 @@
 //! network namespace on its own dockerd, one manager and two workers joined over the underlay. `web` runs three
 //! replicas on an overlay network, one per host, and a client on the same network reaches every task address
 //! across hosts; a service on two networks reaches a service on each, and a service on one network cannot reach a
-//! task of a network it does not share; scaling down and removing everything leaves no Docker network, VXLAN
-//! device or container on any host. Everything lives in the hosts the test starts, removed when it ends.
+//! task of a network it does not share; `web` resolves to its VIP and `tasks.web` to its tasks, requests to the
+//! VIP reach several replicas; a host that dies drops out of DNS and the VIP; scaling down and removing everything
+//! leaves no Docker network, VXLAN device or container on any live host. Everything lives in the hosts the test starts, removed when it ends.
 
 use std::path::PathBuf;
 use std::process::{Child, Output, Stdio};
@@ -21,7 +22,7 @@ struct HostDaemon<'h> {
     host: &'h TestHost,
     socket: PathBuf,
     log: PathBuf,
-    _child: Child,
+    child: Child,
 }
 
 impl<'h> HostDaemon<'h> {
@@ -41,7 +42,7 @@ impl<'h> HostDaemon<'h> {
             .stderr(log_file)
             .spawn()
             .expect("spawn swarm daemon");
-        let daemon = HostDaemon { host, socket, log, _child: child };
+        let daemon = HostDaemon { host, socket, log, child };
         wait_for("the control socket", DEADLINE, || daemon.socket.exists().then_some(()));
         daemon
     }
@@ -101,7 +102,7 @@ fn task_endpoints(manager: &HostDaemon<'_>, network: &str, service: &str) -> Vec
 }
 
 /// Runs `sh -c SCRIPT` in the container of a task of `service` (found on its host by name prefix).
-fn exec_in<'h>(hosts: &'h TestHosts, service: &str, script: &str) -> Output {
+fn exec_in(hosts: &TestHosts, service: &str, script: &str) -> Output {
     let mut seen = Vec::new();
     for host in hosts.hosts() {
         let names = host.docker(&["ps", "--format", "{{.Names}}"]);
@@ -201,7 +202,7 @@ fn containers_on(host: &TestHost) -> usize {
 #[test]
 fn overlay_networks_span_hosts() {
     let hosts = TestHosts::start("ov", 3);
-    let daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
+    let mut daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
     let manager = &daemons[0];
     let manager_addr = format!("{}:{CLUSTER_PORT}", hosts.hosts()[0].addr());
     manager.cli_ok(&["init", "--advertise-addr", &manager_addr]);
@@ -296,7 +297,7 @@ fn overlay_networks_span_hosts() {
         let addrs = lookup(&hosts, "web");
         (addrs == [vip.clone()]).then_some(addrs)
     });
-    assert_eq!(resolved, [vip.clone()]);
+    assert_eq!(resolved, std::slice::from_ref(&vip));
     let mut task_addrs: Vec<String> = web.iter().map(|t| t.1.clone()).collect();
     task_addrs.sort();
     wait_for_or_dump(&hosts, manager, "tasks.web to name the three tasks", || {
@@ -319,13 +320,41 @@ fn overlay_networks_span_hosts() {
     });
     assert!(answered_by.iter().all(|a| a.starts_with("hello from ")), "{answered_by:?}");
 
+    // A host dies (its daemon and containers killed): its web task drops out of DNS and the VIP.
+    let client_host =
+        hosts.hosts().iter().position(|host| !host.docker(&["ps", "-q", "--filter", "name=client"]).trim().is_empty());
+    let victim = if client_host == Some(1) { 2 } else { 1 };
+    let victim_addr = hosts.hosts()[victim].addr().to_string();
+    daemons[victim].child.kill().expect("kill the host's daemon");
+    let _ = daemons[victim].child.wait();
+    let names = hosts.hosts()[victim].docker(&["ps", "-q"]);
+    let names: Vec<&str> = names.lines().collect();
+    if !names.is_empty() {
+        let mut args = vec!["kill"];
+        args.extend(names);
+        hosts.hosts()[victim].docker(&args);
+    }
+    let manager = &daemons[0];
+    let survivors = wait_for_or_dump(&hosts, manager, "tasks.web to drop the dead host's task", || {
+        let alive: Vec<String> = web.iter().filter(|t| t.2 != victim_addr).map(|t| t.1.clone()).collect();
+        let mut addrs = lookup(&hosts, "tasks.web");
+        addrs.sort();
+        let dead = web.iter().find(|t| t.2 == victim_addr).map(|t| t.1.clone()).unwrap_or_default();
+        (!addrs.contains(&dead) && alive.iter().all(|a| addrs.contains(a))).then_some(addrs)
+    });
+    assert!(survivors.len() >= 2, "{survivors:?}");
+    for _ in 0..6 {
+        let output = exec_in(&hosts, "client", "timeout 3 wget -qO- http://web/");
+        assert!(output.status.success(), "the VIP answers through the live tasks only");
+    }
+
     // Scale down: DNS and the VIP stop naming the removed tasks.
     manager.cli_ok(&["service", "scale", "-d", "web=1"]);
-    wait_for("web down to one task", DEADLINE, || (task_endpoints(manager, "front", "web").len() == 1).then_some(()));
-    let (_, left, _) = task_endpoints(manager, "front", "web").remove(0);
-    wait_for_or_dump(&hosts, manager, "tasks.web to name the one task left", || {
-        (lookup(&hosts, "tasks.web") == [left.clone()]).then_some(())
+    let left = wait_for_or_dump(&hosts, manager, "tasks.web to name the one task left", || {
+        let addrs = lookup(&hosts, "tasks.web");
+        (addrs.len() == 1 && survivors.contains(&addrs[0])).then(|| addrs[0].clone())
     });
+    assert!(!left.is_empty());
     for _ in 0..6 {
         let output = exec_in(&hosts, "client", "timeout 3 wget -qO- http://web/");
         assert!(output.status.success(), "the VIP answers through the task left");
@@ -335,7 +364,10 @@ fn overlay_networks_span_hosts() {
     for service in ["web", "db", "lonely", "client"] {
         manager.cli_ok(&["service", "rm", service]);
     }
-    for host in hosts.hosts() {
+    for (index, host) in hosts.hosts().iter().enumerate() {
+        if index == victim {
+            continue; // a dead host keeps what it had; it is gone with the host
+        }
         wait_for(&format!("{} to be empty", host.name()), DEADLINE, || {
             let networks = host.docker(&["network", "ls", "--filter", "label=swarm.overlay.network-id", "-q"]);
             let links = host.run_ok("ip", &["-o", "link", "show"]);

@@ -414,6 +414,7 @@ fn fixture() -> ClusterView {
             ip_range: None,
             vxlan_id: 4097,
             node_gateways: Default::default(),
+            next_offset: 0,
         },
     };
     ClusterView {

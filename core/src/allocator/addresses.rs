@@ -1,5 +1,5 @@
 //! `Handout`: the allocator's working copy of the address maps for one run — the store's maps, copied lazily per
-//! network, with what the run handed out marked. Invariant: an address it returns is free in the store and was not
+//! network, with what the run handed out marked, each handing out addresses in turn from the network's cursor. Invariant: an address it returns is free in the store and was not
 //! returned before in this run (unless given back).
 
 use std::collections::BTreeMap;
@@ -10,7 +10,8 @@ use crate::store::Store;
 
 pub(super) struct Handout<'s> {
     store: &'s Store,
-    maps: BTreeMap<String, SubnetAddresses>,
+    /// Per network, its address map and where the next allocation starts.
+    maps: BTreeMap<String, (SubnetAddresses, u32)>,
     /// Per network, how many addresses to keep for gateways of nodes that have none on it yet.
     gateway_reserves: BTreeMap<String, u64>,
 }
@@ -28,7 +29,7 @@ impl<'s> Handout<'s> {
             self.store.nodes().filter(|node| !network.allocation.node_gateways.contains_key(&node.id)).count() as u64
         });
         let addr = self.take(network_id)?;
-        if self.maps[network_id].free_count() < reserve {
+        if self.maps[network_id].0.free_count() < reserve {
             self.give_back(network_id, addr);
             return None;
         }
@@ -48,14 +49,18 @@ impl<'s> Handout<'s> {
     pub(super) fn take(&mut self, network_id: &str) -> Option<Ipv4Addr> {
         if !self.maps.contains_key(network_id) {
             let map = self.store.ipam().network(network_id)?.clone();
-            self.maps.insert(network_id.to_string(), map);
+            let cursor = self.store.network(network_id)?.allocation.next_offset;
+            self.maps.insert(network_id.to_string(), (map, cursor));
         }
-        self.maps.get_mut(network_id)?.allocate()
+        let (map, cursor) = self.maps.get_mut(network_id)?;
+        let addr = map.allocate_from(*cursor)?;
+        *cursor = map.offset_of(addr) + 1;
+        Some(addr)
     }
 
     /// Returns an address this run took and will not use.
     pub(super) fn give_back(&mut self, network_id: &str, addr: Ipv4Addr) {
-        if let Some(map) = self.maps.get_mut(network_id) {
+        if let Some((map, _)) = self.maps.get_mut(network_id) {
             map.release(addr);
         }
     }

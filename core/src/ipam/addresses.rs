@@ -106,7 +106,40 @@ impl SubnetAddresses {
 
     /// The lowest free allocatable address, without claiming it.
     pub fn lowest_free(&self) -> Option<Ipv4Addr> {
+        self.lowest_free_in(self.allocatable.0, self.allocatable.1)
+    }
+
+    /// The first free allocatable address at or after `start_offset`, wrapping around to the start of the range;
+    /// without claiming it.
+    pub fn next_free(&self, start_offset: u32) -> Option<Ipv4Addr> {
         let (low, high) = self.allocatable;
+        if start_offset > low && start_offset <= high {
+            if let Some(addr) = self.lowest_free_in(start_offset, high) {
+                return Some(addr);
+            }
+        }
+        self.lowest_free()
+    }
+
+    /// Claims and returns the first free allocatable address at or after `start_offset` (wrapping around).
+    pub fn allocate_from(&mut self, start_offset: u32) -> Option<Ipv4Addr> {
+        let addr = self.next_free(start_offset)?;
+        let claimed = self.claim(addr);
+        debug_assert!(claimed, "next_free returned a used address");
+        while self.words.get(self.first_maybe_free_word) == Some(&u64::MAX) {
+            self.first_maybe_free_word += 1;
+        }
+        Some(addr)
+    }
+
+    /// The offset of `addr` in the subnet (0 outside it).
+    pub fn offset_of(&self, addr: Ipv4Addr) -> u32 {
+        self.subnet.offset_of(addr).unwrap_or(0)
+    }
+
+    /// The lowest free address with an offset in `low..=high` (every word below the hint is full, so the scan
+    /// starts there at the earliest).
+    fn lowest_free_in(&self, low: u32, high: u32) -> Option<Ipv4Addr> {
         if low > high {
             return None;
         }

@@ -62,6 +62,10 @@ pub struct NetworkAllocation {
     /// The gateway address of each node realising the network, by node id (allocated when a task on the network
     /// is first assigned to the node; released when the node or the network is removed).
     pub node_gateways: BTreeMap<String, Ipv4Addr>,
+    /// Where the next dynamic allocation starts looking (an offset into the subnet): addresses are handed out in
+    /// turn, wrapping around, as Docker's IPAM does, so an address just released (its container may still be
+    /// stopping) is not handed out again at once.
+    pub next_offset: u32,
 }
 
 impl NetworkSpec {

@@ -163,6 +163,7 @@ impl SnapshotV5 {
                     ip_range: None,
                     vxlan_id: ipam.free_vxlan_id().unwrap_or(crate::ipam::VXLAN_ID_FIRST),
                     node_gateways: BTreeMap::new(),
+                    next_offset: 0,
                 },
             };
             ipam.network_changed(None, Some(&network));

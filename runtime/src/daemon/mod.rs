@@ -43,6 +43,7 @@ use crate::worker::agent::{Agent, AgentConfig};
 use crate::worker::docker::DockerExecutor;
 use crate::worker::executor::Executor;
 use crate::worker::overlay::linux::{HostDataPlane, LinuxDataPlane, LinuxDataPlaneConfig};
+use crate::worker::overlay::OverlayDataPlane;
 
 /// This node's overlay data plane on its advertise address (the VXLAN devices' local address); unavailable, with
 /// the reason logged, when that is no IPv4 address or netlink or the engine cannot be reached.
@@ -54,7 +55,7 @@ async fn host_data_plane(advertise_addr: &str, node_id: &str) -> HostDataPlane {
     };
     let config = LinuxDataPlaneConfig::new(underlay_addr);
     match LinuxDataPlane::connect(config, &crate::worker::docker::docker_host_from_env(), node_id).await {
-        Ok(plane) => HostDataPlane::Linux(plane),
+        Ok(plane) => HostDataPlane::Linux(Box::new(plane)),
         Err(error) => {
             tracing::warn!(%error, "no overlay networks on this node");
             HostDataPlane::Unavailable(error.to_string())
@@ -116,6 +117,8 @@ pub struct Daemon {
     membership: tokio::sync::Mutex<Membership>,
     /// The engine, once connected (shared by the agent and the node API).
     engine: tokio::sync::Mutex<Option<Arc<DockerExecutor>>>,
+    /// The node's overlay data plane, once the agent started (`leave` removes what it made).
+    data_plane: tokio::sync::Mutex<Option<Arc<HostDataPlane>>>,
 }
 
 impl Daemon {
@@ -127,6 +130,7 @@ impl Daemon {
             data,
             membership: tokio::sync::Mutex::new(Membership::Outside),
             engine: tokio::sync::Mutex::new(None),
+            data_plane: tokio::sync::Mutex::new(None),
         });
         if let Some(file) = NodeFile::load(&daemon.data)? {
             let membership = match file.role {
@@ -391,6 +395,12 @@ impl Daemon {
         }
         *membership = Membership::Outside;
         self.remove_own_containers().await;
+        // As Docker's leave does: this node's overlay networks and devices go with its containers.
+        if let Some(data_plane) = self.data_plane.lock().await.take() {
+            if let Err(error) = data_plane.remove_all().await {
+                tracing::warn!(%error, "cannot remove this node's overlay networks");
+            }
+        }
         NodeFile::remove(&self.data).map_err(Refusal::internal)?;
         node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         tracing::info!("left the swarm");
@@ -540,6 +550,7 @@ impl Daemon {
             }),
         };
         let data_plane = Arc::new(host_data_plane(&file.advertise_addr, &file.node_id).await);
+        *self.data_plane.lock().await = Some(data_plane.clone());
         Some(Agent::start(config, engine, data_plane))
     }
 

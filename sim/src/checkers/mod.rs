@@ -7,6 +7,7 @@ pub mod eventually_as_desired;
 pub mod no_needless_pending;
 pub mod observed_state_monotonic;
 pub mod one_container_per_slot;
+pub mod overlay_converged;
 pub mod running_only_on_live_nodes;
 pub mod snapshot_agreement;
 pub mod state_machine_safety;

@@ -41,6 +41,10 @@ impl Txn<'_> {
                 spec.driver
             )));
         }
+        if spec.is_encrypted() {
+            // Issue 12 brings encryption; until then a user asking for it must not get plaintext silently.
+            return Err(invalid("encrypted overlay networks (--opt encrypted) are not supported yet".to_string()));
+        }
         if spec.ingress {
             if let Some(ingress) = self.store.ingress_network() {
                 return Err(invalid(format!("an ingress network already exists: {}", ingress.spec.name)));
@@ -106,7 +110,7 @@ impl Txn<'_> {
             None => subnet.at(1),
         };
         let vxlan_id = ipam.free_vxlan_id().ok_or_else(|| invalid("no VXLAN id is free".to_string()))?;
-        Ok(NetworkAllocation { subnet, gateway, ip_range, vxlan_id, node_gateways: Default::default() })
+        Ok(NetworkAllocation { subnet, gateway, ip_range, vxlan_id, node_gateways: Default::default(), next_offset: 0 })
     }
 
     pub(super) fn remove_network(&mut self, id: &str) -> Result<Outcome, Rejection> {
@@ -158,7 +162,11 @@ impl Txn<'_> {
         }
         check_free(self.store, networks.iter().map(|a| (a.network_id.as_str(), a.addr)))?;
         task.networks = networks.to_vec();
-        Ok(self.update_task(task))
+        let outcome = self.update_task(task);
+        for attachment in networks {
+            self.advance_cursor(&attachment.network_id, attachment.addr);
+        }
+        Ok(outcome)
     }
 
     /// The allocator's virtual IPs for a service: one per network of its spec in endpoint mode `vip`, none with
@@ -183,8 +191,11 @@ impl Txn<'_> {
                 reason: format!("service {id}: virtual IPs on {vip_networks:?}, its networks are {expected:?}"),
             });
         }
-        let new = virtual_ips.iter().filter(|vip| !service.virtual_ips.contains(vip));
-        check_free(self.store, new.map(|vip| (vip.network_id.as_str(), vip.addr)))?;
+        let new: Vec<&VirtualIp> = virtual_ips.iter().filter(|vip| !service.virtual_ips.contains(vip)).collect();
+        check_free(self.store, new.iter().map(|vip| (vip.network_id.as_str(), vip.addr)))?;
+        for vip in &new {
+            self.advance_cursor(&vip.network_id, vip.addr);
+        }
         service.virtual_ips = virtual_ips.to_vec();
         // No version bump: the allocator's bookkeeping must not make a user's `service update` out of sequence.
         service.updated_at = super::later(self.now, service.updated_at);
@@ -223,11 +234,26 @@ impl Txn<'_> {
         }
         check_free(self.store, [(network_id, addr)])?;
         network.allocation.node_gateways.insert(node_id.to_string(), addr);
+        if let Some(offset) = network.allocation.subnet.offset_of(addr) {
+            network.allocation.next_offset = offset + 1;
+        }
         network.version = network.version.next();
         network.updated_at = super::later(self.now, network.updated_at);
         let outcome = Outcome::Updated { kind: ObjectKind::Network, id: network.id.clone(), version: network.version };
         self.put_network(network);
         Ok(outcome)
+    }
+
+    /// Moves network `network_id`'s allocation cursor past `addr`, which was just handed out (bookkeeping: no
+    /// version bump).
+    fn advance_cursor(&mut self, network_id: &str, addr: Ipv4Addr) {
+        let Some(network) = self.store.networks.get(network_id) else { return };
+        let Some(offset) = network.allocation.subnet.offset_of(addr) else { return };
+        if network.allocation.next_offset != offset + 1 {
+            let mut network = network.clone();
+            network.allocation.next_offset = offset + 1;
+            self.put_network(network);
+        }
     }
 
     /// Drops node `node_id`'s gateways from every network (the node is being removed).

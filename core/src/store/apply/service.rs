@@ -201,6 +201,7 @@ impl Store {
         if previous.endpoint_spec != service.spec.endpoint_spec {
             self.check_port_conflicts(previous, id)?;
         }
+        self.networks_of_spec(previous)?;
         Ok(())
     }
 }

@@ -47,6 +47,12 @@ impl Txn<'_> {
                 }
             }
             bounds::check_task_spec(&task.spec)?;
+            if !task.networks.is_empty() {
+                // Addresses come from the allocator only (`AllocateTask`), checked there.
+                return Err(Rejection::InvalidSpec {
+                    reason: format!("task {} is created with network addresses; the allocator gives them", task.id),
+                });
+            }
             task.spec.validate().map_err(Rejection::InvalidServiceSpec)?;
             bounds::check_task_status(&task.status)?;
             let running_since = (task.status.state == TaskState::Running).then_some(task.status.timestamp);

@@ -123,11 +123,13 @@ impl LinuxDataPlane {
             if wanted_ids.contains(id) && named_as_planned && !adopted.contains_key(id) {
                 adopted.insert(id, network);
             } else {
+                // Best effort: a container still attached (stopping after its task ended) keeps the network until
+                // it is gone; that must not hold up the networks that are wanted. The next reconcile tries again.
                 tracing::info!(network = %network.name, "removing a stale overlay Docker network");
-                self.docker
-                    .remove(&network.docker_id)
-                    .await
-                    .map_err(|reason| OverlayError::new(&network.name, OverlayStep::RemoveDockerNetwork, reason))?;
+                if let Err(reason) = self.docker.remove(&network.docker_id).await {
+                    let error = OverlayError::new(&network.name, OverlayStep::RemoveDockerNetwork, reason);
+                    tracing::info!(%error, "a stale overlay network stays for now");
+                }
             }
         }
         for network in &plan.networks {
@@ -440,7 +442,7 @@ impl OverlayDataPlane for LinuxDataPlane {
 /// A daemon's data plane: the Linux one, or none when it could not be set up (no netlink, no engine) — then
 /// every plan that names a network fails with the reason, and tasks on overlay networks wait, logged.
 pub enum HostDataPlane {
-    Linux(LinuxDataPlane),
+    Linux(Box<LinuxDataPlane>),
     Unavailable(String),
 }
 
