@@ -26,6 +26,7 @@ use swarm_runtime::clock::wall_clock_now;
 use swarm_runtime::raft::settings::RaftSettings;
 
 use crate::checkers::observed_state_monotonic::ObservedStateMonotonic;
+use crate::checkers::vips_stable::VipsStable;
 use crate::checkers::{
     eventually_as_desired, no_needless_pending, one_container_per_slot, overlay_converged, running_only_on_live_nodes,
     tasks_have_services,
@@ -184,6 +185,7 @@ struct Observations {
     /// Violations of sequences that ended with a manager restart.
     finished_sequences: Vec<String>,
     nodes_marked_down: BTreeSet<String>,
+    vips: VipsStable,
     violations: Vec<String>,
 }
 
@@ -198,6 +200,7 @@ fn sample(seen: &mut Observations, id: u64, manager: &Arc<swarm_runtime::manager
         seen.monotonic.insert(id, (Arc::downgrade(manager), ObservedStateMonotonic::new()));
     }
     seen.monotonic.get_mut(&id).expect("inserted above").1.observe(store);
+    seen.vips.observe(id, store);
     for node in store.nodes().filter(|n| n.status.state == NodeState::Down) {
         seen.nodes_marked_down.insert(node.id.clone());
     }
@@ -368,6 +371,7 @@ pub async fn run(seed: u64) {
             monotonic.extend(checker.violations().into_iter().map(|v| format!("manager {id}: {v}")));
         }
         violations.extend(monotonic.into_iter().take(20));
+        violations.extend(seen.vips.violations().into_iter().take(20));
         if scenario.latency_only && !seen.nodes_marked_down.is_empty() {
             violations.push(format!(
                 "false down: with only latency spikes injected, nodes {:?} were marked down",

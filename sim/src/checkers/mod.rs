@@ -14,3 +14,4 @@ pub mod state_machine_safety;
 pub mod tasks_have_services;
 #[cfg(test)]
 mod test_support;
+pub mod vips_stable;
