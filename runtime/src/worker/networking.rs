@@ -4,8 +4,8 @@
 //! and publishes which networks are realised, so a driver creates a container on a network only once its bridge
 //! exists. Invariants: plans are realised in the order they arrive and only the newest is worked on (an older one
 //! is never applied after a newer); a failed reconcile is retried (`RETRY_MS`) until it succeeds or a newer plan
-//! replaces it, and a successful one is repeated every `RECONCILE_EVERY_MS` (stale networks whose last container
-//! has gone meanwhile, a VIP table or listener that failed); a network counts as realised only after a reconcile
+//! replaces it, and one that left something undone (`OverlayDataPlane::needs_retry`) is repeated after
+//! `UNFINISHED_RETRY_MS`; a network counts as realised only after a reconcile
 //! that included it succeeded, and stops counting as soon as a plan without it arrives.
 
 use std::collections::BTreeSet;
@@ -22,9 +22,9 @@ use crate::watch;
 pub const UNDERLAY_MTU_BYTES: u32 = 1500;
 /// Pause before reconciling again after a failure.
 const RETRY_MS: u64 = 1_000;
-/// How often the realised state is reconciled again without a new plan: stale networks whose last container has
-/// gone since, a VIP table or resolver listener that failed, devices someone deleted.
-const RECONCILE_EVERY_MS: u64 = 5_000;
+/// How soon the realised state is reconciled again without a new plan when the data plane left something undone
+/// (a stale network whose last container is still stopping, a VIP table or resolver listener that failed).
+const UNFINISHED_RETRY_MS: u64 = 2_000;
 
 /// The agent's side of the loop: where new plans go and where realised networks are read.
 #[derive(Clone)]
@@ -100,10 +100,14 @@ async fn realise_loop<D: OverlayDataPlane>(data_plane: Arc<D>, networking: Netwo
                 if !plans.has_changed() {
                     networking.realised.send_replace(ids);
                 }
-                tokio::select! {
-                    biased;
-                    changed = plans.changed() => if changed.is_err() { return },
-                    () = tokio::time::sleep(Duration::from_millis(RECONCILE_EVERY_MS)) => {}
+                if data_plane.needs_retry() {
+                    tokio::select! {
+                        biased;
+                        changed = plans.changed() => if changed.is_err() { return },
+                        () = tokio::time::sleep(Duration::from_millis(UNFINISHED_RETRY_MS)) => {}
+                    }
+                } else if plans.changed().await.is_err() {
+                    return;
                 }
             }
             Err(error) => {

@@ -67,6 +67,8 @@ pub struct LinuxDataPlane {
     dns: DnsServer,
     /// The VIP ruleset last applied in each container (by name), so an unchanged one is not applied again.
     vip_tables: tokio::sync::Mutex<BTreeMap<String, (u32, VipRuleset)>>,
+    /// Something the last reconcile or discovery could not finish (see `OverlayDataPlane::needs_retry`).
+    unfinished: std::sync::atomic::AtomicBool,
 }
 
 /// A FDB entry of a VXLAN device: MAC → underlay address.
@@ -94,12 +96,14 @@ impl LinuxDataPlane {
             serial: tokio::sync::Mutex::new(()),
             dns,
             vip_tables: Default::default(),
+            unfinished: Default::default(),
         })
     }
 
     async fn reconcile_serially(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
         plan.validate()?;
         let _serial = self.serial.lock().await;
+        self.unfinished.store(false, std::sync::atomic::Ordering::SeqCst);
         let wanted_ids = plan.network_ids();
         let all_existing =
             self.docker.list().await.map_err(|reason| node_error(OverlayStep::ListDockerNetworks, reason))?;
@@ -129,6 +133,7 @@ impl LinuxDataPlane {
                 if let Err(reason) = self.docker.remove(&network.docker_id).await {
                     let error = OverlayError::new(&network.name, OverlayStep::RemoveDockerNetwork, reason);
                     tracing::info!(%error, "a stale overlay network stays for now");
+                    self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
             }
         }
@@ -395,7 +400,8 @@ impl LinuxDataPlane {
         self.dns.set_records(records);
         let gateways: Vec<Ipv4Addr> = discovery.cluster.networks.iter().map(|n| n.local_gateway).collect();
         for error in self.dns.set_listen_addrs(&gateways).await {
-            tracing::warn!(%error, "the overlay resolver cannot listen on a gateway; retrying with the next change");
+            tracing::warn!(%error, "the overlay resolver cannot listen on a gateway; retrying");
+            self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         let mut tables = self.vip_tables.lock().await;
         tables.retain(|name, _| discovery.local_tasks.iter().any(|task| &task.container_name == name));
@@ -409,6 +415,7 @@ impl LinuxDataPlane {
                 Ok(None) => continue,
                 Err(error) => {
                     tracing::warn!(container = %task.container_name, %error, "cannot find a task container's process");
+                    self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
                     continue;
                 }
             };
@@ -419,7 +426,10 @@ impl LinuxDataPlane {
                 Ok(()) => {
                     tables.insert(task.container_name.clone(), (pid, ruleset));
                 }
-                Err(error) => tracing::warn!(container = %task.container_name, %error, "cannot program VIPs"),
+                Err(error) => {
+                    tracing::warn!(container = %task.container_name, %error, "cannot program VIPs; retrying");
+                    self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
             }
         }
     }
@@ -436,6 +446,10 @@ impl OverlayDataPlane for LinuxDataPlane {
 
     async fn discover(&self, discovery: &Discovery) {
         self.discover_serially(discovery).await
+    }
+
+    fn needs_retry(&self) -> bool {
+        self.unfinished.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -466,6 +480,10 @@ impl OverlayDataPlane for HostDataPlane {
         if let HostDataPlane::Linux(plane) = self {
             plane.discover(discovery).await
         }
+    }
+
+    fn needs_retry(&self) -> bool {
+        matches!(self, HostDataPlane::Linux(plane) if plane.needs_retry())
     }
 }
 

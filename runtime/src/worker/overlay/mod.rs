@@ -122,4 +122,11 @@ pub trait OverlayDataPlane: Send + Sync + 'static {
         let _ = discovery;
         async {}
     }
+
+    /// Whether the last `reconcile` or `discover` left something undone that a later call may finish (a stale
+    /// network with a container still attached, a VIP table or listener that failed): the caller tries again
+    /// soon even without a new plan. The default: never.
+    fn needs_retry(&self) -> bool {
+        false
+    }
 }
