@@ -6,8 +6,14 @@
 //! maximum wall time of the CLI commands sent while a process was killed or frozen, the term increments per
 //! follower SIGSTOP/SIGCONT (goal 0), and the slowest time from a leader's SIGSTOP until a command sent to a
 //! follower was answered by the new leader.
+//! Overlay (`overlay.rs`): on three test hosts, TCP throughput over the overlay against the underlay, attaching a
+//! task to a network new to its node against `docker run`, and the p99 of connects to a VIP, to task addresses and
+//! of DNS queries.
 //! Prints `RESULT <name>=<value> <unit>` lines. Usage: `bench [FILTER]` runs the figures whose names contain
-//! FILTER.
+//! FILTER; `bench overlay` runs all the overlay figures.
+
+#[path = "bench/overlay.rs"]
+mod overlay;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,6 +43,10 @@ fn main() {
     }
     if CHAOS_FIGURES.iter().any(|n| wanted(n)) {
         chaos();
+    }
+    let overlay_wanted = |name: &str| filter == overlay::GROUP || wanted(name);
+    if overlay::figures().any(overlay_wanted) {
+        overlay::run(&overlay_wanted);
     }
 }
 
