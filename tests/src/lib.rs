@@ -247,7 +247,7 @@ impl Daemon {
         serde_json::from_slice(&bytes).ok()
     }
 
-    /// Names of the networks in this manager's applied store.
+    /// Names of the networks the tests made in this manager's applied store (not `ingress`).
     pub fn network_names(&self) -> Option<Vec<String>> {
         let bytes =
             block_on(async { HttpClient::new(self.addr.clone()).get(PATH_STORE, Duration::from_secs(2)).await })
@@ -256,6 +256,8 @@ impl Daemon {
         let mut names: Vec<String> = value["networks"]
             .as_array()?
             .iter()
+            // `ingress` is made by `swarm init`, not by a test.
+            .filter(|n| n["spec"]["ingress"] != true)
             .filter_map(|n| n["spec"]["name"].as_str().map(str::to_string))
             .collect();
         names.sort();

@@ -97,6 +97,8 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         "/v1/services/logs",
         "/v1/nodes/update",
         "/v1/nodes/remove",
+        "/v1/networks/create",
+        "/v1/networks/remove",
     ];
     block_on(async {
         let mut client = HttpClient::new(format!("unix://{}", daemon.socket.display()));
