@@ -6,74 +6,14 @@
 //! VIP reach several replicas; a host that dies drops out of DNS and the VIP; scaling down and removing everything
 //! leaves no Docker network, VXLAN device or container on any live host. Everything lives in the hosts the test starts, removed when it ends.
 
-use std::path::PathBuf;
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use swarm_tests::hosts::{TestHost, TestHosts};
-use swarm_tests::{swarm_bin, wait_for};
+use swarm_tests::hosts::{HostDaemon, TestHost, TestHosts, CLUSTER_PORT};
+use swarm_tests::wait_for;
 
 const DEADLINE: Duration = Duration::from_secs(90);
-const CLUSTER_PORT: u16 = 2377;
-
-/// A `swarm daemon` running in one test host, and the CLI pointed at it.
-struct HostDaemon<'h> {
-    host: &'h TestHost,
-    socket: PathBuf,
-    log: PathBuf,
-    child: Child,
-}
-
-impl<'h> HostDaemon<'h> {
-    fn start(host: &'h TestHost) -> HostDaemon<'h> {
-        let dir = host.dir().join("swarm");
-        let socket = host.dir().join("swarm.sock");
-        let log = host.dir().join("swarm.log");
-        let log_file = std::fs::File::create(&log).expect("daemon log");
-        let child = host
-            .command(swarm_bin())
-            .args(["daemon", "--data-dir"])
-            .arg(&dir)
-            .args(["--listen-addr", &format!("{}:{CLUSTER_PORT}", host.addr()), "--hostname", host.name(), "-H"])
-            .arg(format!("unix://{}", socket.display()))
-            .env("SWARM_LOG", "info")
-            .stdout(log_file.try_clone().expect("log"))
-            .stderr(log_file)
-            .spawn()
-            .expect("spawn swarm daemon");
-        let daemon = HostDaemon { host, socket, log, child };
-        wait_for("the control socket", DEADLINE, || daemon.socket.exists().then_some(()));
-        daemon
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        std::process::Command::new(swarm_bin())
-            .args(args)
-            .env("SWARM_HOST", format!("unix://{}", self.socket.display()))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the swarm CLI")
-    }
-
-    fn cli_ok(&self, args: &[&str]) -> String {
-        let output = self.cli(args);
-        assert!(
-            output.status.success(),
-            "swarm {args:?} on {}: {}\n--- daemon log tail ---\n{}",
-            self.host.name(),
-            String::from_utf8_lossy(&output.stderr),
-            self.log_tail()
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
 
 fn inspect(daemon: &HostDaemon<'_>, args: &[&str]) -> Value {
     serde_json::from_str(&daemon.cli_ok(args)).expect("inspect prints JSON")
@@ -325,8 +265,7 @@ fn overlay_networks_span_hosts() {
         hosts.hosts().iter().position(|host| !host.docker(&["ps", "-q", "--filter", "name=client"]).trim().is_empty());
     let victim = if client_host == Some(1) { 2 } else { 1 };
     let victim_addr = hosts.hosts()[victim].addr().to_string();
-    daemons[victim].child.kill().expect("kill the host's daemon");
-    let _ = daemons[victim].child.wait();
+    daemons[victim].kill();
     let names = hosts.hosts()[victim].docker(&["ps", "-q"]);
     let names: Vec<&str> = names.lines().collect();
     if !names.is_empty() {

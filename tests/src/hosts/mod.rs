@@ -10,6 +10,7 @@
 //! run's sweep ([`sweep_once`]). Nothing that does not carry such a name is ever touched.
 
 mod cleanup;
+mod daemon;
 mod engine;
 mod names;
 mod underlay;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use cleanup::{sweep_leftovers, RunFootprint};
+pub use daemon::{HostDaemon, CLUSTER_PORT};
 use names::RunNames;
 
 /// The images every host's engine holds after [`TestHosts::start`] (built by `scripts/images`).

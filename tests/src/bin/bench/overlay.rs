@@ -19,13 +19,13 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use swarm_tests::hosts::{TestHost, TestHosts};
-use swarm_tests::{swarm_bin, wait_for};
+use swarm_tests::hosts::{HostDaemon, TestHost, TestHosts, CLUSTER_PORT};
+use swarm_tests::wait_for;
 
 use super::percentile_ms;
 
@@ -44,7 +44,6 @@ pub fn figures() -> impl Iterator<Item = &'static str> {
 }
 
 const DEADLINE: Duration = Duration::from_secs(90);
-const CLUSTER_PORT: u16 = 2377;
 const STREAM_PORT: u16 = 5201;
 const STREAM_TIME: Duration = Duration::from_secs(3);
 const STREAM_ROUNDS: usize = 3;
@@ -75,70 +74,6 @@ pub fn run(wanted: &dyn Fn(&str) -> bool) {
     }
     if LATENCY.iter().any(|n| wanted(n)) {
         latency(&hosts, &daemons);
-    }
-}
-
-/// A `swarm daemon` in one test host's namespace, and the CLI pointed at it; killed when dropped.
-struct HostDaemon<'h> {
-    host: &'h TestHost,
-    socket: PathBuf,
-    log: PathBuf,
-    child: Child,
-}
-
-impl<'h> HostDaemon<'h> {
-    fn start(host: &'h TestHost) -> HostDaemon<'h> {
-        let socket = host.dir().join("swarm.sock");
-        let log = host.dir().join("swarm.log");
-        let log_file = File::create(&log).expect("daemon log");
-        let child = host
-            .command(swarm_bin())
-            .args(["daemon", "--data-dir"])
-            .arg(host.dir().join("swarm"))
-            .args(["--listen-addr", &format!("{}:{CLUSTER_PORT}", host.addr()), "--hostname", host.name(), "-H"])
-            .arg(format!("unix://{}", socket.display()))
-            .env("SWARM_LOG", "info")
-            .stdout(log_file.try_clone().expect("log"))
-            .stderr(log_file)
-            .spawn()
-            .expect("spawn swarm daemon");
-        let daemon = HostDaemon { host, socket, log, child };
-        wait_for("the control socket", DEADLINE, || daemon.socket.exists().then_some(()));
-        daemon
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        std::process::Command::new(swarm_bin())
-            .args(args)
-            .env("SWARM_HOST", format!("unix://{}", self.socket.display()))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the swarm CLI")
-    }
-
-    fn cli_ok(&self, args: &[&str]) -> String {
-        let output = self.cli(args);
-        assert!(
-            output.status.success(),
-            "swarm {args:?} on {}: {}\n--- daemon log tail ---\n{}",
-            self.host.name(),
-            String::from_utf8_lossy(&output.stderr),
-            self.log_tail()
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for HostDaemon<'_> {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
