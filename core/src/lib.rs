@@ -41,8 +41,8 @@ pub use snapshot::{
 pub use spec::{
     Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, EndpointSpec, FailureAction,
     FailureRatio, HealthConfig, Mount, MountProblem, MountType, NetworkAttachmentConfig, Placement,
-    PlacementPreference, Platform, PortConfig, PortProtocol, PreferenceProblem, PublishMode, ResolutionMode,
-    ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceMode, ServiceSpec, SpecError, TaskSpec,
-    UnknownKeyword, UpdateConfig, UpdateOrder,
+    PlacementPreference, Platform, PortConfig, PortProtocol, PreferenceProblem, PublishMode, PublishedPortRequired,
+    ResolutionMode, ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceMode, ServiceSpec,
+    SpecError, TaskSpec, UnknownKeyword, UpdateConfig, UpdateOrder,
 };
 pub use store::{Outcome, Rejection, Store, MANUAL_ROLLBACK_MESSAGE};

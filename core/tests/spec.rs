@@ -1,6 +1,7 @@
 //! The service spec through the public API: Docker's defaults, `ServiceSpec::validate` as a table of (spec
 //! mutation → expected message) also checked through `Store::apply`, placement constraints as a table of
-//! (constraint → parse result → match per node), placement preferences, mode flags and cross-service port checks.
+//! (constraint → parse result → match per node), placement preferences, mode flags, cross-service port checks and
+//! how a port is published while there is no routing mesh.
 
 mod common;
 
@@ -888,4 +889,24 @@ fn tasks_carry_a_valid_template() {
     task.spec.container_spec.image = String::new();
     let rejection = store.apply(&at(T0 + 10, Command::CreateTasks { tasks: vec![task] })).unwrap_err();
     assert_eq!(rejection, Rejection::InvalidServiceSpec(SpecError::ImageRequired));
+}
+
+#[test]
+fn ports_are_published_in_host_mode_until_the_mesh_lands() {
+    let asked = |published_port, publish_mode| PortConfig {
+        name: String::new(),
+        protocol: PortProtocol::Udp,
+        target_port: 53,
+        published_port,
+        publish_mode,
+    };
+    for mode in [PublishMode::Ingress, PublishMode::Host] {
+        assert_eq!(asked(5353, mode).into_publishable(), Ok(asked(5353, PublishMode::Host)), "{mode}");
+        let refused = asked(0, mode).into_publishable().unwrap_err();
+        assert_eq!(refused, PublishedPortRequired { target_port: 53, protocol: PortProtocol::Udp });
+        assert_eq!(
+            refused.to_string(),
+            "a published port is required for port 53/udp (assigning one is not supported yet)"
+        );
+    }
 }

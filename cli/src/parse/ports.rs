@@ -45,21 +45,15 @@ pub enum PortError {
     MismatchedRanges { container: String, host: String },
 }
 
-/// `-p`/`--publish`/`--publish-add`: `parse_port_spec`, refusing a port without a published port (`80`,
-/// `target=80`): Docker would assign one from the dynamic range, which swarm does not do yet.
-///
-/// Until the routing mesh exists, every published port is bound on the node that runs the task — Swarm's
-/// `mode=host` — so a port asked for in ingress mode (Docker's default) is recorded as host mode, which `service
-/// inspect` then shows plainly.
+/// `-p`/`--publish`/`--publish-add`: `parse_port_spec`, then each port as the cluster publishes it today
+/// (core's `PortConfig::into_publishable`, which `stack deploy` shares): until the routing mesh exists, a port
+/// asked for in ingress mode (Docker's default) is recorded as host mode, and a port without a published port
+/// (`80`, `target=80`) is refused, since Docker would assign one from the dynamic range.
 pub fn parse_publish(text: &str) -> Result<Vec<PortConfig>, PortError> {
-    let mut ports = parse_port_spec(text)?;
-    for port in &mut ports {
-        port.publish_mode = PublishMode::Host;
-    }
-    if ports.iter().any(|port| port.published_port == 0) {
-        return Err(PortError::PublishedPortRequired);
-    }
-    Ok(ports)
+    parse_port_spec(text)?
+        .into_iter()
+        .map(|port| port.into_publishable().map_err(|_| PortError::PublishedPortRequired))
+        .collect()
 }
 
 /// Docker's `PortOpt`, published port 0 allowed (what `--publish-rm` takes). Long form when the value has a

@@ -1,5 +1,6 @@
 //! Docker's `EndpointSpec`: how a service is reached (VIP or DNS round robin) and the ports it publishes, with
-//! SwarmKit's `validateEndpointSpec` plus port ranges.
+//! SwarmKit's `validateEndpointSpec` plus port ranges, and the one rule for how a port asked for is published while
+//! there is no routing mesh (`PortConfig::into_publishable`), which `service create` and `stack deploy` share.
 
 use std::collections::BTreeSet;
 
@@ -56,4 +57,26 @@ impl PortConfig {
     pub fn tcp(published_port: u32, target_port: u32) -> PortConfig {
         PortConfig { published_port, target_port, ..PortConfig::default() }
     }
+
+    /// The port as the cluster publishes it today, whoever asked for it (`service create -p`, `service update
+    /// --publish-add`, a stack's `ports:`). There is no routing mesh yet, so every published port is bound on the
+    /// node that runs the task — Swarm's `mode=host` — and a port asked for in ingress mode (Docker's default) is
+    /// recorded as host mode, which `service inspect` then shows plainly. A port without a published number is
+    /// refused: Docker would assign one from the dynamic range, which needs the mesh. When the mesh lands, this is
+    /// the one place to change.
+    pub fn into_publishable(mut self) -> Result<PortConfig, PublishedPortRequired> {
+        if self.published_port == 0 {
+            return Err(PublishedPortRequired { target_port: self.target_port, protocol: self.protocol });
+        }
+        self.publish_mode = PublishMode::Host;
+        Ok(self)
+    }
+}
+
+/// A port asked for without a published port, which only the routing mesh could assign (`into_publishable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a published port is required for port {target_port}/{protocol} (assigning one is not supported yet)")]
+pub struct PublishedPortRequired {
+    pub target_port: u32,
+    pub protocol: PortProtocol,
 }

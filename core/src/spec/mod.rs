@@ -19,7 +19,7 @@ mod task;
 mod units;
 mod update;
 
-pub use endpoint::{EndpointSpec, PortConfig};
+pub use endpoint::{EndpointSpec, PortConfig, PublishedPortRequired};
 pub use error::{ConstraintProblem, MountProblem, PreferenceProblem, SpecError};
 pub use image::validate_image;
 pub use keywords::{
