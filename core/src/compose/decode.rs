@@ -48,7 +48,8 @@ pub struct Decoder<'a> {
     pub files: &'a dyn FileSource,
     pub warnings: Vec<Warning>,
     pub references: Vec<Reference>,
-    /// Where each service, network, volume, secret and config, and each service key, is defined.
+    /// Where each service, network, volume, secret and config, each known key, and each item of a service's
+    /// `ports`, `volumes` and `networks`, is defined.
     pub positions: BTreeMap<String, (String, Position)>,
 }
 
@@ -288,8 +289,8 @@ impl Decoder<'_> {
         Ok(out)
     }
 
-    /// Checks a key against an object's table for this file's version. `Ok(true)` for a known key to read,
-    /// `Ok(false)` for a key to skip (an `x-` extension, or an unknown key of an open object).
+    /// Checks a key against an object's table for this file's version. `Ok(true)` for a known key to read (its
+    /// position recorded), `Ok(false)` for a key to skip (an `x-` extension, or an unknown key of an open object).
     pub fn check_key(&mut self, entry: &Entry, path: &str, spec: &ObjectSpec) -> Result<bool, ComposeError> {
         let key = entry.key.as_str();
         let key_path = join(path, key);
@@ -304,6 +305,7 @@ impl Decoder<'_> {
                     ),
                 ));
             }
+            self.record(&key_path, entry.key_position);
             return Ok(true);
         }
         if key.starts_with("x-") {

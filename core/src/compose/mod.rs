@@ -74,8 +74,10 @@ pub struct Loaded {
     pub config: ComposeConfig,
     /// What `stack deploy` prints before going on.
     pub warnings: Vec<Warning>,
-    /// Where each service, network, volume, secret and config, and each service key, was defined (the last file
-    /// that did), by key path (`services.web`, `services.web.image`): for errors found after loading.
+    /// Where each service, network, volume, secret and config, each known key, and each item of a service's
+    /// `ports`, `volumes` and `networks`, was defined (the last file that did), by key path (`services.web`,
+    /// `services.web.deploy.replicas`, `services.web.ports[0]`; a network listed as `- front` also as
+    /// `services.web.networks.front`): for errors found after loading, such as `stack deploy`'s.
     pub positions: BTreeMap<String, (String, Position)>,
 }
 

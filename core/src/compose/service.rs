@@ -31,7 +31,6 @@ impl Decoder<'_> {
                 continue;
             }
             let key_path = join(path, &entry.key);
-            self.record(&key_path, entry.key_position);
             let value = &entry.value;
             let p = key_path.as_str();
             match entry.key.as_str() {
@@ -422,6 +421,8 @@ impl Decoder<'_> {
             Value::Seq(items) => {
                 let names = self.string_list(node, path)?;
                 for (index, (name, item_node)) in names.into_iter().zip(items).enumerate() {
+                    self.record(&item(path, index), item_node.position);
+                    self.record(&join(path, &name), item_node.position);
                     refer(self, &name, item_node.position, item(path, index));
                     out.insert(name, None);
                 }
@@ -429,6 +430,7 @@ impl Decoder<'_> {
             Value::Map(entries) => {
                 for entry in entries {
                     let p = join(path, &entry.key);
+                    self.record(&p, entry.key_position);
                     refer(self, &entry.key, entry.key_position, p.clone());
                     let settings = match entry.value.value {
                         Value::Null => None,
@@ -505,6 +507,7 @@ impl Decoder<'_> {
         let mut out: Vec<(usize, PortConfig)> = Vec::new();
         for (index, item_node) in items.iter().enumerate() {
             let p = item(path, index);
+            self.record(&p, item_node.position);
             match &item_node.value {
                 Value::String(_) | Value::Int(_) => {
                     let spec = super::yaml::go_sprint(&item_node.value).unwrap_or_default();
@@ -602,6 +605,7 @@ impl Decoder<'_> {
         let mut out = Vec::with_capacity(items.len());
         for (index, item_node) in items.iter().enumerate() {
             let p = item(path, index);
+            self.record(&p, item_node.position);
             let mut volume = match &item_node.value {
                 Value::String(spec) => {
                     parse_volume_spec(spec).map_err(|why| self.error(item_node.position, &p, why))?
