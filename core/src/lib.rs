@@ -18,6 +18,7 @@ pub mod replicas;
 pub mod scheduler;
 pub mod snapshot;
 pub mod spec;
+pub mod stack;
 pub mod stages;
 pub mod store;
 
