@@ -13,7 +13,7 @@ mod progress;
 mod render;
 mod service_cmd;
 mod service_flags;
-mod stack_cmd;
+mod stack;
 mod status;
 mod swarm_cmd;
 
@@ -86,8 +86,10 @@ enum Command {
     },
     /// Manage Swarm stacks.
     Stack {
+        #[command(flatten)]
+        host: client::HostArg,
         #[command(subcommand)]
-        command: stack_cmd::StackCommand,
+        command: stack::StackCommand,
     },
     /// Show a manager's view of the Raft cluster (over its cluster address).
     Status(status::StatusArgs),
@@ -98,7 +100,7 @@ fn main() {
     let result: Result<(), CliError> = match cli.command {
         Command::Daemon(args) => daemon::run(args).map_err(Into::into),
         Command::Status(args) => status::run(args).map_err(Into::into),
-        Command::Stack { command } => stack_cmd::run(command).map_err(Into::into),
+        Command::Stack { host, command } => stack::run(&host, command),
         Command::Init { host, args } => with_daemon(&host, |c| swarm_cmd::init(c, args)),
         Command::Join { host, args } => with_daemon(&host, |c| swarm_cmd::join(c, args)),
         Command::JoinToken { host, args } => with_daemon(&host, |c| swarm_cmd::join_token(c, args)),

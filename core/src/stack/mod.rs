@@ -8,8 +8,10 @@
 //! (`stack.yml:12:5: services.web.secrets: not supported yet`).
 //!
 //! Rooms: `error` (`StackError`, `Place`), `unsupported` (the table), `network` (the stack's networks and a
-//! service's attachments), `service` (one service's spec), `layers` (`deploy_layers`).
+//! service's attachments), `service` (one service's spec), `layers` (`deploy_layers`), `changes` (what a stack
+//! owns in the cluster and what a deploy changes there).
 
+pub mod changes;
 mod error;
 mod layers;
 mod network;

@@ -9,11 +9,15 @@
 //! Overlay (`overlay.rs`): on three test hosts, TCP throughput over the overlay against the underlay, attaching a
 //! task to a network new to its node against `docker run`, and the p99 of connects to a VIP, to task addresses and
 //! of DNS queries.
+//! Stack (`stack.rs`): `stack deploy` of 20 services on a one-node swarm until all run, beside the same services
+//! created one by one with `service create -d`.
 //! Prints `RESULT <name>=<value> <unit>` lines. Usage: `bench [FILTER]` runs the figures whose names contain
 //! FILTER; `bench overlay` runs all the overlay figures.
 
 #[path = "bench/overlay.rs"]
 mod overlay;
+#[path = "bench/stack.rs"]
+mod stack;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -47,6 +51,10 @@ fn main() {
     let overlay_wanted = |name: &str| filter == overlay::GROUP || wanted(name);
     if overlay::figures().any(overlay_wanted) {
         overlay::run(&overlay_wanted);
+    }
+    let stack_wanted = |name: &str| filter == stack::GROUP || wanted(name);
+    if stack::figures().any(stack_wanted) {
+        stack::run(&stack_wanted);
     }
 }
 

@@ -1,0 +1,147 @@
+//! `stack deploy -c FILE… [--prune] [--resolve-image …] [-d] [-q] NAME`: Docker's deploy, client-side, with
+//! `depends_on` honoured (beyond Swarm). The file is loaded and converted before any call; then, from one view of
+//! the cluster: stop if an external network is missing or a name belongs to something outside the stack; prune
+//! (with `--prune`); create the stack's missing networks; then create or update the services layer by layer in
+//! `depends_on` order, waiting for a layer to converge (its tasks running, healthy where they have a healthcheck,
+//! jobs complete) before the next one starts. Without `-d` each created or updated service's progress is shown as
+//! `service create` shows it. An unchanged service is not sent at all (see `swarm_core::stack::changes`).
+
+use clap::Args;
+use swarm_core::stack::changes::{deploy_changes, ServiceChange};
+use swarm_core::stack::{convert, deploy_layers, validate_stack_name, StackPlan};
+use swarm_core::ServiceSpec;
+use swarm_runtime::control::api::{
+    NetworkCreateReply, NetworkCreateRequest, ObjectRequest, ServiceCreateReply, ServiceCreateRequest,
+    ServiceUpdateRequest, PATH_NETWORK_CREATE, PATH_SERVICE_CREATE, PATH_SERVICE_REMOVE, PATH_SERVICE_UPDATE,
+};
+
+use super::load::{load, print_warnings, ComposeFilesArg};
+use super::StackError;
+use crate::client::Control;
+use crate::error::CliError;
+use crate::progress;
+
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    files: ComposeFilesArg,
+    /// Exit immediately instead of waiting for the stack services to converge (services other services depend
+    /// on are still waited for).
+    #[arg(short, long, num_args = 0..=1, default_value = "false", default_missing_value = "true")]
+    detach: bool,
+    /// Prune services that are no longer referenced.
+    #[arg(long)]
+    prune: bool,
+    /// Suppress progress output.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Query the registry to resolve image digest and supported platforms ("always", "changed", "never"). No
+    /// registry is used: images are taken as named, so every value behaves as "never".
+    #[arg(long, default_value = "always")]
+    resolve_image: String,
+    /// Send registry authentication details to Swarm agents (accepted; no registry is used).
+    #[arg(long)]
+    with_registry_auth: bool,
+    /// The stack's name.
+    stack: String,
+}
+
+/// What a deploy needs, checked before any call.
+pub struct Prepared {
+    plan: StackPlan,
+    layers: Vec<Vec<String>>,
+}
+
+/// The flags, the stack name, the files, their conversion and their `depends_on` order: every check that needs
+/// no daemon.
+pub fn prepare(args: &DeployArgs) -> Result<Prepared, StackError> {
+    if !["always", "changed", "never"].contains(&args.resolve_image.as_str()) {
+        return Err(StackError::InvalidResolveImage { value: args.resolve_image.clone() });
+    }
+    validate_stack_name(&args.stack)?;
+    let loaded = load(&args.files, false)?;
+    print_warnings(&loaded);
+    let plan = convert(&args.stack, &loaded)?;
+    let layers = deploy_layers(&plan)?;
+    Ok(Prepared { plan, layers })
+}
+
+pub fn run(control: &mut Control, args: &DeployArgs, prepared: Prepared) -> Result<(), CliError> {
+    let Prepared { plan, layers } = prepared;
+    let stack = plan.name.clone();
+    let specs: Vec<ServiceSpec> = plan.services.iter().map(|service| service.spec.clone()).collect();
+    let view = control.view()?;
+    let changes = deploy_changes(
+        &stack,
+        &plan.networks,
+        &plan.external_networks,
+        &specs,
+        &view.services,
+        &view.networks,
+        args.prune,
+    );
+    if let Some(name) = changes.missing_external_networks.first() {
+        return Err(StackError::MissingExternalNetwork { name: name.clone() }.into());
+    }
+    if let Some(name) = changes.foreign_networks.first() {
+        return Err(StackError::ForeignNetwork { name: name.clone(), stack }.into());
+    }
+    if let Some(name) = changes.foreign_services.first() {
+        return Err(StackError::ForeignService { name: name.clone(), stack }.into());
+    }
+    for (id, name) in &changes.services_to_prune {
+        println!("Removing service {name}");
+        control
+            .post::<_, serde_json::Value>(PATH_SERVICE_REMOVE, &ObjectRequest { id: id.clone() })
+            .map_err(|error| StackError::RemoveService { name: name.clone(), error: Box::new(error.into()) })?;
+    }
+    for spec in &changes.networks_to_create {
+        println!("Creating network {}", spec.name);
+        control
+            .post::<_, NetworkCreateReply>(PATH_NETWORK_CREATE, &NetworkCreateRequest { spec: spec.clone() })
+            .map_err(|error| StackError::CreateNetwork { name: spec.name.clone(), error: Box::new(error.into()) })?;
+    }
+    for (index, layer) in layers.iter().enumerate() {
+        let last = index + 1 == layers.len();
+        // (service id, whether this deploy changed it)
+        let mut deployed: Vec<(String, bool)> = Vec::with_capacity(layer.len());
+        for name in layer {
+            let change = changes.services.get(name).expect("every service of the plan has a change");
+            deployed.push(apply_change(control, name, change)?);
+        }
+        for (id, changed) in deployed {
+            let show = changed && !args.detach && !args.quiet;
+            // A later layer depends on this one: wait even with -d, and even for an unchanged service.
+            if (changed && !args.detach) || !last {
+                progress::watch(control, &id, !show, false)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends one service's change; answers its id and whether anything was sent.
+fn apply_change(control: &mut Control, name: &str, change: &ServiceChange) -> Result<(String, bool), CliError> {
+    match change {
+        ServiceChange::Create(spec) => {
+            println!("Creating service {name}");
+            let reply: ServiceCreateReply = control
+                .post(PATH_SERVICE_CREATE, &ServiceCreateRequest { spec: spec.clone() })
+                .map_err(|error| StackError::CreateService { name: name.to_string(), error: Box::new(error.into()) })?;
+            Ok((reply.id, true))
+        }
+        ServiceChange::Update { id, version, spec } => {
+            println!("Updating service {name} (id: {id})");
+            let request = ServiceUpdateRequest { id: id.clone(), version: *version, spec: spec.clone() };
+            control
+                .post::<_, serde_json::Value>(PATH_SERVICE_UPDATE, &request)
+                .map_err(|error| StackError::UpdateService { name: name.to_string(), error: Box::new(error.into()) })?;
+            Ok((id.clone(), true))
+        }
+        ServiceChange::Unchanged { id } => {
+            // Docker prints this line for every service of the file; nothing is sent for an unchanged one.
+            println!("Updating service {name} (id: {id})");
+            Ok((id.clone(), false))
+        }
+    }
+}
