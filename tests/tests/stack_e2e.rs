@@ -81,7 +81,7 @@ fn inspect(daemon: &HostDaemon<'_>, args: &[&str]) -> Value {
 }
 
 fn version_of(daemon: &HostDaemon<'_>, service: &str) -> u64 {
-    inspect(daemon, &["service", "inspect", service])[0]["Version"]["Index"].as_u64().expect("a version")
+    inspect(daemon, &["service", "inspect", service])[0]["version"].as_u64().expect("a version")
 }
 
 /// The ids of `service`'s tasks that should run.
@@ -156,9 +156,9 @@ fn stacks_deploy_update_prune_and_remove() {
     wait_stack_running(&daemons, "st", 4);
     assert_eq!(manager.cli_ok(&["stack", "ls", "--format", "{{.Name}} {{.Services}}"]).trim(), "st 3");
     let services = manager.cli_ok(&["stack", "services", "st", "--format", "{{.Name}} {{.Replicas}}"]);
-    assert_eq!(services.trim(), "st_db 1/1\nst_extra 1/1\nst_web 2/2", "{services}");
+    assert_eq!(services.trim(), "st_db 1/1\nst_extra 1/1\nst_web 2/2 (max 1 per node)", "{services}");
     let web_service = inspect(manager, &["service", "inspect", "st_web"]);
-    assert_eq!(web_service[0]["Spec"]["Labels"]["com.docker.stack.namespace"], "st");
+    assert_eq!(web_service[0]["spec"]["labels"]["com.docker.stack.namespace"], "st");
 
     // web reaches db by its short name on the stack network.
     let web_host = hosts

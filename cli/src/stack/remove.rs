@@ -83,7 +83,9 @@ fn remove_network(control: &mut Control, id: &str) -> Result<(), ControlError> {
     let deadline = Instant::now() + NETWORK_RELEASE_TIMEOUT;
     loop {
         match control.post::<_, serde_json::Value>(PATH_NETWORK_REMOVE, &ObjectRequest { id: id.to_string() }) {
-            Err(ControlError::Refused { message, .. }) if message.contains("is in use by") && Instant::now() < deadline => {
+            Err(ControlError::Refused { message, .. })
+                if message.contains("is in use by") && Instant::now() < deadline =>
+            {
                 control.sleep(POLL_INTERVAL);
             }
             other => return other.map(|_| ()),
@@ -97,10 +99,8 @@ fn wait_for_tasks_to_stop(control: &mut Control, stack: &str, service_ids: &[Str
     let deadline = Instant::now() + TASKS_STOP_TIMEOUT;
     loop {
         let view = control.view()?;
-        let live = view
-            .tasks
-            .iter()
-            .any(|task| service_ids.contains(&task.service_id) && !task.status.state.is_terminal());
+        let live =
+            view.tasks.iter().any(|task| service_ids.contains(&task.service_id) && !task.status.state.is_terminal());
         if !live {
             return Ok(());
         }

@@ -75,12 +75,11 @@ pub fn run(wanted: &dyn Fn(&str) -> bool) {
         daemon.cli_ok(&["service", "rm", &format!("bench_s{index:02}")]);
     }
     wait_gone(&daemon, "the services' containers to go");
-    wait_for("benchnet to be removable", DEADLINE, || daemon.cli(&["network", "rm", "benchnet"]).status.success().then_some(()));
+    wait_for("benchnet to be removable", DEADLINE, || {
+        daemon.cli(&["network", "rm", "benchnet"]).status.success().then_some(())
+    });
 
     println!("RESULT stack_deploy_20_services_seconds={:.2} s", stack.as_secs_f64());
     println!("RESULT service_create_20_one_by_one_seconds={:.2} s", one_by_one.as_secs_f64());
-    println!(
-        "RESULT stack_deploy_20_ratio_vs_one_by_one={:.3} ratio",
-        stack.as_secs_f64() / one_by_one.as_secs_f64()
-    );
+    println!("RESULT stack_deploy_20_ratio_vs_one_by_one={:.3} ratio", stack.as_secs_f64() / one_by_one.as_secs_f64());
 }
