@@ -244,6 +244,7 @@ async fn an_invalid_bind_mount_is_rejected() {
             source: "/nonexistent/swarm-test-source".to_string(),
             target: "/data".to_string(),
             read_only: true,
+            tmpfs_options: None,
         }];
         match node.executor.prepare(&task).await {
             Err(ExecError::Rejected(message)) => assert!(
@@ -351,6 +352,7 @@ async fn the_container_carries_the_task_spec() {
             source: String::new(),
             target: "/scratch".to_string(),
             read_only: false,
+            tmpfs_options: None,
         }];
         task.spec.resources.limits.memory_bytes = 64 * 1024 * 1024;
         task.spec.resources.limits.nano_cpus = 500_000_000;

@@ -216,6 +216,7 @@ fn fixture() -> ClusterView {
         source: "web-data".into(),
         target: "/data".into(),
         read_only: false,
+        tmpfs_options: None,
     });
     template.resources.reservations = Resources { nano_cpus: 500_000_000, memory_bytes: 100 * 1024 * 1024 };
     template.resources.limits = Resources { nano_cpus: 1_000_000_000, memory_bytes: 0 };

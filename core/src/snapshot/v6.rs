@@ -225,6 +225,7 @@ impl TaskSpecV6 {
             placement: self.placement,
             networks: self.networks,
             force_update: self.force_update,
+            log_driver: None,
         }
     }
 
@@ -254,6 +255,7 @@ impl ContainerSpecV6 {
             mounts: self.mounts.into_iter().map(MountV6::upgrade).collect(),
             stop_grace_period_ns: self.stop_grace_period_ns,
             healthcheck: self.healthcheck,
+            ..ContainerSpec::default()
         }
     }
 
@@ -276,7 +278,13 @@ impl ContainerSpecV6 {
 
 impl MountV6 {
     fn upgrade(self) -> Mount {
-        Mount { kind: self.kind, source: self.source, target: self.target, read_only: self.read_only }
+        Mount {
+            kind: self.kind,
+            source: self.source,
+            target: self.target,
+            read_only: self.read_only,
+            tmpfs_options: None,
+        }
     }
 
     fn downgrade(mount: Mount) -> MountV6 {
