@@ -19,6 +19,28 @@ pub struct HostArg {
     pub host: String,
 }
 
+/// `-H` as `swarm service` takes it: the short form only, since `service create --host host:ip` is Docker's extra
+/// host flag and a global `--host` would take its place.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServiceHostArg {
+    /// Daemon socket to connect to (unix:///path, or a path).
+    #[arg(
+        id = "daemon_host",
+        short = 'H',
+        value_name = "HOST",
+        env = "SWARM_HOST",
+        default_value = DEFAULT_HOST,
+        global = true
+    )]
+    pub host: String,
+}
+
+impl From<ServiceHostArg> for HostArg {
+    fn from(arg: ServiceHostArg) -> HostArg {
+        HostArg { host: arg.host }
+    }
+}
+
 /// Why a call to the daemon failed, in the words the user sees.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {

@@ -80,7 +80,7 @@ enum Command {
     /// Manage swarm services.
     Service {
         #[command(flatten)]
-        host: client::HostArg,
+        host: client::ServiceHostArg,
         #[command(subcommand)]
         command: service_cmd::ServiceCommand,
     },
@@ -107,7 +107,7 @@ fn main() {
         Command::Leave { host, args } => with_daemon(&host, |c| swarm_cmd::leave(c, args)),
         Command::Node { host, command } => with_daemon(&host, |c| node_cmd::run(c, command)),
         Command::Network { host, command } => with_daemon(&host, |c| network_cmd::run(c, command)),
-        Command::Service { host, command } => with_daemon(&host, |c| service_cmd::run(c, command)),
+        Command::Service { host, command } => with_daemon(&host.into(), |c| service_cmd::run(c, command)),
     };
     if let Err(error) = result {
         eprintln!("{error}");
@@ -122,4 +122,31 @@ fn with_daemon(
 ) -> Result<(), CliError> {
     let mut control = client::Control::new(&host.host)?;
     command(&mut control)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        // `service create --host` is Docker's extra-host flag; `-H` still names the daemon, after the subcommand too.
+        let argv = ["swarm", "service", "create", "-H", "unix:///x.sock", "--host", "db:10.0.0.5", "nginx"];
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Command::Service { host, command: service_cmd::ServiceCommand::Create(_) }) => {
+                assert_eq!(host.host, "unix:///x.sock")
+            }
+            other => panic!("{:?}", other.map(|_| "another command")),
+        }
+        let argv = ["swarm", "service", "ls", "-H", "unix:///z.sock"];
+        let parsed = Cli::try_parse_from(argv).map(|cli| cli.command);
+        assert!(matches!(parsed, Ok(Command::Service { host, .. }) if host.host == "unix:///z.sock"));
+        let argv = ["swarm", "node", "ls", "--host", "unix:///y.sock"];
+        assert!(
+            matches!(Cli::try_parse_from(argv).map(|cli| cli.command), Ok(Command::Node { host, .. }) if host.host == "unix:///y.sock")
+        );
+    }
 }

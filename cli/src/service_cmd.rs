@@ -23,6 +23,7 @@ use crate::render::service_ps::PsError;
 use crate::service_flags::{apply_update, spec_from_create, CreateFlags, UpdateFlags};
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // Parsed once per run: the size of the flag structs does not matter.
 pub enum ServiceCommand {
     /// Create a new service.
     Create(CreateArgs),

@@ -25,8 +25,8 @@ pub mod store;
 pub use command::{Command, Proposal};
 pub use limits::{
     Limit, BATCH_BYTES_BUDGET, BATCH_COMMANDS_MAX, ID_LEN_MAX, LABELS_MAX, LABEL_KEY_LEN_MAX, LABEL_VALUE_LEN_MAX,
-    LIST_LEN_MAX, NAME_LEN_MAX, REMOVED_NODES_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX,
-    TEXT_LEN_MAX,
+    LIST_LEN_MAX, NAME_LEN_MAX, OPTIONS_MAX, REMOVED_NODES_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX,
+    TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
 };
 pub use model::{
     Cluster, ClusterSettings, EngineDescription, IpamConfig, JoinTokens, ManagerStatus, Network, NetworkAllocation,
@@ -40,10 +40,10 @@ pub use snapshot::{
     DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_PREVIOUS,
 };
 pub use spec::{
-    Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, EndpointSpec, FailureAction,
-    FailureRatio, HealthConfig, Mount, MountProblem, MountType, NetworkAttachmentConfig, Placement,
-    PlacementPreference, Platform, PortConfig, PortProtocol, PreferenceProblem, PublishMode, PublishedPortRequired,
-    ResolutionMode, ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceMode, ServiceSpec,
-    SpecError, TaskSpec, UnknownKeyword, UpdateConfig, UpdateOrder,
+    Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, DnsConfig, EndpointSpec,
+    FailureAction, FailureRatio, HealthConfig, LogDriver, Mount, MountProblem, MountType, NetworkAttachmentConfig,
+    Placement, PlacementPreference, Platform, PortConfig, PortProtocol, PreferenceProblem, PublishMode,
+    PublishedPortRequired, ResolutionMode, ResourceRequirements, Resources, RestartCondition, RestartPolicy,
+    ServiceMode, ServiceSpec, SpecError, TaskSpec, TmpfsOptions, Ulimit, UnknownKeyword, UpdateConfig, UpdateOrder,
 };
 pub use store::{Outcome, Rejection, Store, MANUAL_ROLLBACK_MESSAGE};

@@ -13,13 +13,16 @@ pub const ID_LEN_MAX: usize = 64;
 pub const NAME_LEN_MAX: usize = 63;
 /// Most labels (or driver options) on one object.
 pub const LABELS_MAX: usize = 64;
+/// Most entries in a key/value option map of a task template: sysctls, log driver options.
+pub const OPTIONS_MAX: usize = 64;
 /// Longest label key, in bytes.
 pub const LABEL_KEY_LEN_MAX: usize = 256;
 /// Longest label value, in bytes.
 pub const LABEL_VALUE_LEN_MAX: usize = 4096;
 /// Longest free-text field (image reference, status message, error, address, hostname, one env entry...), bytes.
 pub const TEXT_LEN_MAX: usize = 4096;
-/// Most entries in a list field (command, args, env, mounts, constraints, ports, networks, ...).
+/// Most entries in a list field (command, args, env, mounts, constraints, ports, networks, capabilities, ulimits,
+/// hosts, DNS nameservers, search domains and options, ...).
 pub const LIST_LEN_MAX: usize = 1024;
 /// Most replicas of a replicated service, and most completions/concurrency of a replicated job.
 pub const REPLICAS_MAX: u64 = 10_000;
@@ -45,6 +48,7 @@ pub enum Limit {
     IdLength,
     NameLength,
     Labels,
+    Options,
     LabelKeyLength,
     LabelValueLength,
     TextLength,
@@ -61,6 +65,7 @@ impl Limit {
             Limit::IdLength => ID_LEN_MAX as u64,
             Limit::NameLength => NAME_LEN_MAX as u64,
             Limit::Labels => LABELS_MAX as u64,
+            Limit::Options => OPTIONS_MAX as u64,
             Limit::LabelKeyLength => LABEL_KEY_LEN_MAX as u64,
             Limit::LabelValueLength => LABEL_VALUE_LEN_MAX as u64,
             Limit::TextLength => TEXT_LEN_MAX as u64,
@@ -76,6 +81,7 @@ impl Limit {
             Limit::IdLength => "id length",
             Limit::NameLength => "name length",
             Limit::Labels => "number of labels",
+            Limit::Options => "number of options",
             Limit::LabelKeyLength => "label key length",
             Limit::LabelValueLength => "label value length",
             Limit::TextLength => "text length",

@@ -18,6 +18,13 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "an extra host without an address",
+        yaml: "services:\n  web:\n    image: nginx\n    extra_hosts:\n      - nocolon\n",
+        at: "5:9",
+        path: "services.web.extra_hosts[0]",
+        message: "invalid extra host \"nocolon\": expected host:ip",
+    },
+    Case {
         name: "replicas not an integer",
         yaml: "services:\n  web:\n    image: nginx\n    deploy:\n      replicas: three\n",
         at: "5:17",

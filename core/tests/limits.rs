@@ -140,6 +140,61 @@ fn cases() -> Vec<LimitCase> {
             build: |n| spec_with(|s| s.task_template.container_spec.args = vec!["x".into(); n]),
         },
         LimitCase {
+            what: "sysctls",
+            limit: Limit::Options,
+            max: OPTIONS_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.container_spec.sysctls = labels(n, 4, 1)),
+        },
+        LimitCase {
+            what: "log driver options",
+            limit: Limit::Options,
+            max: OPTIONS_MAX,
+            setup: base,
+            build: |n| {
+                spec_with(|s| {
+                    s.task_template.log_driver = Some(LogDriver { name: "json-file".into(), options: labels(n, 4, 1) })
+                })
+            },
+        },
+        LimitCase {
+            what: "added capabilities",
+            limit: Limit::ListLength,
+            max: LIST_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.container_spec.capability_add = vec!["CAP_CHOWN".into(); n]),
+        },
+        LimitCase {
+            what: "hosts",
+            limit: Limit::ListLength,
+            max: LIST_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.container_spec.hosts = vec!["10.0.0.5 db".into(); n]),
+        },
+        LimitCase {
+            what: "DNS nameservers",
+            limit: Limit::ListLength,
+            max: LIST_LEN_MAX,
+            setup: base,
+            build: |n| {
+                spec_with(|s| s.task_template.container_spec.dns_config.nameservers = vec!["10.0.0.2".into(); n])
+            },
+        },
+        LimitCase {
+            what: "DNS options",
+            limit: Limit::ListLength,
+            max: LIST_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.container_spec.dns_config.options = vec!["ndots:1".into(); n]),
+        },
+        LimitCase {
+            what: "stop signal",
+            limit: Limit::TextLength,
+            max: TEXT_LEN_MAX,
+            setup: base,
+            build: |n| spec_with(|s| s.task_template.container_spec.stop_signal = format!("{:0>n$}", 9)),
+        },
+        LimitCase {
             what: "replicas",
             limit: Limit::Replicas,
             max: REPLICAS_MAX as usize,

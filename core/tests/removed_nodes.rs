@@ -1,7 +1,6 @@
 //! The store remembers the nodes `node rm` removed (`Store::removed_nodes`): a removal is recorded with its time,
 //! a removed id can never register again, the list keeps only the newest `REMOVED_NODES_MAX`, a rejected batch
-//! leaves it as it was, and it survives snapshots — while a snapshot of the previous format (which has no such list)
-//! still loads.
+//! leaves it as it was, and it survives snapshots, those of the previous format included.
 
 mod common;
 
@@ -79,7 +78,7 @@ fn removals_survive_a_snapshot() {
     assert_eq!(decoded, store);
 }
 
-/// The previous format (5, before overlay networks), written the way the previous build wrote it.
+/// The previous format (6, before the container options), written the way the previous build wrote it.
 fn previous_format(store: &Store) -> Vec<u8> {
     store.encode_snapshot_previous_format()
 }

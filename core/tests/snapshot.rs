@@ -36,6 +36,16 @@ fn round_trip() {
 }
 
 #[test]
+fn the_previous_format_upgrades_to_the_same_store() {
+    for store in [Store::new(), store_with(&base()), rich_store()] {
+        let bytes = store.encode_snapshot_previous_format();
+        assert_eq!(bytes[0], SNAPSHOT_FORMAT_VERSION_PREVIOUS);
+        assert_ne!(bytes, store.encode_snapshot());
+        assert_eq!(Store::decode_snapshot(&bytes), Ok(store));
+    }
+}
+
+#[test]
 fn equal_content_encodes_identically_whatever_the_history() {
     // Same final content reached in different orders.
     let a = store_with(&[init(), create_service("s1", "web"), create_service("s2", "api"), create_node("n1")]);

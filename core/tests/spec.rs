@@ -30,10 +30,41 @@ fn full_spec() -> ServiceSpec {
     container.user = "nobody".into();
     container.dir = "/srv".into();
     container.mounts = vec![
-        Mount { kind: MountType::Volume, source: "data".into(), target: "/data".into(), read_only: true },
-        Mount { kind: MountType::Bind, source: "/etc/web".into(), target: "/etc/web".into(), read_only: true },
-        Mount { kind: MountType::Tmpfs, source: String::new(), target: "/tmp".into(), read_only: false },
+        Mount {
+            kind: MountType::Volume,
+            source: "data".into(),
+            target: "/data".into(),
+            read_only: true,
+            ..Mount::default()
+        },
+        Mount {
+            kind: MountType::Bind,
+            source: "/etc/web".into(),
+            target: "/etc/web".into(),
+            read_only: true,
+            ..Mount::default()
+        },
+        Mount {
+            kind: MountType::Tmpfs,
+            source: String::new(),
+            target: "/tmp".into(),
+            read_only: false,
+            tmpfs_options: Some(TmpfsOptions { size_bytes: 64 << 20, mode: 0o1770 }),
+        },
     ];
+    container.stop_signal = "SIGQUIT".into();
+    container.read_only = true;
+    container.init = Some(true);
+    container.capability_add = vec!["CAP_NET_ADMIN".into()];
+    container.capability_drop = vec!["CAP_MKNOD".into()];
+    container.sysctls.insert("net.core.somaxconn".into(), "1024".into());
+    container.ulimits = vec![Ulimit::new("nofile", 1024, 2048), Ulimit::new("nproc", -1, -1)];
+    container.hosts = vec!["10.0.0.5 db db.local".into(), "::1 local6".into()];
+    container.dns_config = DnsConfig {
+        nameservers: vec!["10.0.0.2".into(), "2001:db8::53".into()],
+        search: vec!["example.com".into()],
+        options: vec!["ndots:2".into()],
+    };
     container.stop_grace_period_ns = 30 * SECOND;
     container.healthcheck = Some(HealthConfig {
         test: vec!["CMD-SHELL".into(), "wget -q -O- localhost".into()],
@@ -61,6 +92,8 @@ fn full_spec() -> ServiceSpec {
         platforms: vec![Platform { os: "linux".into(), architecture: "amd64".into() }],
     };
     task.networks = vec![NetworkAttachmentConfig { target: "backend".into(), aliases: vec!["www".into()] }];
+    task.log_driver =
+        Some(LogDriver { name: "json-file".into(), options: BTreeMap::from([("max-size".into(), "10m".into())]) });
     spec.update_config = Some(UpdateConfig {
         parallelism: 2,
         delay_ns: 10 * SECOND,
@@ -279,7 +312,7 @@ fn invalid_cases() -> Vec<Invalid> {
             what: "tmpfs with source",
             mutate: |s| {
                 s.task_template.container_spec.mounts =
-                    vec![Mount { kind: MountType::Tmpfs, source: "x".into(), target: "/x".into(), read_only: false }]
+                    vec![Mount { kind: MountType::Tmpfs, source: "x".into(), target: "/x".into(), ..Mount::default() }]
             },
             message: "invalid mount config for type \"tmpfs\": field Source must not be specified",
         },

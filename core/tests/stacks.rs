@@ -57,7 +57,7 @@ fn host_port(published_port: u32, target_port: u32, protocol: PortProtocol) -> P
 }
 
 fn mount(kind: MountType, source: &str, target: &str, read_only: bool) -> Mount {
-    Mount { kind, source: source.to_owned(), target: target.to_owned(), read_only }
+    Mount { kind, source: source.to_owned(), target: target.to_owned(), read_only, tmpfs_options: None }
 }
 
 /// What `docker service create --name shop_web nginx` gives, plus what `stack deploy` always adds: the namespace
@@ -324,7 +324,40 @@ const CASES: &[Case] = &[
                stdin_open: false\n    sysctls: {}\n    ulimits: {}\n    logging: {}\n    secrets: []\n    \
                configs: []\n    tmpfs: []\n    oom_score_adj: 0\n    volumes: [\"data:/data\"]\nvolumes:\n  \
                data: {driver: local}\nsecrets:\n  outside: {external: true}\n",
-        expect: |s| s.task_template.container_spec.mounts = vec![mount(MountType::Volume, "shop_data", "/data", false)],
+        expect: |s| {
+            // `init: false` is sent as Docker sends it (an explicit false), as `service create` without `--init` does.
+            s.task_template.container_spec.init = Some(false);
+            s.task_template.container_spec.mounts = vec![mount(MountType::Volume, "shop_data", "/data", false)];
+        },
+    },
+    Case {
+        name: "container options map as Docker maps them",
+        yaml: "services:\n  web:\n    image: nginx\n    cap_add: [net_admin, SYS_TIME]\n    cap_drop: [ALL]\n    \
+               dns: [10.0.0.53]\n    dns_search: [corp.example]\n    extra_hosts: [\"db:10.0.0.2\"]\n    init: true\n    \
+               read_only: true\n    stop_signal: SIGINT\n    sysctls: {net.core.somaxconn: \"1024\"}\n    ulimits:\n      \
+               nproc: 65535\n      nofile: {soft: 20000, hard: 40000}\n    logging:\n      driver: syslog\n      \
+               options: {tag: web}\n    tmpfs: /run\n    volumes:\n      - {type: tmpfs, target: /cache, tmpfs: {size: 1000}}\n",
+        expect: |s| {
+            let container = &mut s.task_template.container_spec;
+            container.capability_add = vec!["CAP_NET_ADMIN".into(), "CAP_SYS_TIME".into()];
+            container.capability_drop = vec!["ALL".into()];
+            container.dns_config.nameservers = vec!["10.0.0.53".into()];
+            container.dns_config.search = vec!["corp.example".into()];
+            container.hosts = vec!["10.0.0.2 db".into()];
+            container.init = Some(true);
+            container.read_only = true;
+            container.stop_signal = "SIGINT".into();
+            container.sysctls = labels(&[("net.core.somaxconn", "1024")]);
+            container.ulimits =
+                vec![swarm_core::Ulimit::new("nofile", 20000, 40000), swarm_core::Ulimit::new("nproc", 65535, 65535)];
+            let mut cache = mount(MountType::Tmpfs, "", "/cache", false);
+            cache.tmpfs_options = Some(swarm_core::TmpfsOptions { size_bytes: 1000, mode: 0 });
+            container.mounts = vec![cache, mount(MountType::Tmpfs, "", "/run", false)];
+            s.task_template.log_driver = Some(swarm_core::LogDriver {
+                name: "syslog".into(),
+                options: labels(&[("tag", "web")]),
+            });
+        },
     },
 ];
 
@@ -434,18 +467,6 @@ const REFUSALS: &[(&str, &str, &str)] = &[
         "services:\n  web:\n    image: nginx\nconfigs:\n  site: {file: ./site.conf}\n",
         "stack.yml:5:3: configs.site: not supported yet",
     ),
-    ("cap_add", "services:\n  web:\n    image: nginx\n    cap_add: [NET_ADMIN]\n", "stack.yml:4:5: services.web.cap_add: not supported yet"),
-    ("cap_drop", "services:\n  web:\n    image: nginx\n    cap_drop: [ALL]\n", "stack.yml:4:5: services.web.cap_drop: not supported yet"),
-    ("dns", "services:\n  web:\n    image: nginx\n    dns: 8.8.8.8\n", "stack.yml:4:5: services.web.dns: not supported yet"),
-    ("dns_search", "services:\n  web:\n    image: nginx\n    dns_search: [example.com]\n", "stack.yml:4:5: services.web.dns_search: not supported yet"),
-    ("extra_hosts", "services:\n  web:\n    image: nginx\n    extra_hosts: [\"db:10.0.0.2\"]\n", "stack.yml:4:5: services.web.extra_hosts: not supported yet"),
-    ("init", "services:\n  web:\n    image: nginx\n    init: true\n", "stack.yml:4:5: services.web.init: not supported yet"),
-    ("logging", "services:\n  web:\n    image: nginx\n    logging: {driver: syslog}\n", "stack.yml:4:5: services.web.logging: not supported yet"),
-    ("read_only", "services:\n  web:\n    image: nginx\n    read_only: true\n", "stack.yml:4:5: services.web.read_only: not supported yet"),
-    ("stop_signal", "services:\n  web:\n    image: nginx\n    stop_signal: SIGINT\n", "stack.yml:4:5: services.web.stop_signal: not supported yet"),
-    ("sysctls", "services:\n  web:\n    image: nginx\n    sysctls: {net.core.somaxconn: \"1024\"}\n", "stack.yml:4:5: services.web.sysctls: not supported yet"),
-    ("ulimits", "services:\n  web:\n    image: nginx\n    ulimits: {nproc: 65535}\n", "stack.yml:4:5: services.web.ulimits: not supported yet"),
-    ("tmpfs", "services:\n  web:\n    image: nginx\n    tmpfs: /run\n", "stack.yml:4:5: services.web.tmpfs: not supported yet"),
     ("tty", "services:\n  web:\n    image: nginx\n    tty: true\n", "stack.yml:4:5: services.web.tty: not supported yet"),
     ("stdin_open", "services:\n  web:\n    image: nginx\n    stdin_open: true\n", "stack.yml:4:5: services.web.stdin_open: not supported yet"),
     ("oom_score_adj", "services:\n  web:\n    image: nginx\n    oom_score_adj: 500\n", "stack.yml:4:5: services.web.oom_score_adj: not supported yet"),
@@ -489,9 +510,14 @@ const REFUSALS: &[(&str, &str, &str)] = &[
         "stack.yml:9:11: services.web.volumes[0].bind.propagation: not supported yet",
     ),
     (
-        "tmpfs size",
-        "services:\n  web:\n    image: nginx\n    volumes:\n      - {type: tmpfs, target: /t, tmpfs: {size: 1000}}\n",
-        "stack.yml:5:43: services.web.volumes[0].tmpfs.size: not supported yet",
+        "an unknown stop signal",
+        "services:\n  web:\n    image: nginx\n    stop_signal: SIGNOPE\n",
+        "stack.yml:4:5: services.web.stop_signal: invalid signal: SIGNOPE",
+    ),
+    (
+        "a soft ulimit above the hard one",
+        "services:\n  web:\n    image: nginx\n    ulimits: {nofile: {soft: 20, hard: 10}}\n",
+        "stack.yml:4:5: services.web.ulimits: ulimit soft limit must be less than or equal to hard limit: 20 > 10",
     ),
     (
         "npipe",
@@ -603,9 +629,9 @@ fn refusals_name_the_place() {
 
 #[test]
 fn refused_keys_carry_their_key_path() {
-    let error = convert(STACK, &load("services:\n  web:\n    image: nginx\n    cap_add: [NET_ADMIN]\n")).unwrap_err();
-    assert!(matches!(&error, StackError::Unsupported { key_path, .. } if key_path == "services.web.cap_add"));
-    assert_eq!(error.key_path(), Some("services.web.cap_add"));
+    let error = convert(STACK, &load("services:\n  web:\n    image: nginx\n    tty: true\n")).unwrap_err();
+    assert!(matches!(&error, StackError::Unsupported { key_path, .. } if key_path == "services.web.tty"));
+    assert_eq!(error.key_path(), Some("services.web.tty"));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! is sent with 192.0.2.7, so the forward path is tested without the internet. What the server is held to:
 //! answers over UDP and TCP by the records' rules, a name on a network the client does not share goes upstream,
 //! AAAA for our names is empty, records swap at once, a dead upstream gives SERVFAIL, a large answer truncates
-//! over UDP and comes whole over TCP, garbage does not stop it, and closed listeners stop answering.
+//! over UDP and comes whole over TCP, garbage does not stop it, closed listeners stop answering, and a task with
+//! its own `--dns` servers has its other names forwarded there instead.
 
 #![cfg(not(madsim))]
 
@@ -29,6 +30,9 @@ const FRONT_CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 58, 10);
 const BACK_CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 58, 130);
 /// What the fake upstream answers.
 const UPSTREAM_ANSWER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 7);
+/// Where a task's own `--dns` server listens, and what it answers.
+const TASK_UPSTREAM: Ipv4Addr = Ipv4Addr::new(127, 0, 58, 4);
+const TASK_UPSTREAM_ANSWER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 9);
 const WAIT: Duration = Duration::from_secs(5);
 
 fn ip(text: &str) -> Ipv4Addr {
@@ -77,7 +81,12 @@ fn records(db_tasks: usize) -> DnsRecords {
 
 /// A fake upstream on UDP: answers every query with one A record, `UPSTREAM_ANSWER`.
 async fn start_upstream() -> SocketAddr {
-    let socket = UdpSocket::bind((UPSTREAM, 0)).await.expect("bind the fake upstream");
+    start_upstream_on(UPSTREAM, UPSTREAM_ANSWER).await
+}
+
+/// A fake upstream on UDP at `at` (an ephemeral port): answers every query with one A record, `answer`.
+async fn start_upstream_on(at: Ipv4Addr, answer: Ipv4Addr) -> SocketAddr {
+    let socket = UdpSocket::bind((at, 0)).await.expect("bind the fake upstream");
     let addr = socket.local_addr().expect("its address");
     tokio::spawn(async move {
         let mut buf = vec![0u8; 65_535];
@@ -87,7 +96,7 @@ async fn start_upstream() -> SocketAddr {
             response.metadata.recursion_available = true;
             response.add_queries(query.queries.iter().cloned());
             if let Some(question) = query.queries.first() {
-                response.add_answer(Record::from_rdata(question.name().clone(), 60, RData::A(A(UPSTREAM_ANSWER))));
+                response.add_answer(Record::from_rdata(question.name().clone(), 60, RData::A(A(answer))));
             }
             let _ = socket.send_to(&response.to_vec().expect("encode"), peer).await;
         }
@@ -243,4 +252,29 @@ async fn a_silent_upstream_gives_servfail_within_the_budget() {
     assert_eq!(failed.metadata.response_code, ResponseCode::ServFail);
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
     drop(silent);
+}
+
+#[tokio::test]
+async fn a_task_with_its_own_nameservers_has_its_other_names_forwarded_there() {
+    let host_upstream = start_upstream().await;
+    let task_upstream = start_upstream_on(TASK_UPSTREAM, TASK_UPSTREAM_ANSWER).await;
+    let config = DnsConfig { port: 0, upstreams: vec![host_upstream], ..DnsConfig::default() };
+    let server = DnsServer::new(config);
+    let mut records = records(2);
+    // The front task's spec says `--dns` (its server on an ephemeral port here, 53 in production).
+    records.set_upstreams(&[NetworkAttachment { network_id: "front".into(), addr: FRONT_CLIENT }], &[task_upstream]);
+    server.set_records(records);
+    assert!(server.set_listen_addrs(&[SERVER]).await.is_empty());
+    let at = server.listen_addrs()[0];
+
+    // Service discovery is unchanged for it; the names that are not ours go to its own server, over UDP and TCP.
+    assert_eq!(addrs(&ask_udp(FRONT_CLIENT, at, "web", RecordType::A).await), [ip("127.0.58.3")]);
+    assert_eq!(addrs(&ask_udp(FRONT_CLIENT, at, "example.org", RecordType::A).await), [TASK_UPSTREAM_ANSWER]);
+    assert_eq!(addrs(&ask_udp(FRONT_CLIENT, at, "db", RecordType::A).await), [TASK_UPSTREAM_ANSWER]);
+    let tcp = ask_tcp(FRONT_CLIENT, at, "example.org", RecordType::A).await.expect("TCP query");
+    assert_eq!(addrs(&tcp), [TASK_UPSTREAM_ANSWER]);
+    // A task without servers of its own, and a stranger, still go to the host's.
+    assert_eq!(addrs(&ask_udp(BACK_CLIENT, at, "example.org", RecordType::A).await), [UPSTREAM_ANSWER]);
+    let stranger = ask_udp(Ipv4Addr::new(127, 0, 58, 99), at, "example.org", RecordType::A).await;
+    assert_eq!(addrs(&stranger), [UPSTREAM_ANSWER]);
 }

@@ -14,7 +14,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use swarm_core::spec::{HealthConfig, Mount, MountType, PortConfig, PublishMode, SECOND_NS};
+use swarm_core::spec::{
+    effective_capabilities, hosts_entry, HealthConfig, LogDriver, Mount, MountType, PortConfig, PublishMode,
+    TmpfsOptions, Ulimit, SECOND_NS,
+};
 use swarm_core::{Task, TaskSpec};
 use swarm_runtime::worker::docker::{DockerExecutor, LogStream, LABEL_NODE_ID, UNHEALTHY_CONTAINER};
 use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit};
@@ -244,6 +247,7 @@ async fn an_invalid_bind_mount_is_rejected() {
             source: "/nonexistent/swarm-test-source".to_string(),
             target: "/data".to_string(),
             read_only: true,
+            tmpfs_options: None,
         }];
         match node.executor.prepare(&task).await {
             Err(ExecError::Rejected(message)) => assert!(
@@ -351,7 +355,22 @@ async fn the_container_carries_the_task_spec() {
             source: String::new(),
             target: "/scratch".to_string(),
             read_only: false,
+            tmpfs_options: Some(TmpfsOptions { size_bytes: 1 << 20, mode: 0o1770 }),
         }];
+        spec.stop_signal = "SIGQUIT".to_string();
+        spec.read_only = true;
+        spec.init = Some(true);
+        (spec.capability_add, spec.capability_drop) = effective_capabilities(&["net_admin"], &["mknod"]);
+        spec.sysctls.insert("net.core.somaxconn".to_string(), "1024".to_string());
+        spec.ulimits = vec![Ulimit::new("nofile", 1024, 2048)];
+        spec.hosts = vec![hosts_entry("db:10.0.0.5").unwrap()];
+        spec.dns_config.nameservers = vec!["10.0.0.2".to_string()];
+        spec.dns_config.search = vec!["example.com".to_string()];
+        spec.dns_config.options = vec!["ndots:2".to_string()];
+        task.spec.log_driver = Some(LogDriver {
+            name: "json-file".to_string(),
+            options: [("max-size".to_string(), "10m".to_string())].into(),
+        });
         task.spec.resources.limits.memory_bytes = 64 * 1024 * 1024;
         task.spec.resources.limits.nano_cpus = 500_000_000;
         task.spec.resources.reservations.memory_bytes = 32 * 1024 * 1024;
@@ -376,6 +395,24 @@ async fn the_container_carries_the_task_spec() {
             ("{{.HostConfig.NanoCpus}}", "500000000".to_string()),
             ("{{.HostConfig.RestartPolicy.Name}}", "no".to_string()),
             ("{{range .HostConfig.Mounts}}{{.Type}}:{{.Target}}{{end}}", "tmpfs:/scratch".to_string()),
+            (
+                "{{range .HostConfig.Mounts}}{{.TmpfsOptions.SizeBytes}}:{{printf \"%o\" .TmpfsOptions.Mode}}{{end}}",
+                "1048576:1770".into(),
+            ),
+            ("{{.Config.StopSignal}}", "SIGQUIT".to_string()),
+            ("{{.HostConfig.ReadonlyRootfs}}:{{.HostConfig.Init}}", "true:true".to_string()),
+            ("{{.HostConfig.CapAdd}}:{{.HostConfig.CapDrop}}", "[CAP_NET_ADMIN]:[CAP_MKNOD]".to_string()),
+            ("{{index .HostConfig.Sysctls \"net.core.somaxconn\"}}", "1024".to_string()),
+            ("{{range .HostConfig.Ulimits}}{{.Name}}={{.Soft}}:{{.Hard}}{{end}}", "nofile=1024:2048".to_string()),
+            ("{{.HostConfig.ExtraHosts}}", "[db:10.0.0.5]".to_string()),
+            (
+                "{{.HostConfig.Dns}} {{.HostConfig.DnsSearch}} {{.HostConfig.DnsOptions}}",
+                "[10.0.0.2] [example.com] [ndots:2]".into(),
+            ),
+            (
+                "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}}",
+                "json-file 10m".into(),
+            ),
         ];
         for (format, value) in expected {
             assert_eq!(inspect(&container, format), value, "{format}");

@@ -3,6 +3,7 @@
 
 use swarm_core::spec::SpecError;
 
+use super::container_options::{DomainError, IpAddressError, UlimitError};
 use super::duration::DurationError;
 use super::env::{EnvError, EnvFileError};
 use super::mounts::MountError;
@@ -71,4 +72,12 @@ pub enum ValueError {
     Address { text: String },
     #[error("invalid option: expected KEY=VALUE")]
     Option,
+    #[error(transparent)]
+    Ulimit(#[from] UlimitError),
+    #[error(transparent)]
+    IpAddress(#[from] IpAddressError),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    ExtraHost(#[from] swarm_core::spec::ExtraHostError),
 }

@@ -1,10 +1,12 @@
 //! Docker-compatible parsers of flag values: numbers, durations, memory sizes and CPUs as Go and pflag read them,
 //! shell words, CSV fields, labels, environment entries and env files, published ports, mounts, network
-//! attachments, keyword settings and placement preferences. Each parser takes the text clap saw and returns the
+//! attachments, keyword settings, placement preferences and the container options (ulimits, DNS servers and
+//! search domains, extra hosts, sysctls, log options, pflag booleans). Each parser takes the text clap saw and returns the
 //! exact value or a typed refusal whose message is Docker's (`time: unknown unit "x" in duration "5x"`); a caller
 //! names the flag with `FlagError`, pflag's wording. Nothing here reads the process's environment or files:
 //! callers pass what they read.
 
+mod container_options;
 mod duration;
 mod env;
 mod flag;
@@ -18,6 +20,9 @@ mod words;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use container_options::{
+    parse_bool, parse_dns_search, parse_extra_host, parse_ip_address, parse_key_value, parse_log_opt, parse_ulimit,
+};
 pub use duration::parse_duration;
 pub use env::{env_key, merge_env, parse_env, parse_env_file};
 pub use flag::{FlagError, ValueError};

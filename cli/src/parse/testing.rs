@@ -21,5 +21,5 @@ pub(crate) fn port(published: u32, target: u32, protocol: PortProtocol, mode: Pu
 }
 
 pub(crate) fn mount(kind: MountType, source: &str, target: &str, read_only: bool) -> Mount {
-    Mount { kind, source: source.to_string(), target: target.to_string(), read_only }
+    Mount { kind, source: source.to_string(), target: target.to_string(), read_only, tmpfs_options: None }
 }

@@ -3,10 +3,14 @@
 //! sections, in Docker's order: ID, Name, Labels, Service Mode (`Replicated` with ` Replicas:`, `Global`; Docker
 //! prints nothing after "Service Mode:" for jobs), UpdateStatus (when an update ran: State, Started, Completed
 //! for a completed update, Message), Placement (constraints, preferences, max replicas per node), UpdateConfig and
-//! RollbackConfig (when set), ContainerSpec (Image as written, Args, Env, Dir, User), Mounts, Resources
-//! (reservations and limits when non-zero), Networks (by name), Endpoint Mode, and Ports, each with its
-//! PublishMode (`ingress`, or `host` for ports bound on the node running each task), then the healthcheck.
-//! Times are measured from the view's `now`.
+//! RollbackConfig (when set), ContainerSpec (Image as written, Args, Env, Dir, Init when set, User), Capabilities,
+//! SysCtls, Ulimits, Mounts, Log Driver (followed by Docker's blank line), Resources (reservations and limits when
+//! non-zero), Networks (by name), Endpoint Mode, and Ports, each with its PublishMode (`ingress`, or `host` for
+//! ports bound on the node running each task), then the healthcheck. Like Docker's, it shows neither the stop
+//! signal, read-only root, hosts nor DNS settings (`service inspect` without `--pretty` does). Times are measured
+//! from the view's `now`.
+
+use std::collections::BTreeMap;
 
 use swarm_core::spec::UpdateConfig;
 use swarm_core::{Resources, Service, ServiceMode, UpdateState};
@@ -90,8 +94,38 @@ pub fn render_one(view: &ClusterView, service: &Service) -> String {
     if !container.dir.is_empty() {
         out.push_str(&format!("\n Dir:\t\t{}", container.dir));
     }
+    if let Some(init) = container.init {
+        out.push_str(&format!("\n Init:\t\t{init}"));
+    }
     if !container.user.is_empty() {
         out.push_str(&format!("\n User: {}", container.user));
+    }
+    if !container.capability_add.is_empty() || !container.capability_drop.is_empty() {
+        out.push_str("\nCapabilities:");
+        if !container.capability_add.is_empty() {
+            out.push_str(&format!("\n Add: {}", container.capability_add.join(", ")));
+        }
+        if !container.capability_drop.is_empty() {
+            out.push_str(&format!("\n Drop: {}", container.capability_drop.join(", ")));
+        }
+    }
+    if !container.sysctls.is_empty() {
+        out.push_str("\nSysCtls:");
+        for (key, value) in &container.sysctls {
+            out.push_str(&format!("\n {key}"));
+            if !value.is_empty() {
+                out.push_str(&format!(": {value}"));
+            }
+        }
+    }
+    if !container.ulimits.is_empty() {
+        // Docker ranges over a map: by name, the last of a name winning.
+        let ulimits: BTreeMap<&str, String> =
+            container.ulimits.iter().map(|u| (u.name.as_str(), format!("{}:{}", u.soft, u.hard))).collect();
+        out.push_str("\nUlimits:");
+        for (name, limits) in ulimits {
+            out.push_str(&format!("\n {name}: {limits}"));
+        }
     }
     if !container.mounts.is_empty() {
         out.push_str("\nMounts:");
@@ -101,6 +135,23 @@ pub fn render_one(view: &ClusterView, service: &Service) -> String {
             "\n Target:\t{}\n  Source:\t{}\n  ReadOnly:\t{}\n  Type:\t\t{}",
             mount.target, mount.source, mount.read_only, mount.kind
         ));
+    }
+    if let Some(driver) = &spec.task_template.log_driver {
+        out.push_str("\nLog Driver:");
+        if !driver.name.is_empty() {
+            out.push_str(&format!("\n Name:\t\t{}", driver.name));
+        }
+        if !driver.options.is_empty() {
+            out.push_str("\n LogOpts:");
+            for (key, value) in &driver.options {
+                out.push_str(&format!("\n  {key}"));
+                if !value.is_empty() {
+                    out.push_str(&format!(":       {value}"));
+                }
+            }
+        }
+        // Docker's template ends the section with a line break of its own: a blank line follows.
+        out.push('\n');
     }
     // Docker prints "Resources:" whenever the spec has a resources object, which `docker service create` always
     // sends; ours always has one.

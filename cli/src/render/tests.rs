@@ -216,6 +216,7 @@ fn fixture() -> ClusterView {
         source: "web-data".into(),
         target: "/data".into(),
         read_only: false,
+        tmpfs_options: None,
     });
     template.resources.reservations = Resources { nano_cpus: 500_000_000, memory_bytes: 100 * 1024 * 1024 };
     template.resources.limits = Resources { nano_cpus: 1_000_000_000, memory_bytes: 0 };
@@ -491,6 +492,41 @@ fn service_inspect_pretty_golden() {
     check_golden("service_inspect_pretty_web.txt", &service_inspect_pretty::render(&view, &[web]));
     let both = [service_named(&view, "agent"), service_named(&view, "migrate")];
     check_golden("service_inspect_pretty_agent_migrate.txt", &service_inspect_pretty::render(&view, &both));
+}
+
+/// A service with every container option: `--pretty` shows Init, Capabilities, SysCtls, Ulimits and the Log
+/// Driver where Docker does (and not the rest); the JSON shows them all.
+#[test]
+fn service_inspect_shows_the_container_options() {
+    let view = fixture();
+    let mut service = service_named(&view, "migrate").clone();
+    let task = &mut service.spec.task_template;
+    let container = &mut task.container_spec;
+    container.init = Some(false);
+    container.stop_signal = "SIGQUIT".into();
+    container.read_only = true;
+    container.capability_add = vec!["CAP_NET_ADMIN".into(), "CAP_SYS_TIME".into()];
+    container.capability_drop = vec!["CAP_MKNOD".into()];
+    container.sysctls =
+        BTreeMap::from([("net.core.somaxconn".into(), "1024".into()), ("kernel.shmmax".into(), String::new())]);
+    container.ulimits = vec![swarm_core::Ulimit::new("nofile", 1024, 2048), swarm_core::Ulimit::new("memlock", -1, -1)];
+    container.hosts = vec!["10.0.0.5 db".into()];
+    container.dns_config.nameservers = vec!["10.0.0.2".into()];
+    container.dns_config.search = vec!["example.com".into()];
+    container.dns_config.options = vec!["ndots:2".into()];
+    container.mounts = vec![Mount {
+        kind: MountType::Tmpfs,
+        source: String::new(),
+        target: "/run".into(),
+        read_only: false,
+        tmpfs_options: Some(swarm_core::TmpfsOptions { size_bytes: 64 << 20, mode: 0o1770 }),
+    }];
+    task.log_driver = Some(swarm_core::LogDriver {
+        name: "json-file".into(),
+        options: BTreeMap::from([("max-size".into(), "10m".into()), ("compress".into(), String::new())]),
+    });
+    check_golden("service_inspect_pretty_options.txt", &service_inspect_pretty::render(&view, &[&service]));
+    check_golden("json_service_inspect_options.txt", &json::inspect(&[&service]).expect("json"));
 }
 
 #[test]

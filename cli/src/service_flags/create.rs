@@ -1,10 +1,11 @@
 //! `docker service create [flags] IMAGE [ARGS...]` as a spec: the mode from `--mode`/`--replicas`/
 //! `--max-concurrent`, COMMAND and ARGS, labels, env files then `-e`, mounts, placement, networks and published
-//! ports, then the flags both commands share; checked with core's `ServiceSpec::validate_before_naming` (the daemon
+//! ports, the container options (`container_options`), then the flags both commands share; checked with core's `ServiceSpec::validate_before_naming` (the daemon
 //! names a service created without `--name`).
 
 use swarm_core::spec::{HealthConfig, ServiceMode, ServiceSpec};
 
+use super::container_options;
 use super::error::SpecFlagsError;
 use super::flags::CreateFlags;
 use super::shared::{apply_shared, given, parse_labels, process_env, read_env_file, EnvLookup};
@@ -76,6 +77,7 @@ pub(super) fn create_with_env(
         spec.endpoint_spec.ports.extend(ports);
     }
 
+    container_options::apply_create(&mut spec, flags, env)?;
     apply_shared(&mut spec, shared)?;
     // `docker service create` sends no healthcheck unless a setting is non-empty (`--health-cmd ""` alone).
     if spec.task_template.container_spec.healthcheck == Some(HealthConfig::default()) {
@@ -123,28 +125,38 @@ mod tests {
         expected.task_template.container_spec.env = strings(&["A=1"]);
         expected.task_template.placement.constraints = strings(&["node.role==manager"]);
         expected.update_config.as_mut().unwrap().order = UpdateOrder::StartFirst;
+        expected.task_template.container_spec.init = Some(false);
         assert_eq!(spec, expected);
+    }
+
+    /// `spec` as `docker service create` sends it: with `Init: false`.
+    fn from_cli(mut spec: ServiceSpec) -> ServiceSpec {
+        spec.task_template.container_spec.init = Some(false);
+        spec
     }
 
     #[test]
     fn create_defaults_match_docker() {
         let spec = create(&["--name", "web", "nginx"]).unwrap();
-        assert_eq!(spec, ServiceSpec::replicated("web", "nginx", 1));
+        assert_eq!(spec, from_cli(ServiceSpec::replicated("web", "nginx", 1)));
         assert_eq!(spec.task_template.container_spec.stop_grace_period_ns, DEFAULT_STOP_GRACE_PERIOD_NS);
         assert_eq!(spec.task_template.container_spec.healthcheck, None);
-        assert_eq!(create(&["--name", "g", "--mode", "global", "nginx"]).unwrap(), ServiceSpec::global("g", "nginx"));
+        assert_eq!(
+            create(&["--name", "g", "--mode", "global", "nginx"]).unwrap(),
+            from_cli(ServiceSpec::global("g", "nginx"))
+        );
         assert_eq!(
             create(&["--name", "j", "--mode", "replicated-job", "--replicas", "5", "busybox"]).unwrap(),
-            ServiceSpec::replicated_job("j", "busybox", 5, 5)
+            from_cli(ServiceSpec::replicated_job("j", "busybox", 5, 5))
         );
         assert_eq!(
             create(&["--name", "j", "--mode", "replicated-job", "--max-concurrent", "2", "--replicas", "6", "busybox"])
                 .unwrap(),
-            ServiceSpec::replicated_job("j", "busybox", 2, 6)
+            from_cli(ServiceSpec::replicated_job("j", "busybox", 2, 6))
         );
         assert_eq!(
             create(&["--name", "gj", "--mode", "global-job", "busybox"]).unwrap(),
-            ServiceSpec::global_job("gj", "busybox")
+            from_cli(ServiceSpec::global_job("gj", "busybox"))
         );
     }
 

@@ -121,6 +121,28 @@ pub struct SharedFlags {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long)]
     pub no_healthcheck: bool,
+
+    /// Mount the container's root filesystem as read only
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub read_only: Option<String>,
+    /// Use an init inside each service container to forward signals and reap processes
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub init: Option<String>,
+    /// Signal to stop the container
+    #[arg(long, value_name = "string", allow_hyphen_values = true)]
+    pub stop_signal: Option<String>,
+    /// Add Linux capabilities
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub cap_drop: Vec<String>,
+    /// Logging driver for service
+    #[arg(long, value_name = "string", allow_hyphen_values = true)]
+    pub log_driver: Option<String>,
+    /// Logging driver options
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub log_opt: Vec<String>,
 }
 
 /// `swarm service create [OPTIONS] IMAGE [COMMAND] [ARG...]`, as `docker service create`.
@@ -159,6 +181,24 @@ pub struct CreateFlags {
     /// Network attachments
     #[arg(long, value_name = "network", allow_hyphen_values = true)]
     pub network: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns: Vec<String>,
+    /// Set DNS options
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns_option: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns_search: Vec<String>,
+    /// Set one or more custom host-to-IP mappings (host:ip)
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub host: Vec<String>,
+    /// Sysctl options
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub sysctl: Vec<String>,
+    /// Ulimit options
+    #[arg(long, value_name = "ulimit", allow_hyphen_values = true)]
+    pub ulimit: Vec<String>,
     /// Exit immediately instead of waiting for the service to converge
     #[arg(short = 'd', long)]
     pub detach: bool,
@@ -264,6 +304,42 @@ pub struct UpdateFlags {
     /// Remove a network
     #[arg(long, value_name = "list", allow_hyphen_values = true)]
     pub network_rm: Vec<String>,
+    /// Add or update a custom DNS server
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns_add: Vec<String>,
+    /// Remove a custom DNS server
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns_rm: Vec<String>,
+    /// Add or update a DNS option
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns_option_add: Vec<String>,
+    /// Remove a DNS option
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns_option_rm: Vec<String>,
+    /// Add or update a custom DNS search domain
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns_search_add: Vec<String>,
+    /// Remove a DNS search domain
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub dns_search_rm: Vec<String>,
+    /// Add a custom host-to-IP mapping ("host:ip")
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub host_add: Vec<String>,
+    /// Remove a custom host-to-IP mapping ("host:ip")
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub host_rm: Vec<String>,
+    /// Add or update a Sysctl option
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub sysctl_add: Vec<String>,
+    /// Remove a Sysctl option
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub sysctl_rm: Vec<String>,
+    /// Add or update a ulimit option
+    #[arg(long, value_name = "ulimit", allow_hyphen_values = true)]
+    pub ulimit_add: Vec<String>,
+    /// Remove a ulimit option
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub ulimit_rm: Vec<String>,
     /// Exit immediately instead of waiting for the service to converge
     #[arg(short = 'd', long)]
     pub detach: bool,

@@ -7,8 +7,10 @@
 //! silently dropped.
 //!
 //! Its rooms: `flags` (the clap structs), `create` and `update` (building the spec), `shared` (the flags both
-//! commands apply) and `error` (`SpecFlagsError`); the values themselves are read by `crate::parse`.
+//! commands apply), `container_options` (stop signal, read-only, init, capabilities, sysctls, ulimits, hosts, DNS,
+//! log driver, on both commands) and `error` (`SpecFlagsError`); the values themselves are read by `crate::parse`.
 
+mod container_options;
 mod create;
 mod error;
 mod flags;

@@ -1,5 +1,6 @@
 //! `docker service update [flags] SERVICE` applied to the service's current spec: only the flags given change
-//! anything; removals (`--*-rm`) and additions (`--*-add`) combine in Docker's order; the result is checked with
+//! anything; removals (`--*-rm`) and additions (`--*-add`) combine in Docker's order (the container options' in
+//! `container_options`); the result is checked with
 //! core's `ServiceSpec::validate`. `--rollback` and `--force` are not spec edits: see `rollback_requested` and
 //! `wants_force`.
 
@@ -7,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use swarm_core::spec::{Mount, PortConfig, ServiceMode, ServiceSpec, SpecError};
 
+use super::container_options;
 use super::error::SpecFlagsError;
 use super::flags::{SharedFlags, UpdateFlags};
 use super::shared::{apply_shared, given, parse_labels, process_env, EnvLookup};
@@ -123,6 +125,7 @@ pub(super) fn update_with_env(
         update_ports(&mut spec.endpoint_spec.ports, &flags.publish_add, &flags.publish_rm)?;
     }
 
+    container_options::apply_update(&mut spec, flags, env)?;
     apply_shared(&mut spec, shared)?;
     spec.validate()?;
     Ok(spec)

@@ -320,8 +320,12 @@ impl Decoder<'_> {
                 let mut pairs = Vec::new();
                 for (index, item_node) in items.iter().enumerate() {
                     let text = self.string(item_node, &item(path, index))?;
-                    if let Some((host, ip)) = text.split_once('=').or_else(|| text.split_once(':')) {
-                        pairs.push((host.to_owned(), ip.to_owned()));
+                    match text.split_once('=').or_else(|| text.split_once(':')) {
+                        Some((host, ip)) => pairs.push((host.to_owned(), ip.to_owned())),
+                        None => {
+                            let message = format!("invalid extra host {text:?}: expected host:ip");
+                            return Err(self.error(item_node.position, &item(path, index), message));
+                        }
                     }
                 }
                 self.unique(items, path)?;

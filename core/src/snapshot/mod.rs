@@ -13,20 +13,23 @@ use crate::command::Proposal;
 use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
 use crate::store::Store;
 
-mod v5;
-use v5::SnapshotV5;
+mod v6;
+use v6::SnapshotV6;
 
 /// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec/`). Version 3:
-/// `Service::spec_history` and `Service::update_status`, `Task::running_since`. Version 5: `Store::removed_nodes`
+/// `Service::spec_history` and `Service::update_status`, `Task::running_since`. Version 5: `Store::removed_nodes`.
 /// Version 6: overlay networks' allocations, services' virtual IPs, tasks' addresses, the address pools in the
-/// cluster settings (version 5 still decodes: `v5`).
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 6;
+/// cluster settings. Version 7: the container options of the task template (stop signal, capabilities, sysctls,
+/// ulimits, hosts, DNS config, read-only root, init, tmpfs options, log driver). Version 6 still decodes (`v6`);
+/// older ones do not.
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 7;
 /// The previous snapshot format, which `Store::decode_snapshot` still reads.
-pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 5;
+pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 6;
 /// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec/`).
 /// Version 3: `Task::running_since` (in `CreateTasks`), `RollbackService` and `SetServiceUpdateStatus`.
 /// Version 5: network allocation (`AllocateTask`, `SetServiceVirtualIps`, `AttachNode`, the new spec fields).
-pub const PROPOSAL_FORMAT_VERSION: u8 = 5;
+/// Version 6: the container options of the task template (as snapshot version 7).
+pub const PROPOSAL_FORMAT_VERSION: u8 = 6;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -106,7 +109,7 @@ impl Store {
     /// This store in the previous snapshot format (what the previous build wrote), for tests of the upgrade path.
     #[doc(hidden)]
     pub fn encode_snapshot_previous_format(&self) -> Vec<u8> {
-        let v5 = SnapshotV5::downgrade(
+        let v6 = SnapshotV6::downgrade(
             self.cluster.as_ref(),
             &self.nodes,
             &self.services,
@@ -114,7 +117,7 @@ impl Store {
             &self.networks,
             &self.removed_nodes,
         );
-        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &v5)
+        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &v6)
     }
 
     /// The inverse of `encode_snapshot`. Rebuilds the derived indexes and rejects a store that breaks an
@@ -122,16 +125,8 @@ impl Store {
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Store, SnapshotError> {
         let parts: SnapshotOwned = match bytes.first() {
             Some(&SNAPSHOT_FORMAT_VERSION_PREVIOUS) => {
-                let v5: SnapshotV5 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
-                let (upgraded, nodes, removed_nodes) = v5.upgrade();
-                SnapshotOwned {
-                    cluster: upgraded.cluster,
-                    nodes,
-                    services: upgraded.services,
-                    tasks: upgraded.tasks,
-                    networks: upgraded.networks,
-                    removed_nodes,
-                }
+                let v6: SnapshotV6 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+                v6.upgrade()
             }
             _ => decode(SNAPSHOT_FORMAT_VERSION, bytes)?,
         };

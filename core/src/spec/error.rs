@@ -81,6 +81,28 @@ pub enum SpecError {
     DuplicateNetwork { target: String },
     #[error("invalid {what} \"{value}\": expected one of {expected}")]
     UnknownKeyword { what: String, value: String, expected: String },
+    #[error("invalid signal: {signal}")]
+    InvalidSignal { signal: String },
+    #[error("ContainerSpec: invalid capability {capability:?}")]
+    InvalidCapability { capability: String },
+    #[error("ContainerSpec: invalid sysctl name {key:?}")]
+    InvalidSysctl { key: String },
+    #[error("invalid ulimit type: {name}")]
+    InvalidUlimitName { name: String },
+    #[error("ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: {hard}")]
+    UlimitSoftUnlimited { hard: i64 },
+    #[error("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")]
+    UlimitSoftAboveHard { soft: i64, hard: i64 },
+    #[error("ContainerSpec: duplicate ulimit: {name}")]
+    DuplicateUlimit { name: String },
+    #[error("ContainerSpec: invalid hosts entry {entry:?}: expected \"IP-address hostname [aliases...]\"")]
+    InvalidHostsEntry { entry: String },
+    #[error("IP address is not correctly formatted: {nameserver}")]
+    InvalidNameserver { nameserver: String },
+    #[error("ContainerSpec: invalid DNS search domain {domain:?}")]
+    InvalidDnsSearch { domain: String },
+    #[error("ContainerSpec: invalid DNS option {option:?}")]
+    InvalidDnsOption { option: String },
 }
 
 /// What is wrong with a placement constraint.
@@ -124,6 +146,8 @@ pub enum MountProblem {
     SourceNotAllowed,
     #[error("must not set ReadOnly mode when using anonymous volumes")]
     ReadOnlyAnonymousVolume,
+    #[error("field TmpfsOptions must not be specified")]
+    TmpfsOptionsNotAllowed,
 }
 
 /// `nano_cpus` as a decimal number of CPUs ("0.5", "2", "0.0005").

@@ -7,8 +7,11 @@
 //!
 //! The spec is the ground the stored objects stand on: it depends on no stored object, only on the named limits.
 //! Its rooms, from the ground up: `units`, `keywords` (Docker's keyword settings), `error`, `image`, `placement`,
-//! `endpoint`, `update`, `task` (the task template) and `service` (the spec and its one validation).
+//! `endpoint`, `update`, `container_options` (stop signal, capabilities, sysctls, ulimits, hosts, DNS, log driver,
+//! and the conversions every producer of a spec shares), `task` (the task template) and `service` (the spec and its
+//! one validation).
 
+mod container_options;
 mod endpoint;
 mod error;
 mod image;
@@ -19,6 +22,10 @@ mod task;
 mod units;
 mod update;
 
+pub use container_options::{
+    effective_capabilities, hosts_entry, normalize_capability, validate_stop_signal, DnsConfig, ExtraHostError,
+    LogDriver, Ulimit, CAPABILITY_ALL, CAPABILITY_RESET, HOST_GATEWAY, ULIMIT_NAMES, ULIMIT_UNLIMITED,
+};
 pub use endpoint::{EndpointSpec, PortConfig, PublishedPortRequired};
 pub use error::{ConstraintProblem, MountProblem, PreferenceProblem, SpecError};
 pub use image::validate_image;
@@ -29,8 +36,8 @@ pub use placement::{Constraint, ConstraintKey, ConstraintOperator, Placement, Pl
 pub use service::{validate_name, ServiceMode, ServiceSpec};
 pub use task::{
     ContainerSpec, HealthConfig, Mount, NetworkAttachmentConfig, ResourceRequirements, Resources, RestartPolicy,
-    TaskSpec, DEFAULT_RESTART_DELAY_NS, DEFAULT_STOP_GRACE_PERIOD_NS, HEALTHCHECK_DURATION_MIN_NS, MEMORY_BYTES_MIN,
-    NANO_CPUS_MIN,
+    TaskSpec, TmpfsOptions, DEFAULT_RESTART_DELAY_NS, DEFAULT_STOP_GRACE_PERIOD_NS, HEALTHCHECK_DURATION_MIN_NS,
+    MEMORY_BYTES_MIN, NANO_CPUS_MIN,
 };
 pub use units::SECOND_NS;
 pub use update::{FailureRatio, UpdateConfig, DEFAULT_UPDATE_MONITOR_NS};

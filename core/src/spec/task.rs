@@ -1,11 +1,13 @@
-//! Docker's `TaskTemplate` (SwarmKit's `TaskSpec`) and its parts: the container spec with its mounts and
-//! healthcheck, resources, restart policy and network attachments, with SwarmKit's defaults and checks
-//! (`TaskSpec::validate` is SwarmKit's `validateTaskSpec`). `Resources` is also what a node reports it has.
+//! Docker's `TaskTemplate` (SwarmKit's `TaskSpec`) and its parts: the container spec with its mounts, healthcheck
+//! and container options (`container_options`), resources, restart policy, network attachments and log driver,
+//! with SwarmKit's defaults and checks (`TaskSpec::validate` is SwarmKit's `validateTaskSpec`, plus the Engine's
+//! checks of what it would refuse when creating the container). `Resources` is also what a node reports it has.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::container_options::{validate_options, DnsConfig, LogDriver, Ulimit};
 use super::error::{MountProblem, SpecError};
 use super::image::validate_image;
 use super::keywords::{MountType, RestartCondition};
@@ -40,6 +42,9 @@ pub struct TaskSpec {
     /// even though nothing else changed.
     #[serde(default)]
     pub force_update: u64,
+    /// Docker's `LogDriver`: the logging driver of the task's containers; `None` keeps the Engine's default.
+    #[serde(default)]
+    pub log_driver: Option<LogDriver>,
 }
 
 impl TaskSpec {
@@ -86,6 +91,28 @@ pub struct ContainerSpec {
     pub stop_grace_period_ns: u64,
     /// `None` inherits the image's healthcheck.
     pub healthcheck: Option<HealthConfig>,
+    /// Docker's `StopSignal` (`--stop-signal`): what stops the container (`SIGINT`, `QUIT`, `9`); empty: the
+    /// image's, else SIGTERM.
+    pub stop_signal: String,
+    /// Docker's `ReadOnly` (`--read-only`): the root filesystem is mounted read-only.
+    pub read_only: bool,
+    /// Docker's `Init` (`--init`): an init process runs as PID 1 and reaps zombies; `None` leaves it to the
+    /// Engine's default (`docker service create` always sends `Some`).
+    pub init: Option<bool>,
+    /// Docker's `CapabilityAdd` (`--cap-add`): capabilities added to the default set, normalised as
+    /// `effective_capabilities` does (`CAP_NET_ADMIN`, or `ALL`).
+    pub capability_add: Vec<String>,
+    /// Docker's `CapabilityDrop` (`--cap-drop`): capabilities removed from the default set, normalised.
+    pub capability_drop: Vec<String>,
+    /// Docker's `Sysctls` (`--sysctl net.core.somaxconn=1024`): namespaced kernel parameters.
+    pub sysctls: BTreeMap<String, String>,
+    /// Docker's `Ulimits` (`--ulimit nofile=1024:2048`), sorted by name, one per name.
+    pub ulimits: Vec<Ulimit>,
+    /// Docker's `Hosts` (`--host db:10.0.0.5`): extra /etc/hosts entries in SwarmKit's hosts(5) form,
+    /// `IP-address hostname [aliases...]` (`10.0.0.5 db`; `hosts_entry` converts `host:ip`).
+    pub hosts: Vec<String>,
+    /// Docker's `DNSConfig` (`--dns`, `--dns-search`, `--dns-option`).
+    pub dns_config: DnsConfig,
 }
 
 impl Default for ContainerSpec {
@@ -102,6 +129,15 @@ impl Default for ContainerSpec {
             mounts: Vec::new(),
             stop_grace_period_ns: DEFAULT_STOP_GRACE_PERIOD_NS,
             healthcheck: None,
+            stop_signal: String::new(),
+            read_only: false,
+            init: None,
+            capability_add: Vec::new(),
+            capability_drop: Vec::new(),
+            sysctls: BTreeMap::new(),
+            ulimits: Vec::new(),
+            hosts: Vec::new(),
+            dns_config: DnsConfig::default(),
         }
     }
 }
@@ -111,8 +147,8 @@ impl ContainerSpec {
         ContainerSpec { image: image.into(), ..ContainerSpec::default() }
     }
 
-    /// SwarmKit's `validateContainerSpec` (image, duplicate mount points, healthcheck) plus the Engine's mount
-    /// checks.
+    /// SwarmKit's `validateContainerSpec` (image, duplicate mount points, healthcheck) plus the Engine's checks of
+    /// mounts, stop signal and ulimits, and the shape of the other container options (see `container_options`).
     pub fn validate(&self) -> Result<(), SpecError> {
         validate_image(&self.image)?;
         let mut targets = BTreeSet::new();
@@ -122,10 +158,17 @@ impl ContainerSpec {
                 return Err(SpecError::DuplicateMountPoint { target: mount.target.clone() });
             }
         }
-        match &self.healthcheck {
-            Some(healthcheck) => healthcheck.validate(),
-            None => Ok(()),
+        if let Some(healthcheck) = &self.healthcheck {
+            healthcheck.validate()?;
         }
+        validate_options(
+            &self.stop_signal,
+            [&self.capability_add, &self.capability_drop],
+            &self.sysctls,
+            &self.ulimits,
+            &self.hosts,
+            &self.dns_config,
+        )
     }
 }
 
@@ -140,6 +183,18 @@ pub struct Mount {
     /// Absolute path in the container.
     pub target: String,
     pub read_only: bool,
+    /// Docker's `TmpfsOptions` (`--mount type=tmpfs,tmpfs-size=64m,tmpfs-mode=1770`): tmpfs mounts only.
+    pub tmpfs_options: Option<TmpfsOptions>,
+}
+
+/// Docker's `Mount.TmpfsOptions`; zero leaves the Engine's default (half the memory, mode 1777).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TmpfsOptions {
+    /// The size of the tmpfs, in bytes.
+    pub size_bytes: u64,
+    /// The permission bits of its root (`0o1770`).
+    pub mode: u32,
 }
 
 impl Mount {
@@ -153,6 +208,9 @@ impl Mount {
             match self.kind {
                 MountType::Bind if self.source.is_empty() => Some(MountProblem::SourceRequired),
                 MountType::Tmpfs if !self.source.is_empty() => Some(MountProblem::SourceNotAllowed),
+                MountType::Volume | MountType::Bind if self.tmpfs_options.is_some() => {
+                    Some(MountProblem::TmpfsOptionsNotAllowed)
+                }
                 MountType::Volume if self.source.is_empty() && self.read_only => {
                     Some(MountProblem::ReadOnlyAnonymousVolume)
                 }

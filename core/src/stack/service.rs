@@ -13,9 +13,9 @@ use crate::compose::model as compose;
 use crate::compose::scalar::parse_nano_cpus;
 use crate::compose::{Duration, Loaded, ServiceConfig};
 use crate::spec::{
-    FailureAction, FailureRatio, HealthConfig, Mount, MountType, PlacementPreference, PortConfig, PortProtocol,
-    PublishMode, ResolutionMode, RestartCondition, RestartPolicy, ServiceMode, ServiceSpec, SpecError, UpdateConfig,
-    UpdateOrder,
+    effective_capabilities, hosts_entry, DnsConfig, FailureAction, FailureRatio, HealthConfig, LogDriver, Mount,
+    MountType, PlacementPreference, PortConfig, PortProtocol, PublishMode, ResolutionMode, RestartCondition,
+    RestartPolicy, ServiceMode, ServiceSpec, SpecError, TmpfsOptions, Ulimit, UpdateConfig, UpdateOrder,
 };
 
 /// Converts service `name` of the stack `stack` (`<stack>_<name>` on the cluster).
@@ -65,8 +65,14 @@ pub fn convert_service(
         container.stop_grace_period_ns = nanos(loaded, &at("stop_grace_period"), period)?;
     }
     container.healthcheck = healthcheck(loaded, &at("healthcheck"), service.healthcheck.as_ref())?;
+    container_options(loaded, &base, service, container)?;
 
     let task = &mut spec.task_template;
+    task.log_driver = service
+        .logging
+        .as_ref()
+        .filter(|logging| !logging.driver.is_empty() || !logging.options.is_empty())
+        .map(|logging| LogDriver { name: logging.driver.clone(), options: logging.options.clone() });
     if let Some(limits) = &deploy.resources.limits {
         let path = at("deploy.resources.limits");
         task.resources.limits.nano_cpus = cpus(loaded, &format!("{path}.cpus"), &limits.cpus)?;
@@ -144,9 +150,64 @@ fn mounts(stack: &str, loaded: &Loaded, name: &str, service: &ServiceConfig) -> 
                 return Err(StackError::unsupported(loaded, format!("{path}.type")));
             }
         };
-        out.push(Mount { kind, source, target: volume.target.clone(), read_only: volume.read_only });
+        let tmpfs_options = match volume.tmpfs_size {
+            Some(size) if size != 0 => Some(TmpfsOptions {
+                size_bytes: u64::try_from(size).map_err(|_| {
+                    StackError::invalid(loaded, &format!("{path}.tmpfs.size"), "size cannot be negative")
+                })?,
+                mode: 0,
+            }),
+            _ => None,
+        };
+        out.push(Mount { kind, source, target: volume.target.clone(), read_only: volume.read_only, tmpfs_options });
+    }
+    // The service's `tmpfs:` list (Docker's conversion drops it): each path a tmpfs mount, as `--mount
+    // type=tmpfs,target=PATH` would make it.
+    for target in &service.tmpfs {
+        out.push(Mount {
+            kind: MountType::Tmpfs,
+            source: String::new(),
+            target: target.clone(),
+            read_only: false,
+            tmpfs_options: None,
+        });
     }
     Ok(out)
+}
+
+/// The container options as Docker's conversion maps them: `stop_signal`, `read_only`, `init`, `cap_add` and
+/// `cap_drop` (Docker's `EffectiveCapAddCapDrop`), `sysctls`, `ulimits` (a single value is soft and hard),
+/// `extra_hosts` (SwarmKit's `IP name` form), `dns` and `dns_search`.
+fn container_options(
+    loaded: &Loaded,
+    base: &str,
+    service: &ServiceConfig,
+    container: &mut crate::spec::ContainerSpec,
+) -> Result<(), StackError> {
+    container.stop_signal = service.stop_signal.clone();
+    container.read_only = service.read_only;
+    container.init = service.init;
+    (container.capability_add, container.capability_drop) = effective_capabilities(&service.cap_add, &service.cap_drop);
+    container.sysctls = service.sysctls.clone();
+    container.ulimits = service
+        .ulimits
+        .iter()
+        .map(|(name, limit)| match *limit {
+            compose::Ulimit::Single(value) => Ulimit::new(name.clone(), value, value),
+            compose::Ulimit::SoftHard { soft, hard } => Ulimit::new(name.clone(), soft, hard),
+        })
+        .collect();
+    container.hosts = service
+        .extra_hosts
+        .iter()
+        .map(|entry| {
+            hosts_entry(entry)
+                .map_err(|why| StackError::invalid(loaded, &format!("{base}.extra_hosts"), why.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    container.dns_config =
+        DnsConfig { nameservers: service.dns.clone(), search: service.dns_search.clone(), options: Vec::new() };
+    Ok(())
 }
 
 /// `healthcheck:`: `disable: true` is `["NONE"]`; one that sets nothing inherits the image's, as `service create`
@@ -335,6 +396,16 @@ fn spec_error(loaded: &Loaded, name: &str, error: SpecError) -> StackError {
         | SpecError::DuplicatePublishedPort { .. }
         | SpecError::IngressPortWithDnsrr => "ports",
         SpecError::NetworkTargetRequired | SpecError::DuplicateNetwork { .. } => "networks",
+        SpecError::InvalidSignal { .. } => "stop_signal",
+        SpecError::InvalidCapability { .. } => "cap_add",
+        SpecError::InvalidSysctl { .. } => "sysctls",
+        SpecError::InvalidUlimitName { .. }
+        | SpecError::UlimitSoftUnlimited { .. }
+        | SpecError::UlimitSoftAboveHard { .. }
+        | SpecError::DuplicateUlimit { .. } => "ulimits",
+        SpecError::InvalidHostsEntry { .. } => "extra_hosts",
+        SpecError::InvalidNameserver { .. } => "dns",
+        SpecError::InvalidDnsSearch { .. } | SpecError::InvalidDnsOption { .. } => "dns_search",
         SpecError::NameRequired
         | SpecError::InvalidName { .. }
         | SpecError::NameTooLong { .. }

@@ -49,8 +49,6 @@ const fn service(key: &'static str, is_set: fn(&ServiceConfig) -> bool) -> Unsup
 /// Every key Docker maps that we cannot yet, in the order they are checked (a service's keys alphabetically, then
 /// its attachments, mounts and dependencies, then the stack's own objects).
 pub const UNSUPPORTED: &[Unsupported] = &[
-    service("cap_add", |s| !s.cap_add.is_empty()),
-    service("cap_drop", |s| !s.cap_drop.is_empty()),
     service("configs", |s| !s.configs.is_empty()),
     service("credential_spec", |s| {
         !(s.credential_spec.config.is_empty()
@@ -61,26 +59,14 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     service("deploy.resources.reservations.generic_resources", |s| {
         s.deploy.resources.reservations.as_ref().is_some_and(|r| !r.generic_resources.is_empty())
     }),
-    service("dns", |s| !s.dns.is_empty()),
-    service("dns_search", |s| !s.dns_search.is_empty()),
-    service("extra_hosts", |s| !s.extra_hosts.is_empty()),
     service("healthcheck.start_interval", |s| {
         s.healthcheck.as_ref().and_then(|h| h.start_interval).is_some_and(|d| !d.is_zero())
     }),
-    service("init", |s| s.init == Some(true)),
     service("isolation", |s| !s.isolation.is_empty() && s.isolation != "default"),
-    service("logging", |s| s.logging.as_ref().is_some_and(|l| !l.driver.is_empty() || !l.options.is_empty())),
     service("oom_score_adj", |s| s.oom_score_adj != 0),
-    service("read_only", |s| s.read_only),
     service("secrets", |s| !s.secrets.is_empty()),
     service("stdin_open", |s| s.stdin_open),
-    service("stop_signal", |s| !s.stop_signal.is_empty()),
-    service("sysctls", |s| !s.sysctls.is_empty()),
-    // Docker's conversion drops a service's `tmpfs:` without a word; refused here rather than dropped, until it is
-    // mapped onto tmpfs mounts.
-    service("tmpfs", |s| !s.tmpfs.is_empty()),
     service("tty", |s| s.tty),
-    service("ulimits", |s| !s.ulimits.is_empty()),
     Unsupported { key: "driver_opts", check: Check::Attachment(|n| !n.driver_opts.is_empty()) },
     Unsupported { key: "type", check: Check::Mount(|m| matches!(m.kind, VolumeType::Npipe | VolumeType::Cluster)) },
     Unsupported {
@@ -88,7 +74,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         check: Check::Mount(|m| m.bind_propagation.as_ref().is_some_and(|p| !p.is_empty())),
     },
     Unsupported { key: "volume.nocopy", check: Check::Mount(|m| m.volume_nocopy == Some(true)) },
-    Unsupported { key: "tmpfs.size", check: Check::Mount(|m| m.tmpfs_size.is_some_and(|size| size != 0)) },
     // `restart: true`: restart the dependent when the dependency is updated (beyond Swarm, like `depends_on`).
     Unsupported { key: "restart", check: Check::Dependency(|d| d.restart) },
     Unsupported {

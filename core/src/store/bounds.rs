@@ -84,6 +84,16 @@ fn check_list(list: &[String]) -> Result<(), Rejection> {
     list.iter().try_for_each(|entry| check_text(entry))
 }
 
+/// A key/value option map (sysctls, log driver options): entries, key and value lengths.
+fn check_options(options: &BTreeMap<String, String>) -> Result<(), Rejection> {
+    check_len(Limit::Options, options.len())?;
+    for (key, value) in options {
+        check_len(Limit::LabelKeyLength, key.len())?;
+        check_len(Limit::LabelValueLength, value.len())?;
+    }
+    Ok(())
+}
+
 fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), Rejection> {
     check_len(Limit::Labels, labels.len())?;
     for (key, value) in labels {
@@ -187,6 +197,22 @@ pub(super) fn check_task_spec(spec: &TaskSpec) -> Result<(), Rejection> {
     }
     if let Some(healthcheck) = &container.healthcheck {
         check_list(&healthcheck.test)?;
+    }
+    check_text(&container.stop_signal)?;
+    check_list(&container.capability_add)?;
+    check_list(&container.capability_drop)?;
+    check_options(&container.sysctls)?;
+    check_len(Limit::ListLength, container.ulimits.len())?;
+    for ulimit in &container.ulimits {
+        check_text(&ulimit.name)?;
+    }
+    check_list(&container.hosts)?;
+    check_list(&container.dns_config.nameservers)?;
+    check_list(&container.dns_config.search)?;
+    check_list(&container.dns_config.options)?;
+    if let Some(log_driver) = &spec.log_driver {
+        check_text(&log_driver.name)?;
+        check_options(&log_driver.options)?;
     }
     let placement = &spec.placement;
     check_list(&placement.constraints)?;

@@ -52,6 +52,15 @@ impl Networking {
             .map(|task| LocalTask {
                 container_name: swarm_core::overlay::task_container_name(task, task.node_id.as_deref().unwrap_or("")),
                 networks: task.networks.clone(),
+                // The spec's check made every one an address.
+                nameservers: task
+                    .spec
+                    .container_spec
+                    .dns_config
+                    .nameservers
+                    .iter()
+                    .filter_map(|nameserver| nameserver.parse().ok())
+                    .collect(),
             })
             .collect();
         local_tasks.sort_by(|a, b| a.container_name.cmp(&b.container_name));

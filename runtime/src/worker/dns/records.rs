@@ -4,10 +4,12 @@
 //! running tasks' addresses (`dnsrr`); `tasks.<service>` and `tasks.<alias>` name the running tasks' addresses;
 //! a task's container name (`service.slot.taskid`) names its address. Invariant: a name is answered only to a
 //! client that is one of this node's tasks and shares a network with what the name designates — visibility is
-//! decided by the query's source address, never by the name — and anything else is `NotOurs` (forwarded).
+//! decided by the query's source address, never by the name — and anything else is `NotOurs` (forwarded). The
+//! table also says where a client's other names go: the nameservers of its task's spec (`--dns`), if it has any,
+//! as Docker's embedded resolver forwards to a container's `--dns` servers; else the host's resolvers.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use swarm_core::overlay::{NodeOverlayPlan, OverlayNetworkPlan};
 use swarm_core::NetworkAttachment;
@@ -71,6 +73,8 @@ pub struct DnsRecords {
     /// A local task's address on any of its networks → all of that task's networks, in the task's order (the
     /// first network naming something answers, as Docker's resolver walks a container's endpoints in order).
     clients: BTreeMap<Ipv4Addr, Vec<String>>,
+    /// A client's own upstreams (its task's `--dns` servers), by its addresses; clients not here use the host's.
+    upstreams: BTreeMap<Ipv4Addr, Vec<SocketAddr>>,
 }
 
 impl DnsRecords {
@@ -102,7 +106,27 @@ impl DnsRecords {
                 }
             }
         }
-        Self { networks, clients }
+        Self { networks, clients, upstreams: BTreeMap::new() }
+    }
+
+    /// Makes `upstreams` (a task's `--dns` servers, in order) where the names of the task with `attachments` that
+    /// are not ours go, instead of the host's resolvers. Addresses that are not clients of the table are ignored;
+    /// no upstreams changes nothing.
+    pub fn set_upstreams(&mut self, attachments: &[NetworkAttachment], upstreams: &[SocketAddr]) {
+        if upstreams.is_empty() {
+            return;
+        }
+        for attachment in attachments {
+            if self.clients.contains_key(&attachment.addr) {
+                self.upstreams.insert(attachment.addr, upstreams.to_vec());
+            }
+        }
+    }
+
+    /// Where `client`'s queries for names that are not ours go, if its task names its own servers; `None`: the
+    /// host's resolvers.
+    pub fn upstreams(&self, client: Ipv4Addr) -> Option<&[SocketAddr]> {
+        self.upstreams.get(&client).map(Vec::as_slice)
     }
 
     /// The answer for an address query of `name` from source address `client`: case-insensitive, with or

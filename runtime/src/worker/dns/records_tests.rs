@@ -1,7 +1,7 @@
 //! Table-driven tests of the resolver's records: every name kind, visibility across networks, dnsrr, aliases,
 //! case and the trailing dot. Each case names the client, the query and the expected resolution.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use swarm_core::ipam::Ipv4Cidr;
 use swarm_core::overlay::{NodeOverlayPlan, OverlayNetworkPlan, ServiceEndpoints, TaskEndpoint};
@@ -146,4 +146,20 @@ fn an_empty_plan_answers_nothing() {
     assert_eq!(records, DnsRecords::default());
     assert_eq!(records.resolve(ip("10.0.0.2"), "web"), Resolution::NotOurs);
     assert_eq!(records.name_count(), 0);
+}
+
+#[test]
+fn a_task_with_its_own_nameservers_forwards_to_them() {
+    let mut records = records();
+    let servers: Vec<SocketAddr> = vec!["8.8.8.8:53".parse().unwrap(), "[2001:db8::53]:53".parse().unwrap()];
+    // `web.1` on both networks; the stray attachment is no client and gets nothing.
+    records.set_upstreams(&attach(&[("front", "10.0.1.20"), ("back", "10.0.2.20")]), &servers);
+    records.set_upstreams(&attach(&[("elsewhere", "10.0.9.5")]), &servers);
+    records.set_upstreams(&attach(&[("front", "10.0.1.10")]), &[]);
+    assert_eq!(records.upstreams(ip("10.0.1.20")), Some(&servers[..]));
+    assert_eq!(records.upstreams(ip("10.0.2.20")), Some(&servers[..]));
+    assert_eq!(records.upstreams(ip("10.0.1.10")), None, "no servers of its own: the host's");
+    assert_eq!(records.upstreams(ip("10.0.9.5")), None);
+    // Our names are still answered to it.
+    assert_eq!(records.resolve(ip("10.0.1.20"), "www"), answer(&["10.0.1.3"]));
 }

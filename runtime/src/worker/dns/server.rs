@@ -1,5 +1,6 @@
 //! The node's DNS server: UDP and TCP on each of the node's overlay gateway addresses, answering A queries for
-//! the names in its `DnsRecords` (TTL 600, as Docker) and forwarding everything else to the host's resolvers. The
+//! the names in its `DnsRecords` (TTL 600, as Docker) and forwarding everything else to the client task's own
+//! nameservers (its spec's `--dns`, which the records carry) or, for a task without any, the host's resolvers. The
 //! agent swaps the records (`set_records`) and reconciles the listen addresses (`set_listen_addrs`) as the
 //! node's overlay plan changes; both take effect at once, with no restart. Compiled out of the simulator (real
 //! sockets). Invariants: nothing a client sends can panic it (a packet that does not parse is dropped, logged at
@@ -48,7 +49,7 @@ const EPHEMERAL_PORT_TRIES: usize = 8;
 pub struct DnsConfig {
     /// The port on every listen address: `DNS_PORT` in production; 0 picks one free port per address (tests).
     pub port: u16,
-    /// Where queries that are not ours go, tried in order.
+    /// Where queries that are not ours go, tried in order, unless the client's task names its own servers.
     pub upstreams: Vec<SocketAddr>,
     /// How long one upstream gets to answer before the next is tried.
     pub forward_timeout: Duration,
@@ -255,6 +256,15 @@ impl Shared {
         self.records.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// Where a query from `peer` that is not ours goes: its task's own nameservers, else the host's resolvers.
+    fn upstreams_for(&self, peer: SocketAddr) -> Vec<SocketAddr> {
+        let own = match peer.ip() {
+            IpAddr::V4(client) => self.records().upstreams(client).map(<[SocketAddr]>::to_vec),
+            IpAddr::V6(_) => None,
+        };
+        own.unwrap_or_else(|| self.config.upstreams.clone())
+    }
+
     /// Answers `packet` from `peer` locally, or says to forward or drop it. `udp` bounds the reply's size.
     fn handle(&self, packet: &[u8], peer: SocketAddr, udp: bool) -> Step {
         let query = match Message::from_vec(packet) {
@@ -291,23 +301,22 @@ impl Shared {
     }
 
     /// The upstream's reply to `packet` (forwarded unchanged, so the reply carries the client's id), trying each
-    /// upstream in turn within `forward_budget`; `None` if none answered. A truncated reply to a TCP client is
-    /// retried over TCP.
-    async fn forward(&self, packet: &[u8], tcp_client: bool) -> Option<Vec<u8>> {
+    /// of `upstreams` in turn within `forward_budget`; `None` if none answered. A truncated reply to a TCP client
+    /// is retried over TCP.
+    async fn forward(&self, packet: &[u8], tcp_client: bool, upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
         let budget = self.config.forward_budget;
-        let reply = tokio::time::timeout(budget, self.forward_in_turn(packet, tcp_client)).await;
+        let reply = tokio::time::timeout(budget, self.forward_in_turn(packet, tcp_client, upstreams)).await;
         reply.unwrap_or_else(|_| {
             debug!("DNS: no upstream answered in {budget:?}");
             None
         })
     }
 
-    async fn forward_in_turn(&self, packet: &[u8], tcp_client: bool) -> Option<Vec<u8>> {
+    async fn forward_in_turn(&self, packet: &[u8], tcp_client: bool, upstreams: &[SocketAddr]) -> Option<Vec<u8>> {
         let own = self.own.read().unwrap_or_else(PoisonError::into_inner).clone();
-        let upstreams =
-            self.config.upstreams.iter().filter(|upstream| {
-                upstream.ip() != IpAddr::V4(DOCKER_EMBEDDED_RESOLVER) && !own.contains(&upstream.ip())
-            });
+        let upstreams = upstreams
+            .iter()
+            .filter(|upstream| upstream.ip() != IpAddr::V4(DOCKER_EMBEDDED_RESOLVER) && !own.contains(&upstream.ip()));
         let limit = self.config.forward_timeout;
         for upstream in upstreams {
             match tokio::time::timeout(limit, forward_udp(*upstream, packet)).await {
@@ -467,9 +476,10 @@ async fn serve_udp(shared: Arc<Shared>, socket: Arc<UdpSocket>) {
                 // The forward holds the socket weakly: a closed listener's port is free again at once (to be
                 // taken again if the network comes back), and its forwards in flight answer nobody.
                 let (shared, socket, packet) = (shared.clone(), Arc::downgrade(&socket), packet.to_vec());
+                let upstreams = shared.upstreams_for(peer);
                 tokio::spawn(async move {
                     let _permit = permit;
-                    let reply = shared.forward(&packet, false).await.or_else(|| servfail(&query));
+                    let reply = shared.forward(&packet, false, &upstreams).await.or_else(|| servfail(&query));
                     if let (Some(bytes), Some(socket)) = (reply, socket.upgrade()) {
                         send_udp(&socket, &bytes, peer).await;
                     }
@@ -535,7 +545,9 @@ async fn serve_tcp_connection(
             Step::Reply(bytes) => Some(bytes),
             Step::Drop => return,
             Step::Forward(query) => match shared.forward_permit() {
-                Some(_permit) => shared.forward(&packet, true).await.or_else(|| servfail(&query)),
+                Some(_permit) => {
+                    shared.forward(&packet, true, &shared.upstreams_for(peer)).await.or_else(|| servfail(&query))
+                }
                 None => servfail(&query),
             },
         };

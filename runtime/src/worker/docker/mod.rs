@@ -1,7 +1,8 @@
 //! The production `Executor`: Docker Engine through bollard (this folder is the only code in the workspace that
-//! knows bollard; compiled out of the sim; `networks` holds the overlay data plane's Docker networks). It owns the
-//! mapping from a `Task` to a Docker container (name, labels, image pull, create options, healthcheck, published
-//! host ports) and from Docker's answers back to `ExecError`s in Docker's words. Invariants it keeps: every
+//! knows bollard; compiled out of the sim; `networks` holds the overlay data plane's Docker networks, `create` the
+//! pure create request of a task's container). It owns the mapping from a `Task` to a Docker container (name,
+//! labels, image pull, create options, healthcheck, published host ports, overlay attachment and DNS) and from
+//! Docker's answers back to `ExecError`s in Docker's words. Invariants it keeps: every
 //! container it creates carries the labels `swarm.cluster.id`, `swarm.node.id` and `swarm.task.id` (plus service
 //! id, name and slot), set after the spec's own labels so a spec cannot forge them, and every call that finds
 //! containers filters on `swarm.node.id` — several daemons may share one Docker Engine, and each lists, adopts and
@@ -10,6 +11,7 @@
 //! returns the container a task already has, and the container name holds the task id, so two racing creates
 //! cannot both win.
 
+mod create;
 pub mod networks;
 
 use std::collections::HashMap;
@@ -18,8 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
-    ContainerSummaryStateEnum, HealthConfig, HealthStatusEnum, HostConfig, Mount as DockerMount,
-    MountType as DockerMountType, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerSummaryStateEnum, HealthStatusEnum, HostConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, KillContainerOptions, ListContainersOptions,
@@ -27,7 +28,6 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures::{Stream, StreamExt};
-use swarm_core::spec::{MountType, PublishMode, SECOND_NS};
 use swarm_core::Task;
 
 use super::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
@@ -322,7 +322,7 @@ impl Executor for DockerExecutor {
         self.ensure_image(&image).await?;
         let name = container_name(task, &self.node_id);
         let options = CreateContainerOptions { name: Some(name.clone()), ..CreateContainerOptions::default() };
-        let mut body = create_body(task, &self.node_id, &self.cluster_id, &image);
+        let mut body = create::create_body(task, &self.node_id, &self.cluster_id, &image);
         self.attach_first_network(task, &mut body).await?;
         match self.docker.create_container(Some(options), body).await {
             Ok(created) => {
@@ -611,27 +611,6 @@ fn whole_seconds(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-/// Nanoseconds as Docker's JSON carries them; 0 (unset) becomes `None`.
-fn nanos(value: u64) -> Option<i64> {
-    (value != 0).then(|| i64::try_from(value).unwrap_or(i64::MAX))
-}
-
-/// The labels of `task`'s container: the spec's, then ours (which win).
-fn container_labels(task: &Task, node_id: &str, cluster_id: &str) -> HashMap<String, String> {
-    let mut labels: HashMap<String, String> =
-        task.spec.container_spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    labels.insert(LABEL_CLUSTER_ID.to_string(), cluster_id.to_string());
-    labels.insert(LABEL_NODE_ID.to_string(), node_id.to_string());
-    labels.insert(LABEL_TASK_ID.to_string(), task.id.clone());
-    labels.insert(LABEL_SERVICE_ID.to_string(), task.service_id.clone());
-    labels.insert(LABEL_SERVICE_NAME.to_string(), service_name(task).to_string());
-    match task.slot {
-        Some(slot) => labels.insert(LABEL_TASK_SLOT.to_string(), slot.to_string()),
-        None => labels.remove(LABEL_TASK_SLOT),
-    };
-    labels
-}
-
 impl DockerExecutor {
     /// A task on overlay networks is created on its first network's bridge (this node's Docker network for it)
     /// with its allocated address and Docker's MAC for it, and with this node's gateway there as its DNS server
@@ -674,94 +653,6 @@ impl DockerExecutor {
             }
         }
         Ok(())
-    }
-}
-
-/// The create request for `task`'s container running `image`.
-fn create_body(task: &Task, node_id: &str, cluster_id: &str, image: &str) -> ContainerCreateBody {
-    let spec = &task.spec.container_spec;
-    let context = TemplateContext::for_task(task, node_id);
-    let non_empty = |text: &str| (!text.is_empty()).then(|| text.to_string());
-    let non_empty_list = |list: &[String]| (!list.is_empty()).then(|| list.to_vec());
-
-    let mounts = spec
-        .mounts
-        .iter()
-        .map(|mount| DockerMount {
-            typ: Some(match mount.kind {
-                MountType::Volume => DockerMountType::VOLUME,
-                MountType::Bind => DockerMountType::BIND,
-                MountType::Tmpfs => DockerMountType::TMPFS,
-            }),
-            source: non_empty(&expand_template(&mount.source, &context)),
-            target: Some(expand_template(&mount.target, &context)),
-            read_only: Some(mount.read_only),
-            ..DockerMount::default()
-        })
-        .collect::<Vec<_>>();
-
-    let healthcheck = spec.healthcheck.as_ref().map(|health| HealthConfig {
-        test: non_empty_list(&health.test),
-        interval: nanos(health.interval_ns),
-        timeout: nanos(health.timeout_ns),
-        retries: (health.retries != 0).then(|| i64::try_from(health.retries).unwrap_or(i64::MAX)),
-        start_period: nanos(health.start_period_ns),
-        start_interval: None,
-    });
-
-    let (exposed_ports, port_bindings) = host_port_bindings(task);
-
-    let resources = &task.spec.resources;
-    let host_config = HostConfig {
-        mounts: (!mounts.is_empty()).then_some(mounts),
-        nano_cpus: nanos(resources.limits.nano_cpus),
-        memory: nanos(resources.limits.memory_bytes),
-        memory_reservation: nanos(resources.reservations.memory_bytes),
-        // The orchestrator restarts tasks, never the engine.
-        restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::NO), maximum_retry_count: None }),
-        port_bindings,
-        ..HostConfig::default()
-    };
-
-    let stop_timeout = spec.stop_grace_period_ns.div_ceil(SECOND_NS);
-    ContainerCreateBody {
-        image: Some(image.to_string()),
-        entrypoint: non_empty_list(&spec.command),
-        cmd: non_empty_list(&spec.args),
-        env: non_empty_list(&spec.env.iter().map(|entry| expand_template(entry, &context)).collect::<Vec<_>>()),
-        hostname: non_empty(&expand_template(&spec.hostname, &context)),
-        working_dir: non_empty(&spec.dir),
-        user: non_empty(&spec.user),
-        labels: Some(container_labels(task, node_id, cluster_id)),
-        healthcheck,
-        stop_timeout: Some(i64::try_from(stop_timeout).unwrap_or(i64::MAX)),
-        exposed_ports,
-        host_config: Some(host_config),
-        ..ContainerCreateBody::default()
-    }
-}
-
-/// The service's host-mode published ports (ingress-mode ones are the routing mesh's, not the container's):
-/// exposed ports and bindings, a published port of 0 letting the engine pick one.
-fn host_port_bindings(task: &Task) -> (Option<Vec<String>>, Option<bollard::models::PortMap>) {
-    let mut exposed = Vec::new();
-    let mut bindings: bollard::models::PortMap = HashMap::new();
-    for port in task.endpoint.ports.iter().filter(|port| port.publish_mode == PublishMode::Host) {
-        let key = format!("{}/{}", port.target_port, port.protocol);
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
-        }
-        let host_port = if port.published_port == 0 { String::new() } else { port.published_port.to_string() };
-        bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding { host_ip: None, host_port: Some(host_port) });
-    }
-    if exposed.is_empty() {
-        (None, None)
-    } else {
-        (Some(exposed), Some(bindings))
     }
 }
 
@@ -810,7 +701,7 @@ fn container_error(container_id: &str, doing: &str, error: &DockerError) -> Exec
 
 #[cfg(test)]
 mod tests {
-    use swarm_core::spec::{PortConfig, TaskSpec};
+    use swarm_core::spec::TaskSpec;
 
     use super::*;
 
@@ -859,36 +750,6 @@ mod tests {
         assert_eq!(container_name(&unnamed, "n0de"), "svc1d.1.t4sk");
         let global = TemplateContext::for_task(&task(None), "n0de");
         assert_eq!((global.task_slot.as_str(), global.task_name.as_str()), ("n0de", "web.n0de.t4sk"));
-    }
-
-    #[test]
-    fn spec_labels_cannot_forge_ours() {
-        let mut forged = task(None);
-        forged.spec.container_spec.labels.insert(LABEL_NODE_ID.into(), "other".into());
-        forged.spec.container_spec.labels.insert(LABEL_CLUSTER_ID.into(), "other".into());
-        forged.spec.container_spec.labels.insert(LABEL_TASK_SLOT.into(), "9".into());
-        forged.spec.container_spec.labels.insert("team".into(), "blue".into());
-        let labels = container_labels(&forged, "n0de", "c1uster");
-        assert_eq!(labels.get(LABEL_NODE_ID).map(String::as_str), Some("n0de"));
-        assert_eq!(labels.get(LABEL_CLUSTER_ID).map(String::as_str), Some("c1uster"));
-        assert_eq!(labels.get(LABEL_TASK_SLOT), None);
-        assert_eq!(labels.get("team").map(String::as_str), Some("blue"));
-    }
-
-    #[test]
-    fn only_host_mode_ports_are_bound() {
-        let mut task = task(Some(1));
-        task.endpoint.ports = vec![
-            PortConfig::tcp(8080, 80),
-            PortConfig { publish_mode: PublishMode::Host, ..PortConfig::tcp(8081, 80) },
-            PortConfig { publish_mode: PublishMode::Host, ..PortConfig::tcp(0, 443) },
-        ];
-        let (exposed, bindings) = host_port_bindings(&task);
-        assert_eq!(exposed, Some(vec!["80/tcp".to_string(), "443/tcp".to_string()]));
-        let bindings = bindings.unwrap();
-        let host_port = |key: &str| bindings[key].as_ref().unwrap()[0].host_port.clone().unwrap();
-        assert_eq!((host_port("80/tcp"), host_port("443/tcp")), ("8081".to_string(), String::new()));
-        assert_eq!(host_port_bindings(&super::tests::task(None)), (None, None));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! serialised.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use futures::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::{
@@ -393,10 +393,18 @@ impl LinuxDataPlane {
     /// The resolver's records and listeners (the node's gateways), then each local task container's VIP table.
     async fn discover_serially(&self, discovery: &Discovery) {
         let _serial = self.serial.lock().await;
-        let records = DnsRecords::from_plan(
+        let mut records = DnsRecords::from_plan(
             &discovery.cluster,
             discovery.local_tasks.iter().map(|task| task.networks.as_slice()),
         );
+        for task in &discovery.local_tasks {
+            let upstreams: Vec<SocketAddr> = task
+                .nameservers
+                .iter()
+                .map(|addr| SocketAddr::new(*addr, crate::worker::dns::server::DNS_PORT))
+                .collect();
+            records.set_upstreams(&task.networks, &upstreams);
+        }
         self.dns.set_records(records);
         let gateways: Vec<Ipv4Addr> = discovery.cluster.networks.iter().map(|n| n.local_gateway).collect();
         for error in self.dns.set_listen_addrs(&gateways).await {

@@ -99,11 +99,14 @@ pub struct Discovery {
     pub local_tasks: Vec<LocalTask>,
 }
 
-/// A task of this node on overlay networks: its container (by name) and its addresses.
+/// A task of this node on overlay networks: its container (by name), its addresses, and the DNS servers its spec
+/// names (`--dns`), which the node's resolver forwards its other names to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalTask {
     pub container_name: String,
     pub networks: Vec<swarm_core::NetworkAttachment>,
+    /// In the spec's order; empty: the host's resolvers.
+    pub nameservers: Vec<std::net::IpAddr>,
 }
 
 pub trait OverlayDataPlane: Send + Sync + 'static {
