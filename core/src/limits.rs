@@ -48,7 +48,6 @@ pub enum Limit {
     IdLength,
     NameLength,
     Labels,
-    Options,
     LabelKeyLength,
     LabelValueLength,
     TextLength,
@@ -56,6 +55,9 @@ pub enum Limit {
     Replicas,
     TasksPerBatch,
     BatchCommands,
+    /// Appended last: `Limit` travels postcard-encoded inside forwarded rejections, so a variant's index is wire
+    /// format between managers of different builds.
+    Options,
 }
 
 impl Limit {
