@@ -147,8 +147,15 @@ fn update_dns(dns: &mut swarm_core::spec::DnsConfig, flags: &UpdateFlags) -> Res
     let mut nameservers: Vec<IpAddr> = Vec::new();
     let current = dns.nameservers.iter().filter_map(|text| text.parse::<IpAddr>().ok());
     let added = parse_all("--dns-add", &flags.dns_add, parse_ip_address)?;
+    // Removals by their normal form (`2001:DB8::53` removes `2001:db8::53`); text that is no address removes what
+    // is stored under that very text.
+    let removed: Vec<String> = flags
+        .dns_rm
+        .iter()
+        .map(|text| text.parse::<IpAddr>().map(|addr| addr.to_string()).unwrap_or_else(|_| text.clone()))
+        .collect();
     for addr in current.chain(added.iter().filter_map(|text| text.parse().ok())) {
-        if !nameservers.contains(&addr) && !flags.dns_rm.contains(&addr.to_string()) {
+        if !nameservers.contains(&addr) && !removed.contains(&addr.to_string()) {
             nameservers.push(addr);
         }
     }
@@ -479,6 +486,8 @@ mod tests {
         let c =
             updated(&["--dns-add", "10.0.0.1", "--dns-add", "::1", "--dns-add", "10.0.0.2", "--dns-rm", "10.0.0.3"]);
         assert_eq!(c.dns_config.nameservers, strings(&["10.0.0.1", "10.0.0.2", "::1"]));
+        let c = updated(&["--dns-add", "2001:db8::53", "--dns-add", "10.0.0.1", "--dns-rm", "2001:DB8:0::53"]);
+        assert_eq!(c.dns_config.nameservers, strings(&["10.0.0.1"]), "removed by its normal form");
         let c = updated(&["--dns-search-add", "a.com", "--dns-search-rm", "b.com", "--dns-option-add", "timeout:1"]);
         assert_eq!(c.dns_config.search, strings(&["a.com"]));
         assert_eq!(c.dns_config.options, strings(&["ndots:2", "timeout:1"]));
