@@ -510,6 +510,22 @@ const REFUSALS: &[(&str, &str, &str)] = &[
         "stack.yml:9:11: services.web.volumes[0].bind.propagation: not supported yet",
     ),
     (
+        "more sysctls than the store takes",
+        SYSCTLS_65,
+        "stack.yml:2:3: services.web: number of options 65 exceeds the maximum of 64",
+    ),
+    (
+        "a tmpfs entry with options",
+        "services:\n  web:\n    image: nginx\n    tmpfs: [\"/run:size=64m\"]\n",
+        "stack.yml:4:5: services.web.tmpfs[0]: \"/run:size=64m\": options in a tmpfs: entry are not supported yet; use \
+         a volume of type tmpfs (tmpfs.size)",
+    ),
+    (
+        "a relative tmpfs entry",
+        "services:\n  web:\n    image: nginx\n    tmpfs: [run]\n",
+        "stack.yml:4:5: services.web.tmpfs[0]: \"run\": the path must be absolute",
+    ),
+    (
         "an unknown stop signal",
         "services:\n  web:\n    image: nginx\n    stop_signal: SIGNOPE\n",
         "stack.yml:4:5: services.web.stop_signal: invalid signal: SIGNOPE",
@@ -614,6 +630,20 @@ const REFUSALS: &[(&str, &str, &str)] = &[
          when using anonymous volumes",
     ),
 ];
+
+/// A service with 65 sysctls (the store takes 64 options per map).
+const SYSCTLS_65: &str = concat!(
+    "services:\n  web:\n    image: nginx\n    sysctls:\n",
+    "      k00: v\n      k01: v\n      k02: v\n      k03: v\n      k04: v\n      k05: v\n      k06: v\n      k07: v\n",
+    "      k08: v\n      k09: v\n      k10: v\n      k11: v\n      k12: v\n      k13: v\n      k14: v\n      k15: v\n",
+    "      k16: v\n      k17: v\n      k18: v\n      k19: v\n      k20: v\n      k21: v\n      k22: v\n      k23: v\n",
+    "      k24: v\n      k25: v\n      k26: v\n      k27: v\n      k28: v\n      k29: v\n      k30: v\n      k31: v\n",
+    "      k32: v\n      k33: v\n      k34: v\n      k35: v\n      k36: v\n      k37: v\n      k38: v\n      k39: v\n",
+    "      k40: v\n      k41: v\n      k42: v\n      k43: v\n      k44: v\n      k45: v\n      k46: v\n      k47: v\n",
+    "      k48: v\n      k49: v\n      k50: v\n      k51: v\n      k52: v\n      k53: v\n      k54: v\n      k55: v\n",
+    "      k56: v\n      k57: v\n      k58: v\n      k59: v\n      k60: v\n      k61: v\n      k62: v\n      k63: v\n",
+    "      k64: v\n",
+);
 
 #[test]
 fn refusals_name_the_place() {

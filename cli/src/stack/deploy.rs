@@ -2,9 +2,13 @@
 //! `depends_on` honoured (beyond Swarm). The file is loaded and converted before any call; then, from one view of
 //! the cluster: stop if an external network is missing or a name belongs to something outside the stack; prune
 //! (with `--prune`); create the stack's missing networks; then create or update the services layer by layer in
-//! `depends_on` order, waiting for a layer to converge (its tasks running, healthy where they have a healthcheck,
-//! jobs complete) before the next one starts. Without `-d` each created or updated service's progress is shown as
-//! `service create` shows it. An unchanged service is not sent at all (see `swarm_core::stack::changes`).
+//! `depends_on` order, waiting for the services a later layer depends on to converge (their tasks running, healthy
+//! where they have a healthcheck, jobs complete; within `DEPENDENCY_TIMEOUT`) before that layer starts. Without
+//! `-d` each created or updated service's progress is shown as `service create` shows it. An unchanged service is not sent at all (see `swarm_core::stack::changes`); each
+//! layer's changes are decided from a fresh view, since waiting for the previous layer takes time.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use swarm_core::stack::changes::{deploy_changes, ServiceChange};
@@ -19,7 +23,12 @@ use super::load::{load, print_warnings, ComposeFilesArg};
 use super::StackError;
 use crate::client::Control;
 use crate::error::CliError;
-use crate::progress;
+use crate::progress::{self, Progress, WatchError};
+
+/// How long a service others depend on may take to converge before the deploy gives up (the services that depend
+/// on it are then not deployed).
+const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(300);
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 #[derive(Args, Debug)]
 pub struct DeployArgs {
@@ -101,23 +110,65 @@ pub fn run(control: &mut Control, args: &DeployArgs, prepared: Prepared) -> Resu
             .post::<_, NetworkCreateReply>(PATH_NETWORK_CREATE, &NetworkCreateRequest { spec: spec.clone() })
             .map_err(|error| StackError::CreateNetwork { name: spec.name.clone(), error: Box::new(error.into()) })?;
     }
+    let depended_on: BTreeSet<&str> =
+        plan.services.iter().flat_map(|service| service.depends_on.iter().map(|d| d.service.as_str())).collect();
+    let mut layer_changes = changes.services;
     for (index, layer) in layers.iter().enumerate() {
-        let last = index + 1 == layers.len();
-        // (service id, whether this deploy changed it)
-        let mut deployed: Vec<(String, bool)> = Vec::with_capacity(layer.len());
-        for name in layer {
-            let change = changes.services.get(name).expect("every service of the plan has a change");
-            deployed.push(apply_change(control, name, change)?);
+        if index > 0 {
+            // Waiting for the previous layer took time, and the services' versions move (a rolling update still
+            // finishing records its progress): decide this layer's changes from a fresh view.
+            let view = control.view()?;
+            let layer_specs: Vec<ServiceSpec> =
+                specs.iter().filter(|spec| layer.contains(&spec.name)).cloned().collect();
+            let fresh = deploy_changes(&stack, &[], &[], &layer_specs, &view.services, &view.networks, false);
+            if let Some(name) = fresh.foreign_services.first() {
+                return Err(StackError::ForeignService { name: name.clone(), stack }.into());
+            }
+            layer_changes = fresh.services;
         }
-        for (id, changed) in deployed {
-            let show = changed && !args.detach && !args.quiet;
-            // A later layer depends on this one: wait even with -d, and even for an unchanged service.
-            if (changed && !args.detach) || !last {
-                progress::watch(control, &id, !show, false)?;
+        let mut deployed: Vec<(&str, String, bool)> = Vec::with_capacity(layer.len());
+        for name in layer {
+            let change = layer_changes.get(name).expect("every service of the layer has a change");
+            let (id, changed) = apply_change(control, name, change)?;
+            deployed.push((name, id, changed));
+        }
+        for (_, id, changed) in &deployed {
+            if *changed && !args.detach {
+                progress::watch(control, id, args.quiet, false)?;
+            }
+        }
+        // What a later layer depends on must have converged before that layer starts, even with -d.
+        if index + 1 < layers.len() {
+            for (name, id, _) in deployed.iter().filter(|(name, _, _)| depended_on.contains(name)) {
+                wait_ready(control, name, id)?;
             }
         }
     }
     Ok(())
+}
+
+/// Waits until `name` (a service others depend on) has converged — every wanted task running (and healthy where it
+/// has a healthcheck), a job's tasks complete — within `DEPENDENCY_TIMEOUT`, without `progress::watch`'s verify
+/// period (the service was either just shown converging, or was unchanged and converged long ago).
+fn wait_ready(control: &mut Control, name: &str, id: &str) -> Result<(), CliError> {
+    let deadline = Instant::now() + DEPENDENCY_TIMEOUT;
+    loop {
+        let view = control.view()?;
+        let Some(service) = view.services.iter().find(|service| service.id == id) else {
+            return Err(WatchError::Removed { service_id: id.to_string() }.into());
+        };
+        let progress = Progress::of(&view, service, false);
+        if let Some(reason) = progress.failure {
+            return Err(WatchError::NotConverged { service: name.to_string(), reason }.into());
+        }
+        if progress.converged {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(StackError::DependencyNotReady { service: name.to_string(), waited: DEPENDENCY_TIMEOUT }.into());
+        }
+        control.sleep(POLL_INTERVAL);
+    }
 }
 
 /// Sends one service's change; answers its id and whether anything was sent.

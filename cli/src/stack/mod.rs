@@ -44,8 +44,11 @@ pub enum StackError {
     CreateNetwork { name: String, error: Box<CliError> },
     #[error("Failed to remove network {name}: {error}")]
     RemoveNetwork { name: String, error: Box<CliError> },
-    #[error("tasks of stack {stack} were still running after {waited:?}; `swarm stack ps {stack}` shows them")]
-    TasksStillRunning { stack: String, waited: std::time::Duration },
+    #[error(
+        "service {service} did not converge within {waited:?}, so the services that depend on it were not deployed; \
+         `swarm service ps {service}` shows why"
+    )]
+    DependencyNotReady { service: String, waited: std::time::Duration },
     #[error("Failed to remove service {name}: {error}")]
     RemoveService { name: String, error: Box<CliError> },
 }

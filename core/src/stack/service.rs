@@ -108,6 +108,9 @@ pub fn convert_service(
         spec.rollback_config = Some(update_config(spec.rollback_config.take(), rollback));
     }
     spec.validate().map_err(|error| spec_error(loaded, name, error))?;
+    // The store's size bounds too, so that no service of the stack is refused after others were created.
+    crate::store::check_service_spec_bounds(&spec)
+        .map_err(|rejection| StackError::invalid(loaded, &base, rejection.to_string()))?;
     Ok(spec)
 }
 
@@ -163,7 +166,17 @@ fn mounts(stack: &str, loaded: &Loaded, name: &str, service: &ServiceConfig) -> 
     }
     // The service's `tmpfs:` list (Docker's conversion drops it): each path a tmpfs mount, as `--mount
     // type=tmpfs,target=PATH` would make it.
-    for target in &service.tmpfs {
+    for (index, target) in service.tmpfs.iter().enumerate() {
+        let path = format!("services.{name}.tmpfs[{index}]");
+        if target.contains(':') {
+            let message = format!(
+                "{target:?}: options in a tmpfs: entry are not supported yet; use a volume of type tmpfs (tmpfs.size)"
+            );
+            return Err(StackError::invalid(loaded, &path, message));
+        }
+        if !target.starts_with('/') {
+            return Err(StackError::invalid(loaded, &path, format!("{target:?}: the path must be absolute")));
+        }
         out.push(Mount {
             kind: MountType::Tmpfs,
             source: String::new(),

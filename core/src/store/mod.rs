@@ -17,6 +17,12 @@ mod txn;
 
 pub use apply::service::MANUAL_ROLLBACK_MESSAGE;
 pub use outcome::{Outcome, Rejection};
+
+/// The store's size bounds on a service spec (name, labels, task template, replicas, ports), as `apply` checks them:
+/// for clients that must know before sending several specs (`stack deploy`) that none will be refused for its size.
+pub fn check_service_spec_bounds(spec: &crate::spec::ServiceSpec) -> Result<(), Rejection> {
+    bounds::check_service_spec(spec)
+}
 pub use state::Store;
 
 use crate::command::Proposal;
