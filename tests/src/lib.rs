@@ -328,15 +328,25 @@ pub fn remove_containers_of_node(data_dir: &Path) {
     }
 }
 
-/// Removes (forcefully) every Docker container labelled with `node_id`.
+/// Removes (forcefully) every Docker container labelled with `node_id`. A removal the killed daemon had started
+/// goes on in the engine ("removal … is already in progress"), so a failed `rm` is tried again until the
+/// containers are gone, for a few seconds; it never panics (it runs in `Drop`, also while a test unwinds).
 pub fn remove_containers_of_node_id(node_id: &str) {
-    let ids = docker(&["ps", "-aq", "--filter", &format!("label=swarm.node.id={node_id}")]);
-    let ids: Vec<&str> = ids.split_whitespace().collect();
-    if !ids.is_empty() {
-        let mut args = vec!["rm", "-f"];
-        args.extend(ids);
-        docker(&args);
+    let filter = format!("label=swarm.node.id={node_id}");
+    for _ in 0..50 {
+        let Ok(listed) = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output() else { return };
+        let ids = String::from_utf8_lossy(&listed.stdout).into_owned();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if ids.is_empty() {
+            return;
+        }
+        let removed = Command::new("docker").args(["rm", "-f"]).args(&ids).output();
+        if removed.is_ok_and(|output| output.status.success()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
+    eprintln!("containers of node {node_id} could not all be removed");
 }
 
 /// Names of the running Docker containers of the nodes whose data directories are `data_dirs` that also carry

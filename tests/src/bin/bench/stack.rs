@@ -49,7 +49,8 @@ pub fn run(wanted: &dyn Fn(&str) -> bool) {
     let addr = "127.0.92.1:2392";
     let daemon = Daemon::start_with(addr, &dir.join("n1"), Role::Restart, &["--log-level", "warn"]);
     wait_for("the control socket", Duration::from_secs(20), || daemon.socket.exists().then_some(()));
-    daemon.cli_ok(&["init", "--advertise-addr", addr]);
+    // A pool of its own, so its networks do not overlap those of other clusters on this engine.
+    daemon.cli_ok(&["init", "--advertise-addr", addr, "--default-addr-pool", "10.79.0.0/16"]);
     let file = dir.join("stack.yml");
     std::fs::write(&file, compose_file()).expect("write the compose file");
     let file = file.display().to_string();
