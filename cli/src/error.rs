@@ -12,7 +12,7 @@ use crate::render::json::JsonError;
 use crate::render::service_ps::{FilterError, PsError};
 use crate::render::template::{PrintError, TemplateError};
 use crate::service_flags::SpecFlagsError;
-use crate::stack::StackError;
+use crate::stack::error::StackError;
 use crate::status::StatusError;
 
 #[derive(Debug, thiserror::Error)]

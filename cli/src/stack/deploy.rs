@@ -102,13 +102,13 @@ pub fn run(control: &mut Control, args: &DeployArgs, prepared: Prepared) -> Resu
         println!("Removing service {name}");
         control
             .post::<_, serde_json::Value>(PATH_SERVICE_REMOVE, &ObjectRequest { id: id.clone() })
-            .map_err(|error| StackError::RemoveService { name: name.clone(), error: Box::new(error.into()) })?;
+            .map_err(|error| StackError::RemoveService { name: name.clone(), error: Box::new(error) })?;
     }
     for spec in &changes.networks_to_create {
         println!("Creating network {}", spec.name);
         control
             .post::<_, NetworkCreateReply>(PATH_NETWORK_CREATE, &NetworkCreateRequest { spec: spec.clone() })
-            .map_err(|error| StackError::CreateNetwork { name: spec.name.clone(), error: Box::new(error.into()) })?;
+            .map_err(|error| StackError::CreateNetwork { name: spec.name.clone(), error: Box::new(error) })?;
     }
     let depended_on: BTreeSet<&str> =
         plan.services.iter().flat_map(|service| service.depends_on.iter().map(|d| d.service.as_str())).collect();
@@ -178,7 +178,7 @@ fn apply_change(control: &mut Control, name: &str, change: &ServiceChange) -> Re
             println!("Creating service {name}");
             let reply: ServiceCreateReply = control
                 .post(PATH_SERVICE_CREATE, &ServiceCreateRequest { spec: spec.clone() })
-                .map_err(|error| StackError::CreateService { name: name.to_string(), error: Box::new(error.into()) })?;
+                .map_err(|error| StackError::CreateService { name: name.to_string(), error: Box::new(error) })?;
             Ok((reply.id, true))
         }
         ServiceChange::Update { id, version, spec } => {
@@ -186,7 +186,7 @@ fn apply_change(control: &mut Control, name: &str, change: &ServiceChange) -> Re
             let request = ServiceUpdateRequest { id: id.clone(), version: *version, spec: spec.clone() };
             control
                 .post::<_, serde_json::Value>(PATH_SERVICE_UPDATE, &request)
-                .map_err(|error| StackError::UpdateService { name: name.to_string(), error: Box::new(error.into()) })?;
+                .map_err(|error| StackError::UpdateService { name: name.to_string(), error: Box::new(error) })?;
             Ok((id.clone(), true))
         }
         ServiceChange::Unchanged { id } => {

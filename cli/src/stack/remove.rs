@@ -50,7 +50,7 @@ fn remove_stack(control: &mut Control, stack: &str) -> Result<(), CliError> {
         let request = ObjectRequest { id: service.id.clone() };
         if let Err(error) = control.post::<_, serde_json::Value>(PATH_SERVICE_REMOVE, &request) {
             let name = service.spec.name.clone();
-            failures.push(StackError::RemoveService { name, error: Box::new(error.into()) }.into());
+            failures.push(StackError::RemoveService { name, error: Box::new(error) }.into());
         }
     }
     for network in &owned.networks {
@@ -58,7 +58,7 @@ fn remove_stack(control: &mut Control, stack: &str) -> Result<(), CliError> {
         let request = ObjectRequest { id: network.id.clone() };
         if let Err(error) = control.post::<_, serde_json::Value>(PATH_NETWORK_REMOVE, &request) {
             let name = network.spec.name.clone();
-            failures.push(StackError::RemoveNetwork { name, error: Box::new(error.into()) }.into());
+            failures.push(StackError::RemoveNetwork { name, error: Box::new(error) }.into());
         }
     }
     if failures.is_empty() {
