@@ -487,7 +487,11 @@ mod tests {
             updated(&["--dns-add", "10.0.0.1", "--dns-add", "::1", "--dns-add", "10.0.0.2", "--dns-rm", "10.0.0.3"]);
         assert_eq!(c.dns_config.nameservers, strings(&["10.0.0.1", "10.0.0.2", "::1"]));
         let c = updated(&["--dns-add", "2001:db8::53", "--dns-add", "10.0.0.1", "--dns-rm", "2001:DB8:0::53"]);
-        assert_eq!(c.dns_config.nameservers, strings(&["10.0.0.1"]), "removed by its normal form");
+        assert_eq!(
+            c.dns_config.nameservers,
+            strings(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]),
+            "removed by its normal form"
+        );
         let c = updated(&["--dns-search-add", "a.com", "--dns-search-rm", "b.com", "--dns-option-add", "timeout:1"]);
         assert_eq!(c.dns_config.search, strings(&["a.com"]));
         assert_eq!(c.dns_config.options, strings(&["ndots:2", "timeout:1"]));
