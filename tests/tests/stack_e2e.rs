@@ -1,11 +1,14 @@
-//! Stacks end to end on two test hosts (a manager and a worker, each a network namespace with its own dockerd),
-//! through the `swarm` CLI as a user types it: `stack deploy` of a compose file creates the stack's network and
-//! services in `depends_on` order; `web` finds `db` by its short name on the stack network; `stack ls/services/ps`
-//! list them; redeploying the unchanged file changes nothing (same versions, same tasks); a changed file updates
-//! only the changed service, and `--prune` removes the service no longer in it; a missing external network and a
-//! bad file are refused before anything changes; `stack rm` leaves no service, network or container on any host.
+//! Stacks end to end on two test hosts (a manager and a worker, each a network namespace with its own dockerd), through
+//! the `swarm` CLI as a user types it: `stack deploy` of a compose file creates the stack's network and services in
+//! `depends_on` order; `web` finds `db` by its short name on the stack network; `stack ls/services/ps` list them; a
+//! published port (host mode until the routing mesh) answers; redeploying the unchanged file changes nothing (same
+//! versions, same tasks); a changed file updates only the changed service, and `--prune` removes the service no longer
+//! in it; a missing external network and a bad file are refused before anything changes; `stack rm` leaves no service,
+//! network or container on any host.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
@@ -69,6 +72,20 @@ networks:
 "#;
 
 const BAD: &str = "services:\n  app:\n    image: swarm-hello:1\n    deploy:\n      replicas: three\n";
+
+/// `GET /` at `addr` from this (the root) network namespace, which reaches every test host's underlay address:
+/// the body of a 200 answer.
+fn http_get(addr: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(3)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.").then_some(())?;
+    head.split_whitespace().nth(1).filter(|status| *status == "200")?;
+    Some(body.to_string())
+}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -173,6 +190,17 @@ fn stacks_deploy_update_prune_and_remove() {
         output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
     });
     assert!(answer.starts_with("hello from "), "{answer}");
+
+    // extra's published port (host mode until the routing mesh exists) answers on the host that runs it.
+    let extra_host = hosts
+        .hosts()
+        .iter()
+        .find(|host| host.docker(&["ps", "--format", "{{.Names}}"]).lines().any(|n| n.starts_with("st_extra.")))
+        .expect("a host runs extra");
+    let published = wait_for("extra's published port to answer", Duration::from_secs(30), || {
+        http_get(&format!("{}:8080", extra_host.addr()))
+    });
+    assert!(published.starts_with("hello from "), "{published}");
 
     // The same file again changes nothing.
     let versions: Vec<u64> = ["st_db", "st_web", "st_extra"].iter().map(|s| version_of(manager, s)).collect();
