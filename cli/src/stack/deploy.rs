@@ -196,3 +196,35 @@ fn apply_change(control: &mut Control, name: &str, change: &ServiceChange) -> Re
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        deploy: DeployArgs,
+    }
+
+    fn prepared(argv: &[&str]) -> Result<Prepared, String> {
+        let args = Cli::try_parse_from(std::iter::once("deploy").chain(argv.iter().copied()))
+            .map_err(|error| error.to_string())?;
+        prepare(&args.deploy).map_err(|error| error.to_string())
+    }
+
+    /// Bad input is refused before any file is read or any daemon called, in Docker's words.
+    #[test]
+    fn bad_flags_and_names_are_refused_before_anything_else() {
+        let refused = |argv: &[&str]| prepared(argv).err().unwrap_or_else(|| panic!("{argv:?} was accepted"));
+        assert_eq!(
+            refused(&["--resolve-image", "sometimes", "-c", "/nonexistent.yml", "shop"]),
+            "Invalid option sometimes for flag --resolve-image"
+        );
+        assert_eq!(refused(&["-c", "/nonexistent.yml", "'  '"]), "invalid stack name: \"'  '\"");
+        assert!(refused(&["shop"]).contains("specify a Compose file"));
+        assert!(refused(&["-c", "/nonexistent.yml", "shop"]).starts_with("open /nonexistent.yml: "));
+    }
+}
