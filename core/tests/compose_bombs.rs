@@ -79,3 +79,31 @@ fn many_anchors_used_the_ordinary_way_stay_within_the_budgets() {
     assert_eq!(loaded.config.services.len(), 500);
     assert_eq!(loaded.config.services["svc499"].deploy.replicas, Some(2));
 }
+
+/// The fuzzer's timeout (CI, compose_load): one item naming the whole port range was checked against every
+/// earlier port, 65,535² comparisons. The whole range of both protocols loads; a third range is over the budget.
+#[test]
+fn whole_port_ranges_load_and_more_is_refused_for_the_expanded_ports_budget() {
+    let text = "services:\n  web:\n    image: nginx\n    ports:\n      - \"1-65535:1-65535\"\n      - \"1-65535:1-65535/udp\"\n";
+    let loaded = load_str("ports.yml", text, &BTreeMap::new()).expect("the whole range of both protocols loads");
+    assert_eq!(loaded.config.services["web"].ports.len(), 2 * 65_535);
+    let over = format!("{text}      - \"1-65535\"\n");
+    let message = refusal(&over);
+    assert!(message.contains("expand to more than 131072 ports (EXPANDED_PORTS_MAX)"), "{message}");
+    assert!(message.contains("services.web.ports[2]"), "{message}");
+}
+
+/// Distinct items are told apart by bucket, not against every earlier item; a repeat is still found, also when
+/// written differently (`1` and `1.0`, mappings in another key order).
+#[test]
+fn long_lists_of_distinct_items_load_and_repeats_are_still_found() {
+    let items: String = (0..50_000).map(|i| format!("      - CAP_{i}\n")).collect();
+    let text = format!("services:\n  web:\n    image: nginx\n    cap_add:\n{items}");
+    let loaded = load_str("caps.yml", &text, &BTreeMap::new()).expect("50,000 distinct capabilities load");
+    assert_eq!(loaded.config.services["web"].cap_add.len(), 50_000);
+    let message = refusal(&format!("{text}      - CAP_49999\n"));
+    assert!(message.contains("services.web.cap_add[50000]: duplicate item"), "{message}");
+    assert!(message.contains("already at services.web.cap_add[49999]"), "{message}");
+    let message = refusal("services:\n  web:\n    image: nginx\n    x-list: [1, {a: 1, b: 2}, 1.0]\n    ports: [{target: 80, published: 8080}, {published: 8080, target: 80}]\n");
+    assert!(message.contains("duplicate item"), "{message}");
+}

@@ -4,7 +4,9 @@
 //! loader accepts for each field (string or list, list or mapping, ...). Object-specific reading lives in
 //! `service`, `deploy` and `objects`.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 
 use super::error::{ComposeError, Position, Warning};
 use super::keys::{self, ObjectSpec};
@@ -37,6 +39,10 @@ pub enum ReferenceKind {
     Service,
 }
 
+/// The most ports one file's `ports` lists may give once ranges are expanded: every port of both protocols, so
+/// any real file fits, while a hostile one cannot turn a few bytes per item into millions of ports.
+pub const EXPANDED_PORTS_MAX: usize = 2 * 65_536;
+
 /// Reads one file's tree.
 pub struct Decoder<'a> {
     pub file: &'a str,
@@ -51,6 +57,8 @@ pub struct Decoder<'a> {
     /// Where each service, network, volume, secret and config, each known key, and each item of a service's
     /// `ports`, `volumes` and `networks`, is defined.
     pub positions: BTreeMap<String, (String, Position)>,
+    /// Ports given so far by the file's `ports` lists, ranges expanded; at most [`EXPANDED_PORTS_MAX`].
+    pub expanded_ports: usize,
 }
 
 /// `parent.key`, or `key` at the top.
@@ -80,6 +88,35 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
         (Value::Int(i), Value::Float(f)) | (Value::Float(f), Value::Int(i)) => *i as f64 == *f,
         _ => a == b,
     }
+}
+
+/// A hash that agrees with [`same_value`]: values it calls the same hash alike (an integer and the float equal to
+/// it, mappings in any key order), so duplicates are looked up by bucket instead of against every earlier item.
+fn value_fingerprint(value: &Value) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    match value {
+        Value::Null => 0u8.hash(&mut hasher),
+        Value::Bool(b) => (1u8, b).hash(&mut hasher),
+        Value::Int(i) => (2u8, (*i as f64).to_bits()).hash(&mut hasher),
+        Value::Float(f) => (2u8, if *f == 0.0 { 0 } else { f.to_bits() }).hash(&mut hasher),
+        Value::String(text) => (3u8, text).hash(&mut hasher),
+        Value::Seq(items) => {
+            4u8.hash(&mut hasher);
+            for node in items {
+                value_fingerprint(&node.value).hash(&mut hasher);
+            }
+        }
+        Value::Map(entries) => {
+            let mut sum = 0u64;
+            for entry in entries {
+                let mut one = DefaultHasher::new();
+                (&entry.key, value_fingerprint(&entry.value.value)).hash(&mut one);
+                sum = sum.wrapping_add(one.finish());
+            }
+            (5u8, entries.len(), sum).hash(&mut hasher);
+        }
+    }
+    hasher.finish()
 }
 
 impl Decoder<'_> {
@@ -179,8 +216,12 @@ impl Decoder<'_> {
 
     /// Refuses repeated items, as the schema's `uniqueItems` does.
     pub fn unique(&self, items: &[Node], path: &str) -> Result<(), ComposeError> {
+        let mut earlier_by_fingerprint: HashMap<u64, Vec<usize>> = HashMap::new();
         for (index, node) in items.iter().enumerate() {
-            if let Some(first) = items[..index].iter().position(|earlier| same_value(&earlier.value, &node.value)) {
+            let bucket = earlier_by_fingerprint.entry(value_fingerprint(&node.value)).or_default();
+            let first = bucket.iter().copied().find(|earlier| same_value(&items[*earlier].value, &node.value));
+            bucket.push(index);
+            if let Some(first) = first {
                 return Err(self.error(
                     node.position,
                     &item(path, index),

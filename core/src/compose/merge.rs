@@ -6,7 +6,7 @@
 //! deliberate differences, each fixing a Docker bug: `healthcheck.test` is replaced rather than concatenated, and
 //! `depends_on` entries are not duplicated. Unpublished ports (published 0) are never merged away.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{
     BuildConfig, ComposeConfig, DeployConfig, FileReference, HealthCheck, Logging, PortConfig, ResourceLimit,
@@ -64,7 +64,7 @@ fn keyed<T, K: Ord + Clone>(base: &mut Vec<T>, over: Vec<T>, key: impl Fn(&T) ->
         *base = over;
         return;
     }
-    let replaced: Vec<K> = over.iter().filter_map(&key).collect();
+    let replaced: BTreeSet<K> = over.iter().filter_map(&key).collect();
     base.retain(|item| key(item).is_none_or(|k| !replaced.contains(&k)));
     base.extend(over);
     base.sort_by_key(|item| key(item));

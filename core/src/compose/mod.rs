@@ -141,6 +141,7 @@ pub fn load(input: &LoadInput) -> Result<Loaded, ComposeError> {
             warnings: Vec::new(),
             references: Vec::new(),
             positions: BTreeMap::new(),
+            expanded_ports: 0,
         };
         let config = decoder.document(&root)?;
         warnings.append(&mut decoder.warnings);

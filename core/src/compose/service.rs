@@ -3,9 +3,9 @@
 //! variable taken from the environment), bind sources become absolute, and what the service names (networks,
 //! volumes, secrets, configs, dependencies) is recorded for checking against the whole stack.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::decode::{is_windows_absolute, item, join, Decoder, Reference, ReferenceKind};
+use super::decode::{is_windows_absolute, item, join, Decoder, Reference, ReferenceKind, EXPANDED_PORTS_MAX};
 use super::env_file::parse_env_file;
 use super::error::{ComposeError, Warning};
 use super::keys;
@@ -475,16 +475,19 @@ impl Decoder<'_> {
 
     /// Adds `port`, from item `index`, unless an earlier item already gave the very same port: items that differ
     /// as written can repeat one once ranges are expanded ("3000-3001" and "3001"), and a stack must print as
-    /// something that loads back (`stack config`), where the repeat would be a duplicate item.
+    /// something that loads back (`stack config`), where the repeat would be a duplicate item. `first_item` maps
+    /// each port so far to the item that gave it, so a whole-range item costs linear time, and the file's ports
+    /// once ranges are expanded stay within [`EXPANDED_PORTS_MAX`].
     fn push_distinct_port(
-        &self,
-        out: &mut Vec<(usize, PortConfig)>,
+        &mut self,
+        out: &mut Vec<PortConfig>,
+        first_item: &mut HashMap<PortConfig, usize>,
         port: PortConfig,
         items: &[Node],
         path: &str,
         index: usize,
     ) -> Result<(), ComposeError> {
-        if let Some((first, _)) = out.iter().find(|(_, earlier)| *earlier == port) {
+        if let Some(first) = first_item.get(&port) {
             let protocol = PortProtocol::ALL
                 .iter()
                 .find(|(_, candidate)| Some(*candidate) == port.protocol)
@@ -501,14 +504,24 @@ impl Decoder<'_> {
                 ),
             ));
         }
-        out.push((index, port));
+        self.expanded_ports += 1;
+        if self.expanded_ports > EXPANDED_PORTS_MAX {
+            return Err(self.error(
+                items[index].position,
+                &item(path, index),
+                format!("the file's port ranges expand to more than {EXPANDED_PORTS_MAX} ports (EXPANDED_PORTS_MAX)"),
+            ));
+        }
+        first_item.insert(port.clone(), index);
+        out.push(port);
         Ok(())
     }
 
     fn ports(&mut self, node: &Node, path: &str) -> Result<Vec<PortConfig>, ComposeError> {
         let items = self.sequence(node, path)?;
         self.unique(items, path)?;
-        let mut out: Vec<(usize, PortConfig)> = Vec::new();
+        let mut out: Vec<PortConfig> = Vec::new();
+        let mut first_item: HashMap<PortConfig, usize> = HashMap::new();
         for (index, item_node) in items.iter().enumerate() {
             let p = item(path, index);
             self.record(&p, item_node.position);
@@ -521,7 +534,7 @@ impl Decoder<'_> {
                         self.warnings.push(Warning::PortHostIpIgnored { spec });
                     }
                     for port in ports {
-                        self.push_distinct_port(&mut out, port, items, path, index)?;
+                        self.push_distinct_port(&mut out, &mut first_item, port, items, path, index)?;
                     }
                 }
                 Value::Map(entries) => {
@@ -543,7 +556,7 @@ impl Decoder<'_> {
                     if port.target == 0 {
                         return Err(self.error(item_node.position, &p, "a target port is required"));
                     }
-                    self.push_distinct_port(&mut out, port, items, path, index)?;
+                    self.push_distinct_port(&mut out, &mut first_item, port, items, path, index)?;
                 }
                 _ => {
                     let what = if self.minor >= 2 {
@@ -559,7 +572,7 @@ impl Decoder<'_> {
                 }
             }
         }
-        Ok(out.into_iter().map(|(_, port)| port).collect())
+        Ok(out)
     }
 
     fn port_number(&self, node: &Node, path: &str) -> Result<u32, ComposeError> {
