@@ -5,7 +5,7 @@
 //! exec` or process start-up in the sample (busybox `date` has no `%N`). What is measured:
 //! - throughput: one TCP stream, 256 KiB writes for 3 s, bytes received ÷ the receiver's time from accept to EOF;
 //!   underlay `ovb2` → `ovb3`'s underlay address (host namespaces), overlay a container on `ovb2` → a container on
-//!   `ovb3` at its overlay address; the median of 3 rounds each, interleaved, after a warm-up of each.
+//!   `ovb3` at its overlay address; the median of 5 rounds each, interleaved, after a warm-up of each.
 //! - attach: from running `swarm service create` of a 1-replica service pinned to `ovb3` on a network `ovb3` did not
 //!   have, until its engine reports the container's `start` event (`docker events`); beside the same for a service
 //!   without a network and `docker run -d` of the same image on that engine until its `start` event; median of 5.
@@ -46,7 +46,7 @@ pub fn figures() -> impl Iterator<Item = &'static str> {
 const DEADLINE: Duration = Duration::from_secs(90);
 const STREAM_PORT: u16 = 5201;
 const STREAM_TIME: Duration = Duration::from_secs(3);
-const STREAM_ROUNDS: usize = 3;
+const STREAM_ROUNDS: usize = 5;
 const ATTACH_ROUNDS: usize = 5;
 const LATENCY_SAMPLES: usize = 1000;
 
