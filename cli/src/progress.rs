@@ -62,8 +62,10 @@ impl Progress {
             }
             ServiceMode::Global | ServiceMode::GlobalJob => {
                 for node in &view.nodes {
+                    // As the global orchestrator decides: a paused node (like a drained one) gets no new task
+                    // and keeps its old one through an update, so waiting for it would never end.
                     let eligible = node.status.state == NodeState::Ready
-                        && node.spec.availability != NodeAvailability::Drain
+                        && node.spec.availability == NodeAvailability::Active
                         && service.spec.task_template.placement.node_matches(node);
                     if eligible {
                         groups.insert(node.id.clone(), Vec::new());
@@ -207,6 +209,52 @@ pub fn watch(control: &mut Control, service_id: &str, quiet: bool, rollback_requ
 #[cfg(test)]
 mod tests {
     use super::*;
+    use swarm_core::{NodeDescription, NodeSpec, ServiceSpec, Timestamp, Version};
+
+    fn ready_node(id: &str, availability: NodeAvailability) -> swarm_core::Node {
+        let spec = NodeSpec { availability, ..NodeSpec::default() };
+        let mut node = swarm_core::Node::new(id, spec, NodeDescription::default());
+        node.status.state = NodeState::Ready;
+        node
+    }
+
+    /// A global service created while a node is paused: the orchestrator gives that node no task, so progress must
+    /// not wait for one (it did, until the command's timeout).
+    #[test]
+    fn a_global_service_does_not_wait_for_paused_or_drained_nodes() {
+        let spec = ServiceSpec::with_mode("agent", "agent:1", ServiceMode::Global);
+        let service = Service {
+            id: "svc".to_string(),
+            version: Version::INITIAL,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            spec,
+            previous_spec: None,
+            spec_history: Vec::new(),
+            update_status: None,
+            virtual_ips: Vec::new(),
+        };
+        let mut running = Task::new("t1", "svc", None, service.spec.task_template.clone());
+        running.node_id = Some("active".to_string());
+        running.status.state = TaskState::Running;
+        running.endpoint = service.spec.endpoint_spec.clone();
+        let view = ClusterView {
+            cluster: None,
+            nodes: vec![
+                ready_node("active", NodeAvailability::Active),
+                ready_node("paused", NodeAvailability::Pause),
+                ready_node("drained", NodeAvailability::Drain),
+            ],
+            services: vec![service.clone()],
+            tasks: vec![running],
+            networks: Vec::new(),
+            this_node_id: String::new(),
+            now: Timestamp(0),
+        };
+        let progress = Progress::of(&view, &service, false);
+        assert_eq!((progress.running, progress.wanted), (1, 1), "{progress:?}");
+        assert!(progress.converged, "{progress:?}");
+    }
 
     fn slots(states: &[&str]) -> Vec<(String, String)> {
         let total = states.len();
