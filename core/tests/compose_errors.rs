@@ -18,6 +18,20 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "an item given as a string and as a number (fuzzer, compose_load seed 2)",
+        yaml: "services:\n  web:\n    image: nginx\n    expose: [\"8001\", 8001]\n",
+        at: "4:22",
+        path: "services.web.expose[1]",
+        message: "duplicate item \"8001\" once written as text (already at services.web.expose[0])",
+    },
+    Case {
+        name: "an extra host address with '=' (fuzzer, compose_load seed 3)",
+        yaml: "services:\n  web:\n    image: nginx\n    extra_hosts: {api.local: =10.0.0.6}\n",
+        at: "4:18",
+        path: "services.web.extra_hosts",
+        message: "invalid extra host \"api.local\" with address \"=10.0.0.6\": expected host:ip",
+    },
+    Case {
         name: "an extra host without an address",
         yaml: "services:\n  web:\n    image: nginx\n    extra_hosts:\n      - nocolon\n",
         at: "5:9",

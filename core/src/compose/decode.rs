@@ -266,6 +266,17 @@ impl Decoder<'_> {
             }
         }
         self.unique(items, path)?;
+        // `"8001"` and `8001` are distinct items but one text: printed back (`stack config`), they would repeat.
+        let mut first_index: HashMap<&str, usize> = HashMap::new();
+        for (index, text) in out.iter().enumerate() {
+            if let Some(first) = first_index.insert(text, index) {
+                return Err(self.error(
+                    items[index].position,
+                    &item(path, index),
+                    format!("duplicate item {text:?} once written as text (already at {})", item(path, first)),
+                ));
+            }
+        }
         Ok(out)
     }
 

@@ -334,9 +334,11 @@ impl Decoder<'_> {
         };
         let mut out = Vec::with_capacity(pairs.len());
         for (host, ip) in pairs {
-            // Docker lets anything through; a host with `=`, `:` or blanks, or a missing address, is a typo that
-            // would not even read back from `stack config`'s `host:ip` output.
-            if host.is_empty() || ip.is_empty() || host.contains(['=', ':', ' ', '\t']) || ip.contains([' ', '\t']) {
+            // Docker lets anything through; a host with `=`, `:` or blanks, an address with `=` or blanks, or a
+            // missing address, is a typo that would not even read back from `stack config`'s `host:ip` output
+            // (the list form splits at the first `=`).
+            if host.is_empty() || ip.is_empty() || host.contains(['=', ':', ' ', '\t']) || ip.contains(['=', ' ', '\t'])
+            {
                 let message = format!("invalid extra host {host:?} with address {ip:?}: expected host:ip");
                 return Err(self.error(node.position, path, message));
             }
