@@ -145,7 +145,12 @@ impl Drop for BatchDepthGuard {
     }
 }
 
-fn deserialize_flat_batch<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Command>, D::Error> {
+/// A batch's commands, refused when decoding is already inside a batch (shared with older proposal formats).
+pub(crate) fn deserialize_flat_batch<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
     let outer = BATCH_DECODE_DEPTH.with(|depth| {
         let current = depth.get();
         depth.set(current + 1);
@@ -155,5 +160,5 @@ fn deserialize_flat_batch<'de, D: serde::Deserializer<'de>>(deserializer: D) -> 
     if outer > 0 {
         return Err(serde::de::Error::custom("a batch may not contain another batch"));
     }
-    Vec::<Command>::deserialize(deserializer)
+    Vec::<T>::deserialize(deserializer)
 }

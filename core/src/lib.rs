@@ -37,7 +37,8 @@ pub use model::{
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};
 pub use snapshot::{
-    DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_PREVIOUS,
+    deserialize_proposals_v5, serialize_proposals_v5, DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION,
+    PROPOSAL_FORMAT_VERSION_PREVIOUS, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_PREVIOUS,
 };
 pub use spec::{
     Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, DnsConfig, EndpointSpec,

@@ -3,7 +3,8 @@
 //! maps only, derived indexes left out), so equal stores encode to identical bytes; and decoding never panics on
 //! any input: empty, truncated, unknown-version, malformed, trailing-byte or internally inconsistent input is a
 //! typed `DecodeError`. A snapshot of the previous format version still decodes (a manager restarted on a newer build
-//! loads what the older one wrote); proposals have one version only.
+//! loads what the older one wrote), and so does a batch of proposals of the previous format (the entries in a
+//! Raft log that the older build wrote).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,9 @@ use crate::command::Proposal;
 use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
 use crate::store::Store;
 
+mod proposal_v5;
 mod v6;
+pub use proposal_v5::{deserialize_proposals_v5, serialize_proposals_v5};
 use v6::SnapshotV6;
 
 /// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec/`). Version 3:
@@ -30,6 +33,9 @@ pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 6;
 /// Version 5: network allocation (`AllocateTask`, `SetServiceVirtualIps`, `AttachNode`, the new spec fields).
 /// Version 6: the container options of the task template (as snapshot version 7).
 pub const PROPOSAL_FORMAT_VERSION: u8 = 6;
+/// The previous proposal format, which Raft log entries written by the previous build still carry
+/// (`deserialize_proposals_v5`).
+pub const PROPOSAL_FORMAT_VERSION_PREVIOUS: u8 = 5;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]

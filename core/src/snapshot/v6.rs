@@ -4,7 +4,8 @@
 //! Postcard is not self-describing, so every type on the way from a stored object down to `ContainerSpec` and
 //! `Mount` is copied here field for field; everything else (cluster, nodes, networks, the spec's other parts) is
 //! unchanged and uses today's types. Converting up fills the new fields with their empty values (no option set,
-//! `init` unset, no log driver); converting down (for tests of this path) drops them.
+//! `init` unset, no log driver); converting down (for tests of this path) drops them. Proposal format 5
+//! (`proposal_v5`) carries the same spec and task shapes.
 
 use std::collections::BTreeMap;
 
@@ -62,7 +63,7 @@ pub(super) struct TaskV6 {
 }
 
 #[derive(Serialize, Deserialize)]
-struct ServiceSpecV6 {
+pub(super) struct ServiceSpecV6 {
     name: String,
     labels: BTreeMap<String, String>,
     task_template: TaskSpecV6,
@@ -119,22 +120,7 @@ impl SnapshotV6 {
             update_status: s.update_status,
             virtual_ips: s.virtual_ips,
         });
-        let tasks = map_values(self.tasks, |t| Task {
-            id: t.id,
-            version: t.version,
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-            service_id: t.service_id,
-            slot: t.slot,
-            node_id: t.node_id,
-            desired_state: t.desired_state,
-            status: t.status,
-            spec: t.spec.upgrade(),
-            service_name: t.service_name,
-            endpoint: t.endpoint,
-            running_since: t.running_since,
-            networks: t.networks,
-        });
+        let tasks = map_values(self.tasks, TaskV6::upgrade);
         SnapshotOwned {
             cluster: self.cluster,
             nodes: self.nodes,
@@ -168,30 +154,55 @@ impl SnapshotV6 {
                 update_status: s.update_status,
                 virtual_ips: s.virtual_ips,
             }),
-            tasks: map_values(tasks.clone(), |t| TaskV6 {
-                id: t.id,
-                version: t.version,
-                created_at: t.created_at,
-                updated_at: t.updated_at,
-                service_id: t.service_id,
-                slot: t.slot,
-                node_id: t.node_id,
-                desired_state: t.desired_state,
-                status: t.status,
-                spec: TaskSpecV6::downgrade(t.spec),
-                service_name: t.service_name,
-                endpoint: t.endpoint,
-                running_since: t.running_since,
-                networks: t.networks,
-            }),
+            tasks: map_values(tasks.clone(), TaskV6::downgrade),
             networks: networks.clone(),
             removed_nodes: removed_nodes.to_vec(),
         }
     }
 }
 
+impl TaskV6 {
+    pub(super) fn upgrade(self) -> Task {
+        Task {
+            id: self.id,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            service_id: self.service_id,
+            slot: self.slot,
+            node_id: self.node_id,
+            desired_state: self.desired_state,
+            status: self.status,
+            spec: self.spec.upgrade(),
+            service_name: self.service_name,
+            endpoint: self.endpoint,
+            running_since: self.running_since,
+            networks: self.networks,
+        }
+    }
+
+    pub(super) fn downgrade(task: Task) -> TaskV6 {
+        TaskV6 {
+            id: task.id,
+            version: task.version,
+            created_at: task.created_at,
+            updated_at: task.updated_at,
+            service_id: task.service_id,
+            slot: task.slot,
+            node_id: task.node_id,
+            desired_state: task.desired_state,
+            status: task.status,
+            spec: TaskSpecV6::downgrade(task.spec),
+            service_name: task.service_name,
+            endpoint: task.endpoint,
+            running_since: task.running_since,
+            networks: task.networks,
+        }
+    }
+}
+
 impl ServiceSpecV6 {
-    fn upgrade(self) -> ServiceSpec {
+    pub(super) fn upgrade(self) -> ServiceSpec {
         ServiceSpec {
             name: self.name,
             labels: self.labels,
@@ -203,7 +214,7 @@ impl ServiceSpecV6 {
         }
     }
 
-    fn downgrade(spec: ServiceSpec) -> ServiceSpecV6 {
+    pub(super) fn downgrade(spec: ServiceSpec) -> ServiceSpecV6 {
         ServiceSpecV6 {
             name: spec.name,
             labels: spec.labels,

@@ -3,6 +3,7 @@
 //! after the WAL's fsync returned; the vote is durable before `save_vote` returns; the purged-log-id marker is
 //! made durable *before* segments are removed, so a crash in between leaves stale entries (filtered on open)
 //! and never a hole. An in-memory copy of the unpurged log serves reads; it is bounded by the snapshot policy.
+//! Records are written and read through `entry_format` (tagged with their proposal format).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{AnyError, RaftLogId, RaftLogReader, StorageIOError};
 
+use super::entry_format::{decode_entry, encode_entry, EntryDecodeError};
 use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 use crate::storage::disk::Disk;
 use crate::storage::files::FileError;
@@ -30,6 +32,8 @@ pub enum LogOpenError {
     File(#[from] FileError),
     #[error("corrupt raft log: entry {index} does not decode ({reason}); refusing to start")]
     Entry { index: u64, reason: String },
+    #[error("raft log entry {index} cannot be read: {reason}; refusing to start")]
+    EntryFormat { index: u64, reason: String },
     #[error("corrupt raft metadata file {file}: {reason}; refusing to start")]
     Meta { file: String, reason: String },
 }
@@ -84,8 +88,12 @@ impl LogStore {
             if purged_index.is_some_and(|p| index <= p) {
                 continue;
             }
-            let entry: Entry =
-                postcard::from_bytes(&bytes).map_err(|e| LogOpenError::Entry { index, reason: e.to_string() })?;
+            let entry: Entry = decode_entry(&bytes).map_err(|error| match error {
+                EntryDecodeError::UnknownFormat { .. } => {
+                    LogOpenError::EntryFormat { index, reason: error.to_string() }
+                }
+                EntryDecodeError::Malformed(reason) => LogOpenError::Entry { index, reason },
+            })?;
             if entry.get_log_id().index != index {
                 return Err(LogOpenError::Entry {
                     index,
@@ -181,7 +189,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let mut records = Vec::with_capacity(entries.len());
         for entry in &entries {
-            let bytes = postcard::to_stdvec(entry).map_err(|e| StorageIOError::write_logs(AnyError::new(&e)))?;
+            let bytes = encode_entry(entry).map_err(|e| StorageIOError::write_logs(AnyError::new(&e)))?;
             records.push((entry.get_log_id().index, bytes));
         }
         let mut inner = self.lock();

@@ -7,6 +7,7 @@
 
 pub mod batcher;
 pub mod election_timer;
+pub mod entry_format;
 pub mod log_store;
 pub mod network;
 pub mod pre_vote;

@@ -15,8 +15,9 @@ pub type Proposal = swarm_core::Proposal;
 pub type Answer = Result<swarm_core::Outcome, swarm_core::Rejection>;
 
 /// One Raft entry's payload: independent proposals the leader coalesced (each applied on its own; one's rejection
-/// does not affect the others — unlike `Command::Batch`, which is atomic).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// does not affect the others — unlike `Command::Batch`, which is atomic). Serialized as the bare list of
+/// proposals, in the proposal format `entry_format` says (today's, except for log entries of the previous one).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProposalBatch(pub Vec<Proposal>);
 
 /// The answers for an entry, one per proposal in order (empty for blank and membership entries).
