@@ -84,7 +84,10 @@ fn many_anchors_used_the_ordinary_way_stay_within_the_budgets() {
 /// earlier port, 65,535² comparisons. The whole range of both protocols loads; a third range is over the budget.
 #[test]
 fn whole_port_ranges_load_and_more_is_refused_for_the_expanded_ports_budget() {
-    let text = "services:\n  web:\n    image: nginx\n    ports:\n      - \"1-65535:1-65535\"\n      - \"1-65535:1-65535/udp\"\n";
+    let text = concat!(
+        "services:\n  web:\n    image: nginx\n    ports:\n",
+        "      - \"1-65535:1-65535\"\n      - \"1-65535:1-65535/udp\"\n"
+    );
     let loaded = load_str("ports.yml", text, &BTreeMap::new()).expect("the whole range of both protocols loads");
     assert_eq!(loaded.config.services["web"].ports.len(), 2 * 65_535);
     let over = format!("{text}      - \"1-65535\"\n");
@@ -104,6 +107,21 @@ fn long_lists_of_distinct_items_load_and_repeats_are_still_found() {
     let message = refusal(&format!("{text}      - CAP_49999\n"));
     assert!(message.contains("services.web.cap_add[50000]: duplicate item"), "{message}");
     assert!(message.contains("already at services.web.cap_add[49999]"), "{message}");
-    let message = refusal("services:\n  web:\n    image: nginx\n    x-list: [1, {a: 1, b: 2}, 1.0]\n    ports: [{target: 80, published: 8080}, {published: 8080, target: 80}]\n");
-    assert!(message.contains("duplicate item"), "{message}");
+    let message = refusal("services:\n  web:\n    image: nginx\n    expose: [8001, 8001.0]\n");
+    assert!(message.contains("services.web.expose[1]: duplicate item"), "{message}");
+    let message = refusal(
+        "services:\n  web:\n    image: nginx\n    \
+         ports: [{target: 80, published: 8080}, {published: 8080, target: 80}]\n",
+    );
+    assert!(message.contains("services.web.ports[1]: duplicate item"), "{message}");
+}
+
+/// NaN equals nothing, so a list of them holds no repeat; they are not compared with each other either (one bucket
+/// of 50,000 NaNs was the quadratic scan again). The list is then refused for its item type, as before.
+#[test]
+fn a_long_list_of_nans_is_refused_for_its_type_not_after_a_quadratic_scan() {
+    let items: String = (0..50_000).map(|_| "      - .nan\n").collect();
+    let message = refusal(&format!("services:\n  web:\n    image: nginx\n    ports:\n{items}"));
+    assert!(message.contains("services.web.ports[0]"), "{message}");
+    assert!(!message.contains("duplicate"), "{message}");
 }

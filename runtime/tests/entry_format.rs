@@ -82,8 +82,8 @@ fn an_unknown_format_is_named_and_refused() {
     let message = open_with_records(&[(1, bytes)]).err().expect("format 9 is refused");
     assert_eq!(
         message,
-        "raft log entry 1 cannot be read: it is in proposal format 9; this build reads formats 5 and 6 (was it \
-         written by a newer build?); refusing to start"
+        "raft log entry 1 cannot be read: it is in proposal format 9; this build reads formats 5 and 6 (written \
+         by a newer build, or damaged?); refusing to start"
     );
 }
 
@@ -98,6 +98,12 @@ fn damaged_records_are_errors_never_panics() {
     }
     let message = open_with_records(&[(1, today[..ENTRY_TAG.len()].to_vec())]).err().expect("refused");
     assert!(message.contains("corrupt raft log: entry 1 does not decode (the record ends after its tag)"), "{message}");
+    let mut longer = today.clone();
+    longer.push(0);
+    let message = open_with_records(&[(1, longer)]).err().expect("a byte past the entry is refused");
+    assert!(message.contains("entry 1 does not decode (read as proposal format 6 (tagged): 1 bytes left"), "{message}");
+    let message = open_with_records(&[(1, previous[..previous.len() - 1].to_vec())]).err().expect("refused");
+    assert!(message.contains("entry 1 does not decode (read as proposal format 5 (untagged): "), "{message}");
 }
 
 /// A previous-format batch inside a batch is refused as today's is: decoding never recurses past one level.

@@ -39,8 +39,9 @@ pub enum ReferenceKind {
     Service,
 }
 
-/// The most ports one file's `ports` lists may give once ranges are expanded: every port of both protocols, so
-/// any real file fits, while a hostile one cannot turn a few bytes per item into millions of ports.
+/// The most ports one file's `ports` lists may give once ranges are expanded, all services together: the whole
+/// port range twice over, so any real file fits, while a hostile one cannot turn a few bytes per item into millions
+/// of ports.
 pub const EXPANDED_PORTS_MAX: usize = 2 * 65_536;
 
 /// Reads one file's tree.
@@ -92,31 +93,34 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
 
 /// A hash that agrees with [`same_value`]: values it calls the same hash alike (an integer and the float equal to
 /// it, mappings in any key order), so duplicates are looked up by bucket instead of against every earlier item.
-fn value_fingerprint(value: &Value) -> u64 {
+/// `None` for a value holding a NaN anywhere: it equals nothing, so it needs no bucket (all NaNs in one bucket would
+/// bring the quadratic scan back).
+fn value_fingerprint(value: &Value) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
     match value {
         Value::Null => 0u8.hash(&mut hasher),
         Value::Bool(b) => (1u8, b).hash(&mut hasher),
         Value::Int(i) => (2u8, (*i as f64).to_bits()).hash(&mut hasher),
+        Value::Float(f) if f.is_nan() => return None,
         Value::Float(f) => (2u8, if *f == 0.0 { 0 } else { f.to_bits() }).hash(&mut hasher),
         Value::String(text) => (3u8, text).hash(&mut hasher),
         Value::Seq(items) => {
             4u8.hash(&mut hasher);
             for node in items {
-                value_fingerprint(&node.value).hash(&mut hasher);
+                value_fingerprint(&node.value)?.hash(&mut hasher);
             }
         }
         Value::Map(entries) => {
             let mut sum = 0u64;
             for entry in entries {
                 let mut one = DefaultHasher::new();
-                (&entry.key, value_fingerprint(&entry.value.value)).hash(&mut one);
+                (&entry.key, value_fingerprint(&entry.value.value)?).hash(&mut one);
                 sum = sum.wrapping_add(one.finish());
             }
             (5u8, entries.len(), sum).hash(&mut hasher);
         }
     }
-    hasher.finish()
+    Some(hasher.finish())
 }
 
 impl Decoder<'_> {
@@ -218,7 +222,8 @@ impl Decoder<'_> {
     pub fn unique(&self, items: &[Node], path: &str) -> Result<(), ComposeError> {
         let mut earlier_by_fingerprint: HashMap<u64, Vec<usize>> = HashMap::new();
         for (index, node) in items.iter().enumerate() {
-            let bucket = earlier_by_fingerprint.entry(value_fingerprint(&node.value)).or_default();
+            let Some(fingerprint) = value_fingerprint(&node.value) else { continue };
+            let bucket = earlier_by_fingerprint.entry(fingerprint).or_default();
             let first = bucket.iter().copied().find(|earlier| same_value(&items[*earlier].value, &node.value));
             bucket.push(index);
             if let Some(first) = first {
@@ -478,4 +483,53 @@ pub fn is_windows_absolute(path: &str) -> bool {
 /// Text for a float in messages and maps.
 pub fn float_text(f: f64) -> String {
     go_format_float(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(value: Value) -> Node {
+        Node { position: Position { line: 1, column: 1 }, value }
+    }
+
+    fn map(entries: &[(&str, Value)]) -> Value {
+        Value::Map(
+            entries
+                .iter()
+                .map(|(key, value)| Entry {
+                    key: key.to_string(),
+                    key_position: Position { line: 1, column: 1 },
+                    value: node(value.clone()),
+                })
+                .collect(),
+        )
+    }
+
+    /// Pairs `same_value` calls equal must share a fingerprint, or `unique` would miss the repeat.
+    #[test]
+    fn values_that_are_the_same_share_a_fingerprint() {
+        let big = (1i64 << 53) + 1;
+        let pairs = [
+            (Value::Int(0), Value::Float(0.0)),
+            (Value::Int(0), Value::Float(-0.0)),
+            (Value::Int(3), Value::Float(3.0)),
+            (Value::Int(big), Value::Float(big as f64)),
+            (
+                map(&[("a", Value::Int(1)), ("b", Value::Int(2))]),
+                map(&[("b", Value::Float(2.0)), ("a", Value::Int(1))]),
+            ),
+            (
+                Value::Seq(vec![node(Value::Int(1)), node(map(&[]))]),
+                Value::Seq(vec![node(Value::Float(1.0)), node(map(&[]))]),
+            ),
+        ];
+        for (a, b) in pairs {
+            assert!(same_value(&a, &b), "{a:?} vs {b:?}");
+            assert_eq!(value_fingerprint(&a), value_fingerprint(&b), "{a:?} vs {b:?}");
+            assert!(value_fingerprint(&a).is_some());
+        }
+        assert_eq!(value_fingerprint(&Value::Seq(vec![node(Value::Float(f64::NAN))])), None);
+        assert_ne!(value_fingerprint(&Value::String("1".into())), value_fingerprint(&Value::Int(1)));
+    }
 }

@@ -81,7 +81,9 @@ impl ProposalV5 {
 macro_rules! same_shape {
     ($from:ident, $to:ident, $value:expr, { $($other:tt)* }) => {
         match $value {
-            $from::InitCluster { cluster_id, settings, join_tokens } => $to::InitCluster { cluster_id, settings, join_tokens },
+            $from::InitCluster { cluster_id, settings, join_tokens } => {
+                $to::InitCluster { cluster_id, settings, join_tokens }
+            }
             $from::RotateJoinToken { role, token } => $to::RotateJoinToken { role, token },
             $from::UpdateClusterSettings { version, settings } => $to::UpdateClusterSettings { version, settings },
             $from::CreateNode { node } => $to::CreateNode { node },
@@ -110,9 +112,15 @@ macro_rules! same_shape {
 impl CommandV5 {
     fn upgrade(self) -> Command {
         same_shape!(CommandV5, Command, self, {
-            CommandV5::CreateService { service_id, spec } => Command::CreateService { service_id, spec: spec.upgrade() },
-            CommandV5::UpdateService { id, version, spec } => Command::UpdateService { id, version, spec: spec.upgrade() },
-            CommandV5::CreateTasks { tasks } => Command::CreateTasks { tasks: tasks.into_iter().map(TaskV6::upgrade).collect() },
+            CommandV5::CreateService { service_id, spec } => {
+                Command::CreateService { service_id, spec: spec.upgrade() }
+            }
+            CommandV5::UpdateService { id, version, spec } => {
+                Command::UpdateService { id, version, spec: spec.upgrade() }
+            }
+            CommandV5::CreateTasks { tasks } => {
+                Command::CreateTasks { tasks: tasks.into_iter().map(TaskV6::upgrade).collect() }
+            }
             CommandV5::Batch(commands) => Command::Batch(commands.into_iter().map(CommandV5::upgrade).collect()),
         })
     }

@@ -1,5 +1,5 @@
 //! How a Raft log entry is written to the WAL: [`ENTRY_TAG`], the proposal format byte, then the postcard encoding
-//! of the openraft entry. Builds before the tag wrote the bare encoding, always in proposal format 5. No bare
+//! of the openraft entry. Releases before the tag wrote the bare encoding, in proposal format 5. No bare
 //! encoding can start with the tag: an entry starts with its term, a postcard u64, and ten 0xFF bytes are not one
 //! (a u64 takes at most ten bytes and the tenth is at most 1). So every record says how to read it, and a format
 //! bump needs only the previous format's decoder (`swarm_core::deserialize_proposals_v5`), as snapshots do.
@@ -25,8 +25,12 @@ std::thread_local! {
 /// Why a stored entry could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryDecodeError {
-    #[error("it is in proposal format {found}; this build reads formats {PROPOSAL_FORMAT_VERSION_PREVIOUS} and {PROPOSAL_FORMAT_VERSION} (was it written by a newer build?)")]
+    #[error(
+        "it is in proposal format {found}; this build reads formats {PROPOSAL_FORMAT_VERSION_PREVIOUS} and \
+         {PROPOSAL_FORMAT_VERSION} (written by a newer build, or damaged?)"
+    )]
     UnknownFormat { found: u8 },
+    /// The record does not hold one whole entry of the format it was read in.
     #[error("{0}")]
     Malformed(String),
 }
@@ -47,17 +51,24 @@ pub fn encode_entry_previous_format(entry: &Entry) -> Result<Vec<u8>, postcard::
 
 /// The entry in a WAL record, in today's types.
 pub fn decode_entry(bytes: &[u8]) -> Result<Entry, EntryDecodeError> {
-    let (format, body) = match bytes.strip_prefix(&ENTRY_TAG[..]) {
+    let (format, body, how) = match bytes.strip_prefix(&ENTRY_TAG[..]) {
         Some(rest) => match rest.split_first() {
-            Some((&format, body)) => (format, body),
+            Some((&format, body)) => (format, body, "tagged"),
             None => return Err(EntryDecodeError::Malformed("the record ends after its tag".to_string())),
         },
-        None => (PROPOSAL_FORMAT_VERSION_PREVIOUS, bytes),
+        None => (PROPOSAL_FORMAT_VERSION_PREVIOUS, bytes, "untagged"),
     };
     if format != PROPOSAL_FORMAT_VERSION && format != PROPOSAL_FORMAT_VERSION_PREVIOUS {
         return Err(EntryDecodeError::UnknownFormat { found: format });
     }
-    in_format(format, || postcard::from_bytes::<Entry>(body)).map_err(|e| EntryDecodeError::Malformed(e.to_string()))
+    let malformed =
+        |why: String| EntryDecodeError::Malformed(format!("read as proposal format {format} ({how}): {why}"));
+    // A whole record is one entry: bytes left over mean it was read in the wrong format, never a guess to keep.
+    match in_format(format, || postcard::take_from_bytes::<Entry>(body)) {
+        Ok((entry, [])) => Ok(entry),
+        Ok((_, rest)) => Err(malformed(format!("{} bytes left after the entry", rest.len()))),
+        Err(error) => Err(malformed(error.to_string())),
+    }
 }
 
 /// Runs `work` with batches (de)serialized in `format` on this thread, restoring the format even if it panics.
