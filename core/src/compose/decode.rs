@@ -5,7 +5,7 @@
 //! `service`, `deploy` and `objects`.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use super::error::{ComposeError, Position, Warning};
@@ -220,7 +220,7 @@ impl Decoder<'_> {
 
     /// Refuses repeated items, as the schema's `uniqueItems` does.
     pub fn unique(&self, items: &[Node], path: &str) -> Result<(), ComposeError> {
-        let mut earlier_by_fingerprint: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut earlier_by_fingerprint: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         for (index, node) in items.iter().enumerate() {
             let Some(fingerprint) = value_fingerprint(&node.value) else { continue };
             let bucket = earlier_by_fingerprint.entry(fingerprint).or_default();
@@ -272,7 +272,7 @@ impl Decoder<'_> {
         }
         self.unique(items, path)?;
         // `"8001"` and `8001` are distinct items but one text: printed back (`stack config`), they would repeat.
-        let mut first_index: HashMap<&str, usize> = HashMap::new();
+        let mut first_index: BTreeMap<&str, usize> = BTreeMap::new();
         for (index, text) in out.iter().enumerate() {
             if let Some(first) = first_index.insert(text, index) {
                 return Err(self.error(

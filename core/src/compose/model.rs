@@ -363,7 +363,7 @@ pub struct ServiceNetwork {
 }
 
 /// `mode` of a published port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PortMode {
     Ingress,
     Host,
@@ -374,7 +374,7 @@ impl PortMode {
 }
 
 /// `protocol` of a port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PortProtocol {
     Tcp,
     Udp,
@@ -388,7 +388,7 @@ impl PortProtocol {
 
 /// One port in long form; the short syntax gives `mode: ingress` and a protocol, the long one only what it says.
 /// `published: 0` means unpublished (Swarm picks one in ingress mode).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PortConfig {
     pub mode: Option<PortMode>,
     pub target: u32,

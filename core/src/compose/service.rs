@@ -3,7 +3,7 @@
 //! variable taken from the environment), bind sources become absolute, and what the service names (networks,
 //! volumes, secrets, configs, dependencies) is recorded for checking against the whole stack.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::decode::{is_windows_absolute, item, join, Decoder, Reference, ReferenceKind, EXPANDED_PORTS_MAX};
 use super::env_file::parse_env_file;
@@ -478,12 +478,12 @@ impl Decoder<'_> {
     /// Adds `port`, from item `index`, unless an earlier item already gave the very same port: items that differ
     /// as written can repeat one once ranges are expanded ("3000-3001" and "3001"), and a stack must print as
     /// something that loads back (`stack config`), where the repeat would be a duplicate item. `first_item` maps
-    /// each port so far to the item that gave it, so a whole-range item costs linear time, and the file's ports
+    /// each port so far to the item that gave it, so a whole-range item costs n log n, not n², and the file's ports
     /// once ranges are expanded stay within [`EXPANDED_PORTS_MAX`].
     fn push_distinct_port(
         &mut self,
         out: &mut Vec<PortConfig>,
-        first_item: &mut HashMap<PortConfig, usize>,
+        first_item: &mut BTreeMap<PortConfig, usize>,
         port: PortConfig,
         items: &[Node],
         path: &str,
@@ -523,7 +523,7 @@ impl Decoder<'_> {
         let items = self.sequence(node, path)?;
         self.unique(items, path)?;
         let mut out: Vec<PortConfig> = Vec::new();
-        let mut first_item: HashMap<PortConfig, usize> = HashMap::new();
+        let mut first_item: BTreeMap<PortConfig, usize> = BTreeMap::new();
         for (index, item_node) in items.iter().enumerate() {
             let p = item(path, index);
             self.record(&p, item_node.position);
