@@ -5,6 +5,8 @@
 pub mod chaos;
 pub mod hosts;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -402,6 +404,24 @@ pub fn ensure_seed_images() {
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
+}
+
+/// A plain HTTP/1.0 `GET /` to `addr` from the test process: the status code and the body, or `None` while no
+/// complete HTTP answer comes (nothing listening yet, a reset, an answer cut short).
+pub fn http_get(addr: SocketAddr) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    stream.write_all(format!("GET / HTTP/1.0\r\nHost: {}\r\n\r\n", addr.ip()).as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let status = head.strip_prefix("HTTP/1.")?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+/// The body of `http_get`'s answer if its status was 200.
+pub fn http_get_ok(addr: SocketAddr) -> Option<String> {
+    http_get(addr).filter(|(status, _)| *status == 200).map(|(_, body)| body)
 }
 
 /// Polls `probe` until it returns `Some` or `deadline` passes; panics with `what` and the last observation.

@@ -4,12 +4,11 @@
 //! access log), and both stop cleanly on SIGTERM. Every container and network is named for this process and test and
 //! removed at the end, whether the test passed or not; nothing else on the engine is touched.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use swarm_tests::{docker, ensure_seed_images, scratch_dir, wait_for};
+use swarm_tests::{docker, ensure_seed_images, http_get, scratch_dir, wait_for};
 
 /// Long enough for a first PostgreSQL start (initdb, then the server) on a loaded machine.
 const START_DEADLINE: Duration = Duration::from_secs(180);
@@ -80,18 +79,6 @@ fn docker_words(command: &str) -> String {
 
 fn inspect(object: &str, format: &str) -> String {
     docker(&["inspect", "--format", format, object]).trim().to_string()
-}
-
-/// A plain `GET /`: the status code and the body, or `None` if no complete answer came.
-fn http_get(addr: SocketAddr) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
-    stream.write_all(b"GET / HTTP/1.0\r\nHost: seed-test\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
 }
 
 /// The value of the page's `name: value` line.

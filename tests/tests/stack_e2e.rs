@@ -7,14 +7,13 @@
 //! network or container on any host.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use swarm_tests::hosts::{HostDaemon, TestHosts, CLUSTER_PORT};
-use swarm_tests::wait_for;
+use swarm_tests::{http_get_ok, wait_for};
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
@@ -72,20 +71,6 @@ networks:
 "#;
 
 const BAD: &str = "services:\n  app:\n    image: swarm-hello:1\n    deploy:\n      replicas: three\n";
-
-/// `GET /` at `addr` from this (the root) network namespace, which reaches every test host's underlay address:
-/// the body of a 200 answer.
-fn http_get(addr: &str) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(3)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.").then_some(())?;
-    head.split_whitespace().nth(1).filter(|status| *status == "200")?;
-    Some(body.to_string())
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -198,7 +183,7 @@ fn stacks_deploy_update_prune_and_remove() {
         .find(|host| host.docker(&["ps", "--format", "{{.Names}}"]).lines().any(|n| n.starts_with("st_extra.")))
         .expect("a host runs extra");
     let published = wait_for("extra's published port to answer", Duration::from_secs(30), || {
-        http_get(&format!("{}:8080", extra_host.addr()))
+        http_get_ok(SocketAddr::from((extra_host.addr(), 8080)))
     });
     assert!(published.starts_with("hello from "), "{published}");
 

@@ -4,11 +4,10 @@
 //! published port answers with data from the database; `stack rm` leaves no service, network or container.
 //! Published ports are host-mode until the routing mesh exists, so the port is one no other test uses.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use swarm_tests::{ensure_seed_images, scratch_dir, wait_for, Daemon, Role};
+use swarm_tests::{ensure_seed_images, http_get_ok, scratch_dir, wait_for, Daemon, Role};
 
 /// Long enough for a first PostgreSQL start (initdb, then the server) on a loaded machine.
 const START_DEADLINE: Duration = Duration::from_secs(180);
@@ -28,18 +27,6 @@ services:
     ports:
       - "18580:80"
 "#;
-
-/// `GET /` on 127.0.0.1:`PORT`: the status and the body.
-fn http_get() -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", PORT)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    stream.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
-    let body = answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
-    Some((status, body))
-}
 
 #[test]
 fn the_seed_stack_answers_with_data_from_its_database() {
@@ -61,7 +48,7 @@ fn the_seed_stack_answers_with_data_from_its_database() {
     assert!(deployed.contains("verify: Service seed_drupal converged"), "{deployed}");
 
     let page = wait_for("the page to show data from the database", START_DEADLINE, || {
-        http_get().filter(|(status, _)| *status == 200).map(|(_, page)| page)
+        http_get_ok(SocketAddr::from(([127, 0, 0, 1], PORT)))
     });
     assert!(page.contains("postgres@psql:5432/postgres (PostgreSQL"), "{page}");
 

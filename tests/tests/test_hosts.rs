@@ -4,14 +4,13 @@
 //! namespace without touching the root namespace's ruleset; after drop nothing of the run is left, also when the
 //! test panicked. The sweeper removes what a crashed run left and nothing of a live one.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use swarm_tests::hosts::{self, TestHost, TestHosts, HOST_IMAGES, HOST_UNDERLAY_LINK};
-use swarm_tests::wait_for;
+use swarm_tests::{http_get_ok, wait_for};
 
 const HTTP_PORT: u16 = 8080;
 const ANSWER: Duration = Duration::from_secs(30);
@@ -49,7 +48,9 @@ fn three_hosts_reach_each_other_and_leave_nothing_behind() {
         host.docker(&["run", "-d", "--network", "host", "swarm-tools:1", "sh", "-c", &script]);
     }
     for host in hosts.hosts() {
-        let body = wait_for(&format!("{} to answer HTTP", host.name()), ANSWER, || http_get(host.addr(), HTTP_PORT));
+        let body = wait_for(&format!("{} to answer HTTP", host.name()), ANSWER, || {
+            http_get_ok(SocketAddr::from((host.addr(), HTTP_PORT)))
+        });
         assert_eq!(body.trim(), host.name(), "{} answered for another host", host.addr());
     }
 
@@ -167,19 +168,6 @@ fn nftables_in(host: &TestHost) {
         "the probe table leaked to the root namespace"
     );
     host.run_ok("nft", &["delete", "table", "inet", "swt_probe"]);
-}
-
-/// `GET /` over HTTP/1.0 from the test process; the body, if the server answered 200.
-fn http_get(addr: Ipv4Addr, port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&SocketAddr::from((addr, port)), Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.write_all(format!("GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.").then_some(())?;
-    head.split_whitespace().nth(1).filter(|code| *code == "200")?;
-    Some(body.to_string())
 }
 
 /// Leftovers of a run whose process died (a namespace with a process in it, a root-namespace veth, a directory
