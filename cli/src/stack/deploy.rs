@@ -4,8 +4,9 @@
 //! (with `--prune`); create the stack's missing networks; then create or update the services layer by layer in
 //! `depends_on` order, waiting for the services a later layer depends on to converge (their tasks running, healthy
 //! where they have a healthcheck, jobs complete; within `DEPENDENCY_TIMEOUT`) before that layer starts. Without
-//! `-d` each created or updated service's progress is shown as `service create` shows it. An unchanged service is not sent at all (see `swarm_core::stack::changes`); each
-//! layer's changes are decided from a fresh view, since waiting for the previous layer takes time.
+//! `-d` each created or updated service's progress is shown as `service create` shows it. An unchanged service is
+//! not sent at all (see `swarm_core::stack::changes`); each layer's changes are decided from a fresh view, since
+//! waiting for the previous layer takes time.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
