@@ -71,38 +71,15 @@ async fn run_nft(pid: u32, document: &Value) -> Result<(), VipError> {
     if pid == 0 || !Path::new(&format!("/proc/{pid}/ns/net")).exists() {
         return Err(VipError::NoProcess { pid });
     }
-    let mut child = Command::new("nsenter")
-        .arg("-t")
-        .arg(pid.to_string())
-        .arg("-n")
-        .args(["nft", "-j", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => VipError::ToolMissing { tool: "nsenter", package: "util-linux" },
-            _ => VipError::Spawn { pid, source },
-        })?;
-    let mut stdin = child.stdin.take().ok_or_else(|| VipError::Spawn {
-        pid,
-        source: io::Error::new(io::ErrorKind::BrokenPipe, "nft's stdin was not captured"),
-    })?;
-    let input = document.to_string().into_bytes();
-    let feed = async move {
-        // A write error means nft exited early; its status and stderr below say why.
-        let _ = stdin.write_all(&input).await;
-        let _ = stdin.shutdown().await;
-    };
-    let run = async {
-        let ((), output) = tokio::join!(feed, child.wait_with_output());
-        output
-    };
-    let output = match tokio::time::timeout(NFT_TIMEOUT, run).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(source)) => return Err(VipError::Spawn { pid, source }),
-        Err(_elapsed) => return Err(VipError::Timeout { pid }),
+    let mut command = Command::new("nsenter");
+    command.arg("-t").arg(pid.to_string()).arg("-n").args(["nft", "-j", "-f", "-"]);
+    let output = match feed_nft(command, document).await {
+        Ok(output) => output,
+        Err(FeedError::Spawn(source)) if source.kind() == io::ErrorKind::NotFound => {
+            return Err(VipError::ToolMissing { tool: "nsenter", package: "util-linux" })
+        }
+        Err(FeedError::Spawn(source)) => return Err(VipError::Spawn { pid, source }),
+        Err(FeedError::Timeout) => return Err(VipError::Timeout { pid }),
     };
     if output.status.success() {
         return Ok(());
@@ -116,4 +93,44 @@ async fn run_nft(pid: u32, document: &Value) -> Result<(), VipError> {
         return Err(VipError::NoProcess { pid });
     }
     Err(VipError::Nft { pid, status: output.status.to_string(), stderr })
+}
+
+/// Why `feed_nft` got no answer from nft.
+#[derive(Debug)]
+pub enum FeedError {
+    /// The program could not be started, or waiting for it failed.
+    Spawn(io::Error),
+    /// It did not finish within [`NFT_TIMEOUT`] (it is killed).
+    Timeout,
+}
+
+/// Runs `command` — an `nft -j -f -`, possibly behind `nsenter` — with `document` on its stdin, its stderr captured,
+/// and waits at most [`NFT_TIMEOUT`] for it.
+pub async fn feed_nft(mut command: Command, document: &Value) -> Result<std::process::Output, FeedError> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(FeedError::Spawn)?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| FeedError::Spawn(io::Error::new(io::ErrorKind::BrokenPipe, "nft's stdin was not captured")))?;
+    let input = document.to_string().into_bytes();
+    let feed = async move {
+        // A write error means nft exited early; its status and stderr say why.
+        let _ = stdin.write_all(&input).await;
+        let _ = stdin.shutdown().await;
+    };
+    let run = async {
+        let ((), output) = tokio::join!(feed, child.wait_with_output());
+        output
+    };
+    match tokio::time::timeout(NFT_TIMEOUT, run).await {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(source)) => Err(FeedError::Spawn(source)),
+        Err(_elapsed) => Err(FeedError::Timeout),
+    }
 }
