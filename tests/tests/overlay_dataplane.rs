@@ -2,8 +2,8 @@
 //! `overlay-reconcile` helper inside the host's namespace, against the host's own dockerd; a container on each
 //! host, attached to the overlay's Docker network with its planned address (and so Docker's MAC for it), reaches
 //! the other host's container and gateway across the underlay. A second reconcile adopts what exists; a deleted
-//! VXLAN device and a deleted neighbour entry are repaired; an invalid plan is refused naming the step; an empty
-//! plan leaves no Docker network, bridge or VXLAN device behind. The test touches only its own containers and the
+//! gateway device, deleted FDB entries and a deleted neighbour entry are repaired; an invalid plan is refused naming
+//! the step; an empty plan leaves no Docker network, gateway device, VXLAN device or nft table behind. The test touches only its own containers and the
 //! hosts it started.
 
 use std::io::Write;
@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use swarm_runtime::worker::overlay::plan::{bridge_name, mac_for, vxlan_name, VXLAN_OVERHEAD_BYTES};
+use swarm_runtime::worker::overlay::plan::{mac_for, network_name, vxlan_name, VXLAN_OVERHEAD_BYTES};
 use swarm_runtime::worker::overlay::{NodeOverlayPlan, OverlayNetworkPlan, RemoteEndpoint};
 use swarm_tests::hosts::{TestHost, TestHosts};
 use swarm_tests::wait_for;
@@ -106,7 +106,7 @@ impl<'a> TestContainer<'a> {
     /// the MAC from the address with the same scheme, which is what this checks.
     fn start(host: &'a TestHost, name: &str, addr: Ipv4Addr) -> TestContainer<'a> {
         let container = TestContainer { host, name: name.to_string() };
-        let (network, ip) = (bridge_name(NETWORK_ID), addr.to_string());
+        let (network, ip) = (network_name(NETWORK_ID), addr.to_string());
         host.docker(&["run", "-d", "--name", name, "--network", &network, "--ip", &ip, TOOLS_IMAGE, "sleep", "600"]);
         let mac = host.docker(&["exec", name, "cat", "/sys/class/net/eth0/address"]);
         assert_eq!(mac.trim(), mac_text(addr), "{name} on {} has another MAC than its address's", host.name());
@@ -171,11 +171,24 @@ fn containers_on_two_hosts_reach_each_other_over_the_overlay_and_nothing_is_left
         "dstport 4789".to_string(),
         "nolearning".to_string(),
         "proxy".to_string(),
-        format!("master {}", bridge_name(NETWORK_ID)),
         format!("mtu {}", UNDERLAY_MTU - VXLAN_OVERHEAD_BYTES),
     ] {
         assert!(details.contains(&expected), "{vxlan} lacks {expected:?}:\n{details}");
     }
+    assert!(!details.contains("master"), "{vxlan} is on a bridge:\n{details}");
+    let gateway_device = network_name(NETWORK_ID);
+    let details = one.run_ok("ip", &["-d", "address", "show", &gateway_device]);
+    for expected in [
+        format!("{gateway_device}@{vxlan}"),
+        "macvlan mode bridge".to_string(),
+        format!("link/ether {}", mac_text(gateway(1))),
+        format!("inet {}/24", gateway(1)),
+        format!("mtu {}", UNDERLAY_MTU - VXLAN_OVERHEAD_BYTES),
+    ] {
+        assert!(details.contains(&expected), "{gateway_device} lacks {expected:?}:\n{details}");
+    }
+    let isolation = one.run_ok("nft", &["list", "table", "inet", "swarm_overlay"]);
+    assert!(isolation.contains("oifname \"swo-*\" drop"), "{isolation}");
     let fdb = one.run_ok("bridge", &["fdb", "show", "dev", &vxlan]);
     for mac in ["00:00:00:00:00:00".to_string(), mac_text(gateway(2)), mac_text(container_addr(2))] {
         let expected = format!("{mac} dst {} self permanent", two.addr());
@@ -194,14 +207,21 @@ fn containers_on_two_hosts_reach_each_other_over_the_overlay_and_nothing_is_left
         second.wait_until_it_pings(container_addr(1));
         first.wait_until_it_pings(gateway(2));
 
-        // Repair: host 2 loses its VXLAN device, host 1 a neighbour entry; reconciling restores both.
-        two.run_ok("ip", &["link", "del", &vxlan]);
+        // Repair: host 2 loses its gateway device, host 1 its FDB entries toward host 2 and a neighbour entry;
+        // reconciling restores them all.
+        two.run_ok("ip", &["link", "del", &network_name(NETWORK_ID)]);
+        let two_addr = two.addr().to_string();
+        for mac in ["00:00:00:00:00:00".to_string(), mac_text(container_addr(2))] {
+            one.run_ok("bridge", &["fdb", "del", &mac, "dev", &vxlan, "dst", &two_addr, "self"]);
+        }
         one.run_ok("ip", &["neigh", "del", &container_addr(2).to_string(), "dev", &vxlan]);
-        assert!(!first.pings(container_addr(2)), "the overlay still works without host 2's VXLAN device");
+        assert!(!first.pings(container_addr(2)), "the overlay still works without its entries");
+        assert!(!first.pings(gateway(2)), "host 2's gateway answers without its device");
         reconcile_ok(one, &plans[0]);
         reconcile_ok(two, &plans[1]);
         first.wait_until_it_pings(container_addr(2));
         second.wait_until_it_pings(container_addr(1));
+        first.wait_until_it_pings(gateway(2));
 
         // An invalid plan is refused, naming the network and the step, and changes nothing.
         let mut invalid = plans[0].clone();
@@ -218,7 +238,10 @@ fn containers_on_two_hosts_reach_each_other_over_the_overlay_and_nothing_is_left
         reconcile_ok(host, &NodeOverlayPlan::default());
         assert_eq!(overlay_docker_networks(host), Vec::<String>::new(), "{}", host.name());
         assert_eq!(overlay_vxlan_devices(host), Vec::<String>::new(), "{}", host.name());
-        let bridge = bridge_name(NETWORK_ID);
-        assert!(!host.run("ip", &["link", "show", &bridge]).status.success(), "{bridge} survived on {}", host.name());
+        let gateway_device = network_name(NETWORK_ID);
+        let survived = host.run("ip", &["link", "show", &gateway_device]).status.success();
+        assert!(!survived, "{gateway_device} survived on {}", host.name());
+        let table = host.run("nft", &["list", "table", "inet", "swarm_overlay"]).status.success();
+        assert!(!table, "the isolation table survived on {}", host.name());
     }
 }

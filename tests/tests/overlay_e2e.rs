@@ -2,9 +2,10 @@
 //! network namespace on its own dockerd, one manager and two workers joined over the underlay. `web` runs three
 //! replicas on an overlay network, one per host, and a client on the same network reaches every task address
 //! across hosts; a service on two networks reaches a service on each, and a service on one network cannot reach a
-//! task of a network it does not share; `web` resolves to its VIP and `tasks.web` to its tasks, requests to the
+//! task of a network it does not share (also on the same host); the client reaches outside the cluster and a task
+//! on an `--internal` network does not; `web` resolves to its VIP and `tasks.web` to its tasks, requests to the
 //! VIP reach several replicas; a host that dies drops out of DNS and the VIP; scaling down and removing everything
-//! leaves no Docker network, VXLAN device or container on any live host. Everything lives in the hosts the test starts, removed when it ends.
+//! leaves no Docker network, VXLAN or gateway device, nft table or container on any live host. Everything lives in the hosts the test starts, removed when it ends.
 
 use std::process::Output;
 use std::time::Duration;
@@ -158,6 +159,9 @@ fn overlay_networks_span_hosts() {
     manager.cli_ok(&["network", "create", "-d", "overlay", "front"]);
     manager.cli_ok(&["network", "create", "-d", "overlay", "back"]);
     manager.cli_ok(&["network", "create", "-d", "overlay", "other"]);
+    manager.cli_ok(&["network", "create", "-d", "overlay", "--internal", "sealed"]);
+    // lonely and sealed run beside the client: networks apart must stay apart on one host too.
+    let beside_client = format!("node.hostname=={}", hosts[0].name());
     manager.cli_ok(&[
         "service",
         "create",
@@ -173,7 +177,32 @@ fn overlay_networks_span_hosts() {
         "swarm-hello:1",
     ]);
     manager.cli_ok(&["service", "create", "-d", "--name", "db", "--network", "back", "swarm-hello:1"]);
-    manager.cli_ok(&["service", "create", "-d", "--name", "lonely", "--network", "other", "swarm-hello:1"]);
+    manager.cli_ok(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "lonely",
+        "--network",
+        "other",
+        "--constraint",
+        &beside_client,
+        "swarm-hello:1",
+    ]);
+    manager.cli_ok(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        "sealed",
+        "--network",
+        "sealed",
+        "--constraint",
+        &beside_client,
+        "swarm-tools:1",
+        "sleep",
+        "3600",
+    ]);
     manager.cli_ok(&[
         "service",
         "create",
@@ -184,11 +213,13 @@ fn overlay_networks_span_hosts() {
         "front",
         "--network",
         "back",
+        "--constraint",
+        &beside_client,
         "swarm-tools:1",
         "sleep",
         "3600",
     ]);
-    for service in ["web", "db", "lonely", "client"] {
+    for service in ["web", "db", "lonely", "sealed", "client"] {
         wait_running(&daemons, service);
     }
     let web = wait_for("web's three tasks running on three hosts", DEADLINE, || {
@@ -229,6 +260,13 @@ fn overlay_networks_span_hosts() {
     let (_, lonely_addr, _) = task_endpoints(manager, "other", "lonely").remove(0);
     let unreachable = exec_in(&hosts, "client", &format!("timeout 3 wget -qO- http://{lonely_addr}/"));
     assert!(!unreachable.status.success(), "a task on a network the client does not share answered");
+    // Egress: the client's networks are not internal, so it reaches outside the cluster (another host's underlay
+    // address); a task on an internal network does not.
+    let outside = hosts[1].addr().to_string();
+    let out = exec_in(&hosts, "client", &format!("ping -c1 -W2 {outside}"));
+    assert!(out.status.success(), "the client cannot reach {outside}: {}", String::from_utf8_lossy(&out.stdout));
+    let sealed_out = exec_in(&hosts, "sealed", &format!("ping -c1 -W2 {outside}"));
+    assert!(!sealed_out.status.success(), "a task on an internal network reached {outside}");
 
     // Service discovery: `web` is its VIP, `tasks.web` its three tasks; `lonely` is not on the client's networks.
     let vip =
@@ -300,7 +338,7 @@ fn overlay_networks_span_hosts() {
     }
 
     // Removing everything leaves nothing behind on any host.
-    for service in ["web", "db", "lonely", "client"] {
+    for service in ["web", "db", "lonely", "sealed", "client"] {
         manager.cli_ok(&["service", "rm", service]);
     }
     for (index, host) in hosts.hosts().iter().enumerate() {
@@ -311,8 +349,9 @@ fn overlay_networks_span_hosts() {
             let networks = host.docker(&["network", "ls", "--filter", "label=swarm.overlay.network-id", "-q"]);
             let links = host.run_ok("ip", &["-o", "link", "show"]);
             let vxlans = links.lines().filter(|l| l.contains("swv-") || l.contains("swo-")).count();
-            (containers_on(host) == 0 && networks.trim().is_empty() && vxlans == 0).then_some(())
+            let isolation = host.run("nft", &["list", "table", "inet", "swarm_overlay"]).status.success();
+            (containers_on(host) == 0 && networks.trim().is_empty() && vxlans == 0 && !isolation).then_some(())
         });
     }
-    manager.cli_ok(&["network", "rm", "front", "back", "other"]);
+    manager.cli_ok(&["network", "rm", "front", "back", "other", "sealed"]);
 }

@@ -1,12 +1,11 @@
-//! The node's network realisation loop: it takes the overlay plan each assignment answer carries (the cluster's
-//! view, `swarm_core::overlay`), realises it through the `OverlayDataPlane` (bridges, VXLAN, forwarding entries,
-//! then the resolver's records and the task containers' VIP tables),
-//! and publishes which networks are realised, so a driver creates a container on a network only once its bridge
-//! exists. Invariants: plans are realised in the order they arrive and only the newest is worked on (an older one
-//! is never applied after a newer); a failed reconcile is retried (`RETRY_MS`) until it succeeds or a newer plan
-//! replaces it, and one that left something undone (`OverlayDataPlane::needs_retry`) is repeated after
-//! `UNFINISHED_RETRY_MS`; a network counts as realised only after a reconcile
-//! that included it succeeded, and stops counting as soon as a plan without it arrives.
+//! The node's network realisation loop: it takes the overlay plan each assignment answer carries (the cluster's view,
+//! `swarm_core::overlay`), realises it through the `OverlayDataPlane` (VXLAN and gateway devices, forwarding entries,
+//! then the resolver's records and the task containers' VIP tables), and publishes which networks are realised, so a
+//! driver creates a container on a network only once its Docker network exists. Invariants: plans are realised in the
+//! order they arrive and only the newest is worked on (an older one is never applied after a newer); a failed reconcile
+//! is retried (`RETRY_MS`) until it succeeds or a newer plan replaces it, and one that left something undone
+//! (`OverlayDataPlane::needs_retry`) is repeated after `UNFINISHED_RETRY_MS`; a network counts as realised only after a
+//! reconcile that included it succeeded, and stops counting as soon as a plan without it arrives.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -612,17 +612,13 @@ fn whole_seconds(duration: Duration) -> u64 {
 }
 
 impl DockerExecutor {
-    /// A task on overlay networks is created on its first network's bridge (this node's Docker network for it)
-    /// with its allocated address and Docker's MAC for it, and with this node's gateway there as its DNS server
-    /// (Docker's embedded resolver forwards the names it does not know to it).
+    /// A task on overlay networks is created on its first network (this node's Docker network for it) with its
+    /// allocated address and Docker's MAC for it, and with this node's gateway there as its DNS server (Docker's
+    /// embedded resolver forwards the names it does not know to it).
     async fn attach_first_network(&self, task: &Task, body: &mut ContainerCreateBody) -> Result<(), ExecError> {
         let Some(first) = task.networks.first() else { return Ok(()) };
-        let network = overlay::plan::bridge_name(&first.network_id);
-        let inspected = self
-            .docker
-            .inspect_network(&network, None::<bollard::query_parameters::InspectNetworkOptions>)
-            .await
-            .map_err(|error| ExecError::Failed(format!("network {network} of this node: {}", error_message(&error))))?;
+        let network = overlay::plan::network_name(&first.network_id);
+        let inspected = self.inspect_overlay_network(&network).await?;
         let gateway = inspected
             .ipam
             .and_then(|ipam| ipam.config)
@@ -636,10 +632,22 @@ impl DockerExecutor {
         Ok(())
     }
 
-    /// Connects a created container to the task's other networks, each with its address there.
+    /// Connects a created container to the task's other networks, each with its address there, and — when one of
+    /// its networks allows egress — to Docker's `bridge` network, its way out of the cluster (the overlay networks
+    /// are internal to Docker, as Swarm's tasks reach outside through `docker_gwbridge`). Without a `bridge`
+    /// network on the engine (`dockerd --bridge=none`) the task runs without egress, logged.
     async fn attach_other_networks(&self, task: &Task, container_id: &str) -> Result<(), ExecError> {
-        for attachment in task.networks.iter().skip(1) {
-            let network = overlay::plan::bridge_name(&attachment.network_id);
+        let mut egress = false;
+        for (position, attachment) in task.networks.iter().enumerate() {
+            let network = overlay::plan::network_name(&attachment.network_id);
+            let inspected = self.inspect_overlay_network(&network).await;
+            egress |= inspected.as_ref().is_ok_and(|inspected| {
+                let labels = inspected.labels.as_ref();
+                labels.and_then(|labels| labels.get(networks::LABEL_EGRESS)).is_some_and(|value| value == "true")
+            });
+            if position == 0 {
+                continue;
+            }
             let request = bollard::models::NetworkConnectRequest {
                 container: container_id.to_string(),
                 endpoint_config: Some(networks::overlay_endpoint_settings(
@@ -652,7 +660,22 @@ impl DockerExecutor {
                 return Err(ExecError::Failed(format!("connecting to network {network}: {}", error_message(&error))));
             }
         }
+        if egress {
+            let request =
+                bollard::models::NetworkConnectRequest { container: container_id.to_string(), endpoint_config: None };
+            if let Err(error) = self.docker.connect_network(networks::EGRESS_NETWORK, request).await {
+                tracing::warn!(task = %task.id, error = %error_message(&error), "the task has no way out of the cluster");
+            }
+        }
         Ok(())
+    }
+
+    /// This node's Docker network `network` for an overlay network.
+    async fn inspect_overlay_network(&self, network: &str) -> Result<bollard::models::NetworkInspect, ExecError> {
+        self.docker
+            .inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>)
+            .await
+            .map_err(|error| ExecError::Failed(format!("network {network} of this node: {}", error_message(&error))))
     }
 }
 

@@ -1,10 +1,15 @@
-//! The Docker side of the overlay data plane: one Docker bridge network per overlay network on this node, created,
-//! listed and removed through the Engine API, and the endpoint settings that attach a task's container to one with
-//! its allocated address and MAC. It speaks in plain values (`BridgeNetworkSpec`), never in plans, so the overlay
-//! room above it decides what to want and this file only how to ask the engine. Invariant: it lists and removes
-//! only networks carrying [`LABEL_OVERLAY_NETWORK_ID`] — the networks the data plane made; each also names its
-//! node ([`LABEL_NODE_ID`]), so the data planes of several nodes on one engine leave each other's alone — and reads back from a
-//! network exactly the fields it sets, so "what exists" compares equal to "what was asked for" when nothing drifted.
+//! The Docker side of the overlay data plane: one Docker macvlan network per overlay network on this node, whose
+//! parent is the network's VXLAN device (so a task's interface sends straight into the tunnel: no bridge, no veth,
+//! and none of br_netfilter's per-packet cost), created, listed and removed through the Engine API, and the
+//! endpoint settings that attach a task's container to one with its allocated address and MAC. The networks are
+//! `internal` to Docker (no default route through them): a task reaches outside through Docker's `bridge` network,
+//! as Swarm's tasks do through `docker_gwbridge`; [`LABEL_EGRESS`] tells the executor whether the overlay network
+//! allows that. It speaks in plain values (`OverlayNetworkSpec`), never in plans, so the overlay room above it
+//! decides what to want and this file only how to ask the engine. Invariant: it lists and removes only networks
+//! carrying [`LABEL_OVERLAY_NETWORK_ID`] — the networks the data plane made; each also names its node
+//! ([`LABEL_NODE_ID`]), so the data planes of several nodes on one engine leave each other's alone — and reads back
+//! from a network exactly the fields it sets, so "what exists" compares equal to "what was asked for" when nothing
+//! drifted.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -15,43 +20,48 @@ use bollard::Docker;
 
 use super::{error_message, handshake, status_code, EngineUnreachable};
 
-/// The label marking a Docker network as an overlay network's bridge on this node; its value is the cluster
+/// The label marking a Docker network as an overlay network's on this node; its value is the cluster
 /// network id.
 pub const LABEL_OVERLAY_NETWORK_ID: &str = "swarm.overlay.network-id";
 /// The label naming the node whose data plane made the network (several nodes may share one engine).
 pub const LABEL_NODE_ID: &str = "swarm.node.id";
-/// Docker's bridge driver option naming the Linux bridge device.
-pub const OPTION_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
-/// Docker's driver option for the MTU of the network's interfaces.
-pub const OPTION_MTU: &str = "com.docker.network.driver.mtu";
-const BRIDGE_DRIVER: &str = "bridge";
+/// The label saying whether tasks on the overlay network may reach outside the cluster (`"true"`), or the network
+/// is `--internal` (`"false"`).
+pub const LABEL_EGRESS: &str = "swarm.overlay.egress";
+/// Docker's macvlan driver option naming the parent device.
+pub const OPTION_PARENT: &str = "parent";
+/// Docker's macvlan driver option for the macvlan mode; `bridge` lets a node's tasks reach each other directly.
+pub const OPTION_MACVLAN_MODE: &str = "macvlan_mode";
+const MACVLAN_DRIVER: &str = "macvlan";
+const MACVLAN_MODE: &str = "bridge";
+/// Docker's network that gives a task on overlay networks its way out of the cluster.
+pub const EGRESS_NETWORK: &str = "bridge";
 
-/// A Docker bridge network as the data plane wants it, and as it reads one back.
+/// A Docker macvlan network as the data plane wants it, and as it reads one back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BridgeNetworkSpec {
+pub struct OverlayNetworkSpec {
     /// The Docker network's name.
     pub name: String,
     /// The cluster network id, stored as the [`LABEL_OVERLAY_NETWORK_ID`] label.
     pub overlay_network_id: String,
-    /// The Linux bridge device's name ([`OPTION_BRIDGE_NAME`]).
-    pub bridge_name: String,
+    /// The parent device: the overlay network's VXLAN device ([`OPTION_PARENT`]).
+    pub parent: String,
     pub subnet: Ipv4Addr,
     pub prefix_len: u8,
-    /// The bridge's own address: this node's gateway on the network.
+    /// This node's gateway on the network (held by its gateway device, not by Docker).
     pub gateway: Ipv4Addr,
-    pub mtu: u32,
-    /// No route out of the network (`docker network create --internal`).
-    pub internal: bool,
+    /// Tasks may reach outside the cluster ([`LABEL_EGRESS`]); false for `network create --internal`.
+    pub egress: bool,
 }
 
 /// A Docker network carrying [`LABEL_OVERLAY_NETWORK_ID`], as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExistingBridgeNetwork {
+pub struct ExistingOverlayNetwork {
     /// Docker's id of the network.
     pub docker_id: String,
     /// What it is, read back; `None` if a field the data plane sets is missing or unreadable (then it differs
     /// from every spec and is replaced).
-    pub spec: Option<BridgeNetworkSpec>,
+    pub spec: Option<OverlayNetworkSpec>,
     /// Its name, also when `spec` could not be read.
     pub name: String,
     /// Its overlay network id label.
@@ -62,18 +72,18 @@ pub struct ExistingBridgeNetwork {
 
 /// The overlay data plane's door to one Docker Engine's networks.
 #[derive(Debug, Clone)]
-pub struct DockerBridgeNetworks {
+pub struct DockerOverlayNetworks {
     docker: Docker,
     host: String,
     /// This node's id: the networks it creates carry it as [`LABEL_NODE_ID`].
     node_id: String,
 }
 
-impl DockerBridgeNetworks {
+impl DockerOverlayNetworks {
     /// Connects to the engine at `host` (`unix://PATH`, `tcp://HOST:PORT`); see [`super::docker_host_from_env`].
-    pub async fn connect_to(host: &str, node_id: &str) -> Result<DockerBridgeNetworks, EngineUnreachable> {
+    pub async fn connect_to(host: &str, node_id: &str) -> Result<DockerOverlayNetworks, EngineUnreachable> {
         let (docker, _version) = handshake(host).await?;
-        Ok(DockerBridgeNetworks { docker, host: host.to_string(), node_id: node_id.to_string() })
+        Ok(DockerOverlayNetworks { docker, host: host.to_string(), node_id: node_id.to_string() })
     }
 
     /// The node whose networks these are.
@@ -87,14 +97,14 @@ impl DockerBridgeNetworks {
     }
 
     /// Every network carrying [`LABEL_OVERLAY_NETWORK_ID`], sorted by name. The error is the engine's words.
-    pub async fn list(&self) -> Result<Vec<ExistingBridgeNetwork>, String> {
+    pub async fn list(&self) -> Result<Vec<ExistingOverlayNetwork>, String> {
         let filters = HashMap::from([("label".to_string(), vec![LABEL_OVERLAY_NETWORK_ID.to_string()])]);
         let networks = self
             .docker
             .list_networks(Some(ListNetworksOptions { filters: Some(filters) }))
             .await
             .map_err(|error| error_message(&error))?;
-        let mut found: Vec<ExistingBridgeNetwork> = networks.iter().filter_map(existing_network).collect();
+        let mut found: Vec<ExistingOverlayNetwork> = networks.iter().filter_map(existing_network).collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(found)
     }
@@ -114,7 +124,7 @@ impl DockerBridgeNetworks {
     }
 
     /// Creates the network. The error is the engine's words.
-    pub async fn create(&self, spec: &BridgeNetworkSpec) -> Result<(), String> {
+    pub async fn create(&self, spec: &OverlayNetworkSpec) -> Result<(), String> {
         let mut request = create_request(spec);
         if let Some(labels) = request.labels.as_mut() {
             labels.insert(LABEL_NODE_ID.to_string(), self.node_id.clone());
@@ -135,11 +145,11 @@ impl DockerBridgeNetworks {
 }
 
 /// Docker's create request for `spec`.
-fn create_request(spec: &BridgeNetworkSpec) -> NetworkCreateRequest {
+fn create_request(spec: &OverlayNetworkSpec) -> NetworkCreateRequest {
     NetworkCreateRequest {
         name: spec.name.clone(),
-        driver: Some(BRIDGE_DRIVER.to_string()),
-        internal: Some(spec.internal),
+        driver: Some(MACVLAN_DRIVER.to_string()),
+        internal: Some(true),
         attachable: Some(false),
         ipam: Some(Ipam {
             driver: Some("default".to_string()),
@@ -151,20 +161,23 @@ fn create_request(spec: &BridgeNetworkSpec) -> NetworkCreateRequest {
             options: None,
         }),
         options: Some(HashMap::from([
-            (OPTION_BRIDGE_NAME.to_string(), spec.bridge_name.clone()),
-            (OPTION_MTU.to_string(), spec.mtu.to_string()),
+            (OPTION_PARENT.to_string(), spec.parent.clone()),
+            (OPTION_MACVLAN_MODE.to_string(), MACVLAN_MODE.to_string()),
         ])),
-        labels: Some(HashMap::from([(LABEL_OVERLAY_NETWORK_ID.to_string(), spec.overlay_network_id.clone())])),
+        labels: Some(HashMap::from([
+            (LABEL_OVERLAY_NETWORK_ID.to_string(), spec.overlay_network_id.clone()),
+            (LABEL_EGRESS.to_string(), spec.egress.to_string()),
+        ])),
         ..Default::default()
     }
 }
 
 /// A listed network carrying our label, with what could be read back of it; `None` without the label.
-fn existing_network(network: &Network) -> Option<ExistingBridgeNetwork> {
+fn existing_network(network: &Network) -> Option<ExistingOverlayNetwork> {
     let labels = network.labels.as_ref()?;
     let overlay_network_id = labels.get(LABEL_OVERLAY_NETWORK_ID)?.clone();
     let name = network.name.clone().unwrap_or_default();
-    Some(ExistingBridgeNetwork {
+    Some(ExistingOverlayNetwork {
         docker_id: network.id.clone().unwrap_or_default(),
         spec: read_back(network, &name, &overlay_network_id),
         name,
@@ -174,23 +187,26 @@ fn existing_network(network: &Network) -> Option<ExistingBridgeNetwork> {
 }
 
 /// The spec a listed network was created from, if every field the data plane sets reads back.
-fn read_back(network: &Network, name: &str, overlay_network_id: &str) -> Option<BridgeNetworkSpec> {
-    if network.driver.as_deref() != Some(BRIDGE_DRIVER) {
+fn read_back(network: &Network, name: &str, overlay_network_id: &str) -> Option<OverlayNetworkSpec> {
+    let options = network.options.as_ref()?;
+    let labels = network.labels.as_ref()?;
+    if network.driver.as_deref() != Some(MACVLAN_DRIVER)
+        || network.internal != Some(true)
+        || options.get(OPTION_MACVLAN_MODE).map(String::as_str) != Some(MACVLAN_MODE)
+    {
         return None;
     }
     let configs = network.ipam.as_ref()?.config.as_ref()?;
     let [config] = configs.as_slice() else { return None };
     let (subnet, prefix_len) = config.subnet.as_deref()?.split_once('/')?;
-    let options = network.options.as_ref()?;
-    Some(BridgeNetworkSpec {
+    Some(OverlayNetworkSpec {
         name: name.to_string(),
         overlay_network_id: overlay_network_id.to_string(),
-        bridge_name: options.get(OPTION_BRIDGE_NAME)?.clone(),
+        parent: options.get(OPTION_PARENT)?.clone(),
         subnet: subnet.parse().ok()?,
         prefix_len: prefix_len.parse().ok()?,
         gateway: config.gateway.as_deref()?.parse().ok()?,
-        mtu: options.get(OPTION_MTU)?.parse().ok()?,
-        internal: network.internal.unwrap_or(false),
+        egress: labels.get(LABEL_EGRESS)?.parse().ok()?,
     })
 }
 
@@ -203,7 +219,7 @@ pub fn format_mac(mac: [u8; 6]) -> String {
 /// address and MAC (`docker run --network NAME --ip ADDR --mac-address MAC`). Docker keys them by the network's
 /// name: the create body's `networking_config.endpoints_config[NAME]`, or `connect_network(NAME, …)`.
 /// Engines honour the MAC here from API 1.44 on; Docker 20.10 (API 1.41, this machine's) only takes a
-/// container-level `MacAddress`, which bollard's `ContainerCreateBody` no longer has — there its bridge driver
+/// container-level `MacAddress`, which bollard's `ContainerCreateBody` no longer has — there its macvlan driver
 /// derives the MAC from the address by the same scheme as [`crate::worker::overlay::plan::mac_for`] (seen in
 /// `tests/overlay_dataplane.rs`), so both agree.
 pub fn overlay_endpoint_settings(addr: Ipv4Addr, mac: [u8; 6]) -> EndpointSettings {
@@ -218,16 +234,15 @@ pub fn overlay_endpoint_settings(addr: Ipv4Addr, mac: [u8; 6]) -> EndpointSettin
 mod tests {
     use super::*;
 
-    fn spec() -> BridgeNetworkSpec {
-        BridgeNetworkSpec {
+    fn spec() -> OverlayNetworkSpec {
+        OverlayNetworkSpec {
             name: "swo-abcdefghij".into(),
             overlay_network_id: "abcdefghijklmnopqrstuvwxy".into(),
-            bridge_name: "swo-abcdefghij".into(),
+            parent: "swv-abcdefghij".into(),
             subnet: Ipv4Addr::new(10, 0, 1, 0),
             prefix_len: 24,
             gateway: Ipv4Addr::new(10, 0, 1, 3),
-            mtu: 1450,
-            internal: true,
+            egress: true,
         }
     }
 
@@ -256,7 +271,14 @@ mod tests {
     #[test]
     fn a_network_missing_a_field_reads_back_as_unknown_and_one_without_the_label_is_not_ours() {
         let mut listed = as_listed(&create_request(&spec()));
-        listed.options.as_mut().unwrap().remove(OPTION_MTU);
+        listed.options.as_mut().unwrap().remove(OPTION_PARENT);
+        assert_eq!(existing_network(&listed).unwrap().spec, None);
+        let mut bridged = as_listed(&create_request(&spec()));
+        bridged.driver = Some("bridge".into());
+        assert_eq!(existing_network(&bridged).unwrap().spec, None, "an earlier release's bridge is replaced");
+        let mut unlabelled = as_listed(&create_request(&spec()));
+        unlabelled.labels.as_mut().unwrap().remove(LABEL_EGRESS);
+        assert_eq!(existing_network(&unlabelled).unwrap().spec, None);
         assert_eq!(existing_network(&listed).unwrap().spec, None);
         let mut foreign = as_listed(&create_request(&spec()));
         foreign.labels = Some(HashMap::new());

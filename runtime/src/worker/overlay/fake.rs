@@ -1,5 +1,5 @@
 //! An in-memory `OverlayDataPlane` for the simulator and for tests of what drives the data plane: it keeps, per
-//! realised network, what the real one would have programmed — the bridge's settings, the peers that get
+//! realised network, what the real one would have programmed — the network's settings, the peers that get
 //! broadcast frames and the forwarding entries (remote address → underlay address of its node) — so a checker can
 //! compare every node's realised view with the cluster's endpoints. It counts the changes each reconcile made, so
 //! tests can see that a second reconcile of the same plan changes nothing. Invariant: after a successful
@@ -16,7 +16,7 @@ use super::{OverlayDataPlane, OverlayError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealisedNetwork {
     pub name: String,
-    pub bridge_name: String,
+    pub network_name: String,
     pub vxlan_name: String,
     pub subnet: Ipv4Addr,
     pub prefix_len: u8,
@@ -34,7 +34,7 @@ impl RealisedNetwork {
     fn of(plan: &OverlayNetworkPlan) -> RealisedNetwork {
         RealisedNetwork {
             name: plan.name.clone(),
-            bridge_name: plan.bridge_name(),
+            network_name: plan.network_name(),
             vxlan_name: plan.vxlan_name(),
             subnet: plan.subnet,
             prefix_len: plan.prefix_len,
@@ -198,7 +198,7 @@ mod tests {
         run(plane.reconcile(&plan)).expect("reconcile");
         let realised = plane.realised();
         let web = &realised["aaaaaaaaaa1"];
-        assert_eq!(web.bridge_name, "swo-aaaaaaaaaa");
+        assert_eq!(web.network_name, "swo-aaaaaaaaaa");
         assert_eq!(web.vxlan_name, "swv-aaaaaaaaaa");
         assert_eq!(web.peers, BTreeSet::from([NODE_B, NODE_C]));
         assert_eq!(

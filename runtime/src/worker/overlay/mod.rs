@@ -1,13 +1,16 @@
 //! The node side of overlay networks: the seam through which a node realises its `NodeOverlayPlan` (`plan`) —
-//! per network a Docker bridge network with this node's own gateway, a VXLAN device on that bridge, and the
+//! per network a VXLAN device, this node's own gateway device and a Docker macvlan network on it, and the
 //! forwarding entries (FDB and neighbours) toward every remote peer and endpoint. `linux` is the real data plane
-//! (rtnetlink and the Docker Engine, compiled out of the simulator); `fake` an in-memory one recording the
+//! (rtnetlink and the Docker Engine, compiled out of the simulator), with `isolation` (the nftables rule that keeps
+//! the node's overlay networks apart); `fake` an in-memory one recording the
 //! realised forwarding view for the simulator's checkers. Invariants every implementation keeps: `reconcile` is
 //! idempotent and converges from any starting point (it adopts what exists, repairs what differs and removes what
 //! the plan no longer names), it touches only what the data plane made (recognised by name prefix or label), and a
 //! plan that fails validation changes nothing.
 
 pub mod fake;
+#[cfg(not(madsim))]
+pub mod isolation;
 #[cfg(not(madsim))]
 pub mod linux;
 pub mod plan;
@@ -27,10 +30,10 @@ pub enum OverlayStep {
     ListDockerNetworks,
     CreateDockerNetwork,
     RemoveDockerNetwork,
-    /// Finding the Linux bridge Docker made for the network.
-    FindBridge,
-    /// Giving the bridge the gateway's MAC.
-    ConfigureBridge,
+    /// Creating or repairing this node's gateway device (its address and MAC on the network).
+    ConfigureGateway,
+    /// Installing or removing the rules that keep overlay networks apart on the node.
+    Isolation,
     ListLinks,
     CreateVxlan,
     ConfigureVxlan,
@@ -51,8 +54,8 @@ impl fmt::Display for OverlayStep {
             OverlayStep::ListDockerNetworks => "list Docker networks",
             OverlayStep::CreateDockerNetwork => "create the Docker network",
             OverlayStep::RemoveDockerNetwork => "remove the Docker network",
-            OverlayStep::FindBridge => "find the bridge device",
-            OverlayStep::ConfigureBridge => "set the bridge's MAC address",
+            OverlayStep::ConfigureGateway => "configure this node's gateway device",
+            OverlayStep::Isolation => "keep overlay networks apart",
             OverlayStep::ListLinks => "list network devices",
             OverlayStep::CreateVxlan => "create the VXLAN device",
             OverlayStep::ConfigureVxlan => "configure the VXLAN device",

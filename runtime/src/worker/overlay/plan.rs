@@ -11,8 +11,8 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-/// The prefix of the Docker network and Linux bridge device of an overlay network.
-pub const BRIDGE_NAME_PREFIX: &str = "swo-";
+/// The prefix of the Docker network of an overlay network and of this node's gateway device on it.
+pub const NETWORK_NAME_PREFIX: &str = "swo-";
 /// The prefix of the VXLAN device of an overlay network.
 pub const VXLAN_NAME_PREFIX: &str = "swv-";
 /// How many leading characters of the network id name its devices (prefix + these ≤ 15, Linux's IFNAMSIZ − 1).
@@ -122,9 +122,9 @@ pub fn mac_for(addr: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, a, b, c, d]
 }
 
-/// The Docker network (and Linux bridge device) of network `network_id`: `swo-` + its first ten characters.
-pub fn bridge_name(network_id: &str) -> String {
-    format!("{BRIDGE_NAME_PREFIX}{}", id_part(network_id))
+/// The Docker network (and this node's gateway device) of network `network_id`: `swo-` + its first ten characters.
+pub fn network_name(network_id: &str) -> String {
+    format!("{NETWORK_NAME_PREFIX}{}", id_part(network_id))
 }
 
 /// The VXLAN device of network `network_id`: `swv-` + its first ten characters.
@@ -138,8 +138,8 @@ fn id_part(network_id: &str) -> &str {
 }
 
 impl OverlayNetworkPlan {
-    pub fn bridge_name(&self) -> String {
-        bridge_name(&self.network_id)
+    pub fn network_name(&self) -> String {
+        network_name(&self.network_id)
     }
 
     pub fn vxlan_name(&self) -> String {
@@ -226,7 +226,7 @@ impl NodeOverlayPlan {
                 return fail("networks are not sorted by id, or one is listed twice".to_string());
             }
             previous = Some(&network.network_id);
-            if let Some(other) = names.insert(network.bridge_name(), &network.network_id) {
+            if let Some(other) = names.insert(network.network_name(), &network.network_id) {
                 return fail(format!("its device names clash with network {other}'s"));
             }
             if let Some(other) = vxlan_ids.insert(network.vxlan_id, &network.network_id) {
@@ -283,10 +283,10 @@ mod tests {
     #[test]
     fn device_names_fit_linux_and_derive_from_the_id_alone() {
         let id = "7m3xq9k2p1a8b4c6d0e5f2g7h";
-        assert_eq!(bridge_name(id), "swo-7m3xq9k2p1");
+        assert_eq!(network_name(id), "swo-7m3xq9k2p1");
         assert_eq!(vxlan_name(id), "swv-7m3xq9k2p1");
-        assert!(bridge_name(id).len() <= 15 && vxlan_name(id).len() <= 15);
-        assert_eq!(bridge_name("short"), "swo-short");
+        assert!(network_name(id).len() <= 15 && vxlan_name(id).len() <= 15);
+        assert_eq!(network_name("short"), "swo-short");
     }
 
     #[test]
