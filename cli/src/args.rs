@@ -41,6 +41,27 @@ pub fn list_format(args: &ListArgs) -> Result<OutputFormat, TemplateError> {
     Ok(if args.quiet { OutputFormat::Table } else { format })
 }
 
+/// The `--format` of an `inspect`, checked before any call; Docker refuses it beside `--pretty`.
+pub fn inspect_format(format: Option<&str>, pretty: bool) -> Result<Option<OutputFormat>, CliError> {
+    match format {
+        Some(_) if pretty => Err(CliError::FormatWithPretty),
+        Some(format) => Ok(Some(OutputFormat::parse(format)?)),
+        None => Ok(None),
+    }
+}
+
+/// What an `inspect` prints: an indented JSON array without `--format` (or with `table`), else one line per object
+/// from the template (`json` being `{{json .}}`).
+pub fn print_inspected<T: serde::Serialize + Default>(
+    format: Option<OutputFormat>,
+    inspected: Vec<T>,
+) -> Result<String, CliError> {
+    Ok(match format {
+        None | Some(OutputFormat::Table) => crate::render::json::inspect(&inspected)?,
+        Some(format) => format.print(inspected, |_| String::new())?,
+    })
+}
+
 /// Acts on each of `references` in turn, as Docker's `rm` commands do: each success prints its reference, and
 /// the failures are reported together at the end (exit status 1) after every reference was tried.
 pub fn for_each_reference<T>(

@@ -48,6 +48,8 @@ pub enum CliError {
     NoSuchServiceToWrite { reference: String },
     #[error("invalid scale specifier '{specifier}'.\nSee 'swarm service scale --help'.")]
     InvalidScale { specifier: String },
+    #[error("--format is incompatible with human friendly format")]
+    FormatWithPretty,
     #[error("scale can only be used with replicated or replicated-job mode")]
     ScaleNotReplicated,
     #[error("invalid value \"{value}\" for flag --tail")]

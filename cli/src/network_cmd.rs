@@ -16,7 +16,6 @@ use crate::error::CliError;
 use crate::parse::{parse_label, FlagError, ValueError};
 use crate::render;
 use crate::render::ids::{resolve, Kind, ResolveError};
-use crate::render::template::OutputFormat;
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCommand {
@@ -128,14 +127,11 @@ pub fn run(control: &mut Control, command: NetworkCommand) -> Result<(), CliErro
             Ok(())
         }
         NetworkCommand::Inspect(args) => {
-            let format = args.format.as_deref().map(OutputFormat::parse).transpose()?;
+            let format = crate::args::inspect_format(args.format.as_deref(), false)?;
             let view = control.view()?;
             let networks = args.networks.iter().map(|r| find_network(&view, r)).collect::<Result<Vec<_>, _>>()?;
             let inspected: Vec<_> = networks.iter().map(|n| render::network::inspect(&view, n)).collect();
-            match format {
-                None | Some(OutputFormat::Table) => print!("{}", render::json::inspect(&inspected)?),
-                Some(format) => print!("{}", format.print(inspected, |_| String::new())?),
-            }
+            print!("{}", crate::args::print_inspected(format, inspected)?);
             Ok(())
         }
         NetworkCommand::Rm(args) => {

@@ -35,6 +35,9 @@ pub enum NodeCommand {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Format output using a custom template: "json" or a Go template.
+    #[arg(short, long)]
+    format: Option<String>,
     /// Print the information in a human friendly format.
     #[arg(long)]
     pretty: bool,
@@ -94,12 +97,14 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), CliError> 
             Ok(())
         }
         NodeCommand::Inspect(args) => {
+            let format = crate::args::inspect_format(args.format.as_deref(), args.pretty)?;
             let view = control.view()?;
             let nodes = args.nodes.iter().map(|r| find_node(&view, r)).collect::<Result<Vec<_>, _>>()?;
             if args.pretty {
                 print!("{}", render::node_inspect_pretty::render(&nodes));
             } else {
-                print!("{}", render::json::inspect(&nodes)?);
+                let inspected = nodes.iter().map(|node| render::inspect::node(node)).collect();
+                print!("{}", crate::args::print_inspected(format, inspected)?);
             }
             Ok(())
         }

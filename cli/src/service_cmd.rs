@@ -63,6 +63,9 @@ pub struct PsArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Format output using a custom template: "json" or a Go template.
+    #[arg(short, long)]
+    format: Option<String>,
     /// Print the information in a human friendly format.
     #[arg(long)]
     pretty: bool,
@@ -176,12 +179,14 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), CliErro
             }
         }
         ServiceCommand::Inspect(args) => {
+            let format = crate::args::inspect_format(args.format.as_deref(), args.pretty)?;
             let view = control.view()?;
             let services = args.services.iter().map(|r| find_service(&view, r)).collect::<Result<Vec<_>, _>>()?;
             if args.pretty {
                 print!("{}", render::service_inspect_pretty::render(&view, &services));
             } else {
-                print!("{}", render::json::inspect(&services)?);
+                let inspected = services.iter().map(|service| render::inspect::service(&view, service)).collect();
+                print!("{}", crate::args::print_inspected(format, inspected)?);
             }
             Ok(())
         }

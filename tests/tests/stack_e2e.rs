@@ -83,7 +83,8 @@ fn inspect(daemon: &HostDaemon<'_>, args: &[&str]) -> Value {
 }
 
 fn version_of(daemon: &HostDaemon<'_>, service: &str) -> u64 {
-    inspect(daemon, &["service", "inspect", service])[0]["version"].as_u64().expect("a version")
+    let format = ["service", "inspect", "--format", "{{.Version.Index}}", service];
+    daemon.cli_ok(&format).trim().parse().expect("a version")
 }
 
 /// The ids of `service`'s tasks that should run.
@@ -160,7 +161,7 @@ fn stacks_deploy_update_prune_and_remove() {
     let services = manager.cli_ok(&["stack", "services", "st", "--format", "{{.Name}} {{.Replicas}}"]);
     assert_eq!(services.trim(), "st_db 1/1\nst_extra 1/1\nst_web 2/2 (max 1 per node)", "{services}");
     let web_service = inspect(manager, &["service", "inspect", "st_web"]);
-    assert_eq!(web_service[0]["spec"]["labels"]["com.docker.stack.namespace"], "st");
+    assert_eq!(web_service[0]["Spec"]["Labels"]["com.docker.stack.namespace"], "st");
 
     // web reaches db by its short name on the stack network.
     let web_host = hosts

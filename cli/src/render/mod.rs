@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod ids;
+pub mod inspect;
 pub mod json;
 pub mod network;
 pub mod node_inspect_pretty;

@@ -20,7 +20,9 @@ use swarm_runtime::control::view::ClusterView;
 use super::ids::{self, Kind};
 use super::service_ps::{self, PsOptions};
 use super::template::{OutputFormat, Template};
-use super::{json, node_inspect_pretty, node_ls, service_inspect_pretty, service_ls, table, text, time as render_time};
+use super::{
+    inspect, json, node_inspect_pretty, node_ls, service_inspect_pretty, service_ls, table, text, time as render_time,
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Golden files
@@ -526,7 +528,38 @@ fn service_inspect_shows_the_container_options() {
         options: BTreeMap::from([("max-size".into(), "10m".into()), ("compress".into(), String::new())]),
     });
     check_golden("service_inspect_pretty_options.txt", &service_inspect_pretty::render(&view, &[&service]));
-    check_golden("json_service_inspect_options.txt", &json::inspect(&[&service]).expect("json"));
+    let docker_shaped = vec![inspect::service(&view, &service)];
+    check_golden("json_service_inspect_options.txt", &json::inspect(&docker_shaped).expect("json"));
+}
+
+/// `service inspect` and `node inspect` in the Engine API's shape: the paths operators' `--format` templates use.
+#[test]
+fn inspect_has_dockers_shape() {
+    let view = fixture();
+    let services: Vec<serde_json::Value> = view.services.iter().map(|s| inspect::service(&view, s)).collect();
+    check_golden("json_service_inspect_all.txt", &json::inspect(&services).expect("json"));
+    let nodes: Vec<serde_json::Value> = view.nodes.iter().map(inspect::node).collect();
+    check_golden("json_node_inspect_all.txt", &json::inspect(&nodes).expect("json"));
+    let web = inspect::service(&view, service_named(&view, "web"));
+    let cases = [
+        ("{{.Spec.Name}}", "web"),
+        (
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+            web["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].as_str().unwrap(),
+        ),
+        ("{{.Version.Index}}", &*web["Version"]["Index"].to_string()),
+        ("{{.Spec.EndpointSpec.Mode}}", "vip"),
+    ];
+    for (format, expected) in cases {
+        let rendered = Template::parse(format).expect("template").render(std::slice::from_ref(&web)).expect("render");
+        assert_eq!(rendered.trim_end(), expected, "{format}");
+    }
+    let replicas = Template::parse("{{.Spec.Mode.Replicated.Replicas}}").expect("template");
+    assert!(replicas.render(std::slice::from_ref(&web)).expect("render").trim().parse::<u64>().is_ok());
+    let first = inspect::node(&view.nodes[0]);
+    let addr = Template::parse("{{.Status.Addr}} {{.Spec.Role}}").expect("template").render(&[first]).expect("render");
+    let role = serde_json::to_value(view.nodes[0].spec.role).expect("a role");
+    assert_eq!(addr.trim_end(), format!("{} {}", view.nodes[0].status.addr, role.as_str().expect("a keyword")));
 }
 
 #[test]
