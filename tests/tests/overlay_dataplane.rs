@@ -1,17 +1,19 @@
 //! The Linux overlay data plane end to end on two test hosts: each host's plan is realised by the
 //! `overlay-reconcile` helper inside the host's namespace, against the host's own dockerd; a container on each
 //! host, attached to the overlay's Docker network with its planned address (and so Docker's MAC for it), reaches
-//! the other host's container and gateway across the underlay. A second reconcile adopts what exists; a deleted
-//! gateway device, deleted FDB entries and a deleted neighbour entry are repaired; an invalid plan is refused naming
-//! the step; an empty plan leaves no Docker network, gateway device, VXLAN device or nft table behind. The test touches only its own containers and the
-//! hosts it started.
+//! the other host's container and gateway across the underlay. A second reconcile adopts what exists (same Docker
+//! network, same gateway device); a deleted gateway device, deleted FDB entries and a deleted neighbour entry are
+//! repaired; a lost VXLAN device comes back with its Docker network made anew; an invalid plan is refused naming
+//! the step; an empty plan leaves no Docker network (the egress one included), gateway device, VXLAN device or nft
+//! table behind. The test touches only its own containers and the hosts it started.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use swarm_runtime::worker::overlay::plan::{mac_for, network_name, vxlan_name, VXLAN_OVERHEAD_BYTES};
+use swarm_runtime::worker::docker::networks::egress_network_name;
+use swarm_runtime::worker::overlay::plan::{gateway_name, mac_for, network_name, vxlan_name, VXLAN_OVERHEAD_BYTES};
 use swarm_runtime::worker::overlay::{NodeOverlayPlan, OverlayNetworkPlan, RemoteEndpoint};
 use swarm_tests::hosts::{TestHost, TestHosts};
 use swarm_tests::wait_for;
@@ -24,6 +26,8 @@ const VXLAN_ID: u32 = 7001;
 const UNDERLAY_MTU: u32 = 1500;
 const PING_DEADLINE: Duration = Duration::from_secs(30);
 const TOOLS_IMAGE: &str = "swarm-tools:1";
+/// The node id the `overlay-reconcile` helper gives its data plane.
+const RECONCILER_NODE_ID: &str = "overlay-reconcile";
 
 /// Host `index` (1-based)'s own gateway on the overlay.
 fn gateway(index: usize) -> Ipv4Addr {
@@ -102,7 +106,7 @@ struct TestContainer<'a> {
 impl<'a> TestContainer<'a> {
     /// `docker run -d` of a sleeping tools container on the overlay's Docker network with `addr`; checks that its
     /// MAC is the one remote hosts were told ([`mac_for`]). The docker CLI here (28.x) sends `--mac-address` per
-    /// network, which needs Engine API 1.44, and the test hosts' engines speak 1.41; their bridge driver derives
+    /// network, which needs Engine API 1.44, and the test hosts' engines speak 1.41; their macvlan driver derives
     /// the MAC from the address with the same scheme, which is what this checks.
     fn start(host: &'a TestHost, name: &str, addr: Ipv4Addr) -> TestContainer<'a> {
         let container = TestContainer { host, name: name.to_string() };
@@ -158,9 +162,16 @@ fn containers_on_two_hosts_reach_each_other_over_the_overlay_and_nothing_is_left
 
     for (host, plan) in hosts.hosts().iter().zip(&plans) {
         reconcile_ok(host, plan);
-        // A second run adopts what the first made.
+        let made =
+            (overlay_docker_networks(host), host.run_ok("ip", &["-o", "link", "show", &gateway_name(NETWORK_ID)]));
+        // A second run adopts what the first made: the same Docker network, the same gateway device (index).
         reconcile_ok(host, plan);
-        assert_eq!(overlay_docker_networks(host).len(), 1, "{}", host.name());
+        let adopted =
+            (overlay_docker_networks(host), host.run_ok("ip", &["-o", "link", "show", &gateway_name(NETWORK_ID)]));
+        assert_eq!(made.0.len(), 1, "{}", host.name());
+        assert_eq!(made, adopted, "{}: a second reconcile replaced something", host.name());
+        // The plan's network is not internal: the node's egress network is there.
+        host.docker(&["network", "inspect", &egress_network_name(RECONCILER_NODE_ID)]);
     }
 
     // Host 1's kernel state is what the plan says.
@@ -176,7 +187,7 @@ fn containers_on_two_hosts_reach_each_other_over_the_overlay_and_nothing_is_left
         assert!(details.contains(&expected), "{vxlan} lacks {expected:?}:\n{details}");
     }
     assert!(!details.contains("master"), "{vxlan} is on a bridge:\n{details}");
-    let gateway_device = network_name(NETWORK_ID);
+    let gateway_device = gateway_name(NETWORK_ID);
     let details = one.run_ok("ip", &["-d", "address", "show", &gateway_device]);
     for expected in [
         format!("{gateway_device}@{vxlan}"),
@@ -188,7 +199,7 @@ fn containers_on_two_hosts_reach_each_other_over_the_overlay_and_nothing_is_left
         assert!(details.contains(&expected), "{gateway_device} lacks {expected:?}:\n{details}");
     }
     let isolation = one.run_ok("nft", &["list", "table", "inet", "swarm_overlay"]);
-    assert!(isolation.contains("oifname \"swo-*\" drop"), "{isolation}");
+    assert!(isolation.contains("oifname \"swg-*\" drop"), "{isolation}");
     let fdb = one.run_ok("bridge", &["fdb", "show", "dev", &vxlan]);
     for mac in ["00:00:00:00:00:00".to_string(), mac_text(gateway(2)), mac_text(container_addr(2))] {
         let expected = format!("{mac} dst {} self permanent", two.addr());
@@ -209,7 +220,7 @@ fn containers_on_two_hosts_reach_each_other_over_the_overlay_and_nothing_is_left
 
         // Repair: host 2 loses its gateway device, host 1 its FDB entries toward host 2 and a neighbour entry;
         // reconciling restores them all.
-        two.run_ok("ip", &["link", "del", &network_name(NETWORK_ID)]);
+        two.run_ok("ip", &["link", "del", &gateway_name(NETWORK_ID)]);
         let two_addr = two.addr().to_string();
         for mac in ["00:00:00:00:00:00".to_string(), mac_text(container_addr(2))] {
             one.run_ok("bridge", &["fdb", "del", &mac, "dev", &vxlan, "dst", &two_addr, "self"]);
@@ -233,12 +244,27 @@ fn containers_on_two_hosts_reach_each_other_over_the_overlay_and_nothing_is_left
         assert!(first.pings(container_addr(2)), "a refused plan broke the overlay");
     }
 
-    // The containers are gone; an empty plan removes the rest.
+    // The containers are gone. A VXLAN device lost while dockerd held the network on it (what a reboot does: dockerd
+    // restores its networks before the daemon makes their parents) comes back with a Docker network made anew, and
+    // a new container works on it.
+    two.run_ok("ip", &["link", "del", &vxlan]);
+    let before = overlay_docker_networks(two);
+    reconcile_ok(two, &plans[1]);
+    assert_ne!(overlay_docker_networks(two), before, "the Docker network on the lost device was kept");
+    {
+        let first = TestContainer::start(one, "ovdp-c1", container_addr(1));
+        let _second = TestContainer::start(two, "ovdp-c2", container_addr(2));
+        first.wait_until_it_pings(container_addr(2));
+    }
+
+    // An empty plan removes the rest.
     for host in hosts.hosts() {
         reconcile_ok(host, &NodeOverlayPlan::default());
         assert_eq!(overlay_docker_networks(host), Vec::<String>::new(), "{}", host.name());
         assert_eq!(overlay_vxlan_devices(host), Vec::<String>::new(), "{}", host.name());
-        let gateway_device = network_name(NETWORK_ID);
+        let egress = host.try_docker(&["network", "inspect", &egress_network_name(RECONCILER_NODE_ID)]);
+        assert!(!egress.status.success(), "the egress network survived on {}", host.name());
+        let gateway_device = gateway_name(NETWORK_ID);
         let survived = host.run("ip", &["link", "show", &gateway_device]).status.success();
         assert!(!survived, "{gateway_device} survived on {}", host.name());
         let table = host.run("nft", &["list", "table", "inet", "swarm_overlay"]).status.success();

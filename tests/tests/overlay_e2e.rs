@@ -55,6 +55,16 @@ fn exec_in(hosts: &TestHosts, service: &str, script: &str) -> Output {
     panic!("no running container of {service} on any host: {seen:?}");
 }
 
+/// The address on its node's egress network (`swe-…`) of `service`'s container on `host`.
+fn egress_addr(host: &TestHost, service: &str) -> String {
+    let names = host.docker(&["ps", "--format", "{{.Names}}"]);
+    let name = names.lines().find(|name| name.starts_with(&format!("{service}."))).expect("a container of the service");
+    let format = "{{range $name, $net := .NetworkSettings.Networks}}{{$name}}={{$net.IPAddress}} {{end}}";
+    let networks = host.docker(&["inspect", "--format", format, name]);
+    let egress = networks.split_whitespace().find_map(|entry| entry.strip_prefix("swe-")?.split_once('='));
+    egress.map(|(_, addr)| addr.to_string()).unwrap_or_else(|| panic!("{name} is on no egress network: {networks}"))
+}
+
 /// Waits until every task of `service` that should run is running; on timeout, panics with `service ps` and the
 /// daemons' logs.
 fn wait_running(daemons: &[HostDaemon<'_>], service: &str) {
@@ -260,6 +270,10 @@ fn overlay_networks_span_hosts() {
     let (_, lonely_addr, _) = task_endpoints(manager, "other", "lonely").remove(0);
     let unreachable = exec_in(&hosts, "client", &format!("timeout 3 wget -qO- http://{lonely_addr}/"));
     assert!(!unreachable.status.success(), "a task on a network the client does not share answered");
+    // Nor through the egress network both sit on (tasks there cannot reach each other, as on Swarm's gwbridge).
+    let lonely_egress = egress_addr(&hosts[0], "lonely");
+    let unreachable = exec_in(&hosts, "client", &format!("timeout 3 wget -qO- http://{lonely_egress}/"));
+    assert!(!unreachable.status.success(), "lonely answered the client at its egress address {lonely_egress}");
     // Egress: the client's networks are not internal, so it reaches outside the cluster (another host's underlay
     // address); a task on an internal network does not.
     let outside = hosts[1].addr().to_string();
@@ -348,9 +362,11 @@ fn overlay_networks_span_hosts() {
         wait_for(&format!("{} to be empty", host.name()), DEADLINE, || {
             let networks = host.docker(&["network", "ls", "--filter", "label=swarm.overlay.network-id", "-q"]);
             let links = host.run_ok("ip", &["-o", "link", "show"]);
-            let vxlans = links.lines().filter(|l| l.contains("swv-") || l.contains("swo-")).count();
+            let vxlans = links.lines().filter(|l| ["swv-", "swg-", "swe-"].iter().any(|p| l.contains(p))).count();
+            let egress = host.docker(&["network", "ls", "--filter", "name=swe-", "-q"]);
             let isolation = host.run("nft", &["list", "table", "inet", "swarm_overlay"]).status.success();
-            (containers_on(host) == 0 && networks.trim().is_empty() && vxlans == 0 && !isolation).then_some(())
+            let empty = networks.trim().is_empty() && egress.trim().is_empty() && vxlans == 0 && !isolation;
+            (containers_on(host) == 0 && empty).then_some(())
         });
     }
     manager.cli_ok(&["network", "rm", "front", "back", "other", "sealed"]);

@@ -54,7 +54,7 @@ pub struct IpamConfig {
 pub struct NetworkAllocation {
     pub subnet: Ipv4Cidr,
     /// The gateway `network inspect` shows (`--gateway`, else the first host address). Reserved; the nodes'
-    /// bridges use their own addresses from `node_gateways`.
+    /// gateway devices use their own addresses from `node_gateways`.
     pub gateway: Ipv4Addr,
     pub ip_range: Option<Ipv4Cidr>,
     /// Unique among networks; from 4096 up, as SwarmKit's.

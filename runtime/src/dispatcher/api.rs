@@ -73,7 +73,7 @@ pub struct Assignments {
     /// The ids of the nodes `node rm` removed (the store's bounded list, oldest first): the agent removes the
     /// containers of its own cluster that such a node left on its engine.
     pub removed_nodes: Vec<String>,
-    /// What the node must realise of the overlay networks (bridges, VXLAN forwarding, DNS, VIPs).
+    /// What the node must realise of the overlay networks (devices, VXLAN forwarding, DNS, VIPs, the mesh).
     pub overlay: NodeOverlayPlan,
 }
 

@@ -739,7 +739,7 @@ async fn run<E: Executor>(
         Some(ContainerState::Created) | None => {
             reporter.report(TaskState::Accepted, "accepted", None);
             reporter.report(TaskState::Preparing, "preparing", None);
-            // The container is created on its networks' bridges: wait until they exist on this node.
+            // The container is created on its networks' Docker networks: wait until they exist on this node.
             loop {
                 tokio::select! {
                     biased;

@@ -103,7 +103,9 @@ async fn realise_loop<D: OverlayDataPlane>(data_plane: Arc<D>, networking: Netwo
         match data_plane.reconcile(&plan).await {
             Ok(()) => {
                 data_plane.discover(&discovery).await;
-                let ids: BTreeSet<String> = plan.networks.iter().map(|n| n.network_id.clone()).collect();
+                let held_back = data_plane.held_back();
+                let ids: BTreeSet<String> =
+                    plan.networks.iter().map(|n| n.network_id.clone()).filter(|id| !held_back.contains(id)).collect();
                 // Only if no newer plan arrived meanwhile (it would have dropped networks this one has).
                 if !plans.has_changed() {
                     networking.realised.send_replace(ids);

@@ -633,39 +633,37 @@ impl DockerExecutor {
     }
 
     /// Connects a created container to the task's other networks, each with its address there, and — when one of
-    /// its networks allows egress — to Docker's `bridge` network, its way out of the cluster (the overlay networks
-    /// are internal to Docker, as Swarm's tasks reach outside through `docker_gwbridge`). Without a `bridge`
-    /// network on the engine (`dockerd --bridge=none`) the task runs without egress, logged.
+    /// its networks allows egress — to the node's egress bridge network, its way out of the cluster (the overlay
+    /// networks are internal to Docker, as Swarm's tasks reach outside through `docker_gwbridge`). A failure
+    /// removes the container: the task fails and is replaced, rather than running cut off.
     async fn attach_other_networks(&self, task: &Task, container_id: &str) -> Result<(), ExecError> {
+        let attached = self.connect_other_networks(task, container_id).await;
+        if attached.is_err() {
+            let _ = self.force_remove(container_id).await;
+        }
+        attached
+    }
+
+    async fn connect_other_networks(&self, task: &Task, container_id: &str) -> Result<(), ExecError> {
+        let connect = |network: String, endpoint_config: Option<bollard::models::EndpointSettings>| async move {
+            let request =
+                bollard::models::NetworkConnectRequest { container: container_id.to_string(), endpoint_config };
+            self.docker.connect_network(&network, request).await.map_err(|error| {
+                ExecError::Failed(format!("connecting to network {network}: {}", error_message(&error)))
+            })
+        };
         let mut egress = false;
         for (position, attachment) in task.networks.iter().enumerate() {
             let network = overlay::plan::network_name(&attachment.network_id);
-            let inspected = self.inspect_overlay_network(&network).await;
-            egress |= inspected.as_ref().is_ok_and(|inspected| {
-                let labels = inspected.labels.as_ref();
-                labels.and_then(|labels| labels.get(networks::LABEL_EGRESS)).is_some_and(|value| value == "true")
-            });
-            if position == 0 {
-                continue;
-            }
-            let request = bollard::models::NetworkConnectRequest {
-                container: container_id.to_string(),
-                endpoint_config: Some(networks::overlay_endpoint_settings(
-                    attachment.addr,
-                    overlay::plan::mac_for(attachment.addr),
-                )),
-            };
-            if let Err(error) = self.docker.connect_network(&network, request).await {
-                let _ = self.force_remove(container_id).await;
-                return Err(ExecError::Failed(format!("connecting to network {network}: {}", error_message(&error))));
+            let labels = self.inspect_overlay_network(&network).await?.labels.unwrap_or_default();
+            egress |= labels.get(networks::LABEL_EGRESS).is_some_and(|value| value == "true");
+            if position > 0 {
+                let mac = overlay::plan::mac_for(attachment.addr);
+                connect(network, Some(networks::overlay_endpoint_settings(attachment.addr, mac))).await?;
             }
         }
         if egress {
-            let request =
-                bollard::models::NetworkConnectRequest { container: container_id.to_string(), endpoint_config: None };
-            if let Err(error) = self.docker.connect_network(networks::EGRESS_NETWORK, request).await {
-                tracing::warn!(task = %task.id, error = %error_message(&error), "the task has no way out of the cluster");
-            }
+            connect(networks::egress_network_name(&self.node_id), None).await?;
         }
         Ok(())
     }

@@ -2,9 +2,9 @@
 //! parent is the network's VXLAN device (so a task's interface sends straight into the tunnel: no bridge, no veth,
 //! and none of br_netfilter's per-packet cost), created, listed and removed through the Engine API, and the
 //! endpoint settings that attach a task's container to one with its allocated address and MAC. The networks are
-//! `internal` to Docker (no default route through them): a task reaches outside through Docker's `bridge` network,
-//! as Swarm's tasks do through `docker_gwbridge`; [`LABEL_EGRESS`] tells the executor whether the overlay network
-//! allows that. It speaks in plain values (`OverlayNetworkSpec`), never in plans, so the overlay room above it
+//! `internal` to Docker (no default route through them): a task reaches outside through the node's egress bridge
+//! network (`swe-…`, tasks on it cannot reach each other), as Swarm's tasks do through `docker_gwbridge`;
+//! [`LABEL_EGRESS`] tells the executor whether the overlay network allows that. It speaks in plain values (`OverlayNetworkSpec`), never in plans, so the overlay room above it
 //! decides what to want and this file only how to ask the engine. Invariant: it lists and removes only networks
 //! carrying [`LABEL_OVERLAY_NETWORK_ID`] — the networks the data plane made; each also names its node
 //! ([`LABEL_NODE_ID`]), so the data planes of several nodes on one engine leave each other's alone — and reads back
@@ -34,8 +34,22 @@ pub const OPTION_PARENT: &str = "parent";
 pub const OPTION_MACVLAN_MODE: &str = "macvlan_mode";
 const MACVLAN_DRIVER: &str = "macvlan";
 const MACVLAN_MODE: &str = "bridge";
-/// Docker's network that gives a task on overlay networks its way out of the cluster.
-pub const EGRESS_NETWORK: &str = "bridge";
+/// The label marking the node's egress bridge network (value `"true"`).
+pub const LABEL_EGRESS_BRIDGE: &str = "swarm.overlay.egress-bridge";
+/// The prefix of the node's egress bridge network and of its Linux bridge.
+pub const EGRESS_NAME_PREFIX: &str = "swe-";
+/// Docker's bridge driver options: the bridge's name, whether containers on it may talk to each other, and
+/// whether it masquerades traffic leaving the host.
+const OPTION_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+const OPTION_ICC: &str = "com.docker.network.bridge.enable_icc";
+const OPTION_MASQUERADE: &str = "com.docker.network.bridge.enable_ip_masquerade";
+
+/// The node's egress bridge network (Swarm's `docker_gwbridge`): `swe-` + the first ten characters of its node
+/// id, so the nodes sharing one engine have one each.
+pub fn egress_network_name(node_id: &str) -> String {
+    let end = node_id.char_indices().nth(10).map_or(node_id.len(), |(index, _)| index);
+    format!("{EGRESS_NAME_PREFIX}{}", &node_id[..end])
+}
 
 /// A Docker macvlan network as the data plane wants it, and as it reads one back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +145,39 @@ impl DockerOverlayNetworks {
         }
         self.docker.create_network(request).await.map_err(|error| error_message(&error))?;
         Ok(())
+    }
+
+    /// Creates this node's egress bridge network unless it exists: Docker picks its subnet, tasks on it cannot
+    /// reach each other (`enable_icc=false`), and their traffic leaving the host is masqueraded. The error is the
+    /// engine's words.
+    pub async fn ensure_egress(&self) -> Result<(), String> {
+        let name = egress_network_name(&self.node_id);
+        match self.docker.inspect_network(&name, None::<bollard::query_parameters::InspectNetworkOptions>).await {
+            Ok(_) => return Ok(()),
+            Err(error) if status_code(&error) == Some(404) => {}
+            Err(error) => return Err(error_message(&error)),
+        }
+        let request = NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".to_string()),
+            options: Some(HashMap::from([
+                (OPTION_BRIDGE_NAME.to_string(), name),
+                (OPTION_ICC.to_string(), "false".to_string()),
+                (OPTION_MASQUERADE.to_string(), "true".to_string()),
+            ])),
+            labels: Some(HashMap::from([
+                (LABEL_EGRESS_BRIDGE.to_string(), "true".to_string()),
+                (LABEL_NODE_ID.to_string(), self.node_id.clone()),
+            ])),
+            ..Default::default()
+        };
+        self.docker.create_network(request).await.map_err(|error| error_message(&error))?;
+        Ok(())
+    }
+
+    /// Removes this node's egress bridge network; one that is gone is fine. Fails while a container is attached.
+    pub async fn remove_egress(&self) -> Result<(), String> {
+        self.remove(&egress_network_name(&self.node_id)).await
     }
 
     /// Removes the network named (or with Docker id) `name`; removing one that is gone succeeds. Fails while a
@@ -273,16 +320,28 @@ mod tests {
         let mut listed = as_listed(&create_request(&spec()));
         listed.options.as_mut().unwrap().remove(OPTION_PARENT);
         assert_eq!(existing_network(&listed).unwrap().spec, None);
+        let mut not_internal = as_listed(&create_request(&spec()));
+        not_internal.internal = Some(false);
+        assert_eq!(existing_network(&not_internal).unwrap().spec, None, "a network with a default route is replaced");
         let mut bridged = as_listed(&create_request(&spec()));
         bridged.driver = Some("bridge".into());
         assert_eq!(existing_network(&bridged).unwrap().spec, None, "an earlier release's bridge is replaced");
         let mut unlabelled = as_listed(&create_request(&spec()));
         unlabelled.labels.as_mut().unwrap().remove(LABEL_EGRESS);
         assert_eq!(existing_network(&unlabelled).unwrap().spec, None);
-        assert_eq!(existing_network(&listed).unwrap().spec, None);
+        let mut other_mode = as_listed(&create_request(&spec()));
+        other_mode.options.as_mut().unwrap().insert(OPTION_MACVLAN_MODE.into(), "vepa".into());
+        assert_eq!(existing_network(&other_mode).unwrap().spec, None);
         let mut foreign = as_listed(&create_request(&spec()));
         foreign.labels = Some(HashMap::new());
         assert_eq!(existing_network(&foreign), None);
+    }
+
+    #[test]
+    fn the_egress_network_is_named_after_the_node() {
+        assert_eq!(egress_network_name("q8w2e4r6t8y0u1i3o5p7a9s0d"), "swe-q8w2e4r6t8");
+        assert_eq!(egress_network_name("short"), "swe-short");
+        assert!(egress_network_name("q8w2e4r6t8y0u1i3o5p7a9s0d").len() <= 15, "a bridge name fits IFNAMSIZ");
     }
 
     #[test]

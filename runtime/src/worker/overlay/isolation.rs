@@ -1,8 +1,8 @@
 //! Keeps overlay networks apart on a node: the node holds a gateway address on every overlay network it has a
-//! task on, so without a rule the host would route between them — and from Docker's `bridge` network, where every
-//! task on a network with egress also sits, into any of them (Docker's FORWARD chain accepts whatever leaves a
-//! bridge). One nftables table in the node's namespace, `inet swarm_overlay`, drops every forwarded packet that
-//! enters or leaves an overlay gateway device (`swo-…`); traffic between tasks of one network never passes the
+//! task on, so without a rule the host would route between them — and from the node's egress bridge network,
+//! where every task on a network with egress also sits, into any of them (Docker's FORWARD chain accepts whatever
+//! leaves a bridge). One nftables table in the node's namespace, `inet swarm_overlay`, drops every forwarded packet
+//! that enters or leaves an overlay gateway device (`swg-…`); traffic between tasks of one network never passes the
 //! host's forwarding (their macvlan interfaces reach each other and the tunnel directly), and the node's own
 //! traffic to and from its gateways (the resolver) is not forwarded. A drop in any base chain is final, whatever
 //! Docker's iptables chains say. Invariant: the table is replaced whole in one nft transaction, present exactly
@@ -11,7 +11,7 @@
 use serde_json::{json, Value};
 use tokio::process::Command;
 
-use super::plan::NETWORK_NAME_PREFIX;
+use super::plan::GATEWAY_NAME_PREFIX;
 use crate::worker::vip::apply::{feed_nft, FeedError};
 
 /// Our table in the node's namespace.
@@ -23,7 +23,7 @@ pub fn table_json(wanted: bool) -> Value {
     let table = json!({"family": "inet", "name": TABLE});
     let mut commands = vec![json!({"add": {"table": table}}), json!({"delete": {"table": table}})];
     if wanted {
-        let wildcard = format!("{NETWORK_NAME_PREFIX}*");
+        let wildcard = format!("{GATEWAY_NAME_PREFIX}*");
         commands.push(json!({"add": {"table": table}}));
         commands.push(json!({"add": {"chain": {
             "family": "inet", "table": TABLE, "name": "forward",
@@ -48,6 +48,8 @@ pub async fn apply(wanted: bool) -> Result<(), String> {
     command.args(["-j", "-f", "-"]);
     match feed_nft(command, &table_json(wanted)).await {
         Ok(output) if output.status.success() => Ok(()),
+        // Nothing to remove on a host without nftables: no table was ever made there.
+        Err(FeedError::Spawn(error)) if !wanted && error.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Ok(output) => {
             Err(format!("nft failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim()))
         }
@@ -63,7 +65,7 @@ mod tests {
     #[test]
     fn the_table_drops_forwarding_through_gateway_devices_and_is_removed_when_unwanted() {
         let wanted = table_json(true).to_string();
-        assert!(wanted.contains(r#""hook":"forward""#) && wanted.contains(r#""right":"swo-*""#), "{wanted}");
+        assert!(wanted.contains(r#""hook":"forward""#) && wanted.contains(r#""right":"swg-*""#), "{wanted}");
         assert_eq!(wanted.matches(r#""drop":null"#).count(), 2, "{wanted}");
         let unwanted = table_json(false);
         assert_eq!(unwanted["nftables"].as_array().map(Vec::len), Some(2), "add then delete: {unwanted}");

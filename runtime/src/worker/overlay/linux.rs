@@ -1,25 +1,29 @@
 //! The real overlay data plane, acting on the network namespace the process runs in (a test host's daemon runs
 //! under `nsenter --net=…`) and on the Docker Engine at `DOCKER_HOST`. Per network of the plan: a VXLAN device
 //! `swv-…` (`id`, `dstport`, `local` = this node's underlay address, `nolearning`, `proxy`, the MTU), up; this node's
-//! gateway device `swo-…`, a macvlan (bridge mode) on it holding the node's own gateway address and Docker's MAC for
+//! gateway device `swg-…`, a macvlan (bridge mode) on it holding the node's own gateway address and Docker's MAC for
 //! it (remote nodes address the gateway by that MAC; the node's resolver listens there); a Docker macvlan network
-//! (`docker/networks.rs`) with the VXLAN device as parent, the subnet, that gateway and the label
+//! `swo-…` (`docker/networks.rs`) with the VXLAN device as parent, the subnet, that gateway and the label
 //! `swarm.overlay.network-id`, so a task's interface is a macvlan straight on the tunnel; on the VXLAN device, per
 //! remote peer an all-zeros FDB entry (broadcast and unknown frames go to every peer), and per remote endpoint a
 //! permanent FDB entry (its MAC → its node's underlay address) and a permanent neighbour entry (its address → its
 //! MAC), which `proxy` answers ARP from, since it drops every ARP request sent into the tunnel. No Linux bridge is
 //! involved: bridged traffic would pass br_netfilter and the host's FORWARD chain on both hosts, which cost about a
-//! fifth of the throughput. While the node has a network, `isolation`'s table keeps the networks apart. Links, FDB
-//! and neighbours go through rtnetlink (VXLAN creation included); nothing parses `ip` output.
+//! fifth of the throughput. While the node has a network, `isolation`'s table keeps the networks apart, and while
+//! one is not internal the node's egress network (`swe-…`) exists. Links, addresses, FDB and neighbours go through
+//! rtnetlink (VXLAN and macvlan creation included); nothing parses `ip` output.
 //!
-//! Invariants: only devices named `swv-…` (VXLAN) and `swo-…`, Docker networks labelled `swarm.overlay.network-id`,
-//! the self-owned FDB entries and neighbour entries on those VXLAN devices and `isolation`'s table are ever changed
-//! or removed — one data plane per network namespace, which owns those names; a device or network that differs
-//! from the plan in a setting that cannot change in place (VXLAN id, port, local address, learning, proxy; a
-//! gateway device's kind, parent or MAC; a Docker network's driver, parent, subnet, gateway, egress) is recreated,
-//! everything else is patched; reconciles are serialised. Deleting a VXLAN device by hand takes the interfaces of
-//! the tasks on it with it (macvlans go with their parent): the device comes back, those tasks' containers do not
-//! regain the interface until they are replaced.
+//! Invariants: only devices named `swv-…` and `swg-…`, Docker networks labelled `swarm.overlay.network-id` and the
+//! node's egress network, the self-owned FDB entries and neighbour entries on those VXLAN devices and `isolation`'s
+//! table are ever changed or removed — one data plane per network namespace, which owns those names; a device or
+//! network that differs from the plan in a setting that cannot change in place (VXLAN id, port, local address,
+//! learning, proxy; a gateway device's kind, parent or MAC; a Docker network's driver, parent, subnet, gateway,
+//! egress) is recreated, everything else is patched; a Docker network adopted while its VXLAN device was missing
+//! is made anew (dockerd forgets a macvlan network whose parent it did not find at start); an earlier release's
+//! network still used by its containers holds that network back (`held_back`) without stopping the others;
+//! reconciles are serialised. Deleting a VXLAN device by hand takes the interfaces of the tasks on it with it
+//! (macvlans go with their parent): the device comes back, those tasks' containers do not regain the interface
+//! until they are replaced.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -28,7 +32,7 @@ use futures::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
 };
@@ -77,6 +81,15 @@ pub struct LinuxDataPlane {
     vip_tables: tokio::sync::Mutex<BTreeMap<String, (u32, VipRuleset)>>,
     /// Something the last reconcile or discovery could not finish (see `OverlayDataPlane::needs_retry`).
     unfinished: std::sync::atomic::AtomicBool,
+    /// The networks the last reconcile held back (see `OverlayDataPlane::held_back`).
+    held_back: std::sync::Mutex<BTreeSet<String>>,
+}
+
+/// What became of one network in a reconcile.
+enum Realised {
+    Done,
+    /// An earlier release's network of the same name still has containers; tasks wait (`held_back`).
+    HeldBack,
 }
 
 /// A FDB entry of a VXLAN device: MAC → underlay address.
@@ -105,6 +118,7 @@ impl LinuxDataPlane {
             dns,
             vip_tables: Default::default(),
             unfinished: Default::default(),
+            held_back: Default::default(),
         })
     }
 
@@ -146,36 +160,70 @@ impl LinuxDataPlane {
             let name = link_name(&link).unwrap_or_default();
             if name.starts_with(VXLAN_NAME_PREFIX) && vxlan_info(&link).is_some() && !wanted_vxlans.contains(name) {
                 tracing::info!(device = name, "removing a stale overlay VXLAN device (its gateway device goes too)");
-                self.remove_link(name, link.header.index).await?;
+                self.remove_link(name, link.header.index, OverlayStep::RemoveVxlan).await?;
             }
         }
         // Several nodes' data planes in one namespace share the table: it stays while any of them has a network,
         // and while a stale network's gateway device is still there.
         let isolate = !plan.networks.is_empty() || !foreign.is_empty() || stale_kept;
         super::isolation::apply(isolate).await.map_err(|reason| node_error(OverlayStep::Isolation, reason))?;
-        for network in &plan.networks {
-            self.realise(network, adopted.get(network.network_id.as_str()).copied()).await?;
+        if plan.networks.iter().any(|network| !network.internal) {
+            self.docker.ensure_egress().await.map_err(|reason| node_error(OverlayStep::Egress, reason))?;
         }
+        let mut held_back = BTreeSet::new();
+        for network in &plan.networks {
+            match self.realise(network, adopted.get(network.network_id.as_str()).copied()).await? {
+                Realised::Done => {}
+                Realised::HeldBack => {
+                    held_back.insert(network.network_id.clone());
+                }
+            }
+        }
+        if plan.networks.is_empty() {
+            // Best effort, like the stale networks: a container stopping after its task ended may still hold it.
+            if let Err(reason) = self.docker.remove_egress().await {
+                tracing::info!(%reason, "the egress network stays for now");
+                self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        if !held_back.is_empty() {
+            self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        *self.held_back.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = held_back;
         Ok(())
     }
 
-    /// Makes one network's VXLAN device, gateway device, Docker network and entries what the plan says.
+    /// Makes one network's VXLAN device, gateway device, Docker network and entries what the plan says; or holds
+    /// it back while an earlier release's network of the same name still has containers (it cannot be replaced
+    /// before they are gone).
     async fn realise(
         &self,
         network: &OverlayNetworkPlan,
         existing: Option<&ExistingOverlayNetwork>,
-    ) -> Result<(), OverlayError> {
+    ) -> Result<Realised, OverlayError> {
         let fail = |step: OverlayStep, reason: String| OverlayError::new(&network.network_id, step, reason);
         let desired = docker_spec(network);
-        let docker_network_fits = existing.is_some_and(|found| found.spec.as_ref() == Some(&desired));
-        // A network that differs goes first: an earlier release's bridge network owns a device named like the
-        // gateway device, which Docker removes with it.
+        let mut docker_network_fits = existing.is_some_and(|found| found.spec.as_ref() == Some(&desired));
         if let Some(found) = existing.filter(|_| !docker_network_fits) {
             tracing::info!(network = %network.network_id, "recreating the overlay Docker network: it differs");
-            self.docker
-                .remove(&found.docker_id)
-                .await
-                .map_err(|reason| fail(OverlayStep::RemoveDockerNetwork, reason))?;
+            if let Err(reason) = self.docker.remove(&found.docker_id).await {
+                let error = fail(OverlayStep::RemoveDockerNetwork, reason);
+                tracing::warn!(%error, "the overlay network is held back until its containers are gone");
+                return Ok(Realised::HeldBack);
+            }
+        }
+        let links = self.links().await?;
+        let had_vxlan = links.iter().any(|link| link_name(link) == Some(network.vxlan_name().as_str()));
+        if docker_network_fits && !had_vxlan {
+            // dockerd restored the network while its parent was missing (after a reboot it starts before us), and
+            // its macvlan driver then forgets the network while still listing it: make it anew. If it still has
+            // endpoints, dockerd knew it all along and it stays.
+            if let Some(found) = existing {
+                match self.docker.remove(&found.docker_id).await {
+                    Ok(()) => docker_network_fits = false,
+                    Err(reason) => tracing::info!(%reason, "keeping the overlay Docker network: it is in use"),
+                }
+            }
         }
         let vxlan_index = self.ensure_vxlan(network).await?;
         self.ensure_gateway(network, vxlan_index).await?;
@@ -183,7 +231,8 @@ impl LinuxDataPlane {
             self.docker.create(&desired).await.map_err(|reason| fail(OverlayStep::CreateDockerNetwork, reason))?;
         }
         self.ensure_fdb(network, vxlan_index).await?;
-        self.ensure_neighbours(network, vxlan_index).await
+        self.ensure_neighbours(network, vxlan_index).await?;
+        Ok(Realised::Done)
     }
 
     /// The VXLAN device of `network`, created or repaired, on no bridge and up; returns its index.
@@ -207,7 +256,7 @@ impl LinuxDataPlane {
                 return Ok(link.header.index);
             }
             tracing::info!(device = %name, "recreating the overlay VXLAN device: settings differ");
-            self.remove_link(&name, link.header.index).await?;
+            self.remove_link(&name, link.header.index, OverlayStep::RemoveVxlan).await?;
         }
         let device = LinkVxlan::new(&name, network.vxlan_id)
             .port(network.vxlan_port)
@@ -230,7 +279,7 @@ impl LinuxDataPlane {
     async fn ensure_gateway(&self, network: &OverlayNetworkPlan, vxlan_index: u32) -> Result<(), OverlayError> {
         let fail =
             |error: rtnetlink::Error| OverlayError::new(&network.network_id, OverlayStep::ConfigureGateway, error);
-        let name = network.network_name();
+        let name = network.gateway_name();
         let mac = mac_for(network.local_gateway);
         let links = self.links().await?;
         let found = links.iter().find(|link| link_name(link) == Some(name.as_str()));
@@ -246,7 +295,7 @@ impl LinuxDataPlane {
             other => {
                 if let Some(link) = other {
                     tracing::info!(device = %name, "recreating the overlay gateway device: it differs");
-                    self.remove_link(&name, link.header.index).await?;
+                    self.remove_link(&name, link.header.index, OverlayStep::ConfigureGateway).await?;
                 }
                 let device = LinkMacVlan::new(&name, vxlan_index, MacVlanMode::Bridge)
                     .address(mac.to_vec())
@@ -256,24 +305,31 @@ impl LinuxDataPlane {
                 self.link_index(&network.network_id, &name, OverlayStep::ConfigureGateway).await?
             }
         };
-        let has_gateway = self
+        // The device is ours alone: any other IPv4 address on it goes (an earlier subnet's, say).
+        let addresses: Vec<AddressMessage> = self
             .netlink
             .address()
             .get()
             .set_link_index_filter(index)
             .execute()
             .try_filter(|message| {
-                let holds = message.header.index == index
-                    && message.header.prefix_len == network.prefix_len
-                    && message.attributes.iter().any(|nla| {
-                        matches!(nla, AddressAttribute::Local(IpAddr::V4(addr)) if *addr == network.local_gateway)
-                    });
-                futures::future::ready(holds)
+                futures::future::ready(message.header.index == index && message.header.family == AddressFamily::Inet)
             })
-            .try_next()
+            .try_collect()
             .await
-            .map_err(fail)?
-            .is_some();
+            .map_err(fail)?;
+        let mut has_gateway = false;
+        for address in addresses {
+            let holds_gateway = address.header.prefix_len == network.prefix_len
+                && address.attributes.iter().any(
+                    |nla| matches!(nla, AddressAttribute::Local(IpAddr::V4(addr)) if *addr == network.local_gateway),
+                );
+            if holds_gateway {
+                has_gateway = true;
+            } else {
+                self.netlink.address().del(address).execute().await.map_err(fail)?;
+            }
+        }
         if !has_gateway {
             self.netlink
                 .address()
@@ -435,12 +491,12 @@ impl LinuxDataPlane {
             .map_err(|error| node_error(OverlayStep::ListLinks, error))
     }
 
-    /// Deletes the device `name` at `index`; a device already gone is fine.
-    async fn remove_link(&self, name: &str, index: u32) -> Result<(), OverlayError> {
+    /// Deletes the device `name` at `index` (in `step`); a device already gone is fine.
+    async fn remove_link(&self, name: &str, index: u32, step: OverlayStep) -> Result<(), OverlayError> {
         match self.netlink.link().del(index).execute().await {
             Ok(()) => Ok(()),
             Err(error) if is_not_found(&error) => Ok(()),
-            Err(error) => Err(OverlayError::new(name, OverlayStep::RemoveVxlan, error)),
+            Err(error) => Err(OverlayError::new(name, step, error)),
         }
     }
 }
@@ -515,6 +571,10 @@ impl OverlayDataPlane for LinuxDataPlane {
     fn needs_retry(&self) -> bool {
         self.unfinished.load(std::sync::atomic::Ordering::SeqCst)
     }
+
+    fn held_back(&self) -> BTreeSet<String> {
+        self.held_back.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
 }
 
 /// A daemon's data plane: the Linux one, or none when it could not be set up (no netlink, no engine) — then
@@ -548,6 +608,13 @@ impl OverlayDataPlane for HostDataPlane {
 
     fn needs_retry(&self) -> bool {
         matches!(self, HostDataPlane::Linux(plane) if plane.needs_retry())
+    }
+
+    fn held_back(&self) -> BTreeSet<String> {
+        match self {
+            HostDataPlane::Linux(plane) => plane.held_back(),
+            HostDataPlane::Unavailable(_) => BTreeSet::new(),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod isolation;
 pub mod linux;
 pub mod plan;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 
@@ -34,6 +35,8 @@ pub enum OverlayStep {
     ConfigureGateway,
     /// Installing or removing the rules that keep overlay networks apart on the node.
     Isolation,
+    /// Creating the node's egress bridge network (tasks' way out of the cluster).
+    Egress,
     ListLinks,
     CreateVxlan,
     ConfigureVxlan,
@@ -56,6 +59,7 @@ impl fmt::Display for OverlayStep {
             OverlayStep::RemoveDockerNetwork => "remove the Docker network",
             OverlayStep::ConfigureGateway => "configure this node's gateway device",
             OverlayStep::Isolation => "keep overlay networks apart",
+            OverlayStep::Egress => "create the egress network",
             OverlayStep::ListLinks => "list network devices",
             OverlayStep::CreateVxlan => "create the VXLAN device",
             OverlayStep::ConfigureVxlan => "configure the VXLAN device",
@@ -115,7 +119,9 @@ pub struct LocalTask {
 pub trait OverlayDataPlane: Send + Sync + 'static {
     /// Makes the node's overlay state what `plan` says: creates what is missing, repairs what differs, removes
     /// the networks, devices and entries of its own that the plan no longer names. Idempotent; after a restart
-    /// it adopts what exists. Stops at the first failure (what was done so far stays; the next call continues).
+    /// it adopts what exists. Stops at the first failure (what was done so far stays; the next call continues),
+    /// except that a network held back by something outside the plan's control (an earlier release's network its
+    /// old containers still use) is skipped, named by `held_back`, and retried (`needs_retry`).
     fn reconcile(&self, plan: &NodeOverlayPlan) -> impl Future<Output = Result<(), OverlayError>> + Send;
 
     /// Removes every network, device and entry of its own (`reconcile` of an empty plan).
@@ -127,6 +133,12 @@ pub trait OverlayDataPlane: Send + Sync + 'static {
     fn discover(&self, discovery: &Discovery) -> impl Future<Output = ()> + Send {
         let _ = discovery;
         async {}
+    }
+
+    /// The networks of the plan the last successful `reconcile` could not realise yet (see `reconcile`): tasks
+    /// must not be started on them. The default: none.
+    fn held_back(&self) -> BTreeSet<String> {
+        BTreeSet::new()
     }
 
     /// Whether the last `reconcile` or `discover` left something undone that a later call may finish (a stale

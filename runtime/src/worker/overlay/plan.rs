@@ -11,8 +11,11 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-/// The prefix of the Docker network of an overlay network and of this node's gateway device on it.
+/// The prefix of the Docker network of an overlay network.
 pub const NETWORK_NAME_PREFIX: &str = "swo-";
+/// The prefix of this node's gateway device on an overlay network (not `swo-`: an earlier release named its
+/// bridges so).
+pub const GATEWAY_NAME_PREFIX: &str = "swg-";
 /// The prefix of the VXLAN device of an overlay network.
 pub const VXLAN_NAME_PREFIX: &str = "swv-";
 /// How many leading characters of the network id name its devices (prefix + these ≤ 15, Linux's IFNAMSIZ − 1).
@@ -122,9 +125,14 @@ pub fn mac_for(addr: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, a, b, c, d]
 }
 
-/// The Docker network (and this node's gateway device) of network `network_id`: `swo-` + its first ten characters.
+/// The Docker network of network `network_id`: `swo-` + its first ten characters.
 pub fn network_name(network_id: &str) -> String {
     format!("{NETWORK_NAME_PREFIX}{}", id_part(network_id))
+}
+
+/// This node's gateway device on network `network_id`: `swg-` + its first ten characters.
+pub fn gateway_name(network_id: &str) -> String {
+    format!("{GATEWAY_NAME_PREFIX}{}", id_part(network_id))
 }
 
 /// The VXLAN device of network `network_id`: `swv-` + its first ten characters.
@@ -144,6 +152,10 @@ impl OverlayNetworkPlan {
 
     pub fn vxlan_name(&self) -> String {
         vxlan_name(&self.network_id)
+    }
+
+    pub fn gateway_name(&self) -> String {
+        gateway_name(&self.network_id)
     }
 
     /// Whether `addr` lies in the network's subnet.
