@@ -171,9 +171,11 @@ fn overlay_networks_through_the_cli() {
     let vip = web[0]["Services"]["web"]["VIP"].as_str().unwrap().to_string();
     assert!(vip.starts_with("10.77.0."), "{vip}");
     let service = &inspect(&node, &["service", "inspect", "web"])[0];
-    let vips = service["virtual_ips"].as_array().unwrap();
+    let vips = service["Endpoint"]["VirtualIPs"].as_array().unwrap();
     assert_eq!(vips.len(), 2, "{service}");
-    assert!(vips.iter().any(|v| v["addr"] == vip.as_str()), "{service}");
+    // Docker's service inspect gives a VIP with its network's prefix length.
+    let vip_of = |v: &Value| v["Addr"].as_str().and_then(|addr| addr.split_once('/')).map(|(addr, _)| addr.to_string());
+    assert!(vips.iter().any(|v| vip_of(v).as_deref() == Some(vip.as_str())), "{service}");
     let back = &inspect(&node, &["network", "inspect", "back"])[0];
     for task in back["Services"]["web"]["Tasks"].as_array().unwrap() {
         let ip: std::net::Ipv4Addr = task["EndpointIP"].as_str().unwrap().parse().unwrap();
@@ -190,7 +192,7 @@ fn overlay_networks_through_the_cli() {
     node.cli_ok(&["service", "update", "-d", "--network-rm", "front", "web"]);
     wait_for("web to leave front", DEADLINE, || {
         let service = inspect(&node, &["service", "inspect", "web"]);
-        (service[0]["virtual_ips"].as_array().map_or(0, Vec::len) == 1).then_some(())
+        (service[0]["Endpoint"]["VirtualIPs"].as_array().map_or(0, Vec::len) == 1).then_some(())
     });
     node.cli_ok(&["service", "rm", "web"]);
     assert_eq!(node.cli_ok(&["network", "rm", "front", "back"]), "front\nback\n");
