@@ -2,7 +2,9 @@
 //! network on which the node holds a live task, with the node's own gateway there, the underlay addresses of the
 //! other nodes realising it, and every remote endpoint — other nodes' tasks and gateways — with the underlay
 //! address to reach it. The dispatcher sends it with the node's assignments; the node's data plane makes the
-//! host match it. Invariant: deterministic (sorted), and a network appears only once the node has its gateway.
+//! host match it. With it goes the routing mesh (`MeshPort`): every port published in ingress mode and the
+//! running tasks behind it; while there is one, every node realises `ingress`. Invariant: deterministic (sorted),
+//! and a network appears only once the node has its gateway.
 
 use std::net::Ipv4Addr;
 
@@ -22,6 +24,29 @@ pub struct NodeOverlayPlan {
     pub networks: Vec<OverlayNetworkPlan>,
     /// The UDP port of VXLAN between nodes (`swarm init --data-path-port`).
     pub data_path_port: u16,
+    /// The routing mesh, which this node answers on (it then realises `ingress`).
+    #[serde(default)]
+    pub mesh: Mesh,
+}
+
+/// The routing mesh: the `ingress` network (its id; empty without ports) and every port published in ingress
+/// mode, sorted by protocol and port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mesh {
+    pub network_id: String,
+    pub ports: Vec<MeshPort>,
+}
+
+/// One port of the routing mesh: connections to `published_port` on any node go to `target_port` of one of the
+/// service's running tasks, at its address on `ingress`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MeshPort {
+    pub protocol: crate::spec::PortProtocol,
+    pub published_port: u32,
+    pub target_port: u32,
+    pub service: String,
+    /// Running tasks' addresses on `ingress`, sorted; empty while none runs (connections are refused).
+    pub backends: Vec<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,12 +101,17 @@ pub fn underlay_addr(status_addr: &str) -> Option<Ipv4Addr> {
 /// out of the peers.
 pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
     let data_path_port = store.cluster().map_or(crate::model::DEFAULT_DATA_PATH_PORT, |c| c.settings.data_path_port);
-    let mut plan = NodeOverlayPlan { networks: Vec::new(), data_path_port };
-    let local_network_ids: std::collections::BTreeSet<&str> = store
+    let mesh = mesh_ports(store);
+    let mut local_network_ids: std::collections::BTreeSet<&str> = store
         .tasks_on_node(node_id)
         .filter(|task| holds_addresses(task))
         .flat_map(|task| task.networks.iter().map(|attachment| attachment.network_id.as_str()))
         .collect();
+    // Every node answers on the mesh's ports, so every node realises `ingress` while there are any.
+    if !mesh.ports.is_empty() {
+        local_network_ids.insert(mesh.network_id.as_str());
+    }
+    let mut plan = NodeOverlayPlan { networks: Vec::new(), data_path_port, mesh: mesh.clone() };
     let underlay_of = |id: &str| store.node(id).and_then(|node| underlay_addr(&node.status.addr));
     for network_id in local_network_ids {
         let Some(network) = store.network(network_id) else { continue };
@@ -119,6 +149,36 @@ pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
         });
     }
     plan
+}
+
+/// The routing mesh's ports: each port published in ingress mode, with the addresses on `ingress` of the service's
+/// running tasks. None without an `ingress` network.
+fn mesh_ports(store: &Store) -> Mesh {
+    let Some(ingress) = store.ingress_network() else { return Mesh::default() };
+    let mut mesh = Vec::new();
+    for service in store.services().filter(|service| service.spec.endpoint_spec.publishes_ingress()) {
+        let mut backends: Vec<Ipv4Addr> = store
+            .tasks_of_service(&service.id)
+            .filter(|task| task.status.state == TaskState::Running && task.desired_state == TaskState::Running)
+            .filter_map(|task| task.networks.iter().find(|a| a.network_id == ingress.id).map(|a| a.addr))
+            .collect();
+        backends.sort();
+        let ports = service.spec.endpoint_spec.ports.iter();
+        for port in ports.filter(|port| port.publish_mode == crate::spec::PublishMode::Ingress) {
+            mesh.push(MeshPort {
+                protocol: port.protocol,
+                published_port: port.published_port,
+                target_port: port.target_port,
+                service: service.spec.name.clone(),
+                backends: backends.clone(),
+            });
+        }
+    }
+    mesh.sort();
+    if mesh.is_empty() {
+        return Mesh::default();
+    }
+    Mesh { network_id: ingress.id.clone(), ports: mesh }
 }
 
 /// The services attached to network `network_id`, with their running tasks' addresses there.

@@ -371,6 +371,41 @@ fn each_node_is_told_the_remote_endpoints_of_the_networks_it_realises() {
 }
 
 #[test]
+fn the_routing_mesh_reaches_every_node_and_follows_the_running_tasks() {
+    let mut cluster = Cluster::new(ClusterSettings::default());
+    cluster.network("ing", NetworkSpec::ingress()).unwrap();
+    for node in ["n1", "n2", "n3"] {
+        cluster.node(node);
+    }
+    let mut spec = service("web", 1, &[]);
+    spec.endpoint_spec.ports = vec![PortConfig::tcp(8080, 80)];
+    cluster.run(Command::CreateService { service_id: "web".into(), spec });
+    cluster.settle();
+    let task = cluster.store.tasks().next().unwrap().clone();
+    assert_eq!(task.networks.iter().map(|a| a.network_id.as_str()).collect::<Vec<_>>(), ["ing"]);
+    let ingress = cluster.store.network("ing").unwrap();
+    assert_eq!(ingress.allocation.node_gateways.len(), 3, "every node answers on the port, so every node has a gateway");
+    let idle = ["n1", "n2", "n3"].into_iter().find(|n| Some(*n) != task.node_id.as_deref()).unwrap();
+    let plan = overlay::plan_for_node(&cluster.store, idle);
+    assert_eq!(plan.networks.iter().map(|n| n.network_id.as_str()).collect::<Vec<_>>(), ["ing"], "{plan:?}");
+    assert_eq!(plan.mesh.network_id, "ing");
+    let port = &plan.mesh.ports[0];
+    assert_eq!((port.published_port, port.target_port, port.service.as_str()), (8080, 80, "web"));
+    assert!(port.backends.is_empty(), "no task runs yet: {plan:?}");
+    cluster.run(common::set_status(&task.id, TaskState::Running));
+    let plan = overlay::plan_for_node(&cluster.store, idle);
+    assert_eq!(plan.mesh.ports[0].backends, [task.networks[0].addr]);
+    // A service without ingress ports gets no address on `ingress`; without any, no node realises it.
+    cluster.run(Command::CreateService { service_id: "quiet".into(), spec: service("quiet", 1, &[]) });
+    cluster.settle();
+    let quiet = cluster.store.tasks().find(|t| t.service_id == "quiet").unwrap();
+    assert!(quiet.networks.is_empty(), "{quiet:?}");
+    cluster.run(Command::RemoveService { id: "web".into() });
+    let plan = overlay::plan_for_node(&cluster.store, idle);
+    assert!(plan.networks.is_empty() && plan.mesh.ports.is_empty(), "{plan:?}");
+}
+
+#[test]
 fn released_addresses_are_not_handed_out_again_at_once() {
     let mut cluster = Cluster::new(ClusterSettings::default());
     cluster.network("front", NetworkSpec::overlay("front")).unwrap();
@@ -440,6 +475,9 @@ fn spec_of(service: u8, replicas: u8, networks: &[u8], dnsrr: bool) -> ServiceSp
     spec.task_template.networks = names.into_iter().map(NetworkAttachmentConfig::new).collect();
     if dnsrr {
         spec.endpoint_spec.mode = ResolutionMode::Dnsrr;
+    } else if service % 2 == 0 {
+        // Through the routing mesh: its tasks get an address on `ingress`, every node a gateway there.
+        spec.endpoint_spec.ports = vec![PortConfig::tcp(8000 + u32::from(service), 80)];
     }
     spec
 }
@@ -471,6 +509,7 @@ fn play(steps: &[Step]) {
         default_subnet_prefix_len: 28,
         ..ClusterSettings::default()
     });
+    cluster.network("ingress", NetworkSpec::ingress()).unwrap();
     for node in 0..3 {
         cluster.node(&format!("n{node}"));
     }
@@ -547,10 +586,15 @@ fn play(steps: &[Step]) {
     for id in cluster.store.services().map(|s| s.id.clone()).collect::<Vec<_>>() {
         cluster.run(Command::RemoveService { id });
     }
-    for network in cluster.store.networks().map(|n| n.id.clone()).collect::<Vec<_>>() {
+    // `ingress` stays (it cannot be removed), holding its nominal gateway and the nodes' gateways only.
+    for network in cluster.store.networks().filter(|n| !n.spec.ingress).map(|n| n.id.clone()).collect::<Vec<_>>() {
         cluster.run(Command::RemoveNetwork { id: network });
     }
-    assert_eq!(cluster.store.ipam().heap_bytes(), 0, "nothing leaked");
+    allocated_equals_live(&cluster.store);
+    let ingress = cluster.store.ingress_network().expect("ingress stays");
+    let held = 1 + ingress.allocation.node_gateways.len();
+    assert_eq!(cluster.store.ipam().network(&ingress.id).unwrap().used_count() as usize, held, "nothing leaked");
+    assert_eq!(cluster.store.networks().count(), 1);
 }
 
 proptest! {

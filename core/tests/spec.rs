@@ -934,7 +934,7 @@ fn ports_are_published_in_host_mode_until_the_mesh_lands() {
         publish_mode,
     };
     for mode in [PublishMode::Ingress, PublishMode::Host] {
-        assert_eq!(asked(5353, mode).into_publishable(), Ok(asked(5353, PublishMode::Host)), "{mode}");
+        assert_eq!(asked(5353, mode).into_publishable(), Ok(asked(5353, mode)), "{mode}");
         let refused = asked(0, mode).into_publishable().unwrap_err();
         assert_eq!(refused, PublishedPortRequired { target_port: 53, protocol: PortProtocol::Udp });
         assert_eq!(

@@ -56,6 +56,10 @@ fn host_port(published_port: u32, target_port: u32, protocol: PortProtocol) -> P
     PortConfig { name: String::new(), protocol, target_port, published_port, publish_mode: PublishMode::Host }
 }
 
+fn ingress_port(published_port: u32, target_port: u32, protocol: PortProtocol) -> PortConfig {
+    PortConfig { publish_mode: PublishMode::Ingress, ..host_port(published_port, target_port, protocol) }
+}
+
 fn mount(kind: MountType, source: &str, target: &str, read_only: bool) -> Mount {
     Mount { kind, source: source.to_owned(), target: target.to_owned(), read_only, tmpfs_options: None }
 }
@@ -117,26 +121,27 @@ const CASES: &[Case] = &[
         },
     },
     Case {
-        name: "dnsrr endpoint with a published port: host mode, as service create records it",
-        yaml: "services:\n  web:\n    image: nginx\n    ports: [\"80:80\"]\n    deploy: {endpoint_mode: dnsrr}\n",
+        name: "dnsrr endpoint with a host-mode port",
+        yaml: "services:\n  web:\n    image: nginx\n    ports: [{target: 80, published: 80, mode: host}]\n    \
+               deploy: {endpoint_mode: dnsrr}\n",
         expect: |s| {
             s.endpoint_spec.mode = ResolutionMode::Dnsrr;
             s.endpoint_spec.ports = vec![host_port(80, 80, PortProtocol::Tcp)];
         },
     },
     Case {
-        name: "ports: short, long, ranges, in host mode, sorted",
+        name: "ports: short, long, ranges, each in its mode (ingress unless host is asked for), sorted",
         yaml: "services:\n  web:\n    image: nginx\n    ports:\n      - \"9000-9001:90-91\"\n      - 8080:80\n      \
                - 53:53/udp\n      - {target: 443, published: 8443, mode: host, protocol: tcp}\n      \
                - {target: 22, published: 2222, mode: ingress}\n",
         expect: |s| {
             s.endpoint_spec.ports = vec![
-                host_port(53, 53, PortProtocol::Udp),
-                host_port(2222, 22, PortProtocol::Tcp),
-                host_port(8080, 80, PortProtocol::Tcp),
+                ingress_port(53, 53, PortProtocol::Udp),
+                ingress_port(2222, 22, PortProtocol::Tcp),
+                ingress_port(8080, 80, PortProtocol::Tcp),
                 host_port(8443, 443, PortProtocol::Tcp),
-                host_port(9000, 90, PortProtocol::Tcp),
-                host_port(9001, 91, PortProtocol::Tcp),
+                ingress_port(9000, 90, PortProtocol::Tcp),
+                ingress_port(9001, 91, PortProtocol::Tcp),
             ]
         },
     },
@@ -628,6 +633,12 @@ const REFUSALS: &[(&str, &str, &str)] = &[
         "services:\n  web:\n    image: nginx\n    volumes: [{type: volume, target: /data, read_only: true}]\n",
         "stack.yml:4:5: services.web.volumes: invalid mount config for type \"volume\": must not set ReadOnly mode \
          when using anonymous volumes",
+    ),
+    (
+        "an ingress port on a dnsrr service (the mesh balances over a VIP, which dnsrr has none of)",
+        "services:\n  web:\n    image: nginx\n    ports: [\"80:80\"]\n    deploy: {endpoint_mode: dnsrr}\n",
+        "stack.yml:4:5: services.web.ports: EndpointSpec: port published with ingress mode can't be used with dnsrr \
+         mode",
     ),
 ];
 

@@ -45,10 +45,9 @@ pub enum PortError {
     MismatchedRanges { container: String, host: String },
 }
 
-/// `-p`/`--publish`/`--publish-add`: `parse_port_spec`, then each port as the cluster publishes it today
-/// (core's `PortConfig::into_publishable`, which `stack deploy` shares): until the routing mesh exists, a port
-/// asked for in ingress mode (Docker's default) is recorded as host mode, and a port without a published port
-/// (`80`, `target=80`) is refused, since Docker would assign one from the dynamic range.
+/// `-p`/`--publish`/`--publish-add`: `parse_port_spec`, then each port as the cluster publishes it (core's
+/// `PortConfig::into_publishable`, which `stack deploy` shares): a port without a published port (`80`,
+/// `target=80`) is refused, since Docker would assign one from the dynamic range, which is not done yet.
 pub fn parse_publish(text: &str) -> Result<Vec<PortConfig>, PortError> {
     parse_port_spec(text)?
         .into_iter()
@@ -184,13 +183,10 @@ mod tests {
         ];
         for (text, expected) in good {
             assert_eq!(parse_port_spec(text), Ok(expected.to_vec()), "{text}");
-            // `parse_publish` (`-p`, `--publish-add`) parses the same ports but records each in host mode, whatever
-            // mode was asked for: there is no routing mesh yet.
-            let host: Vec<PortConfig> =
-                expected.iter().map(|p| port(p.published_port, p.target_port, p.protocol, Host)).collect();
-            assert_eq!(parse_publish(text), Ok(host), "{text}");
+            // `parse_publish` (`-p`, `--publish-add`) takes the same ports, each in the mode asked for.
+            assert_eq!(parse_publish(text), Ok(expected.to_vec()), "{text}");
         }
-        assert_eq!(parse_publish("8080:80"), Ok(vec![port(8080, 80, Tcp, Host)]));
+        assert_eq!(parse_publish("8080:80"), Ok(vec![port(8080, 80, Tcp, Ingress)]));
         let named = parse_publish("name=Web,published=8080,target=80").unwrap();
         assert_eq!(named[0].name, "web", "Docker lowercases the whole long form");
 

@@ -120,8 +120,8 @@ mod tests {
         ])
         .unwrap();
         let mut expected = ServiceSpec::replicated("web", "nginx:1.25", 3);
-        // `-p` records the port in host mode (no routing mesh yet), not `PortConfig::tcp`'s ingress default.
-        expected.endpoint_spec.ports = vec![port(8080, 80, PortProtocol::Tcp, PublishMode::Host)];
+        // `-p` publishes through the routing mesh (ingress mode), as Docker's does.
+        expected.endpoint_spec.ports = vec![port(8080, 80, PortProtocol::Tcp, PublishMode::Ingress)];
         expected.task_template.container_spec.env = strings(&["A=1"]);
         expected.task_template.placement.constraints = strings(&["node.role==manager"]);
         expected.update_config.as_mut().unwrap().order = UpdateOrder::StartFirst;
@@ -447,8 +447,11 @@ mod tests {
                 &["--mount", "type=bind,target=/x"],
                 r#"invalid mount config for type "bind": field Source must not be empty"#,
             ),
-            // No create case for "port published with ingress mode can't be used with dnsrr mode": `-p` records
-            // every port in host mode, so create cannot produce an ingress port.
+            // Swarm refuses it: a dnsrr service has no VIP, and the mesh needs one address for the service.
+            (
+                &["--endpoint-mode", "dnsrr", "-p", "80:80"],
+                "EndpointSpec: port published with ingress mode can't be used with dnsrr mode",
+            ),
         ];
         for (argv, expected) in cases {
             let mut full = vec!["--name", "x"];
@@ -456,12 +459,12 @@ mod tests {
             full.push("img");
             assert_eq!(create(&full), Err(expected.to_string()), "{argv:?}");
         }
-        // dnsrr with a published port is accepted, even when ingress mode is asked for: the port is bound in host mode.
-        for publish in ["80:80", "published=80,target=80,mode=ingress"] {
-            let spec = create(&["--name", "x", "--endpoint-mode", "dnsrr", "-p", publish, "img"]).unwrap();
-            assert_eq!(spec.endpoint_spec.mode, ResolutionMode::Dnsrr, "{publish}");
-            assert_eq!(spec.endpoint_spec.ports, vec![port(80, 80, PortProtocol::Tcp, PublishMode::Host)], "{publish}");
-        }
+        // dnsrr with a host-mode port is accepted.
+        let spec =
+            create(&["--name", "x", "--endpoint-mode", "dnsrr", "-p", "mode=host,published=80,target=80", "img"])
+                .unwrap();
+        assert_eq!(spec.endpoint_spec.mode, ResolutionMode::Dnsrr);
+        assert_eq!(spec.endpoint_spec.ports, vec![port(80, 80, PortProtocol::Tcp, PublishMode::Host)]);
         // Without --name the spec goes unnamed (the daemon generates a name); the rest is still checked.
         assert_eq!(create(&["img"]).map(|spec| spec.name), Ok(String::new()));
         assert_eq!(

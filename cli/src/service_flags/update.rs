@@ -410,21 +410,21 @@ mod tests {
     fn update_ports() {
         use PortProtocol::{Tcp, Udp};
         use PublishMode::{Host, Ingress};
-        // Ports added with `-p` are in host mode; `--publish-rm` (ingress by default) still removes them, since
-        // removal matches target port and protocol only, whatever the mode.
+        // Ports added with `-p` are in ingress mode (the routing mesh); `--publish-rm` matches target port and
+        // protocol only, whatever the mode.
         let created = create(&["--name", "web", "-p", "8080:80", "-p", "5353:53/udp", "nginx:1.25"]).unwrap();
-        assert_eq!(created.endpoint_spec.ports, vec![port(8080, 80, Tcp, Host), port(5353, 53, Udp, Host)]);
-        let sorted = vec![port(5353, 53, Udp, Host), port(8080, 80, Tcp, Host)];
+        assert_eq!(created.endpoint_spec.ports, vec![port(8080, 80, Tcp, Ingress), port(5353, 53, Udp, Ingress)]);
+        let sorted = vec![port(5353, 53, Udp, Ingress), port(8080, 80, Tcp, Ingress)];
         for removal in ["80", "8080:80", "80/tcp", "target=80", "target=80,mode=ingress", "target=80,mode=host"] {
             let spec = update(&created, &["--publish-rm", removal]).unwrap();
-            assert_eq!(spec.endpoint_spec.ports, vec![port(5353, 53, Udp, Host)], "{removal}");
+            assert_eq!(spec.endpoint_spec.ports, vec![port(5353, 53, Udp, Ingress)], "{removal}");
         }
         for removal in ["80/udp", "81", "53"] {
             let spec = update(&created, &["--publish-rm", removal]).unwrap();
             assert_eq!(spec.endpoint_spec.ports, sorted, "{removal}");
         }
 
-        // `--publish-add` records host mode too, even for `mode=ingress`; removals apply to the current ports only.
+        // `--publish-add` keeps the mode asked for; removals apply to the current ports only.
         let spec = update(
             &created,
             &[
@@ -435,16 +435,16 @@ mod tests {
                 "--publish-rm",
                 "53/udp",
                 "--publish-add",
-                "published=7000,target=70,mode=ingress",
+                "published=7000,target=70,mode=host",
             ],
         )
         .unwrap();
-        assert_eq!(spec.endpoint_spec.ports, vec![port(7000, 70, Tcp, Host), port(8443, 443, Tcp, Host)]);
+        assert_eq!(spec.endpoint_spec.ports, vec![port(7000, 70, Tcp, Host), port(8443, 443, Tcp, Ingress)]);
 
-        // An ingress-mode port (from before host mode, or set through the API) is removed the same way.
+        // A host-mode port is removed the same way.
         let mut current = created.clone();
-        current.endpoint_spec.ports.push(port(9000, 90, Tcp, Ingress));
-        for removal in ["90", "target=90,mode=host"] {
+        current.endpoint_spec.ports.push(port(9000, 90, Tcp, Host));
+        for removal in ["90", "target=90,mode=ingress"] {
             let spec = update(&current, &["--publish-rm", removal]).unwrap();
             assert_eq!(spec.endpoint_spec.ports, sorted, "{removal}");
         }
@@ -454,7 +454,7 @@ mod tests {
         let keys: Vec<String> = spec.endpoint_spec.ports.iter().map(port_key).collect();
         assert_eq!(
             keys,
-            strings(&["10000:100/tcp/host", "5353:53/udp/host", "8080:80/tcp/host", "9000:90/tcp/ingress"])
+            strings(&["10000:100/tcp/ingress", "5353:53/udp/ingress", "8080:80/tcp/ingress", "9000:90/tcp/host"])
         );
         assert_eq!(
             update(&current, &["--publish-add", "8080:81"]),

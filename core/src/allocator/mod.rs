@@ -2,7 +2,8 @@
 //! the scheduler. Before scheduling: every service gets a virtual IP on each network of its spec (endpoint mode
 //! `vip`), and a task created `New` whose service still wants it gets an address on each of its networks and moves
 //! to `Pending` ("pending task scheduling"), which is what the scheduler picks up. After scheduling: a node that
-//! got a task on a network it has no gateway on yet gets one (`attach_nodes`). Addresses are the lowest free ones
+//! got a task on a network it has no gateway on yet gets one, and every node one on `ingress` while the routing
+//! mesh has a port (`attach_nodes`); a task publishing a port in ingress mode gets an address on `ingress` too. Addresses are the lowest free ones
 //! of what the store has in use plus what this run already handed out, so one run never hands an address out
 //! twice; `apply` checks again. VIPs and task addresses leave one address free per node without a gateway on the
 //! network, so a node given a task there can always get its gateway. Invariant: it only moves tasks forward from `New` and never takes an address back
@@ -28,8 +29,9 @@ pub fn allocate(store: &Store, now: Timestamp) -> Vec<Command> {
     for task in
         store.tasks().filter(|task| task.status.state == TaskState::New && task.desired_state <= TaskState::Complete)
     {
-        if task.networks.is_empty() && !task.spec.networks.is_empty() {
-            let Some(networks) = task_addresses(store, &task.spec.networks, &mut handout) else { continue };
+        let Some(network_ids) = store.task_network_ids(task) else { continue };
+        if task.networks.is_empty() && !network_ids.is_empty() {
+            let Some(networks) = task_addresses(&network_ids, &mut handout) else { continue };
             commands.push(Command::AllocateTask { id: task.id.clone(), networks });
         }
         commands.push(Command::UpdateTaskStatus {
@@ -46,10 +48,17 @@ pub fn allocate(store: &Store, now: Timestamp) -> Vec<Command> {
     batched(commands)
 }
 
-/// Gateways for nodes that were given a task on a network they have none on.
+/// Gateways for nodes that were given a task on a network they have none on, and on `ingress` for every node
+/// while a service publishes a port in ingress mode (every node answers on it).
 pub fn attach_nodes(store: &Store) -> Vec<Command> {
     let mut handout = Handout::new(store);
     let mut wanted = BTreeSet::new();
+    let mesh = store.services().any(|service| service.spec.endpoint_spec.publishes_ingress());
+    if let Some(ingress) = store.ingress_network().filter(|_| mesh) {
+        for node in store.nodes().filter(|node| !ingress.allocation.node_gateways.contains_key(&node.id)) {
+            wanted.insert((ingress.id.clone(), node.id.clone()));
+        }
+    }
     for task in store.tasks().filter(|task| crate::ipam::holds_addresses(task)) {
         let Some(node_id) = &task.node_id else { continue };
         for attachment in &task.networks {
@@ -101,15 +110,11 @@ fn virtual_ips(store: &Store, handout: &mut Handout) -> Vec<Command> {
     commands
 }
 
-/// An address on each network of a task spec, or `None` (nothing taken) if one is gone or full.
-fn task_addresses(
-    store: &Store,
-    configs: &[crate::spec::NetworkAttachmentConfig],
-    handout: &mut Handout,
-) -> Option<Vec<NetworkAttachment>> {
-    let mut networks = Vec::with_capacity(configs.len());
-    for config in configs {
-        let network_id = store.resolve_network(&config.target)?.id.clone();
+/// An address on each of `network_ids`, or `None` (nothing taken) if one is full.
+fn task_addresses(network_ids: &[String], handout: &mut Handout) -> Option<Vec<NetworkAttachment>> {
+    let mut networks = Vec::with_capacity(network_ids.len());
+    for network_id in network_ids {
+        let network_id = network_id.clone();
         match handout.take_leaving_gateways(&network_id) {
             Some(addr) => networks.push(NetworkAttachment { network_id, addr }),
             None => {

@@ -1,6 +1,6 @@
 //! Docker's `EndpointSpec`: how a service is reached (VIP or DNS round robin) and the ports it publishes, with
-//! SwarmKit's `validateEndpointSpec` plus port ranges, and the one rule for how a port asked for is published while
-//! there is no routing mesh (`PortConfig::into_publishable`), which `service create` and `stack deploy` share.
+//! SwarmKit's `validateEndpointSpec` plus port ranges, and the one rule for which ports can be published
+//! (`PortConfig::into_publishable`), which `service create` and `stack deploy` share.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +18,11 @@ pub struct EndpointSpec {
 }
 
 impl EndpointSpec {
+    /// Whether a port is published in ingress mode: the routing mesh answers on it on every node.
+    pub fn publishes_ingress(&self) -> bool {
+        self.ports.iter().any(|port| port.publish_mode == PublishMode::Ingress)
+    }
+
     /// SwarmKit's `validateEndpointSpec` plus port ranges.
     pub fn validate(&self) -> Result<(), SpecError> {
         let mut published = BTreeSet::new();
@@ -58,17 +63,14 @@ impl PortConfig {
         PortConfig { published_port, target_port, ..PortConfig::default() }
     }
 
-    /// The port as the cluster publishes it today, whoever asked for it (`service create -p`, `service update
-    /// --publish-add`, a stack's `ports:`). There is no routing mesh yet, so every published port is bound on the
-    /// node that runs the task — Swarm's `mode=host` — and a port asked for in ingress mode (Docker's default) is
-    /// recorded as host mode, which `service inspect` then shows plainly. A port without a published number is
-    /// refused: Docker would assign one from the dynamic range, which needs the mesh. When the mesh lands, this is
-    /// the one place to change.
-    pub fn into_publishable(mut self) -> Result<PortConfig, PublishedPortRequired> {
+    /// A port as the cluster publishes it (`service create -p`, `service update --publish-add`, a stack's
+    /// `ports:`): in ingress mode (Docker's default) the routing mesh answers on it on every node, in host mode
+    /// the node running the task binds it. A port without a published number is refused: Docker would assign one
+    /// from 30000–32767, which is not done yet.
+    pub fn into_publishable(self) -> Result<PortConfig, PublishedPortRequired> {
         if self.published_port == 0 {
             return Err(PublishedPortRequired { target_port: self.target_port, protocol: self.protocol });
         }
-        self.publish_mode = PublishMode::Host;
         Ok(self)
     }
 }

@@ -144,21 +144,15 @@ impl Txn<'_> {
         if task.status.state != TaskState::New || !task.networks.is_empty() {
             return Err(Rejection::InvalidSpec { reason: format!("task {id} is already allocated") });
         }
-        if networks.len() != task.spec.networks.len() {
+        let wanted = self
+            .store
+            .task_network_ids(&task)
+            .ok_or_else(|| Rejection::InvalidSpec { reason: format!("task {id}: a network of its spec is gone") })?;
+        let given: Vec<&str> = networks.iter().map(|attachment| attachment.network_id.as_str()).collect();
+        if given != wanted.iter().map(String::as_str).collect::<Vec<_>>() {
             return Err(Rejection::InvalidSpec {
-                reason: format!("task {id} has {} networks but {} addresses", task.spec.networks.len(), networks.len()),
+                reason: format!("task {id}: addresses given on {given:?}, but it attaches to {wanted:?}"),
             });
-        }
-        for (attachment, config) in networks.iter().zip(&task.spec.networks) {
-            let network = self
-                .store
-                .resolve_network(&config.target)
-                .ok_or_else(|| Rejection::NoSuchNetwork { id: config.target.clone() })?;
-            if network.id != attachment.network_id {
-                return Err(Rejection::InvalidSpec {
-                    reason: format!("task {id}: address for {} given on {}", network.id, attachment.network_id),
-                });
-            }
         }
         check_free(self.store, networks.iter().map(|a| (a.network_id.as_str(), a.addr)))?;
         task.networks = networks.to_vec();
@@ -310,6 +304,20 @@ impl Store {
             })
             .map(|service| service.spec.name.clone())
             .collect()
+    }
+
+    /// The networks a task gets an address on, in order: its spec's (each resolved by id or name), then `ingress`
+    /// when the task publishes a port in ingress mode and the cluster has one (the routing mesh reaches it there).
+    /// `None` if a network of the spec is gone.
+    pub fn task_network_ids(&self, task: &crate::model::Task) -> Option<Vec<String>> {
+        let mut ids = Vec::with_capacity(task.spec.networks.len() + 1);
+        for config in &task.spec.networks {
+            ids.push(self.resolve_network(&config.target)?.id.clone());
+        }
+        if let Some(ingress) = self.ingress_network().filter(|_| task.endpoint.publishes_ingress()) {
+            ids.push(ingress.id.clone());
+        }
+        Some(ids)
     }
 
     /// The network ids a service spec attaches to, in spec order: each must exist, not be `ingress`, and be named
