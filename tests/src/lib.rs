@@ -294,9 +294,11 @@ impl Drop for Daemon {
     }
 }
 
-/// Removes the overlay networks node `node_id`'s data plane made on this engine and in this network namespace:
-/// its Docker networks (label `swarm.node.id` beside `swarm.overlay.network-id`) and their VXLAN devices
-/// (`swv-` + the first ten characters of the overlay network id). Nothing another node made is touched.
+/// Removes what node `node_id`'s data plane made on this engine and in this network namespace: its overlay Docker
+/// networks (label `swarm.node.id` beside `swarm.overlay.network-id`) and their VXLAN devices (`swv-` + the first
+/// ten characters of the overlay network id; the gateway devices go with them), its egress network, its routing
+/// mesh table and `DOCKER-USER` rule, and — once no overlay gateway device of any node is left in the namespace —
+/// the shared isolation table. Nothing another node made is touched.
 pub fn remove_overlay_networks_of_node_id(node_id: &str) {
     let listed = docker(&[
         "network",
@@ -310,9 +312,20 @@ pub fn remove_overlay_networks_of_node_id(node_id: &str) {
     ]);
     for line in listed.lines() {
         let Some((docker_id, overlay_id)) = line.split_once(' ') else { continue };
+        let _ = Command::new("docker").args(["network", "rm", docker_id]).output();
         let device: String = format!("swv-{}", overlay_id.chars().take(10).collect::<String>());
         let _ = Command::new("ip").args(["link", "del", &device]).output();
-        let _ = Command::new("docker").args(["network", "rm", docker_id]).output();
+    }
+    let egress = swarm_runtime::worker::docker::networks::egress_network_name(node_id);
+    let _ = Command::new("docker").args(["network", "rm", &egress]).output();
+    let mesh_table = swarm_runtime::worker::overlay::mesh::table_name(node_id);
+    let _ = Command::new("nft").args(["delete", "table", "ip", &mesh_table]).output();
+    let rule = swarm_runtime::worker::overlay::mesh::rule_args(node_id);
+    let _ = Command::new("iptables").arg("-w").arg("-D").args(&rule).output();
+    let links = Command::new("ip").args(["-o", "link", "show"]).output();
+    let gateways_left = links.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(": swg-"));
+    if !gateways_left {
+        let _ = Command::new("nft").args(["delete", "table", "inet", "swarm_overlay"]).output();
     }
 }
 

@@ -22,7 +22,8 @@ fn one_node_swarm_through_the_cli() {
     let outside = node.cli(&["service", "ls"]);
     assert!(!outside.status.success());
     assert!(outside.stderr_text().contains("This node is not a swarm manager"), "{}", outside.stderr_text());
-    node.cli_ok(&["init", "--advertise-addr", addr]);
+    // A pool and data-path port of its own: a user's cluster on this engine and namespace keeps the defaults.
+    node.cli_ok(&["init", "--advertise-addr", addr, "--default-addr-pool", "10.76.0.0/16", "--data-path-port", "4791"]);
     let again = node.cli(&["init"]);
     assert!(again.stderr_text().contains("This node is already part of a swarm"), "{}", again.stderr_text());
 
@@ -38,7 +39,7 @@ fn one_node_swarm_through_the_cli() {
     });
     assert!(answer.starts_with("hello from "), "{answer}");
     let inspect = node.cli_ok(&["service", "inspect", "--pretty", "hello"]);
-    assert!(inspect.contains("PublishMode = host"), "{inspect}");
+    assert!(inspect.contains("PublishMode = ingress"), "{inspect}");
 
     // Logs carry the task's name and node.
     let logs = wait_for("hello's request in its logs", DEADLINE, || {
@@ -101,9 +102,16 @@ fn one_node_swarm_through_the_cli() {
         leave.stderr_text()
     );
     assert!(!containers_of_nodes(&[&node.data_dir], "swarm.service.name=hello").is_empty());
+    let node_id = swarm_tests::node_id_of(&node.data_dir).expect("a node id");
     node.cli_ok(&["leave", "--force"]);
     wait_for("hello's containers gone", DEADLINE, || {
         containers_of_nodes(&[&node.data_dir], "swarm.service.name=hello").is_empty().then_some(())
+    });
+    // Leaving took the node's routing mesh with it (its table; the port no longer answers).
+    let mesh_table = swarm_runtime::worker::overlay::mesh::table_name(&node_id);
+    wait_for("the node's mesh table gone", DEADLINE, || {
+        let tables = std::process::Command::new("nft").args(["list", "tables"]).output().expect("nft runs");
+        (!String::from_utf8_lossy(&tables.stdout).contains(&mesh_table)).then_some(())
     });
     let after = node.cli(&["node", "ls"]);
     assert!(after.stderr_text().contains("This node is not a swarm manager"), "{}", after.stderr_text());

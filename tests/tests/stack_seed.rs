@@ -37,7 +37,8 @@ fn the_seed_stack_answers_with_data_from_its_database() {
     wait_for("the control socket", Duration::from_secs(60), || node.socket.exists().then_some(()));
     // A pool of its own: overlay networks of other clusters on this engine (a user's `scripts/up`, other tests)
     // must not overlap this one's.
-    node.cli_ok(&["init", "--advertise-addr", addr, "--default-addr-pool", "10.78.0.0/16"]);
+    let pool = ["--default-addr-pool", "10.78.0.0/16", "--data-path-port", "4792"];
+    node.cli_ok(&[&["init", "--advertise-addr", addr][..], &pool].concat());
     let file = dir.join("seed.yml");
     std::fs::write(&file, SEED_STACK).expect("write the stack file");
 

@@ -4,7 +4,8 @@
 //! leaves a bridge). One nftables table in the node's namespace, `inet swarm_overlay`, drops every forwarded packet
 //! that enters or leaves an overlay gateway device (`swg-…`); traffic between tasks of one network never passes the
 //! host's forwarding (their macvlan interfaces reach each other and the tunnel directly), and the node's own
-//! traffic to and from its gateways (the resolver) is not forwarded. A drop in any base chain is final, whatever
+//! traffic to and from its gateways (the resolver) is not forwarded. The routing mesh's connections (marked by
+//! `mesh`) pass. A drop in any base chain is final, whatever
 //! Docker's iptables chains say. Invariant: the table is replaced whole in one nft transaction, present exactly
 //! while the node has an overlay network, and nothing else is touched.
 
@@ -28,6 +29,14 @@ pub fn table_json(wanted: bool) -> Value {
         commands.push(json!({"add": {"chain": {
             "family": "inet", "table": TABLE, "name": "forward",
             "type": "filter", "hook": "forward", "prio": -1, "policy": "accept",
+        }}}));
+        // The routing mesh's connections cross from the underlay into `ingress` and back.
+        commands.push(json!({"add": {"rule": {
+            "family": "inet", "table": TABLE, "chain": "forward",
+            "expr": [
+                {"match": {"op": "==", "left": {"ct": {"key": "mark"}}, "right": super::mesh::MESH_MARK}},
+                {"accept": null},
+            ],
         }}}));
         for side in ["iifname", "oifname"] {
             commands.push(json!({"add": {"rule": {

@@ -79,6 +79,8 @@ pub struct LinuxDataPlane {
     dns: DnsServer,
     /// The VIP ruleset last applied in each container (by name), so an unchanged one is not applied again.
     vip_tables: tokio::sync::Mutex<BTreeMap<String, (u32, VipRuleset)>>,
+    /// The routing mesh last applied, so an unchanged one is not applied again.
+    mesh_applied: tokio::sync::Mutex<Option<swarm_core::overlay::Mesh>>,
     /// Something the last reconcile or discovery could not finish (see `OverlayDataPlane::needs_retry`).
     unfinished: std::sync::atomic::AtomicBool,
     /// The networks the last reconcile held back (see `OverlayDataPlane::held_back`).
@@ -117,6 +119,7 @@ impl LinuxDataPlane {
             serial: tokio::sync::Mutex::new(()),
             dns,
             vip_tables: Default::default(),
+            mesh_applied: Default::default(),
             unfinished: Default::default(),
             held_back: Default::default(),
         })
@@ -523,6 +526,7 @@ impl LinuxDataPlane {
             tracing::warn!(%error, "the overlay resolver cannot listen on a gateway; retrying");
             self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
         }
+        self.apply_mesh(&discovery.cluster.mesh).await;
         let mut tables = self.vip_tables.lock().await;
         tables.retain(|name, _| discovery.local_tasks.iter().any(|task| &task.container_name == name));
         for task in &discovery.local_tasks {
@@ -555,13 +559,34 @@ impl LinuxDataPlane {
     }
 }
 
+impl LinuxDataPlane {
+    /// The routing mesh's table and `DOCKER-USER` rule, unless `mesh` is what was last applied.
+    async fn apply_mesh(&self, mesh: &swarm_core::overlay::Mesh) {
+        let mut applied = self.mesh_applied.lock().await;
+        if applied.as_ref() == Some(mesh) {
+            return;
+        }
+        let ingress_device = super::plan::gateway_name(&mesh.network_id);
+        match super::mesh::apply(self.docker.node_id(), mesh, &ingress_device).await {
+            Ok(()) => *applied = Some(mesh.clone()),
+            Err(error) => {
+                tracing::warn!(%error, "cannot program the routing mesh; retrying");
+                *applied = None;
+                self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+}
+
 impl OverlayDataPlane for LinuxDataPlane {
     async fn reconcile(&self, plan: &NodeOverlayPlan) -> Result<(), OverlayError> {
         self.reconcile_serially(plan).await
     }
 
     async fn remove_all(&self) -> Result<(), OverlayError> {
-        self.reconcile_serially(&NodeOverlayPlan::default()).await
+        self.reconcile_serially(&NodeOverlayPlan::default()).await?;
+        self.apply_mesh(&swarm_core::overlay::Mesh::default()).await;
+        Ok(())
     }
 
     async fn discover(&self, discovery: &Discovery) {

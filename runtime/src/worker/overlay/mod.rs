@@ -2,7 +2,7 @@
 //! per network a VXLAN device, this node's own gateway device and a Docker macvlan network on it, and the
 //! forwarding entries (FDB and neighbours) toward every remote peer and endpoint. `linux` is the real data plane
 //! (rtnetlink and the Docker Engine, compiled out of the simulator), with `isolation` (the nftables rule that keeps
-//! the node's overlay networks apart); `fake` an in-memory one recording the
+//! the node's overlay networks apart) and `mesh` (the routing mesh's nftables table); `fake` an in-memory one recording the
 //! realised forwarding view for the simulator's checkers. Invariants every implementation keeps: `reconcile` is
 //! idempotent and converges from any starting point (it adopts what exists, repairs what differs and removes what
 //! the plan no longer names), it touches only what the data plane made (recognised by name prefix or label), and a
@@ -13,6 +13,8 @@ pub mod fake;
 pub mod isolation;
 #[cfg(not(madsim))]
 pub mod linux;
+#[cfg(not(madsim))]
+pub mod mesh;
 pub mod plan;
 
 use std::collections::BTreeSet;

@@ -147,15 +147,28 @@ fn daddr_match(vip: Ipv4Addr) -> Value {
 fn verdict(backends: &[Ipv4Addr]) -> Value {
     match backends {
         [] => json!({"reject": null}),
-        [only] => json!({"dnat": {"addr": only.to_string()}}),
+        some => dnat(some, None),
+    }
+}
+
+/// The nft JSON statement DNATing to one of `backends` (at least one) — the only one, or a uniformly random pick
+/// (`numgen random mod N map`) — keeping the destination port or rewriting it to `port`.
+pub fn dnat(backends: &[Ipv4Addr], port: Option<u32>) -> Value {
+    assert!(!backends.is_empty(), "a DNAT needs a backend");
+    let addr = match backends {
+        [only] => json!(only.to_string()),
         several => {
             let pairs: Vec<Value> =
                 several.iter().enumerate().map(|(index, addr)| json!([index, addr.to_string()])).collect();
-            json!({"dnat": {"addr": {"map": {
+            json!({"map": {
                 "key": {"numgen": {"mode": "random", "mod": several.len(), "offset": 0}},
                 "data": {"set": pairs},
-            }}}})
+            }})
         }
+    };
+    match port {
+        Some(port) => json!({"dnat": {"addr": addr, "port": port}}),
+        None => json!({"dnat": {"addr": addr}}),
     }
 }
 
@@ -352,6 +365,7 @@ mod tests {
                 network("other", 3, vec![service("secret", Some("10.0.3.2"), &["10.0.3.5"])]),
             ],
             data_path_port: 4789,
+            mesh: Default::default(),
         };
         let ruleset = VipRuleset::for_container(&plan, ["back", "front", "unknown"]);
         assert_eq!(

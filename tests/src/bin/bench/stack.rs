@@ -50,7 +50,8 @@ pub fn run(wanted: &dyn Fn(&str) -> bool) {
     let daemon = Daemon::start_with(addr, &dir.join("n1"), Role::Restart, &["--log-level", "warn"]);
     wait_for("the control socket", Duration::from_secs(20), || daemon.socket.exists().then_some(()));
     // A pool of its own, so its networks do not overlap those of other clusters on this engine.
-    daemon.cli_ok(&["init", "--advertise-addr", addr, "--default-addr-pool", "10.79.0.0/16"]);
+    let pool = ["--default-addr-pool", "10.79.0.0/16", "--data-path-port", "4793"];
+    daemon.cli_ok(&[&["init", "--advertise-addr", addr][..], &pool].concat());
     let file = dir.join("stack.yml");
     std::fs::write(&file, compose_file()).expect("write the compose file");
     let file = file.display().to_string();

@@ -1,0 +1,101 @@
+//! The routing mesh on three test hosts, through the `swarm` CLI as a user types it: `service create -p 8080:80`
+//! of a service whose one task runs on the third host answers on port 8080 of every host's address, the two hosts
+//! without the task included; scaled to three replicas, requests to one host reach several of them; `service
+//! update --publish-add/--publish-rm` opens and closes a port on every host; a port another service publishes is
+//! refused, naming it; removing the service leaves no mesh table on any host. Everything lives in the hosts the
+//! test starts, removed when it ends.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use swarm_tests::hosts::{HostDaemon, TestHosts, CLUSTER_PORT};
+use swarm_tests::{http_get_ok, wait_for};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+#[test]
+fn published_ports_answer_on_every_host() {
+    let hosts = TestHosts::start("mesh", 3);
+    let daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
+    let manager = &daemons[0];
+    let manager_addr = format!("{}:{CLUSTER_PORT}", hosts[0].addr());
+    manager.cli_ok(&["init", "--advertise-addr", &manager_addr]);
+    let token = manager.cli_ok(&["join-token", "-q", "worker"]).trim().to_string();
+    for worker in &daemons[1..] {
+        let addr = format!("{}:{CLUSTER_PORT}", worker.host.addr());
+        worker.cli_ok(&["join", "--token", &token, "--advertise-addr", &addr, &manager_addr]);
+    }
+    wait_for("three ready nodes", DEADLINE, || {
+        (manager.cli_ok(&["node", "ls", "--format", "{{.Status}}"]).matches("Ready").count() == 3).then_some(())
+    });
+    let on_third = format!("node.hostname=={}", hosts[2].name());
+    manager.cli_ok(&[
+        "service",
+        "create",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "--constraint",
+        &on_third,
+        "swarm-hello:1",
+    ]);
+    let ports = manager.cli_ok(&["service", "ls", "--format", "{{.Ports}}"]);
+    assert_eq!(ports.trim(), "*:8080->80/tcp");
+
+    // Every host answers, whichever runs the task.
+    let answers_on = |port: u16| -> Vec<Option<String>> {
+        hosts.hosts().iter().map(|host| http_get_ok(SocketAddr::from((host.addr(), port)))).collect()
+    };
+    let dump = || daemons.iter().map(|d| format!("--- {} ---\n{}", d.host.name(), d.log_tail())).collect::<String>();
+    let first = wait_for_or(&dump, "port 8080 on every host", || {
+        let answers = answers_on(8080);
+        answers.iter().all(|answer| answer.as_deref().is_some_and(|a| a.starts_with("hello from "))).then_some(answers)
+    });
+    assert_eq!(first.iter().collect::<BTreeSet<_>>().len(), 1, "one task answers everywhere: {first:?}");
+
+    // Three replicas: requests to the first host (which runs none of them now) spread over several.
+    manager.cli_ok(&["service", "update", "--constraint-rm", &on_third, "--replicas", "3", "web"]);
+    let first_host = SocketAddr::from((hosts[0].addr(), 8080));
+    let spread = wait_for_or(&dump, "requests to one host reaching several replicas", || {
+        let seen: BTreeSet<String> = (0..12).filter_map(|_| http_get_ok(first_host)).collect();
+        (seen.len() >= 2).then_some(seen)
+    });
+    assert!(spread.iter().all(|answer| answer.starts_with("hello from ")), "{spread:?}");
+
+    // A port opened and another closed on every host.
+    // `--publish-rm` names the target port, as in Docker; removals apply before additions.
+    manager.cli_ok(&["service", "update", "--publish-rm", "80", "--publish-add", "8081:80", "web"]);
+    wait_for_or(&dump, "8081 open and 8080 closed everywhere", || {
+        let opened = answers_on(8081).iter().all(Option::is_some);
+        let closed = answers_on(8080).iter().all(Option::is_none);
+        (opened && closed).then_some(())
+    });
+
+    // A port another service publishes is refused, naming it.
+    let taken = manager.cli(&["service", "create", "--name", "other", "-p", "8081:80", "swarm-hello:1"]);
+    let stderr = String::from_utf8_lossy(&taken.stderr);
+    assert!(!taken.status.success(), "a published port in use was given again");
+    assert!(stderr.contains("8081") && stderr.contains("web"), "{stderr}");
+
+    // Removing the service closes the port and removes the mesh everywhere.
+    manager.cli_ok(&["service", "rm", "web"]);
+    wait_for_or(&dump, "no mesh table on any host", || {
+        let tables =
+            hosts.hosts().iter().any(|host| host.run("nft", &["list", "table", "ip", "swarm_mesh"]).status.success());
+        (!tables && answers_on(8081).iter().all(Option::is_none)).then_some(())
+    });
+}
+
+/// `wait_for`, but a timeout panics with `dump()` (the daemons' logs) too.
+fn wait_for_or<T>(dump: &dyn Fn() -> String, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting for {what}\n{}", dump());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
