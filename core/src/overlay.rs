@@ -25,7 +25,6 @@ pub struct NodeOverlayPlan {
     /// The UDP port of VXLAN between nodes (`swarm init --data-path-port`).
     pub data_path_port: u16,
     /// The routing mesh, which this node answers on (it then realises `ingress`).
-    #[serde(default)]
     pub mesh: Mesh,
 }
 
@@ -164,7 +163,10 @@ fn mesh_ports(store: &Store) -> Mesh {
             .collect();
         backends.sort();
         let ports = service.spec.endpoint_spec.ports.iter();
-        for port in ports.filter(|port| port.publish_mode == crate::spec::PublishMode::Ingress) {
+        // A port without a number (possible through the API) is not one the mesh can answer on.
+        for port in
+            ports.filter(|port| port.publish_mode == crate::spec::PublishMode::Ingress && port.published_port != 0)
+        {
             mesh.push(MeshPort {
                 protocol: port.protocol,
                 published_port: port.published_port,

@@ -384,7 +384,11 @@ fn the_routing_mesh_reaches_every_node_and_follows_the_running_tasks() {
     let task = cluster.store.tasks().next().unwrap().clone();
     assert_eq!(task.networks.iter().map(|a| a.network_id.as_str()).collect::<Vec<_>>(), ["ing"]);
     let ingress = cluster.store.network("ing").unwrap();
-    assert_eq!(ingress.allocation.node_gateways.len(), 3, "every node answers on the port, so every node has a gateway");
+    assert_eq!(
+        ingress.allocation.node_gateways.len(),
+        3,
+        "every node answers on the port, so every node has a gateway"
+    );
     let idle = ["n1", "n2", "n3"].into_iter().find(|n| Some(*n) != task.node_id.as_deref()).unwrap();
     let plan = overlay::plan_for_node(&cluster.store, idle);
     assert_eq!(plan.networks.iter().map(|n| n.network_id.as_str()).collect::<Vec<_>>(), ["ing"], "{plan:?}");
@@ -475,7 +479,7 @@ fn spec_of(service: u8, replicas: u8, networks: &[u8], dnsrr: bool) -> ServiceSp
     spec.task_template.networks = names.into_iter().map(NetworkAttachmentConfig::new).collect();
     if dnsrr {
         spec.endpoint_spec.mode = ResolutionMode::Dnsrr;
-    } else if service % 2 == 0 {
+    } else if service.is_multiple_of(2) {
         // Through the routing mesh: its tasks get an address on `ingress`, every node a gateway there.
         spec.endpoint_spec.ports = vec![PortConfig::tcp(8000 + u32::from(service), 80)];
     }

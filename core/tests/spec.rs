@@ -925,7 +925,7 @@ fn tasks_carry_a_valid_template() {
 }
 
 #[test]
-fn ports_are_published_in_host_mode_until_the_mesh_lands() {
+fn ports_are_published_in_the_mode_asked_for_with_a_published_port() {
     let asked = |published_port, publish_mode| PortConfig {
         name: String::new(),
         protocol: PortProtocol::Udp,

@@ -113,6 +113,9 @@ fn one_node_swarm_through_the_cli() {
         let tables = std::process::Command::new("nft").args(["list", "tables"]).output().expect("nft runs");
         (!String::from_utf8_lossy(&tables.stdout).contains(&mesh_table)).then_some(())
     });
+    let url = format!("http://127.0.0.1:{port}/");
+    let closed = std::process::Command::new("curl").args(["-sf", "--max-time", "2", &url]).output().expect("curl runs");
+    assert!(!closed.status.success(), "port {port} still answers after leaving");
     let after = node.cli(&["node", "ls"]);
     assert!(after.stderr_text().contains("This node is not a swarm manager"), "{}", after.stderr_text());
 }

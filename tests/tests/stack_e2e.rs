@@ -1,7 +1,7 @@
 //! Stacks end to end on two test hosts (a manager and a worker, each a network namespace with its own dockerd), through
 //! the `swarm` CLI as a user types it: `stack deploy` of a compose file creates the stack's network and services in
 //! `depends_on` order; `web` finds `db` by its short name on the stack network; `stack ls/services/ps` list them; a
-//! published port (host mode until the routing mesh) answers; redeploying the unchanged file changes nothing (same
+//! published port (through the routing mesh) answers; redeploying the unchanged file changes nothing (same
 //! versions, same tasks); a changed file updates only the changed service, and `--prune` removes the service no longer
 //! in it; a missing external network and a bad file are refused before anything changes; `stack rm` leaves no service,
 //! network or container on any host.
@@ -177,7 +177,7 @@ fn stacks_deploy_update_prune_and_remove() {
     });
     assert!(answer.starts_with("hello from "), "{answer}");
 
-    // extra's published port (host mode until the routing mesh exists) answers on the host that runs it.
+    // extra's published port answers through the routing mesh (here on the host that runs it).
     let extra_host = hosts
         .hosts()
         .iter()

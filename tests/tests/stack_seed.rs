@@ -2,7 +2,8 @@
 //! (`swarm-postgres:1`, `POSTGRES_PASSWORD=mypass`) and the PHP page (`swarm-php:1`, which reads the database on
 //! host `psql`) deploy with `stack deploy`, the page starting only after the database runs (`depends_on`); the
 //! published port answers with data from the database; `stack rm` leaves no service, network or container.
-//! Published ports are host-mode until the routing mesh exists, so the port is one no other test uses.
+//! The published port goes through the routing mesh on the machine's own namespace, so it is one no other test
+//! uses.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -201,9 +201,8 @@ fn update_mounts(mounts: &mut Vec<Mount>, add: &[String], remove: &[String]) -> 
 
 /// Docker's `updatePorts`: drop ports matching a `--publish-rm` (same target port and protocol), add each
 /// `--publish-add` port the service did not already have (before removals, as Docker checks), then sort by
-/// `published:target/protocol/mode`. Unlike Docker, a removal matches whatever the publish mode: `parse_publish`
-/// records every added port in host mode while `--publish-rm 80` parses as ingress, so a port added with `-p` must
-/// still be removable by the same short form.
+/// `published:target/protocol/mode`. Unlike Docker, a removal matches whatever the publish mode, so a host-mode
+/// port is removable by the short form `--publish-rm 80` (which parses as ingress).
 fn update_ports(ports: &mut Vec<PortConfig>, add: &[String], remove: &[String]) -> Result<(), FlagError> {
     let mut removals = Vec::new();
     for text in remove {

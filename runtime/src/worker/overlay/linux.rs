@@ -300,6 +300,8 @@ impl LinuxDataPlane {
                     tracing::info!(device = %name, "recreating the overlay gateway device: it differs");
                     self.remove_link(&name, link.header.index, OverlayStep::ConfigureGateway).await?;
                 }
+                // A new device has `route_localnet` off again: the mesh must be applied anew.
+                *self.mesh_applied.lock().await = None;
                 let device = LinkMacVlan::new(&name, vxlan_index, MacVlanMode::Bridge)
                     .address(mac.to_vec())
                     .mtu(network.mtu)
@@ -584,9 +586,15 @@ impl OverlayDataPlane for LinuxDataPlane {
     }
 
     async fn remove_all(&self) -> Result<(), OverlayError> {
+        // The mesh goes first and whatever the cache says: a node that leaves must stop answering on its ports.
+        let mesh_removed = {
+            let mut applied = self.mesh_applied.lock().await;
+            *applied = None;
+            let none = swarm_core::overlay::Mesh::default();
+            super::mesh::apply(self.docker.node_id(), &none, "").await
+        };
         self.reconcile_serially(&NodeOverlayPlan::default()).await?;
-        self.apply_mesh(&swarm_core::overlay::Mesh::default()).await;
-        Ok(())
+        mesh_removed.map_err(|reason| node_error(OverlayStep::Mesh, reason))
     }
 
     async fn discover(&self, discovery: &Discovery) {

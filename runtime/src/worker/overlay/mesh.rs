@@ -8,8 +8,12 @@
 //! FORWARD chain drops what it does not know (policy DROP), so a rule in its `DOCKER-USER` chain accepts marked
 //! connections, and `isolation` lets them through the gateway devices. A port without a running task is left out:
 //! the node then refuses connections to it as to any closed port.
+//! Connections arriving on overlay gateway devices are never captured (tasks' DNS queries to their node's resolver
+//! stay theirs), and the table drops anything from `ingress` for 127.0.0.0/8, which `route_localnet` on the ingress
+//! gateway device (set for the node's own clients of 127.0.0.1) would otherwise let in.
 //! Invariant: the table is replaced whole in one nft transaction, present exactly while a port has a running task;
-//! the `DOCKER-USER` rule is present exactly while the table is; nothing else is touched.
+//! the `DOCKER-USER` rule is present exactly while the table is; besides them only the ingress gateway device's
+//! `route_localnet` is set (the device is ours, and goes with the ingress network).
 
 use std::io;
 use std::process::Stdio;
@@ -18,6 +22,7 @@ use serde_json::{json, Value};
 use swarm_core::overlay::{Mesh, MeshPort};
 use tokio::process::Command;
 
+use super::plan::GATEWAY_NAME_PREFIX;
 use crate::worker::vip::apply::{feed_nft, FeedError, NFT_TIMEOUT};
 use crate::worker::vip::rules::dnat;
 
@@ -35,6 +40,8 @@ pub const MESH_MARK: u32 = 0x0053_574d;
 /// Destination NAT's priority (nftables' `dstnat`), and source NAT's (`srcnat`).
 const DSTNAT_PRIORITY: i32 = -100;
 const SRCNAT_PRIORITY: i32 = 100;
+/// Before conntrack and NAT (nftables' `raw`).
+const RAW_PRIORITY: i32 = -300;
 
 /// The nft JSON document that makes the table what `mesh` asks for, masquerading toward `ingress_device` (this
 /// node's gateway device on `ingress`); its removal when no port has a running task.
@@ -54,17 +61,36 @@ pub fn table_json(table_name: &str, mesh: &Mesh, ingress_device: &str) -> Value 
         for chain in ["prerouting", "output"] {
             for port in &served {
                 let protocol = port.protocol.as_str();
+                let mut expr = vec![
+                    json!({"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}}),
+                    json!({"match": {"op": "==", "left": {"payload": {"protocol": protocol, "field": "dport"}}, "right": port.published_port}}),
+                ];
+                if chain == "prerouting" {
+                    // Tasks reach their node's resolver (and nothing else) at its gateway addresses: a published
+                    // port 53 must not capture their queries, nor a port let an internal network's task out.
+                    expr.push(json!({"match": {"op": "!=", "left": {"meta": {"key": "iifname"}}, "right": format!("{GATEWAY_NAME_PREFIX}*")}}));
+                }
+                expr.push(json!({"mangle": {"key": {"ct": {"key": "mark"}}, "value": MESH_MARK}}));
+                expr.push(dnat(&port.backends, Some(port.target_port)));
                 commands.push(json!({"add": {"rule": {
-                    "family": "ip", "table": table_name, "chain": chain,
-                    "expr": [
-                        {"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["daddr"]}}, "right": "local"}},
-                        {"match": {"op": "==", "left": {"payload": {"protocol": protocol, "field": "dport"}}, "right": port.published_port}},
-                        {"mangle": {"key": {"ct": {"key": "mark"}}, "value": MESH_MARK}},
-                        dnat(&port.backends, Some(port.target_port)),
-                    ],
+                    "family": "ip", "table": table_name, "chain": chain, "expr": expr,
                 }}}));
             }
         }
+        // `route_localnet` (for the node's own clients of 127.0.0.1) also lets the ingress device take packets for
+        // 127.0.0.0/8: nothing from `ingress` may reach the node's loopback services (compare CVE-2020-8558).
+        commands.push(json!({"add": {"chain": {
+            "family": "ip", "table": table_name, "name": "guard",
+            "type": "filter", "hook": "prerouting", "prio": RAW_PRIORITY, "policy": "accept",
+        }}}));
+        commands.push(json!({"add": {"rule": {
+            "family": "ip", "table": table_name, "chain": "guard",
+            "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": ingress_device}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "127.0.0.0", "len": 8}}}},
+                {"drop": null},
+            ],
+        }}}));
         commands.push(json!({"add": {"rule": {
             "family": "ip", "table": table_name, "chain": "postrouting",
             "expr": [
@@ -125,52 +151,46 @@ pub fn rule_args(node_id: &str) -> Vec<String> {
 /// Inserts (`wanted`) or deletes `rule` in `DOCKER-USER`, idempotently. A host where Docker manages no iptables
 /// (no `DOCKER-USER` chain, or no `iptables`) has no FORWARD policy to get past: nothing to do there.
 async fn docker_user_rule(rule: &[String], wanted: bool) -> Result<(), String> {
-    let present = match iptables("-C", rule).await {
-        Ok(status) => status,
-        Err(IptablesError::Missing) => return Ok(()),
-        Err(IptablesError::Failed(reason)) => return Err(reason),
+    // Is there a chain to put the rule in? No iptables, or no DOCKER-USER: Docker filters nothing here.
+    match iptables(&["-S", "DOCKER-USER"]).await? {
+        None => return Ok(()),
+        Some(listed) if !listed.status.success() => return Ok(()),
+        Some(_) => {}
+    }
+    let run = |action: &'static str| async move {
+        let args: Vec<&str> = std::iter::once(action).chain(rule.iter().map(String::as_str)).collect();
+        iptables(&args).await?.ok_or_else(|| "routing mesh: iptables is gone".to_string())
     };
+    let present = run("-C").await?.status.success();
     if present == wanted {
         return Ok(());
     }
     let action = if wanted { "-I" } else { "-D" };
-    match iptables(action, rule).await {
-        Ok(true) | Err(IptablesError::Missing) => Ok(()),
-        Ok(false) => Err(format!("routing mesh: iptables {action} {} failed", rule.join(" "))),
-        Err(IptablesError::Failed(reason)) => Err(reason),
+    let output = run(action).await?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(format!("routing mesh: iptables {action} {} failed: {}", rule.join(" "), stderr.trim()))
     }
 }
 
-enum IptablesError {
-    /// No `iptables`, or no `DOCKER-USER` chain.
-    Missing,
-    Failed(String),
-}
-
-/// Runs `iptables -w ACTION <our rule>`; whether it succeeded (`-C`: whether the rule is there).
-async fn iptables(action: &str, rule: &[String]) -> Result<bool, IptablesError> {
+/// Runs `iptables -w ARGS`; `None` when there is no `iptables` on the host.
+async fn iptables(args: &[&str]) -> Result<Option<std::process::Output>, String> {
     let run = Command::new("iptables")
         .arg("-w")
-        .arg(action)
-        .args(rule)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .output();
-    let output = match tokio::time::timeout(NFT_TIMEOUT, run).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(error)) if error.kind() == io::ErrorKind::NotFound => return Err(IptablesError::Missing),
-        Ok(Err(error)) => return Err(IptablesError::Failed(format!("routing mesh: cannot run iptables: {error}"))),
-        Err(_) => return Err(IptablesError::Failed("routing mesh: iptables did not finish in time".to_string())),
-    };
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // iptables says "No chain/target/match by that name" when DOCKER-USER does not exist (and for -C, exit 1
-    // with "Bad rule" when the rule is absent).
-    if !output.status.success() && stderr.contains("No chain/target/match") {
-        return Err(IptablesError::Missing);
+    match tokio::time::timeout(NFT_TIMEOUT, run).await {
+        Ok(Ok(output)) => Ok(Some(output)),
+        Ok(Err(error)) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Ok(Err(error)) => Err(format!("routing mesh: cannot run iptables: {error}")),
+        Err(_) => Err("routing mesh: iptables did not finish in time".to_string()),
     }
-    Ok(output.status.success())
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub enum OverlayStep {
     Isolation,
     /// Creating the node's egress bridge network (tasks' way out of the cluster).
     Egress,
+    /// Programming or removing the routing mesh.
+    Mesh,
     ListLinks,
     CreateVxlan,
     ConfigureVxlan,
@@ -62,6 +64,7 @@ impl fmt::Display for OverlayStep {
             OverlayStep::ConfigureGateway => "configure this node's gateway device",
             OverlayStep::Isolation => "keep overlay networks apart",
             OverlayStep::Egress => "create the egress network",
+            OverlayStep::Mesh => "program the routing mesh",
             OverlayStep::ListLinks => "list network devices",
             OverlayStep::CreateVxlan => "create the VXLAN device",
             OverlayStep::ConfigureVxlan => "configure the VXLAN device",
