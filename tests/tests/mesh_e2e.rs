@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use swarm_tests::hosts::{HostDaemon, TestHosts, CLUSTER_PORT};
-use swarm_tests::{http_get_ok, wait_for};
+use swarm_tests::hosts::{form_cluster, HostDaemon, TestHosts};
+use swarm_tests::http_get_ok;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
@@ -19,16 +19,7 @@ fn published_ports_answer_on_every_host() {
     let hosts = TestHosts::start("mesh", 3);
     let daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
     let manager = &daemons[0];
-    let manager_addr = format!("{}:{CLUSTER_PORT}", hosts[0].addr());
-    manager.cli_ok(&["init", "--advertise-addr", &manager_addr]);
-    let token = manager.cli_ok(&["join-token", "-q", "worker"]).trim().to_string();
-    for worker in &daemons[1..] {
-        let addr = format!("{}:{CLUSTER_PORT}", worker.host.addr());
-        worker.cli_ok(&["join", "--token", &token, "--advertise-addr", &addr, &manager_addr]);
-    }
-    wait_for("three ready nodes", DEADLINE, || {
-        (manager.cli_ok(&["node", "ls", "--format", "{{.Status}}"]).matches("Ready").count() == 3).then_some(())
-    });
+    form_cluster(&daemons, DEADLINE);
     let on_third = format!("node.hostname=={}", hosts[2].name());
     manager.cli_ok(&[
         "service",

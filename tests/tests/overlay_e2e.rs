@@ -11,7 +11,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use swarm_tests::hosts::{HostDaemon, TestHost, TestHosts, CLUSTER_PORT};
+use swarm_tests::hosts::{form_cluster, HostDaemon, TestHost, TestHosts};
 use swarm_tests::wait_for;
 
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -155,16 +155,7 @@ fn overlay_networks_span_hosts() {
     let hosts = TestHosts::start("ov", 3);
     let mut daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
     let manager = &daemons[0];
-    let manager_addr = format!("{}:{CLUSTER_PORT}", hosts.hosts()[0].addr());
-    manager.cli_ok(&["init", "--advertise-addr", &manager_addr]);
-    let token = manager.cli_ok(&["join-token", "-q", "worker"]).trim().to_string();
-    for worker in &daemons[1..] {
-        let addr = format!("{}:{CLUSTER_PORT}", worker.host.addr());
-        worker.cli_ok(&["join", "--token", &token, "--advertise-addr", &addr, &manager_addr]);
-    }
-    wait_for("three ready nodes", DEADLINE, || {
-        (manager.cli_ok(&["node", "ls", "--format", "{{.Status}}"]).matches("Ready").count() == 3).then_some(())
-    });
+    form_cluster(&daemons, DEADLINE);
 
     manager.cli_ok(&["network", "create", "-d", "overlay", "front"]);
     manager.cli_ok(&["network", "create", "-d", "overlay", "back"]);

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use swarm_tests::hosts::{HostDaemon, TestHosts, CLUSTER_PORT};
+use swarm_tests::hosts::{form_cluster, HostDaemon, TestHosts};
 use swarm_tests::{http_get_ok, wait_for};
 
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -125,13 +125,7 @@ fn stacks_deploy_update_prune_and_remove() {
     let hosts = TestHosts::start("st", 2);
     let daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
     let manager = &daemons[0];
-    let manager_addr = format!("{}:{CLUSTER_PORT}", hosts.hosts()[0].addr());
-    manager.cli_ok(&["init", "--advertise-addr", &manager_addr]);
-    let token = manager.cli_ok(&["join-token", "-q", "worker"]).trim().to_string();
-    daemons[1].cli_ok(&["join", "--token", &token, "--advertise-addr", &daemons[1].cluster_addr(), &manager_addr]);
-    wait_for("two ready nodes", DEADLINE, || {
-        (manager.cli_ok(&["node", "ls", "--format", "{{.Status}}"]).matches("Ready").count() == 2).then_some(())
-    });
+    form_cluster(&daemons, DEADLINE);
     let files = hosts.hosts()[0].dir();
     let v1 = write(files, "stack-v1.yml", STACK_V1);
     let v2 = write(files, "stack-v2.yml", STACK_V2);

@@ -87,6 +87,22 @@ impl<'h> HostDaemon<'h> {
     }
 }
 
+/// `swarm init` on the first daemon, advertising its host's address; `join` of the others as workers; then waits
+/// until `node ls` shows every node Ready (panics after `deadline`).
+pub fn form_cluster(daemons: &[HostDaemon<'_>], deadline: Duration) {
+    let manager = &daemons[0];
+    let manager_addr = manager.cluster_addr();
+    manager.cli_ok(&["init", "--advertise-addr", &manager_addr]);
+    let token = manager.cli_ok(&["join-token", "-q", "worker"]).trim().to_string();
+    for worker in &daemons[1..] {
+        worker.cli_ok(&["join", "--token", &token, "--advertise-addr", &worker.cluster_addr(), &manager_addr]);
+    }
+    wait_for(&format!("{} ready nodes", daemons.len()), deadline, || {
+        let states = manager.cli_ok(&["node", "ls", "--format", "{{.Status}}"]);
+        (states.matches("Ready").count() == daemons.len()).then_some(())
+    });
+}
+
 impl Drop for HostDaemon<'_> {
     fn drop(&mut self) {
         self.kill();

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use cleanup::{sweep_leftovers, RunFootprint};
-pub use daemon::{HostDaemon, CLUSTER_PORT};
+pub use daemon::{form_cluster, HostDaemon, CLUSTER_PORT};
 use names::RunNames;
 
 /// The images every host's engine holds after [`TestHosts::start`] (built by `scripts/images`).

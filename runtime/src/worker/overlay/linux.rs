@@ -268,12 +268,18 @@ impl LinuxDataPlane {
             .proxy(true)
             .mtu(network.mtu)
             .up();
-        self.netlink
-            .link()
-            .add(device.build())
-            .execute()
-            .await
-            .map_err(|error| fail(OverlayStep::CreateVxlan, error))?;
+        self.netlink.link().add(device.build()).execute().await.map_err(|error| {
+            if !is_exists(&error) {
+                return fail(OverlayStep::CreateVxlan, error);
+            }
+            // Our own name was free (checked above): another device holds this VNI on this UDP port.
+            let reason = format!(
+                "{error}: another VXLAN device in this network namespace already uses VNI {} on UDP port {} \
+                     (another swarm on this host? give one of them its own `swarm init --data-path-port`)",
+                network.vxlan_id, network.vxlan_port
+            );
+            OverlayError::new(&network.network_id, OverlayStep::CreateVxlan, reason)
+        })?;
         self.link_index(&network.network_id, &name, OverlayStep::CreateVxlan).await
     }
 
@@ -769,8 +775,14 @@ fn is_not_found(error: &rtnetlink::Error) -> bool {
     }
 }
 
-/// The two errno values `is_not_found` needs (runtime does not depend on libc for two numbers).
+/// The kernel said EEXIST.
+fn is_exists(error: &rtnetlink::Error) -> bool {
+    matches!(error, rtnetlink::Error::NetlinkError(message) if message.raw_code().abs() == libc_errno::EEXIST)
+}
+
+/// The errno values `is_not_found` and `is_exists` need (runtime does not depend on libc for three numbers).
 mod libc_errno {
+    pub const EEXIST: i32 = 17;
     pub const ENOENT: i32 = 2;
     pub const ENODEV: i32 = 19;
 }

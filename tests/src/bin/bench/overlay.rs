@@ -24,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use swarm_tests::hosts::{HostDaemon, TestHost, TestHosts, CLUSTER_PORT};
+use swarm_tests::hosts::{form_cluster, HostDaemon, TestHost, TestHosts};
 use swarm_tests::wait_for;
 
 use super::percentile_ms;
@@ -56,16 +56,7 @@ pub fn run(wanted: &dyn Fn(&str) -> bool) {
     eprintln!("bench: 3 test hosts up in {:.1?} ({})", hosts.bring_up_time(), hosts.run_id());
     let daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
     let manager = &daemons[0];
-    let manager_addr = format!("{}:{CLUSTER_PORT}", hosts[0].addr());
-    manager.cli_ok(&["init", "--advertise-addr", &manager_addr]);
-    let token = manager.cli_ok(&["join-token", "-q", "worker"]).trim().to_string();
-    for worker in &daemons[1..] {
-        let addr = format!("{}:{CLUSTER_PORT}", worker.host.addr());
-        worker.cli_ok(&["join", "--token", &token, "--advertise-addr", &addr, &manager_addr]);
-    }
-    wait_for("three ready nodes", DEADLINE, || {
-        (manager.cli_ok(&["node", "ls", "--format", "{{.Status}}"]).matches("Ready").count() == 3).then_some(())
-    });
+    form_cluster(&daemons, DEADLINE);
     if THROUGHPUT.iter().any(|n| wanted(n)) {
         throughput(&hosts, &daemons);
     }
