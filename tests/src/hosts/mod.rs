@@ -114,7 +114,7 @@ impl TestHosts {
         self.names.id()
     }
 
-    /// The underlay subnet, e.g. `172.30.0.0/24`.
+    /// The underlay subnet, e.g. `198.18.0.0/24`.
     pub fn subnet(&self) -> String {
         format!("{}/24", self.subnet_base.expect("the underlay exists"))
     }

@@ -11,16 +11,19 @@ use std::process::Command;
 
 use super::names::RunNames;
 
-/// Underlay subnets are `172.30.<n>.0/24`: outside Docker's default bridge (172.17.0.0/16), outside swarm's
-/// default overlay pool (10.0.0.0/8), and each one checked against the root namespace's routes before use.
-pub const SUBNET_POOL: [u8; 2] = [172, 30];
+/// Underlay subnets are `198.18.<n>.0/24`, from the range set aside for benchmarking networks (RFC 2544): outside
+/// Docker's default address pools (172.17–31.0.0/16, 192.168.0.0/16), which Docker hands out round-robin — so a
+/// network made on the machine between runs (a node's egress network, say) can hold any of them, a whole /16 of
+/// 172.30 included, as a rehearsal found — and outside swarm's default overlay pool (10.0.0.0/8); each one is
+/// checked against the root namespace's routes before use.
+pub const SUBNET_POOL: [u8; 2] = [198, 18];
 /// The test process's host part on the underlay.
 pub const ROOT_HOST_INDEX: usize = 254;
 /// The bridge inside the underlay namespace.
 const BRIDGE: &str = "br0";
 
 /// Creates the run's underlay namespace, bridge and root-namespace veth, claims a free subnet and returns its base
-/// address (`172.30.<n>.0`). Panics if no /24 of the pool is free.
+/// address (`198.18.<n>.0`). Panics if no /24 of the pool is free.
 pub fn create(run: &RunNames) -> Ipv4Addr {
     let underlay = run.underlay_netns();
     let root_link = run.root_link();
