@@ -91,3 +91,21 @@ pub fn ps_options(args: &TaskTableArgs) -> Result<PsOptions, CliError> {
         format: OutputFormat::parse(&args.format)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inspect_format_is_checked_before_any_call() {
+        assert!(matches!(inspect_format(Some("{{.ID}}"), true), Err(CliError::FormatWithPretty)));
+        assert_eq!(
+            inspect_format(Some("{{.ID}}"), true).unwrap_err().to_string(),
+            "--format is incompatible with human friendly format"
+        );
+        assert!(matches!(inspect_format(Some("{{.Spec.Name"), false), Err(CliError::Template(_))));
+        assert!(matches!(inspect_format(Some("{{range .}}x{{end}}"), false), Err(CliError::Template(_))));
+        assert!(matches!(inspect_format(None, true), Ok(None)));
+        assert!(matches!(inspect_format(Some("json"), false), Ok(Some(OutputFormat::Json))));
+    }
+}

@@ -8,7 +8,8 @@
 use serde_json::{json, Map, Value};
 use swarm_core::model::{Node, Service};
 use swarm_core::spec::{
-    ContainerSpec, EndpointSpec, PlacementPreference, PortConfig, ServiceMode, ServiceSpec, TaskSpec, UpdateConfig,
+    ContainerSpec, EndpointSpec, PlacementPreference, PortConfig, Resources, ServiceMode, ServiceSpec, TaskSpec,
+    UpdateConfig,
 };
 use swarm_runtime::control::view::ClusterView;
 
@@ -105,23 +106,15 @@ fn service_spec(view: &ClusterView, spec: &ServiceSpec) -> Value {
 }
 
 fn task_template(view: &ClusterView, task: &TaskSpec) -> Value {
-    let limits = &task.resources.limits;
-    let reservations = &task.resources.reservations;
+    let amounts = |resources: &Resources| {
+        Object::default()
+            .with_nonempty("NanoCPUs", resources.nano_cpus)
+            .with_nonempty("MemoryBytes", resources.memory_bytes)
+            .done()
+    };
     let resources = Object::default()
-        .with(
-            "Limits",
-            Object::default()
-                .with_nonempty("NanoCPUs", limits.nano_cpus)
-                .with_nonempty("MemoryBytes", limits.memory_bytes)
-                .done(),
-        )
-        .with(
-            "Reservations",
-            Object::default()
-                .with_nonempty("NanoCPUs", reservations.nano_cpus)
-                .with_nonempty("MemoryBytes", reservations.memory_bytes)
-                .done(),
-        )
+        .with("Limits", amounts(&task.resources.limits))
+        .with("Reservations", amounts(&task.resources.reservations))
         .done();
     let policy = &task.restart_policy;
     let restart_policy = Object::default()
