@@ -43,8 +43,8 @@ pub use snapshot::{
 pub use spec::{
     Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, DnsConfig, EndpointSpec,
     FailureAction, FailureRatio, HealthConfig, LogDriver, Mount, MountProblem, MountType, NetworkAttachmentConfig,
-    Placement, PlacementPreference, Platform, PortConfig, PortProtocol, PreferenceProblem, PublishMode,
-    PublishedPortRequired, ResolutionMode, ResourceRequirements, Resources, RestartCondition, RestartPolicy,
-    ServiceMode, ServiceSpec, SpecError, TaskSpec, TmpfsOptions, Ulimit, UnknownKeyword, UpdateConfig, UpdateOrder,
+    Placement, PlacementPreference, Platform, PortConfig, PortProtocol, PreferenceProblem, PublishMode, ResolutionMode,
+    ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceMode, ServiceSpec, SpecError, TaskSpec,
+    TmpfsOptions, Ulimit, UnknownKeyword, UpdateConfig, UpdateOrder, DYNAMIC_PORTS,
 };
 pub use store::{Outcome, Rejection, Store, MANUAL_ROLLBACK_MESSAGE};

@@ -154,6 +154,9 @@ pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
 /// running tasks. None without an `ingress` network.
 fn mesh_ports(store: &Store) -> Mesh {
     let Some(ingress) = store.ingress_network() else { return Mesh::default() };
+    // The store refuses these; a node that joined later with such a cluster port must still never lose its own
+    // traffic to the mesh.
+    let reserved = store.reserved_ports();
     let mut mesh = Vec::new();
     for service in store.services().filter(|service| service.spec.endpoint_spec.publishes_ingress()) {
         let mut backends: Vec<Ipv4Addr> = store
@@ -163,10 +166,12 @@ fn mesh_ports(store: &Store) -> Mesh {
             .collect();
         backends.sort();
         let ports = service.spec.endpoint_spec.ports.iter();
-        // A port without a number (possible through the API) is not one the mesh can answer on.
-        for port in
-            ports.filter(|port| port.publish_mode == crate::spec::PublishMode::Ingress && port.published_port != 0)
-        {
+        let meshed = |port: &&crate::spec::PortConfig| {
+            port.publish_mode == crate::spec::PublishMode::Ingress
+                && port.published_port != 0
+                && !reserved.contains_key(&(port.published_port, port.protocol))
+        };
+        for port in ports.filter(meshed) {
             mesh.push(MeshPort {
                 protocol: port.protocol,
                 published_port: port.published_port,

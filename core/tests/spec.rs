@@ -218,7 +218,11 @@ fn a_full_spec_is_valid_applies_and_survives_encoding() {
     assert_eq!(store.apply(&proposal), Err(Rejection::NoSuchNetwork { id: "backend".into() }));
     store.apply(&at(T0 + 99, create_network("net2", "backend"))).unwrap();
     store.apply(&proposal).unwrap();
-    assert_eq!(store.service("s2").unwrap().spec, spec);
+    // The two ingress ports without a number were given the first two of the dynamic range.
+    let mut stored = spec.clone();
+    stored.endpoint_spec.ports[2].published_port = 30000;
+    stored.endpoint_spec.ports[3].published_port = 30001;
+    assert_eq!(store.service("s2").unwrap().spec, stored);
     let restored = Store::decode_snapshot(&store.encode_snapshot()).unwrap();
     assert_eq!(restored, store);
 }
@@ -925,21 +929,87 @@ fn tasks_carry_a_valid_template() {
 }
 
 #[test]
-fn ports_are_published_in_the_mode_asked_for_with_a_published_port() {
-    let asked = |published_port, publish_mode| PortConfig {
-        name: String::new(),
-        protocol: PortProtocol::Udp,
-        target_port: 53,
-        published_port,
-        publish_mode,
+fn ingress_ports_without_a_number_get_one_from_the_dynamic_range_and_keep_it() {
+    let udp = |published, target| PortConfig { protocol: PortProtocol::Udp, ..PortConfig::tcp(published, target) };
+    let published = |store: &Store, id: &str| -> Vec<u32> {
+        store.service(id).unwrap().spec.endpoint_spec.ports.iter().map(|p| p.published_port).collect()
     };
-    for mode in [PublishMode::Ingress, PublishMode::Host] {
-        assert_eq!(asked(5353, mode).into_publishable(), Ok(asked(5353, mode)), "{mode}");
-        let refused = asked(0, mode).into_publishable().unwrap_err();
-        assert_eq!(refused, PublishedPortRequired { target_port: 53, protocol: PortProtocol::Udp });
-        assert_eq!(
-            refused.to_string(),
-            "a published port is required for port 53/udp (assigning one is not supported yet)"
-        );
+    let mut store = store_with(&[
+        init(),
+        Command::CreateService { service_id: "sa".into(), spec: with_ports("a", vec![PortConfig::tcp(30001, 80)]) },
+        Command::CreateService {
+            service_id: "sb".into(),
+            spec: with_ports("b", vec![PortConfig::tcp(0, 80), PortConfig::tcp(0, 81), udp(0, 53), host(0)]),
+        },
+    ]);
+    // The lowest free port per protocol, skipping ports other services publish; host mode keeps 0 (the engine's).
+    assert_eq!(published(&store, "sb"), [30000, 30002, 30000, 0]);
+
+    // The same spec sent again (port 0 as written) keeps the numbers: nothing changes for the tasks.
+    let again = with_ports("b", vec![PortConfig::tcp(0, 80), PortConfig::tcp(0, 81), udp(0, 53), host(0)]);
+    store.apply(&at(T0 + 10, Command::UpdateService { id: "sb".into(), version: Version(1), spec: again })).unwrap();
+    assert_eq!(published(&store, "sb"), [30000, 30002, 30000, 0]);
+    // A new port takes the lowest free number, here the one a dropped port freed; other services go on from there.
+    let fewer = with_ports("b", vec![PortConfig::tcp(0, 81), PortConfig::tcp(0, 82)]);
+    store.apply(&at(T0 + 11, Command::UpdateService { id: "sb".into(), version: Version(2), spec: fewer })).unwrap();
+    assert_eq!(published(&store, "sb"), [30002, 30000]);
+    store
+        .apply(&at(
+            T0 + 12,
+            Command::CreateService { service_id: "sc".into(), spec: with_ports("c", vec![PortConfig::tcp(0, 80)]) },
+        ))
+        .unwrap();
+    assert_eq!(published(&store, "sc"), [30003]);
+    // A rollback returns to the numbers the previous spec was given.
+    store.apply(&at(T0 + 13, Command::RollbackService { id: "sb".into(), version: Version(3) })).unwrap();
+    assert_eq!(published(&store, "sb"), [30000, 30002, 30000, 0]);
+}
+
+#[test]
+fn an_exhausted_dynamic_range_is_a_clear_rejection() {
+    let mut store = store_with(&[init()]);
+    let range: Vec<u32> = DYNAMIC_PORTS.collect();
+    for (i, chunk) in range.chunks(100).enumerate() {
+        let ports = chunk.iter().map(|port| PortConfig::tcp(*port, 80)).collect();
+        let command = Command::CreateService { service_id: format!("s{i}"), spec: with_ports(&format!("s{i}"), ports) };
+        store.apply(&at(T0 + 1 + i as u64, command)).unwrap();
+    }
+    let command =
+        Command::CreateService { service_id: "late".into(), spec: with_ports("late", vec![PortConfig::tcp(0, 80)]) };
+    let rejection = store.apply(&at(T0 + 100, command)).unwrap_err();
+    assert_eq!(rejection, Rejection::NoFreeDynamicPort { protocol: PortProtocol::Tcp });
+    assert_eq!(
+        rejection.to_string(),
+        "no port is free in the dynamic range 30000-32767 for a tcp port published without a number"
+    );
+}
+
+#[test]
+fn the_clusters_own_ports_cannot_be_published_through_the_mesh() {
+    let mut manager = node("n1");
+    manager.status.addr = "10.0.0.1:2377".into();
+    let mut worker = node("n2");
+    worker.status.addr = "10.0.0.2:2400".into();
+    let store = store_with(&[init(), Command::CreateNode { node: manager }, Command::CreateNode { node: worker }]);
+    let cases: Vec<(PortConfig, Option<&str>)> = vec![
+        (PortConfig::tcp(2377, 80), Some("port '2377/tcp' cannot be published through the routing mesh: it is the cluster port of the nodes")),
+        (PortConfig::tcp(2400, 80), Some("port '2400/tcp' cannot be published through the routing mesh: it is the cluster port of the nodes")),
+        (
+            PortConfig { protocol: PortProtocol::Udp, ..PortConfig::tcp(4789, 80) },
+            Some("port '4789/udp' cannot be published through the routing mesh: it is the data-path port of overlay networks"),
+        ),
+        // The same numbers on the other protocol, or in host mode (bound inside one task's node only), are fine.
+        (PortConfig { protocol: PortProtocol::Udp, ..PortConfig::tcp(2377, 80) }, None),
+        (PortConfig::tcp(4789, 80), None),
+        (host(2377), None),
+    ];
+    for (port, expected) in cases {
+        let mut store = store.clone();
+        let command = Command::CreateService { service_id: "s".into(), spec: with_ports("s", vec![port.clone()]) };
+        match (store.apply(&at(T0 + 10, command)), expected) {
+            (Ok(_), None) => {}
+            (Err(rejection), Some(message)) => assert_eq!(rejection.to_string(), message, "{port:?}"),
+            (result, expected) => panic!("{port:?}: got {result:?}, expected {expected:?}"),
+        }
     }
 }

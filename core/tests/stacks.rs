@@ -566,18 +566,6 @@ const REFUSALS: &[(&str, &str, &str)] = &[
         "stack.yml:7:7: networks.default.ipam.driver: not supported yet",
     ),
     (
-        "a port without a published port names the key path",
-        "services:\n  web:\n    image: nginx\n    ports: [\"80\"]\n",
-        "stack.yml:4:5: services.web.ports: a published port is required for port 80/tcp (assigning one is not \
-         supported yet)",
-    ),
-    (
-        "a long-syntax port without a published port",
-        "services:\n  web:\n    image: nginx\n    ports:\n      - {target: 53, protocol: udp}\n",
-        "stack.yml:4:5: services.web.ports: a published port is required for port 53/udp (assigning one is not \
-         supported yet)",
-    ),
-    (
         "an unknown legacy restart policy",
         "services:\n  web:\n    image: nginx\n    restart: sometimes\n",
         "stack.yml:4:5: services.web.restart: invalid restart policy: unknown policy 'sometimes' (must be one of \

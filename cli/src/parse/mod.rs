@@ -29,6 +29,6 @@ pub use flag::{FlagError, ValueError};
 pub use mounts::parse_mount;
 pub use networks::parse_network;
 pub use numbers::{parse_float32, parse_int, parse_memory_bytes, parse_nano_cpus, parse_uint};
-pub use ports::{parse_port_spec, parse_publish};
+pub use ports::parse_port_spec;
 pub use spec_values::{parse_keyword, parse_placement_pref};
 pub use words::{parse_label, split_shell_words};

@@ -9,14 +9,9 @@ use swarm_core::spec::{PortConfig, PortProtocol, PublishMode};
 use super::numbers::{parse_port_number, NumberError};
 use super::words::{csv_fields, has_key_value_pair, CsvError};
 
-/// A `--publish` value Docker refuses, in its wording (or one swarm cannot honour yet).
+/// A `--publish` value Docker refuses, in its wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
-    #[error(
-        "a published port is required (assigning one is not supported yet): use PUBLISHED:TARGET or \
-         published=PUBLISHED,target=TARGET"
-    )]
-    PublishedPortRequired,
     #[error(transparent)]
     Csv(#[from] CsvError),
     #[error("invalid field: {field}")]
@@ -45,17 +40,8 @@ pub enum PortError {
     MismatchedRanges { container: String, host: String },
 }
 
-/// `-p`/`--publish`/`--publish-add`: `parse_port_spec`, then each port as the cluster publishes it (core's
-/// `PortConfig::into_publishable`, which `stack deploy` shares): a port without a published port (`80`,
-/// `target=80`) is refused, since Docker would assign one from the dynamic range, which is not done yet.
-pub fn parse_publish(text: &str) -> Result<Vec<PortConfig>, PortError> {
-    parse_port_spec(text)?
-        .into_iter()
-        .map(|port| port.into_publishable().map_err(|_| PortError::PublishedPortRequired))
-        .collect()
-}
-
-/// Docker's `PortOpt`, published port 0 allowed (what `--publish-rm` takes). Long form when the value has a
+/// Docker's `PortOpt` (`-p`, `--publish-add`, `--publish-rm`); published port 0 has the cluster assign one from
+/// 30000-32767 in ingress mode, and the engine pick one in host mode. Long form when the value has a
 /// `key=value` pair: `published=8080,target=80,protocol=tcp|udp|sctp,mode=ingress|host,name=web` (lowercased as
 /// Docker does; `target` required). Otherwise `[IP:][PUBLISHED:]TARGET[/PROTOCOL]` with port ranges
 /// (`8080-8081:80-81`); always ingress mode; an IP is checked, then ignored, as Docker does for services.
@@ -183,16 +169,12 @@ mod tests {
         ];
         for (text, expected) in good {
             assert_eq!(parse_port_spec(text), Ok(expected.to_vec()), "{text}");
-            // `parse_publish` (`-p`, `--publish-add`) takes the same ports, each in the mode asked for.
-            assert_eq!(parse_publish(text), Ok(expected.to_vec()), "{text}");
         }
-        assert_eq!(parse_publish("8080:80"), Ok(vec![port(8080, 80, Tcp, Ingress)]));
-        let named = parse_publish("name=Web,published=8080,target=80").unwrap();
+        assert_eq!(parse_port_spec("8080:80"), Ok(vec![port(8080, 80, Tcp, Ingress)]));
+        let named = parse_port_spec("name=Web,published=8080,target=80").unwrap();
         assert_eq!(named[0].name, "web", "Docker lowercases the whole long form");
 
-        let target_only = parse_publish("80").unwrap_err().to_string();
-        assert!(target_only.starts_with("a published port is required"), "{target_only}");
-        assert_eq!(parse_publish("target=80,mode=host").unwrap_err().to_string(), target_only);
+        assert_eq!(parse_port_spec("target=80,mode=host"), Ok(vec![port(0, 80, Tcp, Host)]));
         assert_eq!(parse_port_spec("80"), Ok(vec![port(0, 80, Tcp, Ingress)]));
         assert_eq!(parse_port_spec("80-81/udp"), Ok(vec![port(0, 80, Udp, Ingress), port(0, 81, Udp, Ingress)]));
 
@@ -214,7 +196,7 @@ mod tests {
             ("target=80,published", "invalid field: published"),
         ];
         for (text, expected) in bad {
-            assert_eq!(parse_publish(text).map_err(|e| e.to_string()), Err(expected.to_string()), "{text}");
+            assert_eq!(parse_port_spec(text).map_err(|e| e.to_string()), Err(expected.to_string()), "{text}");
         }
     }
 }

@@ -10,7 +10,7 @@ use super::error::SpecFlagsError;
 use super::flags::CreateFlags;
 use super::shared::{apply_shared, given, parse_labels, process_env, read_env_file, EnvLookup};
 use crate::parse::{
-    merge_env, parse_env, parse_mount, parse_network, parse_placement_pref, parse_publish, parse_uint, FlagError,
+    merge_env, parse_env, parse_mount, parse_network, parse_placement_pref, parse_port_spec, parse_uint, FlagError,
 };
 
 /// The spec `docker service create [flags] IMAGE [ARGS...]` sends: mode from `--mode`/`--replicas`/
@@ -73,7 +73,7 @@ pub(super) fn create_with_env(
     spec.task_template.networks = networks;
 
     for text in &flags.publish {
-        let ports = parse_publish(text).map_err(|e| FlagError::new("-p, --publish", text, e))?;
+        let ports = parse_port_spec(text).map_err(|e| FlagError::new("-p, --publish", text, e))?;
         spec.endpoint_spec.ports.extend(ports);
     }
 

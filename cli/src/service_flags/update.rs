@@ -13,7 +13,7 @@ use super::error::SpecFlagsError;
 use super::flags::{SharedFlags, UpdateFlags};
 use super::shared::{apply_shared, given, parse_labels, process_env, EnvLookup};
 use crate::parse::{
-    env_key, parse_env, parse_mount, parse_network, parse_placement_pref, parse_port_spec, parse_publish, parse_uint,
+    env_key, parse_env, parse_mount, parse_network, parse_placement_pref, parse_port_spec, parse_uint,
     split_shell_words, FlagError,
 };
 
@@ -219,7 +219,7 @@ fn update_ports(ports: &mut Vec<PortConfig>, add: &[String], remove: &[String]) 
         !removals.iter().any(|removal| removal.target_port == port.target_port && removal.protocol == port.protocol)
     });
     for text in add {
-        for port in parse_publish(text).map_err(|e| FlagError::new("--publish-add", text, e))? {
+        for port in parse_port_spec(text).map_err(|e| FlagError::new("--publish-add", text, e))? {
             if !existing.contains(&port_key(&port)) {
                 updated.push(port);
             }
@@ -459,9 +459,9 @@ mod tests {
             update(&current, &["--publish-add", "8080:81"]),
             Err("EndpointSpec: duplicate published ports provided: 8080/tcp".to_string())
         );
-        assert!(update(&current, &["--publish-add", "81"])
-            .unwrap_err()
-            .starts_with(r#"invalid argument "81" for "--publish-add" flag: a published port is required"#));
+        // A port without a number is sent as 0: the store assigns one from 30000-32767.
+        let spec = update(&current, &["--publish-add", "81"]).unwrap();
+        assert!(spec.endpoint_spec.ports.contains(&PortConfig { target_port: 81, ..PortConfig::default() }));
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Docker's `EndpointSpec`: how a service is reached (VIP or DNS round robin) and the ports it publishes, with
-//! SwarmKit's `validateEndpointSpec` plus port ranges, and the one rule for which ports can be published
-//! (`PortConfig::into_publishable`), which `service create` and `stack deploy` share.
+//! SwarmKit's `validateEndpointSpec` plus port ranges, and how an ingress port asked for without a number keeps
+//! the number it was given (`keep_assigned_ports`), which the store and `stack deploy` share.
 
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::SpecError;
 use super::keywords::{PortProtocol, PublishMode, ResolutionMode};
+
+/// Swarm's dynamic range: an ingress port published without a number gets the lowest free one of these.
+pub const DYNAMIC_PORTS: RangeInclusive<u32> = 30000..=32767;
 
 /// Docker's `EndpointSpec`: how the service is reached.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -21,6 +25,28 @@ impl EndpointSpec {
     /// Whether a port is published in ingress mode: the routing mesh answers on it on every node.
     pub fn publishes_ingress(&self) -> bool {
         self.ports.iter().any(|port| port.publish_mode == PublishMode::Ingress)
+    }
+
+    /// Ingress ports without a number take the number `current` gave the same port (same name, target and
+    /// protocol, a number from `DYNAMIC_PORTS` not already asked for here), so a spec sent again as it was written
+    /// (a stack deployed anew, an API client that keeps port 0) keeps its ports, as Swarm's allocator does.
+    /// Ports still without a number are left for the store to assign.
+    pub fn keep_assigned_ports(&mut self, current: &EndpointSpec) {
+        let mut taken: BTreeSet<(u32, PortProtocol)> =
+            self.ports.iter().filter(|p| p.published_port != 0).map(|p| (p.published_port, p.protocol)).collect();
+        for port in self.ports.iter_mut().filter(|p| p.publish_mode == PublishMode::Ingress && p.published_port == 0) {
+            let given = current.ports.iter().find(|old| {
+                old.publish_mode == PublishMode::Ingress
+                    && DYNAMIC_PORTS.contains(&old.published_port)
+                    && (old.name.as_str(), old.target_port, old.protocol)
+                        == (port.name.as_str(), port.target_port, port.protocol)
+                    && !taken.contains(&(old.published_port, old.protocol))
+            });
+            if let Some(given) = given {
+                port.published_port = given.published_port;
+                taken.insert((given.published_port, given.protocol));
+            }
+        }
     }
 
     /// SwarmKit's `validateEndpointSpec` plus port ranges.
@@ -62,23 +88,4 @@ impl PortConfig {
     pub fn tcp(published_port: u32, target_port: u32) -> PortConfig {
         PortConfig { published_port, target_port, ..PortConfig::default() }
     }
-
-    /// A port as the cluster publishes it (`service create -p`, `service update --publish-add`, a stack's
-    /// `ports:`): in ingress mode (Docker's default) the routing mesh answers on it on every node, in host mode
-    /// the node running the task binds it. A port without a published number is refused: Docker would assign one
-    /// from 30000–32767, which is not done yet.
-    pub fn into_publishable(self) -> Result<PortConfig, PublishedPortRequired> {
-        if self.published_port == 0 {
-            return Err(PublishedPortRequired { target_port: self.target_port, protocol: self.protocol });
-        }
-        Ok(self)
-    }
-}
-
-/// A port asked for without a published port, which only the routing mesh could assign (`into_publishable`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a published port is required for port {target_port}/{protocol} (assigning one is not supported yet)")]
-pub struct PublishedPortRequired {
-    pub target_port: u32,
-    pub protocol: PortProtocol,
 }

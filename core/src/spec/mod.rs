@@ -26,7 +26,7 @@ pub use container_options::{
     effective_capabilities, hosts_entry, normalize_capability, validate_stop_signal, DnsConfig, ExtraHostError,
     LogDriver, Ulimit, CAPABILITY_ALL, CAPABILITY_RESET, HOST_GATEWAY, ULIMIT_NAMES, ULIMIT_UNLIMITED,
 };
-pub use endpoint::{EndpointSpec, PortConfig, PublishedPortRequired};
+pub use endpoint::{EndpointSpec, PortConfig, DYNAMIC_PORTS};
 pub use error::{ConstraintProblem, MountProblem, PreferenceProblem, SpecError};
 pub use image::validate_image;
 pub use keywords::{

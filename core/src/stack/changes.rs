@@ -129,6 +129,7 @@ pub fn deploy_changes(
             Some(service) if owned_by(&service.spec.labels, namespace) => {
                 let mut wanted = spec.clone();
                 wanted.task_template.force_update = service.spec.task_template.force_update;
+                wanted.endpoint_spec.keep_assigned_ports(&service.spec.endpoint_spec);
                 if wanted == service.spec {
                     ServiceChange::Unchanged { id: service.id.clone() }
                 } else {
@@ -239,6 +240,17 @@ mod tests {
             changed.services["s_web"],
             ServiceChange::Update { id: "w1".into(), version: Version(7), spec: expected }
         );
+    }
+
+    #[test]
+    fn a_port_the_cluster_numbered_is_not_a_change() {
+        let mut web = labelled(ServiceSpec::replicated("s_web", "nginx", 2), "s");
+        web.endpoint_spec.ports = vec![crate::spec::PortConfig::tcp(0, 80)];
+        let mut numbered = web.clone();
+        numbered.endpoint_spec.ports[0].published_port = 30007;
+        let existing = [service("w1", numbered)];
+        let same = deploy_changes("s", &[], &[], std::slice::from_ref(&web), &existing, &[], false);
+        assert_eq!(same.services["s_web"], ServiceChange::Unchanged { id: "w1".into() });
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn convert_service(
             compose::EndpointMode::Dnsrr => ResolutionMode::Dnsrr,
         };
     }
-    spec.endpoint_spec.ports = ports(loaded, &at("ports"), &service.ports)?;
+    spec.endpoint_spec.ports = ports(&service.ports);
     if let Some(update) = &deploy.update_config {
         spec.update_config = Some(update_config(spec.update_config.take(), update));
     }
@@ -336,12 +336,12 @@ fn update_config(start: Option<UpdateConfig>, given: &compose::UpdateConfig) -> 
     config
 }
 
-/// `ports:` as the cluster publishes them today (`PortConfig::into_publishable`, shared with `service create`),
-/// sorted as Docker sorts them: published port, target port, protocol, mode.
-fn ports(loaded: &Loaded, path: &str, given: &[compose::PortConfig]) -> Result<Vec<PortConfig>, StackError> {
-    let mut out = Vec::with_capacity(given.len());
-    for port in given {
-        let asked = PortConfig {
+/// `ports:` as the cluster publishes them (an ingress port without a number gets one from the store), sorted as
+/// Docker sorts them: published port, target port, protocol, mode.
+fn ports(given: &[compose::PortConfig]) -> Vec<PortConfig> {
+    let mut out: Vec<PortConfig> = given
+        .iter()
+        .map(|port| PortConfig {
             name: String::new(),
             protocol: match port.protocol {
                 None | Some(compose::PortProtocol::Tcp) => PortProtocol::Tcp,
@@ -354,10 +354,8 @@ fn ports(loaded: &Loaded, path: &str, given: &[compose::PortConfig]) -> Result<V
                 None | Some(compose::PortMode::Ingress) => PublishMode::Ingress,
                 Some(compose::PortMode::Host) => PublishMode::Host,
             },
-        };
-        let published = asked.into_publishable().map_err(|why| StackError::invalid(loaded, path, why.to_string()))?;
-        out.push(published);
-    }
+        })
+        .collect();
     out.sort_by(|a, b| {
         (a.published_port, a.target_port, a.protocol.as_str(), a.publish_mode.as_str()).cmp(&(
             b.published_port,
@@ -366,7 +364,7 @@ fn ports(loaded: &Loaded, path: &str, given: &[compose::PortConfig]) -> Result<V
             b.publish_mode.as_str(),
         ))
     });
-    Ok(out)
+    out
 }
 
 /// A duration in nanoseconds; negative ones are refused (the spec's durations are unsigned).

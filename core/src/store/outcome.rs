@@ -69,6 +69,11 @@ pub enum Rejection {
         if *published_as == PublishMode::Ingress { "an ingress port" } else { "a host-published port" }
     )]
     PortInUse { port: u32, protocol: PortProtocol, service_name: String, service_id: String, published_as: PublishMode },
+    /// An ingress port that would capture the cluster's own traffic on every node.
+    #[error("port '{port}/{protocol}' cannot be published through the routing mesh: it is {reserved_for}")]
+    PortReserved { port: u32, protocol: PortProtocol, reserved_for: String },
+    #[error("no port is free in the dynamic range 30000-32767 for a {protocol} port published without a number")]
+    NoFreeDynamicPort { protocol: PortProtocol },
     #[error("invalid cluster settings: {reason}")]
     InvalidSettings { reason: String },
     #[error("renaming services is not supported")]

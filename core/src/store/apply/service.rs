@@ -2,15 +2,17 @@
 //! replaced spec becomes `previous_spec`, older ones `spec_history` within `SERVICE_SPEC_HISTORY_MAX`),
 //! `RollbackService` (back to `previous_spec`), the updater's `SetServiceUpdateStatus`, and `RemoveService` (with
 //! every task of it). Every stored spec passed the bounds and `ServiceSpec::validate`, and no two services hold a
-//! conflicting published port. The port and rollback checks are also asked by the rolling updater before it
+//! conflicting published port. An ingress port asked for without a number is given one here, from Swarm's dynamic
+//! range (the lowest free one, so every manager gives the same), and keeps it across updates; no ingress port is
+//! one the cluster itself listens on. The port and rollback checks are also asked by the rolling updater before it
 //! proposes an automatic rollback.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{check_version, later};
 use crate::limits::SERVICE_SPEC_HISTORY_MAX;
 use crate::model::{ObjectKind, Service, UpdateState, UpdateStatus, Version};
-use crate::spec::{PublishMode, ResolutionMode, ServiceSpec};
+use crate::spec::{PortProtocol, PublishMode, ResolutionMode, ServiceSpec, DYNAMIC_PORTS};
 use crate::store::bounds;
 use crate::store::outcome::{Outcome, Rejection};
 use crate::store::state::Store;
@@ -49,14 +51,15 @@ impl Txn<'_> {
                 existing_id: existing_id.clone(),
             });
         }
-        self.store.check_port_conflicts(spec, service_id)?;
-        self.store.networks_of_spec(spec)?;
+        let spec = self.store.with_assigned_ports(spec, service_id, None)?;
+        self.store.check_port_conflicts(&spec, service_id)?;
+        self.store.networks_of_spec(&spec)?;
         self.put_service(Service {
             id: service_id.to_string(),
             version: Version::INITIAL,
             created_at: self.now,
             updated_at: self.now,
-            spec: spec.clone(),
+            spec,
             previous_spec: None,
             spec_history: Vec::new(),
             update_status: None,
@@ -80,11 +83,12 @@ impl Txn<'_> {
         if spec.name != service.spec.name {
             return Err(Rejection::ServiceRenameNotSupported { id: id.to_string() });
         }
+        let spec = self.store.with_assigned_ports(spec, id, Some(&service.spec))?;
         if spec.endpoint_spec != service.spec.endpoint_spec {
-            self.store.check_port_conflicts(spec, id)?;
+            self.store.check_port_conflicts(&spec, id)?;
         }
-        let networks = self.store.networks_of_spec(spec)?;
-        let replaced = std::mem::replace(&mut service.spec, spec.clone());
+        let networks = self.store.networks_of_spec(&spec)?;
+        let replaced = std::mem::replace(&mut service.spec, spec);
         if let Some(older) = service.previous_spec.replace(replaced) {
             service.spec_history.push(older);
             if service.spec_history.len() > SERVICE_SPEC_HISTORY_MAX {
@@ -154,6 +158,61 @@ fn admit_spec(spec: &ServiceSpec) -> Result<(), Rejection> {
 }
 
 impl Store {
+    /// `spec` with every ingress port given a number: the one `current` (the stored spec, on update) gave it, else
+    /// the lowest port of `DYNAMIC_PORTS` that no other service publishes with that protocol, in either mode.
+    fn with_assigned_ports(
+        &self,
+        spec: &ServiceSpec,
+        own_id: &str,
+        current: Option<&ServiceSpec>,
+    ) -> Result<ServiceSpec, Rejection> {
+        let mut spec = spec.clone();
+        if let Some(current) = current {
+            spec.endpoint_spec.keep_assigned_ports(&current.endpoint_spec);
+        }
+        let unassigned = |p: &crate::spec::PortConfig| p.publish_mode == PublishMode::Ingress && p.published_port == 0;
+        if !spec.endpoint_spec.ports.iter().any(unassigned) {
+            return Ok(spec);
+        }
+        let others = self.services.values().filter(|s| s.id != own_id).map(|s| &s.spec);
+        let mut taken: BTreeSet<(u32, PortProtocol)> = others
+            .chain(std::iter::once(&spec))
+            .flat_map(|s| s.endpoint_spec.ports.iter())
+            .map(|p| (p.published_port, p.protocol))
+            .chain(self.reserved_ports().into_keys())
+            .collect();
+        for port in spec.endpoint_spec.ports.iter_mut().filter(|p| unassigned(p)) {
+            let free = DYNAMIC_PORTS.clone().find(|number| !taken.contains(&(*number, port.protocol)));
+            let number = free.ok_or(Rejection::NoFreeDynamicPort { protocol: port.protocol })?;
+            port.published_port = number;
+            taken.insert((number, port.protocol));
+        }
+        Ok(spec)
+    }
+
+    /// The ports the cluster itself listens on, which the routing mesh must never capture, each with what uses
+    /// it: every node's cluster port (TCP; managers' Raft and API, every node's dispatcher and node API) and the
+    /// data-path port (UDP, the VXLAN traffic of overlay networks).
+    pub fn reserved_ports(&self) -> BTreeMap<(u32, PortProtocol), String> {
+        let mut reserved = BTreeMap::new();
+        if let Some(cluster) = self.cluster() {
+            let data_path = u32::from(cluster.settings.data_path_port);
+            reserved.insert((data_path, PortProtocol::Udp), "the data-path port of overlay networks".to_string());
+        }
+        for node in self.nodes() {
+            let manager_addr = node.manager_status.as_ref().map(|status| status.addr.as_str());
+            for addr in std::iter::once(node.status.addr.as_str()).chain(manager_addr) {
+                let port = addr.rsplit_once(':').and_then(|(_, port)| port.parse::<u32>().ok());
+                if let Some(port) = port.filter(|port| *port != 0) {
+                    reserved
+                        .entry((port, PortProtocol::Tcp))
+                        .or_insert_with(|| "the cluster port of the nodes".to_string());
+                }
+            }
+        }
+        reserved
+    }
+
     /// SwarmKit's `checkPortConflicts` against every other service's spec: a published port/protocol used for
     /// ingress by one service cannot be published (either mode) by another, and a host-published one cannot be
     /// used for ingress. Several services may publish the same port in host mode (the scheduler keeps them apart).
@@ -168,6 +227,14 @@ impl Store {
         }
         if ingress.is_empty() && host.is_empty() {
             return Ok(());
+        }
+        let reserved = self.reserved_ports();
+        if let Some(((port, protocol), reserved_for)) = reserved.iter().find(|(key, _)| ingress.contains(key)) {
+            return Err(Rejection::PortReserved {
+                port: *port,
+                protocol: *protocol,
+                reserved_for: reserved_for.clone(),
+            });
         }
         for service in self.services.values().filter(|s| s.id != own_id) {
             for port in service.spec.endpoint_spec.ports.iter().filter(|p| p.published_port != 0) {
