@@ -19,8 +19,8 @@ use std::time::Duration;
 use madsim::net::NetSim;
 use madsim::rand::{thread_rng, Rng};
 use swarm_core::{
-    ClusterSettings, Command, NetworkAttachmentConfig, NetworkSpec, NodeAvailability, NodeSpec, NodeState, ServiceMode,
-    ServiceSpec, Store, UpdateOrder,
+    ClusterSettings, Command, NetworkAttachmentConfig, NetworkSpec, NodeAvailability, NodeSpec, NodeState, PortConfig,
+    ServiceMode, ServiceSpec, Store, UpdateOrder,
 };
 use swarm_runtime::clock::wall_clock_now;
 use swarm_runtime::raft::settings::RaftSettings;
@@ -126,10 +126,12 @@ pub fn repro_command(seed: u64) -> String {
     format!("MADSIM_TEST_SEED={seed} MADSIM_TEST_NUM=1 cargo sim --test orchestration_faults")
 }
 
-/// Updates service `name` with `change`, re-reading its version until the update commits.
 /// The overlay network the scenario's services run on (a Docker-style id: lowercase letters and digits).
 const SIM_NETWORK_ID: &str = "simfrontnetwork0000000001";
+/// The routing mesh's network, made with the cluster as `swarm init` makes it.
+const SIM_INGRESS_ID: &str = "simingressnetwork00000001";
 
+/// Updates service `name` with `change`, re-reading its version until the update commits.
 async fn update_service(world: &World, name: &str, change: impl Fn(&mut ServiceSpec)) -> Result<(), String> {
     for _ in 0..20 {
         let Some(store) = world.leader_store() else {
@@ -256,6 +258,10 @@ pub async fn run(seed: u64) {
     let network = Command::CreateNetwork { network_id: SIM_NETWORK_ID.into(), spec: NetworkSpec::overlay("front") };
     if let Err(error) = world.propose(network, Duration::from_secs(30)).await {
         fail(&scenario, &recorder, vec![format!("cluster formation: CreateNetwork failed: {error}")]);
+    }
+    let ingress = Command::CreateNetwork { network_id: SIM_INGRESS_ID.into(), spec: NetworkSpec::ingress() };
+    if let Err(error) = world.propose(ingress, Duration::from_secs(30)).await {
+        fail(&scenario, &recorder, vec![format!("cluster formation: CreateNetwork ingress failed: {error}")]);
     }
     for index in 1..=scenario.workers {
         world.add_worker(index, scenario.behaviours[index as usize - 1].clone(), worker_description(index));
@@ -407,6 +413,9 @@ pub async fn run(seed: u64) {
 async fn create(world: &World, mut spec: ServiceSpec) -> Result<(), String> {
     if !spec.mode.is_job() {
         spec.task_template.networks = vec![NetworkAttachmentConfig::new(SIM_NETWORK_ID)];
+        // Published through the routing mesh without a number: the store assigns one, every node's mesh follows
+        // the running tasks through the faults.
+        spec.endpoint_spec.ports = vec![PortConfig::tcp(0, 80)];
     }
     let command = Command::CreateService { service_id: format!("svc-{}", spec.name), spec };
     world.propose(command, Duration::from_secs(30)).await

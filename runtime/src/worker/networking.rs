@@ -122,6 +122,9 @@ async fn realise_loop<D: OverlayDataPlane>(data_plane: Arc<D>, networking: Netwo
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot realise the overlay networks; retrying");
+                // What does not depend on the failed network still follows the plan: a published port must
+                // not keep sending connections to a stopped task while another network cannot be realised.
+                data_plane.discover(&discovery).await;
                 tokio::select! {
                     biased;
                     changed = plans.changed() => if changed.is_err() { return },

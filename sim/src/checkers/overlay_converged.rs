@@ -2,22 +2,34 @@
 //! after healing"): each live worker's data plane realises exactly the networks the cluster's plan gives its node
 //! (`swarm_core::overlay::plan_for_node` on the leader's store), each with this node's own gateway, every other
 //! realising node as a peer, and a forwarding entry for every remote task address and gateway — no stale entry
-//! for a task that ended or moved, none missing for one that started. Checked after healing, until it holds or
-//! the convergence bound passes.
+//! for a task that ended or moved, none missing for one that started. Likewise the routing mesh (issue 12): every
+//! live worker answers on exactly the cluster's ingress ports, each forwarding to exactly the `ingress` addresses
+//! of the service's running tasks (judged here from the tasks themselves, not from the plan's own code). Checked
+//! after healing, until it holds or the convergence bound passes.
 
 use std::collections::BTreeSet;
 
-use swarm_core::overlay::plan_for_node;
-use swarm_core::Store;
+use std::net::Ipv4Addr;
+
+use swarm_core::overlay::{plan_for_node, Mesh};
+use swarm_core::{PublishMode, Store, TaskState};
 use swarm_runtime::worker::networking::UNDERLAY_MTU_BYTES;
 use swarm_runtime::worker::overlay::fake::FakeDataPlane;
 use swarm_runtime::worker::overlay::NodeOverlayPlan;
 
 /// The differences between what `store` wants of each `(node id, data plane)` and what the data plane realised.
 pub fn check<'a>(store: &Store, workers: impl IntoIterator<Item = (&'a str, &'a FakeDataPlane)>) -> Vec<String> {
-    let mut problems = Vec::new();
+    let mut problems = mesh_follows_running_tasks(store);
     for (node_id, data_plane) in workers {
-        let wanted = NodeOverlayPlan::from_cluster(&plan_for_node(store, node_id), UNDERLAY_MTU_BYTES);
+        let cluster_plan = plan_for_node(store, node_id);
+        if data_plane.mesh() != cluster_plan.mesh {
+            problems.push(format!(
+                "mesh: node {node_id} answers with {:?}, the cluster's mesh is {:?}",
+                data_plane.mesh(),
+                cluster_plan.mesh
+            ));
+        }
+        let wanted = NodeOverlayPlan::from_cluster(&cluster_plan, UNDERLAY_MTU_BYTES);
         let realised = data_plane.realised();
         let wanted_ids: BTreeSet<&str> = wanted.networks.iter().map(|n| n.network_id.as_str()).collect();
         let realised_ids: BTreeSet<&str> = realised.keys().map(String::as_str).collect();
@@ -51,4 +63,33 @@ pub fn check<'a>(store: &Store, workers: impl IntoIterator<Item = (&'a str, &'a 
         }
     }
     problems
+}
+
+/// The cluster's mesh (the same on every node) against the store itself: one entry per ingress port of every
+/// service, forwarding to the `ingress` address of each task observed and desired running, and nothing else.
+fn mesh_follows_running_tasks(store: &Store) -> Vec<String> {
+    let Some(ingress) = store.ingress_network() else { return Vec::new() };
+    let Some(node) = store.nodes().next() else { return Vec::new() };
+    let Mesh { ports, .. } = plan_for_node(store, &node.id).mesh;
+    let mut wanted = Vec::new();
+    for service in store.services() {
+        let ingress_ports = service.spec.endpoint_spec.ports.iter().filter(|p| p.publish_mode == PublishMode::Ingress);
+        for port in ingress_ports {
+            let mut backends: Vec<Ipv4Addr> = store
+                .tasks_of_service(&service.id)
+                .filter(|t| t.status.state == TaskState::Running && t.desired_state == TaskState::Running)
+                .flat_map(|t| t.networks.iter().filter(|a| a.network_id == ingress.id).map(|a| a.addr))
+                .collect();
+            backends.sort();
+            wanted.push((port.protocol, port.published_port, service.spec.name.clone(), backends));
+        }
+    }
+    wanted.sort();
+    let mut have: Vec<_> =
+        ports.iter().map(|p| (p.protocol, p.published_port, p.service.clone(), p.backends.clone())).collect();
+    have.sort();
+    if have == wanted {
+        return Vec::new();
+    }
+    vec![format!("mesh: the cluster's mesh is {have:?}, the running tasks say {wanted:?}")]
 }

@@ -70,6 +70,8 @@ struct FakeState {
     /// removed.
     last_changes: usize,
     reconciles: u64,
+    /// The routing mesh the last `discover` brought in (what the Linux data plane programs into nftables).
+    mesh: swarm_core::overlay::Mesh,
 }
 
 /// The in-memory data plane (see the module doc).
@@ -93,9 +95,16 @@ impl FakeDataPlane {
         self.lock().networks.get(network_id).map(|network| network.forwarding.clone())
     }
 
-    /// The host died: everything realised is gone (devices do not survive a reboot).
+    /// The routing mesh this node answers with.
+    pub fn mesh(&self) -> swarm_core::overlay::Mesh {
+        self.lock().mesh.clone()
+    }
+
+    /// The host died: everything realised is gone (devices and nftables tables do not survive a reboot).
     pub fn machine_crash(&self) {
-        self.lock().networks.clear();
+        let mut state = self.lock();
+        state.networks.clear();
+        state.mesh = swarm_core::overlay::Mesh::default();
     }
 
     /// How many changes the last successful reconcile made (0: it found everything as planned).
@@ -152,7 +161,12 @@ impl OverlayDataPlane for FakeDataPlane {
     }
 
     async fn remove_all(&self) -> Result<(), OverlayError> {
+        self.lock().mesh = swarm_core::overlay::Mesh::default();
         self.apply(&NodeOverlayPlan::default())
+    }
+
+    async fn discover(&self, discovery: &super::Discovery) {
+        self.lock().mesh = discovery.cluster.mesh.clone();
     }
 }
 

@@ -132,9 +132,10 @@ pub trait OverlayDataPlane: Send + Sync + 'static {
     /// Removes every network, device and entry of its own (`reconcile` of an empty plan).
     fn remove_all(&self) -> impl Future<Output = Result<(), OverlayError>> + Send;
 
-    /// Brings service discovery (the node's resolver on its gateways) and the VIP tables of its task containers
-    /// in line with `discovery`, after a `reconcile`. Failures are logged, not returned: the devices are what
-    /// tasks wait for, and the next call tries again. The default does nothing (a data plane without either).
+    /// Brings service discovery (the node's resolver on its gateways), the VIP tables of its task containers and
+    /// the routing mesh in line with `discovery`, after every `reconcile`, also one that failed (what depends on
+    /// a missing device waits for the retry). Failures are logged, not returned: the devices are what tasks wait
+    /// for, and the next call tries again. The default does nothing (a data plane without either).
     fn discover(&self, discovery: &Discovery) -> impl Future<Output = ()> + Send {
         let _ = discovery;
         async {}
