@@ -437,6 +437,12 @@ pub fn http_get_ok(addr: SocketAddr) -> Option<String> {
     http_get(addr).filter(|(status, _)| *status == 200).map(|(_, body)| body)
 }
 
+/// Whether `text` names one of `addrs` as a whole address (10.0.0.5 is not in 10.0.0.50).
+pub fn names_any_addr(text: &str, addrs: &[std::net::Ipv4Addr]) -> bool {
+    let words: Vec<&str> = text.split(|c: char| !(c.is_ascii_digit() || c == '.')).collect();
+    addrs.iter().any(|addr| words.contains(&addr.to_string().as_str()))
+}
+
 /// Polls `probe` until it returns `Some` or `deadline` passes; panics with `what` and the last observation.
 pub fn wait_for<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

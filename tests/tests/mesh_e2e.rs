@@ -2,7 +2,9 @@
 //! of a service whose one task runs on the third host answers on port 8080 of every host's address, the two hosts
 //! without the task included; scaled to three replicas, requests to one host reach several of them; `service
 //! update --publish-add/--publish-rm` opens and closes a port on every host; a port another service publishes is
-//! refused, naming it; removing the service leaves no mesh table on any host. Everything lives in the hosts the
+//! refused, naming it; a killed task leaves every host's mesh, after which no request fails; a port without a
+//! number gets 30000 and answers everywhere; the cluster port is refused; removing the services leaves no mesh
+//! table on any host. Everything lives in the hosts the
 //! test starts, removed when it ends.
 
 use std::collections::BTreeSet;
@@ -10,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use swarm_tests::hosts::{form_cluster, HostDaemon, TestHosts};
-use swarm_tests::http_get_ok;
+use swarm_tests::{http_get_ok, names_any_addr};
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
@@ -55,6 +57,24 @@ fn published_ports_answer_on_every_host() {
     });
     assert!(spread.iter().all(|answer| answer.starts_with("hello from ")), "{spread:?}");
 
+    // A killed task leaves every host's mesh; from then on no request fails (only the wait is bounded).
+    let victim_host = hosts.hosts().iter().find(|host| !host.docker(&["ps", "-q"]).trim().is_empty()).unwrap();
+    let victim = victim_host.docker(&["ps", "--format", "{{.Names}}"]).lines().next().unwrap().to_string();
+    let victim_addrs = victim_host.container_addrs(&victim);
+    let killed = std::time::Instant::now();
+    victim_host.docker(&["kill", &victim]);
+    wait_for_or(&dump, "the killed task to leave every host's mesh", || {
+        let named = hosts.hosts().iter().any(|host| names_any_addr(&host.mesh_table(), &victim_addrs));
+        (!named).then_some(())
+    });
+    eprintln!("mesh_e2e: the killed task left every host's mesh {:.1?} after the kill", killed.elapsed());
+    for host in hosts.hosts() {
+        for attempt in 0..20 {
+            let answer = http_get_ok(SocketAddr::from((host.addr(), 8080)));
+            assert!(answer.is_some(), "request {attempt} to {} failed after the mesh dropped the task", host.name());
+        }
+    }
+
     // A port opened and another closed on every host.
     // `--publish-rm` names the target port, as in Docker; removals apply before additions.
     manager.cli_ok(&["service", "update", "--publish-rm", "80", "--publish-add", "8081:80", "web"]);
@@ -70,8 +90,22 @@ fn published_ports_answer_on_every_host() {
     assert!(!taken.status.success(), "a published port in use was given again");
     assert!(stderr.contains("8081") && stderr.contains("web"), "{stderr}");
 
-    // Removing the service closes the port and removes the mesh everywhere.
-    manager.cli_ok(&["service", "rm", "web"]);
+    // A port without a number gets the first of 30000-32767, answering on every host.
+    manager.cli_ok(&["service", "create", "--name", "auto", "-p", "80", "swarm-hello:1"]);
+    let ports = manager.cli_ok(&["service", "ls", "--format", "{{.Name}} {{.Ports}}"]);
+    assert!(ports.lines().any(|line| line == "auto *:30000->80/tcp"), "{ports}");
+    wait_for_or(&dump, "the assigned port 30000 on every host", || {
+        answers_on(30000).iter().all(Option::is_some).then_some(())
+    });
+
+    // The cluster port cannot be published through the mesh: it would capture the cluster's own traffic.
+    let reserved = manager.cli(&["service", "create", "--name", "other", "-p", "2377:80", "swarm-hello:1"]);
+    let stderr = String::from_utf8_lossy(&reserved.stderr);
+    assert!(!reserved.status.success(), "the cluster port was published");
+    assert!(stderr.contains("port '2377/tcp' cannot be published through the routing mesh"), "{stderr}");
+
+    // Removing the services closes the ports and removes the mesh everywhere.
+    manager.cli_ok(&["service", "rm", "web", "auto"]);
     wait_for_or(&dump, "no mesh table on any host", || {
         let tables = hosts.hosts().iter().any(|host| host.run_ok("nft", &["list", "tables"]).contains("swarm_mesh_"));
         (!tables && answers_on(8081).iter().all(Option::is_none)).then_some(())

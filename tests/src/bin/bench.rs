@@ -8,12 +8,15 @@
 //! follower was answered by the new leader.
 //! Overlay (`overlay.rs`): on three test hosts, TCP throughput over the overlay against the underlay, attaching a
 //! task to a network new to its node against `docker run`, and the p99 of connects to a VIP, to task addresses and
-//! of DNS queries.
+//! of DNS queries; the routing mesh (`mesh.rs`) on the same hosts: requests/s and added p99 through a node that
+//! runs no task against straight to the task, and how long a killed task stays in the mesh.
 //! Stack (`stack.rs`): `stack deploy` of 20 services on a one-node swarm until all run, beside the same services
 //! created one by one with `service create -d`.
 //! Prints `RESULT <name>=<value> <unit>` lines. Usage: `bench [FILTER]` runs the figures whose names contain
 //! FILTER; `bench overlay` runs all the overlay figures.
 
+#[path = "bench/mesh.rs"]
+mod mesh;
 #[path = "bench/overlay.rs"]
 mod overlay;
 #[path = "bench/stack.rs"]

@@ -226,6 +226,21 @@ impl TestHost {
         self.command(program).args(args).output().unwrap_or_else(|e| panic!("run {program} in {}: {e}", self.name))
     }
 
+    /// The text of this host's routing-mesh table (`nft list table ip swarm_mesh_…`), empty without one.
+    pub fn mesh_table(&self) -> String {
+        let tables = self.run_ok("nft", &["list", "tables"]);
+        let table =
+            tables.lines().find_map(|line| line.strip_prefix("table ip ").filter(|t| t.starts_with("swarm_mesh_")));
+        table.map_or_else(String::new, |table| self.run_ok("nft", &["list", "table", "ip", table.trim()]))
+    }
+
+    /// The addresses of container `name` on its networks.
+    pub fn container_addrs(&self, name: &str) -> Vec<std::net::Ipv4Addr> {
+        let format = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}";
+        let addrs = self.docker(&["inspect", "--format", format, name]);
+        addrs.split_whitespace().filter_map(|addr| addr.parse().ok()).collect()
+    }
+
     /// Runs `PROGRAM ARGS` in this host's namespace; returns its stdout, panics with its stderr if it fails.
     pub fn run_ok(&self, program: &str, args: &[&str]) -> String {
         let output = self.run(program, args);

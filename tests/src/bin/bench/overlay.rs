@@ -13,6 +13,7 @@
 //!   to the VIP of a 2-replica service (tasks on `ovb2` and `ovb3`) and directly to its task addresses in turn.
 //! - DNS: an A query for the service name sent from the client container's namespace to 127.0.0.11:53 (Docker's
 //!   embedded resolver, which forwards it to the node's swarm resolver) until the answer naming the VIP arrives.
+//! - the routing mesh (`mesh.rs`), on the same cluster.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -27,7 +28,7 @@ use serde_json::Value;
 use swarm_tests::hosts::{form_cluster, HostDaemon, TestHost, TestHosts};
 use swarm_tests::wait_for;
 
-use super::percentile_ms;
+use super::{mesh, percentile_ms};
 
 /// The filter that runs every figure below (besides any filter contained in a figure's name).
 pub const GROUP: &str = "overlay";
@@ -38,12 +39,12 @@ const ATTACH: [&str; 4] =
     ["network_attach_ms", "service_start_ms", "docker_run_ms", "network_attach_ratio_vs_docker_run"];
 const LATENCY: [&str; 3] = ["vip_connect_p99_ms", "direct_connect_p99_ms", "dns_query_p99_ms"];
 
-/// Every figure this module prints.
+/// Every figure this module prints, the mesh's included.
 pub fn figures() -> impl Iterator<Item = &'static str> {
-    THROUGHPUT.into_iter().chain(ATTACH).chain(LATENCY)
+    THROUGHPUT.into_iter().chain(ATTACH).chain(LATENCY).chain(mesh::REQUESTS).chain(mesh::FAILOVER)
 }
 
-const DEADLINE: Duration = Duration::from_secs(90);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(90);
 const STREAM_PORT: u16 = 5201;
 const STREAM_TIME: Duration = Duration::from_secs(3);
 const STREAM_ROUNDS: usize = 5;
@@ -66,10 +67,16 @@ pub fn run(wanted: &dyn Fn(&str) -> bool) {
     if LATENCY.iter().any(|n| wanted(n)) {
         latency(&hosts, &daemons);
     }
+    if mesh::REQUESTS.iter().any(|n| wanted(n)) {
+        mesh::requests(&hosts, &daemons);
+    }
+    if mesh::FAILOVER.iter().any(|n| wanted(n)) {
+        mesh::failover(&hosts, &daemons);
+    }
 }
 
 /// Waits until the tasks of `service` that should run all run; panics with `service ps` and the logs if not.
-fn wait_running(daemons: &[HostDaemon<'_>], service: &str) {
+pub(crate) fn wait_running(daemons: &[HostDaemon<'_>], service: &str) {
     let manager = &daemons[0];
     let args = ["service", "ps", "--filter", "desired-state=running", "--format", "{{.CurrentState}}", service];
     let start = Instant::now();
@@ -120,7 +127,7 @@ fn enter_netns(path: &Path) {
 }
 
 /// Runs `work` on a thread in the network namespace at `netns`.
-fn in_netns<T: Send>(netns: &Path, work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn in_netns<T: Send>(netns: &Path, work: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         let thread = scope.spawn(|| {
             enter_netns(netns);
@@ -170,7 +177,7 @@ fn stream(client_ns: &Path, server_ns: &Path, server: Ipv4Addr, time: Duration) 
     })
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
