@@ -34,6 +34,9 @@ pub struct NodeOverlayPlan {
 pub struct Mesh {
     pub network_id: String,
     pub ports: Vec<MeshPort>,
+    /// Every node's gateway on `ingress`, sorted: a task answers a client the mesh brought through a node's
+    /// gateway back through that gateway, so the client's address reaches the task unchanged.
+    pub gateways: Vec<Ipv4Addr>,
 }
 
 /// One port of the routing mesh: connections to `published_port` on any node go to `target_port` of one of the
@@ -185,7 +188,8 @@ fn mesh_ports(store: &Store) -> Mesh {
     if mesh.is_empty() {
         return Mesh::default();
     }
-    Mesh { network_id: ingress.id.clone(), ports: mesh }
+    let gateways: std::collections::BTreeSet<Ipv4Addr> = ingress.allocation.node_gateways.values().copied().collect();
+    Mesh { network_id: ingress.id.clone(), ports: mesh, gateways: gateways.into_iter().collect() }
 }
 
 /// The services attached to network `network_id`, with their running tasks' addresses there.

@@ -1,14 +1,14 @@
 //! The routing mesh on three test hosts, through the `swarm` CLI as a user types it: `service create -p 8080:80`
 //! of a service whose one task runs on the third host answers on port 8080 of every host's address, the two hosts
-//! without the task included; scaled to three replicas, requests to one host reach several of them; `service
-//! update --publish-add/--publish-rm` opens and closes a port on every host; a port another service publishes is
-//! refused, naming it; a killed task leaves every host's mesh, after which no request fails; a port without a
-//! number gets 30000 and answers everywhere; the cluster port is refused; removing the services leaves no mesh
-//! table on any host. Everything lives in the hosts the
-//! test starts, removed when it ends.
+//! without the task included, and the task logs the test client's own address whichever host the request went
+//! to; scaled to three replicas, requests to one host reach several of them; a killed task leaves every host's
+//! mesh, after which no request fails; `service update --publish-add/--publish-rm` opens and closes a port on
+//! every host; a port another service publishes is refused, naming it; a port without a number gets 30000 and
+//! answers everywhere; the cluster port is refused; removing the services leaves no mesh table on any host.
+//! Everything lives in the hosts the test starts, removed when it ends.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use swarm_tests::hosts::{form_cluster, HostDaemon, TestHosts};
@@ -47,6 +47,22 @@ fn published_ports_answer_on_every_host() {
         answers.iter().all(|answer| answer.as_deref().is_some_and(|a| a.starts_with("hello from "))).then_some(answers)
     });
     assert_eq!(first.iter().collect::<BTreeSet<_>>().len(), 1, "one task answers everywhere: {first:?}");
+
+    // The task sees the client's own address, whether the request came through a host without the task or
+    // through the task's own host.
+    let client_ip = TcpStream::connect((hosts[0].addr(), 8080)).unwrap().local_addr().unwrap().ip();
+    let task_logs = || {
+        let name = hosts[2].docker(&["ps", "--format", "{{.Names}}"]);
+        let logs = hosts[2].docker(&["logs", name.trim()]);
+        logs.lines().filter(|line| line.contains(&format!(" from {client_ip}:"))).count()
+    };
+    for (host, via) in [(&hosts[0], "a host without the task"), (&hosts[2], "the task's own host")] {
+        let before = task_logs();
+        assert!(http_get_ok(SocketAddr::from((host.addr(), 8080))).is_some(), "GET through {via}");
+        wait_for_or(&dump, &format!("the task to log the client's address {client_ip} through {via}"), || {
+            (task_logs() > before).then_some(())
+        });
+    }
 
     // Three replicas: requests to one host spread over several of them.
     manager.cli_ok(&["service", "update", "--constraint-rm", &on_third, "--replicas", "3", "web"]);

@@ -52,6 +52,9 @@ const RETRY_MS: u64 = 200;
 const HEARTBEAT_TIMEOUT_MIN_MS: u64 = 500;
 /// Status reports wait this long for more updates to share one call.
 const REPORT_COALESCE_MS: u64 = 10;
+/// How long a started task waits for its container's VIP table and mesh return path before it is reported
+/// running anyway (programming them takes milliseconds; a data plane in trouble must not hold tasks back).
+const CONTAINER_RULES_WAIT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -792,6 +795,7 @@ async fn run<E: Executor>(
                 report_error(reporter, &error);
                 return RunEnd::Ended;
             }
+            networking.container_started(task, CONTAINER_RULES_WAIT).await;
             reporter.report(TaskState::Running, "started", None);
         }
     }

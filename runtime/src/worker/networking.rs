@@ -5,7 +5,9 @@
 //! order they arrive and only the newest is worked on (an older one is never applied after a newer); a failed reconcile
 //! is retried (`RETRY_MS`) until it succeeds or a newer plan replaces it, and one that left something undone
 //! (`OverlayDataPlane::needs_retry`) is repeated after `UNFINISHED_RETRY_MS`; a network counts as realised only after a
-//! reconcile that included it succeeded, and stops counting as soon as a plan without it arrives.
+//! reconcile that included it succeeded, and stops counting as soon as a plan without it arrives. A driver whose
+//! container just started asks for a pass at once (`container_started`), so what lives inside the container is
+//! programmed before the task is reported running.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -30,6 +32,10 @@ const UNFINISHED_RETRY_MS: u64 = 2_000;
 pub struct Networking {
     plans: Arc<watch::Sender<Option<Discovery>>>,
     realised: Arc<watch::Sender<BTreeSet<String>>>,
+    /// How many times a driver asked for a pass because its container started, and up to which ask a pass has
+    /// finished (`container_started`).
+    starts: Arc<watch::Sender<u64>>,
+    discovered: Arc<watch::Sender<u64>>,
 }
 
 impl Networking {
@@ -38,6 +44,8 @@ impl Networking {
         let networking = Networking {
             plans: Arc::new(watch::channel(None).0),
             realised: Arc::new(watch::channel(BTreeSet::new()).0),
+            starts: Arc::new(watch::channel(0).0),
+            discovered: Arc::new(watch::channel(0).0),
         };
         let task = tokio::spawn(realise_loop(data_plane, networking.clone()));
         (networking, task)
@@ -76,6 +84,29 @@ impl Networking {
         }
     }
 
+    /// After `task`'s container started: has the loop make a pass now, so the container's VIP table and the
+    /// mesh's return path are in place before the task is reported running (and other nodes' meshes send it
+    /// clients), rather than when the managers' next plan arrives; waits for that pass, at most `within`.
+    pub async fn container_started(&self, task: &Task, within: Duration) {
+        if task.networks.is_empty() {
+            return;
+        }
+        let mut asked = 0;
+        self.starts.send_modify(|starts| {
+            *starts += 1;
+            asked = *starts;
+        });
+        let mut discovered = self.discovered.subscribe();
+        let passed = async {
+            while *discovered.borrow_and_update() < asked {
+                if discovered.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(within, passed).await;
+    }
+
     /// Waits until every network `task` is attached to is realised on this node (at once without networks).
     pub async fn wait_realised(&self, task: &Task) {
         let mut realised = self.realised.subscribe();
@@ -92,15 +123,18 @@ impl Networking {
 
 async fn realise_loop<D: OverlayDataPlane>(data_plane: Arc<D>, networking: Networking) {
     let mut plans = networking.plans.subscribe();
+    let mut starts = networking.starts.subscribe();
     loop {
+        let asked = *starts.borrow_and_update();
         let Some(discovery) = plans.borrow_and_update().clone() else {
-            if plans.changed().await.is_err() {
+            networking.discovered.send_replace(asked);
+            if !wait(&mut plans, &mut starts, None).await {
                 return;
             }
             continue;
         };
         let plan = NodeOverlayPlan::from_cluster(&discovery.cluster, UNDERLAY_MTU_BYTES);
-        match data_plane.reconcile(&plan).await {
+        let pause_ms = match data_plane.reconcile(&plan).await {
             Ok(()) => {
                 data_plane.discover(&discovery).await;
                 let held_back = data_plane.held_back();
@@ -110,27 +144,39 @@ async fn realise_loop<D: OverlayDataPlane>(data_plane: Arc<D>, networking: Netwo
                 if !plans.has_changed() {
                     networking.realised.send_replace(ids);
                 }
-                if data_plane.needs_retry() {
-                    tokio::select! {
-                        biased;
-                        changed = plans.changed() => if changed.is_err() { return },
-                        () = tokio::time::sleep(Duration::from_millis(UNFINISHED_RETRY_MS)) => {}
-                    }
-                } else if plans.changed().await.is_err() {
-                    return;
-                }
+                data_plane.needs_retry().then_some(UNFINISHED_RETRY_MS)
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot realise the overlay networks; retrying");
                 // What does not depend on the failed network still follows the plan: a published port must
                 // not keep sending connections to a stopped task while another network cannot be realised.
                 data_plane.discover(&discovery).await;
-                tokio::select! {
-                    biased;
-                    changed = plans.changed() => if changed.is_err() { return },
-                    () = tokio::time::sleep(Duration::from_millis(RETRY_MS)) => {}
-                }
+                Some(RETRY_MS)
             }
+        };
+        networking.discovered.send_replace(asked);
+        if !wait(&mut plans, &mut starts, pause_ms).await {
+            return;
         }
+    }
+}
+
+/// Waits for a new plan, a container started, or `pause_ms` when given; false once the agent is gone.
+async fn wait(
+    plans: &mut watch::Receiver<Option<Discovery>>,
+    starts: &mut watch::Receiver<u64>,
+    pause_ms: Option<u64>,
+) -> bool {
+    let pause = async {
+        match pause_ms {
+            Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        changed = plans.changed() => changed.is_ok(),
+        changed = starts.changed() => changed.is_ok(),
+        () = pause => true,
     }
 }

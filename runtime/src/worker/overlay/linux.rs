@@ -48,6 +48,7 @@ use super::{Discovery, OverlayDataPlane, OverlayError, OverlayStep};
 use crate::worker::dns::records::DnsRecords;
 use crate::worker::dns::server::{DnsConfig, DnsServer};
 use crate::worker::docker::networks::{DockerOverlayNetworks, ExistingOverlayNetwork, OverlayNetworkSpec};
+use crate::worker::vip::mesh_return::MeshReturn;
 use crate::worker::vip::rules::VipRuleset;
 
 /// The all-zeros MAC: the FDB entry every broadcast and unknown frame follows.
@@ -79,6 +80,8 @@ pub struct LinuxDataPlane {
     dns: DnsServer,
     /// The VIP ruleset last applied in each container (by name), so an unchanged one is not applied again.
     vip_tables: tokio::sync::Mutex<BTreeMap<String, (u32, VipRuleset)>>,
+    /// Each task container's mesh return path as last applied, with its pid, like `vip_tables`.
+    mesh_returns: tokio::sync::Mutex<BTreeMap<String, (u32, MeshReturn)>>,
     /// The routing mesh last applied, so an unchanged one is not applied again.
     mesh_applied: tokio::sync::Mutex<Option<swarm_core::overlay::Mesh>>,
     /// Something the last reconcile or discovery could not finish (see `OverlayDataPlane::needs_retry`).
@@ -119,6 +122,7 @@ impl LinuxDataPlane {
             serial: tokio::sync::Mutex::new(()),
             dns,
             vip_tables: Default::default(),
+            mesh_returns: Default::default(),
             mesh_applied: Default::default(),
             unfinished: Default::default(),
             held_back: Default::default(),
@@ -537,6 +541,8 @@ impl LinuxDataPlane {
         self.apply_mesh(&discovery.cluster.mesh).await;
         let mut tables = self.vip_tables.lock().await;
         tables.retain(|name, _| discovery.local_tasks.iter().any(|task| &task.container_name == name));
+        let mut returns = self.mesh_returns.lock().await;
+        returns.retain(|name, _| discovery.local_tasks.iter().any(|task| &task.container_name == name));
         for task in &discovery.local_tasks {
             let ruleset = VipRuleset::for_container(
                 &discovery.cluster,
@@ -551,16 +557,27 @@ impl LinuxDataPlane {
                     continue;
                 }
             };
-            if tables.get(&task.container_name) == Some(&(pid, ruleset.clone())) {
-                continue;
-            }
-            match crate::worker::vip::apply::apply(pid, &ruleset).await {
-                Ok(()) => {
-                    tables.insert(task.container_name.clone(), (pid, ruleset));
+            if tables.get(&task.container_name) != Some(&(pid, ruleset.clone())) {
+                match crate::worker::vip::apply::apply(pid, &ruleset).await {
+                    Ok(()) => {
+                        tables.insert(task.container_name.clone(), (pid, ruleset));
+                    }
+                    Err(error) => {
+                        tracing::warn!(container = %task.container_name, %error, "cannot program VIPs; retrying");
+                        self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
-                Err(error) => {
-                    tracing::warn!(container = %task.container_name, %error, "cannot program VIPs; retrying");
-                    self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            let wanted = MeshReturn::for_container(&discovery.cluster, &task.networks);
+            if returns.get(&task.container_name) != Some(&(pid, wanted.clone())) {
+                match crate::worker::vip::apply::apply_mesh_return(pid, &wanted).await {
+                    Ok(()) => {
+                        returns.insert(task.container_name.clone(), (pid, wanted));
+                    }
+                    Err(error) => {
+                        tracing::warn!(container = %task.container_name, %error, "cannot program the mesh's return path; retrying");
+                        self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
             }
         }

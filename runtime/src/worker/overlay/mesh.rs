@@ -3,8 +3,10 @@
 //! (this kernel has none): one nftables table of the node's in its namespace, `ip swarm_mesh_<node>`, DNATs new connections to
 //! a local address's published port (`fib daddr type local`, in prerouting and, for the node's own clients, in
 //! output, 127.0.0.1 included) to one of the service's tasks at random (`numgen random mod N map`), rewriting the port to the target
-//! port, and marks them ([`MESH_MARK`]); marked connections leaving through the node's gateway device on `ingress`
-//! are masqueraded to that gateway, so replies come back through this node whichever node runs the task. Docker's
+//! port, and marks them ([`MESH_MARK`]). Clients keep their address: the task answers through the gateway of the
+//! node the connection came through (`vip::mesh_return`, in the task's namespace), so replies come back through
+//! this node whichever node runs the task. Only the node's own clients (a local source address, 127.0.0.1
+//! included, which cannot leave the node) are masqueraded to its gateway on `ingress`. Docker's
 //! FORWARD chain drops what it does not know (policy DROP), so a rule in its `DOCKER-USER` chain accepts marked
 //! connections, and `isolation` lets them through the gateway devices. A port without a running task is left out:
 //! the node then refuses connections to it as to any closed port.
@@ -96,6 +98,7 @@ pub fn table_json(table_name: &str, mesh: &Mesh, ingress_device: &str) -> Value 
             "expr": [
                 {"match": {"op": "==", "left": {"ct": {"key": "mark"}}, "right": MESH_MARK}},
                 {"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": ingress_device}},
+                {"match": {"op": "==", "left": {"fib": {"result": "type", "flags": ["saddr"]}}, "right": "local"}},
                 {"masquerade": null},
             ],
         }}}));
@@ -211,11 +214,12 @@ mod tests {
                 service: "web".into(),
                 backends,
             }],
+            gateways: vec![Ipv4Addr::new(10, 0, 0, 2)],
         }
     }
 
     #[test]
-    fn a_port_with_tasks_is_dnatted_marked_and_masqueraded_toward_ingress() {
+    fn a_port_with_tasks_is_dnatted_marked_and_only_local_clients_masqueraded() {
         let backends = vec![Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 6)];
         let document = table_json("swarm_mesh_n1", &mesh(backends), "swg-ingressid");
         let text = document.to_string();
@@ -223,6 +227,8 @@ mod tests {
         assert!(text.contains(r#""right":8080"#) && text.contains(r#""port":80"#), "{text}");
         assert!(text.contains(r#""mod":2"#), "two backends, picked at random: {text}");
         assert!(text.contains(r#""right":"swg-ingressid""#) && text.contains(r#""masquerade":null"#), "{text}");
+        let masquerade = &document["nftables"].as_array().unwrap().last().unwrap()["add"]["rule"]["expr"];
+        assert_eq!(masquerade[2]["match"]["left"]["fib"]["flags"][0], "saddr", "only local sources: {masquerade}");
         assert!(is_served(&mesh(vec![Ipv4Addr::new(10, 0, 0, 5)])));
     }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+use super::mesh_return::{parse_installed, MeshReturn};
 use super::rules::{removal_json, VipRuleset};
 
 /// How long one nft run may take before we give up on it (it is killed): nft answers in milliseconds.
@@ -27,8 +28,8 @@ pub enum VipError {
     NoProcess { pid: u32 },
     #[error("VIP rules for container pid {pid}: cannot run nsenter: {source}")]
     Spawn { pid: u32, source: io::Error },
-    #[error("VIP rules for container pid {pid}: nft failed ({status}): {stderr}")]
-    Nft { pid: u32, status: String, stderr: String },
+    #[error("VIP rules for container pid {pid}: {tool} failed ({status}): {stderr}")]
+    Failed { pid: u32, tool: &'static str, status: String, stderr: String },
     #[error("VIP rules for container pid {pid}: nft did not finish within {NFT_TIMEOUT:?}")]
     Timeout { pid: u32 },
 }
@@ -67,13 +68,29 @@ pub async fn check_tools() -> Result<(), VipError> {
 
 /// Feeds `document` to `nft -j -f -` inside the network namespace of `pid`.
 async fn run_nft(pid: u32, document: &Value) -> Result<(), VipError> {
+    run_in_netns(pid, NFT, &["-j", "-f", "-"], document.to_string().into_bytes()).await.map(drop)
+}
+
+/// `nft` and the Debian package that has it.
+const NFT: (&str, &str) = ("nft", "nftables");
+/// `ip` and the Debian package that has it.
+const IP: (&str, &str) = ("ip", "iproute2");
+
+/// Runs `tool` with `args` inside the network namespace of `pid` with `input` on its stdin; its output if it
+/// succeeded.
+async fn run_in_netns(
+    pid: u32,
+    (tool, package): (&'static str, &'static str),
+    args: &[&str],
+    input: Vec<u8>,
+) -> Result<std::process::Output, VipError> {
     // pid 0 is no process; /proc/PID/ns/net vanishes with the process (and its namespace, for a container).
     if pid == 0 || !Path::new(&format!("/proc/{pid}/ns/net")).exists() {
         return Err(VipError::NoProcess { pid });
     }
     let mut command = Command::new("nsenter");
-    command.arg("-t").arg(pid.to_string()).arg("-n").args(["nft", "-j", "-f", "-"]);
-    let output = match feed_nft(command, document).await {
+    command.arg("-t").arg(pid.to_string()).arg("-n").arg(tool).args(args);
+    let output = match feed(command, input).await {
         Ok(output) => output,
         Err(FeedError::Spawn(source)) if source.kind() == io::ErrorKind::NotFound => {
             return Err(VipError::ToolMissing { tool: "nsenter", package: "util-linux" })
@@ -82,17 +99,37 @@ async fn run_nft(pid: u32, document: &Value) -> Result<(), VipError> {
         Err(FeedError::Timeout) => return Err(VipError::Timeout { pid }),
     };
     if output.status.success() {
-        return Ok(());
+        return Ok(output);
     }
     let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
     // nsenter exits 127 when it cannot find the program to run in the namespace.
-    if output.status.code() == Some(127) && stderr.contains("nft") {
-        return Err(VipError::ToolMissing { tool: "nft", package: "nftables" });
+    if output.status.code() == Some(127) && stderr.contains(tool) {
+        return Err(VipError::ToolMissing { tool, package });
     }
     if !Path::new(&format!("/proc/{pid}")).exists() {
         return Err(VipError::NoProcess { pid });
     }
-    Err(VipError::Nft { pid, status: output.status.to_string(), stderr })
+    Err(VipError::Failed { pid, tool, status: output.status.to_string(), stderr })
+}
+
+/// Makes the mesh's return path in the network namespace of process `pid` what `wanted` says: our nft table, then
+/// our `ip rule`s and their routes (see `mesh_return`).
+pub async fn apply_mesh_return(pid: u32, wanted: &MeshReturn) -> Result<(), VipError> {
+    tracing::debug!(pid, gateways = wanted.gateways().len(), "applying the mesh's return path");
+    run_nft(pid, &wanted.to_nft_json()).await?;
+    let priority = super::mesh_return::RULE_PRIORITY.to_string();
+    let listed = run_in_netns(pid, IP, &["-j", "rule", "show", "priority", &priority], Vec::new()).await?;
+    let installed = parse_installed(&String::from_utf8_lossy(&listed.stdout)).map_err(|reason| VipError::Failed {
+        pid,
+        tool: "ip",
+        status: "unreadable output".into(),
+        stderr: reason,
+    })?;
+    let batch = wanted.ip_batch(&installed);
+    if !batch.is_empty() {
+        run_in_netns(pid, IP, &["-force", "-batch", "-"], batch.into_bytes()).await?;
+    }
+    Ok(())
 }
 
 /// Why `feed_nft` got no answer from nft.
@@ -106,10 +143,16 @@ pub enum FeedError {
 
 /// Runs `command` — an `nft -j -f -`, possibly behind `nsenter` — with `document` on its stdin, its stderr captured,
 /// and waits at most [`NFT_TIMEOUT`] for it.
-pub async fn feed_nft(mut command: Command, document: &Value) -> Result<std::process::Output, FeedError> {
+pub async fn feed_nft(command: Command, document: &Value) -> Result<std::process::Output, FeedError> {
+    feed(command, document.to_string().into_bytes()).await
+}
+
+/// Runs `command` with `input` on its stdin, its stdout and stderr captured, and waits at most [`NFT_TIMEOUT`]
+/// for it.
+async fn feed(mut command: Command, input: Vec<u8>) -> Result<std::process::Output, FeedError> {
     let mut child = command
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -117,10 +160,9 @@ pub async fn feed_nft(mut command: Command, document: &Value) -> Result<std::pro
     let mut stdin = child
         .stdin
         .take()
-        .ok_or_else(|| FeedError::Spawn(io::Error::new(io::ErrorKind::BrokenPipe, "nft's stdin was not captured")))?;
-    let input = document.to_string().into_bytes();
+        .ok_or_else(|| FeedError::Spawn(io::Error::new(io::ErrorKind::BrokenPipe, "the stdin was not captured")))?;
     let feed = async move {
-        // A write error means nft exited early; its status and stderr say why.
+        // A write error means the program exited early; its status and stderr say why.
         let _ = stdin.write_all(&input).await;
         let _ = stdin.shutdown().await;
     };
