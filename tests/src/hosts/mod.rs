@@ -62,6 +62,12 @@ impl TestHosts {
     /// images (`scripts/images`), sweeps what crashed runs left, then creates the underlay, the hosts and their
     /// engines, and loads [`HOST_IMAGES`] into every engine. Panics (after cleaning up) if anything fails.
     pub fn start(name_prefix: &str, count: usize) -> TestHosts {
+        TestHosts::start_with_images(name_prefix, count, &[])
+    }
+
+    /// [`Self::start`], loading `extra_images` from the machine's engine into every host's too (the caller makes
+    /// sure they exist, e.g. with `ensure_seed_images`).
+    pub fn start_with_images(name_prefix: &str, count: usize, extra_images: &[&str]) -> TestHosts {
         assert!(
             !name_prefix.is_empty()
                 && name_prefix.len() <= NAME_PREFIX_MAX_LEN
@@ -91,7 +97,8 @@ impl TestHosts {
             hosts.hosts.push(TestHost { name, netns, addr, dir, dockerd: None });
             underlay::add_host(&hosts.names, index, &hosts.hosts[index - 1].netns, addr);
         }
-        let images = engine::save_images(&hosts.names.dir(), &HOST_IMAGES);
+        let wanted: Vec<&str> = HOST_IMAGES.iter().chain(extra_images).copied().collect();
+        let images = engine::save_images(&hosts.names.dir(), &wanted);
         std::thread::scope(|scope| {
             for (index, host) in hosts.hosts.iter_mut().enumerate() {
                 let images = &images;
