@@ -36,6 +36,7 @@ pub struct Mesh {
     pub ports: Vec<MeshPort>,
     /// Every node's gateway on `ingress`, sorted: a task answers a client the mesh brought through a node's
     /// gateway back through that gateway, so the client's address reaches the task unchanged.
+    #[serde(default)]
     pub gateways: Vec<Ipv4Addr>,
 }
 

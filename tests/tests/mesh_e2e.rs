@@ -77,6 +77,9 @@ fn published_ports_answer_on_every_host() {
     let victim_host = hosts.hosts().iter().find(|host| !host.docker(&["ps", "-q"]).trim().is_empty()).unwrap();
     let victim = victim_host.docker(&["ps", "--format", "{{.Names}}"]).lines().next().unwrap().to_string();
     let victim_addrs = victim_host.container_addrs(&victim);
+    wait_for_or(&dump, "the task to be in every host's mesh before it is killed", || {
+        hosts.hosts().iter().all(|host| names_any_addr(&host.mesh_table(), &victim_addrs)).then_some(())
+    });
     let killed = std::time::Instant::now();
     victim_host.docker(&["kill", &victim]);
     wait_for_or(&dump, "the killed task to leave every host's mesh", || {

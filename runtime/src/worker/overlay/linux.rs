@@ -569,7 +569,10 @@ impl LinuxDataPlane {
                 }
             }
             let wanted = MeshReturn::for_container(&discovery.cluster, &task.networks);
-            if returns.get(&task.container_name) != Some(&(pid, wanted.clone())) {
+            let applied = returns.get(&task.container_name);
+            // A container that never needed the return path has nothing of it to remove.
+            let never_needed = applied.is_none() && wanted.gateways().is_empty();
+            if !never_needed && applied != Some(&(pid, wanted.clone())) {
                 match crate::worker::vip::apply::apply_mesh_return(pid, &wanted).await {
                     Ok(()) => {
                         returns.insert(task.container_name.clone(), (pid, wanted));

@@ -19,18 +19,18 @@ use super::rules::{removal_json, VipRuleset};
 /// How long one nft run may take before we give up on it (it is killed): nft answers in milliseconds.
 pub const NFT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a container's VIP rules could not be installed or removed.
+/// Why a container's rules (its VIP table, the mesh's return path) could not be installed or removed.
 #[derive(Debug, thiserror::Error)]
 pub enum VipError {
-    #[error("VIP rules: `{tool}` is not installed on this host (Debian package {package})")]
+    #[error("container rules: `{tool}` is not installed on this host (Debian package {package})")]
     ToolMissing { tool: &'static str, package: &'static str },
-    #[error("VIP rules for container pid {pid}: no such process, so no network namespace to program")]
+    #[error("container rules for pid {pid}: no such process, so no network namespace to program")]
     NoProcess { pid: u32 },
-    #[error("VIP rules for container pid {pid}: cannot run nsenter: {source}")]
+    #[error("container rules for pid {pid}: cannot run nsenter: {source}")]
     Spawn { pid: u32, source: io::Error },
-    #[error("VIP rules for container pid {pid}: {tool} failed ({status}): {stderr}")]
+    #[error("container rules for pid {pid}: {tool} failed ({status}): {stderr}")]
     Failed { pid: u32, tool: &'static str, status: String, stderr: String },
-    #[error("VIP rules for container pid {pid}: nft did not finish within {NFT_TIMEOUT:?}")]
+    #[error("container rules for pid {pid}: a tool did not finish within {NFT_TIMEOUT:?}")]
     Timeout { pid: u32 },
 }
 
@@ -49,10 +49,12 @@ pub async fn remove(pid: u32) -> Result<(), VipError> {
 
 /// Checks that the host has `nft` and `nsenter`, so a node can say so at start rather than at its first task.
 pub async fn check_tools() -> Result<(), VipError> {
-    for (tool, package) in [("nft", "nftables"), ("nsenter", "util-linux")] {
+    for (tool, package, version) in
+        [("nft", "nftables", "--version"), ("nsenter", "util-linux", "--version"), ("ip", "iproute2", "-V")]
+    {
         let missing = || VipError::ToolMissing { tool, package };
         let run = Command::new(tool)
-            .arg("--version")
+            .arg(version)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -75,6 +77,8 @@ async fn run_nft(pid: u32, document: &Value) -> Result<(), VipError> {
 const NFT: (&str, &str) = ("nft", "nftables");
 /// `ip` and the Debian package that has it.
 const IP: (&str, &str) = ("ip", "iproute2");
+/// `sh` and the Debian package that has it.
+const SH: (&str, &str) = ("sh", "dash");
 
 /// Runs `tool` with `args` inside the network namespace of `pid` with `input` on its stdin; its output if it
 /// succeeded.
@@ -117,6 +121,13 @@ async fn run_in_netns(
 pub async fn apply_mesh_return(pid: u32, wanted: &MeshReturn) -> Result<(), VipError> {
     tracing::debug!(pid, gateways = wanted.gateways().len(), "applying the mesh's return path");
     run_nft(pid, &wanted.to_nft_json()).await?;
+    if !wanted.gateways().is_empty() {
+        // The client's address is not the task's route back to it, so strict reverse-path filtering (which a new
+        // namespace inherits from some hosts' defaults) would drop every packet the mesh brings: off, inside this
+        // container only.
+        let script = "for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > \"$f\"; done";
+        run_in_netns(pid, SH, &["-c", script], Vec::new()).await?;
+    }
     let priority = super::mesh_return::RULE_PRIORITY.to_string();
     let listed = run_in_netns(pid, IP, &["-j", "rule", "show", "priority", &priority], Vec::new()).await?;
     let installed = parse_installed(&String::from_utf8_lossy(&listed.stdout)).map_err(|reason| VipError::Failed {

@@ -1,7 +1,8 @@
 //! The routing mesh's return path inside one task container, as data: the mesh does not rewrite the client's
 //! address, so a task must answer each connection the mesh brought through the node it came through. In the
-//! container's namespace, our table `ip swarm_mesh_return` marks every new connection arriving from a node's
-//! gateway on `ingress` with that gateway's address (recognised by its Docker MAC, `02:42` + the address) and
+//! container's namespace, our table `ip swarm_mesh_return` marks the connection of every packet arriving from a
+//! node's gateway on `ingress` with that gateway's address (every packet, not only a connection's first: a UDP
+//! client that keeps its port and moves to another node, its first one gone, is answered through the new one) (recognised by its Docker MAC, `02:42` + the address) and
 //! gives replies of marked connections the mark as their packet mark; one `ip rule` per gateway (priority
 //! [`RULE_PRIORITY`], before the main table) sends packets with that mark to a routing table whose default route
 //! is that gateway. Mark and table number are the gateway address as a number, so they never collide and need no
@@ -84,7 +85,6 @@ impl MeshReturn {
             commands.push(json!({"add": {"rule": {
                 "family": "ip", "table": TABLE, "chain": "mark_clients",
                 "expr": [
-                    {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}},
                     {"mangle": {"key": {"ct": {"key": "mark"}}, "value": {"map": {
                         "key": {"payload": {"protocol": "ether", "field": "saddr"}},
                         "data": {"set": by_mac},
@@ -135,12 +135,15 @@ impl MeshReturn {
     }
 }
 
-/// `ip -j rule show priority RULE_PRIORITY` read back: the (mark, table) of each rule. Rules of ours are written
-/// with both; a rule at our priority without them (not ours) is left out, so it is never deleted.
+/// `ip -j rule show priority RULE_PRIORITY` read back: the (mark, table) of each rule of ours — written with a
+/// mark equal to its table number and no mask. Any other rule at our priority is not ours: left out, never deleted.
 pub fn parse_installed(json_text: &str) -> Result<Vec<InstalledRule>, String> {
     let listed: Value = serde_json::from_str(json_text).map_err(|e| format!("`ip -j rule show` output: {e}"))?;
     let rules = listed.as_array().ok_or("`ip -j rule show` output is not a list")?;
     let number = |value: &Value| -> Option<u32> {
+        if let Some(number) = value.as_u64() {
+            return u32::try_from(number).ok();
+        }
         let text = value.as_str()?;
         match text.strip_prefix("0x") {
             Some(hex) => u32::from_str_radix(hex, 16).ok(),
@@ -149,14 +152,17 @@ pub fn parse_installed(json_text: &str) -> Result<Vec<InstalledRule>, String> {
     };
     Ok(rules
         .iter()
+        .filter(|rule| rule.get("fwmask").is_none())
         .filter_map(|rule| Some(InstalledRule { mark: number(&rule["fwmark"])?, table: number(&rule["table"])? }))
+        .filter(|rule| rule.mark == rule.table)
         .collect())
 }
 
 /// A gateway's Docker MAC as nft writes it.
 fn mac_text(gateway: Ipv4Addr) -> String {
-    let [a, b, c, d] = gateway.octets();
-    format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+    let bytes: Vec<String> =
+        crate::worker::overlay::plan::mac_for(gateway).iter().map(|b| format!("{b:02x}")).collect();
+    bytes.join(":")
 }
 
 #[cfg(test)]
@@ -187,11 +193,13 @@ mod tests {
     fn applying_again_adds_nothing_and_stale_rules_go() {
         let installed = parse_installed(
             r#"[{"priority":32000,"src":"all","fwmark":"0xa000002","table":"167772162"},
-                {"priority":32000,"src":"all","fwmark":"0xa000009","table":"167772169"},
-                {"priority":32000,"src":"all","table":"main"}]"#,
+                {"priority":32000,"src":"all","fwmark":167772169,"table":"167772169"},
+                {"priority":32000,"src":"all","table":"main"},
+                {"priority":32000,"src":"all","fwmark":"0x1","table":"100"},
+                {"priority":32000,"src":"all","fwmark":"0xa000003","fwmask":"0xff","table":"167772163"}]"#,
         )
         .unwrap();
-        assert_eq!(installed.len(), 2, "a rule without our mark and table is not ours");
+        assert_eq!(installed.len(), 2, "only rules with a mark equal to their table and no mask are ours");
         assert_eq!(
             MeshReturn::new([G1]).ip_batch(&installed),
             "rule del priority 32000 fwmark 0xa000009 lookup 167772169\n\

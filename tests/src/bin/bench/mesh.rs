@@ -80,10 +80,13 @@ pub fn requests(hosts: &TestHosts, daemons: &[HostDaemon<'_>]) {
     let mesh = SocketAddr::from((hosts[0].addr(), REQUESTS_PORT));
     let client = hosts[1].netns_path();
     let (mesh_rounds, direct_rounds) = in_netns(&client, || {
-        // The task's `ingress` address is the one the mesh forwards to; which one that is, the first GET tells.
+        // The task's `ingress` address: the one the mesh forwards to.
         let direct = wait_for("the mesh and the task's ingress address to answer", DEADLINE, || {
             http_get_ok(mesh)?;
-            task_addrs.iter().map(|addr| SocketAddr::from((*addr, 80))).find(|addr| http_get_ok(*addr).is_some())
+            let table = hosts[0].mesh_table();
+            let ingress = task_addrs.iter().find(|addr| names_any_addr(&table, std::slice::from_ref(addr)))?;
+            let direct = SocketAddr::from((*ingress, 80));
+            http_get_ok(direct).map(|_| direct)
         });
         round(mesh);
         round(direct);
