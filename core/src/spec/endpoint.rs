@@ -34,7 +34,7 @@ impl EndpointSpec {
     pub fn keep_assigned_ports(&mut self, current: &EndpointSpec) {
         let mut taken: BTreeSet<(u32, PortProtocol)> =
             self.ports.iter().filter(|p| p.published_port != 0).map(|p| (p.published_port, p.protocol)).collect();
-        for port in self.ports.iter_mut().filter(|p| p.publish_mode == PublishMode::Ingress && p.published_port == 0) {
+        for port in self.ports.iter_mut().filter(|p| p.awaits_number()) {
             let given = current.ports.iter().find(|old| {
                 old.publish_mode == PublishMode::Ingress
                     && DYNAMIC_PORTS.contains(&old.published_port)
@@ -87,5 +87,10 @@ impl PortConfig {
     /// `-p published:target` over TCP through the routing mesh.
     pub fn tcp(published_port: u32, target_port: u32) -> PortConfig {
         PortConfig { published_port, target_port, ..PortConfig::default() }
+    }
+
+    /// An ingress port asked for without a number: the store gives it one from [`DYNAMIC_PORTS`].
+    pub fn awaits_number(&self) -> bool {
+        self.publish_mode == PublishMode::Ingress && self.published_port == 0
     }
 }

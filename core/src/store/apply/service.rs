@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{check_version, later};
 use crate::limits::SERVICE_SPEC_HISTORY_MAX;
 use crate::model::{ObjectKind, Service, UpdateState, UpdateStatus, Version};
-use crate::spec::{PortProtocol, PublishMode, ResolutionMode, ServiceSpec, DYNAMIC_PORTS};
+use crate::spec::{PortConfig, PortProtocol, PublishMode, ResolutionMode, ServiceSpec, DYNAMIC_PORTS};
 use crate::store::bounds;
 use crate::store::outcome::{Outcome, Rejection};
 use crate::store::state::Store;
@@ -170,8 +170,7 @@ impl Store {
         if let Some(current) = current {
             spec.endpoint_spec.keep_assigned_ports(&current.endpoint_spec);
         }
-        let unassigned = |p: &crate::spec::PortConfig| p.publish_mode == PublishMode::Ingress && p.published_port == 0;
-        if !spec.endpoint_spec.ports.iter().any(unassigned) {
+        if !spec.endpoint_spec.ports.iter().any(PortConfig::awaits_number) {
             return Ok(spec);
         }
         let others = self.services.values().filter(|s| s.id != own_id).map(|s| &s.spec);
@@ -181,7 +180,7 @@ impl Store {
             .map(|p| (p.published_port, p.protocol))
             .chain(self.reserved_ports().into_keys())
             .collect();
-        for port in spec.endpoint_spec.ports.iter_mut().filter(|p| unassigned(p)) {
+        for port in spec.endpoint_spec.ports.iter_mut().filter(|p| p.awaits_number()) {
             let free = DYNAMIC_PORTS.clone().find(|number| !taken.contains(&(*number, port.protocol)));
             let number = free.ok_or(Rejection::NoFreeDynamicPort { protocol: port.protocol })?;
             port.published_port = number;
