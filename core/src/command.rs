@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     ClusterSettings, JoinTokens, ManagerStatus, NetworkAttachment, NetworkSpec, Node, NodeDescription, NodeRole,
-    NodeSpec, NodeStatus, ServiceSpec, Task, TaskState, TaskStatus, Timestamp, UpdateStatus, Version, VirtualIp,
+    NodeSpec, NodeStatus, ServiceSpec, Task, TaskState, TaskStatus, Timestamp, TunnelKey, UpdateStatus, Version,
+    VirtualIp,
 };
 
 /// One Raft entry's payload: the proposer's time and the command. Encode with `Proposal::encode`.
@@ -92,6 +93,10 @@ pub enum Command {
     SetServiceVirtualIps { id: String, virtual_ips: Vec<VirtualIp> },
     /// Allocator output: node `node_id`'s own gateway address on network `network_id` (set once).
     AttachNode { network_id: String, node_id: String, addr: Ipv4Addr },
+    /// Agent report (through the dispatcher): node `node_id`'s WireGuard public key and port for encrypted
+    /// networks. The store keeps the node's tunnel address across reports and gives a new node the lowest free one.
+    /// Appended last, so proposals of format 6 written before it still decode unchanged.
+    SetNodeTunnel { node_id: String, public_key: TunnelKey, port: u16 },
 
     /// Several commands applied in order, all or nothing. Batches do not nest; decoding refuses a nested batch, so
     /// no input can make the decoder recurse more than one level (a stack overflow aborts, it does not unwind).
@@ -126,6 +131,7 @@ impl Command {
             Command::AllocateTask { .. } => "AllocateTask",
             Command::SetServiceVirtualIps { .. } => "SetServiceVirtualIps",
             Command::AttachNode { .. } => "AttachNode",
+            Command::SetNodeTunnel { .. } => "SetNodeTunnel",
             Command::Batch(_) => "Batch",
         }
     }

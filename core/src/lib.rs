@@ -31,8 +31,8 @@ pub use limits::{
 pub use model::{
     Cluster, ClusterSettings, EngineDescription, IpamConfig, JoinTokens, ManagerStatus, Network, NetworkAllocation,
     NetworkAttachment, NetworkSpec, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus,
-    ObjectKind, Reachability, RemovedNode, Service, Task, TaskState, TaskStatus, Timestamp, UpdateState, UpdateStatus,
-    Version, VirtualIp,
+    NodeTunnel, ObjectKind, Reachability, RemovedNode, Service, Task, TaskState, TaskStatus, Timestamp, TunnelKey,
+    UpdateState, UpdateStatus, Version, VirtualIp,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use crate::ipam::{holds_addresses, Ipv4Cidr};
-use crate::model::TaskState;
+use crate::model::{NodeTunnel, TaskState, TunnelKey};
 use crate::store::Store;
 
 /// VXLAN's encapsulation overhead: overlay MTU = underlay MTU − 50.
@@ -26,6 +26,29 @@ pub struct NodeOverlayPlan {
     pub data_path_port: u16,
     /// The routing mesh, which this node answers on (it then realises `ingress`).
     pub mesh: Mesh,
+    /// The node's tunnel for encrypted networks.
+    pub tunnel: TunnelPlan,
+}
+
+/// This node's end of the encrypted data path as the store knows it (the agent reports its key until it is so),
+/// and the nodes it shares an encrypted network with. An encrypted network's peers and endpoints are addressed by
+/// their nodes' tunnel addresses, so its VXLAN frames cross the underlay only inside the tunnel; a node without a
+/// tunnel record is left out of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelPlan {
+    pub local: Option<NodeTunnel>,
+    /// Sorted by tunnel address.
+    pub peers: Vec<TunnelPeer>,
+}
+
+/// Another node's tunnel end: its public key, its tunnel address and where its WireGuard device listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TunnelPeer {
+    pub addr: Ipv4Addr,
+    pub public_key: TunnelKey,
+    /// The node's underlay address.
+    pub endpoint: Ipv4Addr,
+    pub port: u16,
 }
 
 /// The routing mesh: the `ingress` network (its id; empty without ports) and every port published in ingress
@@ -62,7 +85,8 @@ pub struct OverlayNetworkPlan {
     pub vxlan_id: u32,
     pub internal: bool,
     pub encrypted: bool,
-    /// The underlay addresses of the other nodes realising the network, sorted.
+    /// The underlay addresses of the other nodes realising the network (their tunnel addresses on an encrypted
+    /// network), sorted.
     pub remote_peers: Vec<Ipv4Addr>,
     /// Every remote task address and remote node gateway, sorted by address.
     pub remote_endpoints: Vec<RemoteEndpoint>,
@@ -114,18 +138,38 @@ pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
     if !mesh.ports.is_empty() {
         local_network_ids.insert(mesh.network_id.as_str());
     }
-    let mut plan = NodeOverlayPlan { networks: Vec::new(), data_path_port, mesh: mesh.clone() };
+    let local_tunnel = store.tunnel(node_id).copied();
+    let mut plan = NodeOverlayPlan {
+        networks: Vec::new(),
+        data_path_port,
+        mesh: mesh.clone(),
+        tunnel: TunnelPlan { local: local_tunnel, peers: Vec::new() },
+    };
     let underlay_of = |id: &str| store.node(id).and_then(|node| underlay_addr(&node.status.addr));
+    let mut tunnel_peers = std::collections::BTreeSet::new();
     for network_id in local_network_ids {
         let Some(network) = store.network(network_id) else { continue };
         let Some(&local_gateway) = network.allocation.node_gateways.get(node_id) else { continue };
+        let encrypted = network.spec.is_encrypted();
         let mut remote_peers = Vec::new();
         let mut remote_endpoints = Vec::new();
         for (peer_id, gateway) in &network.allocation.node_gateways {
             if peer_id == node_id {
                 continue;
             }
-            let Some(underlay) = underlay_of(peer_id) else { continue };
+            let Some(endpoint) = underlay_of(peer_id) else { continue };
+            let underlay = if encrypted {
+                let (Some(_), Some(peer)) = (local_tunnel, store.tunnel(peer_id)) else { continue };
+                tunnel_peers.insert(TunnelPeer {
+                    addr: peer.addr,
+                    public_key: peer.public_key,
+                    endpoint,
+                    port: peer.port,
+                });
+                peer.addr
+            } else {
+                endpoint
+            };
             remote_peers.push(underlay);
             remote_endpoints.push(RemoteEndpoint { addr: *gateway, underlay });
             for task in store.tasks_on_node(peer_id).filter(|task| holds_addresses(task)) {
@@ -145,12 +189,13 @@ pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
             local_gateway,
             vxlan_id: network.allocation.vxlan_id,
             internal: network.spec.internal,
-            encrypted: network.spec.is_encrypted(),
+            encrypted,
             remote_peers,
             remote_endpoints,
             services,
         });
     }
+    plan.tunnel.peers = tunnel_peers.into_iter().collect();
     plan
 }
 

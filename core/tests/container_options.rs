@@ -289,7 +289,7 @@ fn options_survive_the_store_and_a_previous_format_snapshot_loads_without_them()
     assert_eq!(restored.service("s2").unwrap().spec, spec);
 
     // Format 6 had none of the options: they load unset, and everything else as it was.
-    let upgraded = Store::decode_snapshot(&store.encode_snapshot_previous_format()).unwrap();
+    let upgraded = Store::decode_snapshot(&store.encode_snapshot_v6()).unwrap();
     let mut without = spec.clone();
     without.task_template.container_spec = ContainerSpec {
         mounts: vec![Mount { kind: MountType::Tmpfs, target: "/run".into(), ..Mount::default() }],

@@ -159,6 +159,24 @@ fn bad_network_requests_are_refused_with_the_reason_and_change_nothing() {
             "network x: driver \"bridge\" is not supported; swarm networks use \"overlay\"",
         ),
         (NetworkSpec::overlay("a"), "network name \"a\" is already in use by network a"),
+        (
+            NetworkSpec { options: [("mtu".to_string(), "1400".to_string())].into(), ..NetworkSpec::overlay("x") },
+            "network x: unknown option \"mtu\" of the overlay driver (it takes: encrypted, and options of your own \
+             named in reverse-DNS style, such as com.example.key)",
+        ),
+        (
+            NetworkSpec {
+                options: [("com.docker.network.driver.mtu".to_string(), "1400".to_string())].into(),
+                ..NetworkSpec::overlay("x")
+            },
+            "network x: unknown option \"com.docker.network.driver.mtu\" of the overlay driver (it takes: encrypted, \
+             and options of your own named in reverse-DNS style, such as com.example.key)",
+        ),
+        (
+            NetworkSpec { options: [("encrypted".to_string(), String::new())].into(), ..NetworkSpec::ingress() },
+            "network ingress: the routing mesh's ingress network cannot be encrypted (encrypt the networks services \
+             share)",
+        ),
     ];
     for (spec, message) in cases {
         let before = cluster.store.clone();
@@ -608,4 +626,77 @@ proptest! {
     fn allocated_is_always_exactly_what_live_objects_hold(steps in proptest::collection::vec(step(), 1..60)) {
         play(&steps);
     }
+}
+
+fn key(byte: u8) -> TunnelKey {
+    TunnelKey([byte; 32])
+}
+
+fn report_tunnel(cluster: &mut Cluster, node: &str, public_key: TunnelKey) -> Outcome {
+    cluster.try_run(Command::SetNodeTunnel { node_id: node.into(), public_key, port: 51820 }).unwrap()
+}
+
+#[test]
+fn encrypted_networks_reach_their_peers_only_through_tunnels() {
+    let mut cluster = Cluster::new(ClusterSettings::default());
+    let encrypted =
+        NetworkSpec { options: [("encrypted".to_string(), String::new())].into(), ..NetworkSpec::overlay("sec") };
+    cluster.network("sec", encrypted).unwrap();
+    for node in ["n1", "n2", "n3"] {
+        cluster.node(node);
+    }
+    cluster.run(Command::CreateService { service_id: "db".into(), spec: service("db", 3, &["sec"]) });
+    cluster.settle();
+    assert!(["n1", "n2", "n3"].iter().all(|n| cluster.store.tasks_on_node(n).count() == 1));
+    // Before any key: the network is planned (its tasks wait for it) but reaches no peer.
+    let plan = overlay::plan_for_node(&cluster.store, "n1");
+    assert!(plan.networks[0].encrypted && plan.networks[0].remote_peers.is_empty(), "{plan:?}");
+    assert_eq!(plan.tunnel, overlay::TunnelPlan::default());
+
+    assert!(matches!(report_tunnel(&mut cluster, "n1", key(1)), Outcome::Updated { .. }));
+    assert_eq!(report_tunnel(&mut cluster, "n1", key(1)), Outcome::Unchanged, "the same report changes nothing");
+    report_tunnel(&mut cluster, "n2", key(2));
+    let plan = overlay::plan_for_node(&cluster.store, "n1");
+    let local = plan.tunnel.local.unwrap();
+    assert_eq!((local.addr, local.public_key, local.port), (ip("169.254.0.1"), key(1), 51820));
+    let n2_tunnel = ip("169.254.0.2");
+    assert_eq!(
+        plan.tunnel.peers,
+        [overlay::TunnelPeer { addr: n2_tunnel, public_key: key(2), endpoint: ip("192.168.0.2"), port: 51820 }],
+        "n3 has no key yet: it is no peer"
+    );
+    let network = &plan.networks[0];
+    assert_eq!(network.remote_peers, [n2_tunnel], "n2 through its tunnel address, never its underlay one");
+    assert!(network.remote_endpoints.iter().all(|endpoint| endpoint.underlay == n2_tunnel), "{network:?}");
+    assert_eq!(network.remote_endpoints.len(), 2, "n2's task and gateway");
+    // The tunnels' port is the cluster's own: the mesh may not take it.
+    assert!(cluster.store.reserved_ports().contains_key(&(51820, PortProtocol::Udp)));
+
+    // A rotated key keeps the node's tunnel address.
+    report_tunnel(&mut cluster, "n2", key(22));
+    assert_eq!(cluster.store.tunnel("n2").map(|t| (t.addr, t.public_key)), Some((n2_tunnel, key(22))));
+    // Bad reports are refused and change nothing.
+    let before = cluster.store.clone();
+    let port_zero = Command::SetNodeTunnel { node_id: "n1".into(), public_key: key(9), port: 0 };
+    assert_eq!(cluster.try_run(port_zero).unwrap_err().to_string(), "node n1: tunnel for encrypted networks: port 0");
+    let unknown = Command::SetNodeTunnel { node_id: "nx".into(), public_key: key(9), port: 1 };
+    assert_eq!(cluster.try_run(unknown).unwrap_err(), Rejection::NoSuchNode { id: "nx".into() });
+    assert_eq!(cluster.store, before);
+
+    // A removed node's record goes with it (its peers drop it at once); its address is free again.
+    cluster.node("n4");
+    report_tunnel(&mut cluster, "n4", key(4));
+    assert_eq!(cluster.store.tunnel("n4").unwrap().addr, ip("169.254.0.3"));
+    cluster.run(Command::RemoveNode { id: "n4".into() });
+    assert_eq!(cluster.store.tunnel("n4"), None);
+    cluster.node("n5");
+    report_tunnel(&mut cluster, "n5", key(5));
+    assert_eq!(cluster.store.tunnel("n5").unwrap().addr, ip("169.254.0.3"));
+
+    // Snapshots carry the records; the previous format, which had none, loads without them.
+    let decoded = Store::decode_snapshot(&cluster.store.encode_snapshot()).unwrap();
+    assert_eq!(decoded, cluster.store);
+    let upgraded = Store::decode_snapshot(&cluster.store.encode_snapshot_previous_format()).unwrap();
+    assert_eq!(upgraded.tunnels().count(), 0);
+    assert_eq!(upgraded.nodes().count(), cluster.store.nodes().count());
 }

@@ -78,7 +78,7 @@ fn removals_survive_a_snapshot() {
     assert_eq!(decoded, store);
 }
 
-/// The previous format (6, before the container options), written the way the previous build wrote it.
+/// The previous format (7, before the tunnel records), written the way the previous build wrote it.
 fn previous_format(store: &Store) -> Vec<u8> {
     store.encode_snapshot_previous_format()
 }
@@ -94,14 +94,14 @@ fn a_snapshot_in_which_a_removed_node_is_a_member_is_refused() {
         store.networks().map(|n| (n.id.as_str(), n)).collect::<BTreeMap<_, _>>(),
         vec![RemovedNode { id: "n1".into(), removed_at: Timestamp(T0) }],
     );
-    let mut bytes = vec![SNAPSHOT_FORMAT_VERSION];
+    let mut bytes = vec![SNAPSHOT_FORMAT_VERSION_PREVIOUS];
     bytes.extend(postcard::to_stdvec(&body).unwrap());
     match Store::decode_snapshot(&bytes) {
         Err(DecodeError::Inconsistent { reason }) => assert!(reason.contains("n1"), "{reason}"),
         other => panic!("expected an inconsistent snapshot, got {other:?}"),
     }
-    // The same body without the removal decodes to the store: the tuple is the current format.
-    let mut bytes = vec![SNAPSHOT_FORMAT_VERSION];
+    // The same body without the removal decodes to the store: the tuple is the previous format (7).
+    let mut bytes = vec![SNAPSHOT_FORMAT_VERSION_PREVIOUS];
     bytes.extend(postcard::to_stdvec(&(body.0, body.1, body.2, body.3, body.4, Vec::<RemovedNode>::new())).unwrap());
     assert_eq!(Store::decode_snapshot(&bytes), Ok(store));
 }

@@ -16,6 +16,7 @@ mod node;
 mod node_matching;
 mod service;
 mod task;
+mod tunnel;
 
 pub use cluster::{
     join_token, Cluster, ClusterSettings, JoinTokens, DEFAULT_DATA_PATH_PORT, DEFAULT_HEARTBEAT_PERIOD_MS,
@@ -28,5 +29,8 @@ pub use node::{
 };
 pub use service::{Service, UpdateState, UpdateStatus};
 pub use task::{Task, TaskState, TaskStatus};
+pub use tunnel::{
+    in_tunnel_subnet, tunnel_addr, NodeTunnel, TunnelKey, DEFAULT_TUNNEL_PORT, TUNNEL_PREFIX_LEN, TUNNEL_SUBNET_BASE,
+};
 
 pub use crate::spec::{EndpointSpec, Platform, Resources, ServiceMode, ServiceSpec, TaskSpec};

@@ -83,6 +83,16 @@ impl NetworkSpec {
         NetworkSpec { ingress: true, ..NetworkSpec::overlay(NetworkSpec::INGRESS_NAME) }
     }
 
+    /// The driver options (`--opt`) an overlay network acts on.
+    pub const DRIVER_OPTIONS: &'static [&'static str] = &["encrypted"];
+
+    /// Whether `--opt KEY` is taken: one of `DRIVER_OPTIONS`, or a reverse-DNS name of the user's own (kept, like a
+    /// label) outside Docker's `com.docker.` namespace, whose options (an MTU, VXLAN ids) this driver does not
+    /// honour. Anything else — a typo of `encrypted`, a bare word — is refused rather than silently ignored.
+    pub fn is_known_option(key: &str) -> bool {
+        Self::DRIVER_OPTIONS.contains(&key) || (key.contains('.') && !key.starts_with("com.docker."))
+    }
+
     /// Whether `--opt encrypted` was given (any value but "false", as Docker reads it).
     pub fn is_encrypted(&self) -> bool {
         self.options.get("encrypted").is_some_and(|value| value != "false")

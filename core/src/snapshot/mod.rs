@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::command::Proposal;
-use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
+use crate::model::{Cluster, Network, Node, NodeTunnel, RemovedNode, Service, Task};
 use crate::store::Store;
 
 mod proposal_v5;
@@ -23,15 +23,19 @@ use v6::SnapshotV6;
 /// `Service::spec_history` and `Service::update_status`, `Task::running_since`. Version 5: `Store::removed_nodes`.
 /// Version 6: overlay networks' allocations, services' virtual IPs, tasks' addresses, the address pools in the
 /// cluster settings. Version 7: the container options of the task template (stop signal, capabilities, sysctls,
-/// ulimits, hosts, DNS config, read-only root, init, tmpfs options, log driver). Version 6 still decodes (`v6`);
-/// older ones do not.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 7;
+/// ulimits, hosts, DNS config, read-only root, init, tmpfs options, log driver). Version 8: the nodes' tunnel
+/// records (`Store::tunnels`). Versions 7 (`SnapshotV7`: no tunnel records) and 6 (`v6`) still decode; older ones
+/// do not.
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 8;
 /// The previous snapshot format, which `Store::decode_snapshot` still reads.
-pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 6;
+pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 7;
+/// The format before the previous one, which `Store::decode_snapshot` still reads too.
+const SNAPSHOT_FORMAT_VERSION_V6: u8 = 6;
 /// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec/`).
 /// Version 3: `Task::running_since` (in `CreateTasks`), `RollbackService` and `SetServiceUpdateStatus`.
 /// Version 5: network allocation (`AllocateTask`, `SetServiceVirtualIps`, `AttachNode`, the new spec fields).
-/// Version 6: the container options of the task template (as snapshot version 7).
+/// Version 6: the container options of the task template (as snapshot version 7); `SetNodeTunnel` was appended to
+/// it later, which leaves every entry written before decoding as it did.
 pub const PROPOSAL_FORMAT_VERSION: u8 = 6;
 /// The previous proposal format, which Raft log entries written by the previous build still carry
 /// (`deserialize_proposals_v5`).
@@ -63,6 +67,18 @@ struct SnapshotRef<'a> {
     tasks: &'a BTreeMap<String, Task>,
     networks: &'a BTreeMap<String, Network>,
     removed_nodes: &'a Vec<RemovedNode>,
+    tunnels: &'a BTreeMap<String, NodeTunnel>,
+}
+
+/// Snapshot format 7: today's objects, before the nodes' tunnel records.
+#[derive(Serialize, Deserialize)]
+struct SnapshotV7 {
+    cluster: Option<Cluster>,
+    nodes: BTreeMap<String, Node>,
+    services: BTreeMap<String, Service>,
+    tasks: BTreeMap<String, Task>,
+    networks: BTreeMap<String, Network>,
+    removed_nodes: Vec<RemovedNode>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +89,14 @@ struct SnapshotOwned {
     tasks: BTreeMap<String, Task>,
     networks: BTreeMap<String, Network>,
     removed_nodes: Vec<RemovedNode>,
+    tunnels: BTreeMap<String, NodeTunnel>,
+}
+
+impl SnapshotV7 {
+    fn upgrade(self) -> SnapshotOwned {
+        let SnapshotV7 { cluster, nodes, services, tasks, networks, removed_nodes } = self;
+        SnapshotOwned { cluster, nodes, services, tasks, networks, removed_nodes, tunnels: BTreeMap::new() }
+    }
 }
 
 fn encode<T: Serialize>(format_version: u8, value: &T) -> Vec<u8> {
@@ -108,6 +132,7 @@ impl Store {
             tasks: &self.tasks,
             networks: &self.networks,
             removed_nodes: &self.removed_nodes,
+            tunnels: &self.tunnels,
         };
         encode(SNAPSHOT_FORMAT_VERSION, &snapshot)
     }
@@ -115,6 +140,20 @@ impl Store {
     /// This store in the previous snapshot format (what the previous build wrote), for tests of the upgrade path.
     #[doc(hidden)]
     pub fn encode_snapshot_previous_format(&self) -> Vec<u8> {
+        let v7 = SnapshotV7 {
+            cluster: self.cluster.clone(),
+            nodes: self.nodes.clone(),
+            services: self.services.clone(),
+            tasks: self.tasks.clone(),
+            networks: self.networks.clone(),
+            removed_nodes: self.removed_nodes.clone(),
+        };
+        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &v7)
+    }
+
+    /// This store in snapshot format 6 (two builds back), for tests of the upgrade path.
+    #[doc(hidden)]
+    pub fn encode_snapshot_v6(&self) -> Vec<u8> {
         let v6 = SnapshotV6::downgrade(
             self.cluster.as_ref(),
             &self.nodes,
@@ -123,16 +162,20 @@ impl Store {
             &self.networks,
             &self.removed_nodes,
         );
-        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &v6)
+        encode(SNAPSHOT_FORMAT_VERSION_V6, &v6)
     }
 
     /// The inverse of `encode_snapshot`. Rebuilds the derived indexes and rejects a store that breaks an
     /// invariant (`DecodeError::Inconsistent`) instead of panicking later.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Store, SnapshotError> {
         let parts: SnapshotOwned = match bytes.first() {
-            Some(&SNAPSHOT_FORMAT_VERSION_PREVIOUS) => {
-                let v6: SnapshotV6 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+            Some(&SNAPSHOT_FORMAT_VERSION_V6) => {
+                let v6: SnapshotV6 = decode(SNAPSHOT_FORMAT_VERSION_V6, bytes)?;
                 v6.upgrade()
+            }
+            Some(&SNAPSHOT_FORMAT_VERSION_PREVIOUS) => {
+                let v7: SnapshotV7 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+                v7.upgrade()
             }
             _ => decode(SNAPSHOT_FORMAT_VERSION, bytes)?,
         };
@@ -143,6 +186,7 @@ impl Store {
             parts.tasks,
             parts.networks,
             parts.removed_nodes,
+            parts.tunnels,
         );
         match store.invariant_violation() {
             Some(reason) => Err(DecodeError::Inconsistent { reason }),

@@ -137,6 +137,8 @@ impl CommandV5 {
                 CommandV5::CreateTasks { tasks: tasks.into_iter().map(TaskV6::downgrade).collect() }
             }
             Command::Batch(commands) => CommandV5::Batch(commands.into_iter().map(CommandV5::downgrade).collect()),
+            // Format 5 has no tunnel records: the report is dropped (an empty batch changes nothing).
+            Command::SetNodeTunnel { .. } => CommandV5::Batch(Vec::new()),
         })
     }
 }

@@ -128,6 +128,7 @@ impl SnapshotV6 {
             tasks,
             networks: self.networks,
             removed_nodes: self.removed_nodes,
+            tunnels: BTreeMap::new(),
         }
     }
 

@@ -1,8 +1,8 @@
 //! The store's invariants: what no sequence of commands may break (ids match keys, versions >= 1, created_at <=
 //! updated_at, unique names, tasks reference live services and nodes, spec history within its bound, update
 //! statuses well formed, `running_since` only on tasks that got to `Running`, removed node ids bounded, unique and no
-//! member's, no address held twice or on a missing network, derived indexes match). Debug builds
-//! check them after every apply; snapshot decoding checks them to reject, not trust, an inconsistent snapshot.
+//! member's, tunnel records only of members and with distinct addresses, no address held twice or on a missing
+//! network, derived indexes match). Debug builds check them after every apply; snapshot decoding checks them to reject, not trust, an inconsistent snapshot.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -77,6 +77,18 @@ impl Store {
             }
             if self.nodes.contains_key(&node.id) {
                 return Some(format!("node {} is both a member and removed", node.id));
+            }
+        }
+        let mut tunnel_addrs = BTreeMap::new();
+        for (id, tunnel) in &self.tunnels {
+            if !self.nodes.contains_key(id) {
+                return Some(format!("node {id} has a tunnel record but is no member"));
+            }
+            if !crate::model::in_tunnel_subnet(tunnel.addr) {
+                return Some(format!("node {id}'s tunnel address {} is outside the tunnel subnet", tunnel.addr));
+            }
+            if let Some(other) = tunnel_addrs.insert(tunnel.addr, id) {
+                return Some(format!("nodes {other} and {id} share the tunnel address {}", tunnel.addr));
             }
         }
         let mut service_names = BTreeMap::new();

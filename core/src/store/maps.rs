@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::state::Store;
-use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
+use crate::model::{Cluster, Network, Node, NodeTunnel, RemovedNode, Service, Task};
 
 impl Store {
     /// Builds a store and its indexes from primary maps (snapshot decoding), without checking invariants.
@@ -17,8 +17,9 @@ impl Store {
         tasks: BTreeMap<String, Task>,
         networks: BTreeMap<String, Network>,
         removed_nodes: Vec<RemovedNode>,
+        tunnels: BTreeMap<String, NodeTunnel>,
     ) -> Store {
-        let mut store = Store { cluster, nodes, removed_nodes, ..Store::default() };
+        let mut store = Store { cluster, nodes, removed_nodes, tunnels, ..Store::default() };
         // Networks first: services' and tasks' addresses are marked in their networks' maps.
         for (id, network) in networks {
             store.set_network(&id, Some(network));
@@ -38,6 +39,13 @@ impl Store {
 
     pub(super) fn set_removed_nodes(&mut self, value: Vec<RemovedNode>) -> Vec<RemovedNode> {
         std::mem::replace(&mut self.removed_nodes, value)
+    }
+
+    pub(super) fn set_tunnel(&mut self, id: &str, value: Option<NodeTunnel>) -> Option<NodeTunnel> {
+        match value {
+            Some(tunnel) => self.tunnels.insert(id.to_string(), tunnel),
+            None => self.tunnels.remove(id),
+        }
     }
 
     pub(super) fn set_node(&mut self, id: &str, value: Option<Node>) -> Option<Node> {

@@ -123,6 +123,8 @@ pub enum Rejection {
     NestedBatch,
     #[error("command {index} of the batch was rejected: {rejection}")]
     InBatch { index: u64, rejection: Box<Rejection> },
+    #[error("node {node}: tunnel for encrypted networks: {reason}")]
+    InvalidTunnel { node: String, reason: String },
 }
 
 impl Rejection {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ipam::Ipam;
-use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task};
+use crate::model::{Cluster, Network, Node, NodeTunnel, RemovedNode, Service, Task};
 
 /// The cluster store. Fields are private: read through the accessors, write through `apply`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -17,6 +17,8 @@ pub struct Store {
     pub(crate) networks: BTreeMap<String, Network>,
     /// Nodes `RemoveNode` removed, oldest first, at most `REMOVED_NODES_MAX` (encoded in snapshots since format 5).
     pub(crate) removed_nodes: Vec<RemovedNode>,
+    /// Each node's end of the encrypted data path, by node id (encoded in snapshots since format 8).
+    pub(crate) tunnels: BTreeMap<String, NodeTunnel>,
     // Derived indexes (not encoded in snapshots; rebuilt on decode, checked by check_invariants).
     pub(super) service_ids_by_name: BTreeMap<String, String>,
     pub(super) network_ids_by_name: BTreeMap<String, String>,
@@ -116,6 +118,16 @@ impl Store {
     /// Whether `node rm` removed node `id` (within the remembered bound).
     pub fn is_removed_node(&self, id: &str) -> bool {
         self.removed_nodes.iter().any(|removed| removed.id == id)
+    }
+
+    /// Node `id`'s end of the encrypted data path, once it reported one.
+    pub fn tunnel(&self, id: &str) -> Option<&NodeTunnel> {
+        self.tunnels.get(id)
+    }
+
+    /// Every node's tunnel end, by node id.
+    pub fn tunnels(&self) -> impl Iterator<Item = (&str, &NodeTunnel)> + '_ {
+        self.tunnels.iter().map(|(id, tunnel)| (id.as_str(), tunnel))
     }
 
     pub fn node_count(&self) -> usize {

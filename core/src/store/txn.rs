@@ -4,7 +4,7 @@
 
 use super::state::Store;
 use crate::limits::REMOVED_NODES_MAX;
-use crate::model::{Cluster, Network, Node, RemovedNode, Service, Task, Timestamp};
+use crate::model::{Cluster, Network, Node, NodeTunnel, RemovedNode, Service, Task, Timestamp};
 
 /// The previous value of one object, to restore on rollback. Services and tasks are boxed: their specs are large.
 enum Undo {
@@ -15,6 +15,7 @@ enum Undo {
     Network(String, Option<Network>),
     /// The whole list before a removal was recorded (removals are rare; the list is bounded).
     RemovedNodes(Vec<RemovedNode>),
+    Tunnel(String, Option<NodeTunnel>),
 }
 
 /// One proposal being applied: the store, the proposal's time, and the journal of previous values.
@@ -53,6 +54,9 @@ impl<'s> Txn<'s> {
                 Undo::RemovedNodes(old) => {
                     self.store.set_removed_nodes(old);
                 }
+                Undo::Tunnel(id, old) => {
+                    self.store.set_tunnel(&id, old);
+                }
             }
         }
     }
@@ -81,6 +85,16 @@ impl<'s> Txn<'s> {
         removed.drain(..excess);
         let old = self.store.set_removed_nodes(removed);
         self.undo.push(Undo::RemovedNodes(old));
+    }
+
+    pub(super) fn put_tunnel(&mut self, id: &str, tunnel: NodeTunnel) {
+        let old = self.store.set_tunnel(id, Some(tunnel));
+        self.undo.push(Undo::Tunnel(id.to_string(), old));
+    }
+
+    pub(super) fn delete_tunnel(&mut self, id: &str) {
+        let old = self.store.set_tunnel(id, None);
+        self.undo.push(Undo::Tunnel(id.to_string(), old));
     }
 
     pub(super) fn put_service(&mut self, service: Service) {

@@ -32,6 +32,7 @@ impl Txn<'_> {
             Command::SetNodeDescription { id, description } => self.set_node_description(id, description),
             Command::SetManagerStatus { id, manager_status } => self.set_manager_status(id, manager_status),
             Command::RemoveNode { id } => self.remove_node(id),
+            Command::SetNodeTunnel { node_id, public_key, port } => self.set_node_tunnel(node_id, *public_key, *port),
 
             Command::CreateService { service_id, spec } => self.create_service(service_id, spec),
             Command::UpdateService { id, version, spec } => self.update_service_spec(id, *version, spec),

@@ -1,13 +1,16 @@
 //! The node commands: `CreateNode` (an agent registers), `UpdateNode` (`node update`, version-checked), the
 //! dispatcher's `SetNodeStatus` and `SetNodeDescription`, `SetManagerStatus` (Raft membership) and `RemoveNode`
-//! (`node rm`). A report equal to what is stored changes nothing; a node is removed only once it is no Raft member
+//! (`node rm`), and `SetNodeTunnel` (a node's key for encrypted networks; removing the node drops it). A report equal to what is stored changes nothing; a node is removed only once it is no Raft member
 //! and holds no task, so no task ever points at a missing node. A removed node's id is remembered
 //! (`Store::removed_nodes`) and never registers again, so agents may treat "removed" as final.
 
 use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 
 use super::{check_version, later};
-use crate::model::{ManagerStatus, Node, NodeDescription, NodeSpec, NodeStatus, ObjectKind, Version};
+use crate::model::{
+    tunnel_addr, ManagerStatus, Node, NodeDescription, NodeSpec, NodeStatus, NodeTunnel, ObjectKind, TunnelKey, Version,
+};
 use crate::store::bounds;
 use crate::store::outcome::{Outcome, Rejection};
 use crate::store::txn::Txn;
@@ -98,6 +101,32 @@ impl Txn<'_> {
         Ok(self.update_node(node))
     }
 
+    /// Records node `id`'s tunnel key and port; its tunnel address stays what it was, or becomes the lowest free
+    /// one of the tunnel subnet.
+    pub(super) fn set_node_tunnel(&mut self, id: &str, public_key: TunnelKey, port: u16) -> Result<Outcome, Rejection> {
+        let node = self.node(id)?;
+        if port == 0 {
+            return Err(Rejection::InvalidTunnel { node: id.to_string(), reason: "port 0".to_string() });
+        }
+        let addr = match self.store.tunnels.get(id) {
+            Some(existing) if existing.public_key == public_key && existing.port == port => {
+                return Ok(Outcome::Unchanged)
+            }
+            Some(existing) => existing.addr,
+            None => {
+                let used: BTreeSet<Ipv4Addr> = self.store.tunnels.values().map(|tunnel| tunnel.addr).collect();
+                (1..).map_while(tunnel_addr).find(|addr| !used.contains(addr)).ok_or_else(|| {
+                    Rejection::InvalidTunnel {
+                        node: id.to_string(),
+                        reason: "no free address is left in the tunnel subnet".to_string(),
+                    }
+                })?
+            }
+        };
+        self.put_tunnel(id, NodeTunnel { public_key, port, addr });
+        Ok(Outcome::Updated { kind: ObjectKind::Node, id: id.to_string(), version: node.version })
+    }
+
     pub(super) fn remove_node(&mut self, id: &str) -> Result<Outcome, Rejection> {
         let node = self.node(id)?;
         if node.manager_status.is_some() {
@@ -108,6 +137,10 @@ impl Txn<'_> {
             return Err(Rejection::NodeHasTasks { id: id.to_string(), count: count as u64 });
         }
         self.detach_node_everywhere(id);
+        if self.store.tunnels.contains_key(id) {
+            // Its peers drop it from their tunnels with this: a removed node is cut off at once.
+            self.delete_tunnel(id);
+        }
         self.delete_node(id);
         self.record_removed_node(id);
         Ok(Outcome::Removed { kind: ObjectKind::Node, id: id.to_string() })

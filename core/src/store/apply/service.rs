@@ -191,12 +191,17 @@ impl Store {
 
     /// The ports the cluster itself listens on, which the routing mesh must never capture, each with what uses
     /// it: every node's cluster port (TCP; managers' Raft and API, every node's dispatcher and node API) and the
-    /// data-path port (UDP, the VXLAN traffic of overlay networks).
+    /// data-path port (UDP, the VXLAN traffic of overlay networks), and every node's tunnel port (UDP, encrypted networks).
     pub fn reserved_ports(&self) -> BTreeMap<(u32, PortProtocol), String> {
         let mut reserved = BTreeMap::new();
         if let Some(cluster) = self.cluster() {
             let data_path = u32::from(cluster.settings.data_path_port);
             reserved.insert((data_path, PortProtocol::Udp), "the data-path port of overlay networks".to_string());
+        }
+        for (_, tunnel) in self.tunnels() {
+            reserved
+                .entry((u32::from(tunnel.port), PortProtocol::Udp))
+                .or_insert_with(|| "the port of the nodes' tunnels for encrypted networks".to_string());
         }
         for node in self.nodes() {
             let manager_addr = node.manager_status.as_ref().map(|status| status.addr.as_str());
