@@ -63,6 +63,22 @@ pub struct DaemonArgs {
     /// Entries kept after a snapshot for slow followers.
     #[arg(long, default_value_t = RaftSettings::default().log_entries_for_slow_followers)]
     keep_entries: u64,
+    /// UDP port of this node's WireGuard tunnel, which carries encrypted overlay networks between nodes.
+    #[arg(long, default_value_t = swarm_core::model::DEFAULT_TUNNEL_PORT, value_parser = clap::value_parser!(u16).range(1..))]
+    tunnel_port: u16,
+    /// How often this node replaces its tunnel key (a Go duration, as Swarm's 12h).
+    #[arg(long, default_value = "12h", value_parser = parse_rotation)]
+    tunnel_key_rotation: std::time::Duration,
+}
+
+/// A Go duration of at least a second.
+fn parse_rotation(text: &str) -> Result<std::time::Duration, String> {
+    let nanos = crate::parse::parse_duration(text).map_err(|error| error.to_string())?;
+    let duration = std::time::Duration::from_nanos(nanos);
+    if duration < std::time::Duration::from_secs(1) {
+        return Err(format!("{text} is too short: at least 1s"));
+    }
+    Ok(duration)
 }
 
 pub fn run(args: DaemonArgs) -> Result<(), DaemonError> {
@@ -98,6 +114,8 @@ async fn run_async(args: DaemonArgs) -> Result<(), DaemonError> {
             ..RaftSettings::default()
         },
         hostname: args.hostname.clone(),
+        tunnel_port: args.tunnel_port,
+        tunnel_key_rotation: args.tunnel_key_rotation,
     };
     let daemon = Daemon::start(config).await.map_err(|e| DaemonError::Start(e.into()))?;
     let control = daemon.serve_control().await.map_err(|e| DaemonError::Start(e.into()))?;

@@ -139,6 +139,7 @@ fn agent(node_id: &str, manager_addr: &str, executor: Arc<MemoryExecutor>) -> Ag
         role: NodeRole::Worker,
         availability: swarm_core::NodeAvailability::Active,
         manager: None,
+        tunnel_key_rotation: swarm_runtime::worker::agent::DEFAULT_TUNNEL_KEY_ROTATION,
     };
     Agent::start(config, executor, Arc::new(swarm_runtime::worker::overlay::fake::FakeDataPlane::new()))
 }

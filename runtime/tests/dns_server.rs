@@ -74,6 +74,7 @@ fn records(db_tasks: usize) -> DnsRecords {
         networks: vec![network("back", "127.0.58.128/25", vec![db]), network("front", "127.0.58.0/25", vec![web])],
         data_path_port: 4789,
         mesh: Default::default(),
+        tunnel: Default::default(),
     };
     let front_task = [NetworkAttachment { network_id: "front".into(), addr: FRONT_CLIENT }];
     let back_task = [NetworkAttachment { network_id: "back".into(), addr: BACK_CLIENT }];

@@ -253,9 +253,12 @@ pub async fn run(seed: u64) {
     if let Err(error) = world.propose(init, Duration::from_secs(30)).await {
         fail(&scenario, &recorder, vec![format!("cluster formation: InitCluster failed: {error}")]);
     }
-    // The replicated and global services run on an overlay network, so addresses, VIPs, gateways and every
-    // node's realised forwarding go through the faults too.
-    let network = Command::CreateNetwork { network_id: SIM_NETWORK_ID.into(), spec: NetworkSpec::overlay("front") };
+    // The replicated and global services run on an encrypted overlay network, so addresses, VIPs, gateways, every
+    // node's realised forwarding and the tunnel keys (reported, rotated, dropped with removed nodes) go through the
+    // faults too; `ingress` stays plain.
+    let encrypted = [("encrypted".to_string(), String::new())].into();
+    let front = NetworkSpec { options: encrypted, ..NetworkSpec::overlay("front") };
+    let network = Command::CreateNetwork { network_id: SIM_NETWORK_ID.into(), spec: front };
     if let Err(error) = world.propose(network, Duration::from_secs(30)).await {
         fail(&scenario, &recorder, vec![format!("cluster formation: CreateNetwork failed: {error}")]);
     }

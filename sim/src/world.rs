@@ -24,6 +24,8 @@ use crate::executor::{SimBehaviour, SimEngine, SIM_CLUSTER_ID};
 use crate::recorder::Recorder;
 
 pub const RAFT_PORT: u16 = 2377;
+/// Workers rotate their tunnel keys this often, so scenarios see rotations among their faults (production: 12 h).
+pub const SIM_TUNNEL_KEY_ROTATION: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub fn manager_ip(id: u64) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8))
@@ -346,6 +348,7 @@ impl World {
             role: NodeRole::Worker,
             availability: swarm_core::NodeAvailability::Active,
             manager: None,
+            tunnel_key_rotation: SIM_TUNNEL_KEY_ROTATION,
         };
         let executor_engine = engine.clone();
         let executor_node_id = node_id.clone();

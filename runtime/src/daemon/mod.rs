@@ -47,13 +47,13 @@ use crate::worker::overlay::OverlayDataPlane;
 
 /// This node's overlay data plane on its advertise address (the VXLAN devices' local address); unavailable, with
 /// the reason logged, when that is no IPv4 address or netlink or the engine cannot be reached.
-async fn host_data_plane(advertise_addr: &str, node_id: &str) -> HostDataPlane {
+async fn host_data_plane(advertise_addr: &str, node_id: &str, tunnel_port: u16) -> HostDataPlane {
     let Some(underlay_addr) = swarm_core::overlay::underlay_addr(advertise_addr) else {
         let reason = format!("the advertise address {advertise_addr} is not an IPv4 address");
         tracing::warn!(%reason, "no overlay networks on this node");
         return HostDataPlane::Unavailable(reason);
     };
-    let config = LinuxDataPlaneConfig::new(underlay_addr);
+    let config = LinuxDataPlaneConfig { tunnel_port, ..LinuxDataPlaneConfig::new(underlay_addr) };
     match LinuxDataPlane::connect(config, &crate::worker::docker::docker_host_from_env(), node_id).await {
         Ok(plane) => HostDataPlane::Linux(Box::new(plane)),
         Err(error) => {
@@ -101,6 +101,10 @@ pub struct DaemonConfig {
     pub raft: RaftSettings,
     /// The hostname this node reports (defaults to the host's).
     pub hostname: Option<String>,
+    /// The UDP port of the node's tunnel for encrypted networks (`--tunnel-port`).
+    pub tunnel_port: u16,
+    /// How often the tunnel's key is replaced (`--tunnel-key-rotation`).
+    pub tunnel_key_rotation: std::time::Duration,
 }
 
 /// What the node currently is.
@@ -548,8 +552,9 @@ impl Daemon {
                 leader: false,
                 reachability: Reachability::Reachable,
             }),
+            tunnel_key_rotation: self.config.tunnel_key_rotation,
         };
-        let data_plane = Arc::new(host_data_plane(&file.advertise_addr, &file.node_id).await);
+        let data_plane = Arc::new(host_data_plane(&file.advertise_addr, &file.node_id, self.config.tunnel_port).await);
         *self.data_plane.lock().await = Some(data_plane.clone());
         Some(Agent::start(config, engine, data_plane))
     }

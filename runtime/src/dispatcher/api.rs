@@ -14,6 +14,7 @@ pub const PATH_SESSION: &str = "/dispatcher/session";
 pub const PATH_HEARTBEAT: &str = "/dispatcher/heartbeat";
 pub const PATH_ASSIGNMENTS: &str = "/dispatcher/assignments";
 pub const PATH_STATUS: &str = "/dispatcher/status";
+pub const PATH_TUNNEL: &str = "/dispatcher/tunnel";
 
 /// How long the leader holds an assignments long-poll open when nothing changes for the node.
 pub const ASSIGNMENTS_POLL_MS: u64 = 5_000;
@@ -87,6 +88,14 @@ pub struct StatusReport {
 pub struct StatusReply {
     /// Updates applied; the rest were stale and dropped.
     pub applied: u64,
+}
+
+/// A node's tunnel key and port for encrypted networks (`Command::SetNodeTunnel`); answered once committed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TunnelReport {
+    pub session: SessionRef,
+    pub public_key: swarm_core::TunnelKey,
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, thiserror::Error)]

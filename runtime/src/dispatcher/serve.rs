@@ -1,5 +1,5 @@
 //! Serving the dispatcher's calls on the leader: opening a session (registering the node through a proposal),
-//! heartbeats, the assignments long-poll and status reports (batched into few proposals). Written against
+//! heartbeats, the assignments long-poll, status reports (batched into few proposals) and tunnel keys. Written against
 //! `LeaderHandle` and the leader's `Dispatcher` sessions alone. Invariants: a session opens only while this
 //! manager leads a term, its grace counts from when it opened; a status report is answered only once its
 //! updates committed, stale ones dropped.
@@ -13,8 +13,8 @@ use swarm_core::{Command, NodeState, Proposal, Timestamp, BATCH_COMMANDS_MAX};
 
 use super::api::{
     Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef, SessionReply, SessionRequest,
-    StatusReply, StatusReport, ASSIGNMENTS_POLL_MS, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION, PATH_STATUS,
-    STATUS_UPDATES_MAX,
+    StatusReply, StatusReport, TunnelReport, ASSIGNMENTS_POLL_MS, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION,
+    PATH_STATUS, PATH_TUNNEL, STATUS_UPDATES_MAX,
 };
 use super::rules::{assignments, fresh_updates, heartbeat_period_ms, registration};
 use super::sessions::Dispatcher;
@@ -47,6 +47,15 @@ pub async fn handle_call<L: LeaderHandle>(leader: &L, dispatcher: &Dispatcher, p
         }
         PATH_ASSIGNMENTS => answer(path, body, |request| poll_assignments(leader, dispatcher, request)).await,
         PATH_STATUS => answer(path, body, |report| report_status(leader, dispatcher, report)).await,
+        PATH_TUNNEL => {
+            answer(path, body, |report: TunnelReport| async move {
+                dispatcher.check_session(&report.session)?;
+                let TunnelReport { session, public_key, port } = report;
+                let command = Command::SetNodeTunnel { node_id: session.node_id, public_key, port };
+                propose_all(leader, wall_clock_now(), command).await
+            })
+            .await
+        }
         _ => Reply::error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
     }
 }

@@ -37,8 +37,8 @@ use super::overlay::OverlayDataPlane;
 use crate::clock::wall_clock_now;
 use crate::dispatcher::api::{
     assignments_call_timeout, Assignments, AssignmentsRequest, DispatcherError, HeartbeatReply, SessionRef,
-    SessionReply, SessionRequest, StatusReply, StatusReport, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION,
-    PATH_STATUS, STATUS_UPDATES_MAX,
+    SessionReply, SessionRequest, StatusReply, StatusReport, TunnelReport, PATH_ASSIGNMENTS, PATH_HEARTBEAT,
+    PATH_SESSION, PATH_STATUS, PATH_TUNNEL, STATUS_UPDATES_MAX,
 };
 use crate::http::HttpClient;
 use crate::stall::StallDetector;
@@ -50,6 +50,8 @@ const CALL_TIMEOUT_MS: u64 = 2_000;
 const RETRY_MS: u64 = 200;
 /// The shortest wait for a heartbeat's answer, whatever the heartbeat period.
 const HEARTBEAT_TIMEOUT_MIN_MS: u64 = 500;
+/// How long a reported tunnel key may take to show in a plan before it is reported again.
+const REPORT_AGAIN_MS: u64 = 1_000;
 /// Status reports wait this long for more updates to share one call.
 const REPORT_COALESCE_MS: u64 = 10;
 /// How long a started task waits for its container's VIP table and mesh return path before it is reported
@@ -73,7 +75,12 @@ pub struct AgentConfig {
     pub availability: NodeAvailability,
     /// A manager's own agent: its Raft membership, recorded as the node's manager status.
     pub manager: Option<ManagerStatus>,
+    /// How often the tunnel key of encrypted networks is replaced (`DEFAULT_TUNNEL_KEY_ROTATION`).
+    pub tunnel_key_rotation: Duration,
 }
+
+/// Swarm rotates its data-path encryption keys every 12 hours; so do we.
+pub const DEFAULT_TUNNEL_KEY_ROTATION: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// A running agent; dropping it does not stop it, `shutdown` does.
 pub struct Agent {
@@ -135,7 +142,7 @@ impl Agent {
     /// Starts the agent's loops on the current runtime, realising overlay networks through `data_plane`.
     pub fn start<E: Executor, D: OverlayDataPlane>(config: AgentConfig, executor: Arc<E>, data_plane: Arc<D>) -> Agent {
         assert!(!config.managers.is_empty(), "an agent needs at least one manager address");
-        let (networking, networking_task) = Networking::start(data_plane);
+        let (networking, networking_tasks) = Networking::start(data_plane, config.tunnel_key_rotation);
         let (reports, report_queue) = mpsc::unbounded_channel();
         let drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>> = Arc::default();
         let stalls = Arc::new(StallDetector::default());
@@ -152,13 +159,14 @@ impl Agent {
             fresh_as_of_stalls: Arc::new(watch::channel(0).0),
             networking,
         });
-        let tasks = vec![
+        let mut tasks = vec![
             stall_ticker,
-            networking_task,
             tokio::spawn(session_loop(shared.clone())),
             tokio::spawn(assignment_loop(shared.clone())),
+            tokio::spawn(tunnel_report_loop(shared.clone())),
             tokio::spawn(report_loop(shared, report_queue)),
         ];
+        tasks.extend(networking_tasks);
         Agent { tasks: Mutex::new(tasks), drivers }
     }
 
@@ -473,6 +481,35 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
             Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session.id),
             Err(_) => tokio::time::sleep(Duration::from_millis(RETRY_MS)).await,
         }
+    }
+}
+
+/// Reports the node's tunnel key whenever the cluster holds another one than the data plane wants (at start, after
+/// a rotation, after a restart made a new key), until a plan shows the cluster holds it.
+async fn tunnel_report_loop<E: Executor>(shared: Arc<Shared<E>>) {
+    let mut state = shared.networking.tunnel_state();
+    let mut link = shared.link();
+    loop {
+        let Some(identity) = state.borrow_and_update().to_report() else {
+            if state.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        let session = current_session(&shared).await;
+        let report = TunnelReport {
+            session: SessionRef { node_id: shared.config.node_id.clone(), session_id: session.id.clone() },
+            public_key: identity.public_key,
+            port: identity.port,
+        };
+        let timeout = Duration::from_millis(CALL_TIMEOUT_MS);
+        match link.call::<_, ()>(PATH_TUNNEL, &report, timeout).await {
+            Ok(()) => tracing::debug!(key = ?identity.public_key, "tunnel key reported"),
+            Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session.id),
+            Err(_) => link = shared.link(),
+        }
+        // The plan that shows the key held ends the wait; without one, report again.
+        let _ = tokio::time::timeout(Duration::from_millis(REPORT_AGAIN_MS), state.changed()).await;
     }
 }
 

@@ -7,7 +7,8 @@
 //! (`OverlayDataPlane::needs_retry`) is repeated after `UNFINISHED_RETRY_MS`; a network counts as realised only after a
 //! reconcile that included it succeeded, and stops counting as soon as a plan without it arrives. A driver whose
 //! container just started asks for a pass at once (`container_started`), so what lives inside the container is
-//! programmed before the task is reported running.
+//! programmed before the task is reported running. It also rotates the data plane's tunnel key on schedule and
+//! tracks which tunnel key the cluster holds for the node (`TunnelState`), for the agent to report the wanted one.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use swarm_core::overlay::NodeOverlayPlan as ClusterPlan;
 use swarm_core::Task;
 
-use super::overlay::{Discovery, LocalTask, NodeOverlayPlan, OverlayDataPlane};
+use super::overlay::{Discovery, LocalTask, NodeOverlayPlan, OverlayDataPlane, TunnelIdentity};
 use crate::watch;
 
 /// The underlay's MTU assumed for the overlay's MTU (overlay = underlay − 50).
@@ -36,19 +37,46 @@ pub struct Networking {
     /// finished (`container_started`).
     starts: Arc<watch::Sender<u64>>,
     discovered: Arc<watch::Sender<u64>>,
+    /// What the data plane wants the cluster to hold of this node's tunnel, and what the newest plan says it holds.
+    tunnel: Arc<watch::Sender<TunnelState>>,
+}
+
+/// This node's tunnel identity: wanted by the data plane, and held by the cluster (as of the newest plan).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunnelState {
+    pub wanted: Option<TunnelIdentity>,
+    pub held: Option<TunnelIdentity>,
+}
+
+impl TunnelState {
+    /// What the agent must report: the wanted identity, while the cluster holds another (or none).
+    pub fn to_report(&self) -> Option<TunnelIdentity> {
+        self.wanted.filter(|wanted| self.held != Some(*wanted))
+    }
 }
 
 impl Networking {
-    /// Starts the loop over `data_plane`; returns the handle and the loop's task.
-    pub fn start<D: OverlayDataPlane>(data_plane: Arc<D>) -> (Networking, tokio::task::JoinHandle<()>) {
+    /// Starts the loop over `data_plane`, rotating its tunnel key every `key_rotation`; returns the handle and the
+    /// loops' tasks.
+    pub fn start<D: OverlayDataPlane>(
+        data_plane: Arc<D>,
+        key_rotation: Duration,
+    ) -> (Networking, Vec<tokio::task::JoinHandle<()>>) {
         let networking = Networking {
             plans: Arc::new(watch::channel(None).0),
             realised: Arc::new(watch::channel(BTreeSet::new()).0),
             starts: Arc::new(watch::channel(0).0),
             discovered: Arc::new(watch::channel(0).0),
+            tunnel: Arc::new(watch::channel(TunnelState { wanted: data_plane.tunnel_identity(), held: None }).0),
         };
+        let rotation = tokio::spawn(rotation_loop(data_plane.clone(), networking.tunnel.clone(), key_rotation));
         let task = tokio::spawn(realise_loop(data_plane, networking.clone()));
-        (networking, task)
+        (networking, vec![task, rotation])
+    }
+
+    /// The tunnel identity to report and what the cluster holds, to watch for a report to make.
+    pub fn tunnel_state(&self) -> watch::Receiver<TunnelState> {
+        self.tunnel.subscribe()
     }
 
     /// Hands the loop the newest plan with the node's tasks (the same again changes nothing).
@@ -71,6 +99,8 @@ impl Networking {
             })
             .collect();
         local_tasks.sort_by(|a, b| a.container_name.cmp(&b.container_name));
+        let held = plan.tunnel.local.map(|local| TunnelIdentity { public_key: local.public_key, port: local.port });
+        self.tunnel.send_if_modified(|state| std::mem::replace(&mut state.held, held) != held);
         let discovery = Discovery { cluster: plan.clone(), local_tasks };
         if self.plans.borrow().as_ref() != Some(&discovery) {
             let networks: BTreeSet<&str> = plan.networks.iter().map(|n| n.network_id.as_str()).collect();
@@ -158,6 +188,25 @@ async fn realise_loop<D: OverlayDataPlane>(data_plane: Arc<D>, networking: Netwo
         if !wait(&mut plans, &mut starts, pause_ms).await {
             return;
         }
+    }
+}
+
+/// Rotates the data plane's tunnel key every `every` (Swarm rotates its data-path keys every 12 hours), and
+/// publishes the new identity for the agent to report.
+async fn rotation_loop<D: OverlayDataPlane>(
+    data_plane: Arc<D>,
+    tunnel: Arc<watch::Sender<TunnelState>>,
+    every: Duration,
+) {
+    if data_plane.tunnel_identity().is_none() {
+        return;
+    }
+    loop {
+        tokio::time::sleep(every).await;
+        data_plane.rotate_tunnel_key();
+        tracing::info!("rotating the tunnel key of encrypted networks");
+        let wanted = data_plane.tunnel_identity();
+        tunnel.send_modify(|state| state.wanted = wanted);
     }
 }
 

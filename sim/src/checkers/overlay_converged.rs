@@ -4,7 +4,9 @@
 //! realising node as a peer, and a forwarding entry for every remote task address and gateway — no stale entry
 //! for a task that ended or moved, none missing for one that started. Likewise the routing mesh (issue 12): every
 //! live worker answers on exactly the cluster's ingress ports, each forwarding to exactly the `ingress` addresses
-//! of the service's running tasks (judged here from the tasks themselves, not from the plan's own code). Checked
+//! of the service's running tasks (judged here from the tasks themselves, not from the plan's own code). And the
+//! tunnel of encrypted networks: each node uses the key the cluster holds for it, and its peers are exactly the
+//! member nodes it shares an encrypted network with, by the keys the cluster holds (judged from the store). Checked
 //! after healing, until it holds or the convergence bound passes.
 
 use std::collections::BTreeSet;
@@ -30,6 +32,7 @@ pub fn check<'a>(store: &Store, workers: impl IntoIterator<Item = (&'a str, &'a 
             ));
         }
         let wanted = NodeOverlayPlan::from_cluster(&cluster_plan, UNDERLAY_MTU_BYTES);
+        problems.extend(tunnel_problems(store, node_id, wanted.tunnel.as_ref(), data_plane));
         let realised = data_plane.realised();
         let wanted_ids: BTreeSet<&str> = wanted.networks.iter().map(|n| n.network_id.as_str()).collect();
         let realised_ids: BTreeSet<&str> = realised.keys().map(String::as_str).collect();
@@ -61,6 +64,50 @@ pub fn check<'a>(store: &Store, workers: impl IntoIterator<Item = (&'a str, &'a 
                 ));
             }
         }
+    }
+    problems
+}
+
+/// The node's tunnel against the store itself: present exactly while the node realises an encrypted network and
+/// the cluster holds its key; using the key the cluster holds (a rotation has taken effect); its peers exactly the
+/// other member nodes on one of those encrypted networks with the keys the cluster holds for them — a removed
+/// node's key is gone from every tunnel.
+fn tunnel_problems(
+    store: &Store,
+    node_id: &str,
+    wanted: Option<&swarm_runtime::worker::overlay::plan::TunnelPlan>,
+    data_plane: &FakeDataPlane,
+) -> Vec<String> {
+    let realised = data_plane.tunnel();
+    let (Some(wanted), Some(realised)) = (wanted, realised.as_ref()) else {
+        if wanted.is_some() != realised.is_some() {
+            return vec![format!("tunnel: node {node_id} has {realised:?}, wants {wanted:?}")];
+        }
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    let held = store.tunnel(node_id).map(|tunnel| tunnel.public_key);
+    if Some(realised.public_key) != held || realised.addr != wanted.addr {
+        problems.push(format!(
+            "tunnel: node {node_id} uses key {:?} at {}, the cluster holds {held:?} at {}",
+            realised.public_key, realised.addr, wanted.addr
+        ));
+    }
+    let encrypted_peers: BTreeSet<&str> = store
+        .networks()
+        .filter(|network| network.spec.is_encrypted() && network.allocation.node_gateways.contains_key(node_id))
+        .flat_map(|network| network.allocation.node_gateways.keys().map(String::as_str))
+        .filter(|peer| *peer != node_id && store.node(peer).is_some())
+        .collect();
+    let expected: BTreeSet<(swarm_core::TunnelKey, Ipv4Addr)> = encrypted_peers
+        .iter()
+        .filter_map(|peer| store.tunnel(peer))
+        .map(|tunnel| (tunnel.public_key, tunnel.addr))
+        .collect();
+    let have: BTreeSet<(swarm_core::TunnelKey, Ipv4Addr)> =
+        realised.peers.iter().map(|peer| (peer.public_key, peer.addr)).collect();
+    if have != expected {
+        problems.push(format!("tunnel: node {node_id} has peers {have:?}, the store says {expected:?}"));
     }
     problems
 }

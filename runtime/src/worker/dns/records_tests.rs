@@ -66,7 +66,12 @@ fn records() -> DnsRecords {
             service("web", &[], Some("10.0.2.3"), &[("10.0.2.20", "web.1.w1")]),
         ],
     );
-    let plan = NodeOverlayPlan { networks: vec![back, front], data_path_port: 4789, mesh: Default::default() };
+    let plan = NodeOverlayPlan {
+        networks: vec![back, front],
+        data_path_port: 4789,
+        mesh: Default::default(),
+        tunnel: Default::default(),
+    };
     let proxy = attach(&[("front", "10.0.1.10")]);
     let web = attach(&[("front", "10.0.1.20"), ("back", "10.0.2.20")]);
     let stray = attach(&[("elsewhere", "10.0.9.5")]);
@@ -132,7 +137,12 @@ fn a_name_given_twice_on_one_network_answers_the_union() {
             service("shared", &[], Some("10.0.3.3"), &[("10.0.3.11", "shared.1.y")]),
         ],
     );
-    let plan = NodeOverlayPlan { networks: vec![net], data_path_port: 4789, mesh: Default::default() };
+    let plan = NodeOverlayPlan {
+        networks: vec![net],
+        data_path_port: 4789,
+        mesh: Default::default(),
+        tunnel: Default::default(),
+    };
     let client = attach(&[("n", "10.0.3.10")]);
     let records = DnsRecords::from_plan(&plan, [&client[..]]);
     assert_eq!(records.resolve(ip("10.0.3.10"), "shared"), answer(&["10.0.3.2", "10.0.3.3"]));

@@ -2,15 +2,19 @@
 //! realised network, what the real one would have programmed — the network's settings, the peers that get
 //! broadcast frames and the forwarding entries (remote address → underlay address of its node) — so a checker can
 //! compare every node's realised view with the cluster's endpoints. It counts the changes each reconcile made, so
-//! tests can see that a second reconcile of the same plan changes nothing. Invariant: after a successful
+//! tests can see that a second reconcile of the same plan changes nothing. Its tunnel keeps stand-in key pairs by
+//! the same rotation rule as the real one (`tunnel_keys`) and records the peers and the key in use. Invariant: after a successful
 //! `reconcile(plan)`, `realised()` describes exactly `plan`; after a failed one (an invalid plan), nothing changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
+use swarm_core::TunnelKey;
+
 use super::plan::{NodeOverlayPlan, OverlayNetworkPlan};
-use super::{OverlayDataPlane, OverlayError};
+use super::tunnel_keys::{KeyPair, TunnelKeys};
+use super::{OverlayDataPlane, OverlayError, TunnelIdentity};
 
 /// One overlay network as the fake realised it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +76,28 @@ struct FakeState {
     reconciles: u64,
     /// The routing mesh the last `discover` brought in (what the Linux data plane programs into nftables).
     mesh: swarm_core::overlay::Mesh,
+    /// The tunnel's key pairs (stand-in keys from the runtime's RNG), made at the first `tunnel_identity`.
+    keys: Option<TunnelKeys<()>>,
+    /// The tunnel as the last reconcile left it.
+    tunnel: Option<RealisedTunnel>,
+}
+
+/// The tunnel of encrypted networks as the fake realised it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealisedTunnel {
+    pub addr: Ipv4Addr,
+    /// The public key of the pair in use.
+    pub public_key: TunnelKey,
+    pub peers: Vec<swarm_core::overlay::TunnelPeer>,
+}
+
+/// The port the fake's tunnel reports.
+pub const FAKE_TUNNEL_PORT: u16 = swarm_core::model::DEFAULT_TUNNEL_PORT;
+
+fn stand_in_pair() -> KeyPair<()> {
+    use rand::Rng;
+    let mut rng = <crate::raft::rt::SwarmRuntime as openraft::AsyncRuntime>::thread_rng();
+    KeyPair { secret: (), public: TunnelKey(rng.gen()) }
 }
 
 /// The in-memory data plane (see the module doc).
@@ -100,11 +126,19 @@ impl FakeDataPlane {
         self.lock().mesh.clone()
     }
 
-    /// The host died: everything realised is gone (devices and nftables tables do not survive a reboot).
+    /// The tunnel of encrypted networks, while the plan has one.
+    pub fn tunnel(&self) -> Option<RealisedTunnel> {
+        self.lock().tunnel.clone()
+    }
+
+    /// The host died: everything realised is gone (devices and nftables tables do not survive a reboot), and so
+    /// are the tunnel's keys (they live in the process only).
     pub fn machine_crash(&self) {
         let mut state = self.lock();
         state.networks.clear();
         state.mesh = swarm_core::overlay::Mesh::default();
+        state.keys = None;
+        state.tunnel = None;
     }
 
     /// How many changes the last successful reconcile made (0: it found everything as planned).
@@ -145,6 +179,11 @@ impl FakeDataPlane {
                 }
             }
         }
+        state.tunnel = plan.tunnel.as_ref().map(|tunnel| {
+            let keys = state.keys.get_or_insert_with(|| TunnelKeys::new(stand_in_pair()));
+            keys.follow(tunnel.cluster_public_key);
+            RealisedTunnel { addr: tunnel.addr, public_key: keys.active().public, peers: tunnel.peers.clone() }
+        });
         state.last_changes = changes;
         state.reconciles += 1;
         Ok(())
@@ -167,6 +206,18 @@ impl OverlayDataPlane for FakeDataPlane {
 
     async fn discover(&self, discovery: &super::Discovery) {
         self.lock().mesh = discovery.cluster.mesh.clone();
+    }
+
+    fn tunnel_identity(&self) -> Option<TunnelIdentity> {
+        let mut state = self.lock();
+        let keys = state.keys.get_or_insert_with(|| TunnelKeys::new(stand_in_pair()));
+        Some(TunnelIdentity { public_key: keys.wanted(), port: FAKE_TUNNEL_PORT })
+    }
+
+    fn rotate_tunnel_key(&self) {
+        let mut state = self.lock();
+        let keys = state.keys.get_or_insert_with(|| TunnelKeys::new(stand_in_pair()));
+        keys.rotate(stand_in_pair());
     }
 }
 
@@ -191,6 +242,7 @@ mod tests {
             vxlan_id,
             mtu: 1450,
             internal: false,
+            encrypted: false,
             vxlan_port: crate::worker::overlay::plan::DEFAULT_VXLAN_PORT,
             remote_peers: peers,
             remote_endpoints: endpoints
@@ -207,8 +259,10 @@ mod tests {
     #[test]
     fn reconcile_realises_the_plan_and_a_second_one_changes_nothing() {
         let plane = FakeDataPlane::new();
-        let plan =
-            NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B), (3, NODE_B), (4, NODE_C)])] };
+        let plan = NodeOverlayPlan {
+            networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B), (3, NODE_B), (4, NODE_C)])],
+            tunnel: None,
+        };
         run(plane.reconcile(&plan)).expect("reconcile");
         let realised = plane.realised();
         let web = &realised["aaaaaaaaaa1"];
@@ -234,10 +288,12 @@ mod tests {
         let plane = FakeDataPlane::new();
         let first = NodeOverlayPlan {
             networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B)]), network("bbbbbbbbbb1", 8, &[(9, NODE_C)])],
+            tunnel: None,
         };
         run(plane.reconcile(&first)).expect("reconcile");
         // A task moves from B to C, another arrives on C; the second network leaves the node.
-        let second = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_C), (5, NODE_C)])] };
+        let second =
+            NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_C), (5, NODE_C)])], tunnel: None };
         run(plane.reconcile(&second)).expect("reconcile");
         assert_eq!(plane.realised().keys().collect::<Vec<_>>(), ["aaaaaaaaaa1"]);
         assert_eq!(
@@ -253,7 +309,7 @@ mod tests {
     #[test]
     fn a_network_whose_settings_change_is_recreated() {
         let plane = FakeDataPlane::new();
-        let mut plan = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B)])] };
+        let mut plan = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B)])], tunnel: None };
         run(plane.reconcile(&plan)).expect("reconcile");
         plan.networks[0].mtu = 1400;
         run(plane.reconcile(&plan)).expect("reconcile");
@@ -264,7 +320,7 @@ mod tests {
     #[test]
     fn an_invalid_plan_changes_nothing_and_names_the_network() {
         let plane = FakeDataPlane::new();
-        let good = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B)])] };
+        let good = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1", 7, &[(2, NODE_B)])], tunnel: None };
         run(plane.reconcile(&good)).expect("reconcile");
         let mut bad = good.clone();
         bad.networks[0].remote_endpoints[0].addr = Ipv4Addr::new(10, 0, 2, 2);

@@ -10,7 +10,9 @@
 //! MAC), which `proxy` answers ARP from, since it drops every ARP request sent into the tunnel. No Linux bridge is
 //! involved: bridged traffic would pass br_netfilter and the host's FORWARD chain on both hosts, which cost about a
 //! fifth of the throughput. While the node has a network, `isolation`'s table keeps the networks apart, and while
-//! one is not internal the node's egress network (`swe-…`) exists. Links, addresses, FDB and neighbours go through
+//! one is not internal the node's egress network (`swe-…`) exists. An encrypted network's VXLAN device has the
+//! node's tunnel address as `local` and its peers' tunnel addresses in the FDB, so its frames go through the node's
+//! WireGuard tunnel (`tunnel`), which is reconciled first. Links, addresses, FDB and neighbours go through
 //! rtnetlink (VXLAN and macvlan creation included); nothing parses `ip` output.
 //!
 //! Invariants: only devices named `swv-…` and `swg-…`, Docker networks labelled `swarm.overlay.network-id` and the
@@ -44,7 +46,8 @@ use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{Handle, LinkMacVlan, LinkUnspec, LinkVxlan};
 
 use super::plan::{mac_for, NodeOverlayPlan, OverlayNetworkPlan, VXLAN_NAME_PREFIX};
-use super::{Discovery, OverlayDataPlane, OverlayError, OverlayStep};
+use super::tunnel::WireGuardTunnel;
+use super::{Discovery, OverlayDataPlane, OverlayError, OverlayStep, TunnelIdentity};
 use crate::worker::dns::records::DnsRecords;
 use crate::worker::dns::server::{DnsConfig, DnsServer};
 use crate::worker::docker::networks::{DockerOverlayNetworks, ExistingOverlayNetwork, OverlayNetworkSpec};
@@ -59,14 +62,17 @@ const NODE_WIDE: &str = "(all)";
 /// How this node's data plane is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinuxDataPlaneConfig {
-    /// This node's address on the underlay: the VXLAN devices' `local` address.
+    /// This node's address on the underlay: the VXLAN devices' `local` address (but encrypted networks').
     pub underlay_addr: Ipv4Addr,
+    /// The UDP port of the node's tunnel for encrypted networks.
+    pub tunnel_port: u16,
 }
 
 impl LinuxDataPlaneConfig {
-    /// The VXLAN port comes with each network of the plan (`swarm init --data-path-port`).
+    /// The VXLAN port comes with each network of the plan (`swarm init --data-path-port`); the tunnel listens on
+    /// WireGuard's customary port.
     pub fn new(underlay_addr: Ipv4Addr) -> LinuxDataPlaneConfig {
-        LinuxDataPlaneConfig { underlay_addr }
+        LinuxDataPlaneConfig { underlay_addr, tunnel_port: swarm_core::model::DEFAULT_TUNNEL_PORT }
     }
 }
 
@@ -88,6 +94,8 @@ pub struct LinuxDataPlane {
     unfinished: std::sync::atomic::AtomicBool,
     /// The networks the last reconcile held back (see `OverlayDataPlane::held_back`).
     held_back: std::sync::Mutex<BTreeSet<String>>,
+    /// The WireGuard tunnel of encrypted networks.
+    tunnel: WireGuardTunnel,
 }
 
 /// What became of one network in a reconcile.
@@ -126,6 +134,7 @@ impl LinuxDataPlane {
             mesh_applied: Default::default(),
             unfinished: Default::default(),
             held_back: Default::default(),
+            tunnel: WireGuardTunnel::new(node_id, config.tunnel_port),
         })
     }
 
@@ -170,6 +179,8 @@ impl LinuxDataPlane {
                 self.remove_link(name, link.header.index, OverlayStep::RemoveVxlan).await?;
             }
         }
+        // The tunnel first: the VXLAN devices of encrypted networks send from its address.
+        self.tunnel.reconcile(plan.tunnel.as_ref(), &self.netlink).await?;
         // Several nodes' data planes in one namespace share the table: it stays while any of them has a network,
         // and while a stale network's gateway device is still there.
         let isolate = !plan.networks.is_empty() || !foreign.is_empty() || stale_kept;
@@ -179,7 +190,12 @@ impl LinuxDataPlane {
         }
         let mut held_back = BTreeSet::new();
         for network in &plan.networks {
-            match self.realise(network, adopted.get(network.network_id.as_str()).copied()).await? {
+            // An encrypted network's VXLAN frames leave from the node's tunnel address (validated: the plan has one).
+            let local = match &plan.tunnel {
+                Some(tunnel) if network.encrypted => tunnel.addr,
+                _ => self.config.underlay_addr,
+            };
+            match self.realise(network, local, adopted.get(network.network_id.as_str()).copied()).await? {
                 Realised::Done => {}
                 Realised::HeldBack => {
                     held_back.insert(network.network_id.clone());
@@ -206,6 +222,7 @@ impl LinuxDataPlane {
     async fn realise(
         &self,
         network: &OverlayNetworkPlan,
+        local: Ipv4Addr,
         existing: Option<&ExistingOverlayNetwork>,
     ) -> Result<Realised, OverlayError> {
         let fail = |step: OverlayStep, reason: String| OverlayError::new(&network.network_id, step, reason);
@@ -232,7 +249,7 @@ impl LinuxDataPlane {
                 }
             }
         }
-        let vxlan_index = self.ensure_vxlan(network).await?;
+        let vxlan_index = self.ensure_vxlan(network, local).await?;
         self.ensure_gateway(network, vxlan_index).await?;
         if !docker_network_fits {
             self.docker.create(&desired).await.map_err(|reason| fail(OverlayStep::CreateDockerNetwork, reason))?;
@@ -243,12 +260,12 @@ impl LinuxDataPlane {
     }
 
     /// The VXLAN device of `network`, created or repaired, on no bridge and up; returns its index.
-    async fn ensure_vxlan(&self, network: &OverlayNetworkPlan) -> Result<u32, OverlayError> {
+    async fn ensure_vxlan(&self, network: &OverlayNetworkPlan, local: Ipv4Addr) -> Result<u32, OverlayError> {
         let fail = |step: OverlayStep, error: rtnetlink::Error| OverlayError::new(&network.network_id, step, error);
         let name = network.vxlan_name();
         let links = self.links().await?;
         if let Some(link) = links.iter().find(|link| link_name(link) == Some(name.as_str())) {
-            if self.vxlan_settings_match(link, network) {
+            if vxlan_settings_match(link, network, local) {
                 let up = link.header.flags.contains(LinkFlags::Up);
                 if link_mtu(link) != Some(network.mtu) || link_controller(link).is_some() || !up {
                     tracing::info!(device = %name, "repairing the overlay VXLAN device's MTU, bridge or state");
@@ -267,7 +284,7 @@ impl LinuxDataPlane {
         }
         let device = LinkVxlan::new(&name, network.vxlan_id)
             .port(network.vxlan_port)
-            .local(self.config.underlay_addr)
+            .local(local)
             .learning(false)
             .proxy(true)
             .mtu(network.mtu)
@@ -320,41 +337,7 @@ impl LinuxDataPlane {
                 self.link_index(&network.network_id, &name, OverlayStep::ConfigureGateway).await?
             }
         };
-        // The device is ours alone: any other IPv4 address on it goes (an earlier subnet's, say).
-        let addresses: Vec<AddressMessage> = self
-            .netlink
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute()
-            .try_filter(|message| {
-                futures::future::ready(message.header.index == index && message.header.family == AddressFamily::Inet)
-            })
-            .try_collect()
-            .await
-            .map_err(fail)?;
-        let mut has_gateway = false;
-        for address in addresses {
-            let holds_gateway = address.header.prefix_len == network.prefix_len
-                && address.attributes.iter().any(
-                    |nla| matches!(nla, AddressAttribute::Local(IpAddr::V4(addr)) if *addr == network.local_gateway),
-                );
-            if holds_gateway {
-                has_gateway = true;
-            } else {
-                self.netlink.address().del(address).execute().await.map_err(fail)?;
-            }
-        }
-        if !has_gateway {
-            self.netlink
-                .address()
-                .add(index, IpAddr::V4(network.local_gateway), network.prefix_len)
-                .replace()
-                .execute()
-                .await
-                .map_err(fail)?;
-        }
-        Ok(())
+        keep_only_address(&self.netlink, index, network.local_gateway, network.prefix_len).await.map_err(fail)
     }
 
     /// The index of the device `name`, just made in `step`.
@@ -368,16 +351,6 @@ impl LinuxDataPlane {
     }
 
     /// Whether an existing device has every setting of the plan's VXLAN device that cannot change in place.
-    fn vxlan_settings_match(&self, link: &LinkMessage, network: &OverlayNetworkPlan) -> bool {
-        let Some(infos) = vxlan_info(link) else { return false };
-        let has = |wanted: &InfoVxlan| infos.iter().any(|info| info == wanted);
-        has(&InfoVxlan::Id(network.vxlan_id))
-            && has(&InfoVxlan::Port(network.vxlan_port))
-            && has(&InfoVxlan::Local(self.config.underlay_addr))
-            && has(&InfoVxlan::Learning(false))
-            && has(&InfoVxlan::Proxy(true))
-    }
-
     /// The FDB of the VXLAN device: an all-zeros entry per remote peer, a permanent entry per remote endpoint.
     async fn ensure_fdb(&self, network: &OverlayNetworkPlan, vxlan_index: u32) -> Result<(), OverlayError> {
         let fail = |step: OverlayStep, error: rtnetlink::Error| OverlayError::new(&network.network_id, step, error);
@@ -634,6 +607,14 @@ impl OverlayDataPlane for LinuxDataPlane {
     fn held_back(&self) -> BTreeSet<String> {
         self.held_back.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
+
+    fn tunnel_identity(&self) -> Option<TunnelIdentity> {
+        Some(self.tunnel.identity())
+    }
+
+    fn rotate_tunnel_key(&self) {
+        self.tunnel.rotate()
+    }
 }
 
 /// A daemon's data plane: the Linux one, or none when it could not be set up (no netlink, no engine) — then
@@ -669,12 +650,70 @@ impl OverlayDataPlane for HostDataPlane {
         matches!(self, HostDataPlane::Linux(plane) if plane.needs_retry())
     }
 
+    fn tunnel_identity(&self) -> Option<TunnelIdentity> {
+        match self {
+            HostDataPlane::Linux(plane) => plane.tunnel_identity(),
+            HostDataPlane::Unavailable(_) => None,
+        }
+    }
+
+    fn rotate_tunnel_key(&self) {
+        if let HostDataPlane::Linux(plane) = self {
+            plane.rotate_tunnel_key()
+        }
+    }
+
     fn held_back(&self) -> BTreeSet<String> {
         match self {
             HostDataPlane::Linux(plane) => plane.held_back(),
             HostDataPlane::Unavailable(_) => BTreeSet::new(),
         }
     }
+}
+
+/// Whether the VXLAN device `link` has the settings of `network` that cannot change in place, `local` among them.
+fn vxlan_settings_match(link: &LinkMessage, network: &OverlayNetworkPlan, local: Ipv4Addr) -> bool {
+    let Some(infos) = vxlan_info(link) else { return false };
+    let has = |wanted: &InfoVxlan| infos.iter().any(|info| info == wanted);
+    has(&InfoVxlan::Id(network.vxlan_id))
+        && has(&InfoVxlan::Port(network.vxlan_port))
+        && has(&InfoVxlan::Local(local))
+        && has(&InfoVxlan::Learning(false))
+        && has(&InfoVxlan::Proxy(true))
+}
+
+/// Makes device `index` hold exactly one IPv4 address, `addr/prefix_len`: any other goes (an earlier subnet's,
+/// say); the devices it is used on are ours alone.
+pub(super) async fn keep_only_address(
+    netlink: &Handle,
+    index: u32,
+    addr: Ipv4Addr,
+    prefix_len: u8,
+) -> Result<(), rtnetlink::Error> {
+    let addresses: Vec<AddressMessage> = netlink
+        .address()
+        .get()
+        .set_link_index_filter(index)
+        .execute()
+        .try_filter(|message| {
+            futures::future::ready(message.header.index == index && message.header.family == AddressFamily::Inet)
+        })
+        .try_collect()
+        .await?;
+    let mut has_it = false;
+    for address in addresses {
+        let holds_it = address.header.prefix_len == prefix_len
+            && address.attributes.iter().any(|nla| matches!(nla, AddressAttribute::Local(IpAddr::V4(a)) if *a == addr));
+        if holds_it {
+            has_it = true;
+        } else {
+            netlink.address().del(address).execute().await?;
+        }
+    }
+    if !has_it {
+        netlink.address().add(index, IpAddr::V4(addr), prefix_len).replace().execute().await?;
+    }
+    Ok(())
 }
 
 /// The Docker network a plan's network asks for.

@@ -2,7 +2,8 @@
 //! per network a VXLAN device, this node's own gateway device and a Docker macvlan network on it, and the
 //! forwarding entries (FDB and neighbours) toward every remote peer and endpoint. `linux` is the real data plane
 //! (rtnetlink and the Docker Engine, compiled out of the simulator), with `isolation` (the nftables rule that keeps
-//! the node's overlay networks apart) and `mesh` (the routing mesh's nftables table); `fake` an in-memory one recording the
+//! the node's overlay networks apart), `mesh` (the routing mesh's nftables table) and `tunnel` (the WireGuard
+//! device of encrypted networks, whose key pairs follow `tunnel_keys`); `fake` an in-memory one recording the
 //! realised forwarding view for the simulator's checkers. Invariants every implementation keeps: `reconcile` is
 //! idempotent and converges from any starting point (it adopts what exists, repairs what differs and removes what
 //! the plan no longer names), it touches only what the data plane made (recognised by name prefix or label), and a
@@ -16,6 +17,9 @@ pub mod linux;
 #[cfg(not(madsim))]
 pub mod mesh;
 pub mod plan;
+#[cfg(not(madsim))]
+pub mod tunnel;
+pub mod tunnel_keys;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -41,6 +45,8 @@ pub enum OverlayStep {
     Egress,
     /// Programming or removing the routing mesh.
     Mesh,
+    /// Creating or configuring the node's WireGuard tunnel of encrypted networks.
+    Tunnel,
     ListLinks,
     CreateVxlan,
     ConfigureVxlan,
@@ -65,6 +71,7 @@ impl fmt::Display for OverlayStep {
             OverlayStep::Isolation => "keep overlay networks apart",
             OverlayStep::Egress => "create the egress network",
             OverlayStep::Mesh => "program the routing mesh",
+            OverlayStep::Tunnel => "configure the tunnel of encrypted networks",
             OverlayStep::ListLinks => "list network devices",
             OverlayStep::CreateVxlan => "create the VXLAN device",
             OverlayStep::ConfigureVxlan => "configure the VXLAN device",
@@ -121,6 +128,13 @@ pub struct LocalTask {
     pub nameservers: Vec<std::net::IpAddr>,
 }
 
+/// What a node reports of its tunnel (see `OverlayDataPlane::tunnel_identity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelIdentity {
+    pub public_key: swarm_core::TunnelKey,
+    pub port: u16,
+}
+
 pub trait OverlayDataPlane: Send + Sync + 'static {
     /// Makes the node's overlay state what `plan` says: creates what is missing, repairs what differs, removes
     /// the networks, devices and entries of its own that the plan no longer names. Idempotent; after a restart
@@ -146,6 +160,17 @@ pub trait OverlayDataPlane: Send + Sync + 'static {
     fn held_back(&self) -> BTreeSet<String> {
         BTreeSet::new()
     }
+
+    /// This node's tunnel identity as the cluster should hold it: the public key of its newest key pair (a
+    /// rotation not yet in use included) and the UDP port its tunnel listens on. `None`: a data plane without
+    /// encryption (the default).
+    fn tunnel_identity(&self) -> Option<TunnelIdentity> {
+        None
+    }
+
+    /// Makes a new key pair, which `tunnel_identity` reports at once and the tunnel uses from the first plan whose
+    /// cluster holds its public key (`tunnel_keys`). The default does nothing.
+    fn rotate_tunnel_key(&self) {}
 
     /// Whether the last `reconcile` or `discover` left something undone that a later call may finish (a stale
     /// network with a container still attached, a VIP table or listener that failed): the caller tries again

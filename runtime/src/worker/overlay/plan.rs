@@ -33,11 +33,34 @@ pub const MTU_MAX: u32 = 65_535;
 /// The longest subnet prefix an overlay network may have (a /30 still has two usable addresses).
 pub const PREFIX_LEN_MAX: u8 = 30;
 
+/// What WireGuard adds to each packet over IPv4 (IP 20, UDP 8, its header and tag 32, with room for IPv6's 40):
+/// the tunnel's MTU = underlay MTU − this, as `wg-quick` sets it.
+pub const WIREGUARD_OVERHEAD_BYTES: u32 = 80;
+
 /// What one node should have of every overlay network it takes part in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeOverlayPlan {
     /// Sorted by `network_id`, one entry per network.
     pub networks: Vec<OverlayNetworkPlan>,
+    /// The node's WireGuard tunnel: present while a network of the plan is encrypted.
+    #[serde(default)]
+    pub tunnel: Option<TunnelPlan>,
+}
+
+/// This node's WireGuard tunnel, which carries the VXLAN frames of encrypted networks between nodes' tunnel
+/// addresses. The private key is the data plane's own and never appears in a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TunnelPlan {
+    /// This node's address in the tunnel subnet, with its prefix length.
+    pub addr: Ipv4Addr,
+    pub prefix_len: u8,
+    /// The underlay MTU − [`WIREGUARD_OVERHEAD_BYTES`].
+    pub mtu: u32,
+    /// The public key the cluster holds for this node: a data plane whose key was rotated uses the new key once
+    /// the cluster holds it (peers then expect it).
+    pub cluster_public_key: swarm_core::TunnelKey,
+    /// The other nodes' tunnel ends, sorted by tunnel address.
+    pub peers: Vec<swarm_core::overlay::TunnelPeer>,
 }
 
 /// One overlay network on one node.
@@ -53,8 +76,12 @@ pub struct OverlayNetworkPlan {
     /// would answer ARP from every host).
     pub local_gateway: Ipv4Addr,
     pub vxlan_id: u32,
-    /// The underlay MTU − [`VXLAN_OVERHEAD_BYTES`].
+    /// The underlay MTU − [`VXLAN_OVERHEAD_BYTES`] (and − [`WIREGUARD_OVERHEAD_BYTES`] when encrypted).
     pub mtu: u32,
+    /// Whether its VXLAN frames travel inside the node's tunnel (`--opt encrypted`): the VXLAN device's local
+    /// address is the node's tunnel address, and the remote peers' and endpoints' "underlay" addresses are theirs.
+    #[serde(default)]
+    pub encrypted: bool,
     /// No route out of the network (`docker network create --internal`).
     pub internal: bool,
     /// The VXLAN UDP port (`swarm init --data-path-port`).
@@ -82,10 +109,14 @@ fn default_vxlan_port() -> u16 {
 impl NodeOverlayPlan {
     /// The realisation of the cluster's plan for this node (`swarm_core::overlay::plan_for_node`, sent with the
     /// assignments) on an underlay of `underlay_mtu` bytes.
+    /// An encrypted network waits (is left out, so its tasks wait) until the cluster holds this node's key.
     pub fn from_cluster(cluster: &swarm_core::overlay::NodeOverlayPlan, underlay_mtu: u32) -> NodeOverlayPlan {
-        let networks = cluster
+        let local_tunnel = cluster.tunnel.local;
+        let tunnel_mtu = underlay_mtu.saturating_sub(WIREGUARD_OVERHEAD_BYTES);
+        let networks: Vec<OverlayNetworkPlan> = cluster
             .networks
             .iter()
+            .filter(|network| !network.encrypted || local_tunnel.is_some())
             .map(|network| OverlayNetworkPlan {
                 network_id: network.network_id.clone(),
                 name: network.name.clone(),
@@ -93,7 +124,8 @@ impl NodeOverlayPlan {
                 prefix_len: network.subnet.prefix_len(),
                 local_gateway: network.local_gateway,
                 vxlan_id: network.vxlan_id,
-                mtu: underlay_mtu.saturating_sub(VXLAN_OVERHEAD_BYTES),
+                mtu: if network.encrypted { tunnel_mtu } else { underlay_mtu }.saturating_sub(VXLAN_OVERHEAD_BYTES),
+                encrypted: network.encrypted,
                 internal: network.internal,
                 vxlan_port: cluster.data_path_port,
                 remote_peers: network.remote_peers.clone(),
@@ -104,7 +136,15 @@ impl NodeOverlayPlan {
                     .collect(),
             })
             .collect();
-        NodeOverlayPlan { networks }
+        let tunnel =
+            local_tunnel.filter(|_| networks.iter().any(|network| network.encrypted)).map(|local| TunnelPlan {
+                addr: local.addr,
+                prefix_len: swarm_core::model::TUNNEL_PREFIX_LEN,
+                mtu: tunnel_mtu,
+                cluster_public_key: local.public_key,
+                peers: cluster.tunnel.peers.clone(),
+            });
+        NodeOverlayPlan { networks, tunnel }
     }
 }
 
@@ -244,6 +284,21 @@ impl NodeOverlayPlan {
             if let Some(other) = vxlan_ids.insert(network.vxlan_id, &network.network_id) {
                 return fail(format!("VXLAN id {} is also network {other}'s", network.vxlan_id));
             }
+            if network.encrypted && self.tunnel.is_none() {
+                return fail("it is encrypted but the plan has no tunnel".to_string());
+            }
+        }
+        if let Some(tunnel) = &self.tunnel {
+            let fail = |problem: String| Err(PlanError { network_id: "(tunnel)".to_string(), problem });
+            if !(MTU_MIN..=MTU_MAX).contains(&tunnel.mtu) {
+                return fail(format!("MTU {}: {MTU_MIN} to {MTU_MAX}", tunnel.mtu));
+            }
+            let mut keys = BTreeSet::new();
+            for peer in &tunnel.peers {
+                if peer.addr == tunnel.addr || !keys.insert(peer.public_key) || peer.port == 0 {
+                    return fail(format!("peer {} clashes with this node or another peer, or has port 0", peer.addr));
+                }
+            }
         }
         Ok(())
     }
@@ -277,6 +332,7 @@ mod tests {
             vxlan_id: 4097,
             mtu: 1450,
             internal: false,
+            encrypted: false,
             vxlan_port: DEFAULT_VXLAN_PORT,
             remote_peers: vec![Ipv4Addr::new(172, 30, 0, 2)],
             remote_endpoints: vec![RemoteEndpoint {
@@ -309,6 +365,7 @@ mod tests {
                 other.vxlan_id = 4098;
                 other
             }],
+            tunnel: None,
         };
         assert_eq!(plan.validate(), Ok(()));
         assert_eq!(NodeOverlayPlan::default().validate(), Ok(()));
@@ -356,17 +413,19 @@ mod tests {
                 other.vxlan_id = 4098;
                 other
             }],
+            tunnel: None,
         };
         assert!(clash_names.validate().unwrap_err().problem.contains("device names clash"));
-        let clash_vxlan = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1"), network("bbbbbbbbbb1")] };
+        let clash_vxlan =
+            NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1"), network("bbbbbbbbbb1")], tunnel: None };
         assert!(clash_vxlan.validate().unwrap_err().problem.contains("VXLAN id 4097"));
-        let unsorted = NodeOverlayPlan { networks: vec![network("bbbbbbbbbb1"), network("aaaaaaaaaa1")] };
+        let unsorted = NodeOverlayPlan { networks: vec![network("bbbbbbbbbb1"), network("aaaaaaaaaa1")], tunnel: None };
         assert!(unsorted.validate().unwrap_err().problem.contains("not sorted"));
     }
 
     #[test]
     fn plans_travel_as_json() {
-        let plan = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1")] };
+        let plan = NodeOverlayPlan { networks: vec![network("aaaaaaaaaa1")], tunnel: None };
         let text = serde_json::to_string(&plan).expect("encode");
         assert!(text.contains("\"local_gateway\":\"10.0.1.2\""), "{text}");
         assert_eq!(serde_json::from_str::<NodeOverlayPlan>(&text).expect("decode"), plan);

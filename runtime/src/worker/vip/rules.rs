@@ -366,6 +366,7 @@ mod tests {
             ],
             data_path_port: 4789,
             mesh: Default::default(),
+            tunnel: Default::default(),
         };
         let ruleset = VipRuleset::for_container(&plan, ["back", "front", "unknown"]);
         assert_eq!(
