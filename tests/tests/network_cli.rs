@@ -124,8 +124,8 @@ fn overlay_networks_through_the_cli() {
         (&["network", "create", "front"], "network name \"front\" is already in use"),
         (&["network", "create", "-d", "bridge", "x"], "driver \"bridge\" is not supported"),
         (
-            &["network", "create", "--opt", "encrypted", "x"],
-            "encrypted overlay networks (--opt encrypted) are not supported yet",
+            &["network", "create", "--opt", "encryted", "x"],
+            "network x: unknown option \"encryted\" of the overlay driver (it takes: encrypted",
         ),
         (&["network", "rm", "ingress"], "ingress is the routing mesh's ingress network and cannot be removed"),
         (&["network", "rm", "nosuch"], "no such network: nosuch"),

@@ -61,10 +61,12 @@ fn plan_for(hosts: &TestHosts, index: usize) -> NodeOverlayPlan {
             vxlan_id: VXLAN_ID,
             mtu: UNDERLAY_MTU - VXLAN_OVERHEAD_BYTES,
             internal: false,
+            encrypted: false,
             vxlan_port: swarm_runtime::worker::overlay::plan::DEFAULT_VXLAN_PORT,
             remote_peers: others.iter().map(|(_, host)| host.addr()).collect(),
             remote_endpoints,
         }],
+        tunnel: None,
     }
 }
 

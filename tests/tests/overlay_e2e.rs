@@ -42,17 +42,8 @@ fn task_endpoints(manager: &HostDaemon<'_>, network: &str, service: &str) -> Vec
         .unwrap_or_default()
 }
 
-/// Runs `sh -c SCRIPT` in the container of a task of `service` (found on its host by name prefix).
 fn exec_in(hosts: &TestHosts, service: &str, script: &str) -> Output {
-    let mut seen = Vec::new();
-    for host in hosts.hosts() {
-        let names = host.docker(&["ps", "--format", "{{.Names}}"]);
-        if let Some(name) = names.lines().find(|name| name.starts_with(&format!("{service}."))) {
-            return host.try_docker(&["exec", name, "sh", "-c", script]);
-        }
-        seen.push(format!("{}: {}", host.name(), host.docker(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])));
-    }
-    panic!("no running container of {service} on any host: {seen:?}");
+    hosts.exec_in_service(service, script)
 }
 
 /// The address on its node's egress network (`swe-…`) of `service`'s container on `host`.

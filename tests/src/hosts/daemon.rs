@@ -26,6 +26,11 @@ pub struct HostDaemon<'h> {
 impl<'h> HostDaemon<'h> {
     /// Starts the daemon in `host`, outside any swarm, and waits for its control socket.
     pub fn start(host: &'h TestHost) -> HostDaemon<'h> {
+        HostDaemon::start_with(host, &[])
+    }
+
+    /// `start`, with `extra` daemon flags.
+    pub fn start_with(host: &'h TestHost, extra: &[&str]) -> HostDaemon<'h> {
         let socket = host.dir().join("swarm.sock");
         let log = host.dir().join("swarm.log");
         let log_file = File::create(&log).expect("daemon log");
@@ -35,6 +40,7 @@ impl<'h> HostDaemon<'h> {
             .arg(host.dir().join("swarm"))
             .args(["--listen-addr", &format!("{}:{CLUSTER_PORT}", host.addr()), "--hostname", host.name(), "-H"])
             .arg(format!("unix://{}", socket.display()))
+            .args(extra)
             .env("SWARM_LOG", "info")
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)

@@ -302,6 +302,22 @@ fn host_addr(subnet_base: Ipv4Addr, index: usize) -> Ipv4Addr {
     Ipv4Addr::new(a, b, c, u8::try_from(index).expect("host index fits the /24"))
 }
 
+impl TestHosts {
+    /// Runs `sh -c SCRIPT` in the container of a task of `service` (found on its host by name prefix); panics if
+    /// no host runs one.
+    pub fn exec_in_service(&self, service: &str, script: &str) -> std::process::Output {
+        let mut seen = Vec::new();
+        for host in self.hosts() {
+            let names = host.docker(&["ps", "--format", "{{.Names}}"]);
+            if let Some(name) = names.lines().find(|name| name.starts_with(&format!("{service}."))) {
+                return host.try_docker(&["exec", name, "sh", "-c", script]);
+            }
+            seen.push(format!("{}: {}", host.name(), host.docker(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])));
+        }
+        panic!("no running container of {service} on any host: {seen:?}");
+    }
+}
+
 /// Host tools (`scripts/test-deps`) and test images (`scripts/images`), once per process.
 fn ensure_prerequisites() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -5,7 +5,8 @@
 //! exec` or process start-up in the sample (busybox `date` has no `%N`). What is measured:
 //! - throughput: one TCP stream, 256 KiB writes for 3 s, bytes received ÷ the receiver's time from accept to EOF;
 //!   underlay `ovb2` → `ovb3`'s underlay address (host namespaces), overlay a container on `ovb2` → a container on
-//!   `ovb3` at its overlay address; the median of 5 rounds each, interleaved, after a warm-up of each.
+//!   `ovb3` at its overlay address, and the same on an encrypted network (`--opt encrypted`: through both nodes'
+//!   WireGuard tunnels); the median of 5 rounds each, interleaved, after a warm-up of each.
 //! - attach: from running `swarm service create` of a 1-replica service pinned to `ovb3` on a network `ovb3` did not
 //!   have, until its engine reports the container's `start` event (`docker events`); beside the same for a service
 //!   without a network and `docker run -d` of the same image on that engine until its `start` event; median of 5.
@@ -35,13 +36,15 @@ pub const GROUP: &str = "overlay";
 
 const THROUGHPUT: [&str; 3] =
     ["overlay_throughput_ratio", "overlay_throughput_mb_per_s", "underlay_throughput_mb_per_s"];
+/// Encrypted ÷ plain overlay throughput (Swarm's IPsec on the kernels that have it; here userspace WireGuard).
+const ENCRYPTED: [&str; 2] = ["encrypted_throughput_ratio", "encrypted_throughput_mb_per_s"];
 const ATTACH: [&str; 4] =
     ["network_attach_ms", "service_start_ms", "docker_run_ms", "network_attach_ratio_vs_docker_run"];
 const LATENCY: [&str; 3] = ["vip_connect_p99_ms", "direct_connect_p99_ms", "dns_query_p99_ms"];
 
 /// Every figure this module prints, the mesh's included.
 pub fn figures() -> impl Iterator<Item = &'static str> {
-    THROUGHPUT.into_iter().chain(ATTACH).chain(LATENCY).chain(mesh::REQUESTS).chain(mesh::FAILOVER)
+    THROUGHPUT.into_iter().chain(ENCRYPTED).chain(ATTACH).chain(LATENCY).chain(mesh::REQUESTS).chain(mesh::FAILOVER)
 }
 
 pub(crate) const DEADLINE: Duration = Duration::from_secs(90);
@@ -58,8 +61,9 @@ pub fn run(wanted: &dyn Fn(&str) -> bool) {
     let daemons: Vec<HostDaemon<'_>> = hosts.hosts().iter().map(HostDaemon::start).collect();
     let manager = &daemons[0];
     form_cluster(&daemons, DEADLINE);
-    if THROUGHPUT.iter().any(|n| wanted(n)) {
-        throughput(&hosts, &daemons);
+    let encrypted = ENCRYPTED.iter().any(|n| wanted(n));
+    if encrypted || THROUGHPUT.iter().any(|n| wanted(n)) {
+        throughput(&hosts, &daemons, encrypted);
     }
     if ATTACH.iter().any(|n| wanted(n)) {
         attach(&hosts, manager);
@@ -182,44 +186,61 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-fn throughput(hosts: &TestHosts, daemons: &[HostDaemon<'_>]) {
+/// A stream server task on `ovb3` and a client task on `ovb2` on a new network `network` (created with `options`):
+/// the client's and the server's container namespaces and the server's address there.
+fn stream_pair(
+    hosts: &TestHosts,
+    daemons: &[HostDaemon<'_>],
+    network: &str,
+    options: &[&str],
+) -> (PathBuf, PathBuf, Ipv4Addr) {
     let manager = &daemons[0];
-    manager.cli_ok(&["network", "create", "-d", "overlay", "tput"]);
-    for (service, node) in [("tput-srv", "ovb3"), ("tput-cli", "ovb2")] {
-        manager.cli_ok(&[
-            "service",
-            "create",
-            "-d",
-            "--name",
-            service,
-            "--network",
-            "tput",
-            "--constraint",
-            &format!("node.hostname=={node}"),
-            "swarm-tools:1",
-            "sleep",
-            "3600",
-        ]);
+    let mut create = vec!["network", "create", "-d", "overlay"];
+    create.extend(options);
+    create.push(network);
+    manager.cli_ok(&create);
+    let (server, client) = (format!("{network}-srv"), format!("{network}-cli"));
+    for (service, node) in [(&server, "ovb3"), (&client, "ovb2")] {
+        let pin = format!("node.hostname=={node}");
+        let args = ["service", "create", "-d", "--name", service, "--network", network, "--constraint", &pin];
+        manager.cli_ok(&[&args[..], &["swarm-tools:1", "sleep", "3600"]].concat());
+        wait_running(daemons, service);
     }
-    wait_running(daemons, "tput-srv");
-    wait_running(daemons, "tput-cli");
-    let server = endpoints(manager, "tput", "tput-srv").1.first().copied().expect("tput-srv's address");
-    let (client_ctr, server_ctr) = (container_netns(&hosts[1], "tput-cli"), container_netns(&hosts[2], "tput-srv"));
+    let addr = endpoints(manager, network, &server).1.first().copied().expect("the server's address");
+    (container_netns(&hosts[1], &client), container_netns(&hosts[2], &server), addr)
+}
+
+/// The underlay, the plain overlay and (if `encrypted`) an encrypted overlay, in interleaved rounds.
+fn throughput(hosts: &TestHosts, daemons: &[HostDaemon<'_>], encrypted: bool) {
+    let manager = &daemons[0];
     let (client_host, server_host) = (hosts[1].netns_path(), hosts[2].netns_path());
-    let under = |time| stream(&client_host, &server_host, hosts[2].addr(), time);
-    let over = |time| stream(&client_ctr, &server_ctr, server, time);
-    let (warm_under, warm_over) = (under(Duration::from_secs(1)), over(Duration::from_secs(1)));
-    eprintln!("bench: throughput warm-up: underlay {warm_under:.0} MB/s, overlay {warm_over:.0} MB/s");
-    let (mut unders, mut overs) = (Vec::new(), Vec::new());
-    for _ in 0..STREAM_ROUNDS {
-        unders.push(under(STREAM_TIME));
-        overs.push(over(STREAM_TIME));
+    let mut paths = vec![("underlay", client_host, server_host, hosts[2].addr())];
+    let (client, server, addr) = stream_pair(hosts, daemons, "tput", &[]);
+    paths.push(("overlay", client, server, addr));
+    if encrypted {
+        let (client, server, addr) = stream_pair(hosts, daemons, "tputenc", &["--opt", "encrypted"]);
+        paths.push(("encrypted", client, server, addr));
     }
-    eprintln!("bench: throughput rounds (MB/s): underlay {unders:.0?}, overlay {overs:.0?}");
-    let (under, over) = (median(&mut unders), median(&mut overs));
-    println!("RESULT underlay_throughput_mb_per_s={under:.0} MB/s");
-    println!("RESULT overlay_throughput_mb_per_s={over:.0} MB/s");
-    println!("RESULT overlay_throughput_ratio={:.3} ratio", over / under);
+    let warm: Vec<f64> = paths.iter().map(|(_, c, s, a)| stream(c, s, *a, Duration::from_secs(1))).collect();
+    eprintln!("bench: throughput warm-up (MB/s, underlay, overlay[, encrypted]): {warm:.0?}");
+    let mut rounds = vec![Vec::new(); paths.len()];
+    for _ in 0..STREAM_ROUNDS {
+        for ((_, client, server, addr), samples) in paths.iter().zip(&mut rounds) {
+            samples.push(stream(client, server, *addr, STREAM_TIME));
+        }
+    }
+    let medians: Vec<f64> = rounds.iter_mut().map(|samples| median(samples)).collect();
+    for ((name, ..), samples) in paths.iter().zip(&rounds) {
+        eprintln!("bench: throughput rounds {name} (MB/s): {samples:.0?}");
+    }
+    println!("RESULT underlay_throughput_mb_per_s={:.0} MB/s", medians[0]);
+    println!("RESULT overlay_throughput_mb_per_s={:.0} MB/s", medians[1]);
+    println!("RESULT overlay_throughput_ratio={:.3} ratio", medians[1] / medians[0]);
+    if encrypted {
+        println!("RESULT encrypted_throughput_mb_per_s={:.0} MB/s", medians[2]);
+        println!("RESULT encrypted_throughput_ratio={:.3} ratio", medians[2] / medians[1]);
+        manager.cli_ok(&["service", "rm", "tputenc-srv", "tputenc-cli"]);
+    }
     manager.cli_ok(&["service", "rm", "tput-srv", "tput-cli"]);
 }
 

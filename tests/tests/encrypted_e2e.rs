@@ -1,0 +1,219 @@
+//! Encrypted overlay networks on three test hosts, through the `swarm` CLI as a user types it: `network create
+//! --opt encrypted secret` beside a plain network; a client on the first host reaches a web service on the third
+//! over each. A capture on the underlay (nftables counters on the bridge every host's traffic crosses, matching
+//! VXLAN frames by their network's VNI) sees the plain network's VXLAN frames and not one of the encrypted
+//! network's, which cross only as WireGuard packets; the application keeps working after every node rotated its
+//! key (every 20 s here); a node removed from the swarm with a task on the encrypted network is dropped from its
+//! peers' tunnels at once and can no longer reach the network's tasks; removing everything leaves no tunnel, VXLAN
+//! device or configuration socket of ours on any live host. Everything lives in the hosts the test starts,
+//! removed when it ends.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use swarm_runtime::worker::overlay::tunnel::{tunnel_name, uapi_get, UAPI_DIR};
+use swarm_tests::hosts::{form_cluster, HostDaemon, TestHosts};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+/// Every node replaces its key this often in this test.
+const ROTATION: &str = "20s";
+/// The daemons' default tunnel port.
+const TUNNEL_PORT: u16 = 51820;
+/// The underlay capture: an nftables table on the run's underlay bridge.
+const CAPTURE_TABLE: &str = "swarm_capture";
+
+#[test]
+fn encrypted_networks_cross_the_underlay_only_inside_the_tunnel() {
+    let hosts = TestHosts::start("enc", 3);
+    let daemons: Vec<HostDaemon<'_>> =
+        hosts.hosts().iter().map(|host| HostDaemon::start_with(host, &["--tunnel-key-rotation", ROTATION])).collect();
+    let manager = &daemons[0];
+    form_cluster(&daemons, DEADLINE);
+    let listed = manager.cli_ok(&["node", "ls", "--format", "{{.ID}} {{.Hostname}}"]);
+    let node_ids: Vec<String> = hosts
+        .hosts()
+        .iter()
+        .map(|host| {
+            let line = listed.lines().find(|line| line.ends_with(&format!(" {}", host.name()))).expect("listed");
+            line.split_whitespace().next().expect("an id").to_string()
+        })
+        .collect();
+    manager.cli_ok(&["network", "create", "--driver", "overlay", "--opt", "encrypted", "secret"]);
+    manager.cli_ok(&["network", "create", "--driver", "overlay", "plain"]);
+    let on = |index: usize| format!("node.hostname=={}", hosts[index].name());
+    let create = |name: &str, networks: &[&str], host: usize, command: &[&str]| {
+        let mut args = vec!["service", "create", "-d", "--name", name];
+        for network in networks {
+            args.extend(["--network", network]);
+        }
+        let constraint = on(host);
+        args.extend(["--constraint", &constraint]);
+        args.extend(command);
+        manager.cli_ok(&args);
+    };
+    create("webs", &["secret"], 2, &["swarm-hello:1"]);
+    create("webp", &["plain"], 2, &["swarm-hello:1"]);
+    create("client", &["secret", "plain"], 0, &["swarm-tools:1", "sleep", "3600"]);
+    create("probe", &["secret"], 1, &["swarm-tools:1", "sleep", "3600"]);
+    let dump = || daemons.iter().map(|d| format!("--- {} ---\n{}", d.host.name(), d.log_tail())).collect::<String>();
+    for service in ["webs", "webp", "client", "probe"] {
+        wait_until(&dump, &format!("{service} running"), DEADLINE, || {
+            let states = manager.cli_ok(&["service", "ps", "--format", "{{.CurrentState}}", service]);
+            states.lines().any(|state| state.starts_with("Running")).then_some(())
+        });
+    }
+    let inspect = |network: &str| -> Value {
+        serde_json::from_str(&manager.cli_ok(&["network", "inspect", network])).expect("inspect prints JSON")
+    };
+    let secret = inspect("secret");
+    assert!(secret[0]["Options"].get("encrypted").is_some(), "inspect shows the option: {secret}");
+    let vni = |inspected: &Value| -> u32 {
+        inspected[0]["Options"]["com.docker.network.driver.overlay.vxlanid_list"]
+            .as_str()
+            .and_then(|text| text.parse().ok())
+            .expect("the VXLAN id in the options")
+    };
+    let capture = Capture::install(&hosts, vni(&secret), vni(&inspect("plain")));
+
+    // The application works over the encrypted network, and none of its frames crossed the underlay in the clear.
+    let fetch = |service: &str| {
+        let output = hosts.exec_in_service("client", &format!("timeout 5 wget -qO- http://{service}/"));
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let answer = wait_until(&dump, "webs to answer the client over the encrypted network", DEADLINE, || fetch("webs"));
+    assert!(answer.starts_with("hello from "), "{answer}");
+    for attempt in 0..20 {
+        assert!(fetch("webs").is_some(), "request {attempt} over the encrypted network failed");
+    }
+    let after_secret = capture.counts();
+    assert_eq!(after_secret.secret_vxlan, 0, "plaintext VXLAN frames of the encrypted network: {after_secret:?}");
+    assert!(after_secret.tunnel > 20, "the tunnel carried the requests: {after_secret:?}");
+    // The capture does see VXLAN: the plain network's frames are there.
+    wait_until(&dump, "webp to answer the client over the plain network", DEADLINE, || fetch("webp"));
+    let after_plain = capture.counts();
+    assert!(after_plain.plain_vxlan > 0, "the capture sees plain VXLAN frames: {after_plain:?}");
+
+    // Every node rotates its key; the application still works with the new keys.
+    let own_key = |index: usize| own_public_key(&node_ids[index]);
+    let first_keys: Vec<String> = [0, 2].iter().map(|index| own_key(*index)).collect();
+    let rotated_at = wait_until(&dump, "the client's and the web's nodes to rotate their keys", DEADLINE, || {
+        let now: Vec<String> = [0, 2].iter().map(|index| own_key(*index)).collect();
+        now.iter().zip(&first_keys).all(|(now, first)| now != first).then(Instant::now)
+    });
+    let answer = wait_until(&dump, "webs to answer after the rotation", Duration::from_secs(30), || fetch("webs"));
+    eprintln!("encrypted_e2e: answered {:.1?} after both keys had rotated", rotated_at.elapsed());
+    assert!(answer.starts_with("hello from "), "{answer}");
+    assert_eq!(capture.counts().secret_vxlan, 0, "still no plaintext frame of the encrypted network");
+
+    // A node removed from the swarm is cut off at once: its peers drop its key, and it reaches nothing.
+    let webs_addr = task_addr(&inspect("secret"), "webs");
+    let reach_from_second = || hosts[1].run("curl", &["-s", "-m", "3", &format!("http://{webs_addr}/")]);
+    wait_until(&dump, "the second host to reach webs over the encrypted network", DEADLINE, || {
+        reach_from_second().status.success().then_some(())
+    });
+    let removed_key = own_key(1);
+    assert!(peer_keys(&node_ids[2]).contains(&removed_key), "the web's node has the second as a peer");
+    manager.cli_ok(&["node", "rm", "--force", &node_ids[1]]);
+    let removed_at = Instant::now();
+    wait_until(&dump, "the web's and the client's nodes to drop the removed node's key", DEADLINE, || {
+        [0, 2].iter().all(|index| !peer_keys(&node_ids[*index]).contains(&removed_key)).then_some(())
+    });
+    eprintln!("encrypted_e2e: the removed node left its peers' tunnels {:.1?} after node rm", removed_at.elapsed());
+    for attempt in 0..3 {
+        let output = reach_from_second();
+        assert!(!output.status.success(), "attempt {attempt}: the removed node still reaches webs at {webs_addr}");
+    }
+    assert!(fetch("webs").is_some(), "the remaining nodes still talk");
+
+    // Removing everything leaves no tunnel, VXLAN device or configuration socket on the live hosts.
+    manager.cli_ok(&["service", "rm", "webs", "webp", "client", "probe"]);
+    manager.cli_ok(&["network", "rm", "secret", "plain"]);
+    let live = [(&hosts[0], &node_ids[0]), (&hosts[2], &node_ids[2])];
+    wait_until(&dump, "no tunnel or VXLAN device and no socket on the live hosts", DEADLINE, || {
+        let clean = live.iter().all(|(host, node_id)| {
+            let links = host.run_ok("ip", &["-o", "link"]);
+            let socket = format!("{UAPI_DIR}/{}.sock", tunnel_name(node_id));
+            !links.contains("swc-") && !links.contains("swv-") && !std::path::Path::new(&socket).exists()
+        });
+        clean.then_some(())
+    });
+}
+
+/// Counters on the run's underlay bridge (in its own namespace, which goes with the run).
+struct Capture {
+    netns: String,
+}
+
+#[derive(Debug)]
+struct Counts {
+    secret_vxlan: u64,
+    plain_vxlan: u64,
+    tunnel: u64,
+}
+
+impl Capture {
+    fn install(hosts: &TestHosts, secret_vni: u32, plain_vni: u32) -> Capture {
+        let netns = hosts.underlay_netns();
+        let rules = format!(
+            "table bridge {CAPTURE_TABLE} {{\n chain forward {{\n  type filter hook forward priority 0; policy accept;\n  \
+             udp dport 4789 @th,96,24 {secret_vni} counter comment \"secret\"\n  \
+             udp dport 4789 @th,96,24 {plain_vni} counter comment \"plain\"\n  \
+             udp dport {TUNNEL_PORT} counter comment \"tunnel\"\n }}\n}}\n"
+        );
+        let output = std::process::Command::new("ip")
+            .args(["netns", "exec", &netns, "sh", "-c", &format!("printf '%s' '{rules}' | nft -f -")])
+            .output()
+            .expect("run nft");
+        assert!(output.status.success(), "capture rules: {}", String::from_utf8_lossy(&output.stderr));
+        Capture { netns }
+    }
+
+    fn counts(&self) -> Counts {
+        let output = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.netns, "nft", "list", "table", "bridge", CAPTURE_TABLE])
+            .output()
+            .expect("run nft");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let packets = |comment: &str| -> u64 {
+            let line = text.lines().find(|line| line.contains(&format!("comment \"{comment}\""))).expect("rule");
+            let after = line.split("packets ").nth(1).expect("a counter");
+            after.split_whitespace().next().and_then(|n| n.parse().ok()).expect("a number")
+        };
+        Counts { secret_vxlan: packets("secret"), plain_vxlan: packets("plain"), tunnel: packets("tunnel") }
+    }
+}
+
+/// The public key node `node_id`'s tunnel uses, as its configuration socket tells.
+fn own_public_key(node_id: &str) -> String {
+    let lines = uapi_get(&tunnel_name(node_id)).unwrap_or_default();
+    lines.iter().find_map(|line| line.strip_prefix("own_public_key=")).unwrap_or_default().to_string()
+}
+
+/// The public keys of node `node_id`'s tunnel peers.
+fn peer_keys(node_id: &str) -> Vec<String> {
+    let lines = uapi_get(&tunnel_name(node_id)).unwrap_or_default();
+    lines.iter().filter_map(|line| line.strip_prefix("public_key=")).map(str::to_string).collect()
+}
+
+/// The address on the inspected network of `service`'s (first) task.
+fn task_addr(inspected: &Value, service: &str) -> Ipv4Addr {
+    inspected[0]["Services"][service]["Tasks"][0]["EndpointIP"]
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| panic!("{service} has a task on the network: {inspected}"))
+}
+
+/// `wait_for`, but a timeout panics with `dump()` (the daemons' logs) too.
+fn wait_until<T>(dump: &dyn Fn() -> String, what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if start.elapsed() > deadline {
+            panic!("timed out after {deadline:?} waiting for {what}\n{}", dump());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
