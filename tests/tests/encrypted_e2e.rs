@@ -2,8 +2,8 @@
 //! --opt encrypted secret` beside a plain network; a client on the first host reaches a web service on the third
 //! over each. A capture on the underlay (nftables counters on the bridge every host's traffic crosses, matching
 //! VXLAN frames by their network's VNI) sees the plain network's VXLAN frames and not one of the encrypted
-//! network's, which cross only as WireGuard packets; the application keeps working after every node rotated its
-//! key (every 20 s here); a node removed from the swarm with a task on the encrypted network is dropped from its
+//! network's, which cross only as WireGuard packets; a TCP connection opened before every node rotated its key
+//! (every 20 s here) carries its stream whole through the rotations, and new requests work after them; a node removed from the swarm with a task on the encrypted network is dropped from its
 //! peers' tunnels at once and can no longer reach the network's tasks; removing everything leaves no tunnel, VXLAN
 //! device or configuration socket of ours on any live host. Everything lives in the hosts the test starts,
 //! removed when it ends.
@@ -20,6 +20,10 @@ const DEADLINE: Duration = Duration::from_secs(90);
 const ROTATION: &str = "20s";
 /// The daemons' default tunnel port.
 const TUNNEL_PORT: u16 = 51820;
+/// The port of the stream that spans a key rotation, and its lines (one every 200 ms: 30 s, longer than
+/// `ROTATION`, so both ends rotate while it runs).
+const STREAM_PORT: u16 = 9000;
+const STREAM_LINES: usize = 150;
 /// The underlay capture: an nftables table on the run's underlay bridge.
 const CAPTURE_TABLE: &str = "swarm_capture";
 
@@ -56,8 +60,11 @@ fn encrypted_networks_cross_the_underlay_only_inside_the_tunnel() {
     create("webp", &["plain"], 2, &["swarm-hello:1"]);
     create("client", &["secret", "plain"], 0, &["swarm-tools:1", "sleep", "3600"]);
     create("probe", &["secret"], 1, &["swarm-tools:1", "sleep", "3600"]);
+    // busybox nc passes a pipe on only up to its first pause: both ends run their side under `-e`.
+    let receive = format!("nc -l -p {STREAM_PORT} -e sh -c 'cat > /tmp/received'; sleep 3600");
+    create("stream", &["secret"], 2, &["swarm-tools:1", "sh", "-c", &receive]);
     let dump = || daemons.iter().map(|d| format!("--- {} ---\n{}", d.host.name(), d.log_tail())).collect::<String>();
-    for service in ["webs", "webp", "client", "probe"] {
+    for service in ["webs", "webp", "client", "probe", "stream"] {
         wait_until(&dump, &format!("{service} running"), DEADLINE, || {
             let states = manager.cli_ok(&["service", "ps", "--format", "{{.CurrentState}}", service]);
             states.lines().any(|state| state.starts_with("Running")).then_some(())
@@ -94,9 +101,17 @@ fn encrypted_networks_cross_the_underlay_only_inside_the_tunnel() {
     let after_plain = capture.counts();
     assert!(after_plain.plain_vxlan > 0, "the capture sees plain VXLAN frames: {after_plain:?}");
 
-    // Every node rotates its key; the application still works with the new keys.
+    // Every node rotates its key; a connection established before keeps going, and new ones work.
     let own_key = |index: usize| own_public_key(&node_ids[index]);
     let first_keys: Vec<String> = [0, 2].iter().map(|index| own_key(*index)).collect();
+    let stream_addr = task_addr(&inspect("secret"), "stream");
+    let send = format!(
+        "nc {stream_addr} {STREAM_PORT} -e sh -c 'i=0; while [ $i -lt {STREAM_LINES} ]; do echo $i; i=$((i+1)); \
+         sleep 0.2; done'"
+    );
+    let client_container = hosts[0].docker(&["ps", "--format", "{{.Names}}"]);
+    let client_container = client_container.lines().find(|name| name.starts_with("client.")).expect("the client");
+    hosts[0].docker(&["exec", "-d", client_container, "sh", "-c", &send]);
     let rotated_at = wait_until(&dump, "the client's and the web's nodes to rotate their keys", DEADLINE, || {
         let now: Vec<String> = [0, 2].iter().map(|index| own_key(*index)).collect();
         now.iter().zip(&first_keys).all(|(now, first)| now != first).then(Instant::now)
@@ -104,6 +119,17 @@ fn encrypted_networks_cross_the_underlay_only_inside_the_tunnel() {
     let answer = wait_until(&dump, "webs to answer after the rotation", Duration::from_secs(30), || fetch("webs"));
     eprintln!("encrypted_e2e: answered {:.1?} after both keys had rotated", rotated_at.elapsed());
     assert!(answer.starts_with("hello from "), "{answer}");
+    let expected: Vec<String> = (0..STREAM_LINES).map(|line| line.to_string()).collect();
+    let stream_deadline = Instant::now() + DEADLINE;
+    let received = loop {
+        let output = hosts.exec_in_service("stream", "cat /tmp/received");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if text.lines().count() >= STREAM_LINES || Instant::now() > stream_deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(received.lines().collect::<Vec<_>>(), expected, "the connection lost or reordered lines\n{}", dump());
     assert_eq!(capture.counts().secret_vxlan, 0, "still no plaintext frame of the encrypted network");
 
     // A node removed from the swarm is cut off at once: its peers drop its key, and it reaches nothing.
@@ -127,7 +153,7 @@ fn encrypted_networks_cross_the_underlay_only_inside_the_tunnel() {
     assert!(fetch("webs").is_some(), "the remaining nodes still talk");
 
     // Removing everything leaves no tunnel, VXLAN device or configuration socket on the live hosts.
-    manager.cli_ok(&["service", "rm", "webs", "webp", "client", "probe"]);
+    manager.cli_ok(&["service", "rm", "webs", "webp", "client", "probe", "stream"]);
     manager.cli_ok(&["network", "rm", "secret", "plain"]);
     let live = [(&hosts[0], &node_ids[0]), (&hosts[2], &node_ids[2])];
     wait_until(&dump, "no tunnel or VXLAN device and no socket on the live hosts", DEADLINE, || {

@@ -40,8 +40,9 @@ pub const UAPI_DIR: &str = "/var/run/wireguard";
 const NAME_ID_CHARS: usize = 11;
 /// How long one configuration exchange may take.
 const UAPI_TIMEOUT: Duration = Duration::from_secs(2);
-/// boringtun's worker threads, each with its own queue of the TUN device (measured with `bench encrypted`).
-const DEVICE_THREADS: usize = 2;
+/// boringtun's worker threads, each with its own queue of the TUN device: one per core, at most this many (a
+/// stream stays on one queue; several streams spread over them).
+const DEVICE_THREADS_MAX: usize = 4;
 /// What an error names.
 const TUNNEL: &str = "(tunnel)";
 
@@ -110,7 +111,8 @@ impl WireGuardTunnel {
         if device.is_none() {
             tracing::info!(device = %self.name, "creating the tunnel of encrypted networks");
             let name = self.name.clone();
-            let config = DeviceConfig { n_threads: DEVICE_THREADS, ..DeviceConfig::default() };
+            let threads = std::thread::available_parallelism().map_or(1, usize::from).min(DEVICE_THREADS_MAX);
+            let config = DeviceConfig { n_threads: threads, ..DeviceConfig::default() };
             let handle = crate::blocking::off_async_threads(move || DeviceHandle::new(&name, config))
                 .await
                 .map_err(tunnel_error)?
