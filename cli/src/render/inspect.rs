@@ -8,8 +8,8 @@
 use serde_json::{json, Map, Value};
 use swarm_core::model::{Node, Service};
 use swarm_core::spec::{
-    ContainerSpec, EndpointSpec, PlacementPreference, PortConfig, Resources, ServiceMode, ServiceSpec, TaskSpec,
-    UpdateConfig,
+    ContainerSpec, EndpointSpec, PlacementPreference, PortConfig, PublishMode, Resources, ServiceMode, ServiceSpec,
+    TaskSpec, UpdateConfig,
 };
 use swarm_runtime::control::view::ClusterView;
 
@@ -62,7 +62,7 @@ pub fn service(view: &ClusterView, service: &Service) -> Value {
         .collect();
     let endpoint = Object::default()
         .with("Spec", endpoint_spec(&service.spec.endpoint_spec))
-        .with_nonempty("Ports", ports(&service.spec.endpoint_spec.ports))
+        .with_nonempty("Ports", endpoint_ports(&service.spec.endpoint_spec.ports))
         .with_nonempty("VirtualIPs", virtual_ips)
         .done();
     let update_status = service.update_status.as_ref().map(|status| {
@@ -265,6 +265,23 @@ fn ports(ports: &[PortConfig]) -> Vec<Value> {
                 .done()
         })
         .collect()
+}
+
+/// What the routing mesh does to the client's address of a port published through it (beyond Swarm, which loses
+/// it: moby/moby#25526), shown by `service inspect` beside the port.
+pub const MESH_CLIENT_ADDRESS: &str =
+    "kept, but a client on the receiving node itself shows as that node's ingress gateway";
+
+/// The ports as the endpoint realises them: the spec's, and for one published through the routing mesh what the
+/// task sees of its clients' addresses.
+fn endpoint_ports(spec_ports: &[PortConfig]) -> Vec<Value> {
+    let mut values = ports(spec_ports);
+    for (value, port) in values.iter_mut().zip(spec_ports) {
+        if let (Value::Object(fields), PublishMode::Ingress) = (value, port.publish_mode) {
+            fields.insert("ClientAddress".to_string(), Value::from(MESH_CLIENT_ADDRESS));
+        }
+    }
+    values
 }
 
 /// `docker node inspect` of `node`.

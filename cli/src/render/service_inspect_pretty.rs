@@ -182,6 +182,9 @@ pub fn render_one(view: &ClusterView, service: &Service) -> String {
                 "\n PublishedPort = {}\n  Protocol = {}\n  TargetPort = {}\n  PublishMode = {}",
                 port.published_port, port.protocol, port.target_port, port.publish_mode
             ));
+            if port.publish_mode == swarm_core::PublishMode::Ingress {
+                out.push_str(&format!("\n  ClientAddress = {}", super::inspect::MESH_CLIENT_ADDRESS));
+            }
         }
         out.push(' ');
     }
