@@ -34,7 +34,6 @@ use futures::{StreamExt, TryStreamExt};
 use rtnetlink::packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
 };
@@ -337,7 +336,9 @@ impl LinuxDataPlane {
                 self.link_index(&network.network_id, &name, OverlayStep::ConfigureGateway).await?
             }
         };
-        keep_only_address(&self.netlink, index, network.local_gateway, network.prefix_len).await.map_err(fail)
+        super::device_address::keep_only_address(&self.netlink, index, network.local_gateway, network.prefix_len)
+            .await
+            .map_err(fail)
     }
 
     /// The index of the device `name`, just made in `step`.
@@ -680,40 +681,6 @@ fn vxlan_settings_match(link: &LinkMessage, network: &OverlayNetworkPlan, local:
         && has(&InfoVxlan::Local(local))
         && has(&InfoVxlan::Learning(false))
         && has(&InfoVxlan::Proxy(true))
-}
-
-/// Makes device `index` hold exactly one IPv4 address, `addr/prefix_len`: any other goes (an earlier subnet's,
-/// say); the devices it is used on are ours alone.
-pub(super) async fn keep_only_address(
-    netlink: &Handle,
-    index: u32,
-    addr: Ipv4Addr,
-    prefix_len: u8,
-) -> Result<(), rtnetlink::Error> {
-    let addresses: Vec<AddressMessage> = netlink
-        .address()
-        .get()
-        .set_link_index_filter(index)
-        .execute()
-        .try_filter(|message| {
-            futures::future::ready(message.header.index == index && message.header.family == AddressFamily::Inet)
-        })
-        .try_collect()
-        .await?;
-    let mut has_it = false;
-    for address in addresses {
-        let holds_it = address.header.prefix_len == prefix_len
-            && address.attributes.iter().any(|nla| matches!(nla, AddressAttribute::Local(IpAddr::V4(a)) if *a == addr));
-        if holds_it {
-            has_it = true;
-        } else {
-            netlink.address().del(address).execute().await?;
-        }
-    }
-    if !has_it {
-        netlink.address().add(index, IpAddr::V4(addr), prefix_len).replace().execute().await?;
-    }
-    Ok(())
 }
 
 /// The Docker network a plan's network asks for.

@@ -9,6 +9,8 @@
 //! the plan no longer names), it touches only what the data plane made (recognised by name prefix or label), and a
 //! plan that fails validation changes nothing.
 
+#[cfg(not(madsim))]
+mod device_address;
 pub mod fake;
 #[cfg(not(madsim))]
 pub mod isolation;

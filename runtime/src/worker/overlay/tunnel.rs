@@ -199,7 +199,7 @@ impl WireGuardTunnel {
             let repair = LinkUnspec::new_with_index(index).mtu(plan.mtu).up();
             netlink.link().set(repair.build()).execute().await.map_err(fail)?;
         }
-        super::linux::keep_only_address(netlink, index, plan.addr, plan.prefix_len).await.map_err(fail)
+        super::device_address::keep_only_address(netlink, index, plan.addr, plan.prefix_len).await.map_err(fail)
     }
 
     fn lock_keys(&self) -> std::sync::MutexGuard<'_, TunnelKeys<StaticSecret>> {
