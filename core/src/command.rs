@@ -93,14 +93,16 @@ pub enum Command {
     SetServiceVirtualIps { id: String, virtual_ips: Vec<VirtualIp> },
     /// Allocator output: node `node_id`'s own gateway address on network `network_id` (set once).
     AttachNode { network_id: String, node_id: String, addr: Ipv4Addr },
-    /// Agent report (through the dispatcher): node `node_id`'s WireGuard public key and port for encrypted
-    /// networks. The store keeps the node's tunnel address across reports and gives a new node the lowest free one.
-    /// Appended last, so proposals of format 6 written before it still decode unchanged.
-    SetNodeTunnel { node_id: String, public_key: TunnelKey, port: u16 },
 
     /// Several commands applied in order, all or nothing. Batches do not nest; decoding refuses a nested batch, so
     /// no input can make the decoder recurse more than one level (a stack overflow aborts, it does not unwind).
     Batch(#[serde(deserialize_with = "deserialize_flat_batch")] Vec<Command>),
+
+    /// Agent report (through the dispatcher): node `node_id`'s WireGuard public key and port for encrypted
+    /// networks. The store keeps the node's tunnel address across reports and gives a new node the lowest free one.
+    /// After `Batch`, the last variant: postcard numbers variants in order, so the entries of proposal format 6
+    /// written before it existed decode unchanged (`core/tests/snapshot.rs` holds their bytes).
+    SetNodeTunnel { node_id: String, public_key: TunnelKey, port: u16 },
 }
 
 impl Command {

@@ -85,6 +85,16 @@ fn cases() -> Vec<LimitCase> {
             build: |n| spec_with(|s| s.labels = labels(n, 3, 1)),
         },
         LimitCase {
+            what: "network options",
+            limit: Limit::Labels,
+            max: LABELS_MAX,
+            setup: base,
+            build: |n| Command::CreateNetwork {
+                network_id: "net2".into(),
+                spec: NetworkSpec { options: labels(n, 3, 1), ..NetworkSpec::overlay("back") },
+            },
+        },
+        LimitCase {
             what: "label key",
             limit: Limit::LabelKeyLength,
             max: LABEL_KEY_LEN_MAX,

@@ -159,24 +159,6 @@ fn bad_network_requests_are_refused_with_the_reason_and_change_nothing() {
             "network x: driver \"bridge\" is not supported; swarm networks use \"overlay\"",
         ),
         (NetworkSpec::overlay("a"), "network name \"a\" is already in use by network a"),
-        (
-            NetworkSpec { options: [("mtu".to_string(), "1400".to_string())].into(), ..NetworkSpec::overlay("x") },
-            "network x: unknown option \"mtu\" of the overlay driver (it takes: encrypted, and options of your own \
-             named in reverse-DNS style, such as com.example.key)",
-        ),
-        (
-            NetworkSpec {
-                options: [("com.docker.network.driver.mtu".to_string(), "1400".to_string())].into(),
-                ..NetworkSpec::overlay("x")
-            },
-            "network x: unknown option \"com.docker.network.driver.mtu\" of the overlay driver (it takes: encrypted, \
-             and options of your own named in reverse-DNS style, such as com.example.key)",
-        ),
-        (
-            NetworkSpec { options: [("encrypted".to_string(), String::new())].into(), ..NetworkSpec::ingress() },
-            "network ingress: the routing mesh's ingress network cannot be encrypted (encrypt the networks services \
-             share)",
-        ),
     ];
     for (spec, message) in cases {
         let before = cluster.store.clone();
@@ -658,8 +640,8 @@ fn encrypted_networks_reach_their_peers_only_through_tunnels() {
     report_tunnel(&mut cluster, "n2", key(2));
     let plan = overlay::plan_for_node(&cluster.store, "n1");
     let local = plan.tunnel.local.unwrap();
-    assert_eq!((local.addr, local.public_key, local.port), (ip("169.254.0.1"), key(1), 51820));
-    let n2_tunnel = ip("169.254.0.2");
+    assert_eq!((local.addr, local.public_key, local.port), (ip("169.254.64.1"), key(1), 51820));
+    let n2_tunnel = ip("169.254.64.2");
     assert_eq!(
         plan.tunnel.peers,
         [overlay::TunnelPeer { addr: n2_tunnel, public_key: key(2), endpoint: ip("192.168.0.2"), port: 51820 }],
@@ -681,17 +663,23 @@ fn encrypted_networks_reach_their_peers_only_through_tunnels() {
     assert_eq!(cluster.try_run(port_zero).unwrap_err().to_string(), "node n1: tunnel for encrypted networks: port 0");
     let unknown = Command::SetNodeTunnel { node_id: "nx".into(), public_key: key(9), port: 1 };
     assert_eq!(cluster.try_run(unknown).unwrap_err(), Rejection::NoSuchNode { id: "nx".into() });
+    let data_path = Command::SetNodeTunnel { node_id: "n1".into(), public_key: key(9), port: 4789 };
+    let refused = cluster.try_run(data_path).unwrap_err().to_string();
+    assert!(refused.contains("port 4789 is the data-path port"), "{refused}");
+    let stolen = Command::SetNodeTunnel { node_id: "n3".into(), public_key: key(1), port: 51820 };
+    let refused = cluster.try_run(stolen).unwrap_err().to_string();
+    assert!(refused.contains("is node n1's"), "a node cannot report another's key: {refused}");
     assert_eq!(cluster.store, before);
 
     // A removed node's record goes with it (its peers drop it at once); its address is free again.
     cluster.node("n4");
     report_tunnel(&mut cluster, "n4", key(4));
-    assert_eq!(cluster.store.tunnel("n4").unwrap().addr, ip("169.254.0.3"));
+    assert_eq!(cluster.store.tunnel("n4").unwrap().addr, ip("169.254.64.3"));
     cluster.run(Command::RemoveNode { id: "n4".into() });
     assert_eq!(cluster.store.tunnel("n4"), None);
     cluster.node("n5");
     report_tunnel(&mut cluster, "n5", key(5));
-    assert_eq!(cluster.store.tunnel("n5").unwrap().addr, ip("169.254.0.3"));
+    assert_eq!(cluster.store.tunnel("n5").unwrap().addr, ip("169.254.64.3"));
 
     // Snapshots carry the records; the previous format, which had none, loads without them.
     let decoded = Store::decode_snapshot(&cluster.store.encode_snapshot()).unwrap();
@@ -699,4 +687,35 @@ fn encrypted_networks_reach_their_peers_only_through_tunnels() {
     let upgraded = Store::decode_snapshot(&cluster.store.encode_snapshot_previous_format()).unwrap();
     assert_eq!(upgraded.tunnels().count(), 0);
     assert_eq!(upgraded.nodes().count(), cluster.store.nodes().count());
+}
+
+#[test]
+fn driver_options_are_checked_before_a_network_is_proposed() {
+    let cases: Vec<(NetworkSpec, &str)> = vec![
+        (
+            NetworkSpec { options: [("mtu".to_string(), "1400".to_string())].into(), ..NetworkSpec::overlay("x") },
+            "network x: unknown option \"mtu\" of the overlay driver (it takes: encrypted, and options of your own \
+             named in reverse-DNS style, such as com.example.key)",
+        ),
+        (
+            NetworkSpec {
+                options: [("com.docker.network.driver.mtu".to_string(), "1400".to_string())].into(),
+                ..NetworkSpec::overlay("x")
+            },
+            "network x: unknown option \"com.docker.network.driver.mtu\" of the overlay driver (it takes: encrypted, \
+             and options of your own named in reverse-DNS style, such as com.example.key)",
+        ),
+        (
+            NetworkSpec { options: [("encrypted".to_string(), String::new())].into(), ..NetworkSpec::ingress() },
+            "network ingress: the routing mesh's ingress network cannot be encrypted (encrypt the networks services \
+             share)",
+        ),
+    ];
+    for (spec, message) in cases {
+        assert_eq!(spec.check_driver_options().unwrap_err(), message);
+    }
+    let mut fine = NetworkSpec::overlay("x");
+    fine.options =
+        [("encrypted".to_string(), String::new()), ("com.example.team".to_string(), "web".to_string())].into();
+    assert_eq!(fine.check_driver_options(), Ok(()));
 }

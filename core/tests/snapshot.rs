@@ -181,3 +181,17 @@ fn deeply_nested_batches_are_refused_without_recursing() {
     let one_level = Proposal::new(Timestamp(1), Command::Batch(vec![Command::RemoveNetwork { id: "x".into() }]));
     assert_eq!(Proposal::decode(&one_level.encode()).expect("flat batch"), one_level);
 }
+
+#[test]
+fn proposals_the_previous_build_wrote_decode_unchanged() {
+    // Bytes of format 6 as the build before `SetNodeTunnel` wrote them: version 6, `now` 5, `Batch` (variant 24)
+    // of one `RemoveNetwork { id: "n" }` (variant 20), and a bare `AttachNode` (variant 23).
+    let batch = [6u8, 5, 24, 1, 20, 1, b'n'];
+    let expected =
+        Proposal { now: Timestamp(5), command: Command::Batch(vec![Command::RemoveNetwork { id: "n".into() }]) };
+    assert_eq!(Proposal::decode(&batch), Ok(expected.clone()));
+    assert_eq!(expected.encode(), batch, "and are written the same way");
+    let attach = [6u8, 5, 23, 1, b'n', 1, b'x', 10, 0, 0, 1];
+    let decoded = Proposal::decode(&attach).expect("decodes");
+    assert!(matches!(decoded.command, Command::AttachNode { ref network_id, .. } if network_id == "n"), "{decoded:?}");
+}

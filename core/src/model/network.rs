@@ -93,6 +93,27 @@ impl NetworkSpec {
         Self::DRIVER_OPTIONS.contains(&key) || (key.contains('.') && !key.starts_with("com.docker."))
     }
 
+    /// The driver options a new network may have, checked where `network create` is proposed (not in `apply`:
+    /// the log's entries of earlier builds must apply as they did); the error names the network and the option.
+    pub fn check_driver_options(&self) -> Result<(), String> {
+        if let Some(unknown) = self.options.keys().find(|key| !Self::is_known_option(key)) {
+            return Err(format!(
+                "network {}: unknown option \"{unknown}\" of the overlay driver (it takes: {}, and options of your \
+                 own named in reverse-DNS style, such as com.example.key)",
+                self.name,
+                Self::DRIVER_OPTIONS.join(", ")
+            ));
+        }
+        if self.ingress && self.is_encrypted() {
+            return Err(format!(
+                "network {}: the routing mesh's ingress network cannot be encrypted (encrypt the networks services \
+                 share)",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether `--opt encrypted` was given (any value but "false", as Docker reads it).
     pub fn is_encrypted(&self) -> bool {
         self.options.get("encrypted").is_some_and(|value| value != "false")

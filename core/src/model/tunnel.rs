@@ -9,10 +9,12 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-/// The tunnel subnet: link-local, so it can clash with no address pool of overlay networks or the underlay.
-pub const TUNNEL_SUBNET_BASE: Ipv4Addr = Ipv4Addr::new(169, 254, 0, 0);
-/// The prefix length of the tunnel subnet (65,534 node addresses).
-pub const TUNNEL_PREFIX_LEN: u8 = 16;
+/// The tunnel subnet: a quarter of the link-local range, so it clashes with no address pool of overlay networks
+/// and no routed underlay, and leaves 169.254.169.0/24 (clouds' instance metadata, DNS and NTP) and 169.254.0.0/18
+/// (what hosts pick for themselves first) alone: every node routes the whole subnet into its tunnel.
+pub const TUNNEL_SUBNET_BASE: Ipv4Addr = Ipv4Addr::new(169, 254, 64, 0);
+/// The prefix length of the tunnel subnet (16,382 node addresses).
+pub const TUNNEL_PREFIX_LEN: u8 = 18;
 /// WireGuard's customary UDP port, each node's default.
 pub const DEFAULT_TUNNEL_PORT: u16 = 51_820;
 

@@ -80,6 +80,7 @@ impl Store {
             }
         }
         let mut tunnel_addrs = BTreeMap::new();
+        let mut tunnel_keys = BTreeMap::new();
         for (id, tunnel) in &self.tunnels {
             if !self.nodes.contains_key(id) {
                 return Some(format!("node {id} has a tunnel record but is no member"));
@@ -89,6 +90,12 @@ impl Store {
             }
             if let Some(other) = tunnel_addrs.insert(tunnel.addr, id) {
                 return Some(format!("nodes {other} and {id} share the tunnel address {}", tunnel.addr));
+            }
+            if let Some(other) = tunnel_keys.insert(tunnel.public_key, id) {
+                return Some(format!("nodes {other} and {id} share the tunnel key {:?}", tunnel.public_key));
+            }
+            if tunnel.port == 0 {
+                return Some(format!("node {id}'s tunnel port is 0"));
             }
         }
         let mut service_names = BTreeMap::new();

@@ -163,8 +163,11 @@ async fn service_create(daemon: &Daemon, request: ServiceCreateRequest) -> Resul
     Ok(ServiceCreateReply { id })
 }
 
-/// `network create`: draws the id; the store checks the spec and chooses the subnet and VXLAN id.
+/// `network create`: checks the driver options (before proposing: entries already in the log keep applying as the
+/// build that wrote them applied them), draws the id; the store checks the rest of the spec and chooses the subnet
+/// and VXLAN id.
 async fn network_create(daemon: &Daemon, request: NetworkCreateRequest) -> Result<NetworkCreateReply, Refusal> {
+    request.spec.check_driver_options().map_err(Refusal::bad_request)?;
     let (manager, _) = daemon.manager().await?;
     let id = random_id();
     propose(&manager, Command::CreateNetwork { network_id: id.clone(), spec: request.spec }).await?;

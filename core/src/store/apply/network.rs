@@ -41,19 +41,6 @@ impl Txn<'_> {
                 spec.driver
             )));
         }
-        if let Some(unknown) = spec.options.keys().find(|key| !NetworkSpec::is_known_option(key)) {
-            return Err(invalid(format!(
-                "unknown option \"{unknown}\" of the overlay driver (it takes: {}, and options of your own \
-                 named in reverse-DNS style, such as com.example.key)",
-                NetworkSpec::DRIVER_OPTIONS.join(", ")
-            )));
-        }
-        if spec.ingress && spec.is_encrypted() {
-            return Err(invalid(
-                "the routing mesh's ingress network cannot be encrypted (encrypt the networks services share)"
-                    .to_string(),
-            ));
-        }
         if spec.ingress {
             if let Some(ingress) = self.store.ingress_network() {
                 return Err(invalid(format!("an ingress network already exists: {}", ingress.spec.name)));

@@ -105,8 +105,16 @@ impl Txn<'_> {
     /// one of the tunnel subnet.
     pub(super) fn set_node_tunnel(&mut self, id: &str, public_key: TunnelKey, port: u16) -> Result<Outcome, Rejection> {
         let node = self.node(id)?;
+        let invalid = |reason: String| Rejection::InvalidTunnel { node: id.to_string(), reason };
         if port == 0 {
-            return Err(Rejection::InvalidTunnel { node: id.to_string(), reason: "port 0".to_string() });
+            return Err(invalid("port 0".to_string()));
+        }
+        let data_path_port = self.cluster()?.settings.data_path_port;
+        if port == data_path_port {
+            return Err(invalid(format!("port {port} is the data-path port of overlay networks (--tunnel-port)")));
+        }
+        if let Some((other, _)) = self.store.tunnels().find(|(other, t)| *other != id && t.public_key == public_key) {
+            return Err(invalid(format!("public key {public_key:?} is node {other}'s")));
         }
         let addr = match self.store.tunnels.get(id) {
             Some(existing) if existing.public_key == public_key && existing.port == port => {
