@@ -71,12 +71,13 @@ pub struct DaemonArgs {
     tunnel_key_rotation: std::time::Duration,
 }
 
-/// A Go duration of at least a second.
+/// A Go duration of at least ten seconds (each rotation makes every peer re-add this node, and boringtun's
+/// peer indexes run out after 2^24 additions).
 fn parse_rotation(text: &str) -> Result<std::time::Duration, String> {
     let nanos = crate::parse::parse_duration(text).map_err(|error| error.to_string())?;
     let duration = std::time::Duration::from_nanos(nanos);
-    if duration < std::time::Duration::from_secs(1) {
-        return Err(format!("{text} is too short: at least 1s"));
+    if duration < std::time::Duration::from_secs(10) {
+        return Err(format!("{text} is too short: at least 10s"));
     }
     Ok(duration)
 }

@@ -400,6 +400,7 @@ impl World {
     pub fn restart_worker_daemon(&mut self, index: u64) {
         self.frozen_workers.lock().expect("frozen").remove(&index);
         let slot = self.workers.get_mut(&index).expect("known worker");
+        slot.data_plane.process_restart();
         self.handle.restart(slot.node.id());
         slot.up = true;
     }

@@ -506,7 +506,14 @@ async fn tunnel_report_loop<E: Executor>(shared: Arc<Shared<E>>) {
         match link.call::<_, ()>(PATH_TUNNEL, &report, timeout).await {
             Ok(()) => tracing::debug!(key = ?identity.public_key, "tunnel key reported"),
             Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session.id),
-            Err(_) => link = shared.link(),
+            Err(CallFailure::Dispatcher(error)) => {
+                // Tasks on encrypted networks wait until the cluster holds the key: say why.
+                tracing::warn!(%error, "the cluster refused this node's tunnel key; encrypted networks wait");
+            }
+            Err(CallFailure::Transport(error)) => {
+                tracing::debug!(%error, "reporting the tunnel key failed; trying again");
+                link = shared.link();
+            }
         }
         // The plan that shows the key held ends the wait; without one, report again.
         let _ = tokio::time::timeout(Duration::from_millis(REPORT_AGAIN_MS), state.changed()).await;

@@ -131,6 +131,14 @@ impl FakeDataPlane {
         self.lock().tunnel.clone()
     }
 
+    /// The daemon restarted: the tunnel and its keys lived in the process and are gone (the next start makes a new
+    /// pair); devices and tables stay.
+    pub fn process_restart(&self) {
+        let mut state = self.lock();
+        state.keys = None;
+        state.tunnel = None;
+    }
+
     /// The host died: everything realised is gone (devices and nftables tables do not survive a reboot), and so
     /// are the tunnel's keys (they live in the process only).
     pub fn machine_crash(&self) {

@@ -178,8 +178,23 @@ impl LinuxDataPlane {
                 self.remove_link(name, link.header.index, OverlayStep::RemoveVxlan).await?;
             }
         }
-        // The tunnel first: the VXLAN devices of encrypted networks send from its address.
-        self.tunnel.reconcile(plan.tunnel.as_ref(), &self.netlink).await?;
+        // The tunnel first: the VXLAN devices of encrypted networks send from its address. Without it only the
+        // encrypted networks wait; the others go on.
+        let tunnel_up = match self.tunnel.reconcile(plan.tunnel.as_ref(), &self.netlink).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "the encrypted networks wait for the tunnel");
+                self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+                false
+            }
+        };
+        // Plaintext VXLAN of the encrypted networks is dropped whatever became of the tunnel.
+        let sealed: Vec<u32> = plan.networks.iter().filter(|n| n.encrypted).map(|n| n.vxlan_id).collect();
+        let vxlan_port = plan.networks.first().map_or(super::plan::DEFAULT_VXLAN_PORT, |n| n.vxlan_port);
+        let sealed_table = super::sealed::table_name(self.docker.node_id());
+        super::sealed::apply(&sealed_table, self.tunnel.name(), vxlan_port, &sealed)
+            .await
+            .map_err(|reason| node_error(OverlayStep::Tunnel, reason))?;
         // Several nodes' data planes in one namespace share the table: it stays while any of them has a network,
         // and while a stale network's gateway device is still there.
         let isolate = !plan.networks.is_empty() || !foreign.is_empty() || stale_kept;
@@ -189,6 +204,10 @@ impl LinuxDataPlane {
         }
         let mut held_back = BTreeSet::new();
         for network in &plan.networks {
+            if network.encrypted && !tunnel_up {
+                held_back.insert(network.network_id.clone());
+                continue;
+            }
             // An encrypted network's VXLAN frames leave from the node's tunnel address (validated: the plan has one).
             let local = match &plan.tunnel {
                 Some(tunnel) if network.encrypted => tunnel.addr,

@@ -20,6 +20,8 @@ pub mod linux;
 pub mod mesh;
 pub mod plan;
 #[cfg(not(madsim))]
+pub mod sealed;
+#[cfg(not(madsim))]
 pub mod tunnel;
 pub mod tunnel_keys;
 

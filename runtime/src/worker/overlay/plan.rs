@@ -450,14 +450,14 @@ mod tests {
         assert_eq!((realised.networks[0].mtu, realised.tunnel.is_none()), (1450, true));
         let key = swarm_core::TunnelKey([7; 32]);
         plan.tunnel.local =
-            Some(swarm_core::NodeTunnel { public_key: key, port: 51820, addr: Ipv4Addr::new(169, 254, 0, 1) });
+            Some(swarm_core::NodeTunnel { public_key: key, port: 51820, addr: Ipv4Addr::new(169, 254, 64, 1) });
         let realised = NodeOverlayPlan::from_cluster(&plan, 1500);
         assert_eq!(realised.networks.len(), 2);
         assert_eq!((realised.networks[1].encrypted, realised.networks[1].mtu), (true, TUNNEL_MTU_BYTES - 50));
         let tunnel = realised.tunnel.as_ref().expect("a tunnel");
         assert_eq!(
             (tunnel.addr, tunnel.prefix_len, tunnel.cluster_public_key),
-            (Ipv4Addr::new(169, 254, 0, 1), 16, key)
+            (Ipv4Addr::new(169, 254, 64, 1), 18, key)
         );
         assert_eq!(realised.validate(), Ok(()));
         // Without an encrypted network there is no tunnel, key or not.

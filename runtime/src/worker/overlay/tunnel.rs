@@ -125,7 +125,12 @@ impl WireGuardTunnel {
             *device = None;
             return Err(error);
         }
-        self.configure_link(plan, netlink).await
+        let linked = self.configure_link(plan, netlink).await;
+        if linked.is_err() {
+            // The device died (or was deleted): make it anew next time.
+            *device = None;
+        }
+        linked
     }
 
     /// Brings the device's key, port and peers in line with the plan.
