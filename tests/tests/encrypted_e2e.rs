@@ -5,7 +5,8 @@
 //! network's, which cross only as WireGuard packets; a TCP connection opened before every node rotated its key
 //! (every 20 s here) carries its stream whole through the rotations, and new requests work after them; a node removed from the swarm with a task on the encrypted network is dropped from its
 //! peers' tunnels at once and can no longer reach the network's tasks; removing everything leaves no tunnel, VXLAN
-//! device or configuration socket of ours on any live host. Everything lives in the hosts the test starts,
+//! device or configuration socket of ours on any live host. Plaintext VXLAN forged with the encrypted network's
+//! VNI and sent from the underlay is dropped on arrival (Docker's CVE-2023-28840). Everything lives in the hosts the test starts,
 //! removed when it ends.
 
 use std::net::Ipv4Addr;
@@ -101,6 +102,29 @@ fn encrypted_networks_cross_the_underlay_only_inside_the_tunnel() {
     let after_plain = capture.counts();
     assert!(after_plain.plain_vxlan > 0, "the capture sees plain VXLAN frames: {after_plain:?}");
 
+    // Plaintext VXLAN sent into the encrypted network from the underlay (as a removed node could) is dropped on
+    // arrival; the plain network's VNI is not in the way.
+    let sealed_table = format!("swarm_sealed_{}", &node_ids[2][..10]);
+    let dropped = || -> u64 {
+        let listing = hosts[2].run_ok("nft", &["list", "table", "ip", &sealed_table]);
+        listing.split("packets ").skip(1).filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok()).sum()
+    };
+    let before = dropped();
+    let injector = std::net::UdpSocket::bind("0.0.0.0:0").expect("a UDP socket");
+    let secret_vni = vni(&secret).to_be_bytes();
+    let mut frame = vec![0x08, 0, 0, 0, secret_vni[1], secret_vni[2], secret_vni[3], 0];
+    frame.extend([0xff; 14]);
+    frame.extend([0u8; 46]);
+    for _ in 0..3 {
+        injector.send_to(&frame, (hosts[2].addr(), 4789)).expect("send the forged frame");
+    }
+    wait_until(&dump, "the forged frames to be dropped", Duration::from_secs(10), || {
+        (dropped() >= before + 3).then_some(())
+    });
+    // The capture saw them cross the bridge: from here on it must see no more.
+    let forged_seen = capture.counts().secret_vxlan;
+    assert_eq!(forged_seen, 3, "the capture counts the forged frames and nothing else");
+
     // Every node rotates its key; a connection established before keeps going, and new ones work.
     let own_key = |index: usize| own_public_key(&node_ids[index]);
     let first_keys: Vec<String> = [0, 2].iter().map(|index| own_key(*index)).collect();
@@ -130,7 +154,7 @@ fn encrypted_networks_cross_the_underlay_only_inside_the_tunnel() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(received.lines().collect::<Vec<_>>(), expected, "the connection lost or reordered lines\n{}", dump());
-    assert_eq!(capture.counts().secret_vxlan, 0, "still no plaintext frame of the encrypted network");
+    assert_eq!(capture.counts().secret_vxlan, forged_seen, "still no plaintext frame of the encrypted network");
 
     // A node removed from the swarm is cut off at once: its peers drop its key, and it reaches nothing.
     let webs_addr = task_addr(&inspect("secret"), "webs");
@@ -160,7 +184,11 @@ fn encrypted_networks_cross_the_underlay_only_inside_the_tunnel() {
         let clean = live.iter().all(|(host, node_id)| {
             let links = host.run_ok("ip", &["-o", "link"]);
             let socket = format!("{UAPI_DIR}/{}.sock", tunnel_name(node_id));
-            !links.contains("swc-") && !links.contains("swv-") && !std::path::Path::new(&socket).exists()
+            let tables = host.run_ok("nft", &["list", "tables"]);
+            !links.contains("swc-")
+                && !links.contains("swv-")
+                && !tables.contains("swarm_sealed_")
+                && !std::path::Path::new(&socket).exists()
         });
         clean.then_some(())
     });
@@ -212,13 +240,15 @@ impl Capture {
 
 /// The public key node `node_id`'s tunnel uses, as its configuration socket tells.
 fn own_public_key(node_id: &str) -> String {
-    let lines = uapi_get(&tunnel_name(node_id)).unwrap_or_default();
-    lines.iter().find_map(|line| line.strip_prefix("own_public_key=")).unwrap_or_default().to_string()
+    let lines = uapi_get(&tunnel_name(node_id)).expect("the tunnel's configuration socket answers");
+    let key = lines.iter().find_map(|line| line.strip_prefix("own_public_key=")).expect("the tunnel has a key");
+    assert_eq!(key.len(), 64, "a key in hex: {key}");
+    key.to_string()
 }
 
 /// The public keys of node `node_id`'s tunnel peers.
 fn peer_keys(node_id: &str) -> Vec<String> {
-    let lines = uapi_get(&tunnel_name(node_id)).unwrap_or_default();
+    let lines = uapi_get(&tunnel_name(node_id)).expect("the tunnel's configuration socket answers");
     lines.iter().filter_map(|line| line.strip_prefix("public_key=")).map(str::to_string).collect()
 }
 
