@@ -59,6 +59,9 @@ pub enum CliError {
     /// A `network` flag or filter that is malformed as a whole (Docker's words).
     #[error("{0}")]
     NetworkFlags(String),
+    /// The tunnel device process could not run (`swarm tunnel-device`).
+    #[error("{0}")]
+    TunnelDevice(String),
     #[error("key {key} doesn't exist in node's labels")]
     NoSuchNodeLabel { key: String },
     /// Every failure of a command that acts on several references and reports all failures at the end, one per

@@ -11,7 +11,8 @@
 //! handed to the device; a restart makes a new one, as a rotation does); the key in use follows `tunnel_keys`; a
 //! peer that is unchanged keeps its session (boringtun cannot change a peer in place, so a changed one is removed
 //! and added again, and a peer the plan drops — a node removed from the swarm — is removed at once); the device
-//! goes when the plan has no tunnel, and with the process (a TUN device is not persistent).
+//! goes when the plan has no tunnel, and with the daemon: boringtun runs in a process of its own
+//! (`DeviceProcess`, `swarm tunnel-device`), which dies with the daemon, and a TUN device is not persistent.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -62,8 +63,8 @@ pub struct WireGuardTunnel {
 
 /// The running device and what was configured on it.
 struct Device {
-    /// Dropping it stops the device's threads, which closes (and so deletes) the TUN device.
-    _handle: DeviceHandle,
+    /// The device's own process (`run_device_process`); it goes with this value, and the TUN device with it.
+    _process: DeviceProcess,
     key: Option<TunnelKey>,
     port: Option<u16>,
     peers: BTreeMap<TunnelKey, TunnelPeer>,
@@ -110,14 +111,8 @@ impl WireGuardTunnel {
         };
         if device.is_none() {
             tracing::info!(device = %self.name, "creating the tunnel of encrypted networks");
-            let name = self.name.clone();
-            let threads = std::thread::available_parallelism().map_or(1, usize::from).min(DEVICE_THREADS_MAX);
-            let config = DeviceConfig { n_threads: threads, ..DeviceConfig::default() };
-            let handle = crate::blocking::off_async_threads(move || DeviceHandle::new(&name, config))
-                .await
-                .map_err(tunnel_error)?
-                .map_err(tunnel_error)?;
-            *device = Some(Device { _handle: handle, key: None, port: None, peers: BTreeMap::new() });
+            let process = DeviceProcess::start(&self.name).await?;
+            *device = Some(Device { _process: process, key: None, port: None, peers: BTreeMap::new() });
         }
         let configured = device.as_mut().expect("created just above");
         if let Err(error) = self.configure(configured, &active, plan).await {
@@ -210,6 +205,72 @@ impl WireGuardTunnel {
     fn lock_keys(&self) -> std::sync::MutexGuard<'_, TunnelKeys<StaticSecret>> {
         self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The subcommand of this program that runs a device (`swarm tunnel-device NAME THREADS`).
+pub const DEVICE_SUBCOMMAND: &str = "tunnel-device";
+/// How long a new device process may take to open its configuration socket.
+const DEVICE_START: Duration = Duration::from_secs(5);
+
+/// The tunnel device in a process of its own, started from this program (`current_exe`). boringtun takes SIGINT
+/// and SIGTERM through a signalfd, which would race the daemon's own handler for a stop signal; and whatever goes
+/// wrong in its threads stays out of the daemon. The process dies with the daemon (`PR_SET_PDEATHSIG`).
+struct DeviceProcess {
+    child: std::process::Child,
+    socket: String,
+}
+
+impl DeviceProcess {
+    async fn start(name: &str) -> Result<DeviceProcess, OverlayError> {
+        let socket = format!("{UAPI_DIR}/{name}.sock");
+        let _ = std::fs::remove_file(&socket);
+        let threads = std::thread::available_parallelism().map_or(1, usize::from).min(DEVICE_THREADS_MAX);
+        let program = std::env::current_exe().map_err(tunnel_error)?;
+        let child = std::process::Command::new(&program)
+            .args([DEVICE_SUBCOMMAND, name, &threads.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|error| {
+                tunnel_error(format!("cannot start {} {DEVICE_SUBCOMMAND}: {error}", program.display()))
+            })?;
+        let mut process = DeviceProcess { child, socket };
+        let started = tokio::time::Instant::now();
+        while !std::path::Path::new(&process.socket).exists() {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                return Err(tunnel_error(format!("the device process ended at start ({status})")));
+            }
+            if started.elapsed() > DEVICE_START {
+                return Err(tunnel_error(format!("the device process opened no socket in {DEVICE_START:?}")));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(process)
+    }
+}
+
+impl Drop for DeviceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// `swarm tunnel-device NAME THREADS`: runs the WireGuard device `NAME` until it is told to stop, its socket is
+/// removed, or the process that started it dies. Returns why it could not start.
+pub fn run_device_process(name: &str, threads: usize) -> Result<(), String> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and changes only this process's own settings.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
+    }
+    if std::os::unix::process::parent_id() == 1 {
+        return Err("the daemon that started this device is gone".to_string());
+    }
+    let config = DeviceConfig { n_threads: threads.max(1), ..DeviceConfig::default() };
+    let mut handle = DeviceHandle::new(name, config).map_err(|error| format!("device {name}: {error}"))?;
+    handle.wait();
+    Ok(())
 }
 
 /// A fresh key pair from the OS's randomness.
