@@ -95,7 +95,7 @@ enum Command {
     Status(status::StatusArgs),
     /// The WireGuard device of encrypted networks, which `swarm daemon` runs as a process of its own.
     #[command(name = "tunnel-device", hide = true)]
-    TunnelDevice { name: String, threads: usize },
+    TunnelDevice { name: String, threads: usize, daemon_pid: u32 },
 }
 
 fn main() {
@@ -103,8 +103,9 @@ fn main() {
     let result: Result<(), CliError> = match cli.command {
         Command::Daemon(args) => daemon::run(args).map_err(Into::into),
         Command::Status(args) => status::run(args).map_err(Into::into),
-        Command::TunnelDevice { name, threads } => {
-            swarm_runtime::worker::overlay::tunnel::run_device_process(&name, threads).map_err(CliError::TunnelDevice)
+        Command::TunnelDevice { name, threads, daemon_pid } => {
+            swarm_runtime::worker::overlay::tunnel::run_device_process(&name, threads, daemon_pid)
+                .map_err(CliError::TunnelDevice)
         }
         Command::Stack { host, command } => stack::run(&host, command),
         Command::Init { host, args } => with_daemon(&host, |c| swarm_cmd::init(c, args)),

@@ -150,7 +150,8 @@ pub fn plan_for_node(store: &Store, node_id: &str) -> NodeOverlayPlan {
     for network_id in local_network_ids {
         let Some(network) = store.network(network_id) else { continue };
         let Some(&local_gateway) = network.allocation.node_gateways.get(node_id) else { continue };
-        let encrypted = network.spec.is_encrypted();
+        // An `ingress` is never encrypted (`check_driver_options`), even if an old log entry asked for it.
+        let encrypted = network.spec.is_encrypted() && !network.spec.ingress;
         let mut remote_peers = Vec::new();
         let mut remote_endpoints = Vec::new();
         for (peer_id, gateway) in &network.allocation.node_gateways {

@@ -506,9 +506,12 @@ async fn tunnel_report_loop<E: Executor>(shared: Arc<Shared<E>>) {
         match link.call::<_, ()>(PATH_TUNNEL, &report, timeout).await {
             Ok(()) => tracing::debug!(key = ?identity.public_key, "tunnel key reported"),
             Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session.id),
-            Err(CallFailure::Dispatcher(error)) => {
+            Err(CallFailure::Dispatcher(error @ DispatcherError::Invalid(_))) => {
                 // Tasks on encrypted networks wait until the cluster holds the key: say why.
                 tracing::warn!(%error, "the cluster refused this node's tunnel key; encrypted networks wait");
+            }
+            Err(CallFailure::Dispatcher(error)) => {
+                tracing::debug!(%error, "the tunnel key could not be recorded yet; trying again");
             }
             Err(CallFailure::Transport(error)) => {
                 tracing::debug!(%error, "reporting the tunnel key failed; trying again");

@@ -95,6 +95,8 @@ pub struct LinuxDataPlane {
     held_back: std::sync::Mutex<BTreeSet<String>>,
     /// The WireGuard tunnel of encrypted networks.
     tunnel: WireGuardTunnel,
+    /// The encrypted VNIs and data-path port the sealed table was last made for (see `sealed`).
+    sealed_applied: tokio::sync::Mutex<Option<(Vec<u32>, u16)>>,
 }
 
 /// What became of one network in a reconcile.
@@ -134,6 +136,7 @@ impl LinuxDataPlane {
             unfinished: Default::default(),
             held_back: Default::default(),
             tunnel: WireGuardTunnel::new(node_id, config.tunnel_port),
+            sealed_applied: Default::default(),
         })
     }
 
@@ -188,13 +191,27 @@ impl LinuxDataPlane {
                 false
             }
         };
-        // Plaintext VXLAN of the encrypted networks is dropped whatever became of the tunnel.
+        // Plaintext VXLAN of the encrypted networks is dropped whatever became of the tunnel; without that rule
+        // they wait too (the table is replaced whole, so a failed change leaves the previous one in force).
         let sealed: Vec<u32> = plan.networks.iter().filter(|n| n.encrypted).map(|n| n.vxlan_id).collect();
         let vxlan_port = plan.networks.first().map_or(super::plan::DEFAULT_VXLAN_PORT, |n| n.vxlan_port);
-        let sealed_table = super::sealed::table_name(self.docker.node_id());
-        super::sealed::apply(&sealed_table, self.tunnel.name(), vxlan_port, &sealed)
-            .await
-            .map_err(|reason| node_error(OverlayStep::Tunnel, reason))?;
+        let wanted_sealed = (sealed, vxlan_port);
+        let mut sealed_applied = self.sealed_applied.lock().await;
+        let mut sealed_ok = true;
+        if sealed_applied.as_ref() != Some(&wanted_sealed) {
+            let table = super::sealed::table_name(self.docker.node_id());
+            match super::sealed::apply(&table, self.tunnel.name(), vxlan_port, &wanted_sealed.0).await {
+                Ok(()) => *sealed_applied = Some(wanted_sealed),
+                Err(reason) => {
+                    let error = node_error(OverlayStep::Tunnel, reason);
+                    tracing::warn!(%error, "the encrypted networks wait for the rule that seals them");
+                    self.unfinished.store(true, std::sync::atomic::Ordering::SeqCst);
+                    sealed_ok = false;
+                }
+            }
+        }
+        drop(sealed_applied);
+        let encrypted_ready = tunnel_up && sealed_ok;
         // Several nodes' data planes in one namespace share the table: it stays while any of them has a network,
         // and while a stale network's gateway device is still there.
         let isolate = !plan.networks.is_empty() || !foreign.is_empty() || stale_kept;
@@ -204,7 +221,7 @@ impl LinuxDataPlane {
         }
         let mut held_back = BTreeSet::new();
         for network in &plan.networks {
-            if network.encrypted && !tunnel_up {
+            if network.encrypted && !encrypted_ready {
                 held_back.insert(network.network_id.clone());
                 continue;
             }

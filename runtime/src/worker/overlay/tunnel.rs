@@ -7,8 +7,8 @@
 //! The VXLAN devices of encrypted networks use the tunnel addresses (`linux.rs`), so their frames reach the
 //! underlay only encrypted.
 //!
-//! Invariants: the private key never leaves this process (it is made from the OS's randomness, held in memory and
-//! handed to the device; a restart makes a new one, as a rotation does); the key in use follows `tunnel_keys`; a
+//! Invariants: the private key never leaves the node (it is made from the OS's randomness, held in memory and
+//! handed to the device process over its socket; a restart makes a new one, as a rotation does); the key in use follows `tunnel_keys`; a
 //! peer that is unchanged keeps its session (boringtun cannot change a peer in place, so a changed one is removed
 //! and added again, and a peer the plan drops — a node removed from the swarm — is removed at once); the device
 //! goes when the plan has no tunnel, and with the daemon: boringtun runs in a process of its own
@@ -216,7 +216,8 @@ const DEVICE_START: Duration = Duration::from_secs(5);
 /// and SIGTERM through a signalfd, which would race the daemon's own handler for a stop signal; and whatever goes
 /// wrong in its threads stays out of the daemon. The process dies with the daemon (`PR_SET_PDEATHSIG`).
 struct DeviceProcess {
-    child: std::process::Child,
+    /// Always present until `drop` takes it away to be reaped.
+    child: Option<std::process::Child>,
     socket: String,
 }
 
@@ -225,19 +226,20 @@ impl DeviceProcess {
         let socket = format!("{UAPI_DIR}/{name}.sock");
         let _ = std::fs::remove_file(&socket);
         let threads = std::thread::available_parallelism().map_or(1, usize::from).min(DEVICE_THREADS_MAX);
-        let program = std::env::current_exe().map_err(tunnel_error)?;
+        // This very program, even if its file was replaced meanwhile (an upgrade in place).
+        let program = std::path::PathBuf::from("/proc/self/exe");
         let child = std::process::Command::new(&program)
-            .args([DEVICE_SUBCOMMAND, name, &threads.to_string()])
+            .args([DEVICE_SUBCOMMAND, name, &threads.to_string(), &std::process::id().to_string()])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()
             .map_err(|error| {
                 tunnel_error(format!("cannot start {} {DEVICE_SUBCOMMAND}: {error}", program.display()))
             })?;
-        let mut process = DeviceProcess { child, socket };
+        let mut process = DeviceProcess { child: Some(child), socket };
         let started = tokio::time::Instant::now();
         while !std::path::Path::new(&process.socket).exists() {
-            if let Ok(Some(status)) = process.child.try_wait() {
+            if let Some(Ok(Some(status))) = process.child.as_mut().map(std::process::Child::try_wait) {
                 return Err(tunnel_error(format!("the device process ended at start ({status})")));
             }
             if started.elapsed() > DEVICE_START {
@@ -250,22 +252,30 @@ impl DeviceProcess {
 }
 
 impl Drop for DeviceProcess {
+    /// Kills the process and reaps it on a thread of its own: its exit tears the TUN device down, which can take
+    /// the kernel a while, and this runs on an async thread.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
+        let Some(mut child) = self.child.take() else { return };
+        let _ = child.kill();
+        let socket = std::mem::take(&mut self.socket);
+        std::thread::spawn(move || {
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&socket);
+        });
     }
 }
 
-/// `swarm tunnel-device NAME THREADS`: runs the WireGuard device `NAME` until it is told to stop, its socket is
-/// removed, or the process that started it dies. Returns why it could not start.
-pub fn run_device_process(name: &str, threads: usize) -> Result<(), String> {
+/// `swarm tunnel-device NAME THREADS DAEMON_PID`: runs the WireGuard device `NAME` until it is told to stop, its
+/// socket is removed, or the daemon `DAEMON_PID` that started it dies. Returns why it could not start.
+pub fn run_device_process(name: &str, threads: usize, daemon_pid: u32) -> Result<(), String> {
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and changes only this process's own settings.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
+    let armed = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) };
+    if armed != 0 {
+        return Err(format!("cannot tie the device to the daemon: {}", std::io::Error::last_os_error()));
     }
-    if std::os::unix::process::parent_id() == 1 {
-        return Err("the daemon that started this device is gone".to_string());
+    // The daemon may have died before the tie was made.
+    if std::os::unix::process::parent_id() != daemon_pid {
+        return Err(format!("the daemon {daemon_pid} that started this device is gone"));
     }
     let config = DeviceConfig { n_threads: threads.max(1), ..DeviceConfig::default() };
     let mut handle = DeviceHandle::new(name, config).map_err(|error| format!("device {name}: {error}"))?;
