@@ -252,16 +252,12 @@ impl DeviceProcess {
 }
 
 impl Drop for DeviceProcess {
-    /// Kills the process and reaps it on a thread of its own: its exit tears the TUN device down, which can take
-    /// the kernel a while, and this runs on an async thread.
+    /// Kills the process and reaps it (SIGKILL: the wait is short; the kernel tears the TUN device down after).
     fn drop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         let _ = child.kill();
-        let socket = std::mem::take(&mut self.socket);
-        std::thread::spawn(move || {
-            let _ = child.wait();
-            let _ = std::fs::remove_file(&socket);
-        });
+        let _ = child.wait();
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
