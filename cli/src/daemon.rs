@@ -135,3 +135,14 @@ async fn run_async(args: DaemonArgs) -> Result<(), DaemonError> {
     daemon.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn key_rotations_take_go_durations_of_ten_seconds_or_more() {
+        assert_eq!(super::parse_rotation("12h"), Ok(std::time::Duration::from_secs(12 * 3600)));
+        assert_eq!(super::parse_rotation("10s"), Ok(std::time::Duration::from_secs(10)));
+        assert_eq!(super::parse_rotation("9s"), Err("9s is too short: at least 10s".to_string()));
+        assert_eq!(super::parse_rotation("soon"), Err("time: invalid duration \"soon\"".to_string()));
+    }
+}

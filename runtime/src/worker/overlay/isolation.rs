@@ -10,10 +10,9 @@
 //! while the node has an overlay network, and nothing else is touched.
 
 use serde_json::{json, Value};
-use tokio::process::Command;
 
 use super::plan::GATEWAY_NAME_PREFIX;
-use crate::worker::vip::apply::{feed_nft, FeedError};
+use crate::worker::vip::apply::apply_in_this_namespace;
 
 /// Our table in the node's namespace.
 pub const TABLE: &str = "swarm_overlay";
@@ -53,18 +52,7 @@ pub fn table_json(wanted: bool) -> Value {
 
 /// Installs (`wanted`) or removes the table in this process's network namespace. The error is nft's own words.
 pub async fn apply(wanted: bool) -> Result<(), String> {
-    let mut command = Command::new("nft");
-    command.args(["-j", "-f", "-"]);
-    match feed_nft(command, &table_json(wanted)).await {
-        Ok(output) if output.status.success() => Ok(()),
-        // Nothing to remove on a host without nftables: no table was ever made there.
-        Err(FeedError::Spawn(error)) if !wanted && error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Ok(output) => {
-            Err(format!("nft failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim()))
-        }
-        Err(FeedError::Spawn(error)) => Err(format!("cannot run nft: {error}")),
-        Err(FeedError::Timeout) => Err("nft did not finish in time".to_string()),
-    }
+    apply_in_this_namespace(&table_json(wanted), !wanted).await
 }
 
 #[cfg(test)]

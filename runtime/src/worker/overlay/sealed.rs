@@ -7,9 +7,8 @@
 //! nothing else is touched.
 
 use serde_json::{json, Value};
-use tokio::process::Command;
 
-use crate::worker::vip::apply::{feed_nft, FeedError};
+use crate::worker::vip::apply::apply_in_this_namespace;
 
 /// The prefix of the table: `swarm_sealed_` + the first ten characters of the node id (nodes sharing a
 /// namespace keep their own).
@@ -53,17 +52,7 @@ pub fn table_json(table: &str, tunnel_device: &str, port: u16, vnis: &[u32]) -> 
 
 /// Installs (some `vnis`) or removes the table in this process's network namespace. The error is nft's own words.
 pub async fn apply(table: &str, tunnel_device: &str, port: u16, vnis: &[u32]) -> Result<(), String> {
-    let mut command = Command::new("nft");
-    command.args(["-j", "-f", "-"]);
-    match feed_nft(command, &table_json(table, tunnel_device, port, vnis)).await {
-        Ok(output) if output.status.success() => Ok(()),
-        Err(FeedError::Spawn(error)) if vnis.is_empty() && error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Ok(output) => {
-            Err(format!("nft failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim()))
-        }
-        Err(FeedError::Spawn(error)) => Err(format!("cannot run nft: {error}")),
-        Err(FeedError::Timeout) => Err("nft did not finish in time".to_string()),
-    }
+    apply_in_this_namespace(&table_json(table, tunnel_device, port, vnis), vnis.is_empty()).await
 }
 
 #[cfg(test)]

@@ -158,6 +158,22 @@ pub async fn feed_nft(command: Command, document: &Value) -> Result<std::process
     feed(command, document.to_string().into_bytes()).await
 }
 
+/// Applies `document` with `nft -j -f -` in this process's network namespace. The error is nft's own words; a host
+/// without `nft` is fine when `removing` (nothing was ever made there).
+pub async fn apply_in_this_namespace(document: &Value, removing: bool) -> Result<(), String> {
+    let mut command = Command::new("nft");
+    command.args(["-j", "-f", "-"]);
+    match feed_nft(command, document).await {
+        Ok(output) if output.status.success() => Ok(()),
+        Err(FeedError::Spawn(error)) if removing && error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Ok(output) => {
+            Err(format!("nft failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim()))
+        }
+        Err(FeedError::Spawn(error)) => Err(format!("cannot run nft: {error}")),
+        Err(FeedError::Timeout) => Err("nft did not finish in time".to_string()),
+    }
+}
+
 /// Runs `command` with `input` on its stdin, its stdout and stderr captured, and waits at most [`NFT_TIMEOUT`]
 /// for it.
 async fn feed(mut command: Command, input: Vec<u8>) -> Result<std::process::Output, FeedError> {
