@@ -21,5 +21,6 @@ pub mod propose;
 pub mod raft;
 pub mod stall;
 pub mod storage;
+pub mod tls;
 pub mod watch;
 pub mod worker;
