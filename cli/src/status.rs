@@ -1,9 +1,10 @@
-//! `swarm status`: one manager's view of the Raft cluster, as a table (default) or JSON.
+//! `swarm status`: one manager's view of the Raft cluster, as a table (default) or JSON, asked of the local
+//! daemon's control socket (the cluster port takes only mutual TLS).
 
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use swarm_runtime::http::{CallError, HttpClient};
+use swarm_runtime::http::{CallError, HttpClient, UNIX_SCHEME};
 use swarm_runtime::manager::api::{ManagerStatus, PATH_STATUS};
 
 /// Why `swarm status` printed nothing.
@@ -11,7 +12,7 @@ use swarm_runtime::manager::api::{ManagerStatus, PATH_STATUS};
 pub enum StatusError {
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    #[error("Cannot connect to the swarm manager at {host}: {error}")]
+    #[error("Cannot connect to the swarm daemon at {host}: {error}")]
     Unreachable { host: String, error: CallError },
     #[error("malformed status from {host}: {error}")]
     Malformed { host: String, error: serde_json::Error },
@@ -25,8 +26,8 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The manager to ask.
-    #[arg(short = 'H', long = "host", env = "SWARM_HOST", default_value = "127.0.0.1:2377")]
+    /// The daemon socket of the manager to ask (unix:///path, or a path).
+    #[arg(short = 'H', long = "host", env = "SWARM_HOST", default_value = swarm_runtime::control::api::DEFAULT_HOST)]
     host: String,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -34,8 +35,12 @@ pub struct StatusArgs {
 
 pub fn run(args: StatusArgs) -> Result<(), StatusError> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StatusError::Runtime)?;
+    let address = match args.host.strip_prefix('/') {
+        Some(_) => format!("{UNIX_SCHEME}{}", args.host),
+        None => args.host.clone(),
+    };
     let bytes = runtime
-        .block_on(async { HttpClient::new(args.host.clone()).get(PATH_STATUS, Duration::from_secs(5)).await })
+        .block_on(async { HttpClient::new(address).get(PATH_STATUS, Duration::from_secs(5)).await })
         .map_err(|error| StatusError::Unreachable { host: args.host.clone(), error })?;
     let status: ManagerStatus =
         serde_json::from_slice(&bytes).map_err(|error| StatusError::Malformed { host: args.host.clone(), error })?;

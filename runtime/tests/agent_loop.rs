@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use swarm_runtime::tls::keys::fresh_key_pkcs8;
+use swarm_runtime::tls::{RootCa, TlsHandle};
 
 use swarm_core::{
     ClusterSettings, Command, NodeDescription, NodeRole, NodeState, Proposal, ServiceSpec, Store, Task, TaskState,
@@ -105,6 +107,20 @@ impl MemoryExecutor {
     }
 }
 
+/// The test cluster's root CA, made once.
+fn root_ca() -> Arc<RootCa> {
+    static ROOT: std::sync::OnceLock<Arc<RootCa>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| Arc::new(RootCa::create("cluster1", wall_clock_now(), fresh_key_pkcs8().unwrap()).unwrap()))
+        .clone()
+}
+
+/// A TLS identity of the test cluster for `node_id` in `role`.
+fn identity(node_id: &str, role: NodeRole) -> TlsHandle {
+    let identity =
+        root_ca().issue_identity(fresh_key_pkcs8().unwrap(), node_id, role, "cluster1", wall_clock_now()).unwrap();
+    TlsHandle::new(identity).unwrap()
+}
+
 async fn start_manager(ip: &str) -> Arc<Manager> {
     let addr: SocketAddr = format!("{ip}:2377").parse().unwrap();
     let config = ManagerConfig {
@@ -113,6 +129,8 @@ async fn start_manager(ip: &str) -> Arc<Manager> {
         advertise_addr: addr.to_string(),
         raft: RaftSettings::default(),
         node_api: None,
+        tls: Some(identity("manager1", NodeRole::Manager)),
+        ca: Some(root_ca()),
     };
     let manager = Manager::start(config, Arc::new(MemDisk::new()), None).await.expect("manager starts");
     manager.bootstrap().await.expect("bootstrap");
@@ -140,6 +158,7 @@ fn agent(node_id: &str, manager_addr: &str, executor: Arc<MemoryExecutor>) -> Ag
         availability: swarm_core::NodeAvailability::Active,
         manager: None,
         tunnel_key_rotation: swarm_runtime::worker::agent::DEFAULT_TUNNEL_KEY_ROTATION,
+        tls: Some(identity(node_id, NodeRole::Worker)),
     };
     Agent::start(config, executor, Arc::new(swarm_runtime::worker::overlay::fake::FakeDataPlane::new()))
 }
@@ -178,6 +197,11 @@ async fn tasks_run_move_off_a_silent_node_and_are_adopted_after_an_agent_restart
     let executors: Vec<Arc<MemoryExecutor>> = (0..2).map(|_| Arc::default()).collect();
     let agents: Vec<Agent> =
         executors.iter().enumerate().map(|(i, e)| agent(&format!("node{i}"), addr, e.clone())).collect();
+    // Both nodes must be ready before the service exists, or the scheduler sees only the first.
+    wait_for("both nodes ready", Duration::from_secs(20), || async {
+        manager.read(|s| s.nodes().filter(|n| n.status.state == swarm_core::NodeState::Ready).count()) == 2
+    })
+    .await;
     create_service(&manager, ServiceSpec::replicated("web", "busybox", 4)).await;
     wait_for("4 running tasks", Duration::from_secs(20), || async {
         manager.read(|s| running_tasks(s, "web").len()) == 4

@@ -130,8 +130,10 @@ pub async fn run(seed: u64) {
     }
     recorder.trace(format!("{}ms cluster formed with {founders} managers", elapsed_ms(start)));
     let init_addrs: Vec<String> = (1..=scenario.managers).map(manager_addr).collect();
+    let tls = world.client_tls();
+    let init_tls = tls.clone();
     let init = world.control.spawn(async move {
-        let mut cluster = ClusterClient::new(&init_addrs, Duration::from_secs(5));
+        let mut cluster = ClusterClient::new(&init_addrs, Duration::from_secs(5), Some(init_tls));
         let init = Proposal::new(
             Timestamp(1),
             Command::InitCluster {
@@ -156,9 +158,9 @@ pub async fn run(seed: u64) {
             format!("client-{client}"),
             std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, client as u8 + 1)),
         );
-        let (stop, addrs, recorder) = (stop.clone(), addrs.clone(), recorder.clone());
+        let (stop, addrs, recorder, tls) = (stop.clone(), addrs.clone(), recorder.clone(), tls.clone());
         client_tasks.push(node.spawn(async move {
-            let mut cluster = ClusterClient::new(&addrs, Duration::from_secs(3));
+            let mut cluster = ClusterClient::new(&addrs, Duration::from_secs(3), Some(tls));
             cluster.prefer(thread_rng().gen_range(0..addrs.len()));
             let mut seq = 0u64;
             while !stop.load(Ordering::SeqCst) {
@@ -271,8 +273,9 @@ fn create_network(id: &str) -> Proposal {
 async fn converge(world: &World, scenario: &Scenario, addrs: &[String]) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + LIVENESS_BOUND;
     let addrs = addrs.to_vec();
+    let tls = world.client_tls();
     let probe = world.control.spawn(async move {
-        let mut cluster = ClusterClient::new(&addrs, Duration::from_secs(2));
+        let mut cluster = ClusterClient::new(&addrs, Duration::from_secs(2), Some(tls));
         loop {
             if cluster.propose(create_network("liveness-probe")).await.is_ok() {
                 return true;

@@ -17,6 +17,8 @@ use swarm_runtime::manager::{Manager, ManagerConfig};
 use swarm_runtime::raft::settings::RaftSettings;
 use swarm_runtime::raft::state_machine::RaftObserver;
 use swarm_runtime::storage::mem_disk::MemDisk;
+use swarm_runtime::tls::keys::fresh_key_pkcs8;
+use swarm_runtime::tls::{ClientTls, RootCa, TlsHandle};
 use swarm_runtime::worker::agent::{Agent, AgentConfig};
 use swarm_runtime::worker::overlay::fake::FakeDataPlane;
 
@@ -91,6 +93,23 @@ pub struct World {
     frozen_workers: Arc<Mutex<BTreeMap<u64, u64>>>,
     freeze_generation: u64,
     manager_count: u64,
+    /// The cluster's root CA, made from the seed: every node and client of the world has a certificate of it, and
+    /// all cluster traffic is mutual TLS, as in production.
+    ca: Arc<RootCa>,
+}
+
+/// The sim cluster's root CA, its key drawn from the seeded RNG.
+fn sim_root_ca() -> Arc<RootCa> {
+    let key = fresh_key_pkcs8().expect("an Ed25519 key from seed bytes");
+    Arc::new(RootCa::create(SIM_CLUSTER_ID, wall_clock_now(), key).expect("the sim's root CA"))
+}
+
+/// A TLS identity of `ca` for `node_id` in `role`, its key drawn from the seeded RNG.
+pub fn sim_identity(ca: &RootCa, node_id: &str, role: NodeRole) -> TlsHandle {
+    let key = fresh_key_pkcs8().expect("an Ed25519 key from seed bytes");
+    let identity =
+        ca.issue_identity(key, node_id, role, SIM_CLUSTER_ID, wall_clock_now()).expect("a sim node certificate");
+    TlsHandle::new(identity).expect("TLS settings of a sim node")
 }
 
 impl World {
@@ -99,11 +118,20 @@ impl World {
     pub fn new(count: u64, settings: RaftSettings, recorder: Recorder) -> World {
         let handle = Handle::current();
         let registry: Registry = Arc::default();
+        let ca = sim_root_ca();
         let mut managers = BTreeMap::new();
         for id in 1..=count {
             let disk = MemDisk::new();
-            let node =
-                Self::build_manager(&handle, id, disk.clone(), settings.clone(), registry.clone(), recorder.clone());
+            let tls = sim_identity(&ca, &format!("manager-{id}"), NodeRole::Manager);
+            let node = Self::build_manager(
+                &handle,
+                id,
+                disk.clone(),
+                settings.clone(),
+                registry.clone(),
+                recorder.clone(),
+                (tls, ca.clone()),
+            );
             managers.insert(id, ManagerSlot { id, node, disk, up: true });
         }
         let control = handle.create_node().name("control").ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1))).build();
@@ -119,6 +147,7 @@ impl World {
             frozen_workers: Arc::default(),
             freeze_generation: 0,
             manager_count: count,
+            ca,
         }
     }
 
@@ -129,6 +158,7 @@ impl World {
         settings: RaftSettings,
         registry: Registry,
         recorder: Recorder,
+        (tls, ca): (TlsHandle, Arc<RootCa>),
     ) -> NodeHandle {
         handle
             .create_node()
@@ -139,6 +169,7 @@ impl World {
                 let settings = settings.clone();
                 let registry = registry.clone();
                 let recorder = recorder.clone();
+                let (tls, ca) = (tls.clone(), ca.clone());
                 async move {
                     let config = ManagerConfig {
                         node_id: id,
@@ -146,6 +177,8 @@ impl World {
                         advertise_addr: manager_addr(id),
                         raft: settings,
                         node_api: None,
+                        tls: Some(tls),
+                        ca: Some(ca),
                     };
                     let observer: Arc<dyn RaftObserver> = Arc::new(recorder.clone());
                     let manager = match Manager::start(config, Arc::new(disk), Some(observer)).await {
@@ -181,6 +214,11 @@ impl World {
             .build()
     }
 
+    /// How the scenario's clients reach the cluster API: as a manager of the swarm (the API takes only managers).
+    pub fn client_tls(&self) -> ClientTls {
+        ClientTls::to_managers(&sim_identity(&self.ca, "sim-client", NodeRole::Manager))
+    }
+
     /// A node for one of the scenario's clients, at `ip`; the world kills it with the rest when it is dropped.
     pub fn add_client_node(&mut self, name: String, ip: IpAddr) -> NodeHandle {
         let node = self.handle.create_node().name(name).ip(ip).build();
@@ -201,8 +239,9 @@ impl World {
     /// passes; the core's rejection, if any, is the error.
     pub async fn propose(&self, command: Command, deadline: Duration) -> Result<(), String> {
         let addrs: Vec<String> = self.managers.keys().map(|id| manager_addr(*id)).collect();
+        let tls = self.client_tls();
         let task = self.control.spawn(async move {
-            let mut client = ClusterClient::new(&addrs, Duration::from_secs(3));
+            let mut client = ClusterClient::new(&addrs, Duration::from_secs(3), Some(tls));
             let start = tokio::time::Instant::now();
             let mut last = String::new();
             while start.elapsed() < deadline {
@@ -349,6 +388,7 @@ impl World {
             availability: swarm_core::NodeAvailability::Active,
             manager: None,
             tunnel_key_rotation: SIM_TUNNEL_KEY_ROTATION,
+            tls: Some(sim_identity(&self.ca, &node_id, NodeRole::Worker)),
         };
         let executor_engine = engine.clone();
         let executor_node_id = node_id.clone();

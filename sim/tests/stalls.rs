@@ -75,8 +75,9 @@ async fn a_command_to_a_follower_is_answered_soon_after_a_frozen_leaders_success
     let frozen_at = tokio::time::Instant::now();
     world.freeze(leader, Duration::from_secs(60));
     let follower_addr = manager_addr(follower);
+    let tls = world.client_tls();
     let command = world.control.spawn(async move {
-        let mut client = ClusterClient::new(&[follower_addr], Duration::from_secs(30));
+        let mut client = ClusterClient::new(&[follower_addr], Duration::from_secs(30), Some(tls));
         let spec = NetworkSpec { name: "during-the-freeze".into(), ..NetworkSpec::default() };
         let proposal = Proposal::new(Timestamp(1), Command::CreateNetwork { network_id: "n1".into(), spec });
         let answer = client.propose(proposal).await;

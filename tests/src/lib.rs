@@ -227,9 +227,28 @@ impl Daemon {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The daemon's control API address (`unix://…`).
+    pub fn control_addr(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// This node's TLS identity (its certificate from its data directory), addressing managers: what another
+    /// manager of its swarm would use. `None` while the node has no certificate.
+    pub fn manager_tls(&self) -> Option<swarm_runtime::tls::ClientTls> {
+        let (identity, _) = swarm_runtime::daemon::cert_files::CertFiles::open(&self.data_dir).ok()?.load().ok()?;
+        let tls = swarm_runtime::tls::TlsHandle::new(identity).ok()?;
+        Some(swarm_runtime::tls::ClientTls::to_managers(&tls))
+    }
+
+    /// A client of a cluster port over mutual TLS as this node (`manager_tls`).
+    pub fn cluster_client(&self, addr: &str) -> Option<HttpClient> {
+        Some(HttpClient::tls(addr, self.manager_tls()?))
+    }
+
+    /// The local manager's Raft status, through the control socket.
     pub fn status(&self) -> Option<ManagerStatus> {
         let bytes =
-            block_on(async { HttpClient::new(self.addr.clone()).get(PATH_STATUS, Duration::from_secs(2)).await })
+            block_on(async { HttpClient::new(self.control_addr()).get(PATH_STATUS, Duration::from_secs(2)).await })
                 .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -244,7 +263,7 @@ impl Daemon {
     /// This manager's applied store as JSON (`cluster`, `nodes`, `services`, `tasks`, `networks`).
     pub fn store_json(&self) -> Option<serde_json::Value> {
         let bytes =
-            block_on(async { HttpClient::new(self.addr.clone()).get(PATH_STORE, Duration::from_secs(2)).await })
+            block_on(async { HttpClient::new(self.control_addr()).get(PATH_STORE, Duration::from_secs(2)).await })
                 .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -252,7 +271,7 @@ impl Daemon {
     /// Names of the networks the tests made in this manager's applied store (not `ingress`).
     pub fn network_names(&self) -> Option<Vec<String>> {
         let bytes =
-            block_on(async { HttpClient::new(self.addr.clone()).get(PATH_STORE, Duration::from_secs(2)).await })
+            block_on(async { HttpClient::new(self.control_addr()).get(PATH_STORE, Duration::from_secs(2)).await })
                 .ok()?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
         let mut names: Vec<String> = value["networks"]
@@ -466,10 +485,12 @@ pub fn create_network(name: &str) -> swarm_core::Proposal {
     )
 }
 
-/// Proposes network creations `prefix-0..count` through any of `addrs`; panics if one is not acknowledged.
-pub fn create_networks(addrs: &[String], prefix: &str, count: usize) {
+/// Proposes network creations `prefix-0..count` through any of `addrs`, as the manager `daemon` (its certificate);
+/// panics if one is not acknowledged.
+pub fn create_networks(daemon: &Daemon, addrs: &[String], prefix: &str, count: usize) {
+    let tls = daemon.manager_tls().expect("the manager's certificate");
     block_on(async {
-        let mut client = ClusterClient::new(addrs, Duration::from_secs(5));
+        let mut client = ClusterClient::new(addrs, Duration::from_secs(5), Some(tls));
         for i in 0..count {
             let name = format!("{prefix}-{i}");
             let mut attempts = 0;

@@ -1,9 +1,13 @@
 //! Peers and clients sending garbage: every Raft and cluster endpoint of a real daemon answers a malformed,
-//! truncated or oversized body with an HTTP error naming the endpoint, and the manager keeps working afterwards.
+//! truncated or oversized body with an HTTP error naming the endpoint — through mutual TLS, as another manager of
+//! the swarm — and the manager keeps working afterwards.
 
 use std::time::Duration;
 
+use swarm_runtime::daemon::cert_files::CertFiles;
 use swarm_runtime::http::{CallError, HttpClient, BODY_BYTES_MAX};
+use swarm_runtime::tls::keys::fresh_key_pkcs8;
+use swarm_runtime::tls::RootCa;
 use swarm_tests::{block_on, create_networks, scratch_dir, wait_for, Daemon, Role};
 
 #[test]
@@ -12,7 +16,7 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
     let addr = "127.0.35.1:2335";
     let daemon = Daemon::start(addr, &dir.join("m1"), Role::Init);
     wait_for("an initialised cluster", Duration::from_secs(30), || daemon.leads_initialized_cluster().then_some(()));
-    create_networks(&[addr.to_string()], "before", 3);
+    create_networks(&daemon, &[addr.to_string()], "before", 3);
 
     let endpoints = [
         "/raft/append",
@@ -21,13 +25,15 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         "/raft/pre-vote",
         "/cluster/propose",
         "/cluster/join",
+        "/cluster/ca/renew",
         "/cluster/promote",
         "/cluster/managers/remove",
         "/dispatcher/session",
         "/dispatcher/heartbeat",
         "/dispatcher/assignments",
         "/dispatcher/status",
-        "/leader/dispatcher/session",
+        "/dispatcher/tunnel",
+        "/leader/-/dispatcher/session",
     ];
     // (description, body): random bytes, a truncated valid-looking prefix, empty, JSON where postcard is expected.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -46,14 +52,14 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         ("json", br#"{"node_id": "not a number"}"#.to_vec()),
     ];
     block_on(async {
-        let mut client = HttpClient::new(addr);
+        let mut client = daemon.cluster_client(addr).expect("the manager's certificate");
         for path in endpoints {
             for (what, body) in &bodies {
                 match client.post(path, body.clone(), Duration::from_secs(5)).await {
                     Err(CallError::Status { status, message, .. }) => {
                         assert_eq!(status, 400, "{path} with {what}: {message}");
-                        // A call forwarded to the leader (`/leader/...`) is named by the endpoint it was for.
-                        let named = path.strip_prefix("/leader").unwrap_or(path);
+                        // A call forwarded to the leader (`/leader/<node>/...`) is named by the endpoint it was for.
+                        let named = path.strip_prefix("/leader/-").unwrap_or(path);
                         assert!(
                             message.contains(named),
                             "{path} with {what}: the error should name the endpoint: {message}"
@@ -79,7 +85,8 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
             Err(CallError::Status { status, .. }) => assert_eq!(status, 413),
             other => panic!("oversized body: expected HTTP 413, got {other:?}"),
         }
-        match HttpClient::new(addr).get("/no/such/endpoint", Duration::from_secs(5)).await {
+        let mut fresh = daemon.cluster_client(addr).expect("the manager's certificate");
+        match fresh.get("/no/such/endpoint", Duration::from_secs(5)).await {
             Err(CallError::Status { status, .. }) => assert_eq!(status, 404),
             other => panic!("unknown endpoint: expected 404, got {other:?}"),
         }
@@ -115,7 +122,7 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         }
     });
     // Still a working leader that commits.
-    create_networks(&[addr.to_string()], "after", 3);
+    create_networks(&daemon, &[addr.to_string()], "after", 3);
     assert_eq!(daemon.network_names().expect("store").len(), 6);
 }
 
@@ -137,7 +144,10 @@ fn bad_flags_and_damaged_data_dir_fail_with_clear_errors() {
             vec!["daemon", "--data-dir", data_dir, "--listen-addr", "127.0.36.1:2336", "--log-level", "=="],
             "--log-level",
         ),
-        (vec!["status", "-H", "127.0.36.9:1"], "Cannot connect to the swarm manager at 127.0.36.9:1"),
+        (
+            vec!["status", "-H", "unix:///nonexistent/swarm.sock"],
+            "Cannot connect to the swarm daemon at unix:///nonexistent/swarm.sock",
+        ),
     ];
     for (args, expected) in cases {
         let (ok, stderr) = run(&args);
@@ -157,6 +167,25 @@ fn bad_flags_and_damaged_data_dir_fail_with_clear_errors() {
         "advertise_addr": "127.0.36.1:2336", "managers": [], "availability": "active"
     });
     std::fs::write(data.join("node.json"), record.to_string()).expect("node.json");
+    // A node in a swarm without its certificate, or with a damaged one, names the file and does not start.
+    let (ok, stderr) = run(&start);
+    assert!(!ok);
+    assert!(stderr.contains("certificates/swarm-node.pem: missing"), "{stderr}");
+    let now = swarm_core::Timestamp(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64,
+    );
+    let root = RootCa::create("c1", now, fresh_key_pkcs8().unwrap()).unwrap();
+    let identity =
+        root.issue_identity(fresh_key_pkcs8().unwrap(), "n1", swarm_core::NodeRole::Manager, "c1", now).unwrap();
+    let files = CertFiles::open(&data).unwrap();
+    files.save(&identity, Some(&root)).unwrap();
+    let cert_path = data.join("certificates/swarm-node.pem");
+    let good_cert = std::fs::read(&cert_path).unwrap();
+    std::fs::write(&cert_path, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+    let (ok, stderr) = run(&start);
+    assert!(!ok);
+    assert!(stderr.contains("swarm-node.pem") && stderr.contains("refusing to start"), "{stderr}");
+    std::fs::write(&cert_path, good_cert).unwrap();
     std::fs::write(data.join("node-id"), "not a number\n").expect("node-id");
     let (ok, stderr) = run(&start);
     assert!(!ok);

@@ -178,6 +178,8 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
         let text = survivor.cli(&["node", "ls"]).stdout_text();
         text.lines().any(|l| l.contains(" w2 ") && l.contains("Reachable")).then_some(())
     });
+    // Its certificate names the new role: a manager's, issued before it joined Raft.
+    assert_eq!(certificate_role(&w2), Some(swarm_core::NodeRole::Manager), "w2's certificate after promotion");
     let demoted = survivor.cli_ok(&["node", "demote", "w2"]);
     assert_eq!(demoted.trim(), "Manager w2 demoted in the swarm.");
     wait_or_explain(survivor, "w2 to be a worker again", || {
@@ -190,6 +192,9 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
         text.contains("\"worker\"").then_some(text)
     });
     assert!(w2_role.contains("\"worker\""));
+    wait_for("w2's certificate to name a worker again", FORM, || {
+        (certificate_role(&w2) == Some(swarm_core::NodeRole::Worker)).then_some(())
+    });
 
     // Rolling update, start-first, to the second image; then roll back.
     survivor.cli_ok(&[
@@ -237,4 +242,10 @@ fn a_five_node_swarm_runs_services_through_failures_drain_update_and_rollback() 
     });
     assert!(message.starts_with("Error response from daemon: "), "{message}");
     drop(w2);
+}
+
+/// The role `daemon`'s certificate names (from its data directory).
+fn certificate_role(daemon: &Daemon) -> Option<swarm_core::NodeRole> {
+    let files = swarm_runtime::daemon::cert_files::CertFiles::open(&daemon.data_dir).ok()?;
+    Some(files.load().ok()?.0.role())
 }

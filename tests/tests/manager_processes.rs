@@ -33,11 +33,11 @@ fn wait_caught_up(daemon: &Daemon, reference: &Daemon, what: &str) {
 #[test]
 fn follower_killed_with_sigkill_rejoins_with_its_data() {
     let (mut daemons, addrs) = three_managers(31, "sigkill");
-    create_networks(&addrs, "before", 20);
+    create_networks(&daemons[0], &addrs, "before", 20);
     let leader = daemons[0].status().expect("status").leader.expect("a leader");
     let victim = (0..3).find(|i| daemons[*i].status().map(|s| s.node_id) != Some(leader)).expect("a follower");
     daemons[victim].kill9();
-    create_networks(&addrs, "during", 20);
+    create_networks(&daemons[0], &addrs, "during", 20);
     daemons[victim].restart();
     let reference = (victim + 1) % 3;
     wait_caught_up(&daemons[victim], &daemons[reference], "the restarted manager to catch up");
@@ -48,7 +48,7 @@ fn follower_killed_with_sigkill_rejoins_with_its_data() {
 #[test]
 fn leader_killed_the_cluster_elects_another_and_accepts_proposals() {
     let (mut daemons, addrs) = three_managers(32, "leader-loss");
-    create_networks(&addrs, "before", 5);
+    create_networks(&daemons[0], &addrs, "before", 5);
     let leader_id = daemons[0].status().expect("status").leader.expect("leader");
     let leader = (0..3).find(|i| daemons[*i].status().map(|s| s.node_id) == Some(leader_id)).expect("leader process");
     daemons[leader].kill9();
@@ -57,7 +57,7 @@ fn leader_killed_the_cluster_elects_another_and_accepts_proposals() {
     wait_for("a new leader", FORM, || {
         daemons[survivor].status().filter(|s| s.leader.is_some() && s.leader != Some(leader_id))
     });
-    create_networks(&survivors, "after", 5);
+    create_networks(&daemons[0], &survivors, "after", 5);
     assert_eq!(daemons[survivor].network_names().expect("store").len(), 10);
 }
 
@@ -74,7 +74,7 @@ fn last_segment(data_dir: &std::path::Path) -> std::path::PathBuf {
 #[test]
 fn log_tail_cut_mid_record_is_repaired_and_the_manager_rejoins() {
     let (mut daemons, addrs) = three_managers(33, "torn-tail");
-    create_networks(&addrs, "before", 10);
+    create_networks(&daemons[0], &addrs, "before", 10);
     let leader_id = daemons[0].status().expect("status").leader.expect("leader");
     let victim = (0..3).find(|i| daemons[*i].status().map(|s| s.node_id) != Some(leader_id)).expect("follower");
     daemons[victim].kill9();
@@ -101,7 +101,7 @@ fn log_corrupted_in_the_middle_refuses_to_start_with_a_clear_message() {
     let addr = "127.0.34.1:2334";
     let mut daemon = Daemon::start(addr, &dir.join("m1"), Role::Init);
     wait_for("an initialised cluster", FORM, || daemon.leads_initialized_cluster().then_some(()));
-    create_networks(&[addr.to_string()], "net", 10);
+    create_networks(&daemon, &[addr.to_string()], "net", 10);
     daemon.kill9();
     let segment = last_segment(&daemon.data_dir);
     let mut bytes = std::fs::read(&segment).expect("segment");
@@ -132,7 +132,9 @@ fn a_removed_manager_leaves_the_voters_and_the_rest_keep_committing() {
     let mut attempts = Vec::new();
     wait_for("the removal to be accepted", FORM, || {
         let result = swarm_tests::block_on(async {
-            swarm_runtime::http::HttpClient::new(follower_addr.clone())
+            daemons[0]
+                .cluster_client(&follower_addr)
+                .expect("a manager's certificate")
                 .post("/cluster/managers/remove", body.clone(), Duration::from_secs(10))
                 .await
         });
@@ -149,5 +151,5 @@ fn a_removed_manager_leaves_the_voters_and_the_rest_keep_committing() {
         daemons[0].status().filter(|s| s.voters.len() == 2 && !s.voters.contains_key(&victim))
     });
     let remaining: Vec<String> = addrs.iter().filter(|a| **a != status.voters[&victim]).cloned().collect();
-    create_networks(&remaining, "after-remove", 5);
+    create_networks(&daemons[0], &remaining, "after-remove", 5);
 }

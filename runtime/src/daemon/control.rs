@@ -43,7 +43,8 @@ async fn serve(daemon: Arc<Daemon>) -> Result<tokio::task::JoinHandle<()>, Daemo
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660)).map_err(DaemonError::io(&path))?;
     tracing::info!(socket = %path.display(), "control API listening");
     let weak = Arc::downgrade(&daemon);
-    let handler: Handler = Arc::new(move |method, path, body| {
+    // Only this node's operator reaches the socket (mode 0660): every caller here is `Caller::Local`.
+    let handler: Handler = Arc::new(move |_caller, method, path, body| {
         let weak = weak.clone();
         Box::pin(async move {
             match weak.upgrade() {
@@ -58,6 +59,10 @@ async fn serve(daemon: Arc<Daemon>) -> Result<tokio::task::JoinHandle<()>, Daemo
 async fn route(daemon: &Arc<Daemon>, method: Method, path: &str, body: Bytes) -> Reply {
     let result = match (method, path) {
         (Method::GET, PATH_INFO) => Ok(json(&daemon.info().await)),
+        // The local manager's Raft status and store, for `swarm status` and the tests (the cluster port takes
+        // only mutual TLS).
+        (Method::GET, crate::manager::api::PATH_STATUS) => daemon.manager().await.map(|(m, _)| json(&m.status())),
+        (Method::GET, crate::manager::api::PATH_STORE) => daemon.manager().await.map(|(m, _)| json(&m.store_json())),
         (Method::POST, PATH_INIT) => match parse::<InitRequest>(path, &body) {
             Ok(request) => daemon.init(request).await.map(|r| json(&r)),
             Err(refusal) => Err(refusal),
@@ -249,7 +254,8 @@ async fn service_logs(daemon: &Daemon, request: LogsRequest) -> Result<Vec<LogLi
             continue;
         };
         let ask = NodeLogsRequest { containers, tail: request.tail, since: request.since.clone() };
-        match node_api::fetch(&addr, &ask).await {
+        let Some(tls) = daemon.tls().await else { break };
+        match node_api::fetch(&addr, &node_id, &tls, &ask).await {
             Ok(mut node_lines) => lines.append(&mut node_lines),
             Err(error) => tracing::warn!(%node_id, %addr, %error, "cannot gather logs from node"),
         }

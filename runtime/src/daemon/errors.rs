@@ -90,6 +90,12 @@ pub enum DaemonError {
     PromotionWithoutRaft,
     #[error("the leader did not add this node to the managers; staying a worker")]
     PromotionRefused,
+    #[error(transparent)]
+    CertFiles(#[from] super::cert_files::CertFileError),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("cannot get a certificate for this node's new role: {0}")]
+    Renewal(String),
 }
 
 impl DaemonError {

@@ -7,11 +7,13 @@
 //! cluster id and a removed node's id (the agent's orphan rule); `leave` force-removes the node's containers before it
 //! deletes the node's state; bad input to the control API is a 4xx with a message for the user, never a panic.
 
+pub mod cert_files;
 mod control;
 pub mod errors;
 mod names;
 mod node_api;
 mod node_file;
+mod roles;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +25,7 @@ use swarm_core::{
     Reachability, Resources,
 };
 
+use self::cert_files::CertFiles;
 use self::errors::{DaemonError, Refusal};
 use self::node_file::NodeFile;
 use crate::clock::wall_clock_now;
@@ -32,13 +35,14 @@ use crate::control::api::{
 };
 use crate::http::{CallError, HttpClient};
 use crate::ids::random_id;
-use crate::manager::api::{
-    ClusterJoinReply, ClusterJoinRequest, NodeRoleReply, NodeRoleRequest, PromoteRequest, PATH_JOIN, PATH_NODE_ROLE,
-    PATH_PROMOTE,
-};
+use crate::manager::api::{ClusterJoinReply, ClusterJoinRequest, IssuedCertificate, PATH_JOIN};
+use crate::manager::certificates::{CSR_PEM_TAG, PRIVATE_KEY_PEM_TAG};
 use crate::manager::{Manager, ManagerConfig};
 use crate::raft::settings::RaftSettings;
 use crate::storage::fs_disk::FsDisk;
+use crate::tls::identity::{pem_block, signing_request};
+use crate::tls::keys::fresh_key_pkcs8;
+use crate::tls::{ClientTls, NodeIdentity, RootCa, TlsHandle};
 use crate::worker::agent::{Agent, AgentConfig};
 use crate::worker::docker::DockerExecutor;
 use crate::worker::executor::Executor;
@@ -107,11 +111,56 @@ pub struct DaemonConfig {
     pub tunnel_key_rotation: std::time::Duration,
 }
 
-/// What the node currently is.
+/// What the node currently is. A node in a swarm has its TLS identity (`tls`), shared by its servers and clients.
 enum Membership {
     Outside,
-    Manager { manager: Arc<Manager>, agent: Option<Agent>, file: NodeFile },
-    Worker { agent: Option<Agent>, server: tokio::task::JoinHandle<()>, file: NodeFile },
+    Manager { manager: Arc<Manager>, agent: Option<Agent>, file: NodeFile, tls: TlsHandle },
+    Worker { agent: Option<Agent>, server: tokio::task::JoinHandle<()>, file: NodeFile, tls: TlsHandle },
+}
+
+impl Membership {
+    fn tls(&self) -> Option<&TlsHandle> {
+        match self {
+            Membership::Outside => None,
+            Membership::Manager { tls, .. } | Membership::Worker { tls, .. } => Some(tls),
+        }
+    }
+}
+
+/// A fresh key for this node, its signing request in PEM, and the key.
+fn key_and_request() -> Result<(Vec<u8>, String), Refusal> {
+    let key = fresh_key_pkcs8().map_err(Refusal::internal)?;
+    let csr = signing_request(&key).map_err(Refusal::internal)?;
+    Ok((key, pem::encode(&pem::Pem::new(CSR_PEM_TAG, csr))))
+}
+
+/// The identity (and, for a manager, the root CA) in an issued certificate for the key `key`; `digest`, when
+/// given, is the CA digest the root must have.
+fn identity_from(
+    issued: &IssuedCertificate,
+    key: Vec<u8>,
+    digest: Option<&str>,
+) -> Result<(NodeIdentity, Option<Arc<RootCa>>), crate::tls::TlsError> {
+    let cert = pem_block(&issued.cert_pem, "CERTIFICATE", "issued certificate")?;
+    let root = pem_block(&issued.root_pem, "CERTIFICATE", "root CA certificate")?;
+    if let Some(digest) = digest {
+        let found = crate::tls::ca_digest(&root);
+        if found != digest {
+            return Err(crate::tls::TlsError::Invalid {
+                what: "root CA certificate",
+                reason: format!("its digest {found} is not the join token's {digest}"),
+            });
+        }
+    }
+    let identity = NodeIdentity::new(cert, key, root.clone())?;
+    let ca = match &issued.ca_key_pem {
+        Some(pem_text) => {
+            let ca_key = pem_block(pem_text, PRIVATE_KEY_PEM_TAG, "root CA key")?;
+            Some(Arc::new(RootCa::from_parts(root, ca_key)?))
+        }
+        None => None,
+    };
+    Ok((identity, ca))
 }
 
 pub struct Daemon {
@@ -137,13 +186,32 @@ impl Daemon {
             data_plane: tokio::sync::Mutex::new(None),
         });
         if let Some(file) = NodeFile::load(&daemon.data)? {
+            let cert_files = CertFiles::open(&daemon.config.data_dir)?;
+            let (mut identity, ca) = cert_files.load()?;
+            if wall_clock_now() >= identity.not_after() {
+                match &ca {
+                    // A manager holds the root CA: it certifies itself again rather than stay locked out.
+                    Some(ca) => {
+                        let key = fresh_key_pkcs8()?;
+                        let node_id = identity.node_id().to_string();
+                        let cluster_id = identity.cluster_id().to_string();
+                        identity = ca.issue_identity(key, &node_id, identity.role(), &cluster_id, wall_clock_now())?;
+                        cert_files.save(&identity, Some(ca))?;
+                        tracing::warn!("this node's certificate had expired; it issued itself a new one");
+                    }
+                    None => tracing::error!(
+                        "this node's certificate expired; the managers will refuse it: leave the swarm and join again"
+                    ),
+                }
+            }
+            let tls = TlsHandle::new(identity)?;
             let membership = match file.role {
-                NodeRole::Manager => daemon.start_manager_node(file, None).await?,
-                NodeRole::Worker => daemon.start_worker_node(file).await?,
+                NodeRole::Manager => daemon.start_manager_node(file, tls, ca, None).await?,
+                NodeRole::Worker => daemon.start_worker_node(file, tls).await?,
             };
             *daemon.membership.lock().await = membership;
         }
-        tokio::spawn(role_watcher(Arc::downgrade(&daemon)));
+        tokio::spawn(roles::role_watcher(Arc::downgrade(&daemon)));
         Ok(daemon)
     }
 
@@ -166,6 +234,11 @@ impl Daemon {
             }
         }
         *membership = Membership::Outside;
+    }
+
+    /// This node's TLS identity while it is in a swarm.
+    pub async fn tls(&self) -> Option<TlsHandle> {
+        self.membership.lock().await.tls().cloned()
     }
 
     pub async fn info(&self) -> InfoReply {
@@ -255,10 +328,19 @@ impl Daemon {
         }
         address_pools(&request, &mut settings)?;
         let cluster_id = random_id();
-        let digest: String = format!("{}{}", random_id(), random_id());
-        let join_tokens = JoinTokens::from_parts(&digest, &random_id(), &random_id());
+        let node_id = random_id();
+        // The cluster's root CA, and this first manager's certificate from it.
+        let now = wall_clock_now();
+        let ca = RootCa::create(&cluster_id, now, fresh_key_pkcs8().map_err(Refusal::internal)?)
+            .map_err(Refusal::internal)?;
+        let key = fresh_key_pkcs8().map_err(Refusal::internal)?;
+        let identity =
+            ca.issue_identity(key, &node_id, NodeRole::Manager, &cluster_id, now).map_err(Refusal::internal)?;
+        let ca = Arc::new(ca);
+        let tls = TlsHandle::new(identity.clone()).map_err(Refusal::internal)?;
+        let join_tokens = JoinTokens::from_parts(&ca.digest(), &random_id(), &random_id());
         let file = NodeFile {
-            node_id: random_id(),
+            node_id,
             role: NodeRole::Manager,
             cluster_id: cluster_id.clone(),
             listen_addr,
@@ -267,7 +349,15 @@ impl Daemon {
             availability: request.availability.unwrap_or_default(),
         };
         node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
-        let manager = self.open_manager(&file).await.map_err(Refusal::internal)?;
+        let cert_files = CertFiles::open(&self.config.data_dir).map_err(Refusal::internal)?;
+        cert_files.save(&identity, Some(&ca)).map_err(Refusal::internal)?;
+        let manager = match self.open_manager(&file, &tls, Some(ca)).await {
+            Ok(manager) => manager,
+            Err(error) => {
+                let _ = cert_files.remove_all();
+                return Err(Refusal::internal(error));
+            }
+        };
         let result = async {
             manager.bootstrap().await.map_err(Refusal::internal)?;
             // The routing mesh's `ingress` network is born with the cluster, as in Docker.
@@ -282,11 +372,12 @@ impl Daemon {
         .await;
         if let Err(refusal) = result {
             manager.shutdown().await;
+            let _ = cert_files.remove_all();
             return Err(refusal);
         }
-        let agent = self.start_agent(&file, Some(&manager)).await;
+        let agent = self.start_agent(&file, Some(&manager), &tls).await;
         let node_id = file.node_id.clone();
-        *membership = Membership::Manager { manager, agent, file };
+        *membership = Membership::Manager { manager, agent, file, tls };
         tracing::info!(%node_id, addr = %advertise_addr, "swarm initialized");
         Ok(InitReply { node_id, worker_token: join_tokens.worker, join_addr: advertise_addr })
     }
@@ -305,43 +396,79 @@ impl Daemon {
             request.advertise_addr.as_deref(),
             Some(&request.remote_addr),
         )?;
-        let check = ClusterJoinRequest { token: request.token.clone(), raft_id: None, addr: advertise_addr.clone() };
-        let reply: ClusterJoinReply = call_json(&request.remote_addr, PATH_JOIN, &check).await?;
+        // The token names the cluster's root CA: the manager must present a certificate of that root before this
+        // node sends anything, the token included.
+        let Some(digest) = crate::tls::token_digest(&request.token) else {
+            return Err(Refusal::bad_request(crate::manager::api::INVALID_JOIN_TOKEN));
+        };
+        let joining = ClientTls::joining(digest).map_err(Refusal::internal)?;
+        let (key, csr_pem) = key_and_request()?;
+        let check = ClusterJoinRequest {
+            token: request.token.clone(),
+            raft_id: None,
+            addr: advertise_addr.clone(),
+            csr_pem: Some(csr_pem),
+        };
+        let reply: ClusterJoinReply = call_json(&request.remote_addr, PATH_JOIN, &check, &joining).await?;
+        let Some(issued) = &reply.certificate else {
+            return Err(Refusal::internal(format!("the manager at {} sent no certificate", request.remote_addr)));
+        };
+        let (identity, ca) = identity_from(issued, key, Some(digest)).map_err(|error| {
+            Refusal::unavailable(format!("the manager at {} sent a bad certificate: {error}", request.remote_addr))
+        })?;
+        // The certificate says what this node is; a manager's comes with the root CA's key.
+        let role = identity.role();
+        if role == NodeRole::Manager && ca.is_none() {
+            let message = format!("the manager at {} sent a manager certificate without the CA", request.remote_addr);
+            return Err(Refusal::unavailable(message));
+        }
+        let tls = TlsHandle::new(identity.clone()).map_err(Refusal::internal)?;
+        let cert_files = CertFiles::open(&self.config.data_dir).map_err(Refusal::internal)?;
         let mut file = NodeFile {
-            node_id: random_id(),
-            role: reply.role,
-            cluster_id: reply.cluster_id.clone(),
+            node_id: identity.node_id().to_string(),
+            role,
+            cluster_id: identity.cluster_id().to_string(),
             listen_addr,
             advertise_addr: advertise_addr.clone(),
             managers: reply.managers.clone(),
             availability: request.availability.unwrap_or_default(),
         };
         node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
-        let new_membership = match reply.role {
+        cert_files.save(&identity, ca.as_deref()).map_err(Refusal::internal)?;
+        // Whatever fails from here leaves the node outside the swarm, without the identity it was given.
+        let forget = |refusal: Refusal| {
+            let _ = cert_files.remove_all();
+            let _ = NodeFile::remove(&self.data);
+            refusal
+        };
+        let new_membership = match role {
             NodeRole::Worker => {
-                file.save(&self.data).map_err(Refusal::internal)?;
-                self.start_worker_node(file.clone()).await.map_err(Refusal::internal)?
+                file.save(&self.data).map_err(Refusal::internal).map_err(forget)?;
+                self.start_worker_node(file.clone(), tls).await.map_err(Refusal::internal).map_err(forget)?
             }
             NodeRole::Manager => {
-                let manager = self.open_manager(&file).await.map_err(Refusal::internal)?;
+                let manager = self.open_manager(&file, &tls, ca).await.map_err(Refusal::internal).map_err(forget)?;
                 let add = ClusterJoinRequest {
                     token: request.token.clone(),
                     raft_id: Some(manager.id()),
                     addr: advertise_addr.clone(),
+                    csr_pem: None,
                 };
-                if let Err(refusal) = call_json::<_, ClusterJoinReply>(&request.remote_addr, PATH_JOIN, &add).await {
+                let as_manager = ClientTls::to_managers(&tls);
+                let added = call_json::<_, ClusterJoinReply>(&request.remote_addr, PATH_JOIN, &add, &as_manager).await;
+                if let Err(refusal) = added {
                     manager.shutdown().await;
-                    return Err(refusal);
+                    return Err(forget(refusal));
                 }
                 file.managers = manager.status().voters.into_values().collect();
                 file.save(&self.data).map_err(Refusal::internal)?;
-                let agent = self.start_agent(&file, Some(&manager)).await;
-                Membership::Manager { manager, agent, file: file.clone() }
+                let agent = self.start_agent(&file, Some(&manager), &tls).await;
+                Membership::Manager { manager, agent, file: file.clone(), tls }
             }
         };
         *membership = new_membership;
-        tracing::info!(node_id = %file.node_id, role = ?reply.role, via = %request.remote_addr, "joined the swarm");
-        Ok(JoinReply { role: reply.role, node_id: file.node_id })
+        tracing::info!(node_id = %file.node_id, ?role, via = %request.remote_addr, "joined the swarm");
+        Ok(JoinReply { role, node_id: file.node_id })
     }
 
     /// `swarm leave [--force]`.
@@ -407,6 +534,7 @@ impl Daemon {
         }
         NodeFile::remove(&self.data).map_err(Refusal::internal)?;
         node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
+        CertFiles::open(&self.config.data_dir).and_then(|files| files.remove_all()).map_err(Refusal::internal)?;
         tracing::info!("left the swarm");
         Ok(())
     }
@@ -471,7 +599,12 @@ impl Daemon {
         Ok(JoinTokenReply { token, join_addr })
     }
 
-    async fn open_manager(self: &Arc<Self>, file: &NodeFile) -> Result<Arc<Manager>, DaemonError> {
+    async fn open_manager(
+        self: &Arc<Self>,
+        file: &NodeFile,
+        tls: &TlsHandle,
+        ca: Option<Arc<RootCa>>,
+    ) -> Result<Arc<Manager>, DaemonError> {
         let raft_id = node_file::raft_id(&self.data)?;
         let raft_dir = self.config.data_dir.join(node_file::RAFT_DIR);
         let disk = FsDisk::open(raft_dir.clone()).map_err(DaemonError::io(&raft_dir))?;
@@ -481,6 +614,8 @@ impl Daemon {
             advertise_addr: file.advertise_addr.clone(),
             raft: self.config.raft.clone(),
             node_api: Some(node_api::handler(self.engine_handle())),
+            tls: Some(tls.clone()),
+            ca,
         };
         let manager = Manager::start(config, Arc::new(disk), None).await.map_err(Box::new)?;
         tracing::info!(raft_id, listen = %file.listen_addr, advertise = %file.advertise_addr, "manager started");
@@ -490,23 +625,26 @@ impl Daemon {
     async fn start_manager_node(
         self: &Arc<Self>,
         file: NodeFile,
+        tls: TlsHandle,
+        ca: Option<Arc<RootCa>>,
         manager: Option<Arc<Manager>>,
     ) -> Result<Membership, DaemonError> {
         let manager = match manager {
             Some(manager) => manager,
-            None => self.open_manager(&file).await?,
+            None => self.open_manager(&file, &tls, ca).await?,
         };
-        let agent = self.start_agent(&file, Some(&manager)).await;
-        Ok(Membership::Manager { manager, agent, file })
+        let agent = self.start_agent(&file, Some(&manager), &tls).await;
+        Ok(Membership::Manager { manager, agent, file, tls })
     }
 
-    async fn start_worker_node(self: &Arc<Self>, file: NodeFile) -> Result<Membership, DaemonError> {
+    async fn start_worker_node(self: &Arc<Self>, file: NodeFile, tls: TlsHandle) -> Result<Membership, DaemonError> {
         let listener = tokio::net::TcpListener::bind(file.listen_addr)
             .await
             .map_err(|source| DaemonError::Listen { addr: file.listen_addr, source })?;
-        let server = tokio::spawn(crate::http::serve(listener, node_api::handler(self.engine_handle())));
-        let agent = self.start_agent(&file, None).await;
-        Ok(Membership::Worker { agent, server, file })
+        let handler = node_api::handler(self.engine_handle());
+        let server = tokio::spawn(crate::http::serve(listener, handler, Some(tls.clone())));
+        let agent = self.start_agent(&file, None, &tls).await;
+        Ok(Membership::Worker { agent, server, file, tls })
     }
 
     /// The shared slot the node API reads the engine from.
@@ -524,7 +662,7 @@ impl Daemon {
     }
 
     /// Starts this node's agent on the local Docker Engine; without an engine the node runs no tasks (logged).
-    async fn start_agent(&self, file: &NodeFile, manager: Option<&Arc<Manager>>) -> Option<Agent> {
+    async fn start_agent(&self, file: &NodeFile, manager: Option<&Arc<Manager>>, tls: &TlsHandle) -> Option<Agent> {
         let engine = match DockerExecutor::connect(&file.node_id, &file.cluster_id).await {
             Ok(engine) => Arc::new(engine),
             Err(error) => {
@@ -553,6 +691,7 @@ impl Daemon {
                 reachability: Reachability::Reachable,
             }),
             tunnel_key_rotation: self.config.tunnel_key_rotation,
+            tls: Some(tls.clone()),
         };
         let data_plane = Arc::new(host_data_plane(&file.advertise_addr, &file.node_id, self.config.tunnel_port).await);
         *self.data_plane.lock().await = Some(data_plane.clone());
@@ -574,134 +713,16 @@ impl Daemon {
     }
 }
 
-/// How often a node asks the leader which role the store wants it in (`node promote` / `node demote`).
-const ROLE_CHECK_PERIOD: Duration = Duration::from_secs(2);
-
-/// Follows `node promote` and `node demote` for this node: the store says which role it should have, and the node
-/// changes itself — a worker the store wants as a manager starts Raft and asks the leader to add it; a manager
-/// taken out of the voters by a demotion stops Raft and carries on as a worker. Ends with the daemon.
-async fn role_watcher(daemon: std::sync::Weak<Daemon>) {
-    loop {
-        tokio::time::sleep(ROLE_CHECK_PERIOD).await;
-        let Some(daemon) = daemon.upgrade() else { return };
-        if let Err(error) = daemon.follow_wanted_role().await {
-            tracing::warn!(%error, "cannot follow the role the swarm wants for this node");
-        }
-    }
-}
-
-impl Daemon {
-    async fn follow_wanted_role(self: &Arc<Self>) -> Result<(), DaemonError> {
-        let (node_id, role, managers, own_addr) = match &*self.membership.lock().await {
-            Membership::Outside => return Ok(()),
-            Membership::Manager { manager, file, .. } => {
-                if manager.is_leader() {
-                    return Ok(());
-                }
-                // The leader first; a demoted leader's own view may be stale, so every manager it knew after it.
-                let mut known: Vec<String> = manager.leader_addr().into_iter().collect();
-                known.extend(manager.status().voters.into_values());
-                known.extend(file.managers.iter().cloned());
-                known.dedup();
-                (file.node_id.clone(), NodeRole::Manager, known, file.advertise_addr.clone())
-            }
-            Membership::Worker { file, .. } => {
-                (file.node_id.clone(), NodeRole::Worker, file.managers.clone(), file.advertise_addr.clone())
-            }
-        };
-        let request = NodeRoleRequest { node_id: node_id.clone() };
-        let mut reply = None;
-        for addr in managers.iter().filter(|a| **a != own_addr) {
-            if let Ok(answer) = call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &request).await {
-                reply = Some(answer);
-                break;
-            }
-        }
-        let Some(reply) = reply else { return Ok(()) };
-        match (role, reply.wanted) {
-            (NodeRole::Manager, NodeRole::Worker) if !reply.voter => self.become_worker(reply.managers).await,
-            (NodeRole::Worker, NodeRole::Manager) => self.become_manager().await,
-            _ => Ok(()),
-        }
-    }
-
-    /// A demoted manager: stops Raft and its agent, forgets its Raft data, and runs on as a worker.
-    async fn become_worker(self: &Arc<Self>, managers: Vec<String>) -> Result<(), DaemonError> {
-        let mut membership = self.membership.lock().await;
-        let Membership::Manager { manager, agent, file } = &mut *membership else { return Ok(()) };
-        if let Some(agent) = agent.take() {
-            agent.shutdown();
-        }
-        manager.shutdown().await;
-        let mut file = file.clone();
-        file.role = NodeRole::Worker;
-        file.managers = managers;
-        *membership = Membership::Outside;
-        node_file::clear_raft_data(&self.data)?;
-        file.save(&self.data)?;
-        *membership = self.start_worker_node(file).await?;
-        tracing::info!("demoted: this node is a worker now");
-        Ok(())
-    }
-
-    /// A promoted worker: starts Raft on its cluster address and asks the leader to add it to the voters.
-    async fn become_manager(self: &Arc<Self>) -> Result<(), DaemonError> {
-        let mut membership = self.membership.lock().await;
-        let Membership::Worker { agent, server, file } = &mut *membership else { return Ok(()) };
-        let mut file = file.clone();
-        if let Some(agent) = agent.take() {
-            agent.shutdown();
-        }
-        server.abort();
-        *membership = Membership::Outside;
-        // The worker's listener must be gone before Raft binds the same address.
-        let mut manager = None;
-        for _ in 0..20 {
-            node_file::clear_raft_data(&self.data)?;
-            match self.open_manager(&file).await {
-                Ok(opened) => {
-                    manager = Some(opened);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-        let Some(manager) = manager else {
-            *membership = self.start_worker_node(file).await?;
-            return Err(DaemonError::PromotionWithoutRaft);
-        };
-        let request =
-            PromoteRequest { node_id: file.node_id.clone(), raft_id: manager.id(), addr: file.advertise_addr.clone() };
-        let mut added = None;
-        for addr in &file.managers {
-            if let Ok(managers) = call_json::<_, Vec<String>>(addr, PATH_PROMOTE, &request).await {
-                added = Some(managers);
-                break;
-            }
-        }
-        let Some(managers) = added else {
-            manager.shutdown().await;
-            *membership = self.start_worker_node(file).await?;
-            return Err(DaemonError::PromotionRefused);
-        };
-        file.role = NodeRole::Manager;
-        file.managers = managers;
-        file.save(&self.data)?;
-        *membership = self.start_manager_node(file, Some(manager)).await?;
-        tracing::info!("promoted: this node is a manager now");
-        Ok(())
-    }
-}
-
-/// POSTs `body` as JSON to a manager's cluster API at `addr` and decodes the JSON answer; the manager's own refusal
-/// keeps its status and message, anything else is "unavailable" naming the address.
+/// POSTs `body` as JSON to a manager's cluster API at `addr` over TLS as `tls` says, and decodes the JSON answer;
+/// the manager's own refusal keeps its status and message, anything else is "unavailable" naming the address.
 async fn call_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     addr: &str,
     path: &str,
     body: &B,
+    tls: &ClientTls,
 ) -> Result<T, Refusal> {
     let body = serde_json::to_vec(body).expect("JSON encoding of a cluster request");
-    match HttpClient::new(addr).post(path, body, Duration::from_secs(90)).await {
+    match HttpClient::tls(addr, tls.clone()).post(path, body, Duration::from_secs(90)).await {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| Refusal::internal(format!("malformed answer from {addr} for {path}: {e}"))),
         Err(CallError::Status { status, message, .. }) => Err(Refusal { status, message }),

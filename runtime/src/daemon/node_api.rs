@@ -11,7 +11,8 @@ use hyper::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::control::api::LogLine;
-use crate::http::{CallError, Handler, Reply};
+use crate::http::{CallError, Caller, Handler, Reply};
+use crate::tls::{ClientTls, TlsHandle};
 use crate::worker::docker::DockerExecutor;
 use crate::worker::executor::Executor;
 
@@ -31,9 +32,15 @@ pub type EngineHandle =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Arc<DockerExecutor>>> + Send>> + Send + Sync>;
 
 pub fn handler(engine: EngineHandle) -> Handler {
-    Arc::new(move |method, path, body| {
+    Arc::new(move |caller, method, path, body| {
         let engine = engine.clone();
         Box::pin(async move {
+            if !is_manager(&caller) {
+                return Reply::error(
+                    StatusCode::FORBIDDEN,
+                    "Permission denied: only a manager of this swarm may read this node's containers",
+                );
+            }
             match (method, path.as_str()) {
                 (Method::POST, PATH_NODE_LOGS) => match serde_json::from_slice::<NodeLogsRequest>(&body) {
                     Ok(request) => match engine().await {
@@ -88,14 +95,32 @@ async fn logs(engine: &DockerExecutor, request: NodeLogsRequest) -> Reply {
 pub enum FetchError {
     #[error(transparent)]
     Call(#[from] CallError),
+    #[error(transparent)]
+    Tls(crate::tls::TlsError),
     #[error("malformed logs from {addr}: {source}")]
     Malformed { addr: String, source: serde_json::Error },
 }
 
-/// Asks the node at `addr` for the lines of `containers`.
-pub async fn fetch(addr: &str, request: &NodeLogsRequest) -> Result<Vec<LogLine>, FetchError> {
+/// Whether `caller` holds a manager's certificate of this swarm (or is the node itself).
+fn is_manager(caller: &Caller) -> bool {
+    match caller {
+        Caller::Local | Caller::Plaintext => true,
+        Caller::Node(identity) => identity.role == swarm_core::NodeRole::Manager,
+        Caller::Anonymous => false,
+    }
+}
+
+/// Asks the node `node_id` at `addr` for the lines of `containers`, as this node (`tls`).
+pub async fn fetch(
+    addr: &str,
+    node_id: &str,
+    tls: &TlsHandle,
+    request: &NodeLogsRequest,
+) -> Result<Vec<LogLine>, FetchError> {
     let body = serde_json::to_vec(request).expect("JSON encoding of a logs request");
-    let bytes =
-        crate::http::HttpClient::new(addr).post(PATH_NODE_LOGS, body, std::time::Duration::from_secs(30)).await?;
+    let to_node = ClientTls::to_node(tls, node_id).map_err(FetchError::Tls)?;
+    let bytes = crate::http::HttpClient::tls(addr, to_node)
+        .post(PATH_NODE_LOGS, body, std::time::Duration::from_secs(30))
+        .await?;
     serde_json::from_slice(&bytes).map_err(|source| FetchError::Malformed { addr: addr.to_string(), source })
 }

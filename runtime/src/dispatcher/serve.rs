@@ -24,51 +24,123 @@ use crate::ids::random_id;
 use crate::propose::{LeaderHandle, ProposeError};
 
 /// Serves one dispatcher call on the leader (`path` is one of the `api::PATH_*`), with `dispatcher` the leader's
-/// sessions.
-pub async fn handle_call<L: LeaderHandle>(leader: &L, dispatcher: &Dispatcher, path: &str, body: &[u8]) -> Reply {
+/// sessions. `acting_for`: the only node the caller may name (a worker's certificate), `None` for a manager.
+pub async fn handle_call<L: LeaderHandle>(
+    leader: &L,
+    dispatcher: &Dispatcher,
+    path: &str,
+    body: &[u8],
+    acting_for: Option<&str>,
+) -> Reply {
+    let answer = |path, body| Answer { path, body, acting_for };
     match path {
-        PATH_SESSION => answer(path, body, |request| open_session(leader, dispatcher, request)).await,
-        PATH_HEARTBEAT => {
-            answer(path, body, |session: SessionRef| async move {
-                let (period, ready) = leader.state().read(|store| {
-                    let ready = store.node(&session.node_id).is_some_and(|n| n.status.state == NodeState::Ready);
-                    (heartbeat_period_ms(store), ready)
-                });
-                if !ready {
-                    // Marked down meanwhile (say, by an entry of an earlier leader that committed late): the
-                    // agent must open a new session, which marks the node ready again.
-                    dispatcher.close_session(&session);
-                    return Err(DispatcherError::UnknownSession(session.node_id));
-                }
-                dispatcher.heartbeat(&session, wall_clock_now(), period)?;
-                Ok(HeartbeatReply { heartbeat_period_ms: period })
-            })
-            .await
+        PATH_SESSION => {
+            answer(path, body)
+                .with(|mut request: SessionRequest| {
+                    if acting_for.is_some() {
+                        // A worker's certificate registers a worker, whatever its request says: the role and the
+                        // manager status of a node come from a manager's certificate only.
+                        request.role = swarm_core::NodeRole::Worker;
+                        request.manager = None;
+                    }
+                    open_session(leader, dispatcher, request)
+                })
+                .await
         }
-        PATH_ASSIGNMENTS => answer(path, body, |request| poll_assignments(leader, dispatcher, request)).await,
-        PATH_STATUS => answer(path, body, |report| report_status(leader, dispatcher, report)).await,
+        PATH_HEARTBEAT => {
+            answer(path, body)
+                .with(|session: SessionRef| async move {
+                    let (period, ready) = leader.state().read(|store| {
+                        let ready = store.node(&session.node_id).is_some_and(|n| n.status.state == NodeState::Ready);
+                        (heartbeat_period_ms(store), ready)
+                    });
+                    if !ready {
+                        // Marked down meanwhile (say, by an entry of an earlier leader that committed late): the
+                        // agent must open a new session, which marks the node ready again.
+                        dispatcher.close_session(&session);
+                        return Err(DispatcherError::UnknownSession(session.node_id));
+                    }
+                    dispatcher.heartbeat(&session, wall_clock_now(), period)?;
+                    Ok(HeartbeatReply { heartbeat_period_ms: period })
+                })
+                .await
+        }
+        PATH_ASSIGNMENTS => answer(path, body).with(|request| poll_assignments(leader, dispatcher, request)).await,
+        PATH_STATUS => answer(path, body).with(|report| report_status(leader, dispatcher, report)).await,
         PATH_TUNNEL => {
-            answer(path, body, |report: TunnelReport| async move {
-                dispatcher.check_session(&report.session)?;
-                let TunnelReport { session, public_key, port } = report;
-                let command = Command::SetNodeTunnel { node_id: session.node_id, public_key, port };
-                propose_all(leader, wall_clock_now(), command).await
-            })
-            .await
+            answer(path, body)
+                .with(|report: TunnelReport| async move {
+                    dispatcher.check_session(&report.session)?;
+                    let TunnelReport { session, public_key, port } = report;
+                    let command = Command::SetNodeTunnel { node_id: session.node_id, public_key, port };
+                    propose_all(leader, wall_clock_now(), command).await
+                })
+                .await
         }
         _ => Reply::error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
     }
 }
 
-async fn answer<Request, Response, Fut>(path: &str, body: &[u8], f: impl FnOnce(Request) -> Fut) -> Reply
-where
-    Request: DeserializeOwned,
-    Response: Serialize,
-    Fut: std::future::Future<Output = Result<Response, DispatcherError>>,
-{
-    match postcard::from_bytes::<Request>(body) {
-        Ok(request) => Reply::postcard(&f(request).await),
-        Err(e) => Reply::malformed(path, e),
+/// One call's body and who may be named in it.
+struct Answer<'a> {
+    path: &'a str,
+    body: &'a [u8],
+    acting_for: Option<&'a str>,
+}
+
+impl Answer<'_> {
+    /// Decodes the request, refuses one naming a node the caller may not act as, and answers with `f`'s result.
+    async fn with<Request, Response, Fut>(self, f: impl FnOnce(Request) -> Fut) -> Reply
+    where
+        Request: DeserializeOwned + NamesNode,
+        Response: Serialize,
+        Fut: std::future::Future<Output = Result<Response, DispatcherError>>,
+    {
+        match postcard::from_bytes::<Request>(self.body) {
+            Ok(request) => match self.acting_for {
+                Some(own) if own != request.node_id() => Reply::error(
+                    StatusCode::FORBIDDEN,
+                    format!("Permission denied: node {own} may not act for node {}", request.node_id()),
+                ),
+                _ => Reply::postcard(&f(request).await),
+            },
+            Err(e) => Reply::malformed(self.path, e),
+        }
+    }
+}
+
+/// The node a dispatcher request speaks for.
+trait NamesNode {
+    fn node_id(&self) -> &str;
+}
+
+impl NamesNode for SessionRequest {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+}
+
+impl NamesNode for SessionRef {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+}
+
+impl NamesNode for AssignmentsRequest {
+    fn node_id(&self) -> &str {
+        &self.session.node_id
+    }
+}
+
+impl NamesNode for StatusReport {
+    fn node_id(&self) -> &str {
+        &self.session.node_id
+    }
+}
+
+impl NamesNode for TunnelReport {
+    fn node_id(&self) -> &str {
+        &self.session.node_id
     }
 }
 

@@ -20,6 +20,8 @@ pub const PATH_STATUS: &str = "/cluster/status";
 pub const PATH_STORE: &str = "/cluster/store";
 /// A node presenting a join token (JSON `ClusterJoinRequest`); served by the leader.
 pub const PATH_JOIN: &str = "/cluster/join";
+/// A node's request for a new certificate (`RenewRequest` → `IssuedCertificate`), served by the leader.
+pub const PATH_CA_RENEW: &str = "/cluster/ca/renew";
 /// Where the leader tells a node what role the store wants it in (JSON `NodeRoleRequest` → `NodeRoleReply`).
 pub const PATH_NODE_ROLE: &str = "/cluster/node-role";
 /// A worker the store wants as a manager asks to be added to the voters (JSON `PromoteRequest`).
@@ -47,13 +49,17 @@ pub struct RemoveManagerRequest {
     pub node_id: NodeId,
 }
 
-/// A node asking to join (`swarm join`): its token, and for a manager its Raft id and address.
+/// A node asking to join (`swarm join`): its token, and either its certificate signing request (the first call,
+/// without a certificate) or, for a manager, its Raft id (the second call, with the certificate it got).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterJoinRequest {
     pub token: String,
     /// Set once the joining node's Raft server runs: with a manager token, it is then added to the voters.
     pub raft_id: Option<NodeId>,
     pub addr: String,
+    /// The PEM of the joining node's certificate signing request (first call).
+    #[serde(default)]
+    pub csr_pem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +68,39 @@ pub struct ClusterJoinReply {
     pub cluster_id: String,
     /// Every manager's address (workers talk to any of them).
     pub managers: Vec<String>,
+    /// The node's certificate (answering a signing request).
+    #[serde(default)]
+    pub certificate: Option<IssuedCertificate>,
+}
+
+/// A certificate the root CA issued, with what the node needs beside it. Its `Debug` leaves the CA's key out.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IssuedCertificate {
+    /// The node id the certificate names (chosen by the issuer).
+    pub node_id: String,
+    pub role: swarm_core::NodeRole,
+    pub cert_pem: String,
+    pub root_pem: String,
+    /// The root CA's private key (PKCS#8 PEM), for a manager only: managers sign certificates.
+    pub ca_key_pem: Option<String>,
+}
+
+impl std::fmt::Debug for IssuedCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCertificate")
+            .field("node_id", &self.node_id)
+            .field("role", &self.role)
+            .field("ca_key_pem", &self.ca_key_pem.as_ref().map(|_| "(redacted)"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A node asking for a new certificate for its own node id, with the role the store wants it in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    pub node_id: String,
+    pub csr_pem: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

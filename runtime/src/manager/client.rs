@@ -8,6 +8,7 @@ use super::api::{ProposeRequest, PATH_PROPOSE};
 use crate::http::HttpClient;
 use crate::propose::{Committed, ProposeError};
 use crate::raft::types::Proposal;
+use crate::tls::ClientTls;
 
 pub struct ClusterClient {
     managers: Vec<HttpClient>,
@@ -16,10 +17,12 @@ pub struct ClusterClient {
 }
 
 impl ClusterClient {
-    /// `addrs`: `host:port` of one or more managers. `timeout`: per attempt.
-    pub fn new(addrs: &[String], timeout: Duration) -> Self {
+    /// `addrs`: `host:port` of one or more managers. `timeout`: per attempt. `tls`: a manager's identity (the
+    /// cluster API takes only managers); `None` for managers that serve plain HTTP (benchmarks only).
+    pub fn new(addrs: &[String], timeout: Duration, tls: Option<ClientTls>) -> Self {
         assert!(!addrs.is_empty(), "a cluster client needs at least one manager address");
-        Self { managers: addrs.iter().map(HttpClient::new).collect(), next: 0, timeout }
+        let managers = addrs.iter().map(|addr| HttpClient::with(addr, tls.clone())).collect();
+        Self { managers, next: 0, timeout }
     }
 
     /// Starts with the manager at `index` (modulo the count) on the next call.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::StatusCode;
 
-use super::api::{ProposeRequest, PATH_DISPATCHER_ON_LEADER, PATH_PROPOSE, PATH_VIEW};
+use super::api::{ProposeRequest, PATH_PROPOSE, PATH_VIEW};
 use super::membership::MembershipError;
 use super::Manager;
 use crate::clock::wall_clock_now;
@@ -176,13 +176,21 @@ impl Manager {
 
     /// A dispatcher call from an agent: served here while this manager leads, otherwise forwarded once to the
     /// leader (under `PATH_DISPATCHER_ON_LEADER`, which is never forwarded again).
-    pub(super) async fn dispatcher_call(&self, path: &str, body: Bytes, forwarded: bool) -> Reply {
+    /// `acting_for`: the node the caller may act as (a worker's own id), `None` for a manager.
+    pub(super) async fn dispatcher_call(
+        &self,
+        path: &str,
+        body: Bytes,
+        forwarded: bool,
+        acting_for: Option<String>,
+    ) -> Reply {
         // A leader cut off from its quorum must not tell agents their assignments: its store may miss tasks
         // assigned since, and an agent told a task is not its own removes the task's container. (Its other answers
         // are harmless: what it would write cannot commit.)
         let may_assign = path != PATH_ASSIGNMENTS || self.has_quorum_contact();
         if self.leading_term_with_own_entry_applied().is_some() && self.dispatcher.term().is_some() && may_assign {
-            return crate::dispatcher::serve::handle_call(self, &self.dispatcher, path, &body).await;
+            return crate::dispatcher::serve::handle_call(self, &self.dispatcher, path, &body, acting_for.as_deref())
+                .await;
         }
         let no_leader = || {
             let reply: Result<(), DispatcherError> = Err(DispatcherError::NoLeader);
@@ -195,7 +203,7 @@ impl Manager {
         if addr == self.config.advertise_addr {
             return no_leader();
         }
-        let on_leader = format!("{PATH_DISPATCHER_ON_LEADER}{path}");
+        let on_leader = super::forwarded_dispatcher_path(acting_for.as_deref(), path);
         // Abandoned when another leader is named meanwhile: the agent then finds it (its session is with the old
         // leader's term anyway).
         let call = self.peers.post(&addr, &on_leader, body.to_vec(), assignments_call_timeout());

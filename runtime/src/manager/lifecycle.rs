@@ -24,6 +24,7 @@ use crate::raft::state_machine::{RaftObserver, StateMachine, StateOpenError};
 use crate::raft::types::{NodeId, Raft};
 use crate::stall::StallDetector;
 use crate::storage::disk::Disk;
+use crate::tls::ClientTls;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -77,7 +78,8 @@ impl Manager {
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
             .map_err(|source| StartError::Listen { addr: config.listen_addr, source })?;
-        let network = HttpNetwork::default();
+        let peer_tls = config.tls.as_ref().map(ClientTls::to_managers);
+        let network = HttpNetwork { tls: peer_tls.clone(), ..HttpNetwork::default() };
         let peer_acks = network.acks.clone();
         let behind_peer = network.behind.clone();
         let raft = Raft::new(config.node_id, raft_config, network, log.clone(), state.clone())
@@ -86,7 +88,15 @@ impl Manager {
         let commit_timeout = Duration::from_millis(config.raft.propose_timeout_ms);
         let (batcher, batcher_task) = Batcher::start(raft.clone(), commit_timeout);
         let (min_ms, max_ms) = (config.raft.election_timeout_min_ms, config.raft.election_timeout_max_ms);
-        let election = Arc::new(ElectionTimer::new(raft.clone(), log, config.node_id, min_ms, max_ms, behind_peer));
+        let election = Arc::new(ElectionTimer::new(
+            raft.clone(),
+            log,
+            config.node_id,
+            min_ms,
+            max_ms,
+            behind_peer,
+            peer_tls.clone(),
+        ));
         let manager = Arc::new(Manager {
             config,
             raft,
@@ -97,7 +107,7 @@ impl Manager {
             peer_acks,
             election,
             leadership_start: Mutex::new(None),
-            peers: ClientPool::default(),
+            peers: ClientPool::new(peer_tls),
             tasks: Mutex::new(vec![batcher_task]),
         });
         let timer = tokio::spawn(election_timer::run(Arc::downgrade(&manager.election)));
@@ -108,7 +118,7 @@ impl Manager {
         let leader_loop =
             tokio::spawn(crate::manager_loop::run(Arc::downgrade(&manager), manager.dispatcher.clone(), stall));
         manager.tasks.lock().expect("tasks mutex").push(leader_loop);
-        let server = tokio::spawn(http::serve(listener, manager.http_handler()));
+        let server = tokio::spawn(http::serve(listener, manager.http_handler(), manager.config.tls.clone()));
         manager.tasks.lock().expect("tasks mutex").push(server);
         Ok(manager)
     }

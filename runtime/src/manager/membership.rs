@@ -9,6 +9,7 @@ use bytes::Bytes;
 use hyper::StatusCode;
 use openraft::{BasicNode, ChangeMembers};
 
+use super::access::Admitted;
 use super::api::{
     ClusterJoinReply, ClusterJoinRequest, NodeRoleReply, NodeRoleRequest, PromoteRequest, RemoveManagerRequest,
     INVALID_JOIN_TOKEN, PATH_JOIN, PATH_NODE_ROLE, PATH_PROMOTE, PATH_REMOVE_MANAGER,
@@ -17,6 +18,10 @@ use super::Manager;
 use crate::http::{CallError, Reply};
 use crate::propose::NO_LEADER_MESSAGE;
 use crate::raft::types::NodeId;
+
+/// The refusal of a Raft id presented without a manager's certificate or with a worker token.
+const JOIN_AS_MANAGER_NEEDS_CERTIFICATE: &str =
+    "Permission denied: joining the managers needs a manager token and the manager certificate it got";
 
 /// openraft's refusal of a membership change.
 type ChangeError = openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, BasicNode>>;
@@ -112,24 +117,43 @@ impl Manager {
         Reply::json(StatusCode::OK, &managers)
     }
 
-    /// Checks a join token on the leader (forwarding there), and adds a manager that presents a manager token
-    /// with its Raft id.
-    pub(super) async fn join(&self, request: ClusterJoinRequest, body: Bytes) -> Reply {
+    /// Checks a join token on the leader (forwarding there). A first call, without a certificate, brings a signing
+    /// request and gets the node its id and certificate; a manager's second call, with that certificate, brings its
+    /// Raft id and is added to the voters.
+    pub(super) async fn join(&self, admitted: &Admitted, request: ClusterJoinRequest, body: Bytes) -> Reply {
+        // Checked where the request arrives: a relayed one reaches the leader with the relaying manager's certificate.
+        if request.raft_id.is_some() && !admitted.is_manager() {
+            return Reply::error(StatusCode::FORBIDDEN, JOIN_AS_MANAGER_NEEDS_CERTIFICATE);
+        }
         if !self.is_leader() {
             return self.relay_to_leader(PATH_JOIN, body).await;
         }
-        let admitted = self.state.read(|store| {
+        let admitted_role = self.state.read(|store| {
             store.cluster().and_then(|c| c.join_tokens.role_of(&request.token).map(|role| (role, c.id.clone())))
         });
-        let Some((role, cluster_id)) = admitted else {
+        let Some((role, cluster_id)) = admitted_role else {
             return Reply::error(StatusCode::FORBIDDEN, INVALID_JOIN_TOKEN);
         };
-        if let (swarm_core::NodeRole::Manager, Some(raft_id)) = (role, request.raft_id) {
-            if let Err(error) = self.add_manager(raft_id, request.addr.clone()).await {
-                return Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
+        let certificate = match (&request.csr_pem, request.raft_id) {
+            (Some(csr_pem), None) => match self.issue_certificate(csr_pem, &crate::ids::random_id(), role) {
+                Ok(issued) => Some(issued),
+                Err(refusal) => return refusal,
+            },
+            (None, Some(raft_id)) if role == swarm_core::NodeRole::Manager => {
+                if let Err(error) = self.add_manager(raft_id, request.addr.clone()).await {
+                    return Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
+                }
+                None
             }
-        }
+            (None, Some(_)) => return Reply::error(StatusCode::FORBIDDEN, JOIN_AS_MANAGER_NEEDS_CERTIFICATE),
+            _ => {
+                return Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "a join request carries either a certificate signing request or a Raft id",
+                )
+            }
+        };
         let managers = self.status().voters.into_values().collect();
-        Reply::json(StatusCode::OK, &ClusterJoinReply { role, cluster_id, managers })
+        Reply::json(StatusCode::OK, &ClusterJoinReply { role, cluster_id, managers, certificate })
     }
 }

@@ -22,6 +22,7 @@ use openraft::{LogId, ServerState};
 use super::log_store::LogStore;
 use super::pre_vote::{self, PreVoteRequest, PreVoteResponse, VoterView};
 use super::types::{NodeId, Raft};
+use crate::tls::ClientTls;
 
 /// What reset the election timer last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,8 @@ enum Contact {
 /// One manager's election timer: what it needs of Raft, and when this manager last heard from a leader it
 /// accepts. The manager owns it; `run` holds it only weakly and ends once the manager drops it.
 pub struct ElectionTimer {
+    /// How pre-vote requests reach the other managers.
+    tls: Option<ClientTls>,
     raft: Raft,
     /// This manager's log: its last entry is what a pre-vote compares.
     log: LogStore,
@@ -66,8 +69,10 @@ impl ElectionTimer {
         election_timeout_min_ms: u64,
         election_timeout_max_ms: u64,
         behind_peer: Arc<BehindPeer>,
+        tls: Option<ClientTls>,
     ) -> ElectionTimer {
         ElectionTimer {
+            tls,
             raft,
             log,
             node_id,
@@ -118,7 +123,7 @@ impl ElectionTimer {
         let request = PreVoteRequest { candidate: self.node_id, last_log_id: own_last_log_id };
         // A canvass may take as long as a vote round; slower answers count as noes.
         let timeout = Duration::from_millis(self.election_timeout_min_ms);
-        pre_vote::canvass(&request, peer_addrs, voters.len(), timeout, |peer_last_log_id| {
+        pre_vote::canvass(&request, peer_addrs, voters.len(), timeout, self.tls.as_ref(), |peer_last_log_id| {
             self.behind_peer.compare(own_last_log_id.as_ref(), peer_last_log_id.as_ref())
         })
         .await

@@ -24,6 +24,7 @@ use super::election_timer::BehindPeer;
 use super::retry::{Failure, LogLine, RetryState};
 use super::types::{NodeId, TypeConfig};
 use crate::http::{CallError, HttpClient};
+use crate::tls::ClientTls;
 
 pub const PATH_APPEND: &str = "/raft/append";
 pub const PATH_VOTE: &str = "/raft/vote";
@@ -34,6 +35,8 @@ pub const PATH_SNAPSHOT: &str = "/raft/snapshot";
 pub struct HttpNetwork {
     pub acks: Arc<PeerAcks>,
     pub behind: Arc<BehindPeer>,
+    /// How connections to the other managers are secured (`None`: plain, benchmarks only).
+    pub tls: Option<ClientTls>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
@@ -42,7 +45,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
         PeerConnection {
             target,
-            client: HttpClient::new(node.addr.clone()),
+            client: HttpClient::with(node.addr.clone(), self.tls.clone()),
             acks: self.acks.clone(),
             behind: self.behind.clone(),
             retry: RetryState::default(),

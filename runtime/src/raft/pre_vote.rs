@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::types::{LogId, NodeId};
 use crate::http::HttpClient;
+use crate::tls::ClientTls;
 
 pub const PATH_PRE_VOTE: &str = "/raft/pre-vote";
 
@@ -82,6 +83,7 @@ pub async fn canvass(
     peer_addrs: Vec<String>,
     voters: usize,
     timeout: Duration,
+    tls: Option<&ClientTls>,
     mut on_refusal: impl FnMut(Option<LogId>),
 ) -> bool {
     let body = match postcard::to_stdvec(request) {
@@ -92,7 +94,8 @@ pub async fn canvass(
         .into_iter()
         .map(|addr| {
             let body = body.clone();
-            async move { ask(addr, body, timeout).await }
+            let tls = tls.cloned();
+            async move { ask(addr, body, timeout, tls).await }
         })
         .collect();
     let (mut granted, mut outstanding) = (1usize, pending.len());
@@ -113,8 +116,8 @@ pub async fn canvass(
     is_majority(granted, voters)
 }
 
-async fn ask(addr: String, body: Vec<u8>, timeout: Duration) -> Answer {
-    let mut client = HttpClient::new(addr);
+async fn ask(addr: String, body: Vec<u8>, timeout: Duration, tls: Option<ClientTls>) -> Answer {
+    let mut client = HttpClient::with(addr, tls);
     match client.post(PATH_PRE_VOTE, body, timeout).await {
         Ok(reply) => match postcard::from_bytes::<PreVoteResponse>(&reply) {
             Ok(PreVoteResponse { granted: true, .. }) => Answer::Granted,

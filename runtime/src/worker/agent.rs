@@ -42,6 +42,7 @@ use crate::dispatcher::api::{
 };
 use crate::http::HttpClient;
 use crate::stall::StallDetector;
+use crate::tls::{ClientTls, TlsHandle};
 use crate::watch;
 
 /// Timeout of a session, heartbeat or status call.
@@ -60,6 +61,9 @@ const CONTAINER_RULES_WAIT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
+    /// This node's certificate: the agent reaches managers over mutual TLS with it (`None`: plain, benchmarks and
+    /// tests of the agent alone).
+    pub tls: Option<TlsHandle>,
     /// The node's id in the store (Docker-style, kept in the node's data directory).
     pub node_id: String,
     /// The cluster's id (from `swarm init`/`join`): only containers labelled with it are ever removed as orphans.
@@ -189,7 +193,11 @@ impl Agent {
 impl<E> Shared<E> {
     /// A new link to the managers, starting with the known leader.
     fn link(&self) -> ManagerLink {
-        let mut link = ManagerLink::new(&self.config.managers, self.suspects.clone());
+        let mut link = ManagerLink::new(
+            &self.config.managers,
+            self.suspects.clone(),
+            self.config.tls.as_ref().map(ClientTls::to_managers),
+        );
         if let Some(leader) = self.leader_addr.borrow().as_deref() {
             link.prefer(leader);
         }
@@ -226,6 +234,7 @@ impl Suspects {
 /// A client for dispatcher calls that moves to the next manager when one cannot be reached, passing over the
 /// managers another of the agent's calls found silent lately.
 struct ManagerLink {
+    tls: Option<ClientTls>,
     clients: Vec<HttpClient>,
     next: usize,
     suspects: Suspects,
@@ -240,8 +249,9 @@ enum CallFailure {
 }
 
 impl ManagerLink {
-    fn new(managers: &[String], suspects: Suspects) -> ManagerLink {
-        ManagerLink { clients: managers.iter().map(HttpClient::new).collect(), next: 0, suspects, leader_hint: None }
+    fn new(managers: &[String], suspects: Suspects, tls: Option<ClientTls>) -> ManagerLink {
+        let clients = managers.iter().map(|addr| HttpClient::with(addr, tls.clone())).collect();
+        ManagerLink { tls, clients, next: 0, suspects, leader_hint: None }
     }
 
     /// Starts with the manager at `addr` (added to the list if it is not in it).
@@ -249,7 +259,7 @@ impl ManagerLink {
         match self.clients.iter().position(|c| c.addr() == addr) {
             Some(index) => self.next = index,
             None => {
-                self.clients.push(HttpClient::new(addr));
+                self.clients.push(HttpClient::with(addr, self.tls.clone()));
                 self.next = self.clients.len() - 1;
             }
         }

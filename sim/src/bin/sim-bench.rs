@@ -75,11 +75,12 @@ mod sim_bench {
             .name("bench-client")
             .ip(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, 1)))
             .build();
+        let tls = world.client_tls();
         for p in 0..proposers {
-            let (commits, measuring) = (commits.clone(), measuring.clone());
+            let (commits, measuring, tls) = (commits.clone(), measuring.clone(), tls.clone());
             let addrs = vec![manager_addr(leader)];
             client.spawn(async move {
-                let mut cluster = ClusterClient::new(&addrs, Duration::from_secs(5));
+                let mut cluster = ClusterClient::new(&addrs, Duration::from_secs(5), Some(tls));
                 let mut seq = 0u64;
                 while measuring.load(Ordering::SeqCst) {
                     seq += 1;
@@ -261,10 +262,11 @@ mod sim_bench {
             let start = madsim::time::Instant::now();
             world.crash(leader, |_| 0);
             let addrs: Vec<String> = (1..=3).filter(|id| *id != leader).map(manager_addr).collect();
+            let tls = world.client_tls();
             world
                 .control
                 .spawn(async move {
-                    let mut client = ClusterClient::new(&addrs, Duration::from_millis(300));
+                    let mut client = ClusterClient::new(&addrs, Duration::from_millis(300), Some(tls));
                     let mut attempt = 0u64;
                     loop {
                         attempt += 1;

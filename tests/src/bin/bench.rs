@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use swarm_runtime::manager::client::ClusterClient;
+use swarm_runtime::tls::ClientTls;
 use swarm_tests::{create_network, scratch_dir, wait_for, Daemon, Role};
 
 const RUN: Duration = Duration::from_secs(5);
@@ -170,7 +171,7 @@ fn raft_loopback(wanted: &dyn Fn(&str) -> bool) {
         if !wanted(&name) && !wanted(&p99_name) {
             continue;
         }
-        let (commits, mut latencies) = runtime.block_on(drive(&leader_addr, proposers));
+        let (commits, mut latencies) = runtime.block_on(drive(&leader_addr, proposers, daemons[0].manager_tls()));
         latencies.sort();
         let rate = commits as f64 / RUN.as_secs_f64();
         let p50 = percentile_ms(&latencies, 0.50);
@@ -193,15 +194,16 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-async fn drive(leader: &str, proposers: usize) -> (u64, Vec<Duration>) {
+async fn drive(leader: &str, proposers: usize, tls: Option<ClientTls>) -> (u64, Vec<Duration>) {
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + RUN;
     let mut tasks = Vec::new();
     for p in 0..proposers {
         let stop = stop.clone();
         let addrs = vec![leader.to_string()];
+        let tls = tls.clone();
         tasks.push(tokio::spawn(async move {
-            let mut client = ClusterClient::new(&addrs, Duration::from_secs(10));
+            let mut client = ClusterClient::new(&addrs, Duration::from_secs(10), tls);
             let mut latencies = Vec::new();
             let mut seq = 0u64;
             while !stop.load(Ordering::Relaxed) {

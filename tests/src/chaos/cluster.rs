@@ -124,6 +124,11 @@ impl ChaosCluster {
         self.journal.faulted(member, self.journal.now())
     }
 
+    /// The control API addresses (`unix://…`) of the first `count` members.
+    pub fn control_addrs(&self, count: usize) -> Vec<String> {
+        self.daemons[..count].iter().map(|daemon| daemon.control_addr()).collect()
+    }
+
     /// `swarm ARGS` through `member`'s control socket, limited to 30 s.
     pub fn cli(&self, member: usize, args: &[&str]) -> CliRun {
         run_cli(&self.daemons[member].socket, args, Duration::from_secs(30))

@@ -1,4 +1,5 @@
-//! The leader timeline: one thread per manager address polls its Raft status (`/cluster/status`) every 100 ms and
+//! The leader timeline: one thread per manager polls its Raft status (`/cluster/status`, through the manager's
+//! control socket: the cluster port takes only mutual TLS) every 100 ms and
 //! keeps what each answered, when. From it the drill tells whether a leader existed at a moment — some manager that
 //! was not killed or frozen then, answering `Leader` in the highest term anyone had reported — and when the first
 //! leader appeared after a moment, which is where a command's latency is counted from when it was sent while there
@@ -38,7 +39,7 @@ pub struct LeaderWatch {
 }
 
 impl LeaderWatch {
-    /// Starts polling `addrs[i]` as member `i` (the managers are members 0..addrs.len()).
+    /// Starts polling the control API at `addrs[i]` as member `i` (the managers are members 0..addrs.len()).
     pub fn start(addrs: &[String], journal: Arc<Journal>) -> LeaderWatch {
         let stop = Arc::new(AtomicBool::new(false));
         let observations = Arc::new(Mutex::new(vec![Vec::new(); addrs.len()]));

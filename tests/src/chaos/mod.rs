@@ -61,7 +61,8 @@ pub fn run(config: &ChaosConfig) -> ChaosReport {
     let args: Vec<&str> = config.daemon_args.iter().map(String::as_str).collect();
     let cluster = ChaosCluster::form(&config.name, config.net, config.port, &args, journal.clone());
     journal.note(&format!("cluster formed on {} (data in {})", cluster.addrs.join(" "), cluster.dir.display()));
-    let watch = LeaderWatch::start(&cluster.addrs[..cluster::MANAGERS], journal.clone());
+    let control_addrs = cluster.control_addrs(cluster::MANAGERS);
+    let watch = LeaderWatch::start(&control_addrs, journal.clone());
     let sampler = SlotSampler::start(journal.clone());
     let mut drill = drill::Drill::new(cluster, journal.clone(), config.daemon_args.clone(), watch, sampler);
     drill.create_services();

@@ -1,0 +1,72 @@
+//! The managers' certificate authority at work: certificates for nodes joining with a token and for nodes whose
+//! role the store changed (`node promote` / `node demote`), issued on the leader from the cluster's root CA.
+//! Invariants: a certificate names the node id the issuer chose (a joining node) or the caller's own (a renewal —
+//! a worker may renew only itself), and the role the token or the store gives, never one the request asks for; the
+//! root's private key goes only to a node whose new certificate is a manager's.
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use swarm_core::NodeRole;
+
+use super::access::Admitted;
+use super::api::{IssuedCertificate, RenewRequest, PATH_CA_RENEW};
+use super::Manager;
+use crate::clock::wall_clock_now;
+use crate::http::Reply;
+use crate::tls::ca::NODE_CERT_VALIDITY;
+use crate::tls::identity::{certificate_pem, pem_block};
+
+/// The PEM tag of a PKCS#8 private key.
+pub const PRIVATE_KEY_PEM_TAG: &str = "PRIVATE KEY";
+/// The PEM tag of a certificate signing request.
+pub const CSR_PEM_TAG: &str = "CERTIFICATE REQUEST";
+
+impl Manager {
+    /// A certificate for the key of `csr_pem`, naming `node_id` in `role` in this cluster; a refusal names what is
+    /// wrong with the request.
+    pub(super) fn issue_certificate(
+        &self,
+        csr_pem: &str,
+        node_id: &str,
+        role: NodeRole,
+    ) -> Result<IssuedCertificate, Reply> {
+        let Some(ca) = &self.config.ca else {
+            return Err(Reply::error(StatusCode::SERVICE_UNAVAILABLE, "this manager holds no certificate authority"));
+        };
+        let Some(cluster_id) = self.state.read(|store| store.cluster().map(|c| c.id.clone())) else {
+            return Err(Reply::error(StatusCode::SERVICE_UNAVAILABLE, crate::propose::NO_LEADER_MESSAGE));
+        };
+        let csr = pem_block(csr_pem, CSR_PEM_TAG, "certificate signing request")
+            .map_err(|error| Reply::error(StatusCode::BAD_REQUEST, error.to_string()))?;
+        let cert = ca
+            .issue(&csr, node_id, role, &cluster_id, wall_clock_now(), NODE_CERT_VALIDITY)
+            .map_err(|error| Reply::error(StatusCode::BAD_REQUEST, error.to_string()))?;
+        let ca_key_pem = (role == NodeRole::Manager)
+            .then(|| pem::encode(&pem::Pem::new(PRIVATE_KEY_PEM_TAG, ca.key_pkcs8().to_vec())));
+        tracing::info!(node = %node_id, ?role, "issued a node certificate");
+        Ok(IssuedCertificate {
+            node_id: node_id.to_string(),
+            role,
+            cert_pem: certificate_pem(&cert),
+            root_pem: certificate_pem(ca.cert_der()),
+            ca_key_pem,
+        })
+    }
+
+    /// A new certificate for the caller's own node, in the role the store wants it in (served by the leader).
+    pub(super) async fn renew(&self, admitted: &Admitted, request: RenewRequest, body: Bytes) -> Reply {
+        if !admitted.may_act_for(&request.node_id) {
+            return admitted.refuse_acting_for(&request.node_id);
+        }
+        if !self.is_leader() {
+            return self.relay_to_leader(PATH_CA_RENEW, body).await;
+        }
+        let Some(role) = self.state.read(|store| store.node(&request.node_id).map(|node| node.spec.role)) else {
+            return Reply::error(StatusCode::NOT_FOUND, format!("node {} not found", request.node_id));
+        };
+        match self.issue_certificate(&request.csr_pem, &request.node_id, role) {
+            Ok(issued) => Reply::json(StatusCode::OK, &issued),
+            Err(refusal) => refusal,
+        }
+    }
+}
