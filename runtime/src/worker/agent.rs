@@ -229,6 +229,17 @@ impl Suspects {
     fn answered(&self, addr: &str) {
         self.0.lock().expect("suspects mutex").remove(addr);
     }
+
+    /// When every manager is a suspect: the one whose suspicion ends first, that is, the one that failed longest
+    /// ago. A live leader that could not commit for a while (its quorum frozen) times out calls that wait for a
+    /// commit, but it fails less often than a frozen or dead manager, which every call finds silent anew; trying
+    /// managers in plain rotation instead sent the heartbeats to the silent ones, and the leader marked the node
+    /// down once its quorum returned (simulator, orchestration campaign seed 328 after mutual TLS made new
+    /// connections a round trip slower).
+    fn least_suspect(&self, addrs: impl Iterator<Item = (usize, String)>) -> Option<usize> {
+        let suspects = self.0.lock().expect("suspects mutex");
+        addrs.min_by_key(|(_, addr)| suspects.get(addr).copied()).map(|(index, _)| index)
+    }
 }
 
 /// A client for dispatcher calls that moves to the next manager when one cannot be reached, passing over the
@@ -277,6 +288,10 @@ impl ManagerLink {
         let index = (0..count)
             .map(|offset| (self.next + offset) % count)
             .find(|index| !self.suspects.is_suspect(self.clients[*index].addr(), now))
+            .or_else(|| {
+                let in_order = (0..count).map(|offset| (self.next + offset) % count);
+                self.suspects.least_suspect(in_order.map(|index| (index, self.clients[index].addr().to_string())))
+            })
             .unwrap_or(self.next % count);
         self.next = index;
         let client = &mut self.clients[index];
