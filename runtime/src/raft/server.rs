@@ -5,8 +5,10 @@
 //! a hole in its log — a body that does not decode, or append entries that do not follow on from
 //! `prev_log_id`, is a 400 naming the endpoint.
 
-use openraft::error::RaftError;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest};
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+};
 use openraft::RaftLogId;
 
 use super::election_timer::ElectionTimer;
@@ -50,8 +52,14 @@ pub async fn serve(raft: &Raft, timer: &ElectionTimer, path: &str, body: &[u8]) 
             }
             Err(e) => Reply::malformed(path, e),
         },
-        PATH_SNAPSHOT => match postcard::from_bytes(body) {
+        PATH_SNAPSHOT => match postcard::from_bytes::<InstallSnapshotRequest<TypeConfig>>(body) {
             Ok(request) => {
+                if let Some(newer) = timer.newer_snapshot_sender(&request.vote) {
+                    // Told of the newer leader, the deposed one's stream ends (`HigherVote`).
+                    let told: Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> =
+                        Ok(InstallSnapshotResponse { vote: newer });
+                    return Reply::postcard(&told);
+                }
                 let response = raft.install_snapshot(request).await;
                 if response.is_ok() {
                     timer.heard_from_leader();
