@@ -12,6 +12,8 @@
 //! runs no task against straight to the task, and how long a killed task stays in the mesh.
 //! Stack (`stack.rs`): `stack deploy` of 20 services on a one-node swarm until all run, beside the same services
 //! created one by one with `service create -d`.
+//! Security (`security.rs`): three managers in this process, the commit rate over plain HTTP against the same over
+//! mutual TLS; and how long a worker's `swarm join` takes until the manager sees it ready.
 //! Prints `RESULT <name>=<value> <unit>` lines. Usage: `bench [FILTER]` runs the figures whose names contain
 //! FILTER; `bench overlay` runs all the overlay figures.
 
@@ -19,6 +21,8 @@
 mod mesh;
 #[path = "bench/overlay.rs"]
 mod overlay;
+#[path = "bench/security.rs"]
+mod security;
 #[path = "bench/stack.rs"]
 mod stack;
 
@@ -45,6 +49,9 @@ fn main() {
     .any(|n| wanted(n))
     {
         raft_loopback(&wanted);
+    }
+    if security::FIGURES.iter().any(|n| wanted(n)) {
+        security::run(&wanted);
     }
     if ["create50_seconds", "swarm_create50_seconds", "create50_ratio_vs_swarm"].iter().any(|n| wanted(n)) {
         create50();
@@ -194,7 +201,7 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-async fn drive(leader: &str, proposers: usize, tls: Option<ClientTls>) -> (u64, Vec<Duration>) {
+pub(crate) async fn drive(leader: &str, proposers: usize, tls: Option<ClientTls>) -> (u64, Vec<Duration>) {
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + RUN;
     let mut tasks = Vec::new();
