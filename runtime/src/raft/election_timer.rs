@@ -92,10 +92,14 @@ impl ElectionTimer {
     /// under way has not moved yet; a deposed leader's stream, still running, and the new leader's then restart each
     /// other's transfer forever, and the follower, hearing chunks, never stands for election either (simulator,
     /// Raft campaign seed 154).
+    /// Terms alone are compared: two leaders' votes of one term cannot both be committed, and comparing such a pair
+    /// with `Vote`'s own order would panic inside openraft, so a peer sending one must not reach it.
     pub fn newer_snapshot_sender(&self, vote: &openraft::Vote<NodeId>) -> Option<openraft::Vote<NodeId>> {
-        let mut newest = self.newest_snapshot_vote.lock().expect("snapshot vote mutex");
+        let mut newest = self.newest_snapshot_vote.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let term = vote.leader_id().get_term();
         match &*newest {
-            Some(seen) if seen > vote => Some(*seen),
+            Some(seen) if seen.leader_id().get_term() > term => Some(*seen),
+            Some(seen) if seen.leader_id().get_term() == term => None,
             _ => {
                 *newest = Some(*vote);
                 None
