@@ -516,10 +516,15 @@ where
         .await;
 }
 
+/// The largest body accepted from a caller without a certificate (a join request is a few KiB): it may only join,
+/// so it may not make a manager hold `BODY_BYTES_MAX` either.
+const ANONYMOUS_BODY_BYTES_MAX: usize = 64 * 1024;
+
 async fn route(handler: Handler, caller: Caller, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let reply = match Limited::new(request.into_body(), BODY_BYTES_MAX).collect().await {
+    let limit = if caller == Caller::Anonymous { ANONYMOUS_BODY_BYTES_MAX } else { BODY_BYTES_MAX };
+    let reply = match Limited::new(request.into_body(), limit).collect().await {
         Ok(collected) => handler(caller, method, path, collected.to_bytes()).await,
         Err(error) => Reply::error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body rejected: {error}")),
     };

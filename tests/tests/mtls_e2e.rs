@@ -223,6 +223,11 @@ fn the_cluster_port_takes_only_this_swarms_certificates_and_roles() {
         assert!(message.contains(expected), "{message}");
     }
 
+    // Without a certificate a body may not be large either: a join needs a few KiB.
+    let (status, _) =
+        refused(block_on(anonymous.post("/cluster/join", vec![b'x'; 100 * 1024], Duration::from_secs(10))));
+    assert_eq!(status, 413, "an anonymous body over 64 KiB is refused");
+
     // A manager token with a Raft id but no certificate does not add a voter.
     let manager_token = m1.join_token("manager");
     let body =

@@ -461,7 +461,10 @@ impl Daemon {
                     return Err(forget(refusal));
                 }
                 file.managers = manager.status().voters.into_values().collect();
-                file.save(&self.data).map_err(Refusal::internal)?;
+                if let Err(error) = file.save(&self.data) {
+                    manager.shutdown().await;
+                    return Err(forget(Refusal::internal(error)));
+                }
                 let agent = self.start_agent(&file, Some(&manager), &tls).await;
                 Membership::Manager { manager, agent, file: file.clone(), tls }
             }

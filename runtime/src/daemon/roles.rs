@@ -85,8 +85,8 @@ impl Daemon {
             self.renew_certificate(&tls, &node_id, &managers).await?;
         }
         match (role, reply.wanted) {
-            (NodeRole::Manager, NodeRole::Worker) if !reply.voter => self.become_worker(reply.managers).await,
-            (NodeRole::Worker, NodeRole::Manager) => self.become_manager().await,
+            (NodeRole::Manager, NodeRole::Worker) if !reply.voter => self.become_worker(&tls, reply.managers).await,
+            (NodeRole::Worker, NodeRole::Manager) => self.become_manager(&tls).await,
             _ => Ok(()),
         }
     }
@@ -149,9 +149,14 @@ impl Daemon {
     }
 
     /// A demoted manager: stops Raft and its agent, forgets its Raft data, and runs on as a worker.
-    async fn become_worker(self: &Arc<Self>, managers: Vec<String>) -> Result<(), DaemonError> {
+    /// `asked_as`: the identity the role was asked with; another membership meanwhile (a `leave`, a `join`) is left
+    /// alone.
+    async fn become_worker(self: &Arc<Self>, asked_as: &TlsHandle, managers: Vec<String>) -> Result<(), DaemonError> {
         let mut membership = self.membership.lock().await;
         let Membership::Manager { manager, agent, file, tls } = &mut *membership else { return Ok(()) };
+        if !tls.same_as(asked_as) {
+            return Ok(());
+        }
         if let Some(agent) = agent.take() {
             agent.shutdown();
         }
@@ -170,11 +175,15 @@ impl Daemon {
 
     /// A promoted worker: starts Raft on its cluster address and asks the leader to add it to the voters. It needs
     /// its manager certificate first (`renew_certificate`).
-    async fn become_manager(self: &Arc<Self>) -> Result<(), DaemonError> {
+    async fn become_manager(self: &Arc<Self>, asked_as: &TlsHandle) -> Result<(), DaemonError> {
         let mut membership = self.membership.lock().await;
         let Membership::Worker { agent, server, file, tls } = &mut *membership else { return Ok(()) };
+        if !tls.same_as(asked_as) {
+            return Ok(());
+        }
         let (identity, ca) = CertFiles::open(&self.config.data_dir)?.load()?;
-        if identity.role() != NodeRole::Manager || ca.is_none() {
+        // What Raft will use is the identity in memory; the file must hold the same, with the CA's key.
+        if identity.role() != NodeRole::Manager || ca.is_none() || identity.cert_der() != tls.identity().cert_der() {
             return Err(DaemonError::Renewal("no manager certificate yet; staying a worker".to_string()));
         }
         let mut file = file.clone();
