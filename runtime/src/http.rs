@@ -327,7 +327,7 @@ where
 /// A TLS failure in words: rustls's own error when there is one (a bad certificate, an alert from the peer), our
 /// verifier's message as it wrote it.
 fn handshake_reason(error: &std::io::Error) -> String {
-    match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    match rustls_error(error) {
         Some(rustls::Error::General(message)) => message.clone(),
         Some(tls) => tls.to_string(),
         None => error.to_string(),
@@ -468,12 +468,17 @@ async fn serve_tls_connection<S>(
 /// Whether a failed handshake was TLS refusing the peer (not TLS at all, a bad certificate, an alert), rather than
 /// the connection ending under it.
 fn is_tls_refusal(error: &std::io::Error) -> bool {
-    error.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+    rustls_error(error).is_some()
+}
+
+/// The rustls error inside an I/O error of a TLS stream, if that is what ended it.
+fn rustls_error(error: &std::io::Error) -> Option<&rustls::Error> {
+    error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 /// Why a TLS handshake failed, in words an operator reading the log understands.
 fn refusal_reason(error: &std::io::Error) -> String {
-    match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    match rustls_error(error) {
         Some(rustls::Error::InvalidMessage(_)) => {
             "not TLS (plain HTTP? every connection to the cluster port must use mutual TLS)".to_string()
         }

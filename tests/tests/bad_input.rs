@@ -171,9 +171,7 @@ fn bad_flags_and_damaged_data_dir_fail_with_clear_errors() {
     let (ok, stderr) = run(&start);
     assert!(!ok);
     assert!(stderr.contains("certificates/swarm-node.pem: missing"), "{stderr}");
-    let now = swarm_core::Timestamp(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64,
-    );
+    let now = swarm_runtime::clock::wall_clock_now();
     let root = RootCa::create("c1", now, fresh_key_pkcs8().unwrap()).unwrap();
     let identity =
         root.issue_identity(fresh_key_pkcs8().unwrap(), "n1", swarm_core::NodeRole::Manager, "c1", now).unwrap();

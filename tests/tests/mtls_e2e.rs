@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swarm_core::{NodeRole, Timestamp};
+use swarm_runtime::clock::wall_clock_now;
 use swarm_runtime::daemon::cert_files::CertFiles;
 use swarm_runtime::dispatcher::api::{DispatcherError, SessionRef, SessionReply, SessionRequest};
 use swarm_runtime::http::{CallError, HttpClient};
@@ -18,10 +19,6 @@ use swarm_runtime::tls::{ClientTls, RootCa, TlsHandle};
 use swarm_tests::{block_on, node_id_of, scratch_dir, wait_for, Daemon, Role};
 
 const FORM: Duration = Duration::from_secs(60);
-
-fn now() -> Timestamp {
-    Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64)
-}
 
 /// The HTTP status and body text of a call that must fail with a status.
 fn refused<T: std::fmt::Debug>(result: Result<T, CallError>) -> (u16, String) {
@@ -125,14 +122,14 @@ fn the_cluster_port_takes_only_this_swarms_certificates_and_roles() {
     raw_exchange(manager_addr, &noise);
 
     // A certificate of another root, presented by a client that trusts this swarm's root: refused.
-    let foreign_root = RootCa::create("elsewhere", now(), fresh_key_pkcs8().unwrap()).unwrap();
+    let foreign_root = RootCa::create("elsewhere", wall_clock_now(), fresh_key_pkcs8().unwrap()).unwrap();
     let foreign = foreign_root
         .issue_identity(
             fresh_key_pkcs8().unwrap(),
             &manager_id,
             NodeRole::Manager,
             manager_identity.cluster_id(),
-            now(),
+            wall_clock_now(),
         )
         .unwrap();
     let chain = vec![foreign.cert_der().to_vec(), foreign_root.cert_der().to_vec()];
@@ -145,7 +142,7 @@ fn the_cluster_port_takes_only_this_swarms_certificates_and_roles() {
     let expired_cert = {
         let key = fresh_key_pkcs8().unwrap();
         let csr = swarm_runtime::tls::identity::signing_request(&key).unwrap();
-        let long_ago = Timestamp(now().0 - 10 * 24 * 3600 * 1000);
+        let long_ago = Timestamp(wall_clock_now().0 - 10 * 24 * 3600 * 1000);
         let cert = ca
             .issue(
                 &csr,
