@@ -24,27 +24,28 @@ pub mod store;
 
 pub use command::{Command, Proposal};
 pub use limits::{
-    Limit, BATCH_BYTES_BUDGET, BATCH_COMMANDS_MAX, ID_LEN_MAX, LABELS_MAX, LABEL_KEY_LEN_MAX, LABEL_VALUE_LEN_MAX,
-    LIST_LEN_MAX, NAME_LEN_MAX, OPTIONS_MAX, REMOVED_NODES_MAX, REPLICAS_MAX, SERVICE_SPEC_HISTORY_MAX,
-    TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
+    Limit, BATCH_BYTES_BUDGET, BATCH_COMMANDS_MAX, FILE_DATA_MAX, FILE_OBJECTS_MAX, ID_LEN_MAX, LABELS_MAX,
+    LABEL_KEY_LEN_MAX, LABEL_VALUE_LEN_MAX, LIST_LEN_MAX, NAME_LEN_MAX, OPTIONS_MAX, REMOVED_NODES_MAX, REPLICAS_MAX,
+    SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
 };
 pub use model::{
-    Cluster, ClusterSettings, EngineDescription, IpamConfig, JoinTokens, ManagerStatus, Network, NetworkAllocation,
-    NetworkAttachment, NetworkSpec, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus,
-    NodeTunnel, ObjectKind, Reachability, RemovedNode, Service, Task, TaskState, TaskStatus, Timestamp, TunnelKey,
-    UpdateState, UpdateStatus, Version, VirtualIp,
+    Cluster, ClusterSettings, Config, ConfigSpec, EngineDescription, IpamConfig, JoinTokens, ManagerStatus, Network,
+    NetworkAllocation, NetworkAttachment, NetworkSpec, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec,
+    NodeState, NodeStatus, NodeTunnel, ObjectKind, Reachability, RemovedNode, SealedData, Secret, SecretSpec, Service,
+    Task, TaskState, TaskStatus, Timestamp, TunnelKey, UpdateState, UpdateStatus, Version, VirtualIp,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};
 pub use snapshot::{
-    deserialize_proposals_v5, serialize_proposals_v5, DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION,
+    deserialize_proposals_v6, serialize_proposals_v6, DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION,
     PROPOSAL_FORMAT_VERSION_PREVIOUS, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_PREVIOUS,
 };
 pub use spec::{
-    Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, DnsConfig, EndpointSpec,
-    FailureAction, FailureRatio, HealthConfig, LogDriver, Mount, MountProblem, MountType, NetworkAttachmentConfig,
-    Placement, PlacementPreference, Platform, PortConfig, PortProtocol, PreferenceProblem, PublishMode, ResolutionMode,
-    ResourceRequirements, Resources, RestartCondition, RestartPolicy, ServiceMode, ServiceSpec, SpecError, TaskSpec,
-    TmpfsOptions, Ulimit, UnknownKeyword, UpdateConfig, UpdateOrder, DYNAMIC_PORTS,
+    ConfigReference, Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, DnsConfig,
+    EndpointSpec, FailureAction, FailureRatio, FileKind, FileTarget, HealthConfig, LogDriver, Mount, MountProblem,
+    MountType, NetworkAttachmentConfig, Placement, PlacementPreference, Platform, PortConfig, PortProtocol,
+    PreferenceProblem, PublishMode, ResolutionMode, ResourceRequirements, Resources, RestartCondition, RestartPolicy,
+    SecretReference, ServiceMode, ServiceSpec, SpecError, TaskSpec, TmpfsOptions, Ulimit, UnknownKeyword, UpdateConfig,
+    UpdateOrder, DYNAMIC_PORTS,
 };
 pub use store::{Outcome, Rejection, Store, MANUAL_ROLLBACK_MESSAGE};

@@ -42,6 +42,11 @@ pub const SERVICE_SPEC_HISTORY_MAX: usize = 5;
 /// every agent receives the whole list with its assignments, so it stays small (about 26 KiB at the bound).
 pub const REMOVED_NODES_MAX: usize = 1_000;
 
+/// Largest secret or config value, in bytes: Docker's 500 KiB.
+pub const FILE_DATA_MAX: usize = 500 * 1024;
+/// Most secrets, and most configs, the store holds (each up to `FILE_DATA_MAX`, so snapshots stay bounded).
+pub const FILE_OBJECTS_MAX: usize = 1_000;
+
 /// Which limit a command exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Limit {
@@ -58,6 +63,9 @@ pub enum Limit {
     /// Appended last: `Limit` travels postcard-encoded inside forwarded rejections, so a variant's index is wire
     /// format between managers of different builds.
     Options,
+    /// Appended after `Options`, for the same reason.
+    FileData,
+    FileObjects,
 }
 
 impl Limit {
@@ -75,6 +83,8 @@ impl Limit {
             Limit::Replicas => REPLICAS_MAX,
             Limit::TasksPerBatch => TASKS_PER_BATCH_MAX as u64,
             Limit::BatchCommands => BATCH_COMMANDS_MAX as u64,
+            Limit::FileData => FILE_DATA_MAX as u64,
+            Limit::FileObjects => FILE_OBJECTS_MAX as u64,
         }
     }
 
@@ -91,6 +101,8 @@ impl Limit {
             Limit::Replicas => "number of replicas",
             Limit::TasksPerBatch => "number of tasks in one command",
             Limit::BatchCommands => "number of commands in one batch",
+            Limit::FileData => "data size in bytes",
+            Limit::FileObjects => "number of secrets or configs",
         }
     }
 }

@@ -288,15 +288,9 @@ fn options_survive_the_store_and_a_previous_format_snapshot_loads_without_them()
     assert_eq!(restored, store);
     assert_eq!(restored.service("s2").unwrap().spec, spec);
 
-    // Format 6 had none of the options: they load unset, and everything else as it was.
-    let upgraded = Store::decode_snapshot(&store.encode_snapshot_v6()).unwrap();
-    let mut without = spec.clone();
-    without.task_template.container_spec = ContainerSpec {
-        mounts: vec![Mount { kind: MountType::Tmpfs, target: "/run".into(), ..Mount::default() }],
-        ..ContainerSpec::image("nginx:1.27")
-    };
-    without.task_template.log_driver = None;
-    assert_eq!(upgraded.service("s2").unwrap().spec, without);
-    assert_eq!(upgraded.task("t9").unwrap().spec, without.task_template);
+    // The previous format (8) holds every option: they load as they were.
+    let upgraded = Store::decode_snapshot(&store.encode_snapshot_previous_format()).unwrap();
+    assert_eq!(upgraded.service("s2").unwrap().spec, spec);
+    assert_eq!(upgraded.task("t9").unwrap().spec, spec.task_template);
     assert_eq!(upgraded.service("s1"), store.service("s1"));
 }

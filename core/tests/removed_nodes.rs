@@ -93,16 +93,22 @@ fn a_snapshot_in_which_a_removed_node_is_a_member_is_refused() {
         store.tasks().map(|t| (t.id.as_str(), t)).collect::<BTreeMap<_, _>>(),
         store.networks().map(|n| (n.id.as_str(), n)).collect::<BTreeMap<_, _>>(),
         vec![RemovedNode { id: "n1".into(), removed_at: Timestamp(T0) }],
+        BTreeMap::<String, ()>::new(),
+        BTreeMap::<String, ()>::new(),
+        BTreeMap::<String, ()>::new(),
     );
-    let mut bytes = vec![SNAPSHOT_FORMAT_VERSION_PREVIOUS];
+    let mut bytes = vec![SNAPSHOT_FORMAT_VERSION];
     bytes.extend(postcard::to_stdvec(&body).unwrap());
     match Store::decode_snapshot(&bytes) {
         Err(DecodeError::Inconsistent { reason }) => assert!(reason.contains("n1"), "{reason}"),
         other => panic!("expected an inconsistent snapshot, got {other:?}"),
     }
-    // The same body without the removal decodes to the store: the tuple is the previous format (7).
-    let mut bytes = vec![SNAPSHOT_FORMAT_VERSION_PREVIOUS];
-    bytes.extend(postcard::to_stdvec(&(body.0, body.1, body.2, body.3, body.4, Vec::<RemovedNode>::new())).unwrap());
+    // The same body without the removal decodes to the store: the tuple is today's format (9), its tunnel
+    // records, secrets and configs empty.
+    let mut bytes = vec![SNAPSHOT_FORMAT_VERSION];
+    let empty = BTreeMap::<String, ()>::new;
+    let without = (body.0, body.1, body.2, body.3, body.4, Vec::<RemovedNode>::new(), empty(), empty(), empty());
+    bytes.extend(postcard::to_stdvec(&without).unwrap());
     assert_eq!(Store::decode_snapshot(&bytes), Ok(store));
 }
 

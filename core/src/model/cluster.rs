@@ -16,6 +16,16 @@ pub struct Cluster {
     pub settings: ClusterSettings,
     /// The tokens `swarm join` presents; never shown by reads (`join-token` asks for them on purpose).
     pub join_tokens: JoinTokens,
+    /// `swarm init --autolock` / `swarm update --autolock=true`: the key (`SWMKEY-1-…`) a restarted manager must
+    /// be given before it reads its keys; empty while autolock is off. Never shown by reads (`unlock-key` asks).
+    pub unlock_key: String,
+}
+
+impl Cluster {
+    /// Whether managers lock their keys with the unlock key.
+    pub fn autolock(&self) -> bool {
+        !self.unlock_key.is_empty()
+    }
 }
 
 /// Docker's join tokens, `SWMTKN-1-<cluster digest>-<secret>`: one for workers, one for managers. The digest part
@@ -79,6 +89,16 @@ pub struct ClusterSettings {
     pub default_subnet_prefix_len: u8,
     /// `swarm init --data-path-port`: the UDP port of VXLAN traffic between nodes (fixed at init).
     pub data_path_port: u16,
+    /// `swarm update --cert-expiry` (Docker's `CAConfig.NodeCertExpiry`): how long the node certificates the CA
+    /// issues from now on are valid; each renews between 50 % and 80 % of its life.
+    pub node_cert_expiry_ms: u64,
+}
+
+impl ClusterSettings {
+    /// `node_cert_expiry_ms` as a duration.
+    pub fn node_cert_validity(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.node_cert_expiry_ms)
+    }
 }
 
 /// Docker's default address pool, `10.0.0.0/8`.
@@ -87,6 +107,11 @@ pub const DEFAULT_ADDR_POOL: Ipv4Cidr = Ipv4Cidr::TEN_SLASH_EIGHT;
 pub const DEFAULT_SUBNET_PREFIX_LEN: u8 = 24;
 /// VXLAN's IANA port, Docker's default `--data-path-port`.
 pub const DEFAULT_DATA_PATH_PORT: u16 = 4789;
+
+/// Docker's default node certificate validity: 90 days.
+pub const DEFAULT_NODE_CERT_EXPIRY_MS: u64 = 90 * 24 * 3_600_000;
+/// SwarmKit's shortest node certificate validity: one hour.
+pub const NODE_CERT_EXPIRY_MIN_MS: u64 = 3_600_000;
 
 /// The default dispatcher heartbeat period (Docker: 5 s). See `liveness`.
 pub const DEFAULT_HEARTBEAT_PERIOD_MS: u64 = 1_000;
@@ -101,6 +126,7 @@ impl Default for ClusterSettings {
             default_addr_pools: vec![DEFAULT_ADDR_POOL],
             default_subnet_prefix_len: DEFAULT_SUBNET_PREFIX_LEN,
             data_path_port: DEFAULT_DATA_PATH_PORT,
+            node_cert_expiry_ms: DEFAULT_NODE_CERT_EXPIRY_MS,
         }
     }
 }

@@ -61,6 +61,8 @@ pub enum ObjectKind {
     Service,
     Task,
     Network,
+    Secret,
+    Config,
 }
 
 impl ObjectKind {
@@ -71,6 +73,8 @@ impl ObjectKind {
             ObjectKind::Service => "service",
             ObjectKind::Task => "task",
             ObjectKind::Network => "network",
+            ObjectKind::Secret => "secret",
+            ObjectKind::Config => "config",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The cluster's objects: cluster, nodes, services, tasks and networks, shaped after SwarmKit's API types so that
+//! The cluster's objects: cluster, nodes, services, tasks, networks, secrets and configs, shaped after SwarmKit's API types so that
 //! field names map one-to-one onto Docker's API JSON later (`ID`, `Version.Index`, `CreatedAt`, `Spec`, ...).
 //! This module only describes data; every change goes through `Store::apply`. The invariants it encodes in types:
 //! every stored object carries `version >= Version::INITIAL` and `created_at <= updated_at`, and `TaskState`'s
@@ -14,18 +14,23 @@ mod meta;
 mod network;
 mod node;
 mod node_matching;
+mod secret;
 mod service;
 mod task;
 mod tunnel;
 
 pub use cluster::{
     join_token, Cluster, ClusterSettings, JoinTokens, DEFAULT_DATA_PATH_PORT, DEFAULT_HEARTBEAT_PERIOD_MS,
+    DEFAULT_NODE_CERT_EXPIRY_MS, NODE_CERT_EXPIRY_MIN_MS,
 };
 pub use meta::{ObjectKind, Timestamp, Version};
 pub use network::{IpamConfig, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, VirtualIp};
 pub use node::{
     EngineDescription, ManagerStatus, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec, NodeState,
     NodeStatus, Reachability, RemovedNode,
+};
+pub use secret::{
+    check_file_object_name, Config, ConfigSpec, SealedData, Secret, SecretSpec, FILE_OBJECT_NAME_LEN_MAX,
 };
 pub use service::{Service, UpdateState, UpdateStatus};
 pub use task::{Task, TaskState, TaskStatus};

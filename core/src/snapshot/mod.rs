@@ -4,42 +4,43 @@
 //! any input: empty, truncated, unknown-version, malformed, trailing-byte or internally inconsistent input is a
 //! typed `DecodeError`. A snapshot of the previous format version still decodes (a manager restarted on a newer build
 //! loads what the older one wrote), and so does a batch of proposals of the previous format (the entries in a
-//! Raft log that the older build wrote).
+//! Raft log that the older build wrote): `v8` holds the shapes of snapshot format 8 and `proposal_v6` those of
+//! proposal format 6, each with its conversions to and from today's types.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::command::Proposal;
-use crate::model::{Cluster, Network, Node, NodeTunnel, RemovedNode, Service, Task};
+use crate::model::{Cluster, Config, Network, Node, NodeTunnel, RemovedNode, Secret, Service, Task};
 use crate::store::Store;
 
-mod proposal_v5;
-mod v6;
-pub use proposal_v5::{deserialize_proposals_v5, serialize_proposals_v5};
-use v6::SnapshotV6;
+mod proposal_v6;
+mod v8;
+pub use proposal_v6::{deserialize_proposals_v6, serialize_proposals_v6};
+use v8::SnapshotV8;
 
 /// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec/`). Version 3:
 /// `Service::spec_history` and `Service::update_status`, `Task::running_since`. Version 5: `Store::removed_nodes`.
 /// Version 6: overlay networks' allocations, services' virtual IPs, tasks' addresses, the address pools in the
 /// cluster settings. Version 7: the container options of the task template (stop signal, capabilities, sysctls,
 /// ulimits, hosts, DNS config, read-only root, init, tmpfs options, log driver). Version 8: the nodes' tunnel
-/// records (`Store::tunnels`). Versions 7 (`SnapshotV7`: no tunnel records) and 6 (`v6`) still decode; older ones
-/// do not.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 8;
-/// The previous snapshot format, which `Store::decode_snapshot` still reads.
-pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 7;
-/// The format before the previous one, which `Store::decode_snapshot` still reads too.
-const SNAPSHOT_FORMAT_VERSION_V6: u8 = 6;
+/// records (`Store::tunnels`). Version 9: secrets and configs, the spec's secret and config references, the
+/// cluster's node certificate expiry. Version 8 (`v8`) still decodes; older ones do not.
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 9;
+/// The previous snapshot format, which `Store::decode_snapshot` still reads (`v8`).
+pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 8;
 /// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec/`).
 /// Version 3: `Task::running_since` (in `CreateTasks`), `RollbackService` and `SetServiceUpdateStatus`.
 /// Version 5: network allocation (`AllocateTask`, `SetServiceVirtualIps`, `AttachNode`, the new spec fields).
 /// Version 6: the container options of the task template (as snapshot version 7); `SetNodeTunnel` was appended to
-/// it later, which leaves every entry written before decoding as it did.
-pub const PROPOSAL_FORMAT_VERSION: u8 = 6;
+/// it later, which leaves every entry written before decoding as it did. Version 7: secrets and configs
+/// (`CreateSecret`, `RemoveSecret`, `CreateConfig`, `RemoveConfig`), the spec's secret and config references, the
+/// cluster's node certificate expiry (as snapshot version 9).
+pub const PROPOSAL_FORMAT_VERSION: u8 = 7;
 /// The previous proposal format, which Raft log entries written by the previous build still carry
-/// (`deserialize_proposals_v5`).
-pub const PROPOSAL_FORMAT_VERSION_PREVIOUS: u8 = 5;
+/// (`deserialize_proposals_v6`).
+pub const PROPOSAL_FORMAT_VERSION_PREVIOUS: u8 = 6;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -68,36 +69,12 @@ struct SnapshotRef<'a> {
     networks: &'a BTreeMap<String, Network>,
     removed_nodes: &'a Vec<RemovedNode>,
     tunnels: &'a BTreeMap<String, NodeTunnel>,
+    secrets: &'a BTreeMap<String, Secret>,
+    configs: &'a BTreeMap<String, Config>,
 }
 
-/// Snapshot format 7: today's objects, before the nodes' tunnel records.
-#[derive(Serialize, Deserialize)]
-struct SnapshotV7 {
-    cluster: Option<Cluster>,
-    nodes: BTreeMap<String, Node>,
-    services: BTreeMap<String, Service>,
-    tasks: BTreeMap<String, Task>,
-    networks: BTreeMap<String, Network>,
-    removed_nodes: Vec<RemovedNode>,
-}
-
-#[derive(Deserialize)]
-struct SnapshotOwned {
-    cluster: Option<Cluster>,
-    nodes: BTreeMap<String, Node>,
-    services: BTreeMap<String, Service>,
-    tasks: BTreeMap<String, Task>,
-    networks: BTreeMap<String, Network>,
-    removed_nodes: Vec<RemovedNode>,
-    tunnels: BTreeMap<String, NodeTunnel>,
-}
-
-impl SnapshotV7 {
-    fn upgrade(self) -> SnapshotOwned {
-        let SnapshotV7 { cluster, nodes, services, tasks, networks, removed_nodes } = self;
-        SnapshotOwned { cluster, nodes, services, tasks, networks, removed_nodes, tunnels: BTreeMap::new() }
-    }
-}
+/// Today's snapshot body, decoded.
+use crate::store::StoreParts as SnapshotOwned;
 
 fn encode<T: Serialize>(format_version: u8, value: &T) -> Vec<u8> {
     let mut bytes = vec![format_version];
@@ -133,6 +110,8 @@ impl Store {
             networks: &self.networks,
             removed_nodes: &self.removed_nodes,
             tunnels: &self.tunnels,
+            secrets: &self.secrets,
+            configs: &self.configs,
         };
         encode(SNAPSHOT_FORMAT_VERSION, &snapshot)
     }
@@ -140,54 +119,20 @@ impl Store {
     /// This store in the previous snapshot format (what the previous build wrote), for tests of the upgrade path.
     #[doc(hidden)]
     pub fn encode_snapshot_previous_format(&self) -> Vec<u8> {
-        let v7 = SnapshotV7 {
-            cluster: self.cluster.clone(),
-            nodes: self.nodes.clone(),
-            services: self.services.clone(),
-            tasks: self.tasks.clone(),
-            networks: self.networks.clone(),
-            removed_nodes: self.removed_nodes.clone(),
-        };
-        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &v7)
-    }
-
-    /// This store in snapshot format 6 (two builds back), for tests of the upgrade path.
-    #[doc(hidden)]
-    pub fn encode_snapshot_v6(&self) -> Vec<u8> {
-        let v6 = SnapshotV6::downgrade(
-            self.cluster.as_ref(),
-            &self.nodes,
-            &self.services,
-            &self.tasks,
-            &self.networks,
-            &self.removed_nodes,
-        );
-        encode(SNAPSHOT_FORMAT_VERSION_V6, &v6)
+        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &SnapshotV8::downgrade(self))
     }
 
     /// The inverse of `encode_snapshot`. Rebuilds the derived indexes and rejects a store that breaks an
     /// invariant (`DecodeError::Inconsistent`) instead of panicking later.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Store, SnapshotError> {
         let parts: SnapshotOwned = match bytes.first() {
-            Some(&SNAPSHOT_FORMAT_VERSION_V6) => {
-                let v6: SnapshotV6 = decode(SNAPSHOT_FORMAT_VERSION_V6, bytes)?;
-                v6.upgrade()
-            }
             Some(&SNAPSHOT_FORMAT_VERSION_PREVIOUS) => {
-                let v7: SnapshotV7 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
-                v7.upgrade()
+                let v8: SnapshotV8 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+                v8.upgrade()
             }
             _ => decode(SNAPSHOT_FORMAT_VERSION, bytes)?,
         };
-        let store = Store::from_parts(
-            parts.cluster,
-            parts.nodes,
-            parts.services,
-            parts.tasks,
-            parts.networks,
-            parts.removed_nodes,
-            parts.tunnels,
-        );
+        let store = Store::from_parts(parts);
         match store.invariant_violation() {
             Some(reason) => Err(DecodeError::Inconsistent { reason }),
             None => Ok(store),

@@ -103,6 +103,14 @@ pub enum SpecError {
     InvalidDnsSearch { domain: String },
     #[error("ContainerSpec: invalid DNS option {option:?}")]
     InvalidDnsOption { option: String },
+    /// A `--secret`/`--config` value that does not parse (Docker's CSV field errors).
+    #[error("invalid argument \"{value}\" for --{kind}: {reason}")]
+    InvalidFileFlag { kind: String, value: String, reason: String },
+    /// A secret or config reference whose file target is not one a container can have.
+    #[error("ContainerSpec: {kind} \"{object}\": {reason}")]
+    InvalidFileReference { kind: String, object: String, reason: String },
+    #[error("ContainerSpec: duplicate secret or config target {target} not allowed")]
+    DuplicateFileTarget { target: String },
 }
 
 /// What is wrong with a placement constraint.

@@ -7,13 +7,14 @@
 //!
 //! The spec is the ground the stored objects stand on: it depends on no stored object, only on the named limits.
 //! Its rooms, from the ground up: `units`, `keywords` (Docker's keyword settings), `error`, `image`, `placement`,
-//! `endpoint`, `update`, `container_options` (stop signal, capabilities, sysctls, ulimits, hosts, DNS, log driver,
+//! `endpoint`, `update`, `files` (secret and config references), `container_options` (stop signal, capabilities, sysctls, ulimits, hosts, DNS, log driver,
 //! and the conversions every producer of a spec shares), `task` (the task template) and `service` (the spec and its
 //! one validation).
 
 mod container_options;
 mod endpoint;
 mod error;
+mod files;
 mod image;
 mod keywords;
 mod placement;
@@ -28,6 +29,9 @@ pub use container_options::{
 };
 pub use endpoint::{EndpointSpec, PortConfig, DYNAMIC_PORTS};
 pub use error::{ConstraintProblem, MountProblem, PreferenceProblem, SpecError};
+pub use files::{
+    validate_file_references, ConfigReference, FileKind, FileTarget, SecretReference, DEFAULT_FILE_MODE, SECRETS_DIR,
+};
 pub use image::validate_image;
 pub use keywords::{
     FailureAction, MountType, PortProtocol, PublishMode, ResolutionMode, RestartCondition, UnknownKeyword, UpdateOrder,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::container_options::{validate_options, DnsConfig, LogDriver, Ulimit};
 use super::error::{MountProblem, SpecError};
+use super::files::{validate_file_references, ConfigReference, SecretReference};
 use super::image::validate_image;
 use super::keywords::{MountType, RestartCondition};
 use super::placement::Placement;
@@ -113,6 +114,10 @@ pub struct ContainerSpec {
     pub hosts: Vec<String>,
     /// Docker's `DNSConfig` (`--dns`, `--dns-search`, `--dns-option`).
     pub dns_config: DnsConfig,
+    /// Docker's `Secrets` (`--secret`): files under `/run/secrets` from a tmpfs, never on the node's disk.
+    pub secrets: Vec<SecretReference>,
+    /// Docker's `Configs` (`--config`): files at their target paths.
+    pub configs: Vec<ConfigReference>,
 }
 
 impl Default for ContainerSpec {
@@ -138,6 +143,8 @@ impl Default for ContainerSpec {
             ulimits: Vec::new(),
             hosts: Vec::new(),
             dns_config: DnsConfig::default(),
+            secrets: Vec::new(),
+            configs: Vec::new(),
         }
     }
 }
@@ -168,7 +175,8 @@ impl ContainerSpec {
             &self.ulimits,
             &self.hosts,
             &self.dns_config,
-        )
+        )?;
+        validate_file_references(&self.secrets, &self.configs)
     }
 }
 

@@ -417,6 +417,10 @@ fn spec_error(loaded: &Loaded, name: &str, error: SpecError) -> StackError {
         SpecError::InvalidHostsEntry { .. } => "extra_hosts",
         SpecError::InvalidNameserver { .. } => "dns",
         SpecError::InvalidDnsSearch { .. } | SpecError::InvalidDnsOption { .. } => "dns_search",
+        // Stacks do not carry secrets or configs yet (`unsupported`); were they to, these are their keys' errors.
+        SpecError::InvalidFileFlag { .. }
+        | SpecError::InvalidFileReference { .. }
+        | SpecError::DuplicateFileTarget { .. } => "secrets",
         SpecError::NameRequired
         | SpecError::InvalidName { .. }
         | SpecError::NameTooLong { .. }

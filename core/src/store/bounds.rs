@@ -8,11 +8,14 @@ use std::collections::BTreeMap;
 
 use super::outcome::Rejection;
 use crate::limits::Limit;
+use crate::limits::FILE_DATA_MAX;
+use crate::model::NODE_CERT_EXPIRY_MIN_MS;
+use crate::model::{check_file_object_name, FILE_OBJECT_NAME_LEN_MAX};
 use crate::model::{
     ClusterSettings, ManagerStatus, NetworkSpec, NodeDescription, NodeSpec, NodeStatus, ObjectKind, ServiceMode,
     ServiceSpec, TaskSpec, TaskStatus, UpdateStatus,
 };
-use crate::spec::PlacementPreference;
+use crate::spec::{FileTarget, PlacementPreference};
 
 /// Rejects a length above `limit.max()`.
 pub(super) fn check_len(limit: Limit, len: usize) -> Result<(), Rejection> {
@@ -113,6 +116,12 @@ pub(super) fn check_settings(settings: &ClusterSettings) -> Result<(), Rejection
     if settings.snapshot_interval_entries == 0 {
         return Err(Rejection::InvalidSettings { reason: "snapshot interval must be positive".to_string() });
     }
+    if settings.node_cert_expiry_ms < NODE_CERT_EXPIRY_MIN_MS {
+        // SwarmKit's words (its minimum is one hour).
+        return Err(Rejection::InvalidSettings {
+            reason: format!("node certificate expiry must be at least 1h0m0s, not {} ms", settings.node_cert_expiry_ms),
+        });
+    }
     check_address_pools(settings)
 }
 
@@ -210,6 +219,18 @@ pub(super) fn check_task_spec(spec: &TaskSpec) -> Result<(), Rejection> {
     check_list(&container.dns_config.nameservers)?;
     check_list(&container.dns_config.search)?;
     check_list(&container.dns_config.options)?;
+    check_len(Limit::ListLength, container.secrets.len())?;
+    for secret in &container.secrets {
+        check_text(&secret.secret_id)?;
+        check_text(&secret.secret_name)?;
+        check_file_target(&secret.file)?;
+    }
+    check_len(Limit::ListLength, container.configs.len())?;
+    for config in &container.configs {
+        check_text(&config.config_id)?;
+        check_text(&config.config_name)?;
+        check_file_target(&config.file)?;
+    }
     if let Some(log_driver) = &spec.log_driver {
         check_text(&log_driver.name)?;
         check_options(&log_driver.options)?;
@@ -232,6 +253,42 @@ pub(super) fn check_task_spec(spec: &TaskSpec) -> Result<(), Rejection> {
     }
     Ok(())
 }
+
+fn check_file_target(file: &FileTarget) -> Result<(), Rejection> {
+    check_text(&file.name)?;
+    check_text(&file.uid)?;
+    check_text(&file.gid)
+}
+
+/// Bounds a secret or config: its id, name (Docker's rule), labels and data size (Docker's 500 KiB; a secret's
+/// sealed bytes may add the sealing's overhead).
+pub(super) fn check_file_object(
+    kind: ObjectKind,
+    id: &str,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    data_len: usize,
+) -> Result<(), Rejection> {
+    check_id(kind, id)?;
+    check_file_object_name(name).map_err(|reason| Rejection::InvalidFileObject {
+        kind,
+        name: name.chars().take(FILE_OBJECT_NAME_LEN_MAX).collect(),
+        reason,
+    })?;
+    check_labels(labels)?;
+    if data_len == 0 {
+        return Err(Rejection::InvalidFileObject {
+            kind,
+            name: name.to_string(),
+            reason: format!("{kind} data must be larger than 0 and at most {FILE_DATA_MAX} bytes"),
+        });
+    }
+    let overhead = if kind == ObjectKind::Secret { SEALING_OVERHEAD_MAX } else { 0 };
+    check_limit(Limit::FileData, u64::try_from(data_len.saturating_sub(overhead)).unwrap_or(u64::MAX))
+}
+
+/// The most a sealed secret may exceed its plaintext by (a nonce and a tag are 28 bytes; room to spare).
+pub const SEALING_OVERHEAD_MAX: usize = 256;
 
 pub(super) fn check_task_status(status: &TaskStatus) -> Result<(), Rejection> {
     check_text(&status.message)?;

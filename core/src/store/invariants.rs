@@ -1,7 +1,7 @@
 //! The store's invariants: what no sequence of commands may break (ids match keys, versions >= 1, created_at <=
 //! updated_at, unique names, tasks reference live services and nodes, spec history within its bound, update
 //! statuses well formed, `running_since` only on tasks that got to `Running`, removed node ids bounded, unique and no
-//! member's, tunnel records only of members and with distinct addresses, no address held twice or on a missing
+//! member's, tunnel records only of members and with distinct addresses, services reference only secrets and configs the store holds, their names unique, no address held twice or on a missing
 //! network, derived indexes match). Debug builds check them after every apply; snapshot decoding checks them to reject, not trust, an inconsistent snapshot.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,7 +53,9 @@ impl Store {
                 if !(self.nodes.is_empty()
                     && self.services.is_empty()
                     && self.tasks.is_empty()
-                    && self.networks.is_empty())
+                    && self.networks.is_empty()
+                    && self.secrets.is_empty()
+                    && self.configs.is_empty())
                 {
                     return Some("objects exist but the cluster is not initialized".to_string());
                 }
@@ -114,6 +116,29 @@ impl Store {
             }
             if let Some(Err(rejection)) = s.update_status.as_ref().map(bounds::check_update_status) {
                 return Some(format!("service {}: {rejection}", s.id));
+            }
+            if let Err(rejection) = self.check_file_references(&s.spec) {
+                return Some(format!("service {}: {rejection}", s.id));
+            }
+        }
+        let mut secret_names = BTreeSet::new();
+        for (key, secret) in &self.secrets {
+            let (created, updated) = (secret.created_at, secret.updated_at);
+            if let Some(v) = meta(ObjectKind::Secret, key, &secret.id, secret.version, created, updated) {
+                return Some(v);
+            }
+            if !secret_names.insert(secret.spec.name.as_str()) {
+                return Some(format!("two secrets share the name {}", secret.spec.name));
+            }
+        }
+        let mut config_names = BTreeSet::new();
+        for (key, config) in &self.configs {
+            let (created, updated) = (config.created_at, config.updated_at);
+            if let Some(v) = meta(ObjectKind::Config, key, &config.id, config.version, created, updated) {
+                return Some(v);
+            }
+            if !config_names.insert(config.spec.name.as_str()) {
+                return Some(format!("two configs share the name {}", config.spec.name));
             }
         }
         let mut network_names = BTreeMap::new();

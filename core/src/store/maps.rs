@@ -6,20 +6,27 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::state::Store;
-use crate::model::{Cluster, Network, Node, NodeTunnel, RemovedNode, Service, Task};
+use crate::model::{Cluster, Config, Network, Node, NodeTunnel, RemovedNode, Secret, Service, Task};
+
+/// A store's primary maps, as a snapshot holds them (the derived indexes are rebuilt from them).
+#[derive(serde::Deserialize)]
+pub(crate) struct StoreParts {
+    pub(crate) cluster: Option<Cluster>,
+    pub(crate) nodes: BTreeMap<String, Node>,
+    pub(crate) services: BTreeMap<String, Service>,
+    pub(crate) tasks: BTreeMap<String, Task>,
+    pub(crate) networks: BTreeMap<String, Network>,
+    pub(crate) removed_nodes: Vec<RemovedNode>,
+    pub(crate) tunnels: BTreeMap<String, NodeTunnel>,
+    pub(crate) secrets: BTreeMap<String, Secret>,
+    pub(crate) configs: BTreeMap<String, Config>,
+}
 
 impl Store {
     /// Builds a store and its indexes from primary maps (snapshot decoding), without checking invariants.
-    pub(crate) fn from_parts(
-        cluster: Option<Cluster>,
-        nodes: BTreeMap<String, Node>,
-        services: BTreeMap<String, Service>,
-        tasks: BTreeMap<String, Task>,
-        networks: BTreeMap<String, Network>,
-        removed_nodes: Vec<RemovedNode>,
-        tunnels: BTreeMap<String, NodeTunnel>,
-    ) -> Store {
-        let mut store = Store { cluster, nodes, removed_nodes, tunnels, ..Store::default() };
+    pub(crate) fn from_parts(parts: StoreParts) -> Store {
+        let StoreParts { cluster, nodes, services, tasks, networks, removed_nodes, tunnels, secrets, configs } = parts;
+        let mut store = Store { cluster, nodes, removed_nodes, tunnels, secrets, configs, ..Store::default() };
         // Networks first: services' and tasks' addresses are marked in their networks' maps.
         for (id, network) in networks {
             store.set_network(&id, Some(network));
@@ -45,6 +52,20 @@ impl Store {
         match value {
             Some(tunnel) => self.tunnels.insert(id.to_string(), tunnel),
             None => self.tunnels.remove(id),
+        }
+    }
+
+    pub(super) fn set_secret(&mut self, id: &str, value: Option<Secret>) -> Option<Secret> {
+        match value {
+            Some(secret) => self.secrets.insert(id.to_string(), secret),
+            None => self.secrets.remove(id),
+        }
+    }
+
+    pub(super) fn set_config(&mut self, id: &str, value: Option<Config>) -> Option<Config> {
+        match value {
+            Some(config) => self.configs.insert(id.to_string(), config),
+            None => self.configs.remove(id),
         }
     }
 

@@ -23,6 +23,7 @@ pub use outcome::{Outcome, Rejection};
 pub fn check_service_spec_bounds(spec: &crate::spec::ServiceSpec) -> Result<(), Rejection> {
     bounds::check_service_spec(spec)
 }
+pub(crate) use maps::StoreParts;
 pub use state::Store;
 
 use crate::command::Proposal;

@@ -125,6 +125,23 @@ pub enum Rejection {
     InBatch { index: u64, rejection: Box<Rejection> },
     #[error("node {node}: tunnel for encrypted networks: {reason}")]
     InvalidTunnel { node: String, reason: String },
+    #[error("no such secret: {id}")]
+    NoSuchSecret { id: String },
+    #[error("no such config: {id}")]
+    NoSuchConfig { id: String },
+    /// A secret or config that is not one the store can hold (name, data size).
+    #[error("invalid {kind} \"{name}\": {reason}")]
+    InvalidFileObject { kind: ObjectKind, name: String, reason: String },
+    /// SwarmKit's words for removing a secret or config a service still uses.
+    #[error(
+        "{kind} '{name}' is in use by the following service{}: {}",
+        if services.len() == 1 { "" } else { "s" },
+        services.join(", ")
+    )]
+    FileObjectInUse { kind: ObjectKind, name: String, services: Vec<String> },
+    /// A service spec naming a secret or config the store does not hold (SwarmKit's words).
+    #[error("{kind} not found: {name}")]
+    FileObjectNotFound { kind: ObjectKind, name: String },
 }
 
 impl Rejection {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ipam::Ipam;
-use crate::model::{Cluster, Network, Node, NodeTunnel, RemovedNode, Service, Task};
+use crate::model::{Cluster, Config, Network, Node, NodeTunnel, RemovedNode, Secret, Service, Task};
 
 /// The cluster store. Fields are private: read through the accessors, write through `apply`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -19,6 +19,10 @@ pub struct Store {
     pub(crate) removed_nodes: Vec<RemovedNode>,
     /// Each node's end of the encrypted data path, by node id (encoded in snapshots since format 8).
     pub(crate) tunnels: BTreeMap<String, NodeTunnel>,
+    /// Secrets by id, their values sealed (encoded in snapshots since format 9).
+    pub(crate) secrets: BTreeMap<String, Secret>,
+    /// Configs by id (encoded in snapshots since format 9).
+    pub(crate) configs: BTreeMap<String, Config>,
     // Derived indexes (not encoded in snapshots; rebuilt on decode, checked by check_invariants).
     pub(super) service_ids_by_name: BTreeMap<String, String>,
     pub(super) network_ids_by_name: BTreeMap<String, String>,
@@ -103,6 +107,34 @@ impl Store {
     /// The routing mesh's network, once `swarm init` created it.
     pub fn ingress_network(&self) -> Option<&Network> {
         self.networks().find(|network| network.spec.ingress)
+    }
+
+    /// All secrets, in id order (their values sealed).
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> + '_ {
+        self.secrets.values()
+    }
+
+    pub fn secret(&self, id: &str) -> Option<&Secret> {
+        self.secrets.get(id)
+    }
+
+    /// The secret `reference` names: by full id, else by name (names are unique among secrets).
+    pub fn resolve_secret(&self, reference: &str) -> Option<&Secret> {
+        self.secret(reference).or_else(|| self.secrets().find(|secret| secret.spec.name == reference))
+    }
+
+    /// All configs, in id order.
+    pub fn configs(&self) -> impl Iterator<Item = &Config> + '_ {
+        self.configs.values()
+    }
+
+    pub fn config(&self, id: &str) -> Option<&Config> {
+        self.configs.get(id)
+    }
+
+    /// The config `reference` names: by full id, else by name (names are unique among configs).
+    pub fn resolve_config(&self, reference: &str) -> Option<&Config> {
+        self.config(reference).or_else(|| self.configs().find(|config| config.spec.name == reference))
     }
 
     /// What the address management has in use.

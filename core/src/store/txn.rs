@@ -4,7 +4,7 @@
 
 use super::state::Store;
 use crate::limits::REMOVED_NODES_MAX;
-use crate::model::{Cluster, Network, Node, NodeTunnel, RemovedNode, Service, Task, Timestamp};
+use crate::model::{Cluster, Config, Network, Node, NodeTunnel, RemovedNode, Secret, Service, Task, Timestamp};
 
 /// The previous value of one object, to restore on rollback. Services and tasks are boxed: their specs are large.
 enum Undo {
@@ -16,6 +16,9 @@ enum Undo {
     /// The whole list before a removal was recorded (removals are rare; the list is bounded).
     RemovedNodes(Vec<RemovedNode>),
     Tunnel(String, Option<NodeTunnel>),
+    /// Secrets and configs are boxed: their values are up to `FILE_DATA_MAX` bytes.
+    Secret(String, Option<Box<Secret>>),
+    Config(String, Option<Box<Config>>),
 }
 
 /// One proposal being applied: the store, the proposal's time, and the journal of previous values.
@@ -56,6 +59,12 @@ impl<'s> Txn<'s> {
                 }
                 Undo::Tunnel(id, old) => {
                     self.store.set_tunnel(&id, old);
+                }
+                Undo::Secret(id, old) => {
+                    self.store.set_secret(&id, old.map(|secret| *secret));
+                }
+                Undo::Config(id, old) => {
+                    self.store.set_config(&id, old.map(|config| *config));
                 }
             }
         }
@@ -128,5 +137,27 @@ impl<'s> Txn<'s> {
     pub(super) fn delete_network(&mut self, id: &str) {
         let old = self.store.set_network(id, None);
         self.undo.push(Undo::Network(id.to_string(), old));
+    }
+
+    pub(super) fn put_secret(&mut self, secret: Secret) {
+        let id = secret.id.clone();
+        let old = self.store.set_secret(&id, Some(secret));
+        self.undo.push(Undo::Secret(id, old.map(Box::new)));
+    }
+
+    pub(super) fn delete_secret(&mut self, id: &str) {
+        let old = self.store.set_secret(id, None);
+        self.undo.push(Undo::Secret(id.to_string(), old.map(Box::new)));
+    }
+
+    pub(super) fn put_config(&mut self, config: Config) {
+        let id = config.id.clone();
+        let old = self.store.set_config(&id, Some(config));
+        self.undo.push(Undo::Config(id, old.map(Box::new)));
+    }
+
+    pub(super) fn delete_config(&mut self, id: &str) {
+        let old = self.store.set_config(id, None);
+        self.undo.push(Undo::Config(id.to_string(), old.map(Box::new)));
     }
 }

@@ -1,5 +1,5 @@
-//! The cluster commands: `InitCluster` (`swarm init`), `RotateJoinToken` (`join-token --rotate`) and
-//! `UpdateClusterSettings` (`swarm update`). The cluster object exists once, from `InitCluster` on; every other
+//! The cluster commands: `InitCluster` (`swarm init`), `RotateJoinToken` (`join-token --rotate`),
+//! `UpdateClusterSettings` (`swarm update`) and `SetUnlockKey` (autolock on, off, or a new key). The cluster object exists once, from `InitCluster` on; every other
 //! command of every family is rejected as "not initialized" before it (`Txn::cluster`).
 
 use super::{check_version, later};
@@ -34,6 +34,7 @@ impl Txn<'_> {
             updated_at: self.now,
             settings: settings.clone(),
             join_tokens: join_tokens.clone(),
+            unlock_key: String::new(),
         });
         Ok(Outcome::Created { kind: ObjectKind::Cluster, id: cluster_id.to_string(), version: Version::INITIAL })
     }
@@ -67,6 +68,17 @@ impl Txn<'_> {
             });
         }
         cluster.settings = settings.clone();
+        Ok(self.update_cluster(cluster))
+    }
+
+    /// Sets the unlock key (turning autolock on, rotating the key) or clears it (autolock off).
+    pub(super) fn set_unlock_key(&mut self, key: &str) -> Result<Outcome, Rejection> {
+        let mut cluster = self.cluster()?.clone();
+        bounds::check_join_token(key).or_else(|rejection| if key.is_empty() { Ok(()) } else { Err(rejection) })?;
+        if cluster.unlock_key == key {
+            return Ok(Outcome::Unchanged);
+        }
+        cluster.unlock_key = key.to_string();
         Ok(self.update_cluster(cluster))
     }
 

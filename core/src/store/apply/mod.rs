@@ -1,9 +1,10 @@
-//! `apply`'s command handlers, one file per command family (cluster, node, service, task, network). Each handler
+//! `apply`'s command handlers, one file per command family (cluster, node, service, task, network, files: secrets and configs). Each handler
 //! checks its input against the bounds and the store, then writes through the transaction's journal; this module
 //! routes a command to its handler and applies a batch in order, all or nothing. A handler either returns the
 //! `Outcome` of a complete change or a `Rejection`, in which case `Store::apply` rolls the whole proposal back.
 
 mod cluster;
+mod files;
 mod network;
 mod node;
 pub(super) mod service;
@@ -51,6 +52,12 @@ impl Txn<'_> {
             Command::AllocateTask { id, networks } => self.allocate_task(id, networks),
             Command::SetServiceVirtualIps { id, virtual_ips } => self.set_service_virtual_ips(id, virtual_ips),
             Command::AttachNode { network_id, node_id, addr } => self.attach_node(network_id, node_id, *addr),
+
+            Command::CreateSecret { secret_id, spec, sealed } => self.create_secret(secret_id, spec, sealed),
+            Command::RemoveSecret { id } => self.remove_secret(id),
+            Command::CreateConfig { config_id, spec } => self.create_config(config_id, spec),
+            Command::RemoveConfig { id } => self.remove_config(id),
+            Command::SetUnlockKey { key } => self.set_unlock_key(key),
 
             Command::Batch(commands) => self.batch(commands),
         }

@@ -51,6 +51,7 @@ impl Txn<'_> {
                 existing_id: existing_id.clone(),
             });
         }
+        self.store.check_file_references(spec)?;
         let spec = self.store.with_assigned_ports(spec, service_id, None)?;
         self.store.check_port_conflicts(&spec, service_id)?;
         self.store.networks_of_spec(&spec)?;
@@ -83,6 +84,7 @@ impl Txn<'_> {
         if spec.name != service.spec.name {
             return Err(Rejection::ServiceRenameNotSupported { id: id.to_string() });
         }
+        self.store.check_file_references(spec)?;
         let spec = self.store.with_assigned_ports(spec, id, Some(&service.spec))?;
         if spec.endpoint_spec != service.spec.endpoint_spec {
             self.store.check_port_conflicts(&spec, id)?;
@@ -273,6 +275,6 @@ impl Store {
             self.check_port_conflicts(previous, id)?;
         }
         self.networks_of_spec(previous)?;
-        Ok(())
+        self.check_file_references(previous)
     }
 }
