@@ -5,8 +5,10 @@
 
 use crate::client::ControlError;
 use crate::daemon::DaemonError;
+use crate::file_object_cmd::FileObjectError;
 use crate::parse::FlagError;
 use crate::progress::WatchError;
+use crate::render::file_objects::FileFilterError;
 use crate::render::ids::ResolveError;
 use crate::render::json::JsonError;
 use crate::render::service_ps::{FilterError, PsError};
@@ -43,6 +45,10 @@ pub enum CliError {
     Status(#[from] StatusError),
     #[error(transparent)]
     Stack(#[from] StackError),
+    #[error(transparent)]
+    FileObject(#[from] FileObjectError),
+    #[error(transparent)]
+    FileFilter(#[from] FileFilterError),
     /// A write (`service update/rollback/scale/rm`) naming no service: the daemon's words for it.
     #[error("Error response from daemon: service {reference} not found")]
     NoSuchServiceToWrite { reference: String },
@@ -62,6 +68,9 @@ pub enum CliError {
     /// The tunnel device process could not run (`swarm tunnel-device`).
     #[error("{0}")]
     TunnelDevice(String),
+    /// Reading the unlock key from stdin failed.
+    #[error("reading the unlock key: {0}")]
+    UnlockKeyInput(String),
     #[error("key {key} doesn't exist in node's labels")]
     NoSuchNodeLabel { key: String },
     /// Every failure of a command that acts on several references and reports all failures at the end, one per

@@ -6,6 +6,8 @@ mod args;
 mod client;
 mod daemon;
 mod error;
+mod file_object_cmd;
+mod lock_cmd;
 mod network_cmd;
 mod node_cmd;
 mod parse;
@@ -56,6 +58,26 @@ enum Command {
         #[command(flatten)]
         args: swarm_cmd::JoinTokenArgs,
     },
+    /// Update the swarm.
+    Update {
+        #[command(flatten)]
+        host: client::HostArg,
+        #[command(flatten)]
+        args: lock_cmd::UpdateArgs,
+    },
+    /// Unlock swarm (the key is read from stdin, or a prompt).
+    Unlock {
+        #[command(flatten)]
+        host: client::HostArg,
+    },
+    /// Manage the unlock key.
+    #[command(name = "unlock-key")]
+    UnlockKey {
+        #[command(flatten)]
+        host: client::HostArg,
+        #[command(flatten)]
+        args: lock_cmd::UnlockKeyArgs,
+    },
     /// Leave the swarm.
     Leave {
         #[command(flatten)]
@@ -76,6 +98,20 @@ enum Command {
         host: client::HostArg,
         #[command(subcommand)]
         command: network_cmd::NetworkCommand,
+    },
+    /// Manage Swarm secrets.
+    Secret {
+        #[command(flatten)]
+        host: client::HostArg,
+        #[command(subcommand)]
+        command: file_object_cmd::SecretCommand,
+    },
+    /// Manage Swarm configs.
+    Config {
+        #[command(flatten)]
+        host: client::HostArg,
+        #[command(subcommand)]
+        command: file_object_cmd::ConfigCommand,
     },
     /// Manage swarm services.
     Service {
@@ -112,8 +148,13 @@ fn main() {
         Command::Join { host, args } => with_daemon(&host, |c| swarm_cmd::join(c, args)),
         Command::JoinToken { host, args } => with_daemon(&host, |c| swarm_cmd::join_token(c, args)),
         Command::Leave { host, args } => with_daemon(&host, |c| swarm_cmd::leave(c, args)),
+        Command::Update { host, args } => with_daemon(&host, |c| lock_cmd::update(c, args)),
+        Command::Unlock { host } => with_daemon(&host, lock_cmd::unlock),
+        Command::UnlockKey { host, args } => with_daemon(&host, |c| lock_cmd::unlock_key(c, args)),
         Command::Node { host, command } => with_daemon(&host, |c| node_cmd::run(c, command)),
         Command::Network { host, command } => with_daemon(&host, |c| network_cmd::run(c, command)),
+        Command::Secret { host, command } => with_daemon(&host, |c| file_object_cmd::run_secret(c, command)),
+        Command::Config { host, command } => with_daemon(&host, |c| file_object_cmd::run_config(c, command)),
         Command::Service { host, command } => with_daemon(&host.into(), |c| service_cmd::run(c, command)),
     };
     if let Err(error) = result {
@@ -151,6 +192,15 @@ mod tests {
         let argv = ["swarm", "service", "ls", "-H", "unix:///z.sock"];
         let parsed = Cli::try_parse_from(argv).map(|cli| cli.command);
         assert!(matches!(parsed, Ok(Command::Service { host, .. }) if host.host == "unix:///z.sock"));
+        // `secret create NAME [file|-]`, `config create NAME file|-`: only a secret's file is optional, as in Docker.
+        let parse = |argv: &[&str]| Cli::try_parse_from(argv).map(|cli| cli.command);
+        assert!(matches!(parse(&["swarm", "secret", "create", "-l", "a=1", "db", "-"]), Ok(Command::Secret { .. })));
+        assert!(matches!(parse(&["swarm", "secret", "create", "db"]), Ok(Command::Secret { .. })));
+        assert!(parse(&["swarm", "config", "create", "site"]).is_err());
+        assert!(matches!(parse(&["swarm", "config", "ls", "-q", "-f", "name=x"]), Ok(Command::Config { .. })));
+        assert!(matches!(parse(&["swarm", "secret", "list", "--format", "{{.Name}}"]), Ok(Command::Secret { .. })));
+        assert!(matches!(parse(&["swarm", "config", "remove", "a", "b"]), Ok(Command::Config { .. })));
+        assert!(parse(&["swarm", "secret", "inspect"]).is_err());
         let argv = ["swarm", "node", "ls", "--host", "unix:///y.sock"];
         assert!(
             matches!(Cli::try_parse_from(argv).map(|cli| cli.command), Ok(Command::Node { host, .. }) if host.host == "unix:///y.sock")

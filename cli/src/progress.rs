@@ -248,6 +248,8 @@ mod tests {
             services: vec![service.clone()],
             tasks: vec![running],
             networks: Vec::new(),
+            secrets: Vec::new(),
+            configs: Vec::new(),
             this_node_id: String::new(),
             now: Timestamp(0),
         };

@@ -1,5 +1,6 @@
 //! `swarm init`, `swarm join`, `swarm join-token`, `swarm leave`: the membership commands, printing what Docker
-//! prints (`Swarm initialized: current node (…) is now a manager.` and the join command to run elsewhere).
+//! prints (`Swarm initialized: current node (…) is now a manager.` and the join command to run elsewhere; with
+//! `--autolock`, the unlock key).
 
 use clap::{Args, ValueEnum};
 use swarm_core::{NodeAvailability, NodeRole};
@@ -62,11 +63,21 @@ pub struct InitArgs {
     /// Port number to use for data path traffic (1024 - 49151).
     #[arg(long = "data-path-port")]
     data_path_port: Option<u16>,
+    /// Validity period for node certificates (ns|us|ms|s|m|h).
+    #[arg(long)]
+    cert_expiry: Option<String>,
+    /// Enable manager autolocking (requiring an unlock key to start a stopped manager).
+    #[arg(long)]
+    autolock: bool,
 }
 
 pub fn init(control: &mut Control, args: InitArgs) -> Result<(), CliError> {
     let dispatcher_heartbeat_ms = match &args.dispatcher_heartbeat {
         Some(text) => Some(parse_duration_ns(text, "--dispatcher-heartbeat")? / 1_000_000),
+        None => None,
+    };
+    let cert_expiry_ms = match &args.cert_expiry {
+        Some(text) => Some(parse_duration_ns(text, "--cert-expiry")? / 1_000_000),
         None => None,
     };
     let request = InitRequest {
@@ -78,20 +89,26 @@ pub fn init(control: &mut Control, args: InitArgs) -> Result<(), CliError> {
         default_addr_pools: args.default_addr_pool,
         default_addr_pool_mask_length: args.default_addr_pool_mask_length,
         data_path_port: args.data_path_port,
+        cert_expiry_ms,
+        autolock: args.autolock,
     };
     let reply: InitReply = control.post_slow(PATH_INIT, &request)?;
     print!("{}", render_init(&reply));
     Ok(())
 }
 
-/// What `swarm init` prints (Docker's text with our command name).
+/// What `swarm init` prints (Docker's text with our command name), with the unlock key of `--autolock`.
 pub fn render_init(reply: &InitReply) -> String {
-    format!(
+    let mut text = format!(
         "Swarm initialized: current node ({}) is now a manager.\n\n{}\nTo add a manager to this swarm, run 'swarm \
          join-token manager' and follow the instructions.\n\n",
         reply.node_id,
         join_instructions(NodeRole::Worker, &reply.worker_token, &reply.join_addr)
-    )
+    );
+    if let Some(key) = &reply.unlock_key {
+        text.push_str(&crate::lock_cmd::unlock_instructions(key));
+    }
+    text
 }
 
 fn join_instructions(role: NodeRole, token: &str, addr: &str) -> String {

@@ -4,9 +4,10 @@
 //! HTTP transport) under `propose` (the narrow handle the leader's work is written against) under `dispatcher`
 //! (agents' sessions on the leader) and `manager_loop` (the leader's decisions) under `manager` (a Raft member and
 //! the cluster API); `worker` (the agent and its executors) talks to the dispatcher over HTTP; `daemon` and
-//! `control` (the control API the CLI talks to) sit on top. `http`, `watch`, `clock`, `ids`, `stall` and
-//! `blocking` are plumbing any room may use. Invariant: no module imports one above it — no import circles.
+//! `control` (the control API the CLI talks to) sit on top. `http`, `watch`, `clock`, `ids`, `stall`, `aead`
+//! (the one authenticated cipher) and `blocking` are plumbing any room may use. Invariant: no module imports one above it — no import circles.
 
+pub mod aead;
 pub mod blocking;
 pub mod clock;
 pub mod control;

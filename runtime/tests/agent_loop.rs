@@ -17,8 +17,10 @@ use swarm_runtime::clock::wall_clock_now;
 use swarm_runtime::manager::{Manager, ManagerConfig};
 use swarm_runtime::raft::settings::RaftSettings;
 use swarm_runtime::storage::mem_disk::MemDisk;
+use swarm_runtime::tls::ca::NODE_CERT_VALIDITY;
 use swarm_runtime::worker::agent::{Agent, AgentConfig};
 use swarm_runtime::worker::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
+use swarm_runtime::worker::files::TaskFiles;
 
 /// Containers in memory; `start` makes them run until stopped; every `prepare` is counted.
 #[derive(Default)]
@@ -41,7 +43,7 @@ impl Executor for MemoryExecutor {
             .collect())
     }
 
-    async fn prepare(&self, task: &Task) -> Result<String, ExecError> {
+    async fn prepare(&self, task: &Task, _files: &TaskFiles) -> Result<String, ExecError> {
         if task.spec.container_spec.image.starts_with("missing") {
             return Err(ExecError::Rejected(format!("No such image: {}", task.spec.container_spec.image)));
         }
@@ -116,8 +118,9 @@ fn root_ca() -> Arc<RootCa> {
 
 /// A TLS identity of the test cluster for `node_id` in `role`.
 fn identity(node_id: &str, role: NodeRole) -> TlsHandle {
-    let identity =
-        root_ca().issue_identity(fresh_key_pkcs8().unwrap(), node_id, role, "cluster1", wall_clock_now()).unwrap();
+    let identity = root_ca()
+        .issue_identity(fresh_key_pkcs8().unwrap(), node_id, role, "cluster1", wall_clock_now(), NODE_CERT_VALIDITY)
+        .unwrap();
     TlsHandle::new(identity).unwrap()
 }
 
@@ -131,6 +134,7 @@ async fn start_manager(ip: &str) -> Arc<Manager> {
         node_api: None,
         tls: Some(identity("manager1", NodeRole::Manager)),
         ca: Some(root_ca()),
+        data_key: Some(Arc::new(swarm_runtime::aead::AeadKey::from_bytes(&[3; 32]))),
     };
     let manager = Manager::start(config, Arc::new(MemDisk::new()), None).await.expect("manager starts");
     manager.bootstrap().await.expect("bootstrap");

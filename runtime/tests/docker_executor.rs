@@ -21,6 +21,7 @@ use swarm_core::spec::{
 use swarm_core::{Task, TaskSpec};
 use swarm_runtime::worker::docker::{DockerExecutor, LogStream, LABEL_NODE_ID, UNHEALTHY_CONTAINER};
 use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit};
+use swarm_runtime::worker::files::TaskFiles;
 
 /// Every test's deadline: a hung engine call fails the test instead of hanging the suite.
 const TEST_TIMEOUT: Duration = Duration::from_secs(45);
@@ -104,7 +105,7 @@ async fn a_job_runs_to_its_exit_code() {
     within("job", async {
         let node = TestNode::new("exit").await;
         let task = task("exit", Some(1), &["exit", "3"]);
-        let container = node.executor.prepare(&task).await.unwrap();
+        let container = node.executor.prepare(&task, &TaskFiles::default()).await.unwrap();
         node.executor.start(&container).await.unwrap();
         assert_eq!(node.executor.wait(&container).await.unwrap(), Exit { code: 3, reason: None });
         let found = node.executor.list().await.unwrap();
@@ -128,8 +129,8 @@ async fn prepare_is_idempotent_per_task() {
     within("prepare twice", async {
         let node = TestNode::new("twice").await;
         let task = task("twice", Some(4), &["sleep"]);
-        let first = node.executor.prepare(&task).await.unwrap();
-        let second = node.executor.prepare(&task).await.unwrap();
+        let first = node.executor.prepare(&task, &TaskFiles::default()).await.unwrap();
+        let second = node.executor.prepare(&task, &TaskFiles::default()).await.unwrap();
         assert_eq!(first, second);
         let found = node.executor.list().await.unwrap();
         assert_eq!(found.len(), 1);
@@ -146,9 +147,9 @@ async fn each_node_lists_only_its_own_containers() {
         let tasks_one = [task("a", Some(1), &["sleep"]), task("b", Some(2), &["sleep"])];
         let task_two = task("c", None, &["sleep"]);
         for task in &tasks_one {
-            one.executor.prepare(task).await.unwrap();
+            one.executor.prepare(task, &TaskFiles::default()).await.unwrap();
         }
-        let global = two.executor.prepare(&task_two).await.unwrap();
+        let global = two.executor.prepare(&task_two, &TaskFiles::default()).await.unwrap();
         assert_eq!(inspect(&global, "{{.Name}}"), format!("/hello.{}.{}", two.node_id(), task_two.id));
 
         let mut listed_one: Vec<String> = one.executor.list().await.unwrap().into_iter().map(|c| c.task_id).collect();
@@ -168,10 +169,11 @@ async fn a_cluster_lists_its_nodes_containers_and_force_removes_a_running_one() 
         let cluster = format!("test-cluster-{:08x}", rand::random::<u32>());
         let (one, two) = (TestNode::in_cluster("c-one", &cluster).await, TestNode::in_cluster("c-two", &cluster).await);
         let stranger = TestNode::new("c-stranger").await;
-        let running = one.executor.prepare(&task("run", Some(1), &[])).await.unwrap();
+        let running = one.executor.prepare(&task("run", Some(1), &[]), &TaskFiles::default()).await.unwrap();
         one.executor.start(&running).await.unwrap();
-        let created = two.executor.prepare(&task("made", Some(2), &["sleep"])).await.unwrap();
-        let foreign = stranger.executor.prepare(&task("other", Some(3), &["sleep"])).await.unwrap();
+        let created = two.executor.prepare(&task("made", Some(2), &["sleep"]), &TaskFiles::default()).await.unwrap();
+        let foreign =
+            stranger.executor.prepare(&task("other", Some(3), &["sleep"]), &TaskFiles::default()).await.unwrap();
         assert_eq!(inspect(&running, "{{index .Config.Labels \"swarm.cluster.id\"}}"), cluster);
 
         let mut listed: Vec<(String, String)> =
@@ -197,7 +199,7 @@ async fn a_server_stops_promptly_and_stop_and_remove_are_idempotent() {
     within("stop", async {
         let node = TestNode::new("stop").await;
         let task = task("srv", Some(1), &[]);
-        let container = node.executor.prepare(&task).await.unwrap();
+        let container = node.executor.prepare(&task, &TaskFiles::default()).await.unwrap();
         node.executor.start(&container).await.unwrap();
         assert_eq!(node.executor.list().await.unwrap()[0].state, ContainerState::Running);
 
@@ -228,7 +230,7 @@ async fn a_missing_image_is_rejected_in_dockers_words() {
         task.spec.container_spec.image = "nosuchimage:1".to_string();
         let started = Instant::now();
         assert_eq!(
-            node.executor.prepare(&task).await,
+            node.executor.prepare(&task, &TaskFiles::default()).await,
             Err(ExecError::Rejected("No such image: nosuchimage:1".to_string()))
         );
         assert!(started.elapsed() < Duration::from_secs(20), "rejection took {:?}", started.elapsed());
@@ -249,7 +251,7 @@ async fn an_invalid_bind_mount_is_rejected() {
             read_only: true,
             tmpfs_options: None,
         }];
-        match node.executor.prepare(&task).await {
+        match node.executor.prepare(&task, &TaskFiles::default()).await {
             Err(ExecError::Rejected(message)) => assert!(
                 message.contains("bind source path does not exist: /nonexistent/swarm-test-source"),
                 "{message}"
@@ -270,7 +272,7 @@ async fn a_host_mode_port_is_published_and_answers() {
             PortConfig { publish_mode: PublishMode::Host, ..PortConfig::tcp(0, 80) },
             PortConfig::tcp(18999, 8080),
         ];
-        let container = node.executor.prepare(&task).await.unwrap();
+        let container = node.executor.prepare(&task, &TaskFiles::default()).await.unwrap();
         node.executor.start(&container).await.unwrap();
         assert_eq!(
             inspect(&container, "{{json .HostConfig.PortBindings}}"),
@@ -316,13 +318,13 @@ async fn start_waits_for_the_healthcheck() {
 
         let mut healthy = task("ok", Some(1), &["sleep"]);
         healthy.spec.container_spec.healthcheck = Some(healthcheck("0"));
-        let container = node.executor.prepare(&healthy).await.unwrap();
+        let container = node.executor.prepare(&healthy, &TaskFiles::default()).await.unwrap();
         node.executor.start(&container).await.unwrap();
         assert_eq!(inspect(&container, "{{.State.Health.Status}}"), "healthy");
 
         let mut unhealthy = task("sick", Some(2), &["sleep"]);
         unhealthy.spec.container_spec.healthcheck = Some(healthcheck("1"));
-        let container = node.executor.prepare(&unhealthy).await.unwrap();
+        let container = node.executor.prepare(&unhealthy, &TaskFiles::default()).await.unwrap();
         assert_eq!(node.executor.start(&container).await, Err(ExecError::Failed(UNHEALTHY_CONTAINER.to_string())));
         // An unhealthy container is killed and its exit says why.
         assert_eq!(
@@ -332,7 +334,7 @@ async fn start_waits_for_the_healthcheck() {
 
         let mut disabled = task("none", Some(3), &["sleep"]);
         disabled.spec.container_spec.healthcheck = Some(HealthConfig { test: vec!["NONE".into()], ..healthcheck("1") });
-        let container = node.executor.prepare(&disabled).await.unwrap();
+        let container = node.executor.prepare(&disabled, &TaskFiles::default()).await.unwrap();
         node.executor.start(&container).await.unwrap();
     })
     .await;
@@ -374,7 +376,7 @@ async fn the_container_carries_the_task_spec() {
         task.spec.resources.limits.memory_bytes = 64 * 1024 * 1024;
         task.spec.resources.limits.nano_cpus = 500_000_000;
         task.spec.resources.reservations.memory_bytes = 32 * 1024 * 1024;
-        let container = node.executor.prepare(&task).await.unwrap();
+        let container = node.executor.prepare(&task, &TaskFiles::default()).await.unwrap();
 
         let expected = [
             ("{{.Config.Hostname}}", "hello-2".to_string()),

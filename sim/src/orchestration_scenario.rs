@@ -19,8 +19,8 @@ use std::time::Duration;
 use madsim::net::NetSim;
 use madsim::rand::{thread_rng, Rng};
 use swarm_core::{
-    ClusterSettings, Command, NetworkAttachmentConfig, NetworkSpec, NodeAvailability, NodeSpec, NodeState, PortConfig,
-    ServiceMode, ServiceSpec, Store, UpdateOrder,
+    ClusterSettings, Command, FileTarget, NetworkAttachmentConfig, NetworkSpec, NodeAvailability, NodeSpec, NodeState,
+    PortConfig, SecretReference, SecretSpec, ServiceMode, ServiceSpec, Store, UpdateOrder,
 };
 use swarm_runtime::clock::wall_clock_now;
 use swarm_runtime::raft::settings::RaftSettings;
@@ -29,7 +29,7 @@ use crate::checkers::observed_state_monotonic::ObservedStateMonotonic;
 use crate::checkers::vips_stable::VipsStable;
 use crate::checkers::{
     eventually_as_desired, no_needless_pending, one_container_per_slot, overlay_converged, running_only_on_live_nodes,
-    tasks_have_services,
+    secrets_where_needed, tasks_have_services,
 };
 use crate::executor::{SimBehaviour, EXIT_AFTER_ENV};
 use crate::recorder::Recorder;
@@ -128,6 +128,10 @@ pub fn repro_command(seed: u64) -> String {
 
 /// The overlay network the scenario's services run on (a Docker-style id: lowercase letters and digits).
 const SIM_NETWORK_ID: &str = "simfrontnetwork0000000001";
+/// The secret every long-running service of the scenario references.
+const SIM_SECRET_ID: &str = "simsecret0000000000000001";
+const SIM_SECRET_NAME: &str = "db-password";
+const SIM_SECRET_VALUE: &[u8] = b"correct horse battery staple";
 /// The routing mesh's network, made with the cluster as `swarm init` makes it.
 const SIM_INGRESS_ID: &str = "simingressnetwork00000001";
 
@@ -262,6 +266,14 @@ pub async fn run(seed: u64) {
     if let Err(error) = world.propose(network, Duration::from_secs(30)).await {
         fail(&scenario, &recorder, vec![format!("cluster formation: CreateNetwork failed: {error}")]);
     }
+    // Every long-running service's tasks get a secret: its sealed value goes through the faults to the nodes that
+    // run them, and only to them (`secrets_where_needed`).
+    let sealed = world.sealing_key().seal(SIM_SECRET_ID, SIM_SECRET_VALUE);
+    let secret_spec = SecretSpec { name: SIM_SECRET_NAME.into(), labels: Default::default() };
+    let secret = Command::CreateSecret { secret_id: SIM_SECRET_ID.into(), spec: secret_spec, sealed };
+    if let Err(error) = world.propose(secret, Duration::from_secs(30)).await {
+        fail(&scenario, &recorder, vec![format!("cluster formation: CreateSecret failed: {error}")]);
+    }
     let ingress = Command::CreateNetwork { network_id: SIM_INGRESS_ID.into(), spec: NetworkSpec::ingress() };
     if let Err(error) = world.propose(ingress, Duration::from_secs(30)).await {
         fail(&scenario, &recorder, vec![format!("cluster formation: CreateNetwork ingress failed: {error}")]);
@@ -389,6 +401,20 @@ pub async fn run(seed: u64) {
         }
     }
     let records: Vec<_> = world.workers.values().flat_map(|slot| slot.engine.records()).collect();
+    let deliveries: Vec<_> = world.workers.values().flat_map(|slot| slot.engine.secret_deliveries()).collect();
+    let sealed_values = BTreeMap::from([(SIM_SECRET_ID.to_string(), SIM_SECRET_VALUE.to_vec())]);
+    violations.extend(secrets_where_needed::check(&deliveries, &sealed_values).into_iter().take(20));
+    // Every container of a long-running service (all of them reference the secret) was prepared with it.
+    let delivered: BTreeSet<&str> = deliveries.iter().map(|delivery| delivery.task_id.as_str()).collect();
+    let jobs = ["svc-batch", "svc-once-per-node"];
+    let without: Vec<&str> = records
+        .iter()
+        .filter(|record| !jobs.contains(&record.service_id.as_str()) && !delivered.contains(record.task_id.as_str()))
+        .map(|record| record.task_id.as_str())
+        .collect();
+    if !without.is_empty() {
+        violations.push(format!("secrets: containers of tasks {without:?} were created without their secret"));
+    }
     violations.extend(one_container_per_slot::one_container_per_task(&records));
     if !faults.ever_cut_off_workers {
         // Swarm cannot keep one running container per slot while a worker is cut off (it keeps its containers
@@ -419,6 +445,11 @@ async fn create(world: &World, mut spec: ServiceSpec) -> Result<(), String> {
         // Published through the routing mesh without a number: the store assigns one, every node's mesh follows
         // the running tasks through the faults.
         spec.endpoint_spec.ports = vec![PortConfig::tcp(0, 80)];
+        spec.task_template.container_spec.secrets = vec![SecretReference {
+            secret_id: SIM_SECRET_ID.into(),
+            secret_name: SIM_SECRET_NAME.into(),
+            file: FileTarget::default_for(SIM_SECRET_NAME),
+        }];
     }
     let command = Command::CreateService { service_id: format!("svc-{}", spec.name), spec };
     world.propose(command, Duration::from_secs(30)).await

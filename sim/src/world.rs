@@ -98,6 +98,13 @@ pub struct World {
     ca: Arc<RootCa>,
 }
 
+/// Manager `id`'s key for its Raft data at rest (fixed per manager, so it survives the manager's crashes).
+fn sim_data_key(id: u64) -> Arc<swarm_runtime::aead::AeadKey> {
+    let mut bytes = [0x5a; swarm_runtime::aead::KEY_BYTES];
+    bytes[..8].copy_from_slice(&id.to_le_bytes());
+    Arc::new(swarm_runtime::aead::AeadKey::from_bytes(&bytes))
+}
+
 /// The sim cluster's root CA, its key drawn from the seeded RNG.
 fn sim_root_ca() -> Arc<RootCa> {
     let key = fresh_key_pkcs8().expect("an Ed25519 key from seed bytes");
@@ -107,8 +114,16 @@ fn sim_root_ca() -> Arc<RootCa> {
 /// A TLS identity of `ca` for `node_id` in `role`, its key drawn from the seeded RNG.
 pub fn sim_identity(ca: &RootCa, node_id: &str, role: NodeRole) -> TlsHandle {
     let key = fresh_key_pkcs8().expect("an Ed25519 key from seed bytes");
-    let identity =
-        ca.issue_identity(key, node_id, role, SIM_CLUSTER_ID, wall_clock_now()).expect("a sim node certificate");
+    let identity = ca
+        .issue_identity(
+            key,
+            node_id,
+            role,
+            SIM_CLUSTER_ID,
+            wall_clock_now(),
+            swarm_runtime::tls::ca::NODE_CERT_VALIDITY,
+        )
+        .expect("a sim node certificate");
     TlsHandle::new(identity).expect("TLS settings of a sim node")
 }
 
@@ -179,6 +194,9 @@ impl World {
                         node_api: None,
                         tls: Some(tls),
                         ca: Some(ca),
+                        // Every manager keeps its log and snapshots encrypted at rest, as daemons do: the same key
+                        // across its restarts (it lives in the identity file, beside the disk).
+                        data_key: Some(sim_data_key(id)),
                     };
                     let observer: Arc<dyn RaftObserver> = Arc::new(recorder.clone());
                     let manager = match Manager::start(config, Arc::new(disk), Some(observer)).await {
@@ -215,6 +233,11 @@ impl World {
     }
 
     /// How the scenario's clients reach the cluster API: as a manager of the swarm (the API takes only managers).
+    /// The key the managers seal secrets' values with (the sim's root CA's).
+    pub fn sealing_key(&self) -> swarm_runtime::tls::SealingKey {
+        swarm_runtime::tls::SealingKey::of(&self.ca)
+    }
+
     pub fn client_tls(&self) -> ClientTls {
         ClientTls::to_managers(&sim_identity(&self.ca, "sim-client", NodeRole::Manager))
     }

@@ -309,6 +309,7 @@ impl Drop for Daemon {
         for node_id in self.node_ids.borrow().iter() {
             remove_containers_of_node_id(node_id);
             remove_overlay_networks_of_node_id(node_id);
+            remove_task_files_of_node_id(node_id);
         }
     }
 }
@@ -345,6 +346,16 @@ pub fn remove_overlay_networks_of_node_id(node_id: &str) {
     let gateways_left = links.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(": swg-"));
     if !gateways_left {
         let _ = Command::new("nft").args(["delete", "table", "inet", "swarm_overlay"]).output();
+    }
+}
+
+/// Unmounts (lazily) and removes the tmpfs of secret and config files node `node_id`'s agent mounted, if any.
+pub fn remove_task_files_of_node_id(node_id: &str) {
+    let dir = swarm_runtime::daemon::task_files_dir(node_id);
+    let _ = Command::new("umount").arg("-l").arg(&dir).output();
+    let _ = std::fs::remove_dir(&dir);
+    if let Some(parent) = dir.parent() {
+        let _ = std::fs::remove_dir(parent);
     }
 }
 

@@ -106,6 +106,12 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         "/v1/nodes/remove",
         "/v1/networks/create",
         "/v1/networks/remove",
+        "/v1/swarm/update",
+        "/v1/secrets/create",
+        "/v1/secrets/remove",
+        "/v1/configs/create",
+        "/v1/configs/remove",
+        "/v1/configs/inspect",
     ];
     block_on(async {
         let mut client = HttpClient::new(format!("unix://{}", daemon.socket.display()));
@@ -173,8 +179,16 @@ fn bad_flags_and_damaged_data_dir_fail_with_clear_errors() {
     assert!(stderr.contains("certificates/swarm-node.pem: missing"), "{stderr}");
     let now = swarm_runtime::clock::wall_clock_now();
     let root = RootCa::create("c1", now, fresh_key_pkcs8().unwrap()).unwrap();
-    let identity =
-        root.issue_identity(fresh_key_pkcs8().unwrap(), "n1", swarm_core::NodeRole::Manager, "c1", now).unwrap();
+    let identity = root
+        .issue_identity(
+            fresh_key_pkcs8().unwrap(),
+            "n1",
+            swarm_core::NodeRole::Manager,
+            "c1",
+            now,
+            swarm_runtime::tls::ca::NODE_CERT_VALIDITY,
+        )
+        .unwrap();
     let files = CertFiles::open(&data).unwrap();
     files.save(&identity, Some(&root)).unwrap();
     let cert_path = data.join("certificates/swarm-node.pem");

@@ -130,6 +130,7 @@ fn the_cluster_port_takes_only_this_swarms_certificates_and_roles() {
             NodeRole::Manager,
             manager_identity.cluster_id(),
             wall_clock_now(),
+            swarm_runtime::tls::ca::NODE_CERT_VALIDITY,
         )
         .unwrap();
     let chain = vec![foreign.cert_der().to_vec(), foreign_root.cert_der().to_vec()];

@@ -6,6 +6,7 @@ use swarm_core::spec::SpecError;
 use super::container_options::{DomainError, IpAddressError, UlimitError};
 use super::duration::DurationError;
 use super::env::{EnvError, EnvFileError};
+use super::files::FileFlagError;
 use super::mounts::MountError;
 use super::networks::NetworkError;
 use super::numbers::{CpuError, MemoryError, NumberError};
@@ -80,4 +81,6 @@ pub enum ValueError {
     Domain(#[from] DomainError),
     #[error(transparent)]
     ExtraHost(#[from] swarm_core::spec::ExtraHostError),
+    #[error(transparent)]
+    FileReference(#[from] FileFlagError),
 }

@@ -1,14 +1,15 @@
 //! Docker-compatible parsers of flag values: numbers, durations, memory sizes and CPUs as Go and pflag read them,
 //! shell words, CSV fields, labels, environment entries and env files, published ports, mounts, network
-//! attachments, keyword settings, placement preferences and the container options (ulimits, DNS servers and
-//! search domains, extra hosts, sysctls, log options, pflag booleans). Each parser takes the text clap saw and returns the
-//! exact value or a typed refusal whose message is Docker's (`time: unknown unit "x" in duration "5x"`); a caller
-//! names the flag with `FlagError`, pflag's wording. Nothing here reads the process's environment or files:
-//! callers pass what they read.
+//! attachments, secret and config references, keyword settings, placement preferences and the container options
+//! (ulimits, DNS servers and search domains, extra hosts, sysctls, log options, pflag booleans). Each parser takes
+//! the text clap saw and returns the exact value or a typed refusal whose message is Docker's (`time: unknown unit
+//! "x" in duration "5x"`); a caller names the flag with `FlagError`, pflag's wording. Nothing here reads the
+//! process's environment or files: callers pass what they read.
 
 mod container_options;
 mod duration;
 mod env;
+mod files;
 mod flag;
 mod mounts;
 mod networks;
@@ -25,6 +26,7 @@ pub use container_options::{
 };
 pub use duration::parse_duration;
 pub use env::{env_key, merge_env, parse_env, parse_env_file};
+pub use files::{parse_config, parse_secret};
 pub use flag::{FlagError, ValueError};
 pub use mounts::parse_mount;
 pub use networks::parse_network;

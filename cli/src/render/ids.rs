@@ -34,6 +34,8 @@ pub enum Kind {
     Node,
     Task,
     Network,
+    Secret,
+    Config,
 }
 
 impl Kind {
@@ -43,6 +45,8 @@ impl Kind {
             Kind::Node => "node",
             Kind::Task => "task",
             Kind::Network => "network",
+            Kind::Secret => "secret",
+            Kind::Config => "config",
         }
     }
 }
@@ -68,7 +72,9 @@ pub enum ResolveError {
 fn ambiguous(kind: Kind, reference: &str, matches: usize) -> String {
     match kind {
         Kind::Service => format!("multiple services found with provided prefix: {reference}"),
-        Kind::Node | Kind::Task | Kind::Network => format!("{kind} {reference} is ambiguous ({matches} matches found)"),
+        Kind::Node | Kind::Task | Kind::Network | Kind::Secret | Kind::Config => {
+            format!("{kind} {reference} is ambiguous ({matches} matches found)")
+        }
     }
 }
 

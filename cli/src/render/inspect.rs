@@ -1,15 +1,15 @@
-//! `service inspect` and `node inspect` as Docker prints them: the objects in the Engine API's shape and field
-//! names (`ID`, `Version.Index`, `Spec.TaskTemplate.ContainerSpec.Image`, `Spec.Mode.Replicated.Replicas`,
-//! `Endpoint.VirtualIPs`, `Status.Addr`, `ManagerStatus.Leader`, …), so the `--format` templates operators already
-//! use work unchanged. Durations are nanoseconds and times RFC 3339, as in the API; a field Docker leaves out when
-//! empty (`omitempty`) is left out here too. Pure functions of a `ClusterView`; the values are `serde_json` trees
-//! because the shape, not a Rust type, is the contract.
+//! `service inspect` and `node inspect` as Docker prints them: the objects in the Engine API's shape and field names
+//! (`ID`, `Version.Index`, `Spec.TaskTemplate.ContainerSpec.Image`, `Spec.Mode.Replicated.Replicas`,
+//! `Endpoint.VirtualIPs`, `ContainerSpec.Secrets[].SecretName`, `Status.Addr`, `ManagerStatus.Leader`, …), so the
+//! `--format` templates operators already use work unchanged. Durations are nanoseconds and times RFC 3339, as in the
+//! API; a field Docker leaves out when empty (`omitempty`) is left out here too. Pure functions of a `ClusterView`; the
+//! values are `serde_json` trees because the shape, not a Rust type, is the contract.
 
 use serde_json::{json, Map, Value};
 use swarm_core::model::{Node, Service};
 use swarm_core::spec::{
-    ContainerSpec, EndpointSpec, PlacementPreference, PortConfig, PublishMode, Resources, ServiceMode, ServiceSpec,
-    TaskSpec, UpdateConfig,
+    ContainerSpec, EndpointSpec, FileTarget, PlacementPreference, PortConfig, PublishMode, Resources, ServiceMode,
+    ServiceSpec, TaskSpec, UpdateConfig,
 };
 use swarm_runtime::control::view::ClusterView;
 
@@ -212,6 +212,22 @@ fn container_spec(spec: &ContainerSpec) -> Value {
         .with_nonempty("Search", json!(dns.search))
         .with_nonempty("Options", json!(dns.options))
         .done();
+    // Docker's `File` of a reference: the mode as a number (`0444` is 292).
+    let file = |file: &FileTarget| json!({"Name": file.name, "UID": file.uid, "GID": file.gid, "Mode": file.mode});
+    let secrets: Vec<Value> = spec
+        .secrets
+        .iter()
+        .map(|secret| {
+            json!({"File": file(&secret.file), "SecretID": secret.secret_id, "SecretName": secret.secret_name})
+        })
+        .collect();
+    let configs: Vec<Value> = spec
+        .configs
+        .iter()
+        .map(|config| {
+            json!({"File": file(&config.file), "ConfigID": config.config_id, "ConfigName": config.config_name})
+        })
+        .collect();
     Object::default()
         .with("Image", spec.image.clone())
         .with_nonempty("Labels", json!(spec.labels))
@@ -233,6 +249,8 @@ fn container_spec(spec: &ContainerSpec) -> Value {
         .with_nonempty("Ulimits", ulimits)
         .with_nonempty("Hosts", json!(spec.hosts))
         .with("DNSConfig", dns_config)
+        .with_nonempty("Secrets", secrets)
+        .with_nonempty("Configs", configs)
         .with("Isolation", "default")
         .done()
 }

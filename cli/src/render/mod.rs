@@ -7,6 +7,7 @@
 // The command wiring in `main.rs` calls these renderers; until every one of them is wired, some are unused.
 #![allow(dead_code)]
 
+pub mod file_objects;
 pub mod ids;
 pub mod inspect;
 pub mod json;

@@ -1,14 +1,14 @@
-//! `service inspect --pretty`: docker/cli's pretty service template, with its tabs, its blank first line, the
-//! trailing space after argument lists and after the last port, and the blank line that ends each service. The
-//! sections, in Docker's order: ID, Name, Labels, Service Mode (`Replicated` with ` Replicas:`, `Global`; Docker
-//! prints nothing after "Service Mode:" for jobs), UpdateStatus (when an update ran: State, Started, Completed
-//! for a completed update, Message), Placement (constraints, preferences, max replicas per node), UpdateConfig and
-//! RollbackConfig (when set), ContainerSpec (Image as written, Args, Env, Dir, Init when set, User), Capabilities,
-//! SysCtls, Ulimits, Mounts, Log Driver (followed by Docker's blank line), Resources (reservations and limits when
-//! non-zero), Networks (by name), Endpoint Mode, and Ports, each with its PublishMode (`ingress`, or `host` for
-//! ports bound on the node running each task), then the healthcheck. Like Docker's, it shows neither the stop
-//! signal, read-only root, hosts nor DNS settings (`service inspect` without `--pretty` does). Times are measured
-//! from the view's `now`.
+//! `service inspect --pretty`: docker/cli's pretty service template, with its tabs, its blank first line, the trailing
+//! space after argument lists and after the last port, and the blank line that ends each service. The sections, in
+//! Docker's order: ID, Name, Labels, Service Mode (`Replicated` with ` Replicas:`, `Global`; Docker prints nothing
+//! after "Service Mode:" for jobs), UpdateStatus (when an update ran: State, Started, Completed for a completed update,
+//! Message), Placement (constraints, preferences, max replicas per node), UpdateConfig and RollbackConfig (when set),
+//! ContainerSpec (Image as written, Args, Env, Dir, Init when set, User), Capabilities, SysCtls, Ulimits, Mounts,
+//! Configs and Secrets (target and source), Log Driver (followed by Docker's blank line), Resources (reservations and
+//! limits when non-zero), Networks (by name), Endpoint Mode, and Ports, each with its PublishMode (`ingress`, or `host`
+//! for ports bound on the node running each task), then the healthcheck. Like Docker's, it shows neither the stop
+//! signal, read-only root, hosts nor DNS settings (`service inspect` without `--pretty` does). Times are measured from
+//! the view's `now`.
 
 use std::collections::BTreeMap;
 
@@ -135,6 +135,19 @@ pub fn render_one(view: &ClusterView, service: &Service) -> String {
             "\n Target:\t{}\n  Source:\t{}\n  ReadOnly:\t{}\n  Type:\t\t{}",
             mount.target, mount.source, mount.read_only, mount.kind
         ));
+    }
+    // Docker lists configs, then secrets: each target as written and its source's name.
+    if !container.configs.is_empty() {
+        out.push_str("\nConfigs:");
+        for config in &container.configs {
+            out.push_str(&format!("\n Target:\t{}\n  Source:\t{}", config.file.name, config.config_name));
+        }
+    }
+    if !container.secrets.is_empty() {
+        out.push_str("\nSecrets:");
+        for secret in &container.secrets {
+            out.push_str(&format!("\n Target:\t{}\n  Source:\t{}", secret.file.name, secret.secret_name));
+        }
     }
     if let Some(driver) = &spec.task_template.log_driver {
         out.push_str("\nLog Driver:");

@@ -426,6 +426,8 @@ fn fixture() -> ClusterView {
         services: vec![web, agent, migrate],
         tasks,
         networks: vec![front],
+        secrets: Vec::new(),
+        configs: Vec::new(),
         this_node_id: LEADER.to_string(),
         now: Timestamp(NOW),
     }
@@ -496,8 +498,8 @@ fn service_inspect_pretty_golden() {
     check_golden("service_inspect_pretty_agent_migrate.txt", &service_inspect_pretty::render(&view, &both));
 }
 
-/// A service with every container option: `--pretty` shows Init, Capabilities, SysCtls, Ulimits and the Log
-/// Driver where Docker does (and not the rest); the JSON shows them all.
+/// A service with every container option: `--pretty` shows Init, Capabilities, SysCtls, Ulimits, Configs, Secrets
+/// and the Log Driver where Docker does (and not the rest); the JSON shows them all.
 #[test]
 fn service_inspect_shows_the_container_options() {
     let view = fixture();
@@ -523,6 +525,13 @@ fn service_inspect_shows_the_container_options() {
         read_only: false,
         tmpfs_options: Some(swarm_core::TmpfsOptions { size_bytes: 64 << 20, mode: 0o1770 }),
     }];
+    container.secrets = vec![
+        swarm_core::spec::SecretReference::from_flag("src=db_password,target=/etc/db.pass,uid=70,mode=0400").unwrap(),
+        swarm_core::spec::SecretReference::from_flag("api_key").unwrap(),
+    ];
+    container.secrets[1].secret_id = "eo7jnzguqgtpdah3cm5srfb97".into();
+    container.configs =
+        vec![swarm_core::spec::ConfigReference::from_flag("src=migrate.toml,target=/etc/m.toml").unwrap()];
     task.log_driver = Some(swarm_core::LogDriver {
         name: "json-file".into(),
         options: BTreeMap::from([("max-size".into(), "10m".into()), ("compress".into(), String::new())]),

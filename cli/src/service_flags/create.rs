@@ -1,12 +1,14 @@
 //! `docker service create [flags] IMAGE [ARGS...]` as a spec: the mode from `--mode`/`--replicas`/
 //! `--max-concurrent`, COMMAND and ARGS, labels, env files then `-e`, mounts, placement, networks and published
-//! ports, the container options (`container_options`), then the flags both commands share; checked with core's `ServiceSpec::validate_before_naming` (the daemon
-//! names a service created without `--name`).
+//! ports, the container options (`container_options`), secrets and configs (`files`), then the flags both commands
+//! share; checked with core's `ServiceSpec::validate_before_naming` (the daemon names a service created without
+//! `--name`).
 
 use swarm_core::spec::{HealthConfig, ServiceMode, ServiceSpec};
 
 use super::container_options;
 use super::error::SpecFlagsError;
+use super::files;
 use super::flags::CreateFlags;
 use super::shared::{apply_shared, given, parse_labels, process_env, read_env_file, EnvLookup};
 use crate::parse::{
@@ -78,6 +80,7 @@ pub(super) fn create_with_env(
     }
 
     container_options::apply_create(&mut spec, flags, env)?;
+    files::apply_create(&mut spec, flags)?;
     apply_shared(&mut spec, shared)?;
     // `docker service create` sends no healthcheck unless a setting is non-empty (`--health-cmd ""` alone).
     if spec.task_template.container_spec.healthcheck == Some(HealthConfig::default()) {

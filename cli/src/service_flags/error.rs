@@ -22,4 +22,8 @@ pub enum SpecFlagsError {
     AlreadyAttached { target: String },
     #[error("duplicate mount target")]
     DuplicateMountTarget,
+    /// Two `--secret`/`--secret-add` (or `--config`/`--config-add`) values with the same target, in docker/cli's
+    /// words (`ParseSecrets`, `ParseConfigs`).
+    #[error("duplicate {kind} target for {source_name} not allowed")]
+    DuplicateFileTarget { kind: &'static str, source_name: String },
 }

@@ -199,6 +199,12 @@ pub struct CreateFlags {
     /// Ulimit options
     #[arg(long, value_name = "ulimit", allow_hyphen_values = true)]
     pub ulimit: Vec<String>,
+    /// Specify secrets to expose to the service
+    #[arg(long, value_name = "secret", allow_hyphen_values = true)]
+    pub secret: Vec<String>,
+    /// Specify configurations to expose to the service
+    #[arg(long, value_name = "config", allow_hyphen_values = true)]
+    pub config: Vec<String>,
     /// Exit immediately instead of waiting for the service to converge
     #[arg(short = 'd', long)]
     pub detach: bool,
@@ -340,6 +346,18 @@ pub struct UpdateFlags {
     /// Remove a ulimit option
     #[arg(long, value_name = "list", allow_hyphen_values = true)]
     pub ulimit_rm: Vec<String>,
+    /// Add or update a secret on a service
+    #[arg(long, value_name = "secret", allow_hyphen_values = true)]
+    pub secret_add: Vec<String>,
+    /// Remove a secret
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub secret_rm: Vec<String>,
+    /// Add or update a config file on a service
+    #[arg(long, value_name = "config", allow_hyphen_values = true)]
+    pub config_add: Vec<String>,
+    /// Remove a configuration file
+    #[arg(long, value_name = "list", allow_hyphen_values = true)]
+    pub config_rm: Vec<String>,
     /// Exit immediately instead of waiting for the service to converge
     #[arg(short = 'd', long)]
     pub detach: bool,

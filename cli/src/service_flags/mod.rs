@@ -8,11 +8,13 @@
 //!
 //! Its rooms: `flags` (the clap structs), `create` and `update` (building the spec), `shared` (the flags both
 //! commands apply), `container_options` (stop signal, read-only, init, capabilities, sysctls, ulimits, hosts, DNS,
-//! log driver, on both commands) and `error` (`SpecFlagsError`); the values themselves are read by `crate::parse`.
+//! log driver, on both commands), `files` (secrets and configs) and `error` (`SpecFlagsError`); the values
+//! themselves are read by `crate::parse`.
 
 mod container_options;
 mod create;
 mod error;
+mod files;
 mod flags;
 mod shared;
 mod update;

@@ -1,6 +1,6 @@
 //! `docker service update [flags] SERVICE` applied to the service's current spec: only the flags given change
 //! anything; removals (`--*-rm`) and additions (`--*-add`) combine in Docker's order (the container options' in
-//! `container_options`); the result is checked with
+//! `container_options`, secrets' and configs' in `files`); the result is checked with
 //! core's `ServiceSpec::validate`. `--rollback` and `--force` are not spec edits: see `rollback_requested` and
 //! `wants_force`.
 
@@ -10,6 +10,7 @@ use swarm_core::spec::{Mount, PortConfig, ServiceMode, ServiceSpec, SpecError};
 
 use super::container_options;
 use super::error::SpecFlagsError;
+use super::files;
 use super::flags::{SharedFlags, UpdateFlags};
 use super::shared::{apply_shared, given, parse_labels, process_env, EnvLookup};
 use crate::parse::{
@@ -126,6 +127,7 @@ pub(super) fn update_with_env(
     }
 
     container_options::apply_update(&mut spec, flags, env)?;
+    files::apply_update(&mut spec, flags)?;
     apply_shared(&mut spec, shared)?;
     spec.validate()?;
     Ok(spec)

@@ -3,7 +3,7 @@
 //! Docker's words where Docker has them (the CLI prints it after `Error response from daemon: `).
 
 use serde::{Deserialize, Serialize};
-use swarm_core::{NetworkSpec, NodeAvailability, NodeRole, NodeSpec, ServiceSpec, Version};
+use swarm_core::{NetworkSpec, NodeAvailability, NodeRole, NodeSpec, ServiceSpec, Timestamp, Version};
 
 /// Where the daemon listens by default (like Docker's `/var/run/docker.sock`), as a `-H` address.
 pub const DEFAULT_HOST: &str = "unix:///var/run/swarm.sock";
@@ -23,6 +23,14 @@ pub const PATH_NODE_UPDATE: &str = "/v1/nodes/update";
 pub const PATH_NETWORK_CREATE: &str = "/v1/networks/create";
 pub const PATH_NETWORK_REMOVE: &str = "/v1/networks/remove";
 pub const PATH_NODE_REMOVE: &str = "/v1/nodes/remove";
+pub const PATH_SWARM_UPDATE: &str = "/v1/swarm/update";
+pub const PATH_SWARM_UNLOCK: &str = "/v1/swarm/unlock";
+pub const PATH_SWARM_UNLOCK_KEY: &str = "/v1/swarm/unlock-key";
+pub const PATH_SECRET_CREATE: &str = "/v1/secrets/create";
+pub const PATH_SECRET_REMOVE: &str = "/v1/secrets/remove";
+pub const PATH_CONFIG_CREATE: &str = "/v1/configs/create";
+pub const PATH_CONFIG_REMOVE: &str = "/v1/configs/remove";
+pub const PATH_CONFIG_INSPECT: &str = "/v1/configs/inspect";
 
 /// Docker's words for a cluster command sent to a node that is not in a swarm.
 pub const NOT_IN_SWARM: &str =
@@ -76,6 +84,97 @@ pub struct InitRequest {
     /// `--data-path-port`; 4789 when absent.
     #[serde(default)]
     pub data_path_port: Option<u16>,
+    /// `--cert-expiry`; 90 days when absent.
+    #[serde(default)]
+    pub cert_expiry_ms: Option<u64>,
+    /// `--autolock`: managers keep their keys sealed with an unlock key, and a restarted one waits for it.
+    #[serde(default)]
+    pub autolock: bool,
+}
+
+/// `swarm update`: the settings to change (absent ones keep their value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmUpdateRequest {
+    #[serde(default)]
+    pub task_history_limit: Option<u64>,
+    #[serde(default)]
+    pub dispatcher_heartbeat_ms: Option<u64>,
+    #[serde(default)]
+    pub cert_expiry_ms: Option<u64>,
+    #[serde(default)]
+    pub snapshot_interval: Option<u64>,
+    /// `--autolock=true|false`.
+    #[serde(default)]
+    pub autolock: Option<bool>,
+}
+
+/// What `swarm update` and `swarm init` answer about autolock: the new unlock key, when one was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmUpdateReply {
+    pub unlock_key: Option<String>,
+}
+
+/// `swarm unlock`: the key, as the operator typed it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockRequest {
+    pub key: String,
+}
+
+impl std::fmt::Debug for UnlockRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnlockRequest { key: <hidden> }")
+    }
+}
+
+/// `swarm unlock-key [--rotate]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockKeyRequest {
+    #[serde(default)]
+    pub rotate: bool,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnlockKeyReply {
+    pub key: String,
+}
+
+impl std::fmt::Debug for UnlockKeyReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnlockKeyReply { key: <hidden> }")
+    }
+}
+
+impl SwarmUpdateRequest {
+    /// Changes `settings` as asked; `Err` names the flag with a value Docker refuses.
+    pub fn change(&self, settings: &mut swarm_core::ClusterSettings) -> Result<(), String> {
+        if let Some(limit) = self.task_history_limit {
+            settings.task_history_retention_limit = limit;
+        }
+        if let Some(period) = self.dispatcher_heartbeat_ms {
+            if period == 0 {
+                return Err("invalid --dispatcher-heartbeat: must be positive".to_string());
+            }
+            settings.dispatcher_heartbeat_period_ms = period;
+        }
+        if let Some(expiry) = self.cert_expiry_ms {
+            if expiry < swarm_core::model::NODE_CERT_EXPIRY_MIN_MS {
+                return Err(format!(
+                    "invalid --cert-expiry: node certificate expiry must be at least 1h0m0s, not {expiry} ms"
+                ));
+            }
+            settings.node_cert_expiry_ms = expiry;
+        }
+        if let Some(interval) = self.snapshot_interval {
+            if interval == 0 {
+                return Err("invalid --snapshot-interval: must be positive".to_string());
+            }
+            settings.snapshot_interval_entries = interval;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +183,9 @@ pub struct InitReply {
     pub worker_token: String,
     /// The address to pass to `swarm join`.
     pub join_addr: String,
+    /// With `--autolock`: the unlock key, shown once.
+    #[serde(default)]
+    pub unlock_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,4 +304,63 @@ pub struct LogLine {
     pub task_id: String,
     pub stderr: bool,
     pub text: String,
+}
+
+/// `secret create` / `config create`: the name, labels and value (base64 in JSON, as Docker's `Data`). The daemon
+/// draws the id; for a secret, the manager seals the value before it is proposed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileObjectCreateRequest {
+    pub name: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(with = "base64_bytes")]
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for FileObjectCreateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "FileObjectCreateRequest {{ name: {:?}, labels: {:?}, data: <{} bytes> }}",
+            self.name,
+            self.labels,
+            self.data.len()
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileObjectCreateReply {
+    pub id: String,
+}
+
+/// `config inspect`: the config with its value (a secret's is never answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigInspectReply {
+    pub id: String,
+    pub version: Version,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(with = "base64_bytes")]
+    pub data: Vec<u8>,
+}
+
+/// Bytes as a base64 string in JSON (Docker's encoding of `Data`).
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(|error| serde::de::Error::custom(format!("data is not base64: {error}")))
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use swarm_core::{Command, NodeRole, NodeState, Outcome};
+use swarm_core::{Command, ConfigSpec, NodeRole, NodeState, Outcome, SecretSpec, FILE_DATA_MAX};
 
 use super::errors::{DaemonError, Refusal};
 use super::node_api::{self, NodeLogsRequest};
@@ -85,7 +85,7 @@ async fn route(daemon: &Arc<Daemon>, method: Method, path: &str, body: Bytes) ->
             Err(refusal) => Err(refusal),
         },
         (Method::POST, PATH_SERVICE_UPDATE) => match parse::<ServiceUpdateRequest>(path, &body) {
-            Ok(r) => write(daemon, Command::UpdateService { id: r.id, version: r.version, spec: r.spec }).await,
+            Ok(request) => service_update(daemon, request).await,
             Err(refusal) => Err(refusal),
         },
         (Method::POST, PATH_SERVICE_ROLLBACK) => match parse::<ServiceRollbackRequest>(path, &body) {
@@ -114,6 +114,38 @@ async fn route(daemon: &Arc<Daemon>, method: Method, path: &str, body: Bytes) ->
         },
         (Method::POST, PATH_SERVICE_LOGS) => match parse::<LogsRequest>(path, &body) {
             Ok(request) => service_logs(daemon, request).await.map(|lines| json(&lines)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SWARM_UNLOCK) => match parse::<UnlockRequest>(path, &body) {
+            Ok(request) => daemon.unlock(request).await.map(|()| json(&serde_json::json!({}))),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SWARM_UNLOCK_KEY) => match parse::<UnlockKeyRequest>(path, &body) {
+            Ok(request) => daemon.unlock_key(request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SWARM_UPDATE) => match parse::<SwarmUpdateRequest>(path, &body) {
+            Ok(request) => swarm_update(daemon, request).await,
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SECRET_CREATE) => match parse::<FileObjectCreateRequest>(path, &body) {
+            Ok(request) => secret_create(daemon, request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_SECRET_REMOVE) => match parse::<ObjectRequest>(path, &body) {
+            Ok(r) => write(daemon, Command::RemoveSecret { id: r.id }).await,
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_CONFIG_CREATE) => match parse::<FileObjectCreateRequest>(path, &body) {
+            Ok(request) => config_create(daemon, request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_CONFIG_REMOVE) => match parse::<ObjectRequest>(path, &body) {
+            Ok(r) => write(daemon, Command::RemoveConfig { id: r.id }).await,
+            Err(refusal) => Err(refusal),
+        },
+        (Method::POST, PATH_CONFIG_INSPECT) => match parse::<ObjectRequest>(path, &body) {
+            Ok(request) => config_inspect(daemon, request).await.map(|r| json(&r)),
             Err(refusal) => Err(refusal),
         },
         (_, path) => Err(Refusal::not_found(format!("no such endpoint: {path}"))),
@@ -153,10 +185,12 @@ fn outcome_json(outcome: &Outcome) -> serde_json::Value {
     serde_json::json!({ "outcome": format!("{outcome:?}") })
 }
 
-/// `service create`. A spec without a name gets a generated one (`brave_noether`), as Docker Swarm gives it.
+/// `service create`. A spec without a name gets a generated one (`brave_noether`), as Docker Swarm gives it; the
+/// secrets and configs it names get their ids.
 async fn service_create(daemon: &Daemon, request: ServiceCreateRequest) -> Result<ServiceCreateReply, Refusal> {
     let mut spec = request.spec;
     let (manager, _) = daemon.manager().await?;
+    manager.read(|store| store.resolve_file_references(&mut spec)).map_err(|e| Refusal::not_found(e.to_string()))?;
     if spec.name.is_empty() {
         let taken = |name: &str| manager.read(|store| store.service_by_name(name).is_some());
         spec.name = super::names::unused_service_name(taken)
@@ -166,6 +200,102 @@ async fn service_create(daemon: &Daemon, request: ServiceCreateRequest) -> Resul
     let id = random_id();
     propose(&manager, Command::CreateService { service_id: id.clone(), spec }).await?;
     Ok(ServiceCreateReply { id })
+}
+
+/// `swarm update`: the leader's settings, changed as asked, based on the cluster's version (a concurrent change
+/// fails "out of sequence"); `--autolock` makes or drops the unlock key in the same proposal.
+async fn swarm_update(daemon: &Daemon, request: SwarmUpdateRequest) -> Result<Reply, Refusal> {
+    let view = view(daemon).await?;
+    let cluster = view.cluster.ok_or_else(|| Refusal::unavailable(NOT_IN_SWARM))?;
+    let mut settings = cluster.settings.clone();
+    request.change(&mut settings).map_err(Refusal::bad_request)?;
+    let mut commands = Vec::new();
+    if settings != cluster.settings {
+        commands.push(Command::UpdateClusterSettings { version: cluster.version, settings });
+    }
+    let (autolock, unlock_key) = match request.autolock {
+        Some(autolock) => {
+            let (manager, _) = daemon.manager().await?;
+            let current = manager.read(|store| store.cluster().map(|c| c.unlock_key.clone())).unwrap_or_default();
+            Daemon::autolock_commands(&current, autolock)
+        }
+        None => (Vec::new(), None),
+    };
+    commands.extend(autolock);
+    if !commands.is_empty() {
+        write(daemon, Command::Batch(commands)).await?;
+    }
+    Ok(json(&SwarmUpdateReply { unlock_key }))
+}
+
+/// `service update`: the secrets and configs the new spec names get their ids.
+async fn service_update(daemon: &Daemon, request: ServiceUpdateRequest) -> Result<Reply, Refusal> {
+    let ServiceUpdateRequest { id, version, mut spec } = request;
+    let (manager, _) = daemon.manager().await?;
+    manager.read(|store| store.resolve_file_references(&mut spec)).map_err(|e| Refusal::not_found(e.to_string()))?;
+    write(daemon, Command::UpdateService { id, version, spec }).await
+}
+
+/// `secret create`: the value is sealed here, on a manager, before it is proposed; neither the Raft log nor an
+/// error message ever holds it.
+async fn secret_create(daemon: &Daemon, request: FileObjectCreateRequest) -> Result<FileObjectCreateReply, Refusal> {
+    check_file_data("secret", &request.data)?;
+    let (manager, _) = daemon.manager().await?;
+    let key = crate::propose::LeaderHandle::sealing_key(manager.as_ref())
+        .ok_or_else(|| Refusal::unavailable("this manager holds no key to seal secrets with"))?;
+    let id = random_id();
+    let sealed = key.seal(&id, &request.data);
+    let spec = SecretSpec { name: request.name, labels: request.labels };
+    propose(&manager, Command::CreateSecret { secret_id: id.clone(), spec, sealed }).await?;
+    Ok(FileObjectCreateReply { id })
+}
+
+async fn config_create(daemon: &Daemon, request: FileObjectCreateRequest) -> Result<FileObjectCreateReply, Refusal> {
+    check_file_data("config", &request.data)?;
+    let (manager, _) = daemon.manager().await?;
+    let id = random_id();
+    let spec = ConfigSpec { name: request.name, labels: request.labels, data: request.data };
+    propose(&manager, Command::CreateConfig { config_id: id.clone(), spec }).await?;
+    Ok(FileObjectCreateReply { id })
+}
+
+/// SwarmKit's check of a secret's or config's size, before anything is sealed or proposed.
+fn check_file_data(kind: &str, data: &[u8]) -> Result<(), Refusal> {
+    if data.is_empty() || data.len() > FILE_DATA_MAX {
+        return Err(Refusal::bad_request(format!(
+            "rpc error: code = InvalidArgument desc = {kind} data must be larger than 0 and less than \
+             {FILE_DATA_MAX} bytes (this one has {} bytes)",
+            data.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `config inspect`: the config with its value. Values are immutable, so this manager's store answers once it has
+/// applied the config (the leader's view says it exists; a follower may be a moment behind).
+async fn config_inspect(daemon: &Daemon, request: ObjectRequest) -> Result<ConfigInspectReply, Refusal> {
+    let (manager, _) = daemon.manager().await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let found = manager.read(|store| {
+            store.config(&request.id).map(|config| ConfigInspectReply {
+                id: config.id.clone(),
+                version: config.version,
+                created_at: config.created_at,
+                updated_at: config.updated_at,
+                name: config.spec.name.clone(),
+                labels: config.spec.labels.clone(),
+                data: config.spec.data.clone(),
+            })
+        });
+        if let Some(reply) = found {
+            return Ok(reply);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Refusal::not_found(format!("no such config: {}", request.id)));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// `network create`: checks the driver options (before proposing: entries already in the log keep applying as the

@@ -7,6 +7,7 @@
 //! cluster id and a removed node's id (the agent's orphan rule); `leave` force-removes the node's containers before it
 //! deletes the node's state; bad input to the control API is a 4xx with a message for the user, never a panic.
 
+mod autolock;
 pub mod cert_files;
 mod control;
 pub mod errors;
@@ -16,7 +17,7 @@ mod node_file;
 mod roles;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use self::node_file::NodeFile;
 use crate::clock::wall_clock_now;
 use crate::control::api::{
     InfoReply, InitReply, InitRequest, JoinReply, JoinRequest, JoinTokenReply, JoinTokenRequest, LeaveRequest,
-    LocalRole, ALREADY_IN_SWARM, NOT_IN_SWARM, WORKER_CANNOT_MANAGE,
+    LocalRole, SwarmUpdateRequest, ALREADY_IN_SWARM, NOT_IN_SWARM, WORKER_CANNOT_MANAGE,
 };
 use crate::http::{CallError, HttpClient};
 use crate::ids::random_id;
@@ -114,14 +115,28 @@ pub struct DaemonConfig {
 /// What the node currently is. A node in a swarm has its TLS identity (`tls`), shared by its servers and clients.
 enum Membership {
     Outside,
-    Manager { manager: Arc<Manager>, agent: Option<Agent>, file: NodeFile, tls: TlsHandle },
-    Worker { agent: Option<Agent>, server: tokio::task::JoinHandle<()>, file: NodeFile, tls: TlsHandle },
+    /// An autolocked manager after a restart: its keys are sealed until `swarm unlock` gives the unlock key.
+    Locked {
+        file: NodeFile,
+    },
+    Manager {
+        manager: Arc<Manager>,
+        agent: Option<Agent>,
+        file: NodeFile,
+        tls: TlsHandle,
+    },
+    Worker {
+        agent: Option<Agent>,
+        server: tokio::task::JoinHandle<()>,
+        file: NodeFile,
+        tls: TlsHandle,
+    },
 }
 
 impl Membership {
     fn tls(&self) -> Option<&TlsHandle> {
         match self {
-            Membership::Outside => None,
+            Membership::Outside | Membership::Locked { .. } => None,
             Membership::Manager { tls, .. } | Membership::Worker { tls, .. } => Some(tls),
         }
     }
@@ -163,11 +178,22 @@ fn identity_from(
     Ok((identity, ca))
 }
 
+/// Where the agents of this host mount their tmpfs of tasks' secret and config files, one directory per node id
+/// (several daemons may share a host): outside the data directory, which is on disk and never holds a secret.
+pub const TASK_FILES_ROOT: &str = "/run/swarm";
+
+/// The directory node `node_id`'s agent mounts its tmpfs of task files at.
+pub fn task_files_dir(node_id: &str) -> PathBuf {
+    Path::new(TASK_FILES_ROOT).join(node_id).join("task-files")
+}
+
 pub struct Daemon {
     config: DaemonConfig,
     /// The data directory: the node record and Raft id (the Raft storage has a `Disk` of its own below it).
     data: FsDisk,
     membership: tokio::sync::Mutex<Membership>,
+    /// The unlock key this manager's keys are sealed with on disk (`None`: autolock off, or a worker).
+    unlock_key: std::sync::Mutex<Option<crate::tls::UnlockKey>>,
     /// The engine, once connected (shared by the agent and the node API).
     engine: tokio::sync::Mutex<Option<Arc<DockerExecutor>>>,
     /// The node's overlay data plane, once the agent started (`leave` removes what it made).
@@ -182,11 +208,28 @@ impl Daemon {
             config,
             data,
             membership: tokio::sync::Mutex::new(Membership::Outside),
+            unlock_key: std::sync::Mutex::new(None),
             engine: tokio::sync::Mutex::new(None),
             data_plane: tokio::sync::Mutex::new(None),
         });
         if let Some(file) = NodeFile::load(&daemon.data)? {
-            let cert_files = CertFiles::open(&daemon.config.data_dir)?;
+            let membership = if daemon.cert_files()?.is_locked()? {
+                tracing::warn!("{}", autolock::LOCKED_MESSAGE);
+                Membership::Locked { file }
+            } else {
+                daemon.resume(file).await?
+            };
+            *daemon.membership.lock().await = membership;
+        }
+        tokio::spawn(roles::role_watcher(Arc::downgrade(&daemon)));
+        Ok(daemon)
+    }
+
+    /// Resumes the membership `file` records: the identity (renewed by a manager whose certificate expired while
+    /// it was stopped), then Raft and the agent.
+    async fn resume(self: &Arc<Self>, file: NodeFile) -> Result<Membership, DaemonError> {
+        {
+            let cert_files = self.cert_files()?;
             let (mut identity, ca) = cert_files.load()?;
             if wall_clock_now() >= identity.not_after() {
                 match &ca {
@@ -195,7 +238,10 @@ impl Daemon {
                         let key = fresh_key_pkcs8()?;
                         let node_id = identity.node_id().to_string();
                         let cluster_id = identity.cluster_id().to_string();
-                        identity = ca.issue_identity(key, &node_id, identity.role(), &cluster_id, wall_clock_now())?;
+                        // The store is not open yet: the default validity; the next renewal follows `--cert-expiry`.
+                        let validity = crate::tls::ca::NODE_CERT_VALIDITY;
+                        identity =
+                            ca.issue_identity(key, &node_id, identity.role(), &cluster_id, wall_clock_now(), validity)?;
                         cert_files.save(&identity, Some(ca))?;
                         tracing::warn!("this node's certificate had expired; it issued itself a new one");
                     }
@@ -205,21 +251,18 @@ impl Daemon {
                 }
             }
             let tls = TlsHandle::new(identity)?;
-            let membership = match file.role {
-                NodeRole::Manager => daemon.start_manager_node(file, tls, ca, None).await?,
-                NodeRole::Worker => daemon.start_worker_node(file, tls).await?,
-            };
-            *daemon.membership.lock().await = membership;
+            match file.role {
+                NodeRole::Manager => self.start_manager_node(file, tls, ca, None).await,
+                NodeRole::Worker => self.start_worker_node(file, tls).await,
+            }
         }
-        tokio::spawn(roles::role_watcher(Arc::downgrade(&daemon)));
-        Ok(daemon)
     }
 
     /// Stops the agent and Raft; containers keep running (a restarted daemon adopts them).
     pub async fn shutdown(&self) {
         let mut membership = self.membership.lock().await;
         match &mut *membership {
-            Membership::Outside => {}
+            Membership::Outside | Membership::Locked { .. } => {}
             Membership::Manager { manager, agent, .. } => {
                 if let Some(agent) = agent.take() {
                     agent.shutdown();
@@ -234,6 +277,14 @@ impl Daemon {
             }
         }
         *membership = Membership::Outside;
+        self.unmount_task_files().await;
+    }
+
+    /// No secret outlives the agent on this host: the tmpfs of task files goes (containers keep their files).
+    async fn unmount_task_files(&self) {
+        if let Some(engine) = self.engine.lock().await.as_ref() {
+            engine.unmount_task_files();
+        }
     }
 
     /// This node's TLS identity while it is in a swarm.
@@ -250,6 +301,13 @@ impl Daemon {
                 cluster_id: String::new(),
                 advertise_addr: String::new(),
                 managers: Vec::new(),
+            },
+            Membership::Locked { file } => InfoReply {
+                role: LocalRole::Manager,
+                node_id: file.node_id.clone(),
+                cluster_id: file.cluster_id.clone(),
+                advertise_addr: file.advertise_addr.clone(),
+                managers: file.managers.clone(),
             },
             Membership::Manager { manager, file, .. } => InfoReply {
                 role: LocalRole::Manager,
@@ -274,6 +332,7 @@ impl Daemon {
             Membership::Manager { manager, file, .. } => Ok((manager.clone(), file.node_id.clone())),
             Membership::Worker { .. } => Err(Refusal::unavailable(WORKER_CANNOT_MANAGE)),
             Membership::Outside => Err(Refusal::unavailable(NOT_IN_SWARM)),
+            Membership::Locked { .. } => Err(Refusal::unavailable(autolock::LOCKED_MESSAGE)),
         }
     }
 
@@ -317,15 +376,14 @@ impl Daemon {
         let (listen_addr, advertise_addr) =
             self.addresses(request.listen_addr.as_deref(), request.advertise_addr.as_deref(), None)?;
         let mut settings = ClusterSettings::default();
-        if let Some(limit) = request.task_history_limit {
-            settings.task_history_retention_limit = limit;
-        }
-        if let Some(period) = request.dispatcher_heartbeat_ms {
-            if period == 0 {
-                return Err(Refusal::bad_request("invalid --dispatcher-heartbeat: must be positive"));
-            }
-            settings.dispatcher_heartbeat_period_ms = period;
-        }
+        let flags = SwarmUpdateRequest {
+            task_history_limit: request.task_history_limit,
+            dispatcher_heartbeat_ms: request.dispatcher_heartbeat_ms,
+            cert_expiry_ms: request.cert_expiry_ms,
+            snapshot_interval: None,
+            autolock: None,
+        };
+        flags.change(&mut settings).map_err(Refusal::bad_request)?;
         address_pools(&request, &mut settings)?;
         let cluster_id = random_id();
         let node_id = random_id();
@@ -334,8 +392,9 @@ impl Daemon {
         let ca = RootCa::create(&cluster_id, now, fresh_key_pkcs8().map_err(Refusal::internal)?)
             .map_err(Refusal::internal)?;
         let key = fresh_key_pkcs8().map_err(Refusal::internal)?;
-        let identity =
-            ca.issue_identity(key, &node_id, NodeRole::Manager, &cluster_id, now).map_err(Refusal::internal)?;
+        let identity = ca
+            .issue_identity(key, &node_id, NodeRole::Manager, &cluster_id, now, settings.node_cert_validity())
+            .map_err(Refusal::internal)?;
         let ca = Arc::new(ca);
         let tls = TlsHandle::new(identity.clone()).map_err(Refusal::internal)?;
         let join_tokens = JoinTokens::from_parts(&ca.digest(), &random_id(), &random_id());
@@ -349,7 +408,10 @@ impl Daemon {
             availability: request.availability.unwrap_or_default(),
         };
         node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
-        let cert_files = CertFiles::open(&self.config.data_dir).map_err(Refusal::internal)?;
+        // With `--autolock` the keys are sealed from the first write on.
+        let unlock_key = request.autolock.then(crate::tls::UnlockKey::fresh);
+        *self.unlock_key.lock().expect("unlock key mutex") = unlock_key.clone();
+        let cert_files = self.cert_files().map_err(Refusal::internal)?;
         cert_files.save(&identity, Some(&ca)).map_err(Refusal::internal)?;
         let manager = match self.open_manager(&file, &tls, Some(ca)).await {
             Ok(manager) => manager,
@@ -361,10 +423,14 @@ impl Daemon {
         let result = async {
             manager.bootstrap().await.map_err(Refusal::internal)?;
             // The routing mesh's `ingress` network is born with the cluster, as in Docker.
-            let command = Command::Batch(vec![
+            let mut commands = vec![
                 Command::InitCluster { cluster_id, settings, join_tokens: join_tokens.clone() },
                 Command::CreateNetwork { network_id: random_id(), spec: NetworkSpec::ingress() },
-            ]);
+            ];
+            if let Some(key) = &unlock_key {
+                commands.push(Command::SetUnlockKey { key: key.text() });
+            }
+            let command = Command::Batch(commands);
             propose_until_leader(&manager, command, Duration::from_secs(30)).await?;
             file.save(&self.data).map_err(Refusal::internal)?;
             Ok::<_, Refusal>(())
@@ -379,7 +445,8 @@ impl Daemon {
         let node_id = file.node_id.clone();
         *membership = Membership::Manager { manager, agent, file, tls };
         tracing::info!(%node_id, addr = %advertise_addr, "swarm initialized");
-        Ok(InitReply { node_id, worker_token: join_tokens.worker, join_addr: advertise_addr })
+        let unlock_key = unlock_key.map(|key| key.text());
+        Ok(InitReply { node_id, worker_token: join_tokens.worker, join_addr: advertise_addr, unlock_key })
     }
 
     /// `swarm join`: presents the token to a manager; becomes a manager or a worker, as the token says.
@@ -423,7 +490,9 @@ impl Daemon {
             return Err(Refusal::unavailable(message));
         }
         let tls = TlsHandle::new(identity.clone()).map_err(Refusal::internal)?;
-        let cert_files = CertFiles::open(&self.config.data_dir).map_err(Refusal::internal)?;
+        // Unsealed until the store's unlock key reaches this node (`follow_unlock_key`).
+        *self.unlock_key.lock().expect("unlock key mutex") = None;
+        let cert_files = self.cert_files().map_err(Refusal::internal)?;
         let mut file = NodeFile {
             node_id: identity.node_id().to_string(),
             role,
@@ -479,6 +548,11 @@ impl Daemon {
         let mut membership = self.membership.lock().await;
         match &mut *membership {
             Membership::Outside => return Err(Refusal::unavailable("This node is not part of a swarm")),
+            // A locked manager cannot reach its Raft data; it may only give up its place.
+            Membership::Locked { .. } if !request.force => {
+                return Err(Refusal::unavailable(autolock::LOCKED_MESSAGE));
+            }
+            Membership::Locked { .. } => {}
             Membership::Worker { agent, server, .. } => {
                 if let Some(agent) = agent.take() {
                     agent.shutdown();
@@ -538,6 +612,7 @@ impl Daemon {
         NodeFile::remove(&self.data).map_err(Refusal::internal)?;
         node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         CertFiles::open(&self.config.data_dir).and_then(|files| files.remove_all()).map_err(Refusal::internal)?;
+        *self.unlock_key.lock().expect("unlock key mutex") = None;
         tracing::info!("left the swarm");
         Ok(())
     }
@@ -553,11 +628,11 @@ impl Daemon {
                 Ok(found) => found,
                 Err(error) => {
                     tracing::warn!(%error, "cannot list this node's containers");
-                    return;
+                    break;
                 }
             };
             if found.is_empty() {
-                return;
+                break;
             }
             let removals = found.iter().map(|container| {
                 let engine = engine.clone();
@@ -569,6 +644,7 @@ impl Daemon {
             });
             futures::future::join_all(removals).await;
         }
+        engine.remove_task_files();
     }
 
     /// Managers whose nodes are up (this one included), as the leader's view says; all voters if unknown.
@@ -619,6 +695,7 @@ impl Daemon {
             node_api: Some(node_api::handler(self.engine_handle())),
             tls: Some(tls.clone()),
             ca,
+            data_key: Some(self.data_key()?),
         };
         let manager = Manager::start(config, Arc::new(disk), None).await.map_err(Box::new)?;
         tracing::info!(raft_id, listen = %file.listen_addr, advertise = %file.advertise_addr, "manager started");
@@ -667,7 +744,7 @@ impl Daemon {
     /// Starts this node's agent on the local Docker Engine; without an engine the node runs no tasks (logged).
     async fn start_agent(&self, file: &NodeFile, manager: Option<&Arc<Manager>>, tls: &TlsHandle) -> Option<Agent> {
         let engine = match DockerExecutor::connect(&file.node_id, &file.cluster_id).await {
-            Ok(engine) => Arc::new(engine),
+            Ok(engine) => Arc::new(engine.with_task_files(task_files_dir(&file.node_id))),
             Err(error) => {
                 tracing::error!(%error, "no container engine: this node will not run tasks");
                 return None;

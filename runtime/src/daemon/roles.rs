@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use swarm_core::NodeRole;
 
-use super::cert_files::CertFiles;
 use super::errors::DaemonError;
 use super::{call_json, identity_from, key_and_request, node_file, Daemon, Membership};
 use crate::clock::wall_clock_now;
@@ -25,7 +24,8 @@ const ROLE_CHECK_PERIOD: Duration = Duration::from_secs(2);
 
 /// Follows `node promote` and `node demote` for this node: the store says which role it should have, and the node
 /// changes itself — a worker the store wants as a manager starts Raft and asks the leader to add it; a manager
-/// taken out of the voters by a demotion stops Raft and carries on as a worker. Ends with the daemon.
+/// taken out of the voters by a demotion stops Raft and carries on as a worker. Each tick also seals the node's
+/// keys with the swarm's unlock key if it changed (`autolock`). Ends with the daemon.
 pub(super) async fn role_watcher(daemon: std::sync::Weak<Daemon>) {
     loop {
         tokio::time::sleep(ROLE_CHECK_PERIOD).await;
@@ -33,18 +33,21 @@ pub(super) async fn role_watcher(daemon: std::sync::Weak<Daemon>) {
         if let Err(error) = daemon.follow_wanted_role().await {
             tracing::warn!(%error, "cannot follow the role the swarm wants for this node");
         }
+        if let Err(error) = daemon.follow_unlock_key().await {
+            tracing::warn!(%error, "cannot seal this node's keys with the swarm's unlock key");
+        }
     }
 }
 
 impl Daemon {
     async fn follow_wanted_role(self: &Arc<Self>) -> Result<(), DaemonError> {
         let (node_id, role, managers, own_addr, tls) = match &*self.membership.lock().await {
-            Membership::Outside => return Ok(()),
+            Membership::Outside | Membership::Locked { .. } => return Ok(()),
             Membership::Manager { manager, file, tls, .. } => {
                 if manager.is_leader() {
                     // The leader answers renewals, its own too: it holds the root CA.
                     if wall_clock_now() >= tls.identity().renew_at() {
-                        self.renew_with_own_ca(tls, manager.ca())?;
+                        self.renew_with_own_ca(tls, manager.ca(), manager.node_cert_validity())?;
                     }
                     return Ok(());
                 }
@@ -128,7 +131,7 @@ impl Daemon {
             return Err(DaemonError::Renewal("this node left or rejoined the swarm meanwhile".to_string()));
         }
         let role = identity.role();
-        CertFiles::open(&self.config.data_dir)?.save(&identity, ca)?;
+        self.cert_files()?.save(&identity, ca)?;
         tls.replace(identity)?;
         drop(membership);
         tracing::info!(?role, "this node has a new certificate");
@@ -136,13 +139,18 @@ impl Daemon {
     }
 
     /// The leader's own renewal, from the root CA it holds.
-    fn renew_with_own_ca(&self, tls: &TlsHandle, ca: Option<&Arc<RootCa>>) -> Result<(), DaemonError> {
+    fn renew_with_own_ca(
+        &self,
+        tls: &TlsHandle,
+        ca: Option<&Arc<RootCa>>,
+        validity: std::time::Duration,
+    ) -> Result<(), DaemonError> {
         let Some(ca) = ca else { return Ok(()) };
         let current = tls.identity();
         let key = crate::tls::keys::fresh_key_pkcs8()?;
-        let renewed =
-            ca.issue_identity(key, current.node_id(), current.role(), current.cluster_id(), wall_clock_now())?;
-        CertFiles::open(&self.config.data_dir)?.save(&renewed, Some(ca))?;
+        let (node_id, role, cluster_id) = (current.node_id(), current.role(), current.cluster_id());
+        let renewed = ca.issue_identity(key, node_id, role, cluster_id, wall_clock_now(), validity)?;
+        self.cert_files()?.save(&renewed, Some(ca))?;
         tls.replace(renewed)?;
         tracing::info!("this node has a new certificate (from its own root CA)");
         Ok(())
@@ -181,7 +189,7 @@ impl Daemon {
         if !tls.same_as(asked_as) {
             return Ok(());
         }
-        let (identity, ca) = CertFiles::open(&self.config.data_dir)?.load()?;
+        let (identity, ca) = self.cert_files()?.load()?;
         // What Raft will use is the identity in memory; the file must hold the same, with the CA's key.
         if identity.role() != NodeRole::Manager || ca.is_none() || identity.cert_der() != tls.identity().cert_der() {
             return Err(DaemonError::Renewal("no manager certificate yet; staying a worker".to_string()));

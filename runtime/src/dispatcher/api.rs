@@ -76,6 +76,24 @@ pub struct Assignments {
     pub removed_nodes: Vec<String>,
     /// What the node must realise of the overlay networks (devices, VXLAN forwarding, DNS, VIPs, the mesh).
     pub overlay: NodeOverlayPlan,
+    /// The values of the secrets the node's live tasks reference (opened by the leader; sent over TLS only to
+    /// this node), by id.
+    pub secrets: Vec<FilePayload>,
+    /// The values of the configs the node's live tasks reference, by id.
+    pub configs: Vec<FilePayload>,
+}
+
+/// A secret's or config's value on its way to a node. `Debug` shows its size, never its bytes.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FilePayload {
+    pub id: String,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for FilePayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FilePayload {{ id: {:?}, data: <{} bytes> }}", self.id, self.data.len())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,18 +1,19 @@
 //! The dispatcher's rules over the committed store, as pure functions: a node's assignment set (with the removed
-//! nodes and its overlay plan) and its fingerprint, the cluster's heartbeat period, the commands that register a node opening a session
+//! nodes, its overlay plan, and the secrets and configs its live tasks need — no others) and its fingerprint, the cluster's heartbeat period, the commands that register a node opening a session
 //! (never a removed one), and which
 //! reported task statuses are still fresh. Invariant: deterministic — the same store and request give the same
 //! answer on any manager (no clock, no randomness, ordered maps only).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use swarm_core::{
-    Command, ManagerStatus, Node, NodeRole, NodeSpec, NodeState, NodeStatus, Store, Task, TaskStatus, ID_LEN_MAX,
+    Command, ManagerStatus, Node, NodeRole, NodeSpec, NodeState, NodeStatus, Secret, Store, Task, TaskState,
+    TaskStatus, ID_LEN_MAX,
 };
 
 use swarm_core::overlay::{plan_for_node, NodeOverlayPlan};
 
-use super::api::{Assignments, DispatcherError, SessionRequest};
+use super::api::{Assignments, DispatcherError, FilePayload, SessionRequest};
 
 /// A deterministic fingerprint of an assignment set: FNV-1a over (id, version) pairs in id order, then over the
 /// removed node ids in order, then over the encoded overlay plan.
@@ -39,12 +40,50 @@ pub fn fingerprint(tasks: &[Task], removed_nodes: &[String], overlay: &NodeOverl
     hash
 }
 
-/// The node's assignment set in `store`, with the removed nodes and the node's overlay plan.
-pub fn assignments(store: &Store, node_id: &str) -> Assignments {
+/// The node's assignment set in `store`, with the removed nodes, the node's overlay plan, and the values of the
+/// secrets and configs its live tasks reference (`open_secret` opens a sealed value; one it cannot open is left
+/// out, and the agent refuses the task that needs it).
+pub fn assignments(
+    store: &Store,
+    node_id: &str,
+    open_secret: impl Fn(&Secret) -> Result<Vec<u8>, String>,
+) -> Assignments {
     let tasks: Vec<Task> = store.tasks_on_node(node_id).cloned().collect();
     let removed_nodes: Vec<String> = store.removed_nodes().iter().map(|removed| removed.id.clone()).collect();
     let overlay = plan_for_node(store, node_id);
-    Assignments { fingerprint: fingerprint(&tasks, &removed_nodes, &overlay), tasks, removed_nodes, overlay }
+    let (secret_ids, config_ids) = files_needed(&tasks);
+    let secrets = secret_ids
+        .into_iter()
+        .filter_map(|id| store.secret(id))
+        .filter_map(|secret| match open_secret(secret) {
+            Ok(data) => Some(FilePayload { id: secret.id.clone(), data }),
+            Err(reason) => {
+                tracing::warn!(secret = %secret.spec.name, node = %node_id, %reason, "cannot open a secret for a node");
+                None
+            }
+        })
+        .collect();
+    let configs = config_ids
+        .into_iter()
+        .filter_map(|id| store.config(id))
+        .map(|config| FilePayload { id: config.id.clone(), data: config.spec.data.clone() })
+        .collect();
+    let fingerprint = fingerprint(&tasks, &removed_nodes, &overlay);
+    Assignments { fingerprint, tasks, removed_nodes, overlay, secrets, configs }
+}
+
+/// The ids of the secrets and of the configs that `tasks` still to run (or running) reference. A task that has
+/// ended, or is to end, needs none: its value is not sent again.
+pub fn files_needed(tasks: &[Task]) -> (BTreeSet<&str>, BTreeSet<&str>) {
+    let mut secrets = BTreeSet::new();
+    let mut configs = BTreeSet::new();
+    let live = |task: &&Task| task.desired_state <= TaskState::Running && task.status.state <= TaskState::Running;
+    for task in tasks.iter().filter(live) {
+        let container = &task.spec.container_spec;
+        secrets.extend(container.secrets.iter().map(|reference| reference.secret_id.as_str()));
+        configs.extend(container.configs.iter().map(|reference| reference.config_id.as_str()));
+    }
+    (secrets, configs)
 }
 
 /// The cluster's heartbeat period (the default before `swarm init` settled one).
@@ -130,4 +169,47 @@ pub fn fresh_updates(store: &Store, node_id: &str, updates: &[(String, TaskStatu
         })
         .map(|(id, status)| Command::UpdateTaskStatus { id: id.to_string(), status: status.clone() })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use swarm_core::{FileTarget, SecretReference, TaskSpec};
+
+    use super::*;
+
+    fn task(id: &str, secret_ids: &[&str], desired: TaskState, observed: TaskState) -> Task {
+        let mut spec = TaskSpec::image("busybox");
+        spec.container_spec.secrets = secret_ids
+            .iter()
+            .map(|id| SecretReference {
+                secret_id: id.to_string(),
+                secret_name: format!("name-{id}"),
+                file: FileTarget::default_for(id),
+            })
+            .collect();
+        let mut task = Task::new(id, "svc", Some(1), spec);
+        task.desired_state = desired;
+        task.status.state = observed;
+        task
+    }
+
+    #[test]
+    fn only_live_tasks_need_their_secrets() {
+        use TaskState::{Complete, New, Running, Shutdown};
+        let cases: &[(&[Task], &[&str])] = &[
+            (&[], &[]),
+            (&[task("t1", &["s1"], Running, Running)], &["s1"]),
+            (&[task("t1", &["s1"], Running, New)], &["s1"]),
+            (&[task("t1", &["s1", "s2"], Running, Running), task("t2", &["s2"], Running, Running)], &["s1", "s2"]),
+            // Going, or gone: nothing is sent again.
+            (&[task("t1", &["s1"], Shutdown, Running)], &[]),
+            (&[task("t1", &["s1"], Running, Complete)], &[]),
+            (&[task("t1", &["s1"], Shutdown, Running), task("t2", &["s2"], Running, Running)], &["s2"]),
+        ];
+        for (tasks, wanted) in cases {
+            let (secrets, configs) = files_needed(tasks);
+            assert_eq!(secrets.into_iter().collect::<Vec<_>>(), *wanted, "{tasks:?}");
+            assert!(configs.is_empty());
+        }
+    }
 }

@@ -177,7 +177,12 @@ async fn poll_assignments(
     loop {
         dispatcher.check_session(&request.session)?;
         applied.borrow_and_update();
-        let current = leader.state().read(|store| assignments(store, &request.session.node_id));
+        let key = leader.sealing_key();
+        let open = |secret: &swarm_core::Secret| match &key {
+            Some(key) => key.open(&secret.id, &secret.sealed).map_err(|error| error.to_string()),
+            None => Err("this manager holds no sealing key".to_string()),
+        };
+        let current = leader.state().read(|store| assignments(store, &request.session.node_id, open));
         if request.known != Some(current.fingerprint) || tokio::time::Instant::now() >= deadline {
             return Ok(current);
         }

@@ -13,7 +13,6 @@ use super::api::{IssuedCertificate, RenewRequest, PATH_CA_RENEW};
 use super::Manager;
 use crate::clock::wall_clock_now;
 use crate::http::Reply;
-use crate::tls::ca::NODE_CERT_VALIDITY;
 use crate::tls::identity::{certificate_pem, pem_block};
 
 /// The PEM tag of a PKCS#8 private key.
@@ -33,13 +32,15 @@ impl Manager {
         let Some(ca) = &self.config.ca else {
             return Err(Reply::error(StatusCode::SERVICE_UNAVAILABLE, "this manager holds no certificate authority"));
         };
-        let Some(cluster_id) = self.state.read(|store| store.cluster().map(|c| c.id.clone())) else {
+        let Some((cluster_id, validity)) =
+            self.state.read(|store| store.cluster().map(|c| (c.id.clone(), c.settings.node_cert_validity())))
+        else {
             return Err(Reply::error(StatusCode::SERVICE_UNAVAILABLE, crate::propose::NO_LEADER_MESSAGE));
         };
         let csr = pem_block(csr_pem, CSR_PEM_TAG, "certificate signing request")
             .map_err(|error| Reply::error(StatusCode::BAD_REQUEST, error.to_string()))?;
         let cert = ca
-            .issue(&csr, node_id, role, &cluster_id, wall_clock_now(), NODE_CERT_VALIDITY)
+            .issue(&csr, node_id, role, &cluster_id, wall_clock_now(), validity)
             .map_err(|error| Reply::error(StatusCode::BAD_REQUEST, error.to_string()))?;
         let ca_key_pem = (role == NodeRole::Manager)
             .then(|| pem::encode(&pem::Pem::new(PRIVATE_KEY_PEM_TAG, ca.key_pkcs8().to_vec())));

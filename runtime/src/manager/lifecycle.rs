@@ -58,11 +58,13 @@ impl Manager {
         disk: Arc<dyn Disk>,
         observer: Option<Arc<dyn RaftObserver>>,
     ) -> Result<Arc<Manager>, StartError> {
-        let (log, recovery) = LogStore::open(disk.clone()).map_err(|e| e.located(disk.as_ref()))?;
+        let data_key = config.data_key.clone();
+        let (log, recovery) = LogStore::open(disk.clone(), data_key.clone()).map_err(|e| e.located(disk.as_ref()))?;
         if let Some(repair) = &recovery.repaired_tail {
             tracing::warn!(node = config.node_id, %repair, "repaired a torn raft log tail");
         }
-        let state = StateMachine::open(config.node_id, disk.clone(), observer).map_err(|e| e.located(disk.as_ref()))?;
+        let state = StateMachine::open(config.node_id, disk.clone(), observer, data_key)
+            .map_err(|e| e.located(disk.as_ref()))?;
         let snapshot_index = *state.durable_snapshot_index().borrow();
         if let Some(purged) = log.last_purged_index() {
             if snapshot_index.is_none_or(|snapshot| snapshot < purged) {

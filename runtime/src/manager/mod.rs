@@ -61,6 +61,9 @@ pub struct ManagerConfig {
     pub tls: Option<TlsHandle>,
     /// The cluster's root CA, which signs the certificates of joining nodes and of nodes changing role.
     pub ca: Option<Arc<RootCa>>,
+    /// This manager's key for its Raft log and snapshots at rest (`None`: kept unencrypted, for benchmarks and
+    /// data directories of builds before encryption at rest until their identity file gets a key).
+    pub data_key: Option<Arc<crate::aead::AeadKey>>,
 }
 
 pub struct Manager {
@@ -124,6 +127,12 @@ impl Manager {
                 "networks": store.networks().collect::<Vec<_>>(),
             })
         })
+    }
+
+    /// How long the node certificates this manager's CA issues are valid (`swarm update --cert-expiry`).
+    pub fn node_cert_validity(&self) -> std::time::Duration {
+        self.read(|store| store.cluster().map(|c| c.settings.node_cert_validity()))
+            .unwrap_or(crate::tls::ca::NODE_CERT_VALIDITY)
     }
 
     /// The root CA this manager signs with.
@@ -310,6 +319,10 @@ impl LeaderHandle for Manager {
 
     fn leading_term(&self) -> Option<u64> {
         self.leading_term_with_own_entry_applied()
+    }
+
+    fn sealing_key(&self) -> Option<crate::tls::SealingKey> {
+        self.config.ca.as_deref().map(crate::tls::SealingKey::of)
     }
 
     fn propose_as_leader(

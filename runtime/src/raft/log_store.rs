@@ -15,6 +15,7 @@ use openraft::{AnyError, RaftLogId, RaftLogReader, StorageIOError};
 
 use super::entry_format::{decode_entry, encode_entry, EntryDecodeError};
 use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::aead::AeadKey;
 use crate::storage::disk::Disk;
 use crate::storage::files::FileError;
 use crate::storage::meta_file;
@@ -57,6 +58,8 @@ struct LogInner {
     last_purged: Option<LogId>,
     /// When set, a purge waits until a snapshot covering it is durable (see `purge`).
     durable_snapshot: Option<crate::watch::Receiver<Option<u64>>>,
+    /// The manager's key for its data at rest: every record appended is sealed with it (`entry_format`).
+    data_key: Option<Arc<AeadKey>>,
 }
 
 /// Cheap to clone: clones share the same log (the reader handed to openraft is a clone).
@@ -73,7 +76,9 @@ pub struct LogRecovery {
 }
 
 impl LogStore {
-    pub fn open(disk: Arc<dyn Disk>) -> Result<(Self, LogRecovery), LogOpenError> {
+    /// Opens the log on `disk`; with `data_key`, records are sealed at rest (unsealed ones an earlier run wrote
+    /// still read).
+    pub fn open(disk: Arc<dyn Disk>, data_key: Option<Arc<AeadKey>>) -> Result<(Self, LogRecovery), LogOpenError> {
         let (mut wal, recovered) = Wal::open(disk.clone())?;
         let vote: Option<Vote> = load_meta(&disk, VOTE_FILE)?;
         let last_purged: Option<LogId> = load_meta(&disk, PURGED_FILE)?;
@@ -88,9 +93,12 @@ impl LogStore {
             if purged_index.is_some_and(|p| index <= p) {
                 continue;
             }
-            let entry: Entry = decode_entry(&bytes).map_err(|error| match error {
+            let entry: Entry = decode_entry(&bytes, index, data_key.as_deref()).map_err(|error| match error {
                 EntryDecodeError::UnknownFormat { .. } => {
                     LogOpenError::EntryFormat { index, reason: error.to_string() }
+                }
+                EntryDecodeError::NoDataKey | EntryDecodeError::NotDecryptable => {
+                    LogOpenError::Entry { index, reason: error.to_string() }
                 }
                 EntryDecodeError::Malformed(reason) => LogOpenError::Entry { index, reason },
             })?;
@@ -104,7 +112,7 @@ impl LogStore {
         }
         let recovery =
             LogRecovery { entries: entries.len(), repaired_tail: recovered.repaired_tail.map(|t| format!("{t:?}")) };
-        let inner = LogInner { disk, wal, entries, vote, last_purged, durable_snapshot: None };
+        let inner = LogInner { disk, wal, entries, vote, last_purged, durable_snapshot: None, data_key };
         Ok((Self { inner: Arc::new(Mutex::new(inner)) }, recovery))
     }
 
@@ -187,9 +195,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
+        let data_key = self.lock().data_key.clone();
         let mut records = Vec::with_capacity(entries.len());
         for entry in &entries {
-            let bytes = encode_entry(entry).map_err(|e| StorageIOError::write_logs(AnyError::new(&e)))?;
+            let bytes =
+                encode_entry(entry, data_key.as_deref()).map_err(|e| StorageIOError::write_logs(AnyError::new(&e)))?;
             records.push((entry.get_log_id().index, bytes));
         }
         let mut inner = self.lock();

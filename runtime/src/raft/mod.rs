@@ -5,6 +5,7 @@
 //! coalescing of proposals into few entries (`batcher`). Invariant: an entry is acknowledged only once durable on
 //! a quorum, and applied only once committed; nothing here decides what to propose.
 
+pub mod at_rest;
 pub mod batcher;
 pub mod election_timer;
 pub mod entry_format;

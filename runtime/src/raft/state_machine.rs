@@ -15,7 +15,9 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{AnyError, EntryPayload, RaftLogId, RaftSnapshotBuilder, StorageIOError};
 use swarm_core::Store;
 
+use super::at_rest;
 use super::types::{Answers, Entry, LogId, NodeId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use crate::aead::AeadKey;
 use crate::blocking::off_async_threads;
 use crate::storage::disk::Disk;
 use crate::storage::snapshot_file;
@@ -78,6 +80,8 @@ pub struct StateMachine {
 struct SnapshotWriter {
     disk: Arc<dyn Disk>,
     newest_written: Arc<Mutex<Option<u64>>>,
+    /// The manager's key for its data at rest: snapshot files hold the store sealed with it.
+    data_key: Option<Arc<AeadKey>>,
 }
 
 impl SnapshotWriter {
@@ -93,7 +97,8 @@ impl SnapshotWriter {
             if newest.is_some_and(|newest| newest >= index) {
                 return (Ok(false), data);
             }
-            let result = snapshot_file::save_snapshot(writer.disk.as_ref(), index, &meta_bytes, &data);
+            let stored = at_rest::seal_snapshot(writer.data_key.as_deref(), index, &data);
+            let result = snapshot_file::save_snapshot(writer.disk.as_ref(), index, &meta_bytes, &stored);
             if result.is_ok() {
                 *newest = Some(index);
             }
@@ -109,10 +114,13 @@ impl SnapshotWriter {
 }
 
 impl StateMachine {
+    /// Opens the state machine on `disk`; with `data_key`, snapshot files are sealed at rest (an unsealed one an
+    /// earlier run wrote still reads).
     pub fn open(
         node: NodeId,
         disk: Arc<dyn Disk>,
         observer: Option<Arc<dyn RaftObserver>>,
+        data_key: Option<Arc<AeadKey>>,
     ) -> Result<Self, StateOpenError> {
         let mut inner = Inner {
             node,
@@ -128,17 +136,20 @@ impl StateMachine {
             let index = stored.index;
             let meta: SnapshotMeta = postcard::from_bytes(&stored.meta)
                 .map_err(|e| StateOpenError::Snapshot { index, reason: format!("metadata: {e}") })?;
-            let store = Store::decode_snapshot(&stored.data)
-                .map_err(|e| StateOpenError::Snapshot { index, reason: e.to_string() })?;
+            let data = at_rest::open_snapshot(data_key.as_deref(), index, stored.data)
+                .map_err(|reason| StateOpenError::Snapshot { index, reason })?;
+            let store =
+                Store::decode_snapshot(&data).map_err(|e| StateOpenError::Snapshot { index, reason: e.to_string() })?;
             inner.store = store;
             inner.last_applied = meta.last_log_id;
             inner.membership = meta.last_membership.clone();
             inner.durable_snapshot.send_replace(Some(index));
             inner.applied.send_replace(meta.last_log_id);
-            inner.snapshot = Some(StoredSnapshot { meta, data: stored.data });
+            inner.snapshot = Some(StoredSnapshot { meta, data });
         }
         let newest_written = Arc::new(Mutex::new(*inner.durable_snapshot.borrow()));
-        Ok(Self { inner: Arc::new(Mutex::new(inner)), writer: SnapshotWriter { disk, newest_written } })
+        let writer = SnapshotWriter { disk, newest_written, data_key };
+        Ok(Self { inner: Arc::new(Mutex::new(inner)), writer })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -308,7 +319,7 @@ mod tests {
     #[tokio::test]
     async fn an_older_snapshot_written_after_a_newer_one_is_skipped_and_deletes_nothing() {
         let disk: Arc<dyn Disk> = Arc::new(MemDisk::new());
-        let writer = SnapshotWriter { disk: disk.clone(), newest_written: Arc::default() };
+        let writer = SnapshotWriter { disk: disk.clone(), newest_written: Arc::default(), data_key: None };
         let (written, _) = writer.write(&meta_at(200), b"newer".to_vec()).await.expect("write 200");
         assert!(written);
         // A build that encoded index 100 before the install of 200 finishes after it.

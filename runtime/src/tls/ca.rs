@@ -123,7 +123,7 @@ impl RootCa {
 
 impl RootCa {
     /// A whole identity for a node of this root: a certificate for `key_pkcs8` (made by the caller, on the node)
-    /// naming `node_id`, `role` and `cluster_id`, valid from `now` for `NODE_CERT_VALIDITY`.
+    /// naming `node_id`, `role` and `cluster_id`, valid from `now` for `validity`.
     pub fn issue_identity(
         &self,
         key_pkcs8: Vec<u8>,
@@ -131,9 +131,10 @@ impl RootCa {
         role: NodeRole,
         cluster_id: &str,
         now: Timestamp,
+        validity: Duration,
     ) -> Result<super::NodeIdentity, TlsError> {
         let csr = super::identity::signing_request(&key_pkcs8)?;
-        let cert = self.issue(&csr, node_id, role, cluster_id, now, NODE_CERT_VALIDITY)?;
+        let cert = self.issue(&csr, node_id, role, cluster_id, now, validity)?;
         super::NodeIdentity::new(cert, key_pkcs8, self.cert_der.clone())
     }
 }

@@ -31,6 +31,7 @@ use swarm_core::{ManagerStatus, NodeAvailability, NodeDescription, NodeRole, Tas
 use tokio::sync::mpsc;
 
 use super::executor::{ContainerState, ExecError, Executor, FoundContainer};
+use super::files::FileCache;
 use super::networking::Networking;
 use super::orphans::orphans;
 use super::overlay::OverlayDataPlane;
@@ -120,6 +121,8 @@ struct Shared<E> {
     fresh_as_of_stalls: Arc<watch::Sender<u64>>,
     /// Realises the overlay plan of each assignment answer; drivers wait on it for their networks.
     networking: Networking,
+    /// The secrets' and configs' values of the newest assignment answer, for the drivers' containers.
+    files: FileCache,
 }
 
 /// Opens once the agent holds an assignment answer it asked for after this process's last stall.
@@ -162,6 +165,7 @@ impl Agent {
             stalls,
             fresh_as_of_stalls: Arc::new(watch::channel(0).0),
             networking,
+            files: FileCache::default(),
         });
         let mut tasks = vec![
             stall_ticker,
@@ -498,6 +502,7 @@ async fn assignment_loop<E: Executor>(shared: Arc<Shared<E>>) {
                 if known != Some(assignments.fingerprint) || found.is_some() {
                     known = Some(assignments.fingerprint);
                     shared.networking.offer(&assignments.overlay, &assignments.tasks);
+                    shared.files.replace(&assignments.secrets, &assignments.configs);
                     apply_assignments(&shared, assignments.tasks, found.take());
                 }
                 // The drivers hold this answer's tasks now: those waiting to start may go on.
@@ -602,14 +607,15 @@ fn apply_assignments<E: Executor>(shared: &Arc<Shared<E>>, tasks: Vec<Task>, fou
                     stalls: shared.stalls.clone(),
                     fresh_as_of_stalls: shared.fresh_as_of_stalls.subscribe(),
                 };
+                let surroundings =
+                    DriverSurroundings { gate, networking: shared.networking.clone(), files: shared.files.clone() };
                 let join = tokio::spawn(drive(
                     task.clone(),
                     receiver,
                     shared.executor.clone(),
                     shared.reports.clone(),
                     adopted,
-                    gate,
-                    shared.networking.clone(),
+                    surroundings,
                 ));
                 drivers.insert(task.id, DriverHandle { updates, join });
             }
@@ -721,9 +727,9 @@ async fn drive<E: Executor>(
     executor: Arc<E>,
     reports: mpsc::UnboundedSender<(String, TaskStatus)>,
     adopted: Option<FoundContainer>,
-    mut gate: StartGate,
-    networking: Networking,
+    surroundings: DriverSurroundings,
 ) {
+    let DriverSurroundings { mut gate, networking, files } = surroundings;
     let container_id = adopted.as_ref().map(|c| c.container_id.clone()).or_else(|| task.status.container_id.clone());
     let mut reporter = Reporter { task_id: task.id.clone(), reported: task.status.state, container_id, reports };
     let grace = Duration::from_nanos(task.spec.container_spec.stop_grace_period_ns);
@@ -731,7 +737,8 @@ async fn drive<E: Executor>(
         RunEnd::Ended
     } else {
         let adopted = adopted.map(|c| c.state);
-        let context = RunContext { executor: executor.as_ref(), grace, gate: &mut gate, networking: &networking };
+        let context =
+            RunContext { executor: executor.as_ref(), grace, gate: &mut gate, networking: &networking, files: &files };
         run(&task, &mut updates, &mut reporter, adopted, context).await
     };
     if let RunEnd::Ended = end {
@@ -753,6 +760,14 @@ async fn drive<E: Executor>(
     }
 }
 
+/// What a driver waits on besides its task: the start gate, the node's networks, and the secrets' and configs'
+/// values.
+struct DriverSurroundings {
+    gate: StartGate,
+    networking: Networking,
+    files: FileCache,
+}
+
 /// `None` while the task is still wanted; otherwise how the run ends: unassigned, or shut down (reported).
 fn end_unless_wanted(updates: &mut watch::Receiver<Option<Task>>, reporter: &mut Reporter) -> Option<RunEnd> {
     match latest(updates).map(|task| wanted(&task)) {
@@ -770,12 +785,14 @@ fn latest(updates: &mut watch::Receiver<Option<Task>>) -> Option<Task> {
     updates.borrow_and_update().clone()
 }
 
-/// What a run needs besides the task: the executor, the stop grace period, the start gate and the networks.
+/// What a run needs besides the task: the executor, the stop grace period, the start gate, the networks and the
+/// secrets' and configs' values.
 struct RunContext<'a, E> {
     executor: &'a E,
     grace: Duration,
     gate: &'a mut StartGate,
     networking: &'a Networking,
+    files: &'a FileCache,
 }
 
 async fn run<E: Executor>(
@@ -785,7 +802,7 @@ async fn run<E: Executor>(
     adopted: Option<ContainerState>,
     context: RunContext<'_, E>,
 ) -> RunEnd {
-    let RunContext { executor, grace, gate, networking } = context;
+    let RunContext { executor, grace, gate, networking, files } = context;
     let still_wanted = |updates: &mut watch::Receiver<Option<Task>>| latest(updates).map(|t| wanted(&t));
     match still_wanted(updates) {
         None => return RunEnd::Unassigned,
@@ -829,7 +846,11 @@ async fn run<E: Executor>(
                     }
                 }
             }
-            let container_id = match executor.prepare(task).await {
+            let prepared = match files.for_task(task) {
+                Ok(files) => executor.prepare(task, &files).await,
+                Err(error) => Err(error),
+            };
+            let container_id = match prepared {
                 Ok(id) => id,
                 Err(error) => {
                     report_error(reporter, &error);

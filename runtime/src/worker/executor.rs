@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use swarm_core::Task;
 
+use super::files::TaskFiles;
+
 /// A container this node's executor holds, as found by `list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundContainer {
@@ -69,9 +71,9 @@ pub trait Executor: Send + Sync + 'static {
     /// Every container this node's executor created and has not removed.
     fn list(&self) -> impl Future<Output = Result<Vec<FoundContainer>, ExecError>> + Send;
 
-    /// Makes the image available and creates the container for `task` (not started). Returns the container id.
-    /// Idempotent per task id.
-    fn prepare(&self, task: &Task) -> impl Future<Output = Result<String, ExecError>> + Send;
+    /// Makes the image available and creates the container for `task` (not started), with `files` (its secrets
+    /// and configs) in place. Returns the container id. Idempotent per task id.
+    fn prepare(&self, task: &Task, files: &TaskFiles) -> impl Future<Output = Result<String, ExecError>> + Send;
 
     /// Starts the container and returns once it is running — and, if the task has a healthcheck, healthy.
     fn start(&self, container_id: &str) -> impl Future<Output = Result<(), ExecError>> + Send;

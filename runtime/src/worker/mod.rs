@@ -13,6 +13,7 @@ pub mod dns;
 #[cfg(not(madsim))]
 pub mod docker;
 pub mod executor;
+pub mod files;
 pub mod networking;
 pub mod orphans;
 pub mod overlay;

@@ -28,9 +28,10 @@ use std::time::Duration;
 
 use madsim::rand::{thread_rng, Rng};
 use swarm_core::image::normalized_image;
-use swarm_core::Task;
+use swarm_core::{FileKind, Task};
 use swarm_runtime::watch;
 use swarm_runtime::worker::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
+use swarm_runtime::worker::files::TaskFiles;
 
 use crate::recorder::digest;
 
@@ -347,6 +348,29 @@ struct EngineState {
     host_crashes: u64,
     /// Random crashes are switched off (the liveness phase of a scenario).
     crashes_off: bool,
+    /// Every `prepare` that gave a task secrets, in order.
+    secret_deliveries: Vec<SecretDelivery>,
+}
+
+/// The secrets one `prepare` gave a task's container, for the checkers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretDelivery {
+    /// The node whose executor prepared the task.
+    pub node_id: String,
+    /// The node the task says it is assigned to.
+    pub task_node_id: Option<String>,
+    pub task_id: String,
+    /// The secret ids the task's spec references.
+    pub referenced: Vec<String>,
+    /// The secrets given, by id, with their values.
+    pub secrets: Vec<(String, Vec<u8>)>,
+}
+
+impl fmt::Debug for SecretDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<&str> = self.secrets.iter().map(|(id, _)| id.as_str()).collect();
+        write!(f, "SecretDelivery {{ node: {}, task: {}, secrets: {ids:?} }}", self.node_id, self.task_id)
+    }
 }
 
 impl EngineState {
@@ -487,6 +511,11 @@ impl SimEngine {
         self.changed();
     }
 
+    /// Every `prepare` on this engine that gave secrets, in order.
+    pub fn secret_deliveries(&self) -> Vec<SecretDelivery> {
+        self.lock().secret_deliveries.clone()
+    }
+
     /// Every container this engine ever created, in creation order, with exits that are due settled.
     pub fn records(&self) -> Vec<ContainerRecord> {
         let now = now_ms();
@@ -625,10 +654,23 @@ impl Executor for SimExecutor {
         std::future::ready(Ok(found))
     }
 
-    fn prepare(&self, task: &Task) -> impl Future<Output = Result<String, ExecError>> + Send {
+    fn prepare(&self, task: &Task, files: &TaskFiles) -> impl Future<Output = Result<String, ExecError>> + Send {
         let this = self.clone();
         let task = task.clone();
+        let secrets: Vec<(String, Vec<u8>)> = files
+            .0
+            .iter()
+            .filter(|file| file.kind == FileKind::Secret)
+            .map(|file| (file.object_id.clone(), file.data.clone()))
+            .collect();
         async move {
+            this.engine.lock().secret_deliveries.push(SecretDelivery {
+                node_id: this.node_id.clone(),
+                task_node_id: task.node_id.clone(),
+                task_id: task.id.clone(),
+                referenced: task.spec.container_spec.secrets.iter().map(|r| r.secret_id.clone()).collect(),
+                secrets,
+            });
             if let Some(existing) = this.engine.lock().find_for_task(&this.node_id, &task.id) {
                 return Ok(existing.to_string());
             }

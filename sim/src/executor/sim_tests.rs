@@ -3,6 +3,7 @@
 
 use super::*;
 use swarm_core::TaskSpec;
+use swarm_runtime::worker::files::TaskFiles;
 
 type Env = &'static [&'static str];
 
@@ -29,11 +30,12 @@ async fn prepare_is_idempotent_per_task() {
     let executor = engine.executor("node-a", SimBehaviour::calm());
     let t1 = task("t1", Some(1), "busybox:1", &[]);
     // Concurrent prepares of one task (each sleeps its pull latency) still create one container.
-    let (a, b) = tokio::join!(executor.prepare(&t1), executor.prepare(&t1));
+    let no_files = TaskFiles::default();
+    let (a, b) = tokio::join!(executor.prepare(&t1, &no_files), executor.prepare(&t1, &no_files));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b);
-    assert_eq!(executor.prepare(&t1).await.unwrap(), a);
-    let other = executor.prepare(&task("t2", Some(2), "busybox:1", &[])).await.unwrap();
+    assert_eq!(executor.prepare(&t1, &TaskFiles::default()).await.unwrap(), a);
+    let other = executor.prepare(&task("t2", Some(2), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
     assert_ne!(other, a);
     assert_eq!(a.len(), 64);
     let listed = executor.list().await.unwrap();
@@ -48,7 +50,7 @@ async fn prepare_is_idempotent_per_task() {
     // Still one after it ran and exited: prepare returns the exited container, it does not make a new one.
     executor.start(&a).await.unwrap();
     executor.stop(&a, Duration::from_secs(1)).await.unwrap();
-    assert_eq!(executor.prepare(&t1).await.unwrap(), a);
+    assert_eq!(executor.prepare(&t1, &TaskFiles::default()).await.unwrap(), a);
     assert_eq!(engine.records().len(), 2);
 }
 
@@ -59,14 +61,14 @@ async fn missing_images_are_rejected_in_dockers_words() {
     let executor = engine.executor("node-a", behaviour);
     let cases = [("nosuchimage:1", "No such image: nosuchimage:1"), ("ghost", "No such image: ghost:latest")];
     for (image, message) in cases {
-        let result = executor.prepare(&task("t1", Some(1), image, &[])).await;
+        let result = executor.prepare(&task("t1", Some(1), image, &[]), &TaskFiles::default()).await;
         assert_eq!(result, Err(ExecError::Rejected(message.to_string())));
     }
     assert!(executor.list().await.unwrap().is_empty());
     assert!(engine.records().is_empty());
     // Another host has the image.
     let other = engine.executor("node-b", SimBehaviour::calm());
-    assert!(other.prepare(&task("t1", Some(1), "nosuchimage:1", &[])).await.is_ok());
+    assert!(other.prepare(&task("t1", Some(1), "nosuchimage:1", &[]), &TaskFiles::default()).await.is_ok());
 }
 
 #[madsim::test]
@@ -82,7 +84,7 @@ async fn scripted_exits_deliver_their_codes_on_time() {
         ("failing", "fail:v2", &[], 1, FAILING_IMAGE_EXIT_MS),
     ];
     for (id, image, env, code, (min_ms, max_ms)) in cases {
-        let container = executor.prepare(&task(id, Some(1), image, env)).await.unwrap();
+        let container = executor.prepare(&task(id, Some(1), image, env), &TaskFiles::default()).await.unwrap();
         executor.start(&container).await.unwrap();
         let started = now_ms();
         let exit = executor.wait(&container).await.unwrap();
@@ -108,7 +110,7 @@ async fn stop_is_graceful_within_the_grace_period_and_kills_after_it() {
     let executor = engine.executor("node-a", slow);
     let cases = [("graceful", 10_000, 0, 5_000), ("killed", 2_000, KILLED_EXIT_CODE, 2_000), ("zero", 0, 137, 0)];
     for (id, grace_ms, code, took_ms) in cases {
-        let container = executor.prepare(&task(id, Some(1), "busybox:1", &[])).await.unwrap();
+        let container = executor.prepare(&task(id, Some(1), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
         executor.start(&container).await.unwrap();
         let waiter = tokio::spawn({
             let executor = executor.clone();
@@ -135,7 +137,7 @@ async fn stop_is_graceful_within_the_grace_period_and_kills_after_it() {
 async fn running_containers_cannot_be_removed_and_unknown_ones_are_reported() {
     let engine = SimEngine::new();
     let executor = engine.executor("node-a", instant());
-    let container = executor.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap();
+    let container = executor.prepare(&task("t1", Some(1), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
     executor.start(&container).await.unwrap();
     executor.start(&container).await.unwrap(); // already running: fine
     assert!(matches!(executor.remove(&container).await, Err(ExecError::Failed(m)) if m.contains("is running")));
@@ -156,7 +158,10 @@ async fn containers_crash_at_the_configured_rate() {
     let mut codes = BTreeSet::new();
     let mut crashed_within_a_second = 0;
     for index in 0..200 {
-        let container = executor.prepare(&task(&format!("t{index}"), Some(index), "busybox:1", &[])).await.unwrap();
+        let container = executor
+            .prepare(&task(&format!("t{index}"), Some(index), "busybox:1", &[]), &TaskFiles::default())
+            .await
+            .unwrap();
         executor.start(&container).await.unwrap();
         let started = now_ms();
         let exit = executor.wait(&container).await.unwrap();
@@ -176,12 +181,15 @@ async fn random_crashes_can_be_switched_off_for_the_liveness_phase() {
     let executor = engine.executor("node-a", flaky);
     let mut started = Vec::new();
     for index in 0..5 {
-        let container = executor.prepare(&task(&format!("t{index}"), Some(index), "busybox:1", &[])).await;
+        let container =
+            executor.prepare(&task(&format!("t{index}"), Some(index), "busybox:1", &[]), &TaskFiles::default()).await;
         let container = container.unwrap();
         executor.start(&container).await.unwrap();
         started.push(container);
     }
-    let scripted = executor.prepare(&task("scripted", Some(9), "busybox:1", &["SIM_EXIT_AFTER_MS=5000"])).await;
+    let scripted = executor
+        .prepare(&task("scripted", Some(9), "busybox:1", &["SIM_EXIT_AFTER_MS=5000"]), &TaskFiles::default())
+        .await;
     let scripted = scripted.unwrap();
     executor.start(&scripted).await.unwrap();
     engine.set_random_crashes(false);
@@ -200,12 +208,12 @@ async fn random_crashes_can_be_switched_off_for_the_liveness_phase() {
         let exit = tokio::time::timeout(Duration::from_secs(30), executor.wait(container)).await;
         assert!(exit.is_err(), "crashed after crashes were switched off: {exit:?}");
     }
-    let fresh = executor.prepare(&task("fresh", Some(10), "busybox:1", &[])).await.unwrap();
+    let fresh = executor.prepare(&task("fresh", Some(10), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
     executor.start(&fresh).await.unwrap();
     assert!(tokio::time::timeout(Duration::from_secs(30), executor.wait(&fresh)).await.is_err());
     // Back on: new containers crash again (old ones keep their crash-free plan).
     engine.set_random_crashes(true);
-    let again = executor.prepare(&task("again", Some(11), "busybox:1", &[])).await.unwrap();
+    let again = executor.prepare(&task("again", Some(11), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
     executor.start(&again).await.unwrap();
     let exit = tokio::time::timeout(Duration::from_secs(60), executor.wait(&again)).await;
     assert!(matches!(exit, Ok(Ok(Exit { code: 1 | KILLED_EXIT_CODE, .. }))), "{exit:?}");
@@ -216,10 +224,13 @@ async fn random_crashes_can_be_switched_off_for_the_liveness_phase() {
 async fn machine_crash_stops_every_container_and_keeps_them() {
     let engine = SimEngine::new();
     let executor = engine.executor("node-a", instant());
-    let running = executor.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap();
+    let running = executor.prepare(&task("t1", Some(1), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
     executor.start(&running).await.unwrap();
-    let created = executor.prepare(&task("t2", Some(2), "busybox:1", &[])).await.unwrap();
-    let exited = executor.prepare(&task("t3", Some(3), "busybox:1", &["SIM_EXIT_AFTER_MS=10"])).await.unwrap();
+    let created = executor.prepare(&task("t2", Some(2), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
+    let exited = executor
+        .prepare(&task("t3", Some(3), "busybox:1", &["SIM_EXIT_AFTER_MS=10"]), &TaskFiles::default())
+        .await
+        .unwrap();
     executor.start(&exited).await.unwrap();
     let waiter = tokio::spawn({
         let executor = executor.clone();
@@ -251,7 +262,7 @@ async fn machine_crash_stops_every_container_and_keeps_them() {
     ];
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(found, expected);
-    let again = executor.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap();
+    let again = executor.prepare(&task("t1", Some(1), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
     assert_eq!(again, running);
 }
 
@@ -277,10 +288,11 @@ async fn containers_survive_an_agent_restart() {
                         return;
                     }
                     // First boot: two containers, one scripted to exit while no agent is alive.
-                    let long = executor.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap();
+                    let long =
+                        executor.prepare(&task("t1", Some(1), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
                     executor.start(&long).await.unwrap();
                     let short = task("t2", Some(2), "busybox:1", &["SIM_EXIT_AFTER_MS=1500"]);
-                    let short = executor.prepare(&short).await.unwrap();
+                    let short = executor.prepare(&short, &TaskFiles::default()).await.unwrap();
                     executor.start(&short).await.unwrap();
                     let _ = executor.wait(&long).await;
                 }
@@ -311,7 +323,7 @@ async fn containers_survive_an_agent_restart() {
     assert!(engine.executor("node-b", SimBehaviour::calm()).list().await.unwrap().is_empty());
     // Prepare after the restart finds the surviving container instead of making a second one.
     let executor = engine.executor("node-a", SimBehaviour::calm());
-    assert_eq!(executor.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap(), long);
+    assert_eq!(executor.prepare(&task("t1", Some(1), "busybox:1", &[]), &TaskFiles::default()).await.unwrap(), long);
     assert_eq!(engine.records().len(), 2);
 }
 
@@ -320,10 +332,10 @@ async fn a_cluster_lists_its_nodes_containers_and_force_remove_kills_at_once() {
     let engine = SimEngine::new();
     let (a, b) = (engine.executor("node-a", instant()), engine.executor("node-b", instant()));
     let stranger = engine.executor("node-a", instant()).with_cluster("other-cluster");
-    let running = a.prepare(&task("t1", Some(1), "busybox:1", &[])).await.unwrap();
+    let running = a.prepare(&task("t1", Some(1), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
     a.start(&running).await.unwrap();
-    let created = b.prepare(&task("t2", Some(2), "busybox:1", &[])).await.unwrap();
-    let foreign = stranger.prepare(&task("t3", Some(3), "busybox:1", &[])).await.unwrap();
+    let created = b.prepare(&task("t2", Some(2), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
+    let foreign = stranger.prepare(&task("t3", Some(3), "busybox:1", &[]), &TaskFiles::default()).await.unwrap();
     let mut listed: Vec<(String, String)> =
         a.list_cluster().await.unwrap().into_iter().map(|c| (c.container_id, c.node_id)).collect();
     listed.sort();

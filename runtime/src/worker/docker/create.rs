@@ -46,6 +46,22 @@ fn container_labels(task: &Task, node_id: &str, cluster_id: &str) -> HashMap<Str
     labels
 }
 
+/// Adds a read-only bind mount per secret or config file to a create request.
+pub(super) fn add_file_mounts(body: &mut ContainerCreateBody, files: &[super::task_files::FileMount]) {
+    if files.is_empty() {
+        return;
+    }
+    let host_config = body.host_config.get_or_insert_with(HostConfig::default);
+    let mounts = host_config.mounts.get_or_insert_with(Vec::new);
+    mounts.extend(files.iter().map(|file| DockerMount {
+        typ: Some(DockerMountType::BIND),
+        source: Some(file.host_path.to_string_lossy().into_owned()),
+        target: Some(file.container_path.clone()),
+        read_only: Some(true),
+        ..DockerMount::default()
+    }));
+}
+
 /// The create request for `task`'s container running `image`.
 pub(super) fn create_body(task: &Task, node_id: &str, cluster_id: &str, image: &str) -> ContainerCreateBody {
     let spec = &task.spec.container_spec;

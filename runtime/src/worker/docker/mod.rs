@@ -13,8 +13,10 @@
 
 mod create;
 pub mod networks;
+pub mod task_files;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as DockerError;
@@ -31,7 +33,9 @@ use futures::{Stream, StreamExt};
 use swarm_core::Task;
 
 use super::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
+use super::files::TaskFiles;
 use super::overlay;
+use task_files::TaskFilesDir;
 
 /// The cluster whose node created a container: `list_cluster` filters on it.
 pub const LABEL_CLUSTER_ID: &str = "swarm.cluster.id";
@@ -101,6 +105,8 @@ pub struct DockerExecutor {
     host: String,
     /// The engine's version as seen at `connect`; `engine_version` falls back to it.
     version_at_connect: String,
+    /// The tmpfs for tasks' secret and config files (`with_task_files`); without it such tasks are refused.
+    task_files: Option<TaskFilesDir>,
 }
 
 impl DockerExecutor {
@@ -121,7 +127,28 @@ impl DockerExecutor {
             cluster_id: cluster_id.to_string(),
             host: host.to_string(),
             version_at_connect,
+            task_files: None,
         })
+    }
+
+    /// Gives tasks their secret and config files from a tmpfs mounted at `root` (on first use).
+    pub fn with_task_files(mut self, root: PathBuf) -> DockerExecutor {
+        self.task_files = Some(TaskFilesDir::new(root));
+        self
+    }
+
+    /// Unmounts the tmpfs of tasks' secret and config files, if this executor mounted one (at shutdown).
+    pub fn unmount_task_files(&self) {
+        if let Some(task_files) = &self.task_files {
+            task_files.unmount();
+        }
+    }
+
+    /// Unmounts the tmpfs of tasks' secret and config files and removes its directory (the node left).
+    pub fn remove_task_files(&self) {
+        if let Some(task_files) = &self.task_files {
+            task_files.remove();
+        }
     }
 
     /// The node this executor creates and lists containers for.
@@ -311,10 +338,22 @@ impl Executor for DockerExecutor {
             found.push(FoundContainer { task_id, container_id, state });
         }
         found.sort_by(|a, b| (&a.task_id, &a.container_id).cmp(&(&b.task_id, &b.container_id)));
+        if let Some(task_files) = &self.task_files {
+            // Files of tasks whose containers went while this agent was not running.
+            task_files.sweep(&found.iter().map(|container| container.task_id.clone()).collect());
+        }
         Ok(found)
     }
 
-    async fn prepare(&self, task: &Task) -> Result<String, ExecError> {
+    async fn prepare(&self, task: &Task, files: &TaskFiles) -> Result<String, ExecError> {
+        // Written first, also for a container that exists: its bind mounts resolve when it starts.
+        let file_mounts = match (&self.task_files, files.is_empty()) {
+            (_, true) => Vec::new(),
+            (Some(task_files), false) => task_files.write(&task.id, files)?,
+            (None, false) => {
+                return Err(ExecError::Rejected("this node's engine takes no secret or config files".to_string()))
+            }
+        };
         if let Some(container_id) = self.find_task_container(&task.id).await? {
             return Ok(container_id);
         }
@@ -323,6 +362,7 @@ impl Executor for DockerExecutor {
         let name = container_name(task, &self.node_id);
         let options = CreateContainerOptions { name: Some(name.clone()), ..CreateContainerOptions::default() };
         let mut body = create::create_body(task, &self.node_id, &self.cluster_id, &image);
+        create::add_file_mounts(&mut body, &file_mounts);
         self.attach_first_network(task, &mut body).await?;
         match self.docker.create_container(Some(options), body).await {
             Ok(created) => {
@@ -429,8 +469,19 @@ impl Executor for DockerExecutor {
 
 impl DockerExecutor {
     async fn remove_container(&self, container_id: &str, force: bool) -> Result<(), ExecError> {
+        let task_with_files = match &self.task_files {
+            Some(task_files) if !task_files.task_ids().is_empty() => match self.inspect(container_id).await {
+                Ok(inspected) => inspected.config.and_then(|config| config.labels?.get(LABEL_TASK_ID).cloned()),
+                Err(_) => None,
+            },
+            _ => None,
+        };
         let options = RemoveContainerOptions { force, v: true, link: false };
-        match self.docker.remove_container(container_id, Some(options)).await {
+        let removed = self.docker.remove_container(container_id, Some(options)).await;
+        if let (Ok(()), Some(task_id), Some(task_files)) = (&removed, &task_with_files, &self.task_files) {
+            task_files.remove_task(task_id);
+        }
+        match removed {
             Ok(()) => Ok(()),
             Err(error) => match status_code(&error) {
                 Some(404) => Ok(()),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use std::time::Instant;
 use swarm_core::{Command, NodeRole, Proposal};
+use swarm_runtime::aead::AeadKey;
 use swarm_runtime::clock::wall_clock_now;
 use swarm_runtime::manager::{Manager, ManagerConfig};
 use swarm_runtime::raft::settings::RaftSettings;
@@ -83,13 +84,21 @@ fn raft_over_tls() {
     println!("RESULT raft_mtls_ratio_64={:.3} ratio", mtls / plain);
 }
 
-/// Commits per second of a fresh three-manager cluster on 127.0.`net`.x, with or without TLS.
+/// Commits per second of a fresh three-manager cluster on 127.0.`net`.x, with or without TLS (and encryption at
+/// rest).
 async fn measure(net: u8, tls: bool) -> f64 {
     let dir = scratch_dir(&format!("bench-raft-{}", if tls { "mtls" } else { "plain" }));
     let ca = Arc::new(RootCa::create("bench", wall_clock_now(), fresh_key_pkcs8().expect("key")).expect("root CA"));
     let identity = |name: &str| {
         let identity = ca
-            .issue_identity(fresh_key_pkcs8().expect("key"), name, NodeRole::Manager, "bench", wall_clock_now())
+            .issue_identity(
+                fresh_key_pkcs8().expect("key"),
+                name,
+                NodeRole::Manager,
+                "bench",
+                wall_clock_now(),
+                swarm_runtime::tls::ca::NODE_CERT_VALIDITY,
+            )
             .expect("certificate");
         TlsHandle::new(identity).expect("TLS settings")
     };
@@ -105,6 +114,8 @@ async fn measure(net: u8, tls: bool) -> f64 {
             node_api: None,
             tls: tls.then(|| identity(&format!("manager-{i}"))),
             ca: Some(ca.clone()),
+            // The secure arm also keeps its Raft data encrypted at rest, as every daemon does.
+            data_key: tls.then(|| Arc::new(AeadKey::from_bytes(&AeadKey::fresh_bytes()))),
         };
         managers.push(Manager::start(config, Arc::new(disk), None).await.expect("manager starts"));
     }
