@@ -124,13 +124,20 @@ fn a_secret_in_use_stays_and_services_reference_only_held_objects() {
 fn the_unlock_key_is_set_cleared_and_never_in_settings() {
     let mut store = store_with(&[init()]);
     assert!(!store.cluster().unwrap().autolock());
-    store.apply(&at(T0 + 1, Command::SetUnlockKey { key: "SWMKEY-1-abc".into() })).unwrap();
+    let set = |key: &str, expected: &str| Command::SetUnlockKey { key: key.into(), expected: expected.into() };
+    store.apply(&at(T0 + 1, set("SWMKEY-1-abc", ""))).unwrap();
     assert!(store.cluster().unwrap().autolock());
-    assert_eq!(store.apply(&at(T0 + 2, Command::SetUnlockKey { key: "SWMKEY-1-abc".into() })), Ok(Outcome::Unchanged));
-    store.apply(&at(T0 + 3, Command::SetUnlockKey { key: String::new() })).unwrap();
+    assert_eq!(store.apply(&at(T0 + 2, set("SWMKEY-1-abc", "SWMKEY-1-abc"))), Ok(Outcome::Unchanged));
+    // Based on a key replaced meanwhile: refused, the key in force stays.
+    assert_eq!(
+        rejection(&mut store, set("SWMKEY-1-new", "")),
+        "the unlock key changed meanwhile; run the command again"
+    );
+    assert_eq!(store.cluster().unwrap().unlock_key, "SWMKEY-1-abc");
+    store.apply(&at(T0 + 3, set("", "SWMKEY-1-abc"))).unwrap();
     assert!(!store.cluster().unwrap().autolock());
     let oversized = "k".repeat(TEXT_LEN_MAX + 1);
-    assert!(rejection(&mut store, Command::SetUnlockKey { key: oversized }).contains("exceeds the maximum"));
+    assert!(rejection(&mut store, set(&oversized, "")).contains("exceeds the maximum"));
     let decoded = Store::decode_snapshot(&store.encode_snapshot()).unwrap();
     assert_eq!(decoded, store);
 }
@@ -147,7 +154,10 @@ fn secret_and_config_flags_parse_as_docker_s() {
         ("db_pass", "db_pass", file("db_pass", "0", "0", 0o444)),
         ("source=db_pass,target=pw", "db_pass", file("pw", "0", "0", 0o444)),
         ("src=db_pass,target=pw,uid=1000,gid=50,mode=0400", "db_pass", file("pw", "1000", "50", 0o400)),
-        ("src=db_pass,mode=600", "db_pass", file("db_pass", "0", "0", 0o600)),
+        ("src=db_pass,mode=0600", "db_pass", file("db_pass", "0", "0", 0o600)),
+        ("src=db_pass,mode=0o440", "db_pass", file("db_pass", "0", "0", 0o440)),
+        // Docker reads a mode without a leading 0 as decimal: 292 is 0o444.
+        ("src=db_pass,mode=292", "db_pass", file("db_pass", "0", "0", 0o444)),
     ];
     for (value, source, target) in ok {
         let secret = SecretReference::from_flag(value).unwrap();
@@ -161,6 +171,7 @@ fn secret_and_config_flags_parse_as_docker_s() {
         ("src=a,colour=red", "invalid field key colour"),
         ("src=a,target", "invalid field 'target' must be a key=value pair"),
         ("src=a,mode=rw", "invalid mode \"rw\""),
+        ("src=a,mode=08", "invalid mode \"08\""),
     ];
     for (value, expected) in bad {
         let error = SecretReference::from_flag(value).unwrap_err().to_string();

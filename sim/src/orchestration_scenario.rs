@@ -28,8 +28,8 @@ use swarm_runtime::raft::settings::RaftSettings;
 use crate::checkers::observed_state_monotonic::ObservedStateMonotonic;
 use crate::checkers::vips_stable::VipsStable;
 use crate::checkers::{
-    eventually_as_desired, no_needless_pending, one_container_per_slot, overlay_converged, running_only_on_live_nodes,
-    secrets_where_needed, tasks_have_services,
+    eventually_as_desired, no_needless_pending, one_container_per_slot, overlay_converged, removed_node_gets_nothing,
+    running_only_on_live_nodes, secrets_where_needed, tasks_have_services,
 };
 use crate::executor::{SimBehaviour, EXIT_AFTER_ENV};
 use crate::recorder::Recorder;
@@ -340,6 +340,9 @@ pub async fn run(seed: u64) {
         } else {
             let line = inject_fault(&mut world, &net, &mut faults, &scenario);
             trace(line);
+            if let Some(line) = remove_pending_worker(&mut world, &mut faults).await {
+                trace(line);
+            }
         }
     }
     // Whatever the family left undone (late joiners, the schedulable label) happens now.
@@ -399,6 +402,11 @@ pub async fn run(seed: u64) {
                 seen.nodes_marked_down
             ));
         }
+    }
+    if let Some((slot, removed_at_ms)) = &faults.removed {
+        let records = slot.engine.records();
+        violations
+            .extend(removed_node_gets_nothing::check(&slot.node_id, *removed_at_ms, &records).into_iter().take(20));
     }
     let records: Vec<_> = world.workers.values().flat_map(|slot| slot.engine.records()).collect();
     let deliveries: Vec<_> = world.workers.values().flat_map(|slot| slot.engine.secret_deliveries()).collect();
@@ -506,6 +514,37 @@ async fn workload_move(
     Some(result.unwrap_or_else(|error| format!("workload move failed (tolerated under faults): {error}")))
 }
 
+impl Faults {
+    /// Whether a worker may be removed now: none was yet, and one would stay.
+    fn removal_is_possible(&self, world: &World) -> bool {
+        self.removal_pending.is_none() && self.removed.is_none() && world.workers.len() >= 2
+    }
+}
+
+/// Proposes `node rm` of the worker `inject_fault` crashed for good (its tasks first, as `--force` does); once
+/// committed, its host comes back and is watched apart. A proposal that fails under faults is tried again later.
+async fn remove_pending_worker(world: &mut World, faults: &mut Faults) -> Option<String> {
+    let index = faults.removal_pending?;
+    let node_id = worker_node_id(index);
+    let tasks: Vec<String> = world
+        .leader_store()
+        .map(|store| store.tasks_on_node(&node_id).map(|task| task.id.clone()).collect())
+        .unwrap_or_default();
+    let mut commands = Vec::new();
+    if !tasks.is_empty() {
+        commands.push(Command::RemoveTasks { ids: tasks });
+    }
+    commands.push(Command::RemoveNode { id: node_id.clone() });
+    if let Err(error) = world.propose(Command::Batch(commands), Duration::from_secs(10)).await {
+        return Some(format!("removing worker {index} failed (tried again later): {error}"));
+    }
+    let removed_at_ms = crate::executor::now_ms();
+    faults.removal_pending = None;
+    world.restart_worker(index);
+    faults.removed = Some((world.retire_worker(index), removed_at_ms));
+    Some(format!("worker {index} removed (node rm); its host is back with its old identity"))
+}
+
 #[derive(Default)]
 struct Faults {
     clogged_workers: BTreeSet<u64>,
@@ -514,6 +553,10 @@ struct Faults {
     ever_cut_off_workers: bool,
     /// Counts latency spikes, so a spike's own end does not end a later one.
     spikes: Arc<std::sync::atomic::AtomicU64>,
+    /// A dead worker the scenario is to remove with `node rm` (worker-loss family, once).
+    removal_pending: Option<u64>,
+    /// The worker removed, taken out of the world's workers, with when its removal committed.
+    removed: Option<(crate::world::WorkerSlot, u64)>,
 }
 
 /// A latency spike ends on its own after this long. Before, it lasted until the next fault, which comes after the
@@ -618,6 +661,17 @@ fn inject_fault(world: &mut World, net: &NetSim, faults: &mut Faults, scenario: 
         // that was preparing started a task replaced meanwhile). To the managers it is a worker cut off, so slots
         // are judged as with those; a start on stale assignments is sim/tests/stalls.rs's to catch, and a start
         // gate that never opened would leave the service short after healing.
+        // Worker loss, once: a worker's host dies and is removed from the swarm (`node rm`); its host comes back
+        // with its old certificate, and must get nothing more (`removed_node_gets_nothing`).
+        93..=95 if scenario.family == Family::WorkerLoss && faults.removal_is_possible(world) => {
+            let index = *world.workers.keys().next_back().expect("two workers or more");
+            if faults.clogged_workers.remove(&index) {
+                net.unclog_node(world.worker_node(index));
+            }
+            world.crash_worker(index);
+            faults.removal_pending = Some(index);
+            format!("crash worker {index} for good: it is to be removed")
+        }
         82..=85 => {
             let freeze_ms = rng.gen_range(1_000..6_000);
             world.freeze_worker(worker, Duration::from_millis(freeze_ms));

@@ -87,6 +87,8 @@ pub struct World {
     pub workers: BTreeMap<u64, WorkerSlot>,
     /// Nodes made for the scenario's own clients (`add_client_node`).
     clients: Vec<NodeHandle>,
+    /// Hosts of workers taken out of `workers` (`retire_worker`), still running until the world goes.
+    retired: Vec<madsim::task::NodeId>,
     /// Frozen managers (`freeze`), each with the freeze that holds it.
     frozen: Arc<Mutex<BTreeMap<u64, u64>>>,
     /// Frozen workers by index, with the generation of their freeze.
@@ -158,6 +160,7 @@ impl World {
             control,
             workers: BTreeMap::new(),
             clients: Vec::new(),
+            retired: Vec::new(),
             frozen: Arc::default(),
             frozen_workers: Arc::default(),
             freeze_generation: 0,
@@ -468,6 +471,15 @@ impl World {
         slot.up = true;
     }
 
+    /// Takes worker `index` out of the world's workers (its host keeps running, and is killed with the world):
+    /// the scenario removed it from the swarm and watches it apart. Returns its slot.
+    pub fn retire_worker(&mut self, index: u64) -> WorkerSlot {
+        self.frozen_workers.lock().expect("frozen").remove(&index);
+        let slot = self.workers.remove(&index).expect("known worker");
+        self.retired.push(slot.node.id());
+        slot
+    }
+
     pub fn worker_node(&self, index: u64) -> madsim::task::NodeId {
         self.workers[&index].node.id()
     }
@@ -487,7 +499,7 @@ impl Drop for World {
         self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
         let managers = self.managers.values().map(|slot| slot.node.id());
         let workers = self.workers.values().map(|slot| slot.node.id());
-        let clients = self.clients.iter().map(|node| node.id());
+        let clients = self.clients.iter().map(|node| node.id()).chain(self.retired.iter().copied());
         for node in managers.chain(workers).chain(clients).chain([self.control.id()]) {
             self.handle.kill(node);
         }

@@ -82,7 +82,10 @@ fn an_autolocked_manager_keeps_its_data_sealed_and_waits_for_its_key() {
     });
     assert!(refusal.contains("swarm unlock"), "{refusal}");
     let wrong = key.replace("SWMKEY-1-", "SWMKEY-1-x").chars().take(key.len()).collect::<String>();
-    assert_eq!(unlock(&m1, &wrong), (false, "Error response from daemon: invalid key\n".to_string()));
+    assert_eq!(
+        unlock(&m1, &wrong),
+        (false, "Error response from daemon: swarm could not be unlocked: invalid key provided\n".to_string())
+    );
     assert!(!unlock(&m1, "not a key").0);
     let (unlocked, stderr) = unlock(&m1, &key);
     assert!(unlocked, "unlock with the right key: {stderr}");
@@ -110,7 +113,9 @@ fn an_autolocked_manager_keeps_its_data_sealed_and_waits_for_its_key() {
 
     // Settings: cert expiry bounds, then autolock off: a restart needs no key.
     let short = m1.cli(&["update", "--cert-expiry", "30m"]);
-    assert!(short.stderr_text().contains("at least 1h0m0s"), "{}", short.stderr_text());
+    assert!(short.stderr_text().contains("minimum certificate expiry time is: 1h0m0s"), "{}", short.stderr_text());
+    let long = m1.cli(&["update", "--cert-expiry", "100000h"]);
+    assert!(long.stderr_text().contains("maximum certificate expiry time"), "{}", long.stderr_text());
     m1.cli_ok(&["update", "--cert-expiry", "48h"]);
     let store = m1.store_json().expect("the store");
     assert_eq!(store["cluster"]["settings"]["node_cert_expiry_ms"], 48 * 3_600_000);

@@ -107,6 +107,8 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         "/v1/networks/create",
         "/v1/networks/remove",
         "/v1/swarm/update",
+        "/v1/swarm/unlock",
+        "/v1/swarm/unlock-key",
         "/v1/secrets/create",
         "/v1/secrets/remove",
         "/v1/configs/create",

@@ -156,7 +156,7 @@ mod tests {
             ),
             (
                 &["--config", "src=a,mode=rw"],
-                r#"invalid argument "src=a,mode=rw" for "--config" flag: invalid mode "rw": an octal number such as 0400"#,
+                r#"invalid argument "src=a,mode=rw" for "--config" flag: invalid mode "rw": a number such as 0400"#,
             ),
             (&["--secret", "a", "--secret", "src=b,target=a"], "duplicate secret target for b not allowed"),
             (
@@ -260,8 +260,8 @@ mod tests {
             (&["--secret-add", "a"], "ContainerSpec: duplicate secret or config target /run/secrets/a not allowed"),
             (&["--secret-add", "src=z,target=/c"], "ContainerSpec: duplicate secret or config target /c not allowed"),
             (
-                &["--config-add", "src=a,mode=999"],
-                r#"invalid argument "src=a,mode=999" for "--config-add" flag: invalid mode "999": an octal number such as 0400"#,
+                &["--config-add", "src=a,mode=0999"],
+                r#"invalid argument "src=a,mode=0999" for "--config-add" flag: invalid mode "0999": a number such as 0400"#,
             ),
             (&["--secret-add", ""], r#"invalid argument "" for "--secret-add" flag: source is required"#),
         ];

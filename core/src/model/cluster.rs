@@ -112,6 +112,8 @@ pub const DEFAULT_DATA_PATH_PORT: u16 = 4789;
 pub const DEFAULT_NODE_CERT_EXPIRY_MS: u64 = 90 * 24 * 3_600_000;
 /// SwarmKit's shortest node certificate validity: one hour.
 pub const NODE_CERT_EXPIRY_MIN_MS: u64 = 3_600_000;
+/// The longest node certificate validity: ten years (the root CA itself is valid for twenty).
+pub const NODE_CERT_EXPIRY_MAX_MS: u64 = 10 * 365 * 24 * 3_600_000;
 
 /// The default dispatcher heartbeat period (Docker: 5 s). See `liveness`.
 pub const DEFAULT_HEARTBEAT_PERIOD_MS: u64 = 1_000;

@@ -21,7 +21,7 @@ mod tunnel;
 
 pub use cluster::{
     join_token, Cluster, ClusterSettings, JoinTokens, DEFAULT_DATA_PATH_PORT, DEFAULT_HEARTBEAT_PERIOD_MS,
-    DEFAULT_NODE_CERT_EXPIRY_MS, NODE_CERT_EXPIRY_MIN_MS,
+    DEFAULT_NODE_CERT_EXPIRY_MS, NODE_CERT_EXPIRY_MAX_MS, NODE_CERT_EXPIRY_MIN_MS,
 };
 pub use meta::{ObjectKind, Timestamp, Version};
 pub use network::{IpamConfig, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, VirtualIp};

@@ -152,9 +152,8 @@ fn parse_flag(kind: FileKind, value: &str) -> Result<(String, FileTarget), SpecE
             "uid" => uid = Some(field_value.to_string()),
             "gid" => gid = Some(field_value.to_string()),
             "mode" => {
-                let digits = field_value.strip_prefix("0o").unwrap_or(field_value);
-                let parsed = u32::from_str_radix(digits, 8)
-                    .map_err(|_| invalid(format!("invalid mode \"{field_value}\": an octal number such as 0400")))?;
+                let parsed = parse_mode(field_value)
+                    .ok_or_else(|| invalid(format!("invalid mode \"{field_value}\": a number such as 0400")))?;
                 mode = Some(parsed);
             }
             _ => return Err(invalid(format!("invalid field key {key}"))),
@@ -169,6 +168,27 @@ fn parse_flag(kind: FileKind, value: &str) -> Result<(String, FileTarget), SpecE
         mode: mode.unwrap_or(defaults.mode),
     };
     Ok((source, file))
+}
+
+/// A mode as Docker reads it (Go's `ParseUint(value, 0, 32)`): `0o400` and `0400` octal, `0x1a4` hex, `0b…`
+/// binary, anything else decimal (so `292` is 0o444, as in Docker).
+fn parse_mode(text: &str) -> Option<u32> {
+    let prefixed = |prefixes: [&str; 2]| prefixes.iter().find_map(|prefix| text.strip_prefix(prefix));
+    let (digits, radix) = if let Some(rest) = prefixed(["0o", "0O"]) {
+        (rest, 8)
+    } else if let Some(rest) = prefixed(["0x", "0X"]) {
+        (rest, 16)
+    } else if let Some(rest) = prefixed(["0b", "0B"]) {
+        (rest, 2)
+    } else if text.len() > 1 && text.starts_with('0') {
+        (&text[1..], 8)
+    } else {
+        (text, 10)
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
 }
 
 /// A container's secret and config references: each names its object and a valid file, and no two share a path

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use super::outcome::Rejection;
 use crate::limits::Limit;
 use crate::limits::FILE_DATA_MAX;
-use crate::model::NODE_CERT_EXPIRY_MIN_MS;
 use crate::model::{check_file_object_name, FILE_OBJECT_NAME_LEN_MAX};
 use crate::model::{
     ClusterSettings, ManagerStatus, NetworkSpec, NodeDescription, NodeSpec, NodeStatus, ObjectKind, ServiceMode,
     ServiceSpec, TaskSpec, TaskStatus, UpdateStatus,
 };
+use crate::model::{NODE_CERT_EXPIRY_MAX_MS, NODE_CERT_EXPIRY_MIN_MS};
 use crate::spec::{FileTarget, PlacementPreference};
 
 /// Rejects a length above `limit.max()`.
@@ -119,7 +119,18 @@ pub(super) fn check_settings(settings: &ClusterSettings) -> Result<(), Rejection
     if settings.node_cert_expiry_ms < NODE_CERT_EXPIRY_MIN_MS {
         // SwarmKit's words (its minimum is one hour).
         return Err(Rejection::InvalidSettings {
-            reason: format!("node certificate expiry must be at least 1h0m0s, not {} ms", settings.node_cert_expiry_ms),
+            reason: format!(
+                "minimum certificate expiry time is: 1h0m0s (asked for {} ms)",
+                settings.node_cert_expiry_ms
+            ),
+        });
+    }
+    if settings.node_cert_expiry_ms > NODE_CERT_EXPIRY_MAX_MS {
+        return Err(Rejection::InvalidSettings {
+            reason: format!(
+                "maximum certificate expiry time is: 87600h0m0s (ten years); asked for {} ms",
+                settings.node_cert_expiry_ms
+            ),
         });
     }
     check_address_pools(settings)

@@ -142,6 +142,9 @@ pub enum Rejection {
     /// A service spec naming a secret or config the store does not hold (SwarmKit's words).
     #[error("{kind} not found: {name}")]
     FileObjectNotFound { kind: ObjectKind, name: String },
+    /// `SetUnlockKey` based on a key that another change replaced meanwhile.
+    #[error("the unlock key changed meanwhile; run the command again")]
+    UnlockKeyChanged,
 }
 
 impl Rejection {

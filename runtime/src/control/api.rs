@@ -161,9 +161,10 @@ impl SwarmUpdateRequest {
         }
         if let Some(expiry) = self.cert_expiry_ms {
             if expiry < swarm_core::model::NODE_CERT_EXPIRY_MIN_MS {
-                return Err(format!(
-                    "invalid --cert-expiry: node certificate expiry must be at least 1h0m0s, not {expiry} ms"
-                ));
+                return Err("minimum certificate expiry time is: 1h0m0s".to_string());
+            }
+            if expiry > swarm_core::model::NODE_CERT_EXPIRY_MAX_MS {
+                return Err("maximum certificate expiry time is: 87600h0m0s (ten years)".to_string());
             }
             settings.node_cert_expiry_ms = expiry;
         }

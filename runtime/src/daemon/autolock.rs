@@ -21,8 +21,11 @@ use swarm_core::{Command, NodeRole};
 /// Docker's words for any command sent to a locked manager.
 pub const LOCKED_MESSAGE: &str = "Swarm is encrypted and needs to be unlocked before it can be used. Please use \
                                   \"swarm unlock\" to unlock it.";
+/// Docker's words for `swarm leave` on a locked manager without `--force`.
+pub const LOCKED_LEAVE_MESSAGE: &str =
+    "Swarm is encrypted and locked. Please unlock it first or use `--force` to ignore this message.";
 /// Docker's words for a wrong unlock key.
-pub const INVALID_KEY_MESSAGE: &str = "invalid key";
+pub const INVALID_KEY_MESSAGE: &str = "swarm could not be unlocked: invalid key provided";
 
 impl Daemon {
     /// The identity file as the unlock key in use seals it.
@@ -75,25 +78,35 @@ impl Daemon {
         let current =
             manager.read(|store| store.cluster().map(|cluster| cluster.unlock_key.clone())).unwrap_or_default();
         if current.is_empty() {
-            return Err(Refusal::bad_request("no unlock key is set"));
+            return Err(Refusal::bad_request(if request.rotate {
+                "cannot rotate because autolock is not turned on"
+            } else {
+                "no unlock key is set"
+            }));
         }
         if !request.rotate {
             return Ok(UnlockKeyReply { key: current });
         }
-        let key = UnlockKey::fresh().text();
-        propose(&manager, Command::SetUnlockKey { key: key.clone() }).await?;
-        Ok(UnlockKeyReply { key })
+        let key = UnlockKey::fresh();
+        propose(&manager, Command::SetUnlockKey { key: key.text(), expected: current }).await?;
+        // This manager's keys are resealed before the new key is shown; the others follow within a role-watcher
+        // tick (a manager that is down meanwhile opens with the old key once, then follows).
+        self.reseal(Some(key.clone())).await.map_err(Refusal::internal)?;
+        Ok(UnlockKeyReply { key: key.text() })
     }
 
-    /// The commands that turn autolock on (a new key, unless one is set) or off; the new key, if any.
+    /// The commands that turn autolock on (a new key, unless one is set) or off, and the key to show: the new one,
+    /// or the one in force when autolock was on already (as Docker shows it).
     pub(super) fn autolock_commands(current: &str, autolock: bool) -> (Vec<Command>, Option<String>) {
+        let expected = current.to_string();
         match (autolock, current.is_empty()) {
             (true, true) => {
                 let key = UnlockKey::fresh().text();
-                (vec![Command::SetUnlockKey { key: key.clone() }], Some(key))
+                (vec![Command::SetUnlockKey { key: key.clone(), expected }], Some(key))
             }
-            (false, false) => (vec![Command::SetUnlockKey { key: String::new() }], None),
-            _ => (Vec::new(), None),
+            (true, false) => (Vec::new(), Some(expected)),
+            (false, false) => (vec![Command::SetUnlockKey { key: String::new(), expected }], None),
+            (false, true) => (Vec::new(), None),
         }
     }
 

@@ -221,9 +221,15 @@ async fn swarm_update(daemon: &Daemon, request: SwarmUpdateRequest) -> Result<Re
         }
         None => (Vec::new(), None),
     };
+    let changes_lock = !autolock.is_empty();
     commands.extend(autolock);
     if !commands.is_empty() {
         write(daemon, Command::Batch(commands)).await?;
+    }
+    if changes_lock {
+        // This manager's keys follow before the answer; the other managers within a role-watcher tick.
+        let sealing = unlock_key.as_deref().and_then(crate::tls::UnlockKey::parse);
+        daemon.reseal(sealing).await.map_err(Refusal::internal)?;
     }
     Ok(json(&SwarmUpdateReply { unlock_key }))
 }

@@ -183,8 +183,16 @@ fn identity_from(
 pub const TASK_FILES_ROOT: &str = "/run/swarm";
 
 /// The directory node `node_id`'s agent mounts its tmpfs of task files at.
+/// Node ids are Docker-style ids (the CA chose them); anything else is kept to a single safe path component.
 pub fn task_files_dir(node_id: &str) -> PathBuf {
-    Path::new(TASK_FILES_ROOT).join(node_id).join("task-files")
+    let safe = !node_id.is_empty() && node_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let component = if safe { node_id.to_string() } else { format!("node-{:016x}", fnv64(node_id.as_bytes())) };
+    Path::new(TASK_FILES_ROOT).join(component).join("task-files")
+}
+
+/// FNV-1a, 64 bits: a stable, path-safe name for an odd node id.
+fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 pub struct Daemon {
@@ -412,7 +420,10 @@ impl Daemon {
         let unlock_key = request.autolock.then(crate::tls::UnlockKey::fresh);
         *self.unlock_key.lock().expect("unlock key mutex") = unlock_key.clone();
         let cert_files = self.cert_files().map_err(Refusal::internal)?;
-        cert_files.save(&identity, Some(&ca)).map_err(Refusal::internal)?;
+        // A fresh identity: whatever an interrupted init or leave left behind (sealed with some other key, or with
+        // another cluster's data key) is not kept.
+        cert_files.remove_all().map_err(Refusal::internal)?;
+        cert_files.save_all(&identity, Some(&ca), None).map_err(Refusal::internal)?;
         let manager = match self.open_manager(&file, &tls, Some(ca)).await {
             Ok(manager) => manager,
             Err(error) => {
@@ -428,7 +439,7 @@ impl Daemon {
                 Command::CreateNetwork { network_id: random_id(), spec: NetworkSpec::ingress() },
             ];
             if let Some(key) = &unlock_key {
-                commands.push(Command::SetUnlockKey { key: key.text() });
+                commands.push(Command::SetUnlockKey { key: key.text(), expected: String::new() });
             }
             let command = Command::Batch(commands);
             propose_until_leader(&manager, command, Duration::from_secs(30)).await?;
@@ -503,7 +514,9 @@ impl Daemon {
             availability: request.availability.unwrap_or_default(),
         };
         node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
-        cert_files.save(&identity, ca.as_deref()).map_err(Refusal::internal)?;
+        // A fresh identity, as for init: nothing an interrupted init or leave left behind is kept.
+        cert_files.remove_all().map_err(Refusal::internal)?;
+        cert_files.save_all(&identity, ca.as_deref(), None).map_err(Refusal::internal)?;
         // Whatever fails from here leaves the node outside the swarm, without the identity it was given.
         let forget = |refusal: Refusal| {
             let _ = cert_files.remove_all();
@@ -550,9 +563,19 @@ impl Daemon {
             Membership::Outside => return Err(Refusal::unavailable("This node is not part of a swarm")),
             // A locked manager cannot reach its Raft data; it may only give up its place.
             Membership::Locked { .. } if !request.force => {
-                return Err(Refusal::unavailable(autolock::LOCKED_MESSAGE));
+                return Err(Refusal::unavailable(autolock::LOCKED_LEAVE_MESSAGE));
             }
-            Membership::Locked { .. } => {}
+            Membership::Locked { file } => {
+                // Never connected while locked: connected now, so the node's containers and task files go as in
+                // any leave.
+                match DockerExecutor::connect(&file.node_id, &file.cluster_id).await {
+                    Ok(engine) => {
+                        let engine = engine.with_task_files(task_files_dir(&file.node_id));
+                        *self.engine.lock().await = Some(Arc::new(engine));
+                    }
+                    Err(error) => tracing::warn!(%error, "no container engine: this node's containers stay"),
+                }
+            }
             Membership::Worker { agent, server, .. } => {
                 if let Some(agent) = agent.take() {
                     agent.shutdown();
@@ -609,10 +632,12 @@ impl Daemon {
                 tracing::warn!(%error, "cannot remove this node's overlay networks");
             }
         }
-        NodeFile::remove(&self.data).map_err(Refusal::internal)?;
-        node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
+        // The identity first: a crash after it leaves a node file whose start fails naming the missing identity,
+        // never an identity that blocks the next init or join.
         CertFiles::open(&self.config.data_dir).and_then(|files| files.remove_all()).map_err(Refusal::internal)?;
         *self.unlock_key.lock().expect("unlock key mutex") = None;
+        NodeFile::remove(&self.data).map_err(Refusal::internal)?;
+        node_file::clear_raft_data(&self.data).map_err(Refusal::internal)?;
         tracing::info!("left the swarm");
         Ok(())
     }

@@ -16,8 +16,14 @@ use swarm_core::overlay::{plan_for_node, NodeOverlayPlan};
 use super::api::{Assignments, DispatcherError, FilePayload, SessionRequest};
 
 /// A deterministic fingerprint of an assignment set: FNV-1a over (id, version) pairs in id order, then over the
-/// removed node ids in order, then over the encoded overlay plan.
-pub fn fingerprint(tasks: &[Task], removed_nodes: &[String], overlay: &NodeOverlayPlan) -> u64 {
+/// removed node ids in order, the encoded overlay plan, and the ids of the secrets and configs it carries (their
+/// values never change under an id).
+pub fn fingerprint(
+    tasks: &[Task],
+    removed_nodes: &[String],
+    overlay: &NodeOverlayPlan,
+    files: (&[&Secret], &[FilePayload]),
+) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for byte in bytes {
@@ -37,39 +43,55 @@ pub fn fingerprint(tasks: &[Task], removed_nodes: &[String], overlay: &NodeOverl
     }
     eat(&[2]);
     eat(&postcard::to_stdvec(overlay).expect("encoding a plan into a Vec cannot fail"));
+    eat(&[3]);
+    for secret in files.0 {
+        eat(secret.id.as_bytes());
+        eat(&[0]);
+    }
+    eat(&[4]);
+    for config in files.1 {
+        eat(config.id.as_bytes());
+        eat(&[0]);
+    }
     hash
 }
 
-/// The node's assignment set in `store`, with the removed nodes, the node's overlay plan, and the values of the
-/// secrets and configs its live tasks reference (`open_secret` opens a sealed value; one it cannot open is left
-/// out, and the agent refuses the task that needs it).
-pub fn assignments(
-    store: &Store,
-    node_id: &str,
-    open_secret: impl Fn(&Secret) -> Result<Vec<u8>, String>,
-) -> Assignments {
+/// The node's assignment set in `store`, with the removed nodes, the node's overlay plan and the values of the
+/// configs its live tasks reference; and, still sealed, the secrets they reference, which the caller opens
+/// (outside any lock, and only for an answer it sends) into `Assignments::secrets`.
+pub fn assignments(store: &Store, node_id: &str) -> (Assignments, Vec<Secret>) {
     let tasks: Vec<Task> = store.tasks_on_node(node_id).cloned().collect();
     let removed_nodes: Vec<String> = store.removed_nodes().iter().map(|removed| removed.id.clone()).collect();
     let overlay = plan_for_node(store, node_id);
     let (secret_ids, config_ids) = files_needed(&tasks);
-    let secrets = secret_ids
+    let secrets: Vec<&Secret> = secret_ids.into_iter().filter_map(|id| store.secret(id)).collect();
+    let configs: Vec<FilePayload> = config_ids
         .into_iter()
-        .filter_map(|id| store.secret(id))
-        .filter_map(|secret| match open_secret(secret) {
+        .filter_map(|id| store.config(id))
+        .map(|config| FilePayload { id: config.id.clone(), data: config.spec.data.clone() })
+        .collect();
+    let fingerprint = fingerprint(&tasks, &removed_nodes, &overlay, (&secrets, &configs));
+    let sealed = secrets.into_iter().cloned().collect();
+    (Assignments { fingerprint, tasks, removed_nodes, overlay, secrets: Vec::new(), configs }, sealed)
+}
+
+/// The values of `sealed` that `open` opens, for the answer to node `node_id`; one it cannot open is left out
+/// (logged without its value), and the agent refuses the task that needs it, naming the secret.
+pub fn open_secrets(
+    sealed: &[Secret],
+    node_id: &str,
+    open: impl Fn(&Secret) -> Result<Vec<u8>, String>,
+) -> Vec<FilePayload> {
+    sealed
+        .iter()
+        .filter_map(|secret| match open(secret) {
             Ok(data) => Some(FilePayload { id: secret.id.clone(), data }),
             Err(reason) => {
                 tracing::warn!(secret = %secret.spec.name, node = %node_id, %reason, "cannot open a secret for a node");
                 None
             }
         })
-        .collect();
-    let configs = config_ids
-        .into_iter()
-        .filter_map(|id| store.config(id))
-        .map(|config| FilePayload { id: config.id.clone(), data: config.spec.data.clone() })
-        .collect();
-    let fingerprint = fingerprint(&tasks, &removed_nodes, &overlay);
-    Assignments { fingerprint, tasks, removed_nodes, overlay, secrets, configs }
+        .collect()
 }
 
 /// The ids of the secrets and of the configs that `tasks` still to run (or running) reference. A task that has

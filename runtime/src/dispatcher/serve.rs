@@ -16,7 +16,7 @@ use super::api::{
     StatusReply, StatusReport, TunnelReport, ASSIGNMENTS_POLL_MS, PATH_ASSIGNMENTS, PATH_HEARTBEAT, PATH_SESSION,
     PATH_STATUS, PATH_TUNNEL, STATUS_UPDATES_MAX,
 };
-use super::rules::{assignments, fresh_updates, heartbeat_period_ms, registration};
+use super::rules::{assignments, fresh_updates, heartbeat_period_ms, open_secrets, registration};
 use super::sessions::Dispatcher;
 use crate::clock::wall_clock_now;
 use crate::http::Reply;
@@ -177,13 +177,13 @@ async fn poll_assignments(
     loop {
         dispatcher.check_session(&request.session)?;
         applied.borrow_and_update();
-        let key = leader.sealing_key();
-        let open = |secret: &swarm_core::Secret| match &key {
-            Some(key) => key.open(&secret.id, &secret.sealed).map_err(|error| error.to_string()),
-            None => Err("this manager holds no sealing key".to_string()),
-        };
-        let current = leader.state().read(|store| assignments(store, &request.session.node_id, open));
+        let (mut current, sealed) = leader.state().read(|store| assignments(store, &request.session.node_id));
         if request.known != Some(current.fingerprint) || tokio::time::Instant::now() >= deadline {
+            let key = leader.sealing_key();
+            current.secrets = open_secrets(&sealed, &request.session.node_id, |secret| match &key {
+                Some(key) => key.open(&secret.id, &secret.sealed).map_err(|error| error.to_string()),
+                None => Err("this manager holds no sealing key".to_string()),
+            });
             return Ok(current);
         }
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());

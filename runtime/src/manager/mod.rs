@@ -116,11 +116,17 @@ impl Manager {
             .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()))
     }
 
-    /// This manager's applied store as JSON (for debugging and the tests; join tokens included).
+    /// This manager's applied store as JSON (for debugging and the tests; join tokens included, the unlock key
+    /// never: `swarm unlock-key` is the one read of it).
     pub fn store_json(&self) -> serde_json::Value {
         self.state.read(|store| {
+            let mut cluster = serde_json::json!(store.cluster());
+            if let Some(fields) = cluster.as_object_mut() {
+                fields.remove("unlock_key");
+                fields.insert("autolock".to_string(), serde_json::json!(store.cluster().is_some_and(|c| c.autolock())));
+            }
             serde_json::json!({
-                "cluster": store.cluster(),
+                "cluster": cluster,
                 "nodes": store.nodes().collect::<Vec<_>>(),
                 "services": store.services().collect::<Vec<_>>(),
                 "tasks": store.tasks().collect::<Vec<_>>(),

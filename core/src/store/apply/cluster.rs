@@ -72,8 +72,11 @@ impl Txn<'_> {
     }
 
     /// Sets the unlock key (turning autolock on, rotating the key) or clears it (autolock off).
-    pub(super) fn set_unlock_key(&mut self, key: &str) -> Result<Outcome, Rejection> {
+    pub(super) fn set_unlock_key(&mut self, key: &str, expected: &str) -> Result<Outcome, Rejection> {
         let mut cluster = self.cluster()?.clone();
+        if cluster.unlock_key != expected {
+            return Err(Rejection::UnlockKeyChanged);
+        }
         bounds::check_join_token(key).or_else(|rejection| if key.is_empty() { Ok(()) } else { Err(rejection) })?;
         if cluster.unlock_key == key {
             return Ok(Outcome::Unchanged);

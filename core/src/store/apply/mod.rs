@@ -57,7 +57,7 @@ impl Txn<'_> {
             Command::RemoveSecret { id } => self.remove_secret(id),
             Command::CreateConfig { config_id, spec } => self.create_config(config_id, spec),
             Command::RemoveConfig { id } => self.remove_config(id),
-            Command::SetUnlockKey { key } => self.set_unlock_key(key),
+            Command::SetUnlockKey { key, expected } => self.set_unlock_key(key, expected),
 
             Command::Batch(commands) => self.batch(commands),
         }

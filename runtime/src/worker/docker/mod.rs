@@ -346,44 +346,24 @@ impl Executor for DockerExecutor {
     }
 
     async fn prepare(&self, task: &Task, files: &TaskFiles) -> Result<String, ExecError> {
-        // Written first, also for a container that exists: its bind mounts resolve when it starts.
-        let file_mounts = match (&self.task_files, files.is_empty()) {
-            (_, true) => Vec::new(),
-            (Some(task_files), false) => task_files.write(&task.id, files)?,
+        // Written first, also for a container that exists: its bind mounts resolve when it starts. Marked as being
+        // prepared meanwhile, so no sweep takes them before the container exists.
+        let (file_mounts, _preparing) = match (&self.task_files, files.is_empty()) {
+            (_, true) => (Vec::new(), None),
+            (Some(task_files), false) => {
+                let preparing = task_files.preparing(&task.id);
+                (task_files.write(&task.id, files)?, Some(preparing))
+            }
             (None, false) => {
                 return Err(ExecError::Rejected("this node's engine takes no secret or config files".to_string()))
             }
         };
-        if let Some(container_id) = self.find_task_container(&task.id).await? {
-            return Ok(container_id);
+        let prepared = self.create_task_container(task, &file_mounts).await;
+        if let (Err(_), Some(task_files), false) = (&prepared, &self.task_files, file_mounts.is_empty()) {
+            // No container will mount them.
+            task_files.remove_task(&task.id);
         }
-        let image = swarm_core::image::normalized_image(&task.spec.container_spec.image);
-        self.ensure_image(&image).await?;
-        let name = container_name(task, &self.node_id);
-        let options = CreateContainerOptions { name: Some(name.clone()), ..CreateContainerOptions::default() };
-        let mut body = create::create_body(task, &self.node_id, &self.cluster_id, &image);
-        create::add_file_mounts(&mut body, &file_mounts);
-        self.attach_first_network(task, &mut body).await?;
-        match self.docker.create_container(Some(options), body).await {
-            Ok(created) => {
-                self.attach_other_networks(task, &created.id).await?;
-                Ok(created.id)
-            }
-            Err(error) => match status_code(&error) {
-                // A concurrent `prepare` of the same task won the name.
-                Some(409) => match self.find_task_container(&task.id).await? {
-                    Some(container_id) => Ok(container_id),
-                    None => Err(ExecError::Failed(format!("creating container {name}: {}", error_message(&error)))),
-                },
-                // The image vanished after the check.
-                Some(404) if error_message(&error).starts_with("No such image") => {
-                    Err(ExecError::Rejected(format!("No such image: {image}")))
-                }
-                // The engine refuses the spec (invalid mount, hostname, user, ...): it never will accept it.
-                Some(400) => Err(ExecError::Rejected(error_message(&error))),
-                _ => Err(ExecError::Failed(format!("creating container {name}: {}", error_message(&error)))),
-            },
-        }
+        prepared
     }
 
     async fn start(&self, container_id: &str) -> Result<(), ExecError> {
@@ -464,6 +444,46 @@ impl Executor for DockerExecutor {
 
     async fn remove(&self, container_id: &str) -> Result<(), ExecError> {
         self.remove_container(container_id, false).await
+    }
+}
+
+impl DockerExecutor {
+    /// `prepare`'s container: the one task `task` has, or a new one with `file_mounts` bound in.
+    async fn create_task_container(
+        &self,
+        task: &Task,
+        file_mounts: &[task_files::FileMount],
+    ) -> Result<String, ExecError> {
+        if let Some(container_id) = self.find_task_container(&task.id).await? {
+            return Ok(container_id);
+        }
+        let image = swarm_core::image::normalized_image(&task.spec.container_spec.image);
+        self.ensure_image(&image).await?;
+        let name = container_name(task, &self.node_id);
+        let options = CreateContainerOptions { name: Some(name.clone()), ..CreateContainerOptions::default() };
+        let mut body = create::create_body(task, &self.node_id, &self.cluster_id, &image);
+        create::add_file_mounts(&mut body, file_mounts);
+        self.attach_first_network(task, &mut body).await?;
+        match self.docker.create_container(Some(options), body).await {
+            Ok(created) => {
+                self.attach_other_networks(task, &created.id).await?;
+                Ok(created.id)
+            }
+            Err(error) => match status_code(&error) {
+                // A concurrent `prepare` of the same task won the name.
+                Some(409) => match self.find_task_container(&task.id).await? {
+                    Some(container_id) => Ok(container_id),
+                    None => Err(ExecError::Failed(format!("creating container {name}: {}", error_message(&error)))),
+                },
+                // The image vanished after the check.
+                Some(404) if error_message(&error).starts_with("No such image") => {
+                    Err(ExecError::Rejected(format!("No such image: {image}")))
+                }
+                // The engine refuses the spec (invalid mount, hostname, user, ...): it never will accept it.
+                Some(400) => Err(ExecError::Rejected(error_message(&error))),
+                _ => Err(ExecError::Failed(format!("creating container {name}: {}", error_message(&error)))),
+            },
+        }
     }
 }
 

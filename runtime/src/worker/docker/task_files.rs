@@ -4,7 +4,7 @@
 //! a disk: if the tmpfs cannot be mounted, the task is refused instead), with the owner and mode its reference asks
 //! for, and a task's directory goes when its container does (`remove_task`), or at the next `sweep` after a crash.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -28,18 +28,47 @@ pub struct FileMount {
 #[derive(Debug, Clone)]
 pub struct TaskFilesDir {
     root: PathBuf,
-    /// Serialises mounting (and unmounting) the tmpfs; shared by the executor's clones.
+    /// Serialises mounting, writing and unmounting the tmpfs (a write never lands on the directory beneath a tmpfs
+    /// unmounted meanwhile); shared by the executor's clones.
     mount_lock: Arc<Mutex<()>>,
+    /// Tasks being prepared (files written, container not created yet), with how many prepares of each are under
+    /// way: `sweep` leaves their files alone.
+    preparing: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+/// A task being prepared, until dropped.
+pub struct Preparing {
+    preparing: Arc<Mutex<BTreeMap<String, usize>>>,
+    task_id: String,
+}
+
+impl Drop for Preparing {
+    fn drop(&mut self) {
+        let mut preparing = self.preparing.lock().expect("preparing tasks mutex");
+        if let Some(count) = preparing.get_mut(&self.task_id) {
+            *count -= 1;
+            if *count == 0 {
+                preparing.remove(&self.task_id);
+            }
+        }
+    }
 }
 
 impl TaskFilesDir {
     pub fn new(root: PathBuf) -> TaskFilesDir {
-        TaskFilesDir { root, mount_lock: Arc::default() }
+        TaskFilesDir { root, mount_lock: Arc::default(), preparing: Arc::default() }
+    }
+
+    /// Marks task `task_id` as being prepared until the guard is dropped.
+    pub fn preparing(&self, task_id: &str) -> Preparing {
+        *self.preparing.lock().expect("preparing tasks mutex").entry(task_id.to_string()).or_default() += 1;
+        Preparing { preparing: self.preparing.clone(), task_id: task_id.to_string() }
     }
 
     /// Writes `files` of task `task_id` into the tmpfs (replacing what the task had there) and returns their bind
     /// mounts.
     pub fn write(&self, task_id: &str, files: &TaskFiles) -> Result<Vec<FileMount>, ExecError> {
+        let _guard = self.mount_lock.lock().expect("task files mount lock");
         self.ensure_mounted()?;
         let failed = |what: &str, path: &Path, error: std::io::Error| {
             ExecError::Failed(format!("{what} {}: {error}", path.display()))
@@ -86,10 +115,12 @@ impl TaskFilesDir {
         entries.filter_map(|entry| entry.ok()?.file_name().into_string().ok()).collect()
     }
 
-    /// Removes the files of every task not in `keep` (tasks whose containers are gone).
+    /// Removes the files of every task not in `keep` (tasks whose containers are gone) and not being prepared.
     pub fn sweep(&self, keep: &BTreeSet<String>) {
+        let preparing: BTreeSet<String> =
+            self.preparing.lock().expect("preparing tasks mutex").keys().cloned().collect();
         for task_id in self.task_ids() {
-            if !keep.contains(&task_id) {
+            if !keep.contains(&task_id) && !preparing.contains(&task_id) {
                 self.remove_task(&task_id);
             }
         }
@@ -129,9 +160,9 @@ impl TaskFilesDir {
         Ok(self.root.join(task_id))
     }
 
-    /// Mounts the tmpfs at the root unless one is there already (left by an earlier run of this daemon).
+    /// Mounts the tmpfs at the root unless one is there already (left by an earlier run of this daemon). The caller
+    /// holds `mount_lock`.
     fn ensure_mounted(&self) -> Result<(), ExecError> {
-        let _guard = self.mount_lock.lock().expect("task files mount lock");
         if is_tmpfs_mount(&self.root) {
             return Ok(());
         }
