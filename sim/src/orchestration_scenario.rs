@@ -444,7 +444,13 @@ pub async fn run(seed: u64) {
     if !violations.is_empty() {
         fail(&scenario, &recorder, violations);
     }
-    println!("ok: {} trace events, {}ms simulated", recorder.with(|r| r.trace.len()), start.elapsed().as_millis());
+    let removed =
+        faults.removed.as_ref().map(|(slot, _)| format!(", removed worker {}", slot.index)).unwrap_or_default();
+    println!(
+        "ok: {} trace events, {}ms simulated{removed}",
+        recorder.with(|r| r.trace.len()),
+        start.elapsed().as_millis()
+    );
 }
 
 async fn create(world: &World, mut spec: ServiceSpec) -> Result<(), String> {
@@ -663,7 +669,7 @@ fn inject_fault(world: &mut World, net: &NetSim, faults: &mut Faults, scenario: 
         // gate that never opened would leave the service short after healing.
         // Worker loss, once: a worker's host dies and is removed from the swarm (`node rm`); its host comes back
         // with its old certificate, and must get nothing more (`removed_node_gets_nothing`).
-        93..=95 if scenario.family == Family::WorkerLoss && faults.removal_is_possible(world) => {
+        86..=99 if scenario.family == Family::WorkerLoss && faults.removal_is_possible(world) => {
             let index = *world.workers.keys().next_back().expect("two workers or more");
             if faults.clogged_workers.remove(&index) {
                 net.unclog_node(world.worker_node(index));
