@@ -105,7 +105,7 @@ mod tests {
                 "src=db,target=/etc/db.pass,uid=1000,gid=50,mode=0400",
                 secret("db", file("/etc/db.pass", "1000", "50", 0o400)),
             ),
-            ("SOURCE=db,Mode=600", secret("db", file("db", "0", "0", 0o600))),
+            ("SOURCE=db,Mode=0600", secret("db", file("db", "0", "0", 0o600))),
             ("src=db,uid=33", secret("db", file("db", "33", "0", 0o444))),
         ];
         for (value, expected) in cases {
