@@ -3,9 +3,10 @@
 //! a reference, a template, a call to the daemon, ...) passes through unchanged; the variants here are the
 //! commands' own refusals.
 
+use swarm_core::FILE_DATA_MAX;
+
 use crate::client::ControlError;
 use crate::daemon::DaemonError;
-use crate::file_object_cmd::FileObjectError;
 use crate::parse::FlagError;
 use crate::progress::WatchError;
 use crate::render::file_objects::FileFilterError;
@@ -78,3 +79,28 @@ pub enum CliError {
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Several(Vec<CliError>),
 }
+
+/// Why a secret or config command failed before or beside the daemon, in Docker's words.
+#[derive(Debug, thiserror::Error)]
+pub enum FileObjectError {
+    /// The daemon's words for a reference that names no object.
+    #[error("Error response from daemon: {kind} {reference} not found")]
+    NotFound { kind: &'static str, reference: String },
+    #[error("Error response from daemon: {kind} {reference} is ambiguous ({matches} matches found)")]
+    Ambiguous { kind: &'static str, reference: String, matches: usize },
+    /// `secret create`'s wording for a value it cannot read (`config create` says the same of a failed read).
+    #[error("Error reading content from {file:?}: {problem}")]
+    Read { file: String, problem: String },
+    /// `config create`'s wording for a file it cannot open: Go's `open PATH: reason`.
+    #[error("{problem}")]
+    Open { problem: String },
+    /// A value the store would refuse: empty, or larger than `FILE_DATA_MAX`.
+    #[error(
+        "{kind} data must be larger than 0 and at most {FILE_DATA_MAX} bytes ({} KiB): {detail}",
+        FILE_DATA_MAX_KIB
+    )]
+    Size { kind: &'static str, detail: String },
+}
+
+/// `FILE_DATA_MAX` in KiB, as Docker words the limit (500 KiB).
+pub const FILE_DATA_MAX_KIB: usize = FILE_DATA_MAX / 1024;

@@ -17,7 +17,7 @@ use swarm_runtime::control::api::{
 use swarm_runtime::control::view::FileObjectInfo;
 
 use crate::client::Control;
-use crate::error::CliError;
+use crate::error::{CliError, FileObjectError};
 use crate::parse::{parse_label, FlagError};
 use crate::render::file_objects;
 use crate::render::ids::{resolve, Kind, ResolveError};
@@ -100,31 +100,6 @@ pub struct RmArgs {
     #[arg(required = true, value_name = "NAME|ID")]
     objects: Vec<String>,
 }
-
-/// Why a secret or config command failed before or beside the daemon, in Docker's words.
-#[derive(Debug, thiserror::Error)]
-pub enum FileObjectError {
-    /// The daemon's words for a reference that names no object.
-    #[error("Error response from daemon: {kind} {reference} not found")]
-    NotFound { kind: &'static str, reference: String },
-    #[error("Error response from daemon: {kind} {reference} is ambiguous ({matches} matches found)")]
-    Ambiguous { kind: &'static str, reference: String, matches: usize },
-    /// `secret create`'s wording for a value it cannot read (`config create` says the same of a failed read).
-    #[error("Error reading content from {file:?}: {problem}")]
-    Read { file: String, problem: String },
-    /// `config create`'s wording for a file it cannot open: Go's `open PATH: reason`.
-    #[error("{problem}")]
-    Open { problem: String },
-    /// A value the store would refuse: empty, or larger than `FILE_DATA_MAX`.
-    #[error(
-        "{kind} data must be larger than 0 and at most {FILE_DATA_MAX} bytes ({} KiB): {detail}",
-        FILE_DATA_MAX_KIB
-    )]
-    Size { kind: &'static str, detail: String },
-}
-
-/// `FILE_DATA_MAX` in KiB, as Docker words the limit (500 KiB).
-const FILE_DATA_MAX_KIB: usize = FILE_DATA_MAX / 1024;
 
 pub fn run_secret(control: &mut Control, command: SecretCommand) -> Result<(), CliError> {
     let kind = FileKind::Secret;

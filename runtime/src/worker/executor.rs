@@ -6,12 +6,11 @@
 //! carries the cluster id, node id and task id it was created for, so `list` finds exactly this node's containers and
 //! `list_cluster` exactly its cluster's (several nodes, even several clusters, may share one engine).
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use swarm_core::Task;
-
-use super::files::TaskFiles;
+use swarm_core::{FileKind, Task};
 
 /// A container this node's executor holds, as found by `list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,4 +93,41 @@ pub trait Executor: Send + Sync + 'static {
     /// Kills the container if it runs and removes it, as `docker rm --force` (and Docker's `swarm leave`) does.
     /// Removing a container that is already gone succeeds.
     fn force_remove(&self, container_id: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
+}
+
+/// One file of a task's container.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TaskFile {
+    pub kind: FileKind,
+    /// The secret's or config's id and name.
+    pub object_id: String,
+    pub object_name: String,
+    /// The absolute path in the container.
+    pub path: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub data: Vec<u8>,
+}
+
+impl fmt::Debug for TaskFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskFile")
+            .field("kind", &self.kind)
+            .field("object", &self.object_name)
+            .field("path", &self.path)
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("data", &format_args!("<{} bytes>", self.data.len()))
+            .finish()
+    }
+}
+
+/// Every secret and config file one task's container gets, secrets first, in the spec's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFiles(pub Vec<TaskFile>);
+
+impl TaskFiles {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }

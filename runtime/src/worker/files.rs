@@ -1,54 +1,16 @@
 //! The secrets' and configs' values a node holds for its tasks: `FileCache` keeps those of the latest assignment
-//! answer (and only those, so a value no task here needs any more is dropped from memory), and `TaskFiles` is what
-//! one task's container gets — each reference resolved to its value, path in the container, owner and mode. The
+//! answer (and only those, so a value no task here needs any more is dropped from memory), and resolves a task's
+//! references into its `TaskFiles` (the executor seam's type: value, path in the container, owner and mode). The
 //! invariant: a value never reaches a log line or an error message (`Debug` shows sizes, never bytes), and a task
 //! whose reference has no value here is refused with the object's name, not started without it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use swarm_core::{FileKind, FileTarget, Task};
 
-use super::executor::ExecError;
+use super::executor::{ExecError, TaskFile, TaskFiles};
 use crate::dispatcher::api::FilePayload;
-
-/// One file of a task's container.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TaskFile {
-    pub kind: FileKind,
-    /// The secret's or config's id and name.
-    pub object_id: String,
-    pub object_name: String,
-    /// The absolute path in the container.
-    pub path: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u32,
-    pub data: Vec<u8>,
-}
-
-impl fmt::Debug for TaskFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskFile")
-            .field("kind", &self.kind)
-            .field("object", &self.object_name)
-            .field("path", &self.path)
-            .field("mode", &format_args!("{:o}", self.mode))
-            .field("data", &format_args!("<{} bytes>", self.data.len()))
-            .finish()
-    }
-}
-
-/// Every secret and config file one task's container gets, secrets first, in the spec's order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TaskFiles(pub Vec<TaskFile>);
-
-impl TaskFiles {
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// The values of the newest assignment answer, by kind and id. Cheap to clone (shared).
 #[derive(Clone, Default)]

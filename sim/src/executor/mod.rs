@@ -31,7 +31,7 @@ use swarm_core::image::normalized_image;
 use swarm_core::{FileKind, Task};
 use swarm_runtime::watch;
 use swarm_runtime::worker::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
-use swarm_runtime::worker::files::TaskFiles;
+use swarm_runtime::worker::executor::TaskFiles;
 
 use crate::recorder::digest;
 

@@ -3,7 +3,7 @@
 
 use super::*;
 use swarm_core::TaskSpec;
-use swarm_runtime::worker::files::TaskFiles;
+use swarm_runtime::worker::executor::TaskFiles;
 
 type Env = &'static [&'static str];
 

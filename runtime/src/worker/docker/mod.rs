@@ -33,7 +33,7 @@ use futures::{Stream, StreamExt};
 use swarm_core::Task;
 
 use super::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
-use super::files::TaskFiles;
+use super::executor::TaskFiles;
 use super::overlay;
 use task_files::TaskFilesDir;
 

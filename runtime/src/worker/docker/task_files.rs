@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::worker::executor::ExecError;
-use crate::worker::files::TaskFiles;
+use crate::worker::executor::TaskFiles;
 
 /// The tmpfs's size bound: room for many tasks' files (each value is at most 500 KiB).
 const TMPFS_OPTIONS: &str = "mode=0700,size=64m";
