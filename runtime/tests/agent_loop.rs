@@ -19,8 +19,9 @@ use swarm_runtime::raft::settings::RaftSettings;
 use swarm_runtime::storage::mem_disk::MemDisk;
 use swarm_runtime::tls::ca::NODE_CERT_VALIDITY;
 use swarm_runtime::worker::agent::{Agent, AgentConfig};
-use swarm_runtime::worker::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
-use swarm_runtime::worker::executor::TaskFiles;
+use swarm_runtime::worker::executor::{
+    ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer, TaskFiles,
+};
 
 /// Containers in memory; `start` makes them run until stopped; every `prepare` is counted.
 #[derive(Default)]

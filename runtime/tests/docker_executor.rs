@@ -20,8 +20,7 @@ use swarm_core::spec::{
 };
 use swarm_core::{Task, TaskSpec};
 use swarm_runtime::worker::docker::{DockerExecutor, LogStream, LABEL_NODE_ID, UNHEALTHY_CONTAINER};
-use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit};
-use swarm_runtime::worker::executor::TaskFiles;
+use swarm_runtime::worker::executor::{ContainerState, ExecError, Executor, Exit, TaskFiles};
 
 /// Every test's deadline: a hung engine call fails the test instead of hanging the suite.
 const TEST_TIMEOUT: Duration = Duration::from_secs(45);

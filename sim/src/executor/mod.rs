@@ -30,8 +30,9 @@ use madsim::rand::{thread_rng, Rng};
 use swarm_core::image::normalized_image;
 use swarm_core::{FileKind, Task};
 use swarm_runtime::watch;
-use swarm_runtime::worker::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
-use swarm_runtime::worker::executor::TaskFiles;
+use swarm_runtime::worker::executor::{
+    ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer, TaskFiles,
+};
 
 use crate::recorder::digest;
 

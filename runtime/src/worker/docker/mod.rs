@@ -32,8 +32,7 @@ use bollard::Docker;
 use futures::{Stream, StreamExt};
 use swarm_core::Task;
 
-use super::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer};
-use super::executor::TaskFiles;
+use super::executor::{ClusterContainer, ContainerState, ExecError, Executor, Exit, FoundContainer, TaskFiles};
 use super::overlay;
 use task_files::TaskFilesDir;
 
