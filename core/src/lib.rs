@@ -29,16 +29,18 @@ pub use limits::{
     SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
 };
 pub use model::{
-    Cluster, ClusterSettings, Config, ConfigSpec, EngineDescription, IpamConfig, JoinTokens, ManagerStatus, Network,
-    NetworkAllocation, NetworkAttachment, NetworkSpec, Node, NodeAvailability, NodeDescription, NodeRole, NodeSpec,
-    NodeState, NodeStatus, NodeTunnel, ObjectKind, Reachability, RemovedNode, SealedData, Secret, SecretSpec, Service,
-    Task, TaskState, TaskStatus, Timestamp, TunnelKey, UpdateState, UpdateStatus, Version, VirtualIp,
+    CaRotation, Cluster, ClusterCa, ClusterSettings, Config, ConfigSpec, EngineDescription, IpamConfig, JoinTokens,
+    ManagerStatus, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, Node, NodeAvailability, NodeDescription,
+    NodeRole, NodeSpec, NodeState, NodeStatus, NodeTls, NodeTunnel, ObjectKind, Reachability, RemovedNode, SealedData,
+    Secret, SecretSpec, Service, Task, TaskState, TaskStatus, Timestamp, TunnelKey, UpdateState, UpdateStatus, Version,
+    VirtualIp,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};
 pub use snapshot::{
     deserialize_proposals_v6, serialize_proposals_v6, DecodeError, SnapshotError, PROPOSAL_FORMAT_VERSION,
-    PROPOSAL_FORMAT_VERSION_PREVIOUS, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_PREVIOUS,
+    PROPOSAL_FORMAT_VERSION_PREVIOUS, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION_8,
+    SNAPSHOT_FORMAT_VERSION_PREVIOUS,
 };
 pub use spec::{
     ConfigReference, Constraint, ConstraintKey, ConstraintOperator, ConstraintProblem, ContainerSpec, DnsConfig,

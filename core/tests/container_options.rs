@@ -288,7 +288,7 @@ fn options_survive_the_store_and_a_previous_format_snapshot_loads_without_them()
     assert_eq!(restored, store);
     assert_eq!(restored.service("s2").unwrap().spec, spec);
 
-    // The previous format (8) holds every option: they load as they were.
+    // The previous format (9) holds every option: they load as they were.
     let upgraded = Store::decode_snapshot(&store.encode_snapshot_previous_format()).unwrap();
     assert_eq!(upgraded.service("s2").unwrap().spec, spec);
     assert_eq!(upgraded.task("t9").unwrap().spec, spec.task_template);

@@ -681,7 +681,7 @@ fn encrypted_networks_reach_their_peers_only_through_tunnels() {
     report_tunnel(&mut cluster, "n5", key(5));
     assert_eq!(cluster.store.tunnel("n5").unwrap().addr, ip("169.254.64.3"));
 
-    // Snapshots carry the records, in this format and the previous one (8).
+    // Snapshots carry the records, in this format and the previous one (9).
     let decoded = Store::decode_snapshot(&cluster.store.encode_snapshot()).unwrap();
     assert_eq!(decoded, cluster.store);
     let upgraded = Store::decode_snapshot(&cluster.store.encode_snapshot_previous_format()).unwrap();

@@ -78,7 +78,7 @@ fn removals_survive_a_snapshot() {
     assert_eq!(decoded, store);
 }
 
-/// The previous format (7, before the tunnel records), written the way the previous build wrote it.
+/// The previous format, written the way the previous build wrote it.
 fn previous_format(store: &Store) -> Vec<u8> {
     store.encode_snapshot_previous_format()
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ca::ClusterCa;
 use super::meta::{Timestamp, Version};
 use super::node::NodeRole;
 use crate::ipam::Ipv4Cidr;
@@ -19,6 +20,9 @@ pub struct Cluster {
     /// `swarm init --autolock` / `swarm update --autolock=true`: the key (`SWMKEY-1-…`) a restarted manager must
     /// be given before it reads its keys; empty while autolock is off. Never shown by reads (`unlock-key` asks).
     pub unlock_key: String,
+    /// The root CA as the store knows it: a rotation in progress, the root of the last one, and what each node
+    /// reported of its TLS.
+    pub ca: ClusterCa,
 }
 
 impl Cluster {

@@ -9,6 +9,7 @@
 //! The objects sit above the service spec (`crate::spec`), which they carry; the spec depends on none of them.
 //! This module re-exports the spec types its objects hold, so `model::ServiceSpec` names the same type.
 
+mod ca;
 mod cluster;
 mod meta;
 mod network;
@@ -19,6 +20,7 @@ mod service;
 mod task;
 mod tunnel;
 
+pub use ca::{CaRotation, ClusterCa, NodeTls};
 pub use cluster::{
     join_token, Cluster, ClusterSettings, JoinTokens, DEFAULT_DATA_PATH_PORT, DEFAULT_HEARTBEAT_PERIOD_MS,
     DEFAULT_NODE_CERT_EXPIRY_MS, NODE_CERT_EXPIRY_MAX_MS, NODE_CERT_EXPIRY_MIN_MS,

@@ -3,7 +3,7 @@
 //! maps only, derived indexes left out), so equal stores encode to identical bytes; and decoding never panics on
 //! any input: empty, truncated, unknown-version, malformed, trailing-byte or internally inconsistent input is a
 //! typed `DecodeError`. A snapshot of the previous format version still decodes (a manager restarted on a newer build
-//! loads what the older one wrote), and so does a batch of proposals of the previous format (the entries in a
+//! loads what the older one wrote; and the one before, format 8), and so does a batch of proposals of the previous format (the entries in a
 //! Raft log that the older build wrote): `v8` holds the shapes of snapshot format 8 and `proposal_v6` those of
 //! proposal format 6, each with its conversions to and from today's types.
 
@@ -17,8 +17,10 @@ use crate::store::Store;
 
 mod proposal_v6;
 mod v8;
+mod v9;
 pub use proposal_v6::{deserialize_proposals_v6, serialize_proposals_v6};
 use v8::SnapshotV8;
+use v9::SnapshotV9;
 
 /// The first byte of every snapshot this code writes. Version 2: the full service spec (`spec/`). Version 3:
 /// `Service::spec_history` and `Service::update_status`, `Task::running_since`. Version 5: `Store::removed_nodes`.
@@ -26,10 +28,13 @@ use v8::SnapshotV8;
 /// cluster settings. Version 7: the container options of the task template (stop signal, capabilities, sysctls,
 /// ulimits, hosts, DNS config, read-only root, init, tmpfs options, log driver). Version 8: the nodes' tunnel
 /// records (`Store::tunnels`). Version 9: secrets and configs, the spec's secret and config references, the
-/// cluster's node certificate expiry. Version 8 (`v8`) still decodes; older ones do not.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 9;
-/// The previous snapshot format, which `Store::decode_snapshot` still reads (`v8`).
-pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 8;
+/// cluster's node certificate expiry. Version 10: the cluster's root CA state (`ClusterCa`: rotation, node TLS
+/// reports). Versions 9 (`v9`) and 8 (`v8`) still decode; older ones do not.
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 10;
+/// The previous snapshot format, which `Store::decode_snapshot` still reads (`v9`).
+pub const SNAPSHOT_FORMAT_VERSION_PREVIOUS: u8 = 9;
+/// The format before that, still read too (`v8`).
+pub const SNAPSHOT_FORMAT_VERSION_8: u8 = 8;
 /// The first byte of every encoded proposal this code writes. Version 2: the full service spec (`spec/`).
 /// Version 3: `Task::running_since` (in `CreateTasks`), `RollbackService` and `SetServiceUpdateStatus`.
 /// Version 5: network allocation (`AllocateTask`, `SetServiceVirtualIps`, `AttachNode`, the new spec fields).
@@ -119,7 +124,13 @@ impl Store {
     /// This store in the previous snapshot format (what the previous build wrote), for tests of the upgrade path.
     #[doc(hidden)]
     pub fn encode_snapshot_previous_format(&self) -> Vec<u8> {
-        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &SnapshotV8::downgrade(self))
+        encode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, &SnapshotV9::downgrade(self))
+    }
+
+    /// This store in snapshot format 8 (two builds back), for tests of the upgrade path.
+    #[doc(hidden)]
+    pub fn encode_snapshot_format_8(&self) -> Vec<u8> {
+        encode(SNAPSHOT_FORMAT_VERSION_8, &SnapshotV8::downgrade(self))
     }
 
     /// The inverse of `encode_snapshot`. Rebuilds the derived indexes and rejects a store that breaks an
@@ -127,7 +138,11 @@ impl Store {
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Store, SnapshotError> {
         let parts: SnapshotOwned = match bytes.first() {
             Some(&SNAPSHOT_FORMAT_VERSION_PREVIOUS) => {
-                let v8: SnapshotV8 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+                let v9: SnapshotV9 = decode(SNAPSHOT_FORMAT_VERSION_PREVIOUS, bytes)?;
+                v9.upgrade()
+            }
+            Some(&SNAPSHOT_FORMAT_VERSION_8) => {
+                let v8: SnapshotV8 = decode(SNAPSHOT_FORMAT_VERSION_8, bytes)?;
                 v8.upgrade()
             }
             _ => decode(SNAPSHOT_FORMAT_VERSION, bytes)?,

@@ -159,7 +159,11 @@ impl CommandV6 {
             | Command::RemoveSecret { .. }
             | Command::CreateConfig { .. }
             | Command::RemoveConfig { .. }
-            | Command::SetUnlockKey { .. } => CommandV6::Batch(Vec::new()),
+            | Command::SetUnlockKey { .. }
+            | Command::StartCaRotation { .. }
+            | Command::SetNodeTls { .. }
+            | Command::ResealSecrets { .. }
+            | Command::FinishCaRotation { .. } => CommandV6::Batch(Vec::new()),
         })
     }
 }
@@ -173,5 +177,9 @@ fn new_in_format_7(command: &Command) -> bool {
             | Command::CreateConfig { .. }
             | Command::RemoveConfig { .. }
             | Command::SetUnlockKey { .. }
+            | Command::StartCaRotation { .. }
+            | Command::SetNodeTls { .. }
+            | Command::ResealSecrets { .. }
+            | Command::FinishCaRotation { .. }
     )
 }

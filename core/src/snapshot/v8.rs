@@ -1,4 +1,5 @@
-//! Snapshot format 8, the one before secrets and configs: the objects whose shape changed since, as they were then,
+//! Snapshot format 8, the one before secrets and configs (two formats back, still read: `v9` only adds the cluster's
+//! `ca` on top of it): the objects whose shape changed since, as they were then,
 //! so a manager restarted on this build loads what the previous build wrote. Format 8 had no secrets or configs,
 //! no secret and config references in the container spec, and no node certificate expiry in the cluster settings.
 //! Postcard is not self-describing, so every type on the way from a stored object down to a changed type is copied
@@ -17,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use super::SnapshotOwned;
 use crate::ipam::Ipv4Cidr;
 use crate::model::{
-    Cluster, ClusterSettings, EndpointSpec, JoinTokens, Network, NetworkAttachment, Node, NodeTunnel, RemovedNode,
-    Service, ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, UpdateStatus, Version,
-    VirtualIp, DEFAULT_NODE_CERT_EXPIRY_MS,
+    Cluster, ClusterCa, ClusterSettings, EndpointSpec, JoinTokens, Network, NetworkAttachment, Node, NodeTunnel,
+    RemovedNode, Service, ServiceMode, ServiceSpec, Task, TaskSpec, TaskState, TaskStatus, Timestamp, UpdateStatus,
+    Version, VirtualIp, DEFAULT_NODE_CERT_EXPIRY_MS,
 };
 use crate::spec::{
     ContainerSpec, DnsConfig, HealthConfig, LogDriver, Mount, NetworkAttachmentConfig, Placement, ResourceRequirements,
@@ -177,6 +178,7 @@ impl ClusterV8 {
             settings: self.settings.upgrade(),
             join_tokens: self.join_tokens,
             unlock_key: String::new(),
+            ca: ClusterCa::default(),
         }
     }
 

@@ -145,6 +145,13 @@ pub enum Rejection {
     /// `SetUnlockKey` based on a key that another change replaced meanwhile.
     #[error("the unlock key changed meanwhile; run the command again")]
     UnlockKeyChanged,
+    #[error("a root CA rotation is already in progress")]
+    CaRotationInProgress,
+    #[error("no root CA rotation is in progress")]
+    NoCaRotation,
+    /// `FinishCaRotation` before its time (the leader tries again later).
+    #[error("the root CA rotation cannot finish yet: {reason}")]
+    CaRotationNotDone { reason: String },
 }
 
 impl Rejection {

@@ -3,7 +3,7 @@
 //! command of every family is rejected as "not initialized" before it (`Txn::cluster`).
 
 use super::{check_version, later};
-use crate::model::{Cluster, ClusterSettings, JoinTokens, NodeRole, ObjectKind, Version};
+use crate::model::{Cluster, ClusterCa, ClusterSettings, JoinTokens, NodeRole, ObjectKind, Version};
 use crate::store::bounds;
 use crate::store::outcome::{Outcome, Rejection};
 use crate::store::txn::Txn;
@@ -35,6 +35,7 @@ impl Txn<'_> {
             settings: settings.clone(),
             join_tokens: join_tokens.clone(),
             unlock_key: String::new(),
+            ca: ClusterCa::default(),
         });
         Ok(Outcome::Created { kind: ObjectKind::Cluster, id: cluster_id.to_string(), version: Version::INITIAL })
     }
@@ -86,7 +87,7 @@ impl Txn<'_> {
     }
 
     /// Stores `cluster` as an update of the stored cluster: bumps version and `updated_at`.
-    fn update_cluster(&mut self, mut cluster: Cluster) -> Outcome {
+    pub(super) fn update_cluster(&mut self, mut cluster: Cluster) -> Outcome {
         cluster.version = cluster.version.next();
         cluster.updated_at = later(self.now, cluster.updated_at);
         let outcome = Outcome::Updated { kind: ObjectKind::Cluster, id: cluster.id.clone(), version: cluster.version };

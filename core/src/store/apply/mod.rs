@@ -3,6 +3,7 @@
 //! routes a command to its handler and applies a batch in order, all or nothing. A handler either returns the
 //! `Outcome` of a complete change or a `Rejection`, in which case `Store::apply` rolls the whole proposal back.
 
+mod ca;
 mod cluster;
 mod files;
 mod network;
@@ -58,6 +59,12 @@ impl Txn<'_> {
             Command::CreateConfig { config_id, spec } => self.create_config(config_id, spec),
             Command::RemoveConfig { id } => self.remove_config(id),
             Command::SetUnlockKey { key, expected } => self.set_unlock_key(key, expected),
+            Command::StartCaRotation { rotation } => self.start_ca_rotation(rotation),
+            Command::SetNodeTls { node_id, tls } => self.set_node_tls(node_id, tls),
+            Command::ResealSecrets { from_key_id, resealed } => self.reseal_secrets(from_key_id, resealed),
+            Command::FinishCaRotation { new_root_digest, join_tokens } => {
+                self.finish_ca_rotation(new_root_digest, join_tokens)
+            }
 
             Command::Batch(commands) => self.batch(commands),
         }

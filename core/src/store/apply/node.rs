@@ -17,7 +17,7 @@ use crate::store::txn::Txn;
 
 impl Txn<'_> {
     /// A copy of node `id`, or "no such node".
-    fn node(&self, id: &str) -> Result<Node, Rejection> {
+    pub(super) fn node(&self, id: &str) -> Result<Node, Rejection> {
         self.cluster()?;
         self.store.nodes.get(id).cloned().ok_or_else(|| Rejection::NoSuchNode { id: id.to_string() })
     }
@@ -148,6 +148,11 @@ impl Txn<'_> {
         if self.store.tunnels.contains_key(id) {
             // Its peers drop it from their tunnels with this: a removed node is cut off at once.
             self.delete_tunnel(id);
+        }
+        if let Some(cluster) = self.store.cluster.as_ref().filter(|c| c.ca.node_tls.contains_key(id)) {
+            let mut cluster = cluster.clone();
+            cluster.ca.node_tls.remove(id);
+            self.update_cluster(cluster);
         }
         self.delete_node(id);
         self.record_removed_node(id);

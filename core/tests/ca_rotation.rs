@@ -1,0 +1,148 @@
+//! Root CA rotation in the store, through `Store::apply`: one rotation at a time; node TLS reports kept per node
+//! and dropped with it; secrets resealed only from the key they were sealed with; and a rotation that finishes
+//! only when every live node moved to the new root and every secret is sealed with its key — down nodes are not
+//! waited for — after which the new root is the cluster's and the join tokens carry its digest.
+
+mod common;
+
+use common::*;
+use swarm_core::*;
+
+fn rotation() -> CaRotation {
+    CaRotation {
+        new_root_cert: vec![0x30; 32],
+        new_root_digest: "new".into(),
+        new_root_key: SealedData { key_id: "old-key".into(), bytes: vec![1; 40] },
+        cross_signed_cert: vec![0x31; 32],
+        new_key_id: "new-key".into(),
+        started_at: Timestamp(0),
+    }
+}
+
+fn tls(cert_root: &str, trusted: &[&str]) -> NodeTls {
+    NodeTls {
+        cert_root_digest: cert_root.into(),
+        trusted_root_digests: trusted.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+fn report(node: &str, tls: NodeTls) -> Command {
+    Command::SetNodeTls { node_id: node.into(), tls }
+}
+
+fn secret(id: &str, key_id: &str) -> Command {
+    Command::CreateSecret {
+        secret_id: id.into(),
+        spec: SecretSpec { name: format!("name-{id}"), labels: Default::default() },
+        sealed: SealedData { key_id: key_id.into(), bytes: vec![9; 20] },
+    }
+}
+
+fn finish() -> Command {
+    Command::FinishCaRotation {
+        new_root_digest: "new".into(),
+        join_tokens: JoinTokens::from_parts("new", "worker", "manager"),
+    }
+}
+
+fn rejection(store: &mut Store, command: Command) -> String {
+    match store.apply(&at(T0 + 1_000, command)) {
+        Err(rejection) => rejection.to_string(),
+        Ok(outcome) => panic!("expected a rejection, got {outcome:?}"),
+    }
+}
+
+fn rotating_store() -> Store {
+    store_with(&[
+        init(),
+        create_node("n1"),
+        create_node("n2"),
+        secret("s1", "old-key"),
+        Command::StartCaRotation { rotation: rotation() },
+    ])
+}
+
+#[test]
+fn one_rotation_at_a_time() {
+    let mut store = rotating_store();
+    let stored = store.cluster().unwrap().ca.rotation.clone().expect("a rotation");
+    assert_eq!(stored.started_at, Timestamp(T0 + 4), "the proposal's time, not the proposer's field");
+    assert_eq!(
+        rejection(&mut store, Command::StartCaRotation { rotation: rotation() }),
+        "a root CA rotation is already in progress"
+    );
+    let mut idle = store_with(&[init()]);
+    assert_eq!(rejection(&mut idle, finish()), "no root CA rotation is in progress");
+    assert_eq!(
+        rejection(&mut idle, Command::ResealSecrets { from_key_id: "old-key".into(), resealed: vec![] }),
+        "no root CA rotation is in progress"
+    );
+}
+
+#[test]
+fn node_reports_are_kept_and_go_with_the_node() {
+    let mut store = rotating_store();
+    let report_n1 = report("n1", tls("new", &["new", "old"]));
+    store.apply(&at(T0 + 10, report_n1.clone())).unwrap();
+    assert_eq!(store.apply(&at(T0 + 11, report_n1)).unwrap(), Outcome::Unchanged);
+    assert_eq!(rejection(&mut store, report("ghost", tls("new", &["new"]))), "no such node: ghost");
+    assert!(store.cluster().unwrap().ca.node_tls.contains_key("n1"));
+    store.apply(&at(T0 + 12, Command::RemoveNode { id: "n1".into() })).unwrap();
+    assert!(!store.cluster().unwrap().ca.node_tls.contains_key("n1"));
+    store.check_invariants();
+}
+
+#[test]
+fn secrets_are_resealed_only_from_the_key_they_hold() {
+    let mut store = rotating_store();
+    store.apply(&at(T0 + 10, secret("s2", "other-key"))).unwrap();
+    let resealed = |id: &str| (id.to_string(), SealedData { key_id: "new-key".into(), bytes: vec![5; 20] });
+    let command = Command::ResealSecrets {
+        from_key_id: "old-key".into(),
+        resealed: vec![resealed("s1"), resealed("s2"), resealed("gone")],
+    };
+    store.apply(&at(T0 + 11, command)).unwrap();
+    assert_eq!(store.secret("s1").unwrap().sealed.key_id, "new-key");
+    assert_eq!(store.secret("s1").unwrap().version, Version::INITIAL.next());
+    assert_eq!(store.secret("s2").unwrap().sealed.key_id, "other-key", "sealed with another key meanwhile");
+    let wrong = Command::ResealSecrets {
+        from_key_id: "old-key".into(),
+        resealed: vec![("s1".into(), SealedData { key_id: "old-key".into(), bytes: vec![5; 20] })],
+    };
+    assert!(rejection(&mut store, wrong).contains("not the new root's key new-key"));
+}
+
+#[test]
+fn a_rotation_finishes_only_when_every_live_node_and_secret_moved() {
+    let mut store = rotating_store();
+    let waiting = rejection(&mut store, finish());
+    assert!(waiting.contains("2 live node(s) not on the new root yet, n1 among them"), "{waiting}");
+
+    // A certificate of the new root is not enough: the node must trust it too.
+    store.apply(&at(T0 + 10, report("n1", tls("new", &["old"])))).unwrap();
+    store.apply(&at(T0 + 11, report("n2", tls("new", &["new", "old"])))).unwrap();
+    assert!(rejection(&mut store, finish()).contains("1 live node(s) not on the new root yet, n1 among them"));
+    store.apply(&at(T0 + 12, report("n1", tls("new", &["new", "old"])))).unwrap();
+    assert!(rejection(&mut store, finish()).contains("secret s1 is still sealed with key old-key"));
+    let resealed = vec![("s1".to_string(), SealedData { key_id: "new-key".into(), bytes: vec![5; 20] })];
+    store.apply(&at(T0 + 13, Command::ResealSecrets { from_key_id: "old-key".into(), resealed })).unwrap();
+
+    // A node that is down is not waited for.
+    store.apply(&at(T0 + 14, create_node("n3"))).unwrap();
+    assert!(rejection(&mut store, finish()).contains("n3"));
+    let down = NodeStatus { state: NodeState::Down, ..NodeStatus::default() };
+    store.apply(&at(T0 + 15, Command::SetNodeStatus { id: "n3".into(), status: down })).unwrap();
+
+    let wrong_root = Command::FinishCaRotation {
+        new_root_digest: "other".into(),
+        join_tokens: JoinTokens::from_parts("other", "w", "m"),
+    };
+    assert!(rejection(&mut store, wrong_root).contains("the rotation in progress is to root new"));
+    store.apply(&at(T0 + 16, finish())).unwrap();
+    let ca = &store.cluster().unwrap().ca;
+    assert!(ca.rotation.is_none());
+    assert_eq!((ca.root_cert.as_slice(), ca.root_digest.as_str()), (&[0x30; 32][..], "new"));
+    assert_eq!(ca.root_key.as_ref().map(|k| k.key_id.as_str()), Some("old-key"));
+    assert_eq!(store.cluster().unwrap().join_tokens, JoinTokens::from_parts("new", "worker", "manager"));
+    store.check_invariants();
+}
