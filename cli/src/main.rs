@@ -3,6 +3,7 @@
 //! messages. Only this crate prints tables.
 
 mod args;
+mod ca_cmd;
 mod client;
 mod daemon;
 mod error;
@@ -69,6 +70,13 @@ enum Command {
     Unlock {
         #[command(flatten)]
         host: client::HostArg,
+    },
+    /// Display and rotate the root CA.
+    Ca {
+        #[command(flatten)]
+        host: client::HostArg,
+        #[command(flatten)]
+        args: ca_cmd::CaArgs,
     },
     /// Manage the unlock key.
     #[command(name = "unlock-key")]
@@ -151,6 +159,7 @@ fn main() {
         Command::Update { host, args } => with_daemon(&host, |c| lock_cmd::update(c, args)),
         Command::Unlock { host } => with_daemon(&host, lock_cmd::unlock),
         Command::UnlockKey { host, args } => with_daemon(&host, |c| lock_cmd::unlock_key(c, args)),
+        Command::Ca { host, args } => with_daemon(&host, |c| ca_cmd::run(c, args)),
         Command::Node { host, command } => with_daemon(&host, |c| node_cmd::run(c, command)),
         Command::Network { host, command } => with_daemon(&host, |c| network_cmd::run(c, command)),
         Command::Secret { host, command } => with_daemon(&host, |c| file_object_cmd::run_secret(c, command)),

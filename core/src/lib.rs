@@ -29,11 +29,11 @@ pub use limits::{
     SERVICE_SPEC_HISTORY_MAX, TASKS_PER_BATCH_MAX, TEXT_LEN_MAX,
 };
 pub use model::{
-    CaRotation, Cluster, ClusterCa, ClusterSettings, Config, ConfigSpec, EngineDescription, IpamConfig, JoinTokens,
-    ManagerStatus, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, Node, NodeAvailability, NodeDescription,
-    NodeRole, NodeSpec, NodeState, NodeStatus, NodeTls, NodeTunnel, ObjectKind, Reachability, RemovedNode, SealedData,
-    Secret, SecretSpec, Service, Task, TaskState, TaskStatus, Timestamp, TunnelKey, UpdateState, UpdateStatus, Version,
-    VirtualIp,
+    CaProgress, CaRotation, Cluster, ClusterCa, ClusterSettings, Config, ConfigSpec, EngineDescription, IpamConfig,
+    JoinTokens, ManagerStatus, Network, NetworkAllocation, NetworkAttachment, NetworkSpec, Node, NodeAvailability,
+    NodeDescription, NodeRole, NodeSpec, NodeState, NodeStatus, NodeTls, NodeTunnel, ObjectKind, Reachability,
+    RemovedNode, SealedData, Secret, SecretSpec, Service, Task, TaskState, TaskStatus, Timestamp, TunnelKey,
+    UpdateState, UpdateStatus, Version, VirtualIp,
 };
 pub use orchestrator::{IdSource, SequentialIds};
 pub use scheduler::{Assignment, SchedulerDecisions, Unschedulable};

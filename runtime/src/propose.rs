@@ -61,8 +61,8 @@ pub trait LeaderHandle: Send + Sync + 'static {
     /// manager's lease says when); the leader's work decides only then.
     fn leading_term(&self) -> Option<u64>;
 
-    /// The key that opens secrets' sealed values, if this manager holds the cluster's root CA key.
-    fn sealing_key(&self) -> Option<crate::tls::SealingKey>;
+    /// The keys that seal and open secrets' values, if this manager holds the cluster's root CA key.
+    fn sealing_keys(&self) -> Option<crate::tls::SealingKeys>;
 
     /// Commits `proposal` only if this manager is the leader — never forwarded: a deposed leader's decisions must
     /// die with its leadership, since the new leader decides afresh from a store that may not show them yet.

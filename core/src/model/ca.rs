@@ -80,3 +80,28 @@ impl ClusterCa {
             .collect()
     }
 }
+
+/// How far the live nodes are on the way to root `desired` (`swarm ca --rotate`'s two progress bars).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CaProgress {
+    /// Live nodes (not down).
+    pub nodes: u64,
+    /// Of them, those holding a certificate of `desired` ("rotated TLS certificates").
+    pub certificates: u64,
+    /// Of them, those trusting `desired` alone ("rotated CA certificates").
+    pub trust: u64,
+}
+
+impl ClusterCa {
+    /// The progress of the live `nodes` towards root `desired`.
+    pub fn progress<'a>(&self, desired: &str, nodes: impl Iterator<Item = &'a Node>) -> CaProgress {
+        let mut progress = CaProgress::default();
+        for node in nodes.filter(|node| node.status.state != NodeState::Down) {
+            progress.nodes += 1;
+            let tls = self.node_tls.get(&node.id);
+            progress.certificates += u64::from(tls.is_some_and(|tls| tls.cert_root_digest == desired));
+            progress.trust += u64::from(tls.is_some_and(|tls| tls.only_trusts(desired)));
+        }
+        progress
+    }
+}

@@ -58,6 +58,12 @@ impl JoinTokens {
         }
     }
 
+    /// The same tokens (same secrets) carrying the root CA digest `digest`: what a root rotation makes of them.
+    pub fn with_digest(&self, digest: &str) -> JoinTokens {
+        let secret = |token: &str| token.rsplit_once('-').map(|(_, secret)| secret.to_string()).unwrap_or_default();
+        JoinTokens::from_parts(digest, &secret(&self.worker), &secret(&self.manager))
+    }
+
     /// The role `token` admits, if it is one of the two.
     pub fn role_of(&self, token: &str) -> Option<NodeRole> {
         if !token.is_empty() && token == self.manager {

@@ -20,7 +20,7 @@ mod service;
 mod task;
 mod tunnel;
 
-pub use ca::{CaRotation, ClusterCa, NodeTls};
+pub use ca::{CaProgress, CaRotation, ClusterCa, NodeTls};
 pub use cluster::{
     join_token, Cluster, ClusterSettings, JoinTokens, DEFAULT_DATA_PATH_PORT, DEFAULT_HEARTBEAT_PERIOD_MS,
     DEFAULT_NODE_CERT_EXPIRY_MS, NODE_CERT_EXPIRY_MAX_MS, NODE_CERT_EXPIRY_MIN_MS,

@@ -26,6 +26,7 @@ pub const PATH_NODE_REMOVE: &str = "/v1/nodes/remove";
 pub const PATH_SWARM_UPDATE: &str = "/v1/swarm/update";
 pub const PATH_SWARM_UNLOCK: &str = "/v1/swarm/unlock";
 pub const PATH_SWARM_UNLOCK_KEY: &str = "/v1/swarm/unlock-key";
+pub const PATH_SWARM_CA: &str = "/v1/swarm/ca";
 pub const PATH_SECRET_CREATE: &str = "/v1/secrets/create";
 pub const PATH_SECRET_REMOVE: &str = "/v1/secrets/remove";
 pub const PATH_CONFIG_CREATE: &str = "/v1/configs/create";
@@ -125,6 +126,35 @@ pub struct UnlockRequest {
 impl std::fmt::Debug for UnlockRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("UnlockRequest { key: <hidden> }")
+    }
+}
+
+/// `swarm ca [--rotate]`: the cluster's root CA, and a rotation started if asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaRequest {
+    #[serde(default)]
+    pub rotate: bool,
+}
+
+/// The root the cluster is moving to (or is on), and how far its live nodes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaReply {
+    /// The desired root's certificate (PEM).
+    pub root_pem: String,
+    /// Its SHA-256 (lowercase hex), as Docker prints the desired root digest.
+    pub root_sha256: String,
+    /// Whether a rotation is still in progress.
+    pub rotating: bool,
+    pub progress: swarm_core::CaProgress,
+}
+
+impl CaReply {
+    /// Whether every live node holds a certificate of the desired root and trusts it alone.
+    pub fn done(&self) -> bool {
+        !self.rotating
+            && self.progress.certificates == self.progress.nodes
+            && self.progress.trust == self.progress.nodes
     }
 }
 

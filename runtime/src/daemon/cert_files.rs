@@ -1,6 +1,7 @@
 //! `<data-dir>/certificates/swarm-node.pem`: this node's TLS identity on disk — its certificate, the cluster's root
-//! certificate, its private key and, on a manager, the root's private key and the data key its Raft log and
-//! snapshots are encrypted with at rest, as PEM blocks in that order. On an autolocked
+//! certificate, its private key, during a root rotation the cross-signed certificate and the other root it trusts,
+//! and, on a manager, the root's private key (with its certificate when that is not the node's root) and the data
+//! key its Raft log and snapshots are encrypted with at rest, as PEM blocks in that order. On an autolocked
 //! manager every private key and the data key are kept sealed (`SWARM SEALED KEY` blocks) with the key-encryption
 //! key of the swarm's unlock key, so a copy of the data directory reveals nothing without it. Invariants: the file
 //! is replaced whole through `Disk::write_atomic`, so a crash leaves the old identity or the new one, never a
@@ -31,6 +32,12 @@ pub const CERTIFICATES_DIR: &str = "certificates";
 /// The identity file, inside that directory.
 pub const IDENTITY_FILE: &str = "swarm-node.pem";
 const CERTIFICATE_PEM_TAG: &str = "CERTIFICATE";
+/// During a root rotation: the new root signed by the current one, presented after the node's certificate.
+const CROSS_SIGNED_PEM_TAG: &str = "SWARM CROSS-SIGNED CERTIFICATE";
+/// A root trusted beside the node's own (the current root, during a rotation).
+const TRUSTED_ROOT_PEM_TAG: &str = "SWARM TRUSTED ROOT";
+/// On a manager during a rotation: the certificate of the root CA key it keeps, when not the node's root.
+const CA_CERTIFICATE_PEM_TAG: &str = "SWARM CA CERTIFICATE";
 /// A private key or the data key, sealed with the unlock key's key-encryption key.
 const SEALED_KEY_PEM_TAG: &str = "SWARM SEALED KEY";
 /// The data key, unsealed (autolock off).
@@ -149,7 +156,12 @@ impl CertFiles {
             pem::Pem::new(CERTIFICATE_PEM_TAG, identity.root_der().to_vec()),
             self.key_block(NODE_KEY, PRIVATE_KEY_PEM_TAG, identity.key_pkcs8()),
         ];
+        blocks.extend(identity.intermediates().iter().map(|der| pem::Pem::new(CROSS_SIGNED_PEM_TAG, der.clone())));
+        blocks.extend(identity.other_roots().iter().map(|der| pem::Pem::new(TRUSTED_ROOT_PEM_TAG, der.clone())));
         if let Some(ca) = ca {
+            if ca.cert_der() != identity.root_der() {
+                blocks.push(pem::Pem::new(CA_CERTIFICATE_PEM_TAG, ca.cert_der().to_vec()));
+            }
             blocks.push(self.key_block(CA_KEY, PRIVATE_KEY_PEM_TAG, ca.key_pkcs8()));
         }
         if let Some(data_key) = data_key {
@@ -183,10 +195,13 @@ impl CertFiles {
                 ),
             }));
         };
-        let identity = NodeIdentity::new(cert.clone(), key.clone(), root.clone()).map_err(damaged)?;
+        let identity = NodeIdentity::new(cert.clone(), key.clone(), root.clone())
+            .and_then(|identity| identity.with_trust(tagged(CROSS_SIGNED_PEM_TAG), tagged(TRUSTED_ROOT_PEM_TAG)))
+            .map_err(damaged)?;
+        let ca_cert = tagged(CA_CERTIFICATE_PEM_TAG).into_iter().next().unwrap_or_else(|| root.clone());
         let ca = match ca_key {
             [] => None,
-            [ca_key] => Some(Arc::new(RootCa::from_parts(root.clone(), ca_key.clone()).map_err(damaged)?)),
+            [ca_key] => Some(Arc::new(RootCa::from_parts(ca_cert, ca_key.clone()).map_err(damaged)?)),
             _ => {
                 return Err(damaged(TlsError::Invalid {
                     what: "identity file",

@@ -124,6 +124,10 @@ async fn route(daemon: &Arc<Daemon>, method: Method, path: &str, body: Bytes) ->
             Ok(request) => daemon.unlock_key(request).await.map(|r| json(&r)),
             Err(refusal) => Err(refusal),
         },
+        (Method::POST, PATH_SWARM_CA) => match parse::<CaRequest>(path, &body) {
+            Ok(request) => swarm_ca(daemon, request).await.map(|r| json(&r)),
+            Err(refusal) => Err(refusal),
+        },
         (Method::POST, PATH_SWARM_UPDATE) => match parse::<SwarmUpdateRequest>(path, &body) {
             Ok(request) => swarm_update(daemon, request).await,
             Err(refusal) => Err(refusal),
@@ -234,6 +238,30 @@ async fn swarm_update(daemon: &Daemon, request: SwarmUpdateRequest) -> Result<Re
     Ok(json(&SwarmUpdateReply { unlock_key }))
 }
 
+/// `swarm ca [--rotate]`: starts a rotation if asked, then answers the desired root and the live nodes' progress
+/// towards it, from this manager's store.
+async fn swarm_ca(daemon: &Daemon, request: CaRequest) -> Result<CaReply, Refusal> {
+    let (manager, _) = daemon.manager().await?;
+    if request.rotate {
+        manager.start_ca_rotation().await.map_err(Refusal::bad_request)?;
+    }
+    let ca = manager.cluster_ca();
+    let roots = manager.held_roots().ok_or_else(|| Refusal::unavailable("this manager holds no root CA"))?;
+    let root = match &ca.rotation {
+        Some(_) => roots.issuing(&ca),
+        None => roots.current(&ca),
+    }
+    .map_err(Refusal::internal)?;
+    let progress = manager.read(|store| ca.progress(&root.digest(), store.nodes()));
+    let sha256 = ring::digest::digest(&ring::digest::SHA256, root.cert_der());
+    Ok(CaReply {
+        root_pem: crate::tls::identity::certificate_pem(root.cert_der()),
+        root_sha256: sha256.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+        rotating: ca.rotation.is_some(),
+        progress,
+    })
+}
+
 /// `service update`: the secrets and configs the new spec names get their ids.
 async fn service_update(daemon: &Daemon, request: ServiceUpdateRequest) -> Result<Reply, Refusal> {
     let ServiceUpdateRequest { id, version, mut spec } = request;
@@ -247,7 +275,7 @@ async fn service_update(daemon: &Daemon, request: ServiceUpdateRequest) -> Resul
 async fn secret_create(daemon: &Daemon, request: FileObjectCreateRequest) -> Result<FileObjectCreateReply, Refusal> {
     check_file_data("secret", &request.data)?;
     let (manager, _) = daemon.manager().await?;
-    let key = crate::propose::LeaderHandle::sealing_key(manager.as_ref())
+    let key = crate::propose::LeaderHandle::sealing_keys(manager.as_ref())
         .ok_or_else(|| Refusal::unavailable("this manager holds no key to seal secrets with"))?;
     let id = random_id();
     let sealed = key.seal(&id, &request.data);

@@ -158,20 +158,30 @@ fn identity_from(
 ) -> Result<(NodeIdentity, Option<Arc<RootCa>>), crate::tls::TlsError> {
     let cert = pem_block(&issued.cert_pem, "CERTIFICATE", "issued certificate")?;
     let root = pem_block(&issued.root_pem, "CERTIFICATE", "root CA certificate")?;
+    let certs = |texts: &[String], what: &'static str| -> Result<Vec<Vec<u8>>, crate::tls::TlsError> {
+        texts.iter().map(|text| pem_block(text, "CERTIFICATE", what)).collect()
+    };
+    let intermediates = certs(&issued.intermediates_pem, "cross-signed certificate")?;
+    let other_roots = certs(&issued.other_roots_pem, "trusted root CA certificate")?;
     if let Some(digest) = digest {
-        let found = crate::tls::ca_digest(&root);
-        if found != digest {
+        // During a root rotation the certificate comes from the new root, and the token names the current one.
+        let matches = std::iter::once(&root).chain(&other_roots).any(|r| crate::tls::ca_digest(r) == digest);
+        if !matches {
             return Err(crate::tls::TlsError::Invalid {
                 what: "root CA certificate",
-                reason: format!("its digest {found} is not the join token's {digest}"),
+                reason: format!("its digest {} is not the join token's {digest}", crate::tls::ca_digest(&root)),
             });
         }
     }
-    let identity = NodeIdentity::new(cert, key, root.clone())?;
+    let identity = NodeIdentity::new(cert, key, root.clone())?.with_trust(intermediates, other_roots)?;
     let ca = match &issued.ca_key_pem {
         Some(pem_text) => {
             let ca_key = pem_block(pem_text, PRIVATE_KEY_PEM_TAG, "root CA key")?;
-            Some(Arc::new(RootCa::from_parts(root, ca_key)?))
+            let ca_cert = match &issued.ca_cert_pem {
+                Some(text) => pem_block(text, "CERTIFICATE", "root CA certificate")?,
+                None => root,
+            };
+            Some(Arc::new(RootCa::from_parts(ca_cert, ca_key)?))
         }
         None => None,
     };

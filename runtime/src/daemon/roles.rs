@@ -14,9 +14,11 @@ use super::errors::DaemonError;
 use super::{call_json, identity_from, key_and_request, node_file, Daemon, Membership};
 use crate::clock::wall_clock_now;
 use crate::manager::api::{
-    IssuedCertificate, NodeRoleReply, NodeRoleRequest, PromoteRequest, RenewRequest, PATH_CA_RENEW, PATH_NODE_ROLE,
-    PATH_PROMOTE,
+    IssuedCertificate, NodeRoleReply, NodeRoleRequest, PromoteRequest, RenewRequest, WantedTrustPem, PATH_CA_RENEW,
+    PATH_NODE_ROLE, PATH_PROMOTE,
 };
+use crate::tls::held_roots::WantedTrust;
+use crate::tls::identity::pem_block;
 use crate::tls::{ClientTls, NodeIdentity, RootCa, TlsHandle};
 
 /// How often a node asks the leader which role the store wants it in (`node promote` / `node demote`).
@@ -44,10 +46,15 @@ impl Daemon {
         let (node_id, role, managers, own_addr, tls) = match &*self.membership.lock().await {
             Membership::Outside | Membership::Locked { .. } => return Ok(()),
             Membership::Manager { manager, file, tls, .. } => {
+                self.keep_finished_root(manager, tls)?;
                 if manager.is_leader() {
                     // The leader answers renewals, its own too: it holds the root CA.
-                    if wall_clock_now() >= tls.identity().renew_at() {
-                        self.renew_with_own_ca(tls, manager.ca(), manager.node_cert_validity())?;
+                    let identity = tls.identity();
+                    let issuing = manager.issuing_root()?;
+                    if wall_clock_now() >= identity.renew_at() || identity.root_der() != issuing.cert_der() {
+                        self.renew_with_own_ca(tls, manager)?;
+                    } else {
+                        self.adopt_trust(tls, manager.wanted_trust()?, manager.ca().as_deref())?;
                     }
                     return Ok(());
                 }
@@ -67,7 +74,7 @@ impl Daemon {
             ),
         };
         let managers: Vec<String> = managers.into_iter().filter(|a| *a != own_addr).collect();
-        let request = NodeRoleRequest { node_id: node_id.clone() };
+        let request = NodeRoleRequest { node_id: node_id.clone(), tls: Some(tls.identity().tls_report()) };
         let as_node = ClientTls::to_managers(&tls);
         let mut reply = None;
         for addr in &managers {
@@ -81,11 +88,18 @@ impl Daemon {
         // certificate), and after a demotion once this node left the voters (until then the other managers still
         // need it to answer as a manager).
         // It also follows the calendar: a certificate is renewed between 50 % and 80 % of its life.
+        // And root rotations: a certificate of the root the managers issue from, and trust in the roots they name.
         let identity = tls.identity();
+        let trust = reply.trust.as_ref().map(wanted_trust_from_pem).transpose()?;
         let role_changes = identity.role() != reply.wanted && (reply.wanted == NodeRole::Manager || !reply.voter);
         let expiring = identity.role() == reply.wanted && wall_clock_now() >= identity.renew_at();
-        if role_changes || expiring {
-            self.renew_certificate(&tls, &node_id, &managers).await?;
+        let root_moves = trust.as_ref().is_some_and(|trust| trust.issuing != identity.root_der());
+        if role_changes || expiring || root_moves {
+            let expected_root = trust.as_ref().map(|trust| trust.issuing.clone());
+            self.renew_certificate(&tls, &node_id, &managers, expected_root).await?;
+        } else if let Some(trust) = trust {
+            let ca = self.cert_files()?.load()?.1;
+            self.adopt_trust(&tls, trust, ca.as_deref())?;
         }
         match (role, reply.wanted) {
             (NodeRole::Manager, NodeRole::Worker) if !reply.voter => self.become_worker(&tls, reply.managers).await,
@@ -96,7 +110,14 @@ impl Daemon {
 
     /// Gets a certificate for this node's role in the store from a manager, and uses it from now on (kept on disk,
     /// with the root CA's key when the new role is a manager's).
-    async fn renew_certificate(&self, tls: &TlsHandle, node_id: &str, managers: &[String]) -> Result<(), DaemonError> {
+    /// `expected_root`: the root the managers said they issue from (a rotation's new root), if any.
+    async fn renew_certificate(
+        &self,
+        tls: &TlsHandle,
+        node_id: &str,
+        managers: &[String],
+        expected_root: Option<Vec<u8>>,
+    ) -> Result<(), DaemonError> {
         let (key, csr_pem) = key_and_request().map_err(|refusal| DaemonError::Renewal(refusal.message))?;
         let request = RenewRequest { node_id: node_id.to_string(), csr_pem };
         let as_node = ClientTls::to_managers(tls);
@@ -105,7 +126,9 @@ impl Daemon {
             match call_json::<_, IssuedCertificate>(addr, PATH_CA_RENEW, &request, &as_node).await {
                 Ok(issued) => {
                     let (identity, ca) = identity_from(&issued, key, None)?;
-                    if identity.node_id() != node_id || identity.root_der() != tls.identity().root_der() {
+                    let known_root = identity.root_der() == tls.identity().root_der()
+                        || expected_root.as_deref() == Some(identity.root_der());
+                    if identity.node_id() != node_id || !known_root {
                         return Err(DaemonError::Renewal(format!(
                             "the manager at {addr} issued a certificate for another node or root"
                         )));
@@ -138,21 +161,52 @@ impl Daemon {
         Ok(())
     }
 
-    /// The leader's own renewal, from the root CA it holds.
-    fn renew_with_own_ca(
-        &self,
-        tls: &TlsHandle,
-        ca: Option<&Arc<RootCa>>,
-        validity: std::time::Duration,
-    ) -> Result<(), DaemonError> {
-        let Some(ca) = ca else { return Ok(()) };
+    /// The leader's own renewal, from the root it issues from, with the trust every node should hold.
+    fn renew_with_own_ca(&self, tls: &TlsHandle, manager: &crate::manager::Manager) -> Result<(), DaemonError> {
+        let issuing = manager.issuing_root()?;
+        let trust = manager.wanted_trust()?;
         let current = tls.identity();
         let key = crate::tls::keys::fresh_key_pkcs8()?;
         let (node_id, role, cluster_id) = (current.node_id(), current.role(), current.cluster_id());
-        let renewed = ca.issue_identity(key, node_id, role, cluster_id, wall_clock_now(), validity)?;
-        self.cert_files()?.save(&renewed, Some(ca))?;
+        let validity = manager.node_cert_validity();
+        let renewed = issuing
+            .issue_identity(key, node_id, role, cluster_id, wall_clock_now(), validity)?
+            .with_trust(trust.intermediates, trust.other_roots)?;
+        self.cert_files()?.save(&renewed, manager.ca().as_deref())?;
         tls.replace(renewed)?;
         tracing::info!("this node has a new certificate (from its own root CA)");
+        Ok(())
+    }
+
+    /// Presents and trusts what `trust` says when this node's certificate already is of its issuing root and only
+    /// the rest differs (a rotation began or finished): kept on disk, with `ca` on a manager, then used.
+    fn adopt_trust(&self, tls: &TlsHandle, trust: WantedTrust, ca: Option<&RootCa>) -> Result<(), DaemonError> {
+        let identity = tls.identity();
+        if identity.root_der() != trust.issuing {
+            return Ok(());
+        }
+        let same_roots = identity.other_roots() == trust.other_roots.as_slice();
+        if identity.intermediates() == trust.intermediates.as_slice() && same_roots {
+            return Ok(());
+        }
+        let adopted = identity.with_trust(trust.intermediates, trust.other_roots)?;
+        self.cert_files()?.save(&adopted, ca)?;
+        tls.replace(adopted)?;
+        tracing::info!("this node follows the swarm's root CA rotation: its trusted roots changed");
+        Ok(())
+    }
+
+    /// On a manager, once a rotation finished: the new root (and its key) replaces the old one on disk.
+    fn keep_finished_root(&self, manager: &crate::manager::Manager, tls: &TlsHandle) -> Result<(), DaemonError> {
+        let Some(roots) = manager.held_roots() else { return Ok(()) };
+        let ca = manager.cluster_ca();
+        if ca.rotation.is_some() || ca.root_cert.is_empty() || roots.disk().cert_der() == ca.root_cert.as_slice() {
+            return Ok(());
+        }
+        let current = roots.current(&ca)?;
+        self.cert_files()?.save(&tls.identity(), Some(&current))?;
+        roots.set_disk(current);
+        tracing::info!("this manager keeps the swarm's new root CA");
         Ok(())
     }
 
@@ -239,4 +293,14 @@ impl Daemon {
         tracing::info!("promoted: this node is a manager now");
         Ok(())
     }
+}
+
+/// What a manager's role answer says a node should hold, from its PEM text.
+fn wanted_trust_from_pem(pem: &WantedTrustPem) -> Result<WantedTrust, crate::tls::TlsError> {
+    let cert = |text: &String| pem_block(text, "CERTIFICATE", "trusted root CA certificate");
+    Ok(WantedTrust {
+        issuing: cert(&pem.issuing_root_pem)?,
+        intermediates: pem.intermediates_pem.iter().map(cert).collect::<Result<_, _>>()?,
+        other_roots: pem.other_roots_pem.iter().map(cert).collect::<Result<_, _>>()?,
+    })
 }

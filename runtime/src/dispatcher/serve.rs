@@ -179,7 +179,7 @@ async fn poll_assignments(
         applied.borrow_and_update();
         let (mut current, sealed) = leader.state().read(|store| assignments(store, &request.session.node_id));
         if request.known != Some(current.fingerprint) || tokio::time::Instant::now() >= deadline {
-            let key = leader.sealing_key();
+            let key = leader.sealing_keys();
             current.secrets = open_secrets(&sealed, &request.session.node_id, |secret| match &key {
                 Some(key) => key.open(&secret.id, &secret.sealed).map_err(|error| error.to_string()),
                 None => Err("this manager holds no sealing key".to_string()),

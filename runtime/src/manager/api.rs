@@ -83,6 +83,16 @@ pub struct IssuedCertificate {
     pub root_pem: String,
     /// The root CA's private key (PKCS#8 PEM), for a manager only: managers sign certificates.
     pub ca_key_pem: Option<String>,
+    /// The certificate of that key when it is not `root_pem` (during a root rotation a manager keeps the current
+    /// root's key while its certificate comes from the new root).
+    #[serde(default)]
+    pub ca_cert_pem: Option<String>,
+    /// During a root rotation: the cross-signed certificate to present after `cert_pem`.
+    #[serde(default)]
+    pub intermediates_pem: Vec<String>,
+    /// Roots to trust beside `root_pem` (the current root, during a rotation).
+    #[serde(default)]
+    pub other_roots_pem: Vec<String>,
 }
 
 impl std::fmt::Debug for IssuedCertificate {
@@ -107,6 +117,9 @@ pub struct RenewRequest {
 #[serde(deny_unknown_fields)]
 pub struct NodeRoleRequest {
     pub node_id: String,
+    /// What the node holds: the root of its certificate and the roots it trusts (recorded for `swarm ca`).
+    #[serde(default)]
+    pub tls: Option<swarm_core::NodeTls>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,6 +130,18 @@ pub struct NodeRoleReply {
     pub voter: bool,
     /// Every manager's address.
     pub managers: Vec<String>,
+    /// What the node should hold: a certificate of `issuing_root_pem`, presented with `intermediates_pem`, and
+    /// trust in that root and `other_roots_pem` (a root rotation moves them).
+    #[serde(default)]
+    pub trust: Option<WantedTrustPem>,
+}
+
+/// `tls::held_roots::WantedTrust` as PEM text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WantedTrustPem {
+    pub issuing_root_pem: String,
+    pub intermediates_pem: Vec<String>,
+    pub other_roots_pem: Vec<String>,
 }
 
 /// Answered with every manager's address (JSON list of strings) once the node is a voter.

@@ -29,28 +29,42 @@ impl Manager {
         node_id: &str,
         role: NodeRole,
     ) -> Result<IssuedCertificate, Reply> {
-        let Some(ca) = &self.config.ca else {
+        let Some(roots) = self.held_roots() else {
             return Err(Reply::error(StatusCode::SERVICE_UNAVAILABLE, "this manager holds no certificate authority"));
         };
-        let Some((cluster_id, validity)) =
-            self.state.read(|store| store.cluster().map(|c| (c.id.clone(), c.settings.node_cert_validity())))
+        let Some((cluster_id, validity, cluster_ca)) = self
+            .state
+            .read(|store| store.cluster().map(|c| (c.id.clone(), c.settings.node_cert_validity(), c.ca.clone())))
         else {
             return Err(Reply::error(StatusCode::SERVICE_UNAVAILABLE, crate::propose::NO_LEADER_MESSAGE));
         };
+        let unavailable =
+            |error: crate::tls::TlsError| Reply::error(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
+        let issuing = roots.issuing(&cluster_ca).map_err(unavailable)?;
+        let trust = roots.wanted_trust(&cluster_ca).map_err(unavailable)?;
         let csr = pem_block(csr_pem, CSR_PEM_TAG, "certificate signing request")
             .map_err(|error| Reply::error(StatusCode::BAD_REQUEST, error.to_string()))?;
-        let cert = ca
+        let cert = issuing
             .issue(&csr, node_id, role, &cluster_id, wall_clock_now(), validity)
             .map_err(|error| Reply::error(StatusCode::BAD_REQUEST, error.to_string()))?;
-        let ca_key_pem = (role == NodeRole::Manager)
-            .then(|| pem::encode(&pem::Pem::new(PRIVATE_KEY_PEM_TAG, ca.key_pkcs8().to_vec())));
+        // A manager gets the key of the cluster's current root (the disk root of every manager until a rotation
+        // finishes); it takes up a rotation's new root from the store itself.
+        let signing =
+            (role == NodeRole::Manager).then(|| roots.current(&cluster_ca)).transpose().map_err(unavailable)?;
+        let ca_key_pem =
+            signing.as_ref().map(|ca| pem::encode(&pem::Pem::new(PRIVATE_KEY_PEM_TAG, ca.key_pkcs8().to_vec())));
+        let ca_cert_pem =
+            signing.as_ref().filter(|ca| ca.cert_der() != issuing.cert_der()).map(|ca| certificate_pem(ca.cert_der()));
         tracing::info!(node = %node_id, ?role, "issued a node certificate");
         Ok(IssuedCertificate {
             node_id: node_id.to_string(),
             role,
             cert_pem: certificate_pem(&cert),
-            root_pem: certificate_pem(ca.cert_der()),
+            root_pem: certificate_pem(issuing.cert_der()),
             ca_key_pem,
+            ca_cert_pem,
+            intermediates_pem: trust.intermediates.iter().map(|der| certificate_pem(der)).collect(),
+            other_roots_pem: trust.other_roots.iter().map(|der| certificate_pem(der)).collect(),
         })
     }
 

@@ -99,7 +99,9 @@ impl Manager {
             behind_peer,
             peer_tls.clone(),
         ));
+        let roots = config.ca.clone().map(crate::tls::HeldRoots::new);
         let manager = Arc::new(Manager {
+            roots,
             config,
             raft,
             state,
@@ -120,6 +122,8 @@ impl Manager {
         let leader_loop =
             tokio::spawn(crate::manager_loop::run(Arc::downgrade(&manager), manager.dispatcher.clone(), stall));
         manager.tasks.lock().expect("tasks mutex").push(leader_loop);
+        let rotation = tokio::spawn(super::ca_rotation::run(Arc::downgrade(&manager)));
+        manager.tasks.lock().expect("tasks mutex").push(rotation);
         let server = tokio::spawn(http::serve(listener, manager.http_handler(), manager.config.tls.clone()));
         manager.tasks.lock().expect("tasks mutex").push(server);
         Ok(manager)

@@ -12,12 +12,13 @@ use openraft::{BasicNode, ChangeMembers};
 use super::access::Admitted;
 use super::api::{
     ClusterJoinReply, ClusterJoinRequest, NodeRoleReply, NodeRoleRequest, PromoteRequest, RemoveManagerRequest,
-    INVALID_JOIN_TOKEN, PATH_JOIN, PATH_NODE_ROLE, PATH_PROMOTE, PATH_REMOVE_MANAGER,
+    WantedTrustPem, INVALID_JOIN_TOKEN, PATH_JOIN, PATH_NODE_ROLE, PATH_PROMOTE, PATH_REMOVE_MANAGER,
 };
 use super::Manager;
 use crate::http::{CallError, Reply};
 use crate::propose::NO_LEADER_MESSAGE;
 use crate::raft::types::NodeId;
+use crate::tls::identity::certificate_pem;
 
 /// The refusal of a Raft id presented without a manager's certificate or with a worker token.
 const JOIN_AS_MANAGER_NEEDS_CERTIFICATE: &str =
@@ -98,7 +99,17 @@ impl Manager {
         };
         let voter = raft_id.is_some_and(|id| status.voters.contains_key(&id));
         let managers = status.voters.into_values().collect();
-        Reply::json(StatusCode::OK, &NodeRoleReply { wanted, voter, managers })
+        if let Some(tls) = request.tls {
+            if let Err(reason) = self.record_node_tls(&request.node_id, tls).await {
+                tracing::warn!(node = %request.node_id, %reason, "cannot record a node's TLS report");
+            }
+        }
+        let trust = self.wanted_trust().ok().map(|trust| WantedTrustPem {
+            issuing_root_pem: certificate_pem(&trust.issuing),
+            intermediates_pem: trust.intermediates.iter().map(|der| certificate_pem(der)).collect(),
+            other_roots_pem: trust.other_roots.iter().map(|der| certificate_pem(der)).collect(),
+        });
+        Reply::json(StatusCode::OK, &NodeRoleReply { wanted, voter, managers, trust })
     }
 
     /// Adds a node the store wants as a manager (`node promote`) to the voters (served by the leader).

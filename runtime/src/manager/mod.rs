@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod api;
+pub mod ca_rotation;
 pub mod certificates;
 pub mod client;
 pub mod forwarding;
@@ -44,7 +45,7 @@ use crate::raft::network::PeerAcks;
 use crate::raft::settings::RaftSettings;
 use crate::raft::state_machine::StateMachine;
 use crate::raft::types::{NodeId, Proposal, Raft};
-use crate::tls::{RootCa, TlsHandle};
+use crate::tls::{HeldRoots, RootCa, TlsHandle};
 
 #[derive(Clone)]
 pub struct ManagerConfig {
@@ -83,6 +84,8 @@ pub struct Manager {
     /// Connections to other managers, for forwarding.
     peers: ClientPool,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The root CAs this manager holds: its disk's and those a root rotation named in the store.
+    roots: Option<HeldRoots>,
 }
 
 impl Manager {
@@ -141,9 +144,9 @@ impl Manager {
             .unwrap_or(crate::tls::ca::NODE_CERT_VALIDITY)
     }
 
-    /// The root CA this manager signs with.
-    pub fn ca(&self) -> Option<&Arc<RootCa>> {
-        self.config.ca.as_ref()
+    /// The root CA this manager keeps on disk (during a rotation it issues from another: `issuing_root`).
+    pub fn ca(&self) -> Option<Arc<RootCa>> {
+        self.roots.as_ref().map(HeldRoots::disk)
     }
 
     pub fn is_leader(&self) -> bool {
@@ -327,8 +330,8 @@ impl LeaderHandle for Manager {
         self.leading_term_with_own_entry_applied()
     }
 
-    fn sealing_key(&self) -> Option<crate::tls::SealingKey> {
-        self.config.ca.as_deref().map(crate::tls::SealingKey::of)
+    fn sealing_keys(&self) -> Option<crate::tls::SealingKeys> {
+        self.secret_keys().ok()
     }
 
     fn propose_as_leader(

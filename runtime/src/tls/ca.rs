@@ -122,6 +122,17 @@ impl RootCa {
 }
 
 impl RootCa {
+    /// `next`'s certificate signed by this root: the intermediate through which nodes that trust only this root
+    /// accept certificates `next` issues, while a rotation moves the cluster from this root to `next`.
+    pub fn cross_sign(&self, next: &RootCa) -> Result<Vec<u8>, TlsError> {
+        let params = CertificateParams::from_ca_cert_der(&CertificateDer::from(next.cert_der()))
+            .map_err(|e| TlsError::Invalid { what: "new root CA certificate", reason: e.to_string() })?;
+        let cert = params
+            .signed_by(&next.issuer_key, &self.issuer, &self.issuer_key)
+            .map_err(TlsError::generate("a cross-signed root CA certificate"))?;
+        Ok(cert.der().to_vec())
+    }
+
     /// A whole identity for a node of this root: a certificate for `key_pkcs8` (made by the caller, on the node)
     /// naming `node_id`, `role` and `cluster_id`, valid from `now` for `validity`.
     pub fn issue_identity(

@@ -62,11 +62,13 @@ impl TlsHandle {
     }
 }
 
-fn roots_of(root_der: &[u8]) -> Result<Arc<RootCertStore>, TlsError> {
+fn roots_of<'a>(roots_der: impl IntoIterator<Item = &'a [u8]>) -> Result<Arc<RootCertStore>, TlsError> {
     let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(root_der.to_vec()))
-        .map_err(|e| TlsError::Invalid { what: "root CA certificate", reason: e.to_string() })?;
+    for root_der in roots_der {
+        roots
+            .add(CertificateDer::from(root_der.to_vec()))
+            .map_err(|e| TlsError::Invalid { what: "root CA certificate", reason: e.to_string() })?;
+    }
     Ok(Arc::new(roots))
 }
 
@@ -76,9 +78,14 @@ fn config_error(error: impl std::fmt::Display) -> TlsError {
 
 fn build(identity: NodeIdentity) -> Result<TlsConfigs, TlsError> {
     let provider = crypto_provider();
-    let roots = roots_of(identity.root_der())?;
-    let chain =
-        vec![CertificateDer::from(identity.cert_der().to_vec()), CertificateDer::from(identity.root_der().to_vec())];
+    let roots = roots_of(identity.trusted_roots())?;
+    // The certificate, then what lets a peer of either root of a rotation accept it: the cross-signed root, and
+    // every root this node trusts (a joining node looks for the one of its token among them).
+    let chain: Vec<CertificateDer<'static>> = std::iter::once(identity.cert_der())
+        .chain(identity.intermediates().iter().map(Vec::as_slice))
+        .chain(identity.trusted_roots())
+        .map(|der| CertificateDer::from(der.to_vec()))
+        .collect();
     let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key_pkcs8().to_vec()));
     let client_verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
         .allow_unauthenticated()
@@ -155,8 +162,9 @@ impl ClientTls {
     }
 }
 
-/// A joining node's check of a manager: the last certificate of the chain it presents is a root whose digest is
-/// the join token's, and its own certificate is a manager's under that root. Nothing is sent before it passed.
+/// A joining node's check of a manager: one certificate of the chain it presents is a root whose digest is the join
+/// token's, and its own certificate is a manager's under that root (through the others presented, during a root
+/// rotation). Nothing is sent before it passed.
 #[derive(Debug)]
 struct JoinVerifier {
     digest: String,
@@ -172,21 +180,22 @@ impl ServerCertVerifier for JoinVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(root) = intermediates.last() else {
+        let Some(last) = intermediates.last() else {
             return Err(rustls::Error::General("the manager presented no root CA certificate".into()));
         };
-        let presented = ca_digest(root);
-        if presented != self.digest {
+        let Some(root) = intermediates.iter().find(|cert| ca_digest(cert) == self.digest) else {
             return Err(rustls::Error::General(format!(
-                "the manager's root CA (digest {presented}) does not match the join token's digest {}",
+                "the manager's root CA (digest {}) does not match the join token's digest {}",
+                ca_digest(last),
                 self.digest
             )));
-        }
-        let roots = roots_of(root).map_err(|e| rustls::Error::General(e.to_string()))?;
+        };
+        let roots = roots_of([root.as_ref()]).map_err(|e| rustls::Error::General(e.to_string()))?;
         let verifier = WebPkiServerVerifier::builder_with_provider(roots, self.provider.clone())
             .build()
             .map_err(|e| rustls::Error::General(e.to_string()))?;
-        verifier.verify_server_cert(end_entity, &[], server_name, ocsp_response, now)
+        let others: Vec<CertificateDer<'_>> = intermediates.iter().filter(|c| *c != root).cloned().collect();
+        verifier.verify_server_cert(end_entity, &others, server_name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(
@@ -209,5 +218,91 @@ impl ServerCertVerifier for JoinVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use swarm_core::{NodeRole, Timestamp};
+
+    use super::*;
+    use crate::tls::ca::{RootCa, NODE_CERT_VALIDITY};
+    use crate::tls::keys::key_pkcs8_from_seed;
+
+    const NOW: Timestamp = Timestamp(1_800_000_000_000);
+
+    fn root(seed: u8) -> RootCa {
+        RootCa::create("cluster1", NOW, key_pkcs8_from_seed(&[seed; 32]).unwrap()).unwrap()
+    }
+
+    fn manager_of(ca: &RootCa, seed: u8) -> NodeIdentity {
+        let key = key_pkcs8_from_seed(&[seed; 32]).unwrap();
+        ca.issue_identity(key, "m1", NodeRole::Manager, "cluster1", NOW, NODE_CERT_VALIDITY).unwrap()
+    }
+
+    /// Whether a client trusting only `roots` accepts the chain `identity` presents as a manager's.
+    fn accepted_by(roots: &[&RootCa], identity: &NodeIdentity) -> bool {
+        let roots = roots_of(roots.iter().map(|r| r.cert_der())).unwrap();
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots, crypto_provider()).build().unwrap();
+        build(identity.clone()).expect("the settings build with the whole chain");
+        let chain: Vec<CertificateDer<'static>> = identity
+            .intermediates()
+            .iter()
+            .map(Vec::as_slice)
+            .chain(identity.trusted_roots())
+            .map(|der| CertificateDer::from(der.to_vec()))
+            .collect();
+        let name = ServerName::try_from(MANAGER_ROLE_NAME).unwrap();
+        let now = UnixTime::since_unix_epoch(std::time::Duration::from_millis(NOW.0 + 60_000));
+        verifier
+            .verify_server_cert(&CertificateDer::from(identity.cert_der().to_vec()), &chain, &name, &[], now)
+            .is_ok()
+    }
+
+    #[test]
+    fn during_a_rotation_either_root_accepts_a_certificate_of_the_new_one() {
+        let (old, new) = (root(1), root(2));
+        let cross_signed = old.cross_sign(&new).unwrap();
+        let moved = manager_of(&new, 3).with_trust(vec![cross_signed], vec![old.cert_der().to_vec()]).unwrap();
+        assert!(accepted_by(&[&old], &moved), "a peer still on the old root");
+        assert!(accepted_by(&[&new], &moved), "a peer already on the new root");
+        assert!(accepted_by(&[&old, &new], &moved));
+        let report = moved.tls_report();
+        assert_eq!(report.cert_root_digest, new.digest());
+        assert_eq!(report.trusted_root_digests.len(), 2);
+
+        // Without the cross-signed certificate, a peer of the old root refuses it; a certificate of the old root is
+        // refused by a peer that dropped it.
+        let bare = manager_of(&new, 3);
+        assert!(!accepted_by(&[&old], &bare));
+        assert!(!accepted_by(&[&new], &manager_of(&old, 4)));
+        // Another root's certificate is no cross-signature.
+        let stranger = root(5).cross_sign(&new).unwrap();
+        let forged = manager_of(&new, 3).with_trust(vec![stranger], vec![]).unwrap();
+        assert!(!accepted_by(&[&old], &forged));
+    }
+
+    #[test]
+    fn a_joining_node_finds_its_token_s_root_in_a_rotating_manager_s_chain() {
+        let (old, new) = (root(1), root(2));
+        let cross_signed = old.cross_sign(&new).unwrap();
+        let moved = manager_of(&new, 3).with_trust(vec![cross_signed], vec![old.cert_der().to_vec()]).unwrap();
+        let presented: Vec<CertificateDer<'static>> = moved
+            .intermediates()
+            .iter()
+            .map(Vec::as_slice)
+            .chain(moved.trusted_roots())
+            .map(|der| CertificateDer::from(der.to_vec()))
+            .collect();
+        let leaf = CertificateDer::from(moved.cert_der().to_vec());
+        let name = ServerName::try_from(MANAGER_ROLE_NAME).unwrap();
+        let now = UnixTime::since_unix_epoch(std::time::Duration::from_millis(NOW.0 + 60_000));
+        for digest in [old.digest(), new.digest()] {
+            let verifier = JoinVerifier { digest, provider: crypto_provider() };
+            assert!(verifier.verify_server_cert(&leaf, &presented, &name, &[], now).is_ok());
+        }
+        let verifier = JoinVerifier { digest: root(9).digest(), provider: crypto_provider() };
+        let error = verifier.verify_server_cert(&leaf, &presented, &name, &[], now).unwrap_err().to_string();
+        assert!(error.contains("does not match the join token's digest"), "{error}");
     }
 }

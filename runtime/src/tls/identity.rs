@@ -79,12 +79,18 @@ fn identity_of(parsed: &ParsedCertificate) -> Result<PeerIdentity, TlsError> {
     Ok(PeerIdentity { node_id, role, cluster_id })
 }
 
-/// This node's certificate, its private key and the root CA certificate it chains to.
+/// This node's certificate, its private key and the root CA certificate it chains to; during a root rotation also
+/// the cross-signed certificate it presents with it and the other root it still trusts.
 #[derive(Clone)]
 pub struct NodeIdentity {
     cert_der: Vec<u8>,
     key_pkcs8: Vec<u8>,
     root_der: Vec<u8>,
+    /// Presented between the certificate and the root: the root's certificate signed by the previous root, so a
+    /// peer that trusts only that one accepts this node (empty outside a rotation).
+    intermediates: Vec<Vec<u8>>,
+    /// Roots trusted beside `root_der` (the previous root, during a rotation).
+    other_roots: Vec<Vec<u8>>,
     identity: PeerIdentity,
     not_before: Timestamp,
     not_after: Timestamp,
@@ -120,6 +126,8 @@ impl NodeIdentity {
             cert_der,
             key_pkcs8,
             root_der,
+            intermediates: Vec::new(),
+            other_roots: Vec::new(),
             identity,
             not_before: parsed.not_before,
             not_after: parsed.not_after,
@@ -168,6 +176,48 @@ impl NodeIdentity {
 
     pub fn root_der(&self) -> &[u8] {
         &self.root_der
+    }
+
+    /// This identity presenting `intermediates` after its certificate and trusting `other_roots` beside its own
+    /// root (a root rotation's transition); each must be a certificate.
+    pub fn with_trust(
+        mut self,
+        intermediates: Vec<Vec<u8>>,
+        other_roots: Vec<Vec<u8>>,
+    ) -> Result<NodeIdentity, TlsError> {
+        for der in &intermediates {
+            parse_certificate(der, "cross-signed certificate")?;
+        }
+        for der in &other_roots {
+            parse_certificate(der, "trusted root CA certificate")?;
+        }
+        let mut other_roots: Vec<Vec<u8>> = other_roots.into_iter().filter(|r| *r != self.root_der).collect();
+        other_roots.dedup();
+        self.intermediates = intermediates;
+        self.other_roots = other_roots;
+        Ok(self)
+    }
+
+    pub fn intermediates(&self) -> &[Vec<u8>] {
+        &self.intermediates
+    }
+
+    pub fn other_roots(&self) -> &[Vec<u8>] {
+        &self.other_roots
+    }
+
+    /// Every root this node trusts: its own first.
+    pub fn trusted_roots(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.root_der.as_slice()).chain(self.other_roots.iter().map(Vec::as_slice))
+    }
+
+    /// What this node reports of its TLS: the digest of the root of its certificate and those of the roots it
+    /// trusts, sorted.
+    pub fn tls_report(&self) -> swarm_core::NodeTls {
+        let mut trusted: Vec<String> = self.trusted_roots().map(super::ca_digest).collect();
+        trusted.sort();
+        trusted.dedup();
+        swarm_core::NodeTls { cert_root_digest: super::ca_digest(&self.root_der), trusted_root_digests: trusted }
     }
 }
 

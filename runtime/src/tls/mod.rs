@@ -1,13 +1,15 @@
 //! Mutual TLS for every cluster connection: the cluster's root CA (`ca.rs`), node certificates and what a peer's
 //! certificate says about it (`identity.rs`), key pairs from seed bytes (`keys.rs`), and the rustls configurations
 //! built from them (`configs.rs`: the node's own, and the one a joining node uses to check a manager's CA against
-//! its join token before it sends anything), and the key that seals secrets' values for the store (`sealing.rs`). Invariants: a node's private key is made on the node and never leaves
+//! its join token before it sends anything), the key that seals secrets' values for the store (`sealing.rs`), and
+//! the roots a manager holds across a root rotation (`held_roots.rs`). Invariants: a node's private key is made on the node and never leaves
 //! it; a certificate names the node id (CN), its role (OU: `swarm-manager` / `swarm-worker`) and the cluster id (O),
 //! as SwarmKit's do, and carries the role and node id as DNS names, so a worker's certificate can never pass as a
 //! manager's; keys come from the runtime's RNG (seeded in the simulator), never straight from the OS.
 
 pub mod ca;
 pub mod configs;
+pub mod held_roots;
 pub mod identity;
 pub mod keys;
 pub mod sealing;
@@ -15,8 +17,9 @@ pub mod unlock;
 
 pub use ca::RootCa;
 pub use configs::{ClientTls, TlsHandle};
+pub use held_roots::HeldRoots;
 pub use identity::{NodeIdentity, PeerIdentity};
-pub use sealing::{SealingError, SealingKey};
+pub use sealing::{SealingError, SealingKey, SealingKeys};
 pub use unlock::UnlockKey;
 
 use swarm_core::NodeRole;

@@ -39,6 +39,11 @@ impl SealingKey {
         SealingKey { key, key_id }
     }
 
+    /// The id values sealed with this key carry (`SealedData::key_id`).
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
     /// Seals `plaintext` as the value of secret `secret_id`.
     pub fn seal(&self, secret_id: &str, plaintext: &[u8]) -> SealedData {
         SealedData { key_id: self.key_id.clone(), bytes: self.key.seal(secret_id.as_bytes(), plaintext) }
@@ -56,6 +61,26 @@ impl SealingKey {
         self.key
             .open(secret_id.as_bytes(), &sealed.bytes)
             .map_err(|_| SealingError::Damaged { secret_id: secret_id.to_string() })
+    }
+}
+
+/// The sealing keys a manager holds: it seals with the one of the root it issues from, and opens a value with
+/// whichever key made it (during a root rotation, values sealed with the old root's key are still to be resealed).
+pub struct SealingKeys {
+    pub current: SealingKey,
+    pub others: Vec<SealingKey>,
+}
+
+impl SealingKeys {
+    pub fn seal(&self, secret_id: &str, plaintext: &[u8]) -> SealedData {
+        self.current.seal(secret_id, plaintext)
+    }
+
+    pub fn open(&self, secret_id: &str, sealed: &SealedData) -> Result<Vec<u8>, SealingError> {
+        match self.others.iter().find(|key| key.key_id == sealed.key_id) {
+            Some(key) => key.open(secret_id, sealed),
+            None => self.current.open(secret_id, sealed),
+        }
     }
 }
 
