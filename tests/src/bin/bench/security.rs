@@ -3,7 +3,7 @@
 //! TLS with certificates of one root, in the same run; the ratio of their commit rates is the figure (goal: at
 //! least 0.9). The daemons' own `raft_loopback_commits_per_sec_*` figures run over mutual TLS always. Join: from
 //! `swarm join` on a fresh daemon (a key, a signing request checked against the token's CA digest, a certificate)
-//! until the manager's store shows the worker ready.
+//! until the manager's store shows the worker ready. CA rotation: `swarm ca --rotate` on five nodes until it returns.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,11 +21,12 @@ use swarm_runtime::tls::{ClientTls, RootCa, TlsHandle};
 
 use swarm_tests::{scratch_dir, wait_for, Daemon, Role};
 
-pub const FIGURES: [&str; 4] = [
+pub const FIGURES: [&str; 5] = [
     "raft_inprocess_commits_per_sec_64_plain",
     "raft_inprocess_commits_per_sec_64_mtls",
     "raft_mtls_ratio_64",
     "join_seconds",
+    "ca_rotate_seconds",
 ];
 
 const PROPOSERS: usize = 64;
@@ -37,6 +38,43 @@ pub fn run(wanted: &dyn Fn(&str) -> bool) {
     if wanted("join_seconds") {
         join();
     }
+    if wanted("ca_rotate_seconds") {
+        ca_rotate();
+    }
+}
+
+/// `swarm ca --rotate` on three managers and two workers, from the command until it returns: every node holds a
+/// certificate of the new root and trusts it alone (best of two rotations in a row).
+fn ca_rotate() {
+    let dir = scratch_dir("bench-ca-rotate");
+    let quiet = ["--log-level", "warn"];
+    let first = "127.0.96.1:2396";
+    let m1 = Daemon::start_with(first, &dir.join("m1"), Role::Init, &quiet);
+    wait_for("the manager to lead", Duration::from_secs(30), || m1.leads_initialized_cluster().then_some(()));
+    let manager_token = m1.join_token("manager");
+    let worker_token = m1.join_token("worker");
+    let mut others = Vec::new();
+    for (index, token) in [&manager_token, &manager_token, &worker_token, &worker_token].into_iter().enumerate() {
+        let addr = format!("127.0.96.{}:2396", index + 2);
+        let role = Role::Join { addr: first, token };
+        others.push(Daemon::start_with(&addr, &dir.join(format!("n{}", index + 2)), role, &quiet));
+    }
+    wait_for("five ready nodes", Duration::from_secs(60), || {
+        let nodes = m1.cli(&["node", "ls"]).stdout_text();
+        (nodes.lines().filter(|line| line.contains(" Ready ")).count() == 5).then_some(())
+    });
+    let mut best = Duration::MAX;
+    for attempt in 1..=2 {
+        let started = Instant::now();
+        m1.cli_ok(&["ca", "--rotate", "-q"]);
+        let took = started.elapsed();
+        eprintln!("bench: ca rotation {attempt}: {:.3} s", took.as_secs_f64());
+        best = best.min(took);
+    }
+    println!("RESULT ca_rotate_seconds={:.3} s", best.as_secs_f64());
+    drop(others);
+    drop(m1);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `swarm join` of a worker to a one-manager swarm, until the manager sees it ready (best of three).
