@@ -404,6 +404,14 @@ pub async fn run(seed: u64) {
         }
     }
     if let Some((slot, removed_at_ms)) = &faults.removed {
+        // The removed node learns it was removed when its agent next asks for a session, and sweeps its containers
+        // then: give it the time a sweep takes after the others converged, then check.
+        let settle_until = tokio::time::Instant::now() + REMOVED_NODE_SETTLE;
+        while tokio::time::Instant::now() < settle_until
+            && !removed_node_gets_nothing::check(&slot.node_id, *removed_at_ms, &slot.engine.records()).is_empty()
+        {
+            tokio::time::sleep(SAMPLE_EVERY).await;
+        }
         let records = slot.engine.records();
         violations
             .extend(removed_node_gets_nothing::check(&slot.node_id, *removed_at_ms, &records).into_iter().take(20));
@@ -782,6 +790,9 @@ async fn converge(world: &World) -> Result<(), Vec<String>> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// How long a removed node may take, after the rest converged, to sweep its containers.
+const REMOVED_NODE_SETTLE: Duration = Duration::from_secs(10);
 
 fn fail(scenario: &Scenario, recorder: &Recorder, violations: Vec<String>) -> ! {
     let trace = recorder.with(|r| r.trace.clone());

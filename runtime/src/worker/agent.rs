@@ -417,7 +417,11 @@ async fn heartbeat_session<E: Executor>(shared: &Arc<Shared<E>>, session: Sessio
                         _ => false,
                     });
                 }
-                Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_))) => end_session(&shared, &session_id),
+                // A node removed while its session was open learns it here: the session ends, and the session
+                // loop, refused with `NodeRemoved`, removes its containers.
+                Err(CallFailure::Dispatcher(DispatcherError::UnknownSession(_) | DispatcherError::NodeRemoved(_))) => {
+                    end_session(&shared, &session_id)
+                }
                 Err(_) => {}
             }
             idle_links.lock().expect("links mutex").push(link);
