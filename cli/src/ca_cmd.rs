@@ -36,6 +36,8 @@ pub fn run(control: &mut Control, args: CaArgs) -> Result<(), CliError> {
         if !args.quiet {
             println!("desired root digest: sha256:{}", reply.root_sha256);
         }
+        // The root this rotation moves to: a later answer from a manager that lags names it too before it counts.
+        let desired = reply.root_sha256.clone();
         let mut shown = None;
         loop {
             let lines = progress_lines(&reply);
@@ -43,7 +45,7 @@ pub fn run(control: &mut Control, args: CaArgs) -> Result<(), CliError> {
                 println!("{lines}");
                 shown = Some(lines);
             }
-            if reply.done() {
+            if reply.done() && reply.root_sha256 == desired {
                 break;
             }
             std::thread::sleep(POLL_PERIOD);

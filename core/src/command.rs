@@ -126,8 +126,9 @@ pub enum Command {
     /// if the secret still exists and its value is still sealed with key `from_key_id`.
     ResealSecrets { from_key_id: String, resealed: Vec<(String, SealedData)> },
     /// Ends the rotation to root `new_root_digest`: it becomes the cluster's root, and the join tokens carry its
-    /// digest. Refused while a live node has not moved to it or a secret is still sealed with another key.
-    FinishCaRotation { new_root_digest: String, join_tokens: JoinTokens },
+    /// digest (their secrets stay as the store holds them). Refused while a live node or a manager has not moved to
+    /// it, or a secret is still sealed with another key.
+    FinishCaRotation { new_root_digest: String },
 }
 
 impl Command {

@@ -39,10 +39,7 @@ fn secret(id: &str, key_id: &str) -> Command {
 }
 
 fn finish() -> Command {
-    Command::FinishCaRotation {
-        new_root_digest: "new".into(),
-        join_tokens: JoinTokens::from_parts("new", "worker", "manager"),
-    }
+    Command::FinishCaRotation { new_root_digest: "new".into() }
 }
 
 fn rejection(store: &mut Store, command: Command) -> String {
@@ -133,10 +130,7 @@ fn a_rotation_finishes_only_when_every_live_node_and_secret_moved() {
     let down = NodeStatus { state: NodeState::Down, ..NodeStatus::default() };
     store.apply(&at(T0 + 15, Command::SetNodeStatus { id: "n3".into(), status: down })).unwrap();
 
-    let wrong_root = Command::FinishCaRotation {
-        new_root_digest: "other".into(),
-        join_tokens: JoinTokens::from_parts("other", "w", "m"),
-    };
+    let wrong_root = Command::FinishCaRotation { new_root_digest: "other".into() };
     assert!(rejection(&mut store, wrong_root).contains("the rotation in progress is to root new"));
     store.apply(&at(T0 + 16, finish())).unwrap();
     let ca = &store.cluster().unwrap().ca;
@@ -145,4 +139,37 @@ fn a_rotation_finishes_only_when_every_live_node_and_secret_moved() {
     assert_eq!(ca.root_key.as_ref().map(|k| k.key_id.as_str()), Some("old-key"));
     assert_eq!(store.cluster().unwrap().join_tokens, JoinTokens::from_parts("new", "worker", "manager"));
     store.check_invariants();
+}
+
+#[test]
+fn reports_are_bounded_and_leave_the_cluster_version_alone() {
+    let mut store = rotating_store();
+    let version = store.cluster().unwrap().version;
+    store.apply(&at(T0 + 10, report("n1", tls("new", &["new", "old"])))).unwrap();
+    assert_eq!(store.cluster().unwrap().version, version, "swarm update based on the version still applies");
+    let many: Vec<String> = (0..5).map(|i| format!("d{i}")).collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert!(rejection(&mut store, report("n1", tls("new", &refs))).contains("at most 4 trusted roots"));
+    let long = "x".repeat(200);
+    assert!(rejection(&mut store, report("n1", tls(&long, &["new"]))).contains("exceeds the maximum"));
+}
+
+#[test]
+fn a_manager_is_waited_for_even_while_down() {
+    let mut store = rotating_store();
+    let manager = ManagerStatus {
+        raft_id: 7,
+        addr: "10.0.0.7:2377".into(),
+        leader: false,
+        reachability: Reachability::Reachable,
+    };
+    store.apply(&at(T0 + 5, Command::SetManagerStatus { id: "n2".into(), manager_status: Some(manager) })).unwrap();
+    let down = NodeStatus { state: NodeState::Down, ..NodeStatus::default() };
+    store.apply(&at(T0 + 6, Command::SetNodeStatus { id: "n2".into(), status: down })).unwrap();
+    store.apply(&at(T0 + 7, report("n1", tls("new", &["new", "old"])))).unwrap();
+    let resealed = vec![("s1".to_string(), SealedData { key_id: "new-key".into(), bytes: vec![5; 20] })];
+    store.apply(&at(T0 + 8, Command::ResealSecrets { from_key_id: "old-key".into(), resealed })).unwrap();
+    assert!(rejection(&mut store, finish()).contains("n2"), "a down manager would be locked out");
+    store.apply(&at(T0 + 9, report("n2", tls("new", &["new", "old"])))).unwrap();
+    store.apply(&at(T0 + 10, finish())).unwrap();
 }

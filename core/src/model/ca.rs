@@ -3,7 +3,7 @@
 //! issued its certificate, which roots it trusts). Core holds certificates as opaque DER and keys only sealed:
 //! digests and sealing are the runtime's. The invariant it helps keep: a rotation finishes only once every live
 //! node holds a certificate of the new root and trusts it (`CaRotation::nodes_still_to_move`), so dropping the
-//! old root never locks out a node that is up.
+//! old root never locks out a node that is up, nor a manager.
 
 use std::collections::BTreeMap;
 
@@ -69,12 +69,13 @@ impl NodeTls {
 }
 
 impl ClusterCa {
-    /// The live nodes (not down) among `nodes` that do not yet hold a certificate of the new root and trust it:
-    /// the rotation waits for them. Down nodes are not waited for; one that comes back after the rotation
-    /// finished must join again.
+    /// The nodes among `nodes` that do not yet hold a certificate of the new root and trust it, and are live or
+    /// managers: the rotation waits for them. A manager is waited for even while down (or locked), since after the
+    /// end the others would refuse it as a Raft peer; a worker that is down is not, and one that comes back after
+    /// the rotation finished must join again.
     pub fn nodes_still_to_move<'a>(&self, rotation: &CaRotation, nodes: impl Iterator<Item = &'a Node>) -> Vec<String> {
         nodes
-            .filter(|node| node.status.state != NodeState::Down)
+            .filter(|node| node.status.state != NodeState::Down || node.manager_status.is_some())
             .filter(|node| !self.node_tls.get(&node.id).is_some_and(|tls| tls.moved_to(&rotation.new_root_digest)))
             .map(|node| node.id.clone())
             .collect()

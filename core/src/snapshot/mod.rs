@@ -41,7 +41,9 @@ pub const SNAPSHOT_FORMAT_VERSION_8: u8 = 8;
 /// Version 6: the container options of the task template (as snapshot version 7); `SetNodeTunnel` was appended to
 /// it later, which leaves every entry written before decoding as it did. Version 7: secrets and configs
 /// (`CreateSecret`, `RemoveSecret`, `CreateConfig`, `RemoveConfig`), the spec's secret and config references, the
-/// cluster's node certificate expiry (as snapshot version 9).
+/// cluster's node certificate expiry (as snapshot version 9). The root CA rotation commands (`StartCaRotation`,
+/// `SetNodeTls`, `ResealSecrets`, `FinishCaRotation`) were appended to format 7 later, as `SetNodeTunnel` was to 6:
+/// entries written before them decode unchanged, and a build before them refuses them as unknown.
 pub const PROPOSAL_FORMAT_VERSION: u8 = 7;
 /// The previous proposal format, which Raft log entries written by the previous build still carry
 /// (`deserialize_proposals_v6`).

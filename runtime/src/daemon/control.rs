@@ -243,7 +243,19 @@ async fn swarm_update(daemon: &Daemon, request: SwarmUpdateRequest) -> Result<Re
 async fn swarm_ca(daemon: &Daemon, request: CaRequest) -> Result<CaReply, Refusal> {
     let (manager, _) = daemon.manager().await?;
     if request.rotate {
-        manager.start_ca_rotation().await.map_err(Refusal::bad_request)?;
+        let digest = manager.start_ca_rotation().await.map_err(Refusal::bad_request)?;
+        // Proposed through the leader: this manager answers once its own store shows the rotation.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !manager.read(|store| {
+            store.cluster().is_some_and(|c| {
+                c.ca.rotation.as_ref().is_some_and(|r| r.new_root_digest == digest) || c.ca.root_digest == digest
+            })
+        }) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Refusal::unavailable("the rotation started, but this manager has not applied it yet"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     let ca = manager.cluster_ca();
     let roots = manager.held_roots().ok_or_else(|| Refusal::unavailable("this manager holds no root CA"))?;

@@ -23,7 +23,8 @@ use crate::tls::{HeldRoots, RootCa, SealingKey, SealingKeys, TlsError};
 const DRIVE_PERIOD: Duration = Duration::from_millis(500);
 /// The most secrets resealed in one proposal, and the most bytes of their values.
 const RESEAL_BATCH_SECRETS: usize = 64;
-const RESEAL_BATCH_BYTES: usize = 4 << 20;
+/// (Under the 1 MiB a proposal may hold: one value is at most 500 KiB.)
+const RESEAL_BATCH_BYTES: usize = 512 << 10;
 
 impl Manager {
     /// The roots this manager holds (`None`: a manager without a CA, in benchmarks).
@@ -137,11 +138,12 @@ async fn drive(manager: &Arc<Manager>) -> Result<(), String> {
         let mut resealed = Vec::new();
         let mut bytes = 0;
         for (id, sealed) in to_reseal.iter().filter(|(_, sealed)| sealed.key_id == from_key_id) {
-            if resealed.len() == RESEAL_BATCH_SECRETS || bytes >= RESEAL_BATCH_BYTES {
+            let full = resealed.len() == RESEAL_BATCH_SECRETS || bytes + sealed.bytes.len() > RESEAL_BATCH_BYTES;
+            if full && !resealed.is_empty() {
                 break;
             }
             let value = keys.open(id, sealed).map_err(|e| e.to_string())?;
-            bytes += value.len();
+            bytes += sealed.bytes.len();
             resealed.push((id.clone(), keys.seal(id, &value)));
         }
         let count = resealed.len();
@@ -154,10 +156,7 @@ async fn drive(manager: &Arc<Manager>) -> Result<(), String> {
     if !waiting.is_empty() {
         return Ok(());
     }
-    let join_tokens = manager
-        .read(|store| store.cluster().map(|c| c.join_tokens.with_digest(&rotation.new_root_digest)))
-        .unwrap_or_default();
-    let command = Command::FinishCaRotation { new_root_digest: rotation.new_root_digest.clone(), join_tokens };
+    let command = Command::FinishCaRotation { new_root_digest: rotation.new_root_digest.clone() };
     propose_as_leader(manager, command).await?;
     tracing::info!(digest = %rotation.new_root_digest, "root CA rotation finished: nodes drop the old root");
     Ok(())

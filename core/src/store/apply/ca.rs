@@ -5,10 +5,13 @@
 //! live node nor a secret is left behind with the old root.
 
 use crate::limits::Limit;
-use crate::model::{CaRotation, JoinTokens, NodeTls, ObjectKind, SealedData};
+use crate::model::{CaRotation, NodeTls, ObjectKind, SealedData};
 use crate::store::bounds;
 use crate::store::outcome::{Outcome, Rejection};
 use crate::store::txn::Txn;
+
+/// The most roots a node may report trusting (during a rotation it trusts two).
+const NODE_TRUSTED_ROOTS_MAX: usize = 4;
 
 impl Txn<'_> {
     pub(super) fn start_ca_rotation(&mut self, rotation: &CaRotation) -> Result<Outcome, Rejection> {
@@ -29,16 +32,24 @@ impl Txn<'_> {
     pub(super) fn set_node_tls(&mut self, node_id: &str, tls: &NodeTls) -> Result<Outcome, Rejection> {
         let mut cluster = self.cluster()?.clone();
         self.node(node_id)?;
-        bounds::check_len(Limit::TextLength, tls.cert_root_digest.len())?;
-        bounds::check_len(Limit::ListLength, tls.trusted_root_digests.len())?;
+        // A node's own word: a digest is at most an id's length, and a node trusts at most a few roots.
+        bounds::check_len(Limit::IdLength, tls.cert_root_digest.len())?;
+        if tls.trusted_root_digests.len() > NODE_TRUSTED_ROOTS_MAX {
+            return Err(Rejection::InvalidSettings {
+                reason: format!("a node reports at most {NODE_TRUSTED_ROOTS_MAX} trusted roots"),
+            });
+        }
         for digest in &tls.trusted_root_digests {
-            bounds::check_len(Limit::TextLength, digest.len())?;
+            bounds::check_len(Limit::IdLength, digest.len())?;
         }
         if cluster.ca.node_tls.get(node_id) == Some(tls) {
             return Ok(Outcome::Unchanged);
         }
         cluster.ca.node_tls.insert(node_id.to_string(), tls.clone());
-        Ok(self.update_cluster(cluster))
+        // Not a change of the cluster's settings: its version stays, so `swarm update` based on it still applies.
+        let version = cluster.version;
+        self.put_cluster(cluster);
+        Ok(Outcome::Updated { kind: ObjectKind::Node, id: node_id.to_string(), version })
     }
 
     pub(super) fn reseal_secrets(
@@ -74,11 +85,7 @@ impl Txn<'_> {
         Ok(if outcomes.is_empty() { Outcome::Unchanged } else { Outcome::Batch(outcomes) })
     }
 
-    pub(super) fn finish_ca_rotation(
-        &mut self,
-        new_root_digest: &str,
-        join_tokens: &JoinTokens,
-    ) -> Result<Outcome, Rejection> {
+    pub(super) fn finish_ca_rotation(&mut self, new_root_digest: &str) -> Result<Outcome, Rejection> {
         let mut cluster = self.cluster()?.clone();
         let Some(rotation) = cluster.ca.rotation.take() else { return Err(Rejection::NoCaRotation) };
         if rotation.new_root_digest != new_root_digest {
@@ -97,12 +104,13 @@ impl Txn<'_> {
                 reason: format!("secret {} is still sealed with key {}", secret.id, secret.sealed.key_id),
             });
         }
+        let join_tokens = cluster.join_tokens.with_digest(&rotation.new_root_digest);
         bounds::check_join_token(&join_tokens.worker)?;
         bounds::check_join_token(&join_tokens.manager)?;
         cluster.ca.root_cert = rotation.new_root_cert;
         cluster.ca.root_digest = rotation.new_root_digest;
         cluster.ca.root_key = Some(rotation.new_root_key);
-        cluster.join_tokens = join_tokens.clone();
+        cluster.join_tokens = join_tokens;
         Ok(self.update_cluster(cluster))
     }
 }

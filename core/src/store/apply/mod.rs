@@ -62,9 +62,7 @@ impl Txn<'_> {
             Command::StartCaRotation { rotation } => self.start_ca_rotation(rotation),
             Command::SetNodeTls { node_id, tls } => self.set_node_tls(node_id, tls),
             Command::ResealSecrets { from_key_id, resealed } => self.reseal_secrets(from_key_id, resealed),
-            Command::FinishCaRotation { new_root_digest, join_tokens } => {
-                self.finish_ca_rotation(new_root_digest, join_tokens)
-            }
+            Command::FinishCaRotation { new_root_digest } => self.finish_ca_rotation(new_root_digest),
 
             Command::Batch(commands) => self.batch(commands),
         }
