@@ -92,6 +92,7 @@ fn node_reports_are_kept_and_go_with_the_node() {
 #[test]
 fn secrets_are_resealed_only_from_the_key_they_hold() {
     let mut store = rotating_store();
+    // Before the first finished rotation a value sealed with any key enters (the leader reseals it).
     store.apply(&at(T0 + 10, secret("s2", "other-key"))).unwrap();
     let resealed = |id: &str| (id.to_string(), SealedData { key_id: "new-key".into(), bytes: vec![5; 20] });
     let command = Command::ResealSecrets {
@@ -139,6 +140,11 @@ fn a_rotation_finishes_only_when_every_live_node_and_secret_moved() {
     assert_eq!(ca.root_key.as_ref().map(|k| k.key_id.as_str()), Some("old-key"));
     assert_eq!(store.cluster().unwrap().join_tokens, JoinTokens::from_parts("new", "worker", "manager"));
     store.check_invariants();
+
+    // From now on a secret sealed with the retired key (by a manager that lagged) is refused.
+    let stale = rejection(&mut store, secret("s9", "old-key"));
+    assert!(stale.contains("sealed with key old-key, which a root CA rotation retired"), "{stale}");
+    store.apply(&at(T0 + 17, secret("s9", "new-key"))).unwrap();
 }
 
 #[test]

@@ -24,6 +24,10 @@ pub struct ClusterCa {
     /// That root's private key, sealed with the sealing key of the root before it, so a manager that slept
     /// through the rotation can still take it up; `None` with `root_cert`.
     pub root_key: Option<SealedData>,
+    /// The id of the key secrets' values are sealed with since the last finished rotation (its root's sealing
+    /// key); empty until the first. A value sealed with another key is refused then: it came from a manager that
+    /// had not seen the rotation, and the retired key will be gone.
+    pub sealing_key_id: String,
     /// A rotation in progress.
     pub rotation: Option<CaRotation>,
     /// What each node last reported of its TLS (`SetNodeTls`); dropped with the node.
@@ -69,6 +73,14 @@ impl NodeTls {
 }
 
 impl ClusterCa {
+    /// Whether a secret's value sealed with key `key_id` may enter the store now: any key before the first
+    /// rotation; the current key or a rotation's new key after it (during a rotation the leader reseals the rest).
+    pub fn accepts_sealing_key(&self, key_id: &str) -> bool {
+        self.sealing_key_id.is_empty()
+            || self.sealing_key_id == key_id
+            || self.rotation.as_ref().is_some_and(|rotation| rotation.new_key_id == key_id)
+    }
+
     /// The nodes among `nodes` that do not yet hold a certificate of the new root and trust it, and are live or
     /// managers: the rotation waits for them. A manager is waited for even while down (or locked), since after the
     /// end the others would refuse it as a Raft peer; a worker that is down is not, and one that comes back after

@@ -78,7 +78,16 @@ impl Daemon {
         let as_node = ClientTls::to_managers(&tls);
         let mut reply = None;
         for addr in &managers {
-            if let Ok(answer) = call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &request, &as_node).await {
+            let answer = match call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &request, &as_node).await {
+                // A manager of the build before root rotation (a rolling upgrade) knows no TLS report: ask again
+                // without it, so renewals and role changes go on meanwhile.
+                Err(refusal) if refusal.status == 400 && refusal.message.contains("unknown field") => {
+                    let without_report = NodeRoleRequest { node_id: node_id.clone(), tls: None };
+                    call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &without_report, &as_node).await
+                }
+                answer => answer,
+            };
+            if let Ok(answer) = answer {
                 reply = Some(answer);
                 break;
             }
@@ -154,8 +163,8 @@ impl Daemon {
             return Err(DaemonError::Renewal("this node left or rejoined the swarm meanwhile".to_string()));
         }
         let role = identity.role();
-        self.cert_files()?.save(&identity, ca)?;
-        tls.replace(identity)?;
+        let cert_files = self.cert_files()?;
+        tls.replace(identity, |identity| cert_files.save(identity, ca).map_err(DaemonError::from))?;
         drop(membership);
         tracing::info!(?role, "this node has a new certificate");
         Ok(())
@@ -172,8 +181,8 @@ impl Daemon {
         let renewed = issuing
             .issue_identity(key, node_id, role, cluster_id, wall_clock_now(), validity)?
             .with_trust(trust.intermediates, trust.other_roots)?;
-        self.cert_files()?.save(&renewed, manager.ca().as_deref())?;
-        tls.replace(renewed)?;
+        let (cert_files, ca) = (self.cert_files()?, manager.ca());
+        tls.replace(renewed, |renewed| cert_files.save(renewed, ca.as_deref()).map_err(DaemonError::from))?;
         tracing::info!("this node has a new certificate (from its own root CA)");
         Ok(())
     }
@@ -190,8 +199,8 @@ impl Daemon {
             return Ok(());
         }
         let adopted = identity.with_trust(trust.intermediates, trust.other_roots)?;
-        self.cert_files()?.save(&adopted, ca)?;
-        tls.replace(adopted)?;
+        let cert_files = self.cert_files()?;
+        tls.replace(adopted, |adopted| cert_files.save(adopted, ca).map_err(DaemonError::from))?;
         tracing::info!("this node follows the swarm's root CA rotation: its trusted roots changed");
         Ok(())
     }

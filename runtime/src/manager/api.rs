@@ -117,8 +117,9 @@ pub struct RenewRequest {
 #[serde(deny_unknown_fields)]
 pub struct NodeRoleRequest {
     pub node_id: String,
-    /// What the node holds: the root of its certificate and the roots it trusts (recorded for `swarm ca`).
-    #[serde(default)]
+    /// What the node holds: the root of its certificate and the roots it trusts (recorded for `swarm ca`). Left
+    /// out when `None`: managers of the build before root rotation refuse unknown fields here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<swarm_core::NodeTls>,
 }
 
@@ -166,4 +167,27 @@ pub struct ManagerStatus {
     pub snapshot_index: Option<u64>,
     pub voters: BTreeMap<NodeId, String>,
     pub learners: BTreeMap<NodeId, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `NodeRoleRequest` as the build before root rotation read it.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct NodeRoleRequestBeforeRotation {
+        node_id: String,
+    }
+
+    #[test]
+    fn a_role_request_without_a_report_reads_as_the_previous_build_s() {
+        let report = swarm_core::NodeTls { cert_root_digest: "a".into(), trusted_root_digests: vec!["a".into()] };
+        let with = serde_json::to_vec(&NodeRoleRequest { node_id: "n1".into(), tls: Some(report) }).unwrap();
+        let error = serde_json::from_slice::<NodeRoleRequestBeforeRotation>(&with).unwrap_err().to_string();
+        assert!(error.contains("unknown field"), "what the node's retry looks for: {error}");
+        let without = serde_json::to_vec(&NodeRoleRequest { node_id: "n1".into(), tls: None }).unwrap();
+        assert!(serde_json::from_slice::<NodeRoleRequestBeforeRotation>(&without).is_ok());
+    }
 }

@@ -54,9 +54,16 @@ impl TlsHandle {
         Arc::ptr_eq(&self.current, &other.current)
     }
 
-    /// Uses `identity` for every connection made or accepted from now on.
-    pub fn replace(&self, identity: NodeIdentity) -> Result<(), TlsError> {
+    /// Uses `identity` for every connection made or accepted from now on, once its settings built and `keep` (which
+    /// saves it) succeeded: an identity whose settings cannot be built is never kept, so it cannot stop the node's
+    /// next start.
+    pub fn replace<E: From<TlsError>>(
+        &self,
+        identity: NodeIdentity,
+        keep: impl FnOnce(&NodeIdentity) -> Result<(), E>,
+    ) -> Result<(), E> {
         let configs = Arc::new(build(identity)?);
+        keep(&configs.identity)?;
         *self.current.write().expect("TLS settings lock") = configs;
         Ok(())
     }

@@ -110,6 +110,7 @@ impl Txn<'_> {
         cluster.ca.root_cert = rotation.new_root_cert;
         cluster.ca.root_digest = rotation.new_root_digest;
         cluster.ca.root_key = Some(rotation.new_root_key);
+        cluster.ca.sealing_key_id = rotation.new_key_id;
         cluster.join_tokens = join_tokens;
         Ok(self.update_cluster(cluster))
     }

@@ -19,9 +19,19 @@ impl Txn<'_> {
         spec: &SecretSpec,
         sealed: &SealedData,
     ) -> Result<Outcome, Rejection> {
-        self.cluster()?;
+        let cluster = self.cluster()?;
         bounds::check_file_object(ObjectKind::Secret, secret_id, &spec.name, &spec.labels, sealed.bytes.len())?;
         bounds::check_len(Limit::IdLength, sealed.key_id.len())?;
+        if !cluster.ca.accepts_sealing_key(&sealed.key_id) {
+            return Err(Rejection::InvalidFileObject {
+                kind: ObjectKind::Secret,
+                name: spec.name.clone(),
+                reason: format!(
+                    "sealed with key {}, which a root CA rotation retired (the manager had not seen it yet); try again",
+                    sealed.key_id
+                ),
+            });
+        }
         if self.store.secrets.contains_key(secret_id) {
             return Err(Rejection::IdConflict { kind: ObjectKind::Secret, id: secret_id.to_string() });
         }
