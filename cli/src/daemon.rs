@@ -69,6 +69,10 @@ pub struct DaemonArgs {
     /// How often this node replaces its tunnel key (a Go duration, as Swarm's 12h).
     #[arg(long, default_value = "12h", value_parser = parse_rotation)]
     tunnel_key_rotation: std::time::Duration,
+    /// For tests of certificate renewal: how long the certificates this node issues as a manager are valid, in place
+    /// of the swarm's `--cert-expiry` (whose floor is an hour, as in SwarmKit); at least 10s.
+    #[arg(long, hide = true, value_parser = parse_rotation)]
+    node_cert_validity: Option<std::time::Duration>,
 }
 
 /// A Go duration of at least ten seconds (each rotation makes every peer re-add this node, and boringtun's
@@ -117,6 +121,7 @@ async fn run_async(args: DaemonArgs) -> Result<(), DaemonError> {
         hostname: args.hostname.clone(),
         tunnel_port: args.tunnel_port,
         tunnel_key_rotation: args.tunnel_key_rotation,
+        node_cert_validity: args.node_cert_validity,
     };
     let daemon = Daemon::start(config).await.map_err(|e| DaemonError::Start(e.into()))?;
     let control = daemon.serve_control().await.map_err(|e| DaemonError::Start(e.into()))?;

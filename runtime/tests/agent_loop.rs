@@ -136,6 +136,7 @@ async fn start_manager(ip: &str) -> Arc<Manager> {
         tls: Some(identity("manager1", NodeRole::Manager)),
         ca: Some(root_ca()),
         data_key: Some(Arc::new(swarm_runtime::aead::AeadKey::from_bytes(&[3; 32]))),
+        node_cert_validity: None,
     };
     let manager = Manager::start(config, Arc::new(MemDisk::new()), None).await.expect("manager starts");
     manager.bootstrap().await.expect("bootstrap");

@@ -200,6 +200,7 @@ impl World {
                         // Every manager keeps its log and snapshots encrypted at rest, as daemons do: the same key
                         // across its restarts (it lives in the identity file, beside the disk).
                         data_key: Some(sim_data_key(id)),
+                        node_cert_validity: None,
                     };
                     let observer: Arc<dyn RaftObserver> = Arc::new(recorder.clone());
                     let manager = match Manager::start(config, Arc::new(disk), Some(observer)).await {

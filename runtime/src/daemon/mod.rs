@@ -110,6 +110,9 @@ pub struct DaemonConfig {
     pub tunnel_port: u16,
     /// How often the tunnel's key is replaced (`--tunnel-key-rotation`).
     pub tunnel_key_rotation: std::time::Duration,
+    /// For tests of renewal: the validity of the certificates this node issues as a manager, in place of the
+    /// swarm's `--cert-expiry`.
+    pub node_cert_validity: Option<std::time::Duration>,
 }
 
 /// What the node currently is. A node in a swarm has its TLS identity (`tls`), shared by its servers and clients.
@@ -411,7 +414,14 @@ impl Daemon {
             .map_err(Refusal::internal)?;
         let key = fresh_key_pkcs8().map_err(Refusal::internal)?;
         let identity = ca
-            .issue_identity(key, &node_id, NodeRole::Manager, &cluster_id, now, settings.node_cert_validity())
+            .issue_identity(
+                key,
+                &node_id,
+                NodeRole::Manager,
+                &cluster_id,
+                now,
+                self.config.node_cert_validity.unwrap_or(settings.node_cert_validity()),
+            )
             .map_err(Refusal::internal)?;
         let ca = Arc::new(ca);
         let tls = TlsHandle::new(identity.clone()).map_err(Refusal::internal)?;
@@ -731,6 +741,7 @@ impl Daemon {
             tls: Some(tls.clone()),
             ca,
             data_key: Some(self.data_key()?),
+            node_cert_validity: self.config.node_cert_validity,
         };
         let manager = Manager::start(config, Arc::new(disk), None).await.map_err(Box::new)?;
         tracing::info!(raft_id, listen = %file.listen_addr, advertise = %file.advertise_addr, "manager started");

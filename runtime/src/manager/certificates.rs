@@ -32,9 +32,9 @@ impl Manager {
         let Some(roots) = self.held_roots() else {
             return Err(Reply::error(StatusCode::SERVICE_UNAVAILABLE, "this manager holds no certificate authority"));
         };
-        let Some((cluster_id, validity, cluster_ca)) = self
-            .state
-            .read(|store| store.cluster().map(|c| (c.id.clone(), c.settings.node_cert_validity(), c.ca.clone())))
+        let validity = self.node_cert_validity();
+        let Some((cluster_id, cluster_ca)) =
+            self.state.read(|store| store.cluster().map(|c| (c.id.clone(), c.ca.clone())))
         else {
             return Err(Reply::error(StatusCode::SERVICE_UNAVAILABLE, crate::propose::NO_LEADER_MESSAGE));
         };

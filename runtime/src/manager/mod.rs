@@ -65,6 +65,9 @@ pub struct ManagerConfig {
     /// This manager's key for its Raft log and snapshots at rest (`None`: kept unencrypted, for benchmarks and
     /// data directories of builds before encryption at rest until their identity file gets a key).
     pub data_key: Option<Arc<crate::aead::AeadKey>>,
+    /// The validity of the certificates this manager issues, in place of the swarm's `--cert-expiry` (`swarm
+    /// daemon --node-cert-validity`, for tests of renewal).
+    pub node_cert_validity: Option<std::time::Duration>,
 }
 
 pub struct Manager {
@@ -140,6 +143,9 @@ impl Manager {
 
     /// How long the node certificates this manager's CA issues are valid (`swarm update --cert-expiry`).
     pub fn node_cert_validity(&self) -> std::time::Duration {
+        if let Some(validity) = self.config.node_cert_validity {
+            return validity;
+        }
         self.read(|store| store.cluster().map(|c| c.settings.node_cert_validity()))
             .unwrap_or(crate::tls::ca::NODE_CERT_VALIDITY)
     }

@@ -23,7 +23,7 @@ pub const ROOT_VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
 /// How long a node certificate is valid by default (Docker's `--cert-expiry` default: 90 days).
 pub const NODE_CERT_VALIDITY: Duration = Duration::from_secs(90 * 24 * 3600);
 /// How far back a certificate's validity starts, for clocks a little behind the issuer's.
-const BACKDATE: Duration = Duration::from_secs(3600);
+pub(crate) const BACKDATE: Duration = Duration::from_secs(3600);
 /// The common name of the root.
 const ROOT_COMMON_NAME: &str = "swarm-ca";
 

@@ -158,12 +158,15 @@ impl NodeIdentity {
     /// When the node asks for a new certificate: a point between 50 % and 80 % of this one's life, as Swarm renews,
     /// drawn from the certificate's own bytes, so the nodes certified together do not all renew at once and a
     /// restart does not move the point.
+    /// The life counts from issuance, not from the backdated start: with the backdate counted, a certificate of an
+    /// hour would be due for renewal the moment it was issued.
     pub fn renew_at(&self) -> Timestamp {
         let hash = ring::digest::digest(&ring::digest::SHA256, &self.cert_der);
         let draw = u64::from(u16::from_be_bytes([hash.as_ref()[0], hash.as_ref()[1]]));
-        let life = self.not_after.0.saturating_sub(self.not_before.0);
+        let issued = (self.not_before.0 + super::ca::BACKDATE.as_millis() as u64).min(self.not_after.0);
+        let life = self.not_after.0 - issued;
         let permille = 500 + draw * 300 / u64::from(u16::MAX);
-        Timestamp(self.not_before.0 + life / 1000 * permille)
+        Timestamp(issued + life / 1000 * permille)
     }
 
     pub fn cert_der(&self) -> &[u8] {
@@ -272,9 +275,19 @@ mod tests {
             &PeerIdentity { node_id: "node1".into(), role: NodeRole::Worker, cluster_id: "cluster1".into() }
         );
         assert_eq!(identity.not_after(), Timestamp(now.0 + NODE_CERT_VALIDITY.as_millis() as u64));
-        let (start, life) = (identity.not_before.0, identity.not_after().0 - identity.not_before.0);
+        // Between 50 % and 80 % of the life since issuance (the start is backdated an hour for skewed clocks).
+        assert_eq!(identity.not_before.0, now.0 - 3_600_000);
+        let (start, life) = (now.0, identity.not_after().0 - now.0);
         let renew_at = identity.renew_at().0;
         assert!(renew_at >= start + life / 2 && renew_at <= start + life / 10 * 8, "{renew_at} in {start}+{life}");
+        // Also for the shortest expiry SwarmKit allows, an hour: not due at once.
+        // (Five certificates, five draws: counting the backdate, most draws would fall within the first 30 min.)
+        let hour = std::time::Duration::from_secs(3600);
+        for seed in 5..10 {
+            let short_key = key_pkcs8_from_seed(&[seed; 32]).unwrap();
+            let short = root.issue_identity(short_key, "node1", NodeRole::Worker, "cluster1", now, hour).unwrap();
+            assert!(short.renew_at().0 >= now.0 + 1_800_000, "an hour's certificate renews after half an hour");
+        }
         // Another key, or another root, does not make an identity with this certificate.
         let other_key = key_pkcs8_from_seed(&[3; 32]).unwrap();
         assert!(NodeIdentity::new(cert.clone(), other_key, root.cert_der().to_vec()).is_err());
