@@ -137,6 +137,7 @@ async fn start_manager(ip: &str) -> Arc<Manager> {
         ca: Some(root_ca()),
         data_key: Some(Arc::new(swarm_runtime::aead::AeadKey::from_bytes(&[3; 32]))),
         node_cert_validity: None,
+        keep_identity: None,
     };
     let manager = Manager::start(config, Arc::new(MemDisk::new()), None).await.expect("manager starts");
     manager.bootstrap().await.expect("bootstrap");
@@ -164,6 +165,7 @@ fn agent(node_id: &str, manager_addr: &str, executor: Arc<MemoryExecutor>) -> Ag
         availability: swarm_core::NodeAvailability::Active,
         manager: None,
         tunnel_key_rotation: swarm_runtime::worker::agent::DEFAULT_TUNNEL_KEY_ROTATION,
+        keep_identity: None,
         tls: Some(identity(node_id, NodeRole::Worker)),
     };
     Agent::start(config, executor, Arc::new(swarm_runtime::worker::overlay::fake::FakeDataPlane::new()))

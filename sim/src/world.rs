@@ -201,6 +201,7 @@ impl World {
                         // across its restarts (it lives in the identity file, beside the disk).
                         data_key: Some(sim_data_key(id)),
                         node_cert_validity: None,
+                        keep_identity: None,
                     };
                     let observer: Arc<dyn RaftObserver> = Arc::new(recorder.clone());
                     let manager = match Manager::start(config, Arc::new(disk), Some(observer)).await {
@@ -416,6 +417,7 @@ impl World {
             manager: None,
             tunnel_key_rotation: SIM_TUNNEL_KEY_ROTATION,
             tls: Some(sim_identity(&self.ca, &node_id, NodeRole::Worker)),
+            keep_identity: None,
         };
         let executor_engine = engine.clone();
         let executor_node_id = node_id.clone();

@@ -36,12 +36,10 @@ use crate::control::api::{
 };
 use crate::http::{CallError, HttpClient};
 use crate::ids::random_id;
-use crate::manager::api::{ClusterJoinReply, ClusterJoinRequest, IssuedCertificate, PATH_JOIN};
-use crate::manager::certificates::{CSR_PEM_TAG, PRIVATE_KEY_PEM_TAG};
+use crate::manager::api::{ClusterJoinReply, ClusterJoinRequest, PATH_JOIN};
 use crate::manager::{Manager, ManagerConfig};
 use crate::raft::settings::RaftSettings;
 use crate::storage::fs_disk::FsDisk;
-use crate::tls::identity::{pem_block, signing_request};
 use crate::tls::keys::fresh_key_pkcs8;
 use crate::tls::{ClientTls, NodeIdentity, RootCa, TlsHandle};
 use crate::worker::agent::{Agent, AgentConfig};
@@ -145,50 +143,17 @@ impl Membership {
     }
 }
 
-/// A fresh key for this node, its signing request in PEM, and the key.
-fn key_and_request() -> Result<(Vec<u8>, String), Refusal> {
-    let key = fresh_key_pkcs8().map_err(Refusal::internal)?;
-    let csr = signing_request(&key).map_err(Refusal::internal)?;
-    Ok((key, pem::encode(&pem::Pem::new(CSR_PEM_TAG, csr))))
+/// Keeps a worker's renewed certificate in the identity file of `data_dir` (a worker's keys are never sealed).
+fn worker_identity_keeper(data_dir: &std::path::Path) -> crate::worker::cert_follow::KeepIdentity {
+    let data_dir = data_dir.to_path_buf();
+    crate::worker::cert_follow::KeepIdentity(Arc::new(move |identity: &NodeIdentity| {
+        CertFiles::open(&data_dir).and_then(|files| files.save(identity, None)).map_err(|e| e.to_string())
+    }))
 }
 
-/// The identity (and, for a manager, the root CA) in an issued certificate for the key `key`; `digest`, when
-/// given, is the CA digest the root must have.
-fn identity_from(
-    issued: &IssuedCertificate,
-    key: Vec<u8>,
-    digest: Option<&str>,
-) -> Result<(NodeIdentity, Option<Arc<RootCa>>), crate::tls::TlsError> {
-    let cert = pem_block(&issued.cert_pem, "CERTIFICATE", "issued certificate")?;
-    let root = pem_block(&issued.root_pem, "CERTIFICATE", "root CA certificate")?;
-    let certs = |texts: &[String], what: &'static str| -> Result<Vec<Vec<u8>>, crate::tls::TlsError> {
-        texts.iter().map(|text| pem_block(text, "CERTIFICATE", what)).collect()
-    };
-    let intermediates = certs(&issued.intermediates_pem, "cross-signed certificate")?;
-    let other_roots = certs(&issued.other_roots_pem, "trusted root CA certificate")?;
-    if let Some(digest) = digest {
-        // During a root rotation the certificate comes from the new root, and the token names the current one.
-        let matches = std::iter::once(&root).chain(&other_roots).any(|r| crate::tls::ca_digest(r) == digest);
-        if !matches {
-            return Err(crate::tls::TlsError::Invalid {
-                what: "root CA certificate",
-                reason: format!("its digest {} is not the join token's {digest}", crate::tls::ca_digest(&root)),
-            });
-        }
-    }
-    let identity = NodeIdentity::new(cert, key, root.clone())?.with_trust(intermediates, other_roots)?;
-    let ca = match &issued.ca_key_pem {
-        Some(pem_text) => {
-            let ca_key = pem_block(pem_text, PRIVATE_KEY_PEM_TAG, "root CA key")?;
-            let ca_cert = match &issued.ca_cert_pem {
-                Some(text) => pem_block(text, "CERTIFICATE", "root CA certificate")?,
-                None => root,
-            };
-            Some(Arc::new(RootCa::from_parts(ca_cert, ca_key)?))
-        }
-        None => None,
-    };
-    Ok((identity, ca))
+/// A fresh key for this node, its signing request in PEM, and the key.
+fn key_and_request() -> Result<(Vec<u8>, String), Refusal> {
+    crate::manager::certificates::key_and_request().map_err(Refusal::internal)
 }
 
 /// Where the agents of this host mount their tmpfs of tasks' secret and config files, one directory per node id
@@ -511,7 +476,7 @@ impl Daemon {
         let Some(issued) = &reply.certificate else {
             return Err(Refusal::internal(format!("the manager at {} sent no certificate", request.remote_addr)));
         };
-        let (identity, ca) = identity_from(issued, key, Some(digest)).map_err(|error| {
+        let (identity, ca) = issued.identity(key, Some(digest)).map_err(|error| {
             Refusal::unavailable(format!("the manager at {} sent a bad certificate: {error}", request.remote_addr))
         })?;
         // The certificate says what this node is; a manager's comes with the root CA's key.
@@ -723,6 +688,17 @@ impl Daemon {
         Ok(JoinTokenReply { token, join_addr })
     }
 
+    /// Keeps a certificate the manager issued itself, with the root CA it holds, in the identity file (sealed with
+    /// the unlock key in force).
+    fn identity_keeper(self: &Arc<Self>) -> crate::manager::own_certificate::KeepIdentity {
+        let daemon = Arc::downgrade(self);
+        Arc::new(move |identity: &NodeIdentity, root: &RootCa| {
+            let daemon = daemon.upgrade().ok_or_else(|| "the daemon stopped".to_string())?;
+            let files = daemon.cert_files().map_err(|e| e.to_string())?;
+            files.save(identity, Some(root)).map_err(|e| e.to_string())
+        })
+    }
+
     async fn open_manager(
         self: &Arc<Self>,
         file: &NodeFile,
@@ -742,6 +718,7 @@ impl Daemon {
             ca,
             data_key: Some(self.data_key()?),
             node_cert_validity: self.config.node_cert_validity,
+            keep_identity: Some(self.identity_keeper()),
         };
         let manager = Manager::start(config, Arc::new(disk), None).await.map_err(Box::new)?;
         tracing::info!(raft_id, listen = %file.listen_addr, advertise = %file.advertise_addr, "manager started");
@@ -818,6 +795,7 @@ impl Daemon {
             }),
             tunnel_key_rotation: self.config.tunnel_key_rotation,
             tls: Some(tls.clone()),
+            keep_identity: Some(worker_identity_keeper(&self.config.data_dir)),
         };
         let data_plane = Arc::new(host_data_plane(&file.advertise_addr, &file.node_id, self.config.tunnel_port).await);
         *self.data_plane.lock().await = Some(data_plane.clone());

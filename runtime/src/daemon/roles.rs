@@ -11,15 +11,13 @@ use std::time::Duration;
 use swarm_core::NodeRole;
 
 use super::errors::DaemonError;
-use super::{call_json, identity_from, key_and_request, node_file, Daemon, Membership};
-use crate::clock::wall_clock_now;
+use super::{call_json, key_and_request, node_file, Daemon, Membership};
 use crate::manager::api::{
-    IssuedCertificate, NodeRoleReply, NodeRoleRequest, PromoteRequest, RenewRequest, WantedTrustPem, PATH_CA_RENEW,
-    PATH_NODE_ROLE, PATH_PROMOTE,
+    IssuedCertificate, NodeRoleReply, NodeRoleRequest, PromoteRequest, RenewRequest, PATH_CA_RENEW, PATH_NODE_ROLE,
+    PATH_PROMOTE,
 };
-use crate::tls::held_roots::WantedTrust;
-use crate::tls::identity::pem_block;
 use crate::tls::{ClientTls, NodeIdentity, RootCa, TlsHandle};
+use crate::worker::cert_follow::wanted_trust_from_pem;
 
 /// How often a node asks the leader which role the store wants it in (`node promote` / `node demote`).
 const ROLE_CHECK_PERIOD: Duration = Duration::from_secs(2);
@@ -46,16 +44,9 @@ impl Daemon {
         let (node_id, role, managers, own_addr, tls) = match &*self.membership.lock().await {
             Membership::Outside | Membership::Locked { .. } => return Ok(()),
             Membership::Manager { manager, file, tls, .. } => {
-                self.keep_finished_root(manager, tls)?;
+                // A manager renews its own certificate itself (`manager::own_certificate`); the leader is not
+                // demoted while it leads.
                 if manager.is_leader() {
-                    // The leader answers renewals, its own too: it holds the root CA.
-                    let identity = tls.identity();
-                    let issuing = manager.issuing_root()?;
-                    if wall_clock_now() >= identity.renew_at() || identity.root_der() != issuing.cert_der() {
-                        self.renew_with_own_ca(tls, manager)?;
-                    } else {
-                        self.adopt_trust(tls, manager.wanted_trust()?, manager.ca().as_deref())?;
-                    }
                     return Ok(());
                 }
                 // The leader first; a demoted leader's own view may be stale, so every manager it knew after it.
@@ -74,20 +65,12 @@ impl Daemon {
             ),
         };
         let managers: Vec<String> = managers.into_iter().filter(|a| *a != own_addr).collect();
-        let request = NodeRoleRequest { node_id: node_id.clone(), tls: Some(tls.identity().tls_report()) };
+        // The TLS report is the agent's (`worker::cert_follow`); without it the request reads as every build's.
+        let request = NodeRoleRequest { node_id: node_id.clone(), tls: None };
         let as_node = ClientTls::to_managers(&tls);
         let mut reply = None;
         for addr in &managers {
-            let answer = match call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &request, &as_node).await {
-                // A manager of the build before root rotation (a rolling upgrade) knows no TLS report: ask again
-                // without it, so renewals and role changes go on meanwhile.
-                Err(refusal) if refusal.status == 400 && refusal.message.contains("unknown field") => {
-                    let without_report = NodeRoleRequest { node_id: node_id.clone(), tls: None };
-                    call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &without_report, &as_node).await
-                }
-                answer => answer,
-            };
-            if let Ok(answer) = answer {
+            if let Ok(answer) = call_json::<_, NodeRoleReply>(addr, PATH_NODE_ROLE, &request, &as_node).await {
                 reply = Some(answer);
                 break;
             }
@@ -95,20 +78,14 @@ impl Daemon {
         let Some(reply) = reply else { return Ok(()) };
         // The certificate follows the role the store wants: before a promotion (Raft needs a manager's
         // certificate), and after a demotion once this node left the voters (until then the other managers still
-        // need it to answer as a manager).
-        // It also follows the calendar: a certificate is renewed between 50 % and 80 % of its life.
-        // And root rotations: a certificate of the root the managers issue from, and trust in the roots they name.
+        // need it to answer as a manager). Renewals by the calendar and root rotations are followed by the agent
+        // (workers) and by the manager itself.
         let identity = tls.identity();
-        let trust = reply.trust.as_ref().map(wanted_trust_from_pem).transpose()?;
         let role_changes = identity.role() != reply.wanted && (reply.wanted == NodeRole::Manager || !reply.voter);
-        let expiring = identity.role() == reply.wanted && wall_clock_now() >= identity.renew_at();
-        let root_moves = trust.as_ref().is_some_and(|trust| trust.issuing != identity.root_der());
-        if role_changes || expiring || root_moves {
-            let expected_root = trust.as_ref().map(|trust| trust.issuing.clone());
+        if role_changes {
+            let trust = reply.trust.as_ref().map(wanted_trust_from_pem).transpose()?;
+            let expected_root = trust.map(|trust| trust.issuing);
             self.renew_certificate(&tls, &node_id, &managers, expected_root).await?;
-        } else if let Some(trust) = trust {
-            let ca = self.cert_files()?.load()?.1;
-            self.adopt_trust(&tls, trust, ca.as_deref())?;
         }
         match (role, reply.wanted) {
             (NodeRole::Manager, NodeRole::Worker) if !reply.voter => self.become_worker(&tls, reply.managers).await,
@@ -134,7 +111,7 @@ impl Daemon {
         for addr in managers {
             match call_json::<_, IssuedCertificate>(addr, PATH_CA_RENEW, &request, &as_node).await {
                 Ok(issued) => {
-                    let (identity, ca) = identity_from(&issued, key, None)?;
+                    let (identity, ca) = issued.identity(key, None)?;
                     let known_root = identity.root_der() == tls.identity().root_der()
                         || expected_root.as_deref() == Some(identity.root_der());
                     if identity.node_id() != node_id || !known_root {
@@ -167,55 +144,6 @@ impl Daemon {
         tls.replace(identity, |identity| cert_files.save(identity, ca).map_err(DaemonError::from))?;
         drop(membership);
         tracing::info!(?role, "this node has a new certificate");
-        Ok(())
-    }
-
-    /// The leader's own renewal, from the root it issues from, with the trust every node should hold.
-    fn renew_with_own_ca(&self, tls: &TlsHandle, manager: &crate::manager::Manager) -> Result<(), DaemonError> {
-        let issuing = manager.issuing_root()?;
-        let trust = manager.wanted_trust()?;
-        let current = tls.identity();
-        let key = crate::tls::keys::fresh_key_pkcs8()?;
-        let (node_id, role, cluster_id) = (current.node_id(), current.role(), current.cluster_id());
-        let validity = manager.node_cert_validity();
-        let renewed = issuing
-            .issue_identity(key, node_id, role, cluster_id, wall_clock_now(), validity)?
-            .with_trust(trust.intermediates, trust.other_roots)?;
-        let (cert_files, ca) = (self.cert_files()?, manager.ca());
-        tls.replace(renewed, |renewed| cert_files.save(renewed, ca.as_deref()).map_err(DaemonError::from))?;
-        tracing::info!("this node has a new certificate (from its own root CA)");
-        Ok(())
-    }
-
-    /// Presents and trusts what `trust` says when this node's certificate already is of its issuing root and only
-    /// the rest differs (a rotation began or finished): kept on disk, with `ca` on a manager, then used.
-    fn adopt_trust(&self, tls: &TlsHandle, trust: WantedTrust, ca: Option<&RootCa>) -> Result<(), DaemonError> {
-        let identity = tls.identity();
-        if identity.root_der() != trust.issuing {
-            return Ok(());
-        }
-        let same_roots = identity.other_roots() == trust.other_roots.as_slice();
-        if identity.intermediates() == trust.intermediates.as_slice() && same_roots {
-            return Ok(());
-        }
-        let adopted = identity.with_trust(trust.intermediates, trust.other_roots)?;
-        let cert_files = self.cert_files()?;
-        tls.replace(adopted, |adopted| cert_files.save(adopted, ca).map_err(DaemonError::from))?;
-        tracing::info!("this node follows the swarm's root CA rotation: its trusted roots changed");
-        Ok(())
-    }
-
-    /// On a manager, once a rotation finished: the new root (and its key) replaces the old one on disk.
-    fn keep_finished_root(&self, manager: &crate::manager::Manager, tls: &TlsHandle) -> Result<(), DaemonError> {
-        let Some(roots) = manager.held_roots() else { return Ok(()) };
-        let ca = manager.cluster_ca();
-        if ca.rotation.is_some() || ca.root_cert.is_empty() || roots.disk().cert_der() == ca.root_cert.as_slice() {
-            return Ok(());
-        }
-        let current = roots.current(&ca)?;
-        self.cert_files()?.save(&tls.identity(), Some(&current))?;
-        roots.set_disk(current);
-        tracing::info!("this manager keeps the swarm's new root CA");
         Ok(())
     }
 
@@ -302,14 +230,4 @@ impl Daemon {
         tracing::info!("promoted: this node is a manager now");
         Ok(())
     }
-}
-
-/// What a manager's role answer says a node should hold, from its PEM text.
-fn wanted_trust_from_pem(pem: &WantedTrustPem) -> Result<WantedTrust, crate::tls::TlsError> {
-    let cert = |text: &String| pem_block(text, "CERTIFICATE", "trusted root CA certificate");
-    Ok(WantedTrust {
-        issuing: cert(&pem.issuing_root_pem)?,
-        intermediates: pem.intermediates_pem.iter().map(cert).collect::<Result<_, _>>()?,
-        other_roots: pem.other_roots_pem.iter().map(cert).collect::<Result<_, _>>()?,
-    })
 }

@@ -1,7 +1,8 @@
 //! Root CA rotation on the managers (`swarm ca --rotate`). Any manager starts one: it makes the new root, has the
 //! current root sign it (the cross-signed certificate that lets nodes still on the old root accept the new one's
 //! certificates), seals the new root's key with the current root's sealing key and proposes it all. From then on
-//! every manager issues from the new root (`HeldRoots`), and nodes renew into it as their role watcher notices. The
+//! every manager issues from the new root (`HeldRoots`) and moves its own certificate to it (`own_certificate`),
+//! and the other nodes renew into it as they notice. The
 //! leader drives the rest: it reseals secrets' values with the new root's key, records its own TLS, and proposes
 //! the end once every live node holds a certificate of the new root and trusts it — after which nodes drop the old
 //! root. Invariant: the old root stops being trusted only after `FinishCaRotation` committed, which the store
@@ -105,6 +106,12 @@ pub(super) async fn run(manager: Weak<Manager>) {
     loop {
         tokio::time::sleep(DRIVE_PERIOD).await;
         let Some(manager) = manager.upgrade() else { return };
+        if let Err(reason) = manager.follow_own_certificate() {
+            tracing::warn!(%reason, "cannot renew this manager's own certificate");
+        }
+        if let Err(reason) = record_own_tls(&manager).await {
+            tracing::debug!(%reason, "cannot record this manager's TLS report yet");
+        }
         if manager.leading_term().is_none() || manager.roots.is_none() {
             continue;
         }
@@ -114,16 +121,20 @@ pub(super) async fn run(manager: Weak<Manager>) {
     }
 }
 
-/// One step: the leader's own TLS recorded, then a batch of secrets resealed, or the end proposed once nothing is
+/// Every manager's own TLS report, recorded when the store holds another (a manager without a node in the store,
+/// as in the simulator, has none to record).
+async fn record_own_tls(manager: &Arc<Manager>) -> Result<(), String> {
+    let Some(identity) = manager.config.tls.as_ref().map(|tls| tls.identity()) else { return Ok(()) };
+    let node_id = identity.node_id().to_string();
+    if !manager.read(|store| store.node(&node_id).is_some()) {
+        return Ok(());
+    }
+    manager.record_node_tls(&node_id, identity.tls_report()).await
+}
+
+/// One step: a batch of secrets resealed, or the end proposed once nothing is
 /// left on the old root.
 async fn drive(manager: &Arc<Manager>) -> Result<(), String> {
-    let own = manager.config.tls.as_ref().map(|tls| tls.identity());
-    if let Some(identity) = own {
-        let node_id = identity.node_id().to_string();
-        if manager.read(|store| store.node(&node_id).is_some()) {
-            manager.record_node_tls(&node_id, identity.tls_report()).await?;
-        }
-    }
     let ca = manager.cluster_ca();
     let Some(rotation) = ca.rotation.clone() else { return Ok(()) };
     let keys = manager.secret_keys().map_err(|e| e.to_string())?;

@@ -13,7 +13,11 @@ use super::api::{IssuedCertificate, RenewRequest, PATH_CA_RENEW};
 use super::Manager;
 use crate::clock::wall_clock_now;
 use crate::http::Reply;
-use crate::tls::identity::{certificate_pem, pem_block};
+use std::sync::Arc;
+
+use crate::tls::identity::{certificate_pem, pem_block, signing_request};
+use crate::tls::keys::fresh_key_pkcs8;
+use crate::tls::{ca_digest, NodeIdentity, RootCa, TlsError};
 
 /// The PEM tag of a PKCS#8 private key.
 pub const PRIVATE_KEY_PEM_TAG: &str = "PRIVATE KEY";
@@ -83,5 +87,52 @@ impl Manager {
             Ok(issued) => Reply::json(StatusCode::OK, &issued),
             Err(refusal) => refusal,
         }
+    }
+}
+
+/// A fresh key for a node and its certificate signing request in PEM: (key, request).
+pub fn key_and_request() -> Result<(Vec<u8>, String), TlsError> {
+    let key = fresh_key_pkcs8()?;
+    let csr = signing_request(&key)?;
+    Ok((key, pem::encode(&pem::Pem::new(CSR_PEM_TAG, csr))))
+}
+
+impl IssuedCertificate {
+    /// The identity (and, for a manager, the root CA) this answer certifies for the key `key`; `digest`, when given,
+    /// is the join token's CA digest, which the root (or, during a rotation, the other root trusted) must have.
+    pub fn identity(
+        &self,
+        key: Vec<u8>,
+        digest: Option<&str>,
+    ) -> Result<(NodeIdentity, Option<Arc<RootCa>>), TlsError> {
+        let cert = pem_block(&self.cert_pem, "CERTIFICATE", "issued certificate")?;
+        let root = pem_block(&self.root_pem, "CERTIFICATE", "root CA certificate")?;
+        let certs = |texts: &[String], what: &'static str| -> Result<Vec<Vec<u8>>, TlsError> {
+            texts.iter().map(|text| pem_block(text, "CERTIFICATE", what)).collect()
+        };
+        let intermediates = certs(&self.intermediates_pem, "cross-signed certificate")?;
+        let other_roots = certs(&self.other_roots_pem, "trusted root CA certificate")?;
+        if let Some(digest) = digest {
+            let matches = std::iter::once(&root).chain(&other_roots).any(|r| ca_digest(r) == digest);
+            if !matches {
+                return Err(TlsError::Invalid {
+                    what: "root CA certificate",
+                    reason: format!("its digest {} is not the join token's {digest}", ca_digest(&root)),
+                });
+            }
+        }
+        let identity = NodeIdentity::new(cert, key, root.clone())?.with_trust(intermediates, other_roots)?;
+        let ca = match &self.ca_key_pem {
+            Some(pem_text) => {
+                let ca_key = pem_block(pem_text, PRIVATE_KEY_PEM_TAG, "root CA key")?;
+                let ca_cert = match &self.ca_cert_pem {
+                    Some(text) => pem_block(text, "CERTIFICATE", "root CA certificate")?,
+                    None => root,
+                };
+                Some(Arc::new(RootCa::from_parts(ca_cert, ca_key)?))
+            }
+            None => None,
+        };
+        Ok((identity, ca))
     }
 }

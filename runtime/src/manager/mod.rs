@@ -19,6 +19,7 @@ pub mod forwarding;
 pub mod lease;
 pub mod lifecycle;
 pub mod membership;
+pub mod own_certificate;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,9 @@ pub struct ManagerConfig {
     /// The validity of the certificates this manager issues, in place of the swarm's `--cert-expiry` (`swarm
     /// daemon --node-cert-validity`, for tests of renewal).
     pub node_cert_validity: Option<std::time::Duration>,
+    /// Where a new certificate this manager issues itself is kept (`None`: nowhere but in `tls`, as in the
+    /// simulator, where the handle outlives restarts).
+    pub keep_identity: Option<own_certificate::KeepIdentity>,
 }
 
 pub struct Manager {

@@ -82,6 +82,8 @@ pub struct AgentConfig {
     pub manager: Option<ManagerStatus>,
     /// How often the tunnel key of encrypted networks is replaced (`DEFAULT_TUNNEL_KEY_ROTATION`).
     pub tunnel_key_rotation: Duration,
+    /// Where a new certificate of this worker is kept (`cert_follow`; `None`: only in `tls`).
+    pub keep_identity: Option<super::cert_follow::KeepIdentity>,
 }
 
 /// Swarm rotates its data-path encryption keys every 12 hours; so do we.
@@ -154,6 +156,10 @@ impl Agent {
         let drivers: Arc<Mutex<BTreeMap<String, DriverHandle>>> = Arc::default();
         let stalls = Arc::new(StallDetector::default());
         let stall_ticker = tokio::spawn(crate::stall::run(Arc::downgrade(&stalls)));
+        let certificates = config.tls.clone().map(|tls| {
+            let (node_id, managers) = (config.node_id.clone(), config.managers.clone());
+            tokio::spawn(super::cert_follow::run(tls, node_id, managers, config.keep_identity.clone()))
+        });
         let shared = Arc::new(Shared {
             config,
             executor,
@@ -175,6 +181,7 @@ impl Agent {
             tokio::spawn(report_loop(shared, report_queue)),
         ];
         tasks.extend(networking_tasks);
+        tasks.extend(certificates);
         Agent { tasks: Mutex::new(tasks), drivers }
     }
 

@@ -9,6 +9,7 @@
 //! containers only through an `Executor`, so the same agent runs against real and simulated engines.
 
 pub mod agent;
+pub mod cert_follow;
 pub mod dns;
 #[cfg(not(madsim))]
 pub mod docker;

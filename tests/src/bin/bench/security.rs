@@ -155,6 +155,7 @@ async fn measure(net: u8, tls: bool) -> f64 {
             // The secure arm also keeps its Raft data encrypted at rest, as every daemon does.
             data_key: tls.then(|| Arc::new(AeadKey::from_bytes(&AeadKey::fresh_bytes()))),
             node_cert_validity: None,
+            keep_identity: None,
         };
         managers.push(Manager::start(config, Arc::new(disk), None).await.expect("manager starts"));
     }
