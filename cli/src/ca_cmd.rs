@@ -1,6 +1,6 @@
 //! `swarm ca [--rotate] [-d] [-q]`: the swarm's root CA certificate, and Docker's root rotation — it prints the
 //! desired root digest, then two progress lines ("rotated TLS certificates", "rotated CA certificates") whenever
-//! they change until every live node holds a certificate of the new root and trusts it alone, then the new root
+//! they change until every node holds a certificate of the new root and trusts it alone, then the new root
 //! certificate. Invariant: the command waits for the rotation's end as the cluster reports it (`CaReply::done`),
 //! never for a fixed time; `-d` returns at once.
 

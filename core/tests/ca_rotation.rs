@@ -1,7 +1,7 @@
 //! Root CA rotation in the store, through `Store::apply`: one rotation at a time; node TLS reports kept per node
 //! and dropped with it; secrets resealed only from the key they were sealed with; and a rotation that finishes
-//! only when every live node moved to the new root and every secret is sealed with its key — down nodes are not
-//! waited for — after which the new root is the cluster's and the join tokens carry its digest.
+//! only when every node moved to the new root and every secret is sealed with its key — a down node too, until it
+//! is removed — after which the new root is the cluster's and the join tokens carry its digest.
 
 mod common;
 
@@ -114,22 +114,23 @@ fn secrets_are_resealed_only_from_the_key_they_hold() {
 fn a_rotation_finishes_only_when_every_live_node_and_secret_moved() {
     let mut store = rotating_store();
     let waiting = rejection(&mut store, finish());
-    assert!(waiting.contains("2 live node(s) not on the new root yet, n1 among them"), "{waiting}");
+    assert!(waiting.contains("2 node(s) not on the new root yet, n1 among them"), "{waiting}");
 
     // A certificate of the new root is not enough: the node must trust it too.
     store.apply(&at(T0 + 10, report("n1", tls("new", &["old"])))).unwrap();
     store.apply(&at(T0 + 11, report("n2", tls("new", &["new", "old"])))).unwrap();
-    assert!(rejection(&mut store, finish()).contains("1 live node(s) not on the new root yet, n1 among them"));
+    assert!(rejection(&mut store, finish()).contains("1 node(s) not on the new root yet, n1 among them"));
     store.apply(&at(T0 + 12, report("n1", tls("new", &["new", "old"])))).unwrap();
     assert!(rejection(&mut store, finish()).contains("secret s1 is still sealed with key old-key"));
     let resealed = vec![("s1".to_string(), SealedData { key_id: "new-key".into(), bytes: vec![5; 20] })];
     store.apply(&at(T0 + 13, Command::ResealSecrets { from_key_id: "old-key".into(), resealed })).unwrap();
 
-    // A node that is down is not waited for.
+    // A node that is down is waited for too (it would be locked out), until it is removed.
     store.apply(&at(T0 + 14, create_node("n3"))).unwrap();
-    assert!(rejection(&mut store, finish()).contains("n3"));
     let down = NodeStatus { state: NodeState::Down, ..NodeStatus::default() };
     store.apply(&at(T0 + 15, Command::SetNodeStatus { id: "n3".into(), status: down })).unwrap();
+    assert!(rejection(&mut store, finish()).contains("n3"));
+    store.apply(&at(T0 + 15, Command::RemoveNode { id: "n3".into() })).unwrap();
 
     let wrong_root = Command::FinishCaRotation { new_root_digest: "other".into() };
     assert!(rejection(&mut store, wrong_root).contains("the rotation in progress is to root new"));

@@ -29,7 +29,7 @@ use crate::checkers::observed_state_monotonic::ObservedStateMonotonic;
 use crate::checkers::vips_stable::VipsStable;
 use crate::checkers::{
     eventually_as_desired, no_needless_pending, one_container_per_slot, overlay_converged, removed_node_gets_nothing,
-    running_only_on_live_nodes, secrets_where_needed, tasks_have_services,
+    rotation_locks_out_nobody, running_only_on_live_nodes, secrets_where_needed, tasks_have_services,
 };
 use crate::executor::{SimBehaviour, EXIT_AFTER_ENV};
 use crate::recorder::Recorder;
@@ -76,13 +76,15 @@ pub struct Scenario {
     pub safety_phase: Duration,
     pub fault_gap_ms: (u64, u64),
     pub behaviours: Vec<SimBehaviour>,
+    /// Whether a root CA rotation (`swarm ca --rotate`) starts during the safety phase.
+    pub ca_rotation: bool,
 }
 
 impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed={} family={:?} managers={} workers={} late_workers={} latency_only={} safety_phase={}s fault_gap={}..{}ms",
+            "seed={} family={:?} managers={} workers={} late_workers={} latency_only={} safety_phase={}s fault_gap={}..{}ms ca_rotation={}",
             self.seed,
             self.family,
             self.managers,
@@ -91,7 +93,8 @@ impl fmt::Display for Scenario {
             self.latency_only,
             self.safety_phase.as_secs(),
             self.fault_gap_ms.0,
-            self.fault_gap_ms.1
+            self.fault_gap_ms.1,
+            self.ca_rotation
         )
     }
 }
@@ -108,16 +111,20 @@ impl Scenario {
         let behaviours = (0..workers + late_workers)
             .map(|_| if rng.gen_bool(0.5) { SimBehaviour::calm() } else { SimBehaviour::derive(&mut rng) })
             .collect();
+        let latency_only = rng.gen_bool(0.2);
+        let safety_phase = Duration::from_secs(rng.gen_range(10..=25));
+        let fault_gap_ms = (gap_min, gap_min + rng.gen_range(500..3_000));
         Scenario {
             seed,
             family,
             managers,
             workers,
             late_workers,
-            latency_only: rng.gen_bool(0.2),
-            safety_phase: Duration::from_secs(rng.gen_range(10..=25)),
-            fault_gap_ms: (gap_min, gap_min + rng.gen_range(500..3_000)),
+            latency_only,
+            safety_phase,
+            fault_gap_ms,
             behaviours,
+            ca_rotation: rng.gen_bool(0.3),
         }
     }
 }
@@ -207,7 +214,8 @@ fn sample(seen: &mut Observations, id: u64, manager: &Arc<swarm_runtime::manager
     }
     seen.monotonic.get_mut(&id).expect("inserted above").1.observe(store);
     seen.vips.observe(id, store);
-    for node in store.nodes().filter(|n| n.status.state == NodeState::Down) {
+    // Simulated managers run no agent: as store nodes (rotation seeds) they are always down, and not judged here.
+    for node in store.nodes().filter(|n| n.status.state == NodeState::Down && n.manager_status.is_none()) {
         seen.nodes_marked_down.insert(node.id.clone());
     }
     for violation in tasks_have_services::check(store) {
@@ -323,6 +331,13 @@ pub async fn run(seed: u64) {
     if let Err(error) = opening {
         errors.push(format!("workload: opening move failed: {error}"));
     }
+    // A rotation waits for the managers as store nodes, as it does for a daemon's managers.
+    if scenario.ca_rotation {
+        if let Err(error) = world.register_managers_as_nodes().await {
+            errors.push(format!("rotation: registering the managers as nodes failed: {error}"));
+        }
+    }
+    let mut rotation_digest: Option<String> = None;
 
     // Safety phase: the family's moves interleaved with faults.
     let mut faults = Faults::default();
@@ -334,6 +349,15 @@ pub async fn run(seed: u64) {
         tokio::time::sleep(Duration::from_millis(gap)).await;
         step += 1;
         if step % 2 == 0 {
+            if scenario.ca_rotation && rotation_digest.is_none() && step >= 4 {
+                match world.start_ca_rotation().await {
+                    Ok(digest) => {
+                        trace(format!("root CA rotation started (swarm ca --rotate) to {digest}"));
+                        rotation_digest = Some(digest);
+                    }
+                    Err(error) => trace(format!("root CA rotation not started (tried again later): {error}")),
+                }
+            }
             if let Some(line) = workload_move(&mut world, &scenario, &mut next_late_worker, step).await {
                 trace(line);
             }
@@ -357,6 +381,15 @@ pub async fn run(seed: u64) {
     }
     // Liveness phase.
     heal(&mut world, &net, &mut faults);
+    if scenario.ca_rotation && rotation_digest.is_none() {
+        match world.start_ca_rotation().await {
+            Ok(digest) => {
+                trace(format!("root CA rotation started (swarm ca --rotate) to {digest}"));
+                rotation_digest = Some(digest);
+            }
+            Err(error) => errors.push(format!("rotation: could not start once healed: {error}")),
+        }
+    }
     if scenario.family == Family::UnschedulableThenSchedulable {
         if let Err(error) = update_node(&world, &worker_node_id(1), |spec| {
             spec.labels.insert("zone".into(), "blue".into());
@@ -416,6 +449,16 @@ pub async fn run(seed: u64) {
         violations
             .extend(removed_node_gets_nothing::check(&slot.node_id, *removed_at_ms, &records).into_iter().take(20));
     }
+    if let Some(digest) = &rotation_digest {
+        // Every node follows within a few of its checks once the network is whole again.
+        let settle_until = tokio::time::Instant::now() + ROTATION_SETTLE;
+        let judge =
+            |world: &World| rotation_locks_out_nobody::check(digest, world.leader_store().as_ref(), &world.held_tls());
+        while tokio::time::Instant::now() < settle_until && !judge(&world).is_empty() {
+            tokio::time::sleep(SAMPLE_EVERY).await;
+        }
+        violations.extend(judge(&world).into_iter().take(20));
+    }
     let records: Vec<_> = world.workers.values().flat_map(|slot| slot.engine.records()).collect();
     let deliveries: Vec<_> = world.workers.values().flat_map(|slot| slot.engine.secret_deliveries()).collect();
     let sealed_values = BTreeMap::from([(SIM_SECRET_ID.to_string(), SIM_SECRET_VALUE.to_vec())]);
@@ -454,8 +497,9 @@ pub async fn run(seed: u64) {
     }
     let removed =
         faults.removed.as_ref().map(|(slot, _)| format!(", removed worker {}", slot.index)).unwrap_or_default();
+    let rotated = if rotation_digest.is_some() { ", root CA rotated" } else { "" };
     println!(
-        "ok: {} trace events, {}ms simulated{removed}",
+        "ok: {} trace events, {}ms simulated{removed}{rotated}",
         recorder.with(|r| r.trace.len()),
         start.elapsed().as_millis()
     );
@@ -790,6 +834,9 @@ async fn converge(world: &World) -> Result<(), Vec<String>> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// How long the nodes may take, after the rest converged, to end a root rotation on the new root.
+const ROTATION_SETTLE: Duration = Duration::from_secs(30);
 
 /// How long a removed node may take, after the rest converged, to sweep its containers.
 const REMOVED_NODE_SETTLE: Duration = Duration::from_secs(10);

@@ -68,6 +68,8 @@ pub struct WorkerSlot {
     pub engine: SimEngine,
     /// The host's overlay data plane (survives a daemon restart, not a host crash).
     pub data_plane: Arc<FakeDataPlane>,
+    /// The node's TLS identity: like its identity file, it outlives the agent's restarts and follows renewals.
+    pub tls: TlsHandle,
     pub up: bool,
 }
 
@@ -75,6 +77,8 @@ pub struct ManagerSlot {
     pub id: u64,
     pub node: NodeHandle,
     pub disk: MemDisk,
+    /// The manager's TLS identity, as its identity file: it outlives restarts and follows renewals.
+    pub tls: TlsHandle,
     pub up: bool,
 }
 
@@ -98,7 +102,15 @@ pub struct World {
     /// The cluster's root CA, made from the seed: every node and client of the world has a certificate of it, and
     /// all cluster traffic is mutual TLS, as in production.
     ca: Arc<RootCa>,
+    /// A root rotation the scenario started (`rotation.rs`): the new root and the certificate the old one signed it
+    /// with; the world's clients take certificates of it from then on.
+    next_ca: Mutex<Option<(Arc<RootCa>, Vec<u8>)>>,
+    /// Rotations proposed whose commit is not known (an answer lost under faults): one becomes `next_ca` once a
+    /// store shows it.
+    proposed_ca: Mutex<Vec<(Arc<RootCa>, Vec<u8>)>>,
 }
+
+mod rotation;
 
 /// Manager `id`'s key for its Raft data at rest (fixed per manager, so it survives the manager's crashes).
 fn sim_data_key(id: u64) -> Arc<swarm_runtime::aead::AeadKey> {
@@ -147,9 +159,9 @@ impl World {
                 settings.clone(),
                 registry.clone(),
                 recorder.clone(),
-                (tls, ca.clone()),
+                (tls.clone(), ca.clone()),
             );
-            managers.insert(id, ManagerSlot { id, node, disk, up: true });
+            managers.insert(id, ManagerSlot { id, node, disk, tls, up: true });
         }
         let control = handle.create_node().name("control").ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1))).build();
         World {
@@ -166,6 +178,8 @@ impl World {
             freeze_generation: 0,
             manager_count: count,
             ca,
+            next_ca: Mutex::new(None),
+            proposed_ca: Mutex::new(Vec::new()),
         }
     }
 
@@ -244,7 +258,19 @@ impl World {
     }
 
     pub fn client_tls(&self) -> ClientTls {
-        ClientTls::to_managers(&sim_identity(&self.ca, "sim-client", NodeRole::Manager))
+        self.note_committed_rotation();
+        let next = self.next_ca.lock().expect("next root").clone();
+        match next {
+            None => ClientTls::to_managers(&sim_identity(&self.ca, "sim-client", NodeRole::Manager)),
+            // During and after a rotation: a certificate of the new root, presented with the cross-signed one,
+            // trusting both roots, so every manager accepts it and it accepts every manager.
+            Some((new, cross_signed)) => {
+                let handle = sim_identity(&new, "sim-client", NodeRole::Manager);
+                let identity = handle.identity().with_trust(vec![cross_signed], vec![self.ca.cert_der().to_vec()]);
+                let handle = TlsHandle::new(identity.expect("a sim client's trust")).expect("TLS settings");
+                ClientTls::to_managers(&handle)
+            }
+        }
     }
 
     /// A node for one of the scenario's clients, at `ip`; the world kills it with the rest when it is dropped.
@@ -416,9 +442,10 @@ impl World {
             availability: swarm_core::NodeAvailability::Active,
             manager: None,
             tunnel_key_rotation: SIM_TUNNEL_KEY_ROTATION,
-            tls: Some(sim_identity(&self.ca, &node_id, NodeRole::Worker)),
+            tls: Some(self.joining_identity(&node_id)),
             keep_identity: None,
         };
+        let tls = config.tls.clone().expect("a worker's identity");
         let executor_engine = engine.clone();
         let executor_node_id = node_id.clone();
         let data_plane = Arc::new(FakeDataPlane::new());
@@ -438,7 +465,7 @@ impl World {
                 }
             })
             .build();
-        self.workers.insert(index, WorkerSlot { index, node_id, node, engine, data_plane, up: true });
+        self.workers.insert(index, WorkerSlot { index, node_id, node, engine, data_plane, tls, up: true });
     }
 
     /// The host of worker `index` dies: its daemon and every container are gone.

@@ -1,16 +1,16 @@
 //! The cluster's root CA as the store knows it (`ClusterCa`): which root nodes trust and managers issue from, a
 //! root rotation in progress (`swarm ca --rotate`), and what each node last said about its own TLS (which root
 //! issued its certificate, which roots it trusts). Core holds certificates as opaque DER and keys only sealed:
-//! digests and sealing are the runtime's. The invariant it helps keep: a rotation finishes only once every live
-//! node holds a certificate of the new root and trusts it (`CaRotation::nodes_still_to_move`), so dropping the
-//! old root never locks out a node that is up, nor a manager.
+//! digests and sealing are the runtime's. The invariant it helps keep: a rotation finishes only once every node
+//! of the store holds a certificate of the new root and trusts it (`ClusterCa::nodes_still_to_move`), so dropping
+//! the old root never locks out a node, even one that was down for a while.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::meta::Timestamp;
-use super::node::{Node, NodeState};
+use super::node::Node;
 use super::secret::SealedData;
 
 /// The store's view of the cluster's root CA.
@@ -81,23 +81,21 @@ impl ClusterCa {
             || self.rotation.as_ref().is_some_and(|rotation| rotation.new_key_id == key_id)
     }
 
-    /// The nodes among `nodes` that do not yet hold a certificate of the new root and trust it, and are live or
-    /// managers: the rotation waits for them. A manager is waited for even while down (or locked), since after the
-    /// end the others would refuse it as a Raft peer; a worker that is down is not, and one that comes back after
-    /// the rotation finished must join again.
+    /// The nodes among `nodes` that do not yet hold a certificate of the new root and trust it: the rotation waits
+    /// for every one of them, down or not — after the end a node on the old root would be refused by every manager
+    /// and could only join again. A node that will not come back leaves the wait with `node rm`.
     pub fn nodes_still_to_move<'a>(&self, rotation: &CaRotation, nodes: impl Iterator<Item = &'a Node>) -> Vec<String> {
         nodes
-            .filter(|node| node.status.state != NodeState::Down || node.manager_status.is_some())
             .filter(|node| !self.node_tls.get(&node.id).is_some_and(|tls| tls.moved_to(&rotation.new_root_digest)))
             .map(|node| node.id.clone())
             .collect()
     }
 }
 
-/// How far the live nodes are on the way to root `desired` (`swarm ca --rotate`'s two progress bars).
+/// How far the nodes are on the way to root `desired` (`swarm ca --rotate`'s two progress bars).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CaProgress {
-    /// Live nodes (not down).
+    /// Nodes of the swarm.
     pub nodes: u64,
     /// Of them, those holding a certificate of `desired` ("rotated TLS certificates").
     pub certificates: u64,
@@ -106,10 +104,10 @@ pub struct CaProgress {
 }
 
 impl ClusterCa {
-    /// The progress of the live `nodes` towards root `desired`.
+    /// The progress of `nodes` towards root `desired`.
     pub fn progress<'a>(&self, desired: &str, nodes: impl Iterator<Item = &'a Node>) -> CaProgress {
         let mut progress = CaProgress::default();
-        for node in nodes.filter(|node| node.status.state != NodeState::Down) {
+        for node in nodes {
             progress.nodes += 1;
             let tls = self.node_tls.get(&node.id);
             progress.certificates += u64::from(tls.is_some_and(|tls| tls.cert_root_digest == desired));

@@ -137,7 +137,7 @@ pub struct CaRequest {
     pub rotate: bool,
 }
 
-/// The root the cluster is moving to (or is on), and how far its live nodes are.
+/// The root the cluster is moving to (or is on), and how far its nodes are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaReply {
     /// The desired root's certificate (PEM).
@@ -150,7 +150,7 @@ pub struct CaReply {
 }
 
 impl CaReply {
-    /// Whether every live node holds a certificate of the desired root and trusts it alone.
+    /// Whether every node holds a certificate of the desired root and trusts it alone.
     pub fn done(&self) -> bool {
         !self.rotating
             && self.progress.certificates == self.progress.nodes

@@ -238,7 +238,7 @@ async fn swarm_update(daemon: &Daemon, request: SwarmUpdateRequest) -> Result<Re
     Ok(json(&SwarmUpdateReply { unlock_key }))
 }
 
-/// `swarm ca [--rotate]`: starts a rotation if asked, then answers the desired root and the live nodes' progress
+/// `swarm ca [--rotate]`: starts a rotation if asked, then answers the desired root and the nodes' progress
 /// towards it, from this manager's store.
 async fn swarm_ca(daemon: &Daemon, request: CaRequest) -> Result<CaReply, Refusal> {
     let (manager, _) = daemon.manager().await?;

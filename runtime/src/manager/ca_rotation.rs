@@ -4,21 +4,20 @@
 //! every manager issues from the new root (`HeldRoots`) and moves its own certificate to it (`own_certificate`),
 //! and the other nodes renew into it as they notice. The
 //! leader drives the rest: it reseals secrets' values with the new root's key, records its own TLS, and proposes
-//! the end once every live node holds a certificate of the new root and trusts it — after which nodes drop the old
+//! the end once every node holds a certificate of the new root and trusts it — after which nodes drop the old
 //! root. Invariant: the old root stops being trusted only after `FinishCaRotation` committed, which the store
-//! refuses while a live node or a secret is still on the old root.
+//! refuses while a node or a secret is still on the old root.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use swarm_core::{CaRotation, ClusterCa, Command, NodeTls, Proposal, SealedData};
+use swarm_core::{ClusterCa, Command, NodeTls, Proposal, SealedData};
 
 use super::Manager;
 use crate::clock::wall_clock_now;
 use crate::propose::LeaderHandle;
 use crate::tls::held_roots::WantedTrust;
-use crate::tls::keys::fresh_key_pkcs8;
-use crate::tls::{HeldRoots, RootCa, SealingKey, SealingKeys, TlsError};
+use crate::tls::{HeldRoots, RootCa, SealingKeys, TlsError};
 
 /// How often the leader looks at a rotation in progress.
 const DRIVE_PERIOD: Duration = Duration::from_millis(500);
@@ -67,16 +66,7 @@ impl Manager {
         let current = roots.current(&ca).map_err(|e| e.to_string())?;
         let cluster_id = self.read(|store| store.cluster().map(|c| c.id.clone())).unwrap_or_default();
         let now = wall_clock_now();
-        let key = fresh_key_pkcs8().map_err(|e| e.to_string())?;
-        let new = RootCa::create(&cluster_id, now, key).map_err(|e| e.to_string())?;
-        let rotation = CaRotation {
-            new_root_cert: new.cert_der().to_vec(),
-            new_root_digest: new.digest(),
-            new_root_key: HeldRoots::seal_root_key(&current, &new),
-            cross_signed_cert: current.cross_sign(&new).map_err(|e| e.to_string())?,
-            new_key_id: SealingKey::of(&new).key_id().to_string(),
-            started_at: now,
-        };
+        let (rotation, _) = HeldRoots::prepare_rotation(&current, &cluster_id, now).map_err(|e| e.to_string())?;
         let digest = rotation.new_root_digest.clone();
         let committed =
             self.propose(Proposal::new(now, Command::StartCaRotation { rotation })).await.map_err(|e| e.to_string())?;

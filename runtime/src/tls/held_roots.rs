@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use swarm_core::{ClusterCa, SealedData};
+use swarm_core::{CaRotation, ClusterCa, SealedData, Timestamp};
 
 use super::ca::RootCa;
 use super::sealing::{SealingKey, SealingKeys};
@@ -64,6 +64,25 @@ impl HeldRoots {
     /// `key` sealed for the store as the private key of `root`, with the sealing key of `sealer`.
     pub fn seal_root_key(sealer: &RootCa, root: &RootCa) -> SealedData {
         SealingKey::of(sealer).seal(&sealed_key_id(&root.digest()), root.key_pkcs8())
+    }
+
+    /// A rotation from `current` to a new root of `cluster_id` (its key from the runtime's RNG): the new root,
+    /// signed by `current` (the cross-signed certificate), its key sealed with `current`'s sealing key.
+    pub fn prepare_rotation(
+        current: &RootCa,
+        cluster_id: &str,
+        now: Timestamp,
+    ) -> Result<(CaRotation, Arc<RootCa>), TlsError> {
+        let new = Arc::new(RootCa::create(cluster_id, now, super::keys::fresh_key_pkcs8()?)?);
+        let rotation = CaRotation {
+            new_root_cert: new.cert_der().to_vec(),
+            new_root_digest: new.digest(),
+            new_root_key: HeldRoots::seal_root_key(current, &new),
+            cross_signed_cert: current.cross_sign(&new)?,
+            new_key_id: SealingKey::of(&new).key_id().to_string(),
+            started_at: now,
+        };
+        Ok((rotation, new))
     }
 
     /// The root whose certificate is `cert_der` (digest `digest`), held or taken up from `sealed_key`.

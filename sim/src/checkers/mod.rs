@@ -9,6 +9,7 @@ pub mod observed_state_monotonic;
 pub mod one_container_per_slot;
 pub mod overlay_converged;
 pub mod removed_node_gets_nothing;
+pub mod rotation_locks_out_nobody;
 pub mod running_only_on_live_nodes;
 pub mod secrets_where_needed;
 pub mod snapshot_agreement;

@@ -2,7 +2,7 @@
 //! certificate's root and the roots it trusts), `ResealSecrets` (secrets' values moved to the new root's sealing
 //! key) and `FinishCaRotation`. The invariant they keep: a rotation finishes only when every live node holds a
 //! certificate of the new root and trusts it, and every secret is sealed with the new root's key, so neither a
-//! live node nor a secret is left behind with the old root.
+//! node nor a secret is left behind with the old root.
 
 use crate::limits::Limit;
 use crate::model::{CaRotation, NodeTls, ObjectKind, SealedData};
@@ -96,7 +96,7 @@ impl Txn<'_> {
         let waiting = cluster.ca.nodes_still_to_move(&rotation, self.store.nodes.values());
         if let Some(first) = waiting.first() {
             return Err(Rejection::CaRotationNotDone {
-                reason: format!("{} live node(s) not on the new root yet, {first} among them", waiting.len()),
+                reason: format!("{} node(s) not on the new root yet, {first} among them", waiting.len()),
             });
         }
         if let Some(secret) = self.store.secrets.values().find(|s| s.sealed.key_id != rotation.new_key_id) {
