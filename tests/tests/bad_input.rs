@@ -109,6 +109,7 @@ fn garbage_bodies_get_errors_and_the_manager_survives() {
         "/v1/swarm/update",
         "/v1/swarm/unlock",
         "/v1/swarm/unlock-key",
+        "/v1/swarm/ca",
         "/v1/secrets/create",
         "/v1/secrets/remove",
         "/v1/configs/create",
@@ -152,6 +153,7 @@ fn bad_flags_and_damaged_data_dir_fail_with_clear_errors() {
             vec!["daemon", "--data-dir", data_dir, "--listen-addr", "127.0.36.1:2336", "--log-level", "=="],
             "--log-level",
         ),
+        (vec!["daemon", "--data-dir", data_dir, "--node-cert-validity", "1s"], "1s is too short: at least 10s"),
         (
             vec!["status", "-H", "unix:///nonexistent/swarm.sock"],
             "Cannot connect to the swarm daemon at unix:///nonexistent/swarm.sock",

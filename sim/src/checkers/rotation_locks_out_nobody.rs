@@ -88,7 +88,7 @@ mod tests {
     fn every_live_node_ends_on_the_new_root_alone() {
         let done = store(true);
         let moved = held("w1", true, tls("new", &["new"]));
-        assert_eq!(check("new", Some(&done), &[moved.clone()]), Vec::<String>::new());
+        assert_eq!(check("new", Some(&done), std::slice::from_ref(&moved)), Vec::<String>::new());
         // A node that is down is not judged.
         assert!(check("new", Some(&done), &[moved.clone(), held("w2", false, tls("old", &["old"]))]).is_empty());
 
