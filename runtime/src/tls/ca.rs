@@ -14,6 +14,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, CertificateSigningRequestDer};
 use swarm_core::{NodeRole, Timestamp};
 
+use super::identity::BACKDATE;
 use super::keys::rcgen_key;
 use super::{ca_digest, role_name, TlsError};
 use crate::raft::rt::SwarmRuntime;
@@ -22,8 +23,6 @@ use crate::raft::rt::SwarmRuntime;
 pub const ROOT_VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
 /// How long a node certificate is valid by default (Docker's `--cert-expiry` default: 90 days).
 pub const NODE_CERT_VALIDITY: Duration = Duration::from_secs(90 * 24 * 3600);
-/// How far back a certificate's validity starts, for clocks a little behind the issuer's.
-pub(crate) const BACKDATE: Duration = Duration::from_secs(3600);
 /// The common name of the root.
 const ROOT_COMMON_NAME: &str = "swarm-ca";
 
