@@ -75,8 +75,9 @@ pub struct DaemonArgs {
     node_cert_validity: Option<std::time::Duration>,
 }
 
-/// A Go duration of at least ten seconds (each rotation makes every peer re-add this node, and boringtun's
-/// peer indexes run out after 2^24 additions).
+/// A Go duration of at least ten seconds: for `--tunnel-key-rotation` (each rotation makes every peer re-add this
+/// node, and boringtun's peer indexes run out after 2^24 additions) and `--node-cert-validity` (a renewal takes a
+/// role check of 2 s or two).
 fn parse_rotation(text: &str) -> Result<std::time::Duration, String> {
     let nanos = crate::parse::parse_duration(text).map_err(|error| error.to_string())?;
     let duration = std::time::Duration::from_nanos(nanos);

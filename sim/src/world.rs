@@ -68,8 +68,9 @@ pub struct WorkerSlot {
     pub engine: SimEngine,
     /// The host's overlay data plane (survives a daemon restart, not a host crash).
     pub data_plane: Arc<FakeDataPlane>,
-    /// The node's TLS identity: like its identity file, it outlives the agent's restarts and follows renewals.
+    /// The node's TLS identity in use, and its identity file, which a restart loads.
     pub tls: TlsHandle,
+    pub file: IdentityFile,
     pub up: bool,
 }
 
@@ -77,8 +78,9 @@ pub struct ManagerSlot {
     pub id: u64,
     pub node: NodeHandle,
     pub disk: MemDisk,
-    /// The manager's TLS identity, as its identity file: it outlives restarts and follows renewals.
+    /// The manager's TLS identity in use, and its identity file, which a restart loads.
     pub tls: TlsHandle,
+    pub file: IdentityFile,
     pub up: bool,
 }
 
@@ -110,7 +112,10 @@ pub struct World {
     proposed_ca: Mutex<Vec<(Arc<RootCa>, Vec<u8>)>>,
 }
 
+mod identity_file;
 mod rotation;
+
+pub use identity_file::IdentityFile;
 
 /// Manager `id`'s key for its Raft data at rest (fixed per manager, so it survives the manager's crashes).
 fn sim_data_key(id: u64) -> Arc<swarm_runtime::aead::AeadKey> {
@@ -152,6 +157,7 @@ impl World {
         for id in 1..=count {
             let disk = MemDisk::new();
             let tls = sim_identity(&ca, &format!("manager-{id}"), NodeRole::Manager);
+            let file = IdentityFile::new(tls.identity(), Some(ca.clone()));
             let node = Self::build_manager(
                 &handle,
                 id,
@@ -159,9 +165,9 @@ impl World {
                 settings.clone(),
                 registry.clone(),
                 recorder.clone(),
-                (tls.clone(), ca.clone()),
+                (tls.clone(), file.clone()),
             );
-            managers.insert(id, ManagerSlot { id, node, disk, tls, up: true });
+            managers.insert(id, ManagerSlot { id, node, disk, tls, file, up: true });
         }
         let control = handle.create_node().name("control").ip(IpAddr::V4(Ipv4Addr::new(10, 0, 2, 1))).build();
         World {
@@ -190,7 +196,7 @@ impl World {
         settings: RaftSettings,
         registry: Registry,
         recorder: Recorder,
-        (tls, ca): (TlsHandle, Arc<RootCa>),
+        (tls, file): (TlsHandle, IdentityFile),
     ) -> NodeHandle {
         handle
             .create_node()
@@ -201,8 +207,10 @@ impl World {
                 let settings = settings.clone();
                 let registry = registry.clone();
                 let recorder = recorder.clone();
-                let (tls, ca) = (tls.clone(), ca.clone());
+                let (tls, file) = (tls.clone(), file.clone());
                 async move {
+                    // A restart loads the identity file, as a daemon does.
+                    let ca = file.restore(&tls);
                     let config = ManagerConfig {
                         node_id: id,
                         listen_addr: SocketAddr::new(manager_ip(id), RAFT_PORT),
@@ -210,12 +218,12 @@ impl World {
                         raft: settings,
                         node_api: None,
                         tls: Some(tls),
-                        ca: Some(ca),
+                        ca,
                         // Every manager keeps its log and snapshots encrypted at rest, as daemons do: the same key
                         // across its restarts (it lives in the identity file, beside the disk).
                         data_key: Some(sim_data_key(id)),
                         node_cert_validity: None,
-                        keep_identity: None,
+                        keep_identity: Some(file.manager_keeper()),
                     };
                     let observer: Arc<dyn RaftObserver> = Arc::new(recorder.clone());
                     let manager = match Manager::start(config, Arc::new(disk), Some(observer)).await {
@@ -446,6 +454,9 @@ impl World {
             keep_identity: None,
         };
         let tls = config.tls.clone().expect("a worker's identity");
+        let file = IdentityFile::new(tls.identity(), None);
+        let config = AgentConfig { keep_identity: Some(file.worker_keeper()), ..config };
+        let agent_file = file.clone();
         let executor_engine = engine.clone();
         let executor_node_id = node_id.clone();
         let data_plane = Arc::new(FakeDataPlane::new());
@@ -459,13 +470,15 @@ impl World {
                 let executor = Arc::new(executor_engine.executor(executor_node_id.clone(), behaviour.clone()));
                 let config = config.clone();
                 let data_plane = agent_data_plane.clone();
+                // A restart loads the identity file, as a daemon does.
+                agent_file.restore(config.tls.as_ref().expect("a worker's identity"));
                 async move {
                     let _agent = Agent::start(config, executor, data_plane);
                     std::future::pending::<()>().await;
                 }
             })
             .build();
-        self.workers.insert(index, WorkerSlot { index, node_id, node, engine, data_plane, tls, up: true });
+        self.workers.insert(index, WorkerSlot { index, node_id, node, engine, data_plane, tls, file, up: true });
     }
 
     /// The host of worker `index` dies: its daemon and every container are gone.

@@ -143,7 +143,11 @@ fn a_root_rotation_moves_every_node_while_a_service_runs() {
 
     // A manager restarted from its files comes back on the new root.
     m2.restart();
+    let restarted_root = wait_for("the restarted manager to answer", FORM, || {
+        let output = m2.cli(&["ca"]);
+        output.status.success().then(|| output.stdout_text())
+    });
+    assert_eq!(restarted_root, new_root);
     wait_for("six ready nodes, the restarted manager among them", FORM, || all_ready(&m1, 6));
-    assert_eq!(m2.cli_ok(&["ca"]), new_root);
     m1.cli_ok(&["service", "rm", "steady"]);
 }

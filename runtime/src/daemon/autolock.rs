@@ -15,7 +15,7 @@ use super::errors::{DaemonError, Refusal};
 use super::{propose, Daemon, Membership};
 use crate::aead::AeadKey;
 use crate::control::api::{UnlockKeyReply, UnlockKeyRequest, UnlockRequest};
-use crate::tls::UnlockKey;
+use crate::tls::{NodeIdentity, RootCa, UnlockKey};
 use swarm_core::{Command, NodeRole};
 
 /// Docker's words for any command sent to a locked manager.
@@ -29,6 +29,13 @@ pub const INVALID_KEY_MESSAGE: &str = "swarm could not be unlocked: invalid key 
 
 impl Daemon {
     /// The identity file as the unlock key in use seals it.
+    /// Keeps `identity` (and `ca`) in the identity file, sealed with the unlock key in force, under the
+    /// `identity_file` lock.
+    pub(super) fn save_identity(&self, identity: &NodeIdentity, ca: Option<&RootCa>) -> Result<(), CertFileError> {
+        let _writing = self.identity_file.lock().expect("identity file lock");
+        self.cert_files()?.save(identity, ca)
+    }
+
     pub(super) fn cert_files(&self) -> Result<CertFiles, CertFileError> {
         let unlock_key = self.unlock_key.lock().expect("unlock key mutex").clone();
         Ok(CertFiles::open(&self.config.data_dir)?.locked_with(unlock_key.as_ref()))
@@ -144,6 +151,7 @@ impl Daemon {
     pub(super) async fn reseal(&self, wanted: Option<UnlockKey>) -> Result<(), DaemonError> {
         // Held across the rewrite, so no renewal saves the file in between with the old key.
         let _membership = self.membership.lock().await;
+        let _writing = self.identity_file.lock().expect("identity file lock");
         let old = self.cert_files()?;
         let (identity, ca) = old.load()?;
         let data_key = old.load_data_key()?;

@@ -143,10 +143,15 @@ impl Membership {
     }
 }
 
-/// Keeps a worker's renewed certificate in the identity file of `data_dir` (a worker's keys are never sealed).
-fn worker_identity_keeper(data_dir: &std::path::Path) -> crate::worker::cert_follow::KeepIdentity {
+/// Keeps a worker's renewed certificate in the identity file of `data_dir` (a worker's keys are never sealed),
+/// holding the daemon's `identity_file` lock.
+fn worker_identity_keeper(
+    data_dir: &std::path::Path,
+    identity_file: Arc<std::sync::Mutex<()>>,
+) -> crate::worker::cert_follow::KeepIdentity {
     let data_dir = data_dir.to_path_buf();
     crate::worker::cert_follow::KeepIdentity(Arc::new(move |identity: &NodeIdentity| {
+        let _writing = identity_file.lock().expect("identity file lock");
         CertFiles::open(&data_dir).and_then(|files| files.save(identity, None)).map_err(|e| e.to_string())
     }))
 }
@@ -180,6 +185,9 @@ pub struct Daemon {
     membership: tokio::sync::Mutex<Membership>,
     /// The unlock key this manager's keys are sealed with on disk (`None`: autolock off, or a worker).
     unlock_key: std::sync::Mutex<Option<crate::tls::UnlockKey>>,
+    /// Held by every writer of the identity file (renewals of either follower, role changes, `reseal`), so none
+    /// writes between another's read of the unlock key and its write, nor puts back an identity another replaced.
+    identity_file: Arc<std::sync::Mutex<()>>,
     /// The engine, once connected (shared by the agent and the node API).
     engine: tokio::sync::Mutex<Option<Arc<DockerExecutor>>>,
     /// The node's overlay data plane, once the agent started (`leave` removes what it made).
@@ -195,6 +203,7 @@ impl Daemon {
             data,
             membership: tokio::sync::Mutex::new(Membership::Outside),
             unlock_key: std::sync::Mutex::new(None),
+            identity_file: Arc::default(),
             engine: tokio::sync::Mutex::new(None),
             data_plane: tokio::sync::Mutex::new(None),
         });
@@ -694,8 +703,7 @@ impl Daemon {
         let daemon = Arc::downgrade(self);
         Arc::new(move |identity: &NodeIdentity, root: &RootCa| {
             let daemon = daemon.upgrade().ok_or_else(|| "the daemon stopped".to_string())?;
-            let files = daemon.cert_files().map_err(|e| e.to_string())?;
-            files.save(identity, Some(root)).map_err(|e| e.to_string())
+            daemon.save_identity(identity, Some(root)).map_err(|e| e.to_string())
         })
     }
 
@@ -795,7 +803,7 @@ impl Daemon {
             }),
             tunnel_key_rotation: self.config.tunnel_key_rotation,
             tls: Some(tls.clone()),
-            keep_identity: Some(worker_identity_keeper(&self.config.data_dir)),
+            keep_identity: Some(worker_identity_keeper(&self.config.data_dir, self.identity_file.clone())),
         };
         let data_plane = Arc::new(host_data_plane(&file.advertise_addr, &file.node_id, self.config.tunnel_port).await);
         *self.data_plane.lock().await = Some(data_plane.clone());

@@ -140,8 +140,7 @@ impl Daemon {
             return Err(DaemonError::Renewal("this node left or rejoined the swarm meanwhile".to_string()));
         }
         let role = identity.role();
-        let cert_files = self.cert_files()?;
-        tls.replace(identity, |identity| cert_files.save(identity, ca).map_err(DaemonError::from))?;
+        tls.replace(identity, |identity| self.save_identity(identity, ca).map_err(DaemonError::from))?;
         drop(membership);
         tracing::info!(?role, "this node has a new certificate");
         Ok(())

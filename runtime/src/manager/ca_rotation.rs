@@ -3,7 +3,7 @@
 //! certificates), seals the new root's key with the current root's sealing key and proposes it all. From then on
 //! every manager issues from the new root (`HeldRoots`) and moves its own certificate to it (`own_certificate`),
 //! and the other nodes renew into it as they notice. The
-//! leader drives the rest: it reseals secrets' values with the new root's key, records its own TLS, and proposes
+//! leader drives the rest: it reseals secrets' values with the new root's key and proposes
 //! the end once every node holds a certificate of the new root and trusts it — after which nodes drop the old
 //! root. Invariant: the old root stops being trusted only after `FinishCaRotation` committed, which the store
 //! refuses while a node or a secret is still on the old root.
@@ -91,7 +91,8 @@ fn no_ca() -> TlsError {
     TlsError::Invalid { what: "certificate authority", reason: "this manager holds none".to_string() }
 }
 
-/// While leading: drives a rotation in progress to its end. Ends with the manager.
+/// Every manager: its own certificate and TLS report; while leading also a rotation in progress, driven to its
+/// end. Ends with the manager.
 pub(super) async fn run(manager: Weak<Manager>) {
     loop {
         tokio::time::sleep(DRIVE_PERIOD).await;

@@ -2,9 +2,10 @@
 //! root it issues from (`HeldRoots::issuing`) when the old one is due for renewal (50–80 % of its life) or a root
 //! rotation moved the issuing root, takes up the trust the store's CA state asks for (both roots during a rotation,
 //! the new one alone after it), and keeps a finished rotation's root as the one on its disk. Each change is kept
-//! through `ManagerConfig::keep_identity` (the daemon's identity file) before it is used. Invariants: a manager
-//! never issues itself a certificate of a role the store does not give it (a demotion is the daemon's to follow);
-//! the TLS settings change only once kept.
+//! through `ManagerConfig::keep_identity` (the daemon's identity file) before it is used. Invariants: only a
+//! manager in office (a Raft voter the store does not want as a worker) issues itself a certificate or keeps the
+//! CA's key — a demotion is the daemon's to follow; the TLS settings change only once kept, and only if no other
+//! writer changed the certificate since this look (`TlsHandle::replace_if_current`).
 
 use std::sync::Arc;
 
@@ -34,22 +35,28 @@ impl Manager {
         if self.read(|store| store.cluster().is_none()) {
             return Ok(());
         }
+        // Only a manager in office: a node the store wants as a worker, or that left the voters, is the daemon's
+        // to change (demotion), and must not give itself a manager's certificate or keep the CA's key.
+        let identity = tls.identity();
+        let role_in_store = self.read(|store| store.node(identity.node_id()).map(|node| node.spec.role));
+        let voter = self.status().voters.contains_key(&self.config.node_id);
+        if identity.role() != NodeRole::Manager || role_in_store == Some(NodeRole::Worker) || !voter {
+            return Ok(());
+        }
         let ca = self.cluster_ca();
         let keep = |identity: &NodeIdentity, root: &RootCa| match &self.config.keep_identity {
             Some(keep) => keep(identity, root).map_err(OwnCertificateError::Keep),
             None => Ok(()),
         };
-        // A finished rotation: its root is the one this manager keeps from now on.
-        if ca.rotation.is_none() && !ca.root_cert.is_empty() && roots.disk().cert_der() != ca.root_cert.as_slice() {
+        // The cluster's root moved on (a finished rotation, perhaps with the next one already running): it is the
+        // one this manager keeps on disk from now on.
+        if !ca.root_cert.is_empty() && roots.disk().cert_der() != ca.root_cert.as_slice() {
             let current = roots.current(&ca)?;
-            keep(&tls.identity(), &current)?;
-            roots.set_disk(current);
-            tracing::info!("this manager keeps the swarm's new root CA");
-        }
-        let identity = tls.identity();
-        let role_in_store = self.read(|store| store.node(identity.node_id()).map(|node| node.spec.role));
-        if identity.role() != NodeRole::Manager || role_in_store == Some(NodeRole::Worker) {
-            return Ok(());
+            // Through the handle, so no other writer's identity is overwritten in the file.
+            if tls.replace_if_current(identity.cert_der(), identity.clone(), |kept| keep(kept, &current))? {
+                roots.set_disk(current);
+                tracing::info!("this manager keeps the swarm's new root CA");
+            }
         }
         let issuing = roots.issuing(&ca)?;
         let trust = roots.wanted_trust(&ca)?;
@@ -68,14 +75,16 @@ impl Manager {
                     self.node_cert_validity(),
                 )
                 .and_then(|renewed| renewed.with_trust(trust.intermediates, trust.other_roots))?;
-            tls.replace(renewed, keep_with_disk_root)?;
-            tracing::info!("this manager issued itself a new certificate");
+            if tls.replace_if_current(identity.cert_der(), renewed, keep_with_disk_root)? {
+                tracing::info!("this manager issued itself a new certificate");
+            }
         } else if identity.intermediates() != trust.intermediates.as_slice()
             || identity.other_roots() != trust.other_roots.as_slice()
         {
-            let adopted = identity.with_trust(trust.intermediates, trust.other_roots)?;
-            tls.replace(adopted, keep_with_disk_root)?;
-            tracing::info!("this manager follows the swarm's root CA rotation: its trusted roots changed");
+            let adopted = identity.clone().with_trust(trust.intermediates, trust.other_roots)?;
+            if tls.replace_if_current(identity.cert_der(), adopted, keep_with_disk_root)? {
+                tracing::info!("this manager follows the swarm's root CA rotation: its trusted roots changed");
+            }
         }
         Ok(())
     }

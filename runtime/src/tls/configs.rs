@@ -28,6 +28,9 @@ pub struct TlsConfigs {
 #[derive(Clone)]
 pub struct TlsHandle {
     current: Arc<RwLock<Arc<TlsConfigs>>>,
+    /// Held across a whole replacement (build, keep, swap), so two writers (a renewal and a role change) never
+    /// interleave: what is kept on disk and what is in use are the same identity.
+    replacing: Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for TlsHandle {
@@ -38,7 +41,7 @@ impl std::fmt::Debug for TlsHandle {
 
 impl TlsHandle {
     pub fn new(identity: NodeIdentity) -> Result<TlsHandle, TlsError> {
-        Ok(TlsHandle { current: Arc::new(RwLock::new(Arc::new(build(identity)?))) })
+        Ok(TlsHandle { current: Arc::new(RwLock::new(Arc::new(build(identity)?))), replacing: Arc::default() })
     }
 
     pub fn current(&self) -> Arc<TlsConfigs> {
@@ -58,6 +61,30 @@ impl TlsHandle {
     /// saves it) succeeded: an identity whose settings cannot be built is never kept, so it cannot stop the node's
     /// next start.
     pub fn replace<E: From<TlsError>>(
+        &self,
+        identity: NodeIdentity,
+        keep: impl FnOnce(&NodeIdentity) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let _replacing = self.replacing.lock().expect("TLS replacement lock");
+        self.replace_locked(identity, keep)
+    }
+
+    /// As `replace`, only if the certificate in use is still `expected_cert` (the one a background follower decided
+    /// from): a change made meanwhile (a role change's new certificate) wins. Answers whether it replaced.
+    pub fn replace_if_current<E: From<TlsError>>(
+        &self,
+        expected_cert: &[u8],
+        identity: NodeIdentity,
+        keep: impl FnOnce(&NodeIdentity) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        let _replacing = self.replacing.lock().expect("TLS replacement lock");
+        if self.current().identity.cert_der() != expected_cert {
+            return Ok(false);
+        }
+        self.replace_locked(identity, keep).map(|()| true)
+    }
+
+    fn replace_locked<E: From<TlsError>>(
         &self,
         identity: NodeIdentity,
         keep: impl FnOnce(&NodeIdentity) -> Result<(), E>,

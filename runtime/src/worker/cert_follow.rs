@@ -58,8 +58,13 @@ pub enum FollowError {
 pub(super) async fn run(tls: TlsHandle, node_id: String, managers: Vec<String>, keep: Option<KeepIdentity>) {
     loop {
         tokio::time::sleep(CHECK_PERIOD).await;
-        if let Err(error) = follow_once(&tls, &node_id, &managers, keep.as_ref()).await {
-            tracing::debug!(%error, "this node's certificate could not follow the swarm yet");
+        match follow_once(&tls, &node_id, &managers, keep.as_ref()).await {
+            // Managers out of reach: the next look tries again (the certificate is valid for long after).
+            Err(error @ FollowError::NoManager(_)) => {
+                tracing::debug!(%error, "this node's certificate could not follow the swarm yet")
+            }
+            Err(error) => tracing::warn!(%error, "this node's certificate could not follow the swarm"),
+            Ok(()) => {}
         }
     }
 }
@@ -104,7 +109,7 @@ pub async fn follow_once(
     let root_moves = trust.as_ref().is_some_and(|trust| trust.issuing != identity.root_der());
     if root_moves || wall_clock_now() >= identity.renew_at() {
         let expected_root = trust.map(|trust| trust.issuing);
-        return renew(tls, node_id, managers, expected_root, keep).await;
+        return renew(tls, &identity, managers, expected_root, keep).await;
     }
     let Some(trust) = trust else { return Ok(()) };
     let same = identity.intermediates() == trust.intermediates.as_slice()
@@ -112,20 +117,23 @@ pub async fn follow_once(
     if same || identity.root_der() != trust.issuing {
         return Ok(());
     }
-    let adopted = identity.with_trust(trust.intermediates, trust.other_roots)?;
-    tls.replace(adopted, |adopted| keep_identity(keep, adopted))?;
-    tracing::info!("this node follows the swarm's root CA rotation: its trusted roots changed");
+    let adopted = identity.clone().with_trust(trust.intermediates, trust.other_roots)?;
+    if tls.replace_if_current(identity.cert_der(), adopted, |adopted| keep_identity(keep, adopted))? {
+        tracing::info!("this node follows the swarm's root CA rotation: its trusted roots changed");
+    }
     Ok(())
 }
 
-/// A new certificate for this worker from the leader, kept and then used.
+/// A new certificate for this worker from the leader, kept and then used — unless the node's certificate changed
+/// meanwhile from `current` (a role change's).
 async fn renew(
     tls: &TlsHandle,
-    node_id: &str,
+    current: &NodeIdentity,
     managers: &[String],
     expected_root: Option<Vec<u8>>,
     keep: Option<&KeepIdentity>,
 ) -> Result<(), FollowError> {
+    let node_id = current.node_id();
     let (key, csr_pem) = key_and_request()?;
     let request = RenewRequest { node_id: node_id.to_string(), csr_pem };
     let as_node = ClientTls::to_managers(tls);
@@ -134,14 +142,14 @@ async fn renew(
         match post_json::<_, IssuedCertificate>(addr, PATH_CA_RENEW, &request, &as_node).await {
             Ok(issued) => {
                 let (renewed, _) = issued.identity(key, None)?;
-                let current = tls.identity();
                 let known_root =
                     renewed.root_der() == current.root_der() || expected_root.as_deref() == Some(renewed.root_der());
                 if renewed.node_id() != node_id || renewed.role() != NodeRole::Worker || !known_root {
                     return Err(FollowError::Foreign { addr: addr.clone() });
                 }
-                tls.replace(renewed, |renewed| keep_identity(keep, renewed))?;
-                tracing::info!("this node has a new certificate");
+                if tls.replace_if_current(current.cert_der(), renewed, |renewed| keep_identity(keep, renewed))? {
+                    tracing::info!("this node has a new certificate");
+                }
                 return Ok(());
             }
             Err(error) => last_error = error.to_string(),

@@ -1,8 +1,9 @@
 //! A root CA rotation never locks out a live node (issue 14): once the scenario started `swarm ca --rotate` and
 //! healed, the rotation finished (the store names the new root and none is in progress), every node that is up
 //! holds a certificate of the new root and trusts it alone, and every worker that is up is Ready in the leader's
-//! store — its agent still talks to the managers. A node left on the old root after the end would be refused by
-//! every manager: that is the lock-out this catches.
+//! store — its agent still talks to the managers — and every node's identity file holds the certificate it uses
+//! (one used but not kept would be lost at the next restart). A node left on the old root after the end would be
+//! refused by every manager: that is the lock-out this catches.
 
 use swarm_core::{NodeState, NodeTls, Store};
 
@@ -15,6 +16,8 @@ pub struct HeldTls {
     /// Whether it runs an agent, so it must be Ready in the store (workers do; simulated managers do not).
     pub has_agent: bool,
     pub tls: NodeTls,
+    /// Whether its identity file holds the certificate in use (a restart would otherwise lose it).
+    pub kept: bool,
 }
 
 /// `new_digest`: the root the rotation moves to; `store`: the leader's store at the end; `held`: every node.
@@ -37,6 +40,10 @@ pub fn check(new_digest: &str, store: Option<&Store>, held: &[HeldTls]) -> Vec<S
                 "rotation: {} is up but holds a certificate of {} and trusts {:?}: locked out of the new root",
                 node.node_id, node.tls.cert_root_digest, node.tls.trusted_root_digests
             ));
+        }
+        if !node.kept {
+            violations
+                .push(format!("rotation: {}'s identity file holds another certificate than it uses", node.node_id));
         }
         let ready = store.node(&node.node_id).is_some_and(|n| n.status.state == NodeState::Ready);
         if node.has_agent && !ready {
@@ -61,7 +68,7 @@ mod tests {
     }
 
     fn held(node_id: &str, up: bool, tls: NodeTls) -> HeldTls {
-        HeldTls { node_id: node_id.into(), up, has_agent: true, tls }
+        HeldTls { node_id: node_id.into(), up, has_agent: true, tls, kept: true }
     }
 
     /// A store with ready node "w1", rotated to "new" if `finished`, else still rotating.
@@ -97,6 +104,11 @@ mod tests {
             (done.clone(), vec![held("w1", true, tls("old", &["old"]))], "locked out of the new root"),
             (done.clone(), vec![held("w1", true, tls("new", &["new", "old"]))], "locked out of the new root"),
             (done.clone(), vec![held("w9", true, tls("new", &["new"]))], "w9 is up but not Ready"),
+            (
+                done.clone(),
+                vec![HeldTls { kept: false, ..moved.clone() }],
+                "w1's identity file holds another certificate than it uses",
+            ),
         ];
         for (store, nodes, expected) in cases {
             let violations = check("new", Some(&store), &nodes);

@@ -116,12 +116,14 @@ impl World {
             up: slot.up,
             has_agent: false,
             tls: slot.tls.identity().tls_report(),
+            kept: slot.file.load().0.cert_der() == slot.tls.identity().cert_der(),
         });
         let workers = self.workers.values().map(|slot| HeldTls {
             node_id: slot.node_id.clone(),
             up: slot.up,
             has_agent: true,
             tls: slot.tls.identity().tls_report(),
+            kept: slot.file.load().0.cert_der() == slot.tls.identity().cert_der(),
         });
         managers.chain(workers).collect()
     }

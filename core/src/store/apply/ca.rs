@@ -1,6 +1,6 @@
 //! The root CA rotation commands (`swarm ca --rotate`): `StartCaRotation`, `SetNodeTls` (a node's report of its
 //! certificate's root and the roots it trusts), `ResealSecrets` (secrets' values moved to the new root's sealing
-//! key) and `FinishCaRotation`. The invariant they keep: a rotation finishes only when every live node holds a
+//! key) and `FinishCaRotation`. The invariant they keep: a rotation finishes only when every node holds a
 //! certificate of the new root and trusts it, and every secret is sealed with the new root's key, so neither a
 //! node nor a secret is left behind with the old root.
 
