@@ -41,6 +41,24 @@ pub fn list_format(args: &ListArgs) -> Result<OutputFormat, TemplateError> {
     Ok(if args.quiet { OutputFormat::Table } else { format })
 }
 
+/// The output flags every `inspect` takes.
+#[derive(clap::Args, Debug)]
+pub struct InspectFormatArgs {
+    /// Format output using a custom template: "json" or a Go template.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Print the information in a human friendly format.
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+impl InspectFormatArgs {
+    /// The `--format`, checked before any call (`inspect_format`).
+    pub fn format(&self) -> Result<Option<OutputFormat>, CliError> {
+        inspect_format(self.format.as_deref(), self.pretty)
+    }
+}
+
 /// The `--format` of an `inspect`, checked before any call; Docker refuses it beside `--pretty`.
 pub fn inspect_format(format: Option<&str>, pretty: bool) -> Result<Option<OutputFormat>, CliError> {
     match format {

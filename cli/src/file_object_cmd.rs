@@ -85,12 +85,8 @@ pub struct LsArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Format output using a custom template: "json" or a Go template.
-    #[arg(short, long)]
-    format: Option<String>,
-    /// Print the information in a human friendly format.
-    #[arg(long)]
-    pretty: bool,
+    #[command(flatten)]
+    output: crate::args::InspectFormatArgs,
     #[arg(required = true, value_name = "NAME|ID")]
     objects: Vec<String>,
 }
@@ -122,10 +118,10 @@ pub fn run_secret(control: &mut Control, command: SecretCommand) -> Result<(), C
             Ok(())
         }
         SecretCommand::Inspect(args) => {
-            let format = crate::args::inspect_format(args.format.as_deref(), args.pretty)?;
+            let format = args.output.format()?;
             let view = control.view()?;
             let (found, failures) = partition(args.objects.iter().map(|r| find(&view.secrets, kind, r)));
-            if args.pretty {
+            if args.output.pretty {
                 if let Some(failure) = failures.into_iter().next() {
                     return Err(failure.into());
                 }
@@ -161,7 +157,7 @@ pub fn run_config(control: &mut Control, command: ConfigCommand) -> Result<(), C
             Ok(())
         }
         ConfigCommand::Inspect(args) => {
-            let format = crate::args::inspect_format(args.format.as_deref(), args.pretty)?;
+            let format = args.output.format()?;
             let view = control.view()?;
             // The view holds no values: each config named is read back with its value.
             let mut found = Vec::new();
@@ -173,11 +169,11 @@ pub fn run_config(control: &mut Control, command: ConfigCommand) -> Result<(), C
                 });
                 match fetched {
                     Ok(config) => found.push(config),
-                    Err(error) if args.pretty => return Err(error),
+                    Err(error) if args.output.pretty => return Err(error),
                     Err(error) => failures.push(error),
                 }
             }
-            if args.pretty {
+            if args.output.pretty {
                 print!("{}", file_objects::pretty_configs(&found));
                 return Ok(());
             }

@@ -35,12 +35,8 @@ pub enum NodeCommand {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Format output using a custom template: "json" or a Go template.
-    #[arg(short, long)]
-    format: Option<String>,
-    /// Print the information in a human friendly format.
-    #[arg(long)]
-    pretty: bool,
+    #[command(flatten)]
+    output: crate::args::InspectFormatArgs,
     #[arg(required = true)]
     nodes: Vec<String>,
 }
@@ -97,10 +93,10 @@ pub fn run(control: &mut Control, command: NodeCommand) -> Result<(), CliError> 
             Ok(())
         }
         NodeCommand::Inspect(args) => {
-            let format = crate::args::inspect_format(args.format.as_deref(), args.pretty)?;
+            let format = args.output.format()?;
             let view = control.view()?;
             let nodes = args.nodes.iter().map(|r| find_node(&view, r)).collect::<Result<Vec<_>, _>>()?;
-            if args.pretty {
+            if args.output.pretty {
                 print!("{}", render::node_inspect_pretty::render(&nodes));
             } else {
                 let inspected = nodes.iter().map(|node| render::inspect::node(node)).collect();

@@ -63,12 +63,8 @@ pub struct PsArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Format output using a custom template: "json" or a Go template.
-    #[arg(short, long)]
-    format: Option<String>,
-    /// Print the information in a human friendly format.
-    #[arg(long)]
-    pretty: bool,
+    #[command(flatten)]
+    output: crate::args::InspectFormatArgs,
     #[arg(required = true)]
     services: Vec<String>,
 }
@@ -179,10 +175,10 @@ pub fn run(control: &mut Control, command: ServiceCommand) -> Result<(), CliErro
             }
         }
         ServiceCommand::Inspect(args) => {
-            let format = crate::args::inspect_format(args.format.as_deref(), args.pretty)?;
+            let format = args.output.format()?;
             let view = control.view()?;
             let services = args.services.iter().map(|r| find_service(&view, r)).collect::<Result<Vec<_>, _>>()?;
-            if args.pretty {
+            if args.output.pretty {
                 print!("{}", render::service_inspect_pretty::render(&view, &services));
             } else {
                 let inspected = services.iter().map(|service| render::inspect::service(&view, service)).collect();

@@ -110,16 +110,20 @@ fn config_error(error: impl std::fmt::Display) -> TlsError {
     TlsError::Config { reason: error.to_string() }
 }
 
-fn build(identity: NodeIdentity) -> Result<TlsConfigs, TlsError> {
-    let provider = crypto_provider();
-    let roots = roots_of(identity.trusted_roots())?;
-    // The certificate, then what lets a peer of either root of a rotation accept it: the cross-signed root, and
-    // every root this node trusts (a joining node looks for the one of its token among them).
-    let chain: Vec<CertificateDer<'static>> = std::iter::once(identity.cert_der())
+/// What a node presents: its certificate, then what lets a peer of either root of a rotation accept it — the
+/// cross-signed root, and every root this node trusts (a joining node looks for its token's among them).
+fn presented_chain(identity: &NodeIdentity) -> Vec<CertificateDer<'static>> {
+    std::iter::once(identity.cert_der())
         .chain(identity.intermediates().iter().map(Vec::as_slice))
         .chain(identity.trusted_roots())
         .map(|der| CertificateDer::from(der.to_vec()))
-        .collect();
+        .collect()
+}
+
+fn build(identity: NodeIdentity) -> Result<TlsConfigs, TlsError> {
+    let provider = crypto_provider();
+    let roots = roots_of(identity.trusted_roots())?;
+    let chain = presented_chain(&identity);
     let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key_pkcs8().to_vec()));
     let client_verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
         .allow_unauthenticated()
@@ -279,13 +283,7 @@ mod tests {
         let roots = roots_of(roots.iter().map(|r| r.cert_der())).unwrap();
         let verifier = WebPkiServerVerifier::builder_with_provider(roots, crypto_provider()).build().unwrap();
         build(identity.clone()).expect("the settings build with the whole chain");
-        let chain: Vec<CertificateDer<'static>> = identity
-            .intermediates()
-            .iter()
-            .map(Vec::as_slice)
-            .chain(identity.trusted_roots())
-            .map(|der| CertificateDer::from(der.to_vec()))
-            .collect();
+        let chain = presented_chain(identity)[1..].to_vec();
         let name = ServerName::try_from(MANAGER_ROLE_NAME).unwrap();
         let now = UnixTime::since_unix_epoch(std::time::Duration::from_millis(NOW.0 + 60_000));
         verifier
@@ -321,14 +319,8 @@ mod tests {
         let (old, new) = (root(1), root(2));
         let cross_signed = old.cross_sign(&new).unwrap();
         let moved = manager_of(&new, 3).with_trust(vec![cross_signed], vec![old.cert_der().to_vec()]).unwrap();
-        let presented: Vec<CertificateDer<'static>> = moved
-            .intermediates()
-            .iter()
-            .map(Vec::as_slice)
-            .chain(moved.trusted_roots())
-            .map(|der| CertificateDer::from(der.to_vec()))
-            .collect();
-        let leaf = CertificateDer::from(moved.cert_der().to_vec());
+        let chain = presented_chain(&moved);
+        let (leaf, presented) = (chain[0].clone(), chain[1..].to_vec());
         let name = ServerName::try_from(MANAGER_ROLE_NAME).unwrap();
         let now = UnixTime::since_unix_epoch(std::time::Duration::from_millis(NOW.0 + 60_000));
         for digest in [old.digest(), new.digest()] {
